@@ -1,0 +1,39 @@
+# The README's commands. Everything installs into .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint format init clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+init: install
+	$(BIN)/registry init --demo
+
+run: init
+	$(BIN)/registry serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/ruff check registry tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check registry tests
+	$(BIN)/ruff format --check registry tests
+
+format: install
+	$(BIN)/ruff format registry tests
+	$(BIN)/ruff check --fix registry tests
+
+clean:
+	rm -rf $(VENV) instance/registry.db instance/index

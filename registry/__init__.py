@@ -1,0 +1,38 @@
+"""Telecom credit registry (电信业务经营不良名单和失信名单登记系统)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry.config import PROJECT_ROOT, default_instance_path, load_settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None, instance_path: Path | None = None) -> Flask:
+    """Application factory: settings, database, web blueprints, command line."""
+    from flask import Flask
+
+    instance = Path(instance_path or default_instance_path()).resolve()
+    settings = load_settings(instance, config)
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(vars(settings))
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.MAX_UPLOAD_BYTES
+
+    from registry import database, web
+    from registry.cli import register_commands
+
+    database.init_app(app)
+    web.init_app(app)
+    register_commands(app.cli)
+    return app

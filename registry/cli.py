@@ -1,0 +1,210 @@
+"""The `registry` command line (also `flask --app registry ...`)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import func, select
+
+from registry.config import ConfigError, default_instance_path, write_instance_config
+from registry.rules import Actor
+
+
+def _create_app():
+    from registry import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def system_actor(session, authority_code: str = "MIIT", label: str = "cli") -> Actor:
+    """The actor for commands run by an operator at the console."""
+    from registry.services.catalogue import authority_by_code
+
+    authority = authority_by_code(session, authority_code)
+    return Actor(
+        user_id=None,
+        username=label,
+        role="system",
+        authority_id=authority.id,
+        is_ministry=authority.is_ministry,
+    )
+
+
+def _session():
+    from registry.database import get_db
+
+    return get_db(current_app).session_factory()
+
+
+@click.command("init")
+@click.option(
+    "--demo", is_flag=True, help="Also load realistic fictional data and print a login per role."
+)
+def init_command(demo: bool) -> None:
+    """Create or upgrade the database, seed authorities and listing grounds.
+
+    Safe to run again: it applies only missing migrations and seed rows. The first run
+    writes instance/config.py with a random SECRET_KEY.
+    """
+    from registry import create_app
+    from registry.database import get_db
+    from registry.migrate import upgrade
+    from registry.services.catalogue import seed
+
+    instance = default_instance_path()
+    if write_instance_config(instance):
+        click.echo(f"wrote {instance / 'config.py'} with a new random SECRET_KEY")
+    try:
+        app = create_app(instance_path=instance)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    db = get_db(app)
+    upgrade(db.engine)
+    with db.session_factory() as session:
+        bootstrap = Actor(
+            user_id=None, username="init", role="system", authority_id=0, is_ministry=True
+        )
+        added = seed(session, bootstrap)
+        session.commit()
+        click.echo(
+            f"database ready ({db.engine.url.render_as_string()}); seeded {added['authorities']} authorities, {added['grounds']} grounds"
+        )
+        if demo:
+            from registry.demo import load_demo
+
+            logins = load_demo(session, system_actor(session, label="demo"))
+            session.commit()
+            saved = instance / "demo-logins.txt"
+            if logins:
+                saved.write_text("\n".join(logins) + "\n", encoding="utf-8")
+                saved.chmod(0o600)
+            else:
+                click.echo("demo data already present")
+                logins = saved.read_text("utf-8").splitlines() if saved.exists() else []
+            if logins:
+                click.echo(f"demo logins (username / password / role @ authority), kept in {saved}:")
+                for login in logins:
+                    click.echo(f"  {login}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    """Run the site with the development server (production: gunicorn "registry:create_app()")."""
+    from werkzeug.serving import run_simple
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"serving on http://{host}:{port}/")
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+
+
+@click.group("user")
+def user_group() -> None:
+    """Regulator accounts."""
+
+
+@user_group.command("create")
+@click.argument("username")
+@click.option(
+    "--authority", "authority_code", required=True, help="MIIT or a GB/T 2260 province code"
+)
+@click.option("--role", type=click.Choice(["clerk", "reviewer", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--display-name", default="")
+@with_appcontext
+def user_create_command(
+    username: str, authority_code: str, role: str, password_stdin: bool, display_name: str
+) -> None:
+    """Add a user (password prompted, or --password-stdin)."""
+    from registry.errors import DomainError
+    from registry.services.accounts import create_user
+    from registry.services.catalogue import authority_by_code
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _session() as session:
+        try:
+            authority = authority_by_code(session, authority_code)
+            user = create_user(
+                session,
+                system_actor(session, label="cli"),
+                username=username,
+                password=password,
+                authority=authority,
+                role=role,
+                display_name=display_name,
+            )
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(f"created {user.username} ({role} @ {authority.name})")
+
+
+@click.command("sweep")
+@click.option(
+    "--today",
+    "on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Date to sweep as of (Asia/Shanghai).",
+)
+@with_appcontext
+def sweep_command(on) -> None:
+    """Record the expiry of listings whose term has ended.
+
+    Public pages already compute expiry at read time; the sweep writes the state change
+    and its Event so the history and the publication log show it.
+    """
+    from registry import rules
+    from registry.services.listings import expire_due
+
+    day: date = on.date() if on else rules.today()
+    with _session() as session:
+        expired = expire_due(session, system_actor(session, label="sweep"), day)
+        session.commit()
+    click.echo(f"{len(expired)} listing(s) expired as of {day.isoformat()}")
+
+
+@click.command("stats")
+@with_appcontext
+def stats_command() -> None:
+    """Counts of records by kind and state."""
+    from registry.models import Enterprise, Listing
+
+    with _session() as session:
+        click.echo(f"enterprises: {session.scalar(select(func.count(Enterprise.id)))}")
+        for state, count in session.execute(
+            select(Listing.state, func.count()).group_by(Listing.state)
+        ):
+            click.echo(f"listings {state}: {count}")
+
+
+COMMANDS = (init_command, serve_command, user_group, sweep_command, stats_command)
+
+
+def register_commands(group: click.Group) -> None:
+    for command in COMMANDS:
+        group.add_command(command)
+
+
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+)
+def main() -> None:
+    """Telecom credit registry (电信业务经营不良名单和失信名单).
+
+    Start with `registry init --demo`, then `registry serve`.
+    """
+
+
+register_commands(main)

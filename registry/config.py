@@ -1,0 +1,125 @@
+"""Typed settings: defaults → instance/config.py → REGISTRY_* environment → test overrides.
+
+Checked once at start; a bad value stops the app with a message that says which setting
+and why, instead of failing later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "REGISTRY_"
+# Values people copy from tutorials; never accepted as a secret.
+WEAK_SECRETS = frozenset({"", "dev", "secret", "changeme", "change-me", "secret-key", "default"})
+MIN_SECRET_LENGTH = 32
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    SECRET_KEY: str = ""
+    DATABASE_URL: str = ""  # default: sqlite:///<instance>/registry.db
+    INDEX_DIR: str = ""  # default: <instance>/index
+    EVIDENCE_DIR: str = ""  # default: <instance>/evidence
+    MAX_UPLOAD_BYTES: int = 20 * 1024 * 1024
+    SESSION_IDLE_MINUTES: int = 30
+    SESSION_ABSOLUTE_HOURS: int = 12
+    LOGIN_MAX_FAILURES: int = 5
+    LOGIN_WINDOW_MINUTES: int = 15
+    BASE_URL: str = ""  # absolute links in feeds when served behind a proxy
+    SECURE_COOKIES: bool = False  # set True when served over HTTPS
+    TESTING: bool = False
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "INSTANCE_PATH") or PROJECT_ROOT / "instance")
+
+
+def _coerce(name: str, raw: Any, target: type) -> Any:
+    if target is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{name} must be true or false, not {raw!r}")
+    if target is int:
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+        if value <= 0:
+            raise ConfigError(f"{name} must be positive, not {value}")
+        return value
+    return str(raw)
+
+
+_TYPES = {"str": str, "int": int, "bool": bool}
+
+
+def load_settings(instance_path: Path, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Merge the sources in order and check the result."""
+    values: dict[str, Any] = {}
+    known = {f.name: _TYPES[str(f.type)] for f in fields(Settings)}
+    config_file = instance_path / "config.py"
+    if config_file.exists():
+        namespace = runpy.run_path(str(config_file))
+        values.update({k: v for k, v in namespace.items() if k in known})
+    for key, raw in os.environ.items():
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :] in known:
+            values[key[len(ENV_PREFIX) :]] = raw
+    if overrides:
+        unknown = set(overrides) - set(known)
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values.update(overrides)
+    settings = Settings(**{k: _coerce(k, v, known[k]) for k, v in values.items()})
+    settings = replace(
+        settings,
+        DATABASE_URL=settings.DATABASE_URL or f"sqlite:///{instance_path / 'registry.db'}",
+        INDEX_DIR=settings.INDEX_DIR or str(instance_path / "index"),
+        EVIDENCE_DIR=settings.EVIDENCE_DIR or str(instance_path / "evidence"),
+    )
+    check(settings)
+    return settings
+
+
+def check(settings: Settings) -> None:
+    if not settings.TESTING and (
+        settings.SECRET_KEY.strip().lower() in WEAK_SECRETS
+        or len(settings.SECRET_KEY) < MIN_SECRET_LENGTH
+    ):
+        raise ConfigError(
+            "SECRET_KEY is missing or too weak. Run `registry init` (it writes a random one to "
+            "instance/config.py) or set REGISTRY_SECRET_KEY to at least "
+            f"{MIN_SECRET_LENGTH} random characters."
+        )
+    if not settings.DATABASE_URL.startswith(("sqlite", "postgresql")):
+        raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
+
+
+def write_instance_config(instance_path: Path) -> bool:
+    """Create instance/config.py with a random secret unless it exists. True if written."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    config_file = instance_path / "config.py"
+    if config_file.exists():
+        return False
+    config_file.write_text(
+        "# Written by `registry init`. Keep it private; see README for the settings.\n"
+        f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n",
+        encoding="utf-8",
+    )
+    config_file.chmod(0o600)
+    return True

@@ -1,0 +1,180 @@
+"""Realistic fictional demo data, loaded through the same services as the forms."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import fakedata, rules
+from registry.models import Authority, Enterprise, Ground, User
+from registry.rules import Actor
+from registry.services import listings as listing_service
+from registry.services import notices as notice_service
+from registry.services.accounts import actor_for, create_user
+from registry.services.enterprises import add_licence, create_enterprise
+from registry.services.sanctions import record_sanction, submit_sanction
+
+DEMO_FIRMS = 300
+DEMO_USERS = (
+    ("miit-reviewer", "MIIT", "reviewer"),
+    ("miit-clerk", "MIIT", "clerk"),
+    ("gd-clerk", "440000", "clerk"),
+    ("gd-reviewer", "440000", "reviewer"),
+    ("bj-clerk", "110000", "clerk"),
+    ("admin", "MIIT", "admin"),
+)
+MEASURES_BY_GROUND = {
+    "B2": ["warning", "rectify"],
+    "B3": ["fine", "rectify"],
+    "D1": ["licence_revocation"],
+    "D2": ["fine"],
+    "D3": ["licence_revocation"],
+}
+
+
+def _at(day, hour: int = 10) -> datetime:
+    """A publication moment on a Shanghai calendar day."""
+    return datetime.combine(day, time(hour), tzinfo=rules.SHANGHAI).astimezone(UTC)
+
+
+def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[str]:
+    """Load demo firms, sanctions, listings and notices; returns the logins created
+    (empty when demo data is already there)."""
+    if session.scalar(select(User.id).where(User.username == DEMO_USERS[0][0])) is not None:
+        return []
+    authorities = {a.code: a for a in session.scalars(select(Authority))}
+    grounds = {g.code: g for g in session.scalars(select(Ground))}
+    logins = []
+    users: dict[str, User] = {}
+    for username, code, role in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        users[username] = create_user(
+            session,
+            system,
+            username=username,
+            password=password,
+            authority=authorities[code],
+            role=role,
+        )
+        logins.append(f"{username} / {password} / {role} @ {authorities[code].name}")
+    ministry_reviewer = actor_for(users["miit-reviewer"])
+    today = rules.today()
+
+    generated = fakedata.firms(firms, seed=2018)
+    entries = fakedata.listings(generated, seed=2018, end=today - timedelta(days=3))
+    known: dict[str, Enterprise] = {}
+    published = []
+    for number, entry in enumerate(entries):
+        authority = authorities.get(entry.authority_code) or authorities["MIIT"]
+        clerk = Actor(None, "demo", "system", authority.id, authority.is_ministry)
+        firm = known.get(entry.firm.uscc)
+        if firm is None:
+            firm = create_enterprise(
+                session,
+                clerk,
+                name=entry.firm.name,
+                uscc=entry.firm.uscc,
+                province_code=entry.firm.province_code,
+                kind=entry.firm.kind,
+            )
+            if entry.firm.licence_no:
+                add_licence(session, clerk, firm, number=entry.firm.licence_no, issuer=authority)
+            known[entry.firm.uscc] = firm
+        sanction = None
+        if entry.decision_no:
+            sanction = record_sanction(
+                session,
+                clerk,
+                firm,
+                decision_no=entry.decision_no,
+                decided_on=entry.decided_on,
+                facts=entry.facts,
+                measures=MEASURES_BY_GROUND.get(entry.ground_code, ["rectify"]),
+                fine_amount="30000"
+                if "fine" in MEASURES_BY_GROUND.get(entry.ground_code, [])
+                else None,
+                campaign=entry.campaign or "",
+                legal_basis="《电信业务经营许可管理办法》",
+            )
+            submit_sanction(session, clerk, sanction)
+        ground = grounds[entry.ground_code]
+        source_end = (
+            entry.decided_on + timedelta(days=3 * 365) if ground.term_kind == "source" else None
+        )
+        listing = listing_service.create_listing(
+            session,
+            clerk,
+            firm,
+            ground=ground,
+            decided_on=entry.decided_on,
+            sanction=sanction,
+            facts=entry.facts,
+            source_expires_on=source_end,
+        )
+        listing_service.submit_listing(session, clerk, listing)
+        if number % 17 == 16:
+            continue  # a few wait for review
+        listed_day = min(entry.decided_on + timedelta(days=7 + number % 20), today)
+        if source_end is not None and source_end <= listed_day:
+            continue
+        listing_service.publish_listing(session, ministry_reviewer, listing, at=_at(listed_day))
+        published.append(listing)
+
+    # Some annual-report listings removed once the report was filed (art. 38), one annulled.
+    # Each by a reviewer of the listing's own authority (the ministry does not remove bureau records).
+    reviewers = {
+        users[name].authority_id: actor_for(users[name])
+        for name in ("miit-reviewer", "gd-reviewer")
+    }
+    removable = [
+        p for p in published if p.ground.removal_rule == "on_filing" and p.authority_id in reviewers
+    ]
+    removed = []
+    for listing in removable[:12]:
+        listing_service.remove_listing(
+            session,
+            reviewers[listing.authority_id],
+            listing,
+            "已补报年报并经确认（办法第三十八条）",
+            report_filed_on=today - timedelta(days=10),
+            filing_confirmed=True,
+        )
+        removed.append(listing)
+    in_force = [p for p in published if p.authority_id in reviewers and rules.in_force(p, today)]
+    if in_force:
+        listing = in_force[-1]
+        listing_service.annul_listing(
+            session, reviewers[listing.authority_id], listing, "列入有误，经复核撤销"
+        )
+
+    miit_clerk = actor_for(users["miit-clerk"])
+    bad_in_force = [p for p in published if rules.in_force(p, today) and p.list_code == "bad"][:40]
+    notice = notice_service.create_notice(
+        session,
+        miit_clerk,
+        slug="2019-q2-bad-conduct",
+        kind="exposure",
+        title="关于公布2019年第二季度电信业务经营不良名单的公告",
+        body_md="依据《电信业务经营许可管理办法》第三十七条、第三十八条，现将以下经营者列入电信业务经营不良名单。\n\n"
+        "对列入名单有异议的，可自公告之日起向列入单位提出。",
+        listings=bad_in_force,
+    )
+    notice_service.transition_notice(session, miit_clerk, notice, "submit")
+    notice_service.transition_notice(session, ministry_reviewer, notice, "publish")
+    if removed:
+        removal = notice_service.create_notice(
+            session,
+            miit_clerk,
+            slug="2020-q1-removals",
+            kind="removal",
+            title="关于移出电信业务经营不良名单的公告",
+            body_md="以下经营者已补报年报并经电信管理机构确认，现移出不良名单。",
+            listings=removed,
+        )
+        notice_service.transition_notice(session, miit_clerk, removal, "submit")
+        notice_service.transition_notice(session, ministry_reviewer, removal, "publish")
+    session.flush()
+    return logins

@@ -1,0 +1,57 @@
+"""All models, imported here so metadata is complete for Alembic and create_all."""
+
+from registry.models.account import ROLES, User
+from registry.models.authority import MINISTRY_CODE, Authority
+from registry.models.enterprise import (
+    ENTERPRISE_KINDS,
+    LICENCE_STATUSES,
+    Enterprise,
+    FormerName,
+    Licence,
+)
+from registry.models.history import Event
+from registry.models.listing import (
+    LISTING_STATES,
+    LISTS,
+    REMOVAL_RULES,
+    TERM_KINDS,
+    Ground,
+    Listing,
+    Petition,
+)
+from registry.models.notice import (
+    NOTICE_KINDS,
+    NOTICE_STATES,
+    Notice,
+    notice_listing,
+    notice_sanction,
+)
+from registry.models.sanction import MEASURES, Evidence, Sanction
+
+__all__ = [
+    "ENTERPRISE_KINDS",
+    "LICENCE_STATUSES",
+    "LISTING_STATES",
+    "LISTS",
+    "MEASURES",
+    "MINISTRY_CODE",
+    "NOTICE_KINDS",
+    "NOTICE_STATES",
+    "REMOVAL_RULES",
+    "ROLES",
+    "TERM_KINDS",
+    "Authority",
+    "Enterprise",
+    "Event",
+    "Evidence",
+    "FormerName",
+    "Ground",
+    "Licence",
+    "Listing",
+    "Notice",
+    "Petition",
+    "Sanction",
+    "User",
+    "notice_listing",
+    "notice_sanction",
+]

@@ -1,0 +1,34 @@
+"""The append-only history of every change (操作记录)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.db import Base, created_at, intpk
+
+
+class Event(Base):  # 操作记录
+    """One change to one record: who, when, what, before/after. Never updated or deleted."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[intpk]
+    at: Mapped[created_at]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    actor_label: Mapped[str] = mapped_column(String(100))  # username, or "system" / "cli"
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"), index=True)
+    entity_type: Mapped[str] = mapped_column(String(30))  # listing, sanction, enterprise, ...
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(30))  # create, update, submit, publish, ...
+    reason: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # True when a ministry user acted on a bureau's record (部省联动).
+    cross_authority: Mapped[bool] = mapped_column(default=False)
+
+    def __repr__(self) -> str:
+        return f"<Event {self.id} {self.entity_type}:{self.entity_id} {self.action}>"

@@ -1,0 +1,180 @@
+"""Operators (电信业务经营者) and their licences."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import text
+from registry.errors import ValidationError
+from registry.models import (
+    ENTERPRISE_KINDS,
+    LICENCE_STATUSES,
+    Authority,
+    Enterprise,
+    FormerName,
+    Licence,
+)
+from registry.rules import Actor, check_may
+from registry.services.history import check_version, flush, record_event, snapshot
+
+
+def _province_codes(session: Session) -> set[str]:
+    return {
+        a.province_code
+        for a in session.scalars(select(Authority).where(Authority.level != "ministry"))
+        if a.province_code
+    }
+
+
+def _clean(session: Session, values: dict[str, Any], current: Enterprise | None) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    if "name" in values or current is None:
+        name = text.clean_display(values.get("name") or "")
+        if len(name) < 2:
+            errors["name"] = "请填写经营者名称 / enter the operator's name"
+        elif len(name) > 200:
+            errors["name"] = "名称过长 / name too long"
+        cleaned["name"] = name
+    if "uscc" in values:
+        raw = (values.get("uscc") or "").strip()
+        if raw:
+            try:
+                uscc = text.validate_uscc(raw)
+            except ValueError as exc:
+                errors["uscc"] = str(exc)
+            else:
+                clash = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+                if clash is not None and clash is not current:
+                    errors["uscc"] = f"该统一社会信用代码已登记 / already registered: {clash.name}"
+                cleaned["uscc"] = uscc
+        else:
+            cleaned["uscc"] = None
+    if "province_code" in values:
+        province = (values.get("province_code") or "").strip() or None
+        if province is not None and province not in _province_codes(session):
+            errors["province_code"] = "未知的省份代码 / unknown province code"
+        cleaned["province_code"] = province
+    if "kind" in values:
+        if values["kind"] not in ENTERPRISE_KINDS:
+            errors["kind"] = "未知的经营者类别 / unknown kind"
+        cleaned["kind"] = values["kind"]
+    if "address" in values:
+        cleaned["address"] = text.clean_display(values.get("address") or "")
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def create_enterprise(session: Session, actor: Actor, **values: Any) -> Enterprise:
+    """Register an operator under the actor's authority (name, uscc, province_code, kind, address)."""
+    check_may(actor, "create", actor.authority_id)
+    cleaned = _clean(session, {"uscc": None, **values}, None)
+    enterprise = Enterprise(authority_id=actor.authority_id, **cleaned)
+    session.add(enterprise)
+    flush(session)
+    record_event(session, actor, enterprise, "create")
+    return enterprise
+
+
+def update_enterprise(
+    session: Session,
+    actor: Actor,
+    enterprise: Enterprise,
+    *,
+    expected_version: int | None = None,
+    **values: Any,
+) -> Enterprise:
+    """Change an operator's data; a new name keeps the old one as a former name (曾用名)."""
+    check_may(actor, "edit", enterprise.authority_id)
+    check_version(enterprise, expected_version)
+    cleaned = _clean(session, values, enterprise)
+    before = snapshot(enterprise)
+    if "name" in cleaned and cleaned["name"] != enterprise.name:
+        add_former_name(session, actor, enterprise, enterprise.name, used_until=None, _event=False)
+    for key, value in cleaned.items():
+        setattr(enterprise, key, value)
+    flush(session)
+    record_event(session, actor, enterprise, "update", before=before)
+    return enterprise
+
+
+def add_former_name(
+    session: Session,
+    actor: Actor,
+    enterprise: Enterprise,
+    name: str,
+    *,
+    used_until: date | None = None,
+    _event: bool = True,
+) -> FormerName | None:
+    """Record a former name unless it is the current one or already known."""
+    name = text.clean_display(name)
+    known = {text.normalize(enterprise.name)} | {
+        text.normalize(f.name) for f in enterprise.former_names
+    }
+    if not name or text.normalize(name) in known:
+        return None
+    former = FormerName(enterprise=enterprise, name=name, used_until=used_until)
+    session.add(former)
+    flush(session)
+    if _event:
+        record_event(session, actor, enterprise, "add_former_name", reason=name, before={})
+    return former
+
+
+def add_licence(
+    session: Session,
+    actor: Actor,
+    enterprise: Enterprise,
+    *,
+    number: str,
+    services: str = "",
+    issuer: Authority | None = None,
+    status: str = "valid",
+    issued_on: date | None = None,
+    expires_on: date | None = None,
+) -> Licence:
+    check_may(actor, "edit", enterprise.authority_id)
+    errors: dict[str, str] = {}
+    number = text.clean_display(number)
+    canonical = text.canonical_licence(number)
+    if len(canonical) < 4:
+        errors["number"] = "请填写许可证编号 / enter the licence number"
+    elif session.scalar(select(Licence).where(Licence.number_canonical == canonical)) is not None:
+        errors["number"] = "该许可证编号已登记 / this licence number is already registered"
+    if status not in LICENCE_STATUSES:
+        errors["status"] = "未知的许可证状态 / unknown status"
+    if issued_on and expires_on and expires_on <= issued_on:
+        errors["expires_on"] = "有效期须晚于发证日期 / expiry must follow issue date"
+    if errors:
+        raise ValidationError(errors)
+    licence = Licence(
+        enterprise=enterprise,
+        number=number,
+        number_canonical=canonical,
+        services=services,
+        issuer=issuer,
+        status=status,
+        issued_on=issued_on,
+        expires_on=expires_on,
+    )
+    session.add(licence)
+    flush(session)
+    record_event(session, actor, licence, "create", authority_id=enterprise.authority_id)
+    return licence
+
+
+def find_by_uscc(session: Session, uscc: str) -> Enterprise | None:
+    return session.scalar(select(Enterprise).where(Enterprise.uscc == text.canonical_uscc(uscc)))
+
+
+def find_by_licence(session: Session, number: str) -> Enterprise | None:
+    licence = session.scalar(
+        select(Licence).where(Licence.number_canonical == text.canonical_licence(number))
+    )
+    return licence.enterprise if licence else None

@@ -1,0 +1,96 @@
+"""Writing the append-only history (操作记录) and the optimistic-locking checks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from registry.errors import ConflictError
+from registry.models import Event
+from registry.rules import Actor, is_cross_authority
+
+SKIPPED_COLUMNS = frozenset({"password_hash", "session_token", "updated_at", "created_at"})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def snapshot(obj: Any) -> dict[str, Any]:
+    """The record's column values as JSON, for the before/after of an Event."""
+    mapper = inspect(obj).mapper
+    return {
+        attr.key: _jsonable(getattr(obj, attr.key))
+        for attr in mapper.column_attrs
+        if attr.key not in SKIPPED_COLUMNS
+    }
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in after.items() if before.get(k) != v}
+
+
+def record_event(
+    session: Session,
+    actor: Actor,
+    entity: Any,
+    action: str,
+    *,
+    before: dict[str, Any] | None = None,
+    reason: str = "",
+    authority_id: int | None = None,
+) -> Event:
+    """Append one Event for `entity` (flushes so the entity has an id)."""
+    session.flush()
+    after = snapshot(entity)
+    record_authority = (
+        authority_id if authority_id is not None else getattr(entity, "authority_id", None)
+    )
+    event = Event(
+        actor_id=actor.user_id,
+        actor_label=actor.username,
+        authority_id=record_authority,
+        entity_type=inspect(entity).mapper.local_table.name,
+        entity_id=entity.id,
+        action=action,
+        reason=reason,
+        before=before,
+        after=after
+        if before is None
+        else changed(before, after) | {"version_id": after.get("version_id")},
+        cross_authority=record_authority is not None
+        and is_cross_authority(actor, record_authority),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def check_version(entity: Any, expected_version: int | None) -> None:
+    """The form carried the version it was loaded at; a newer one means someone saved in between."""
+    if expected_version is not None and entity.version_id != expected_version:
+        raise ConflictError(
+            "此记录已被他人修改，请刷新后重试 / someone else saved this record in the meantime; "
+            "reload it and apply your change again"
+        )
+
+
+def flush(session: Session) -> None:
+    """Flush, turning an optimistic-locking failure into a ConflictError."""
+    try:
+        session.flush()
+    except StaleDataError:
+        raise ConflictError(
+            "此记录已被他人修改，请刷新后重试 / someone else saved this record in the meantime"
+        ) from None

@@ -1,0 +1,267 @@
+"""List entries (名单记录): draft → submitted → published → removed | expired | annulled."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import rules
+from registry.db import utcnow
+from registry.errors import ValidationError
+from registry.models import Enterprise, Ground, Listing, Sanction
+from registry.rules import (
+    Actor,
+    RuleViolation,
+    check_editable,
+    check_four_eyes,
+    check_may,
+    check_reason,
+    next_state,
+)
+from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.sanctions import publish_sanction
+
+EDITABLE = ("ground", "decided_on", "sanction", "facts", "source_expires_on")
+
+
+def _check_consistency(listing: Listing, on: date) -> None:
+    """The rules a listing must meet before it leaves the clerk's hands."""
+    rules.check_decision_date(listing.decided_on, on)
+    rules.check_ground_list(listing.ground.list_code, listing.list_code)
+    if listing.sanction is not None:
+        if listing.sanction.enterprise is not listing.enterprise:
+            raise RuleViolation(
+                "sanction_other_firm",
+                "处罚决定不属于该经营者 / the decision concerns another operator",
+            )
+        rules.check_list_for_sanction(listing.list_code, listing.sanction.measures)
+    if listing.ground.term_kind == "source" and listing.source_expires_on is None:
+        raise RuleViolation(
+            "source_expiry_missing",
+            "该事由的期限以原决定为准，请填写原决定的截止日期 / enter the source decision's end date",
+        )
+
+
+def _clean(values: dict[str, Any], on: date) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    if "ground" in values and not isinstance(values["ground"], Ground):
+        errors["ground"] = "请选择列入事由 / choose a ground"
+    elif "ground" in values and not values["ground"].active:
+        errors["ground"] = "该列入事由已停用 / this ground is no longer in use"
+    if "decided_on" in values:
+        if not isinstance(values["decided_on"], date):
+            errors["decided_on"] = "请填写处理日期 / enter the decision date"
+        elif values["decided_on"] > on:
+            errors["decided_on"] = "处理日期不能晚于今天 / the decision date is in the future"
+    if (
+        "sanction" in values
+        and values["sanction"] is not None
+        and not isinstance(values["sanction"], Sanction)
+    ):
+        errors["sanction"] = "未知的处罚决定 / unknown decision"
+    if "facts" in values:
+        values["facts"] = (values["facts"] or "").strip()
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def create_listing(
+    session: Session,
+    actor: Actor,
+    enterprise: Enterprise,
+    *,
+    ground: Ground,
+    decided_on: date,
+    sanction: Sanction | None = None,
+    facts: str = "",
+    source_expires_on: date | None = None,
+    on: date | None = None,
+) -> Listing:
+    """A draft listing of the actor's authority; the list follows from the ground."""
+    check_may(actor, "create", actor.authority_id)
+    on = on or rules.today()
+    _clean({"ground": ground, "decided_on": decided_on, "sanction": sanction}, on)
+    if sanction is not None and sanction.authority_id != actor.authority_id:
+        raise RuleViolation(
+            "forbidden", "不能引用其他机构的处罚决定 / that decision belongs to another authority"
+        )
+    listing = Listing(
+        authority_id=actor.authority_id,
+        enterprise=enterprise,
+        list_code=ground.list_code,
+        ground=ground,
+        sanction=sanction,
+        decided_on=decided_on,
+        facts=(facts or "").strip(),
+        source_expires_on=source_expires_on,
+        created_by_id=actor.user_id,
+    )
+    session.add(listing)
+    _check_consistency(listing, on)
+    flush(session)
+    record_event(session, actor, listing, "create")
+    return listing
+
+
+def update_listing(
+    session: Session,
+    actor: Actor,
+    listing: Listing,
+    *,
+    expected_version: int | None = None,
+    on: date | None = None,
+    **values: Any,
+) -> Listing:
+    check_may(actor, "edit", listing.authority_id)
+    check_editable(listing.state)
+    check_version(listing, expected_version)
+    on = on or rules.today()
+    cleaned = _clean({k: v for k, v in values.items() if k in EDITABLE}, on)
+    before = snapshot(listing)
+    for key, value in cleaned.items():
+        setattr(listing, key, value)
+    if "ground" in cleaned:
+        listing.list_code = cleaned["ground"].list_code
+    _check_consistency(listing, on)
+    flush(session)
+    record_event(session, actor, listing, "update", before=before)
+    return listing
+
+
+def _transition(
+    session: Session,
+    actor: Actor,
+    listing: Listing,
+    action: str,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Check who may act and whether the state allows it; returns (new state, snapshot)."""
+    check_may(actor, action, listing.authority_id)
+    check_version(listing, expected_version)
+    check_reason(action, reason)
+    return next_state(listing.state, action), snapshot(listing)
+
+
+def _finish(
+    session: Session,
+    actor: Actor,
+    listing: Listing,
+    action: str,
+    new_state: str,
+    before: dict[str, Any],
+    reason: str,
+) -> Listing:
+    listing.state = new_state
+    flush(session)
+    record_event(session, actor, listing, action, before=before, reason=reason)
+    return listing
+
+
+def submit_listing(
+    session: Session, actor: Actor, listing: Listing, *, on: date | None = None, **kw: Any
+) -> Listing:
+    new_state, before = _transition(session, actor, listing, "submit", **kw)
+    _check_consistency(listing, on or rules.today())
+    listing.submitted_by_id = actor.user_id
+    listing.submitted_at = utcnow()
+    listing.returned_reason = ""
+    return _finish(session, actor, listing, "submit", new_state, before, "")
+
+
+def return_listing(
+    session: Session, actor: Actor, listing: Listing, reason: str, **kw: Any
+) -> Listing:
+    """A reviewer sends a submission back to the clerk with a reason (退回)."""
+    new_state, before = _transition(session, actor, listing, "return", reason=reason, **kw)
+    listing.returned_reason = reason.strip()
+    return _finish(session, actor, listing, "return", new_state, before, reason.strip())
+
+
+def publish_listing(
+    session: Session, actor: Actor, listing: Listing, *, at: datetime | None = None, **kw: Any
+) -> Listing:
+    """Publish (公示): four eyes; the expiry is fixed now from the ground's term in force.
+
+    `at` (default: now) is for loading historical records (demo, migrations of old lists).
+    """
+    new_state, before = _transition(session, actor, listing, "publish", **kw)
+    check_four_eyes(actor, listing.submitted_by_id)
+    at = at or utcnow()
+    on = rules.today(at)
+    _check_consistency(listing, on)
+    if listing.sanction is not None and listing.sanction.state != "published":
+        if listing.sanction.state != "submitted":
+            raise RuleViolation(
+                "sanction_not_submitted",
+                "所依据的处罚决定尚未提交 / submit the penalty decision first",
+            )
+        publish_sanction(session, actor, listing.sanction)
+    listing.listed_on = on
+    listing.expires_on = rules.compute_expiry(
+        on, listing.ground.term_kind, listing.ground.term_months, listing.source_expires_on
+    )
+    listing.published_by_id = actor.user_id
+    listing.published_at = at
+    return _finish(session, actor, listing, "publish", new_state, before, "")
+
+
+def remove_listing(
+    session: Session,
+    actor: Actor,
+    listing: Listing,
+    reason: str,
+    *,
+    report_filed_on: date | None = None,
+    filing_confirmed: bool = False,
+    **kw: Any,
+) -> Listing:
+    """Early removal (提前移出) under the ground's removal rule, e.g. art. 38 once the annual
+    report is filed and confirmed."""
+    new_state, before = _transition(session, actor, listing, "remove", reason=reason, **kw)
+    rules.check_early_removal(
+        listing.ground.removal_rule,
+        report_filed_on=report_filed_on,
+        filing_confirmed=filing_confirmed,
+    )
+    _end(listing, actor, reason)
+    return _finish(session, actor, listing, "remove", new_state, before, reason.strip())
+
+
+def annul_listing(
+    session: Session, actor: Actor, listing: Listing, reason: str, **kw: Any
+) -> Listing:
+    """Annul (撤销): listed in error, or the decision was overturned."""
+    new_state, before = _transition(session, actor, listing, "annul", reason=reason, **kw)
+    _end(listing, actor, reason)
+    return _finish(session, actor, listing, "annul", new_state, before, reason.strip())
+
+
+def _end(listing: Listing, actor: Actor, reason: str) -> None:
+    listing.ended_at = utcnow()
+    listing.ended_by_id = actor.user_id
+    listing.end_reason = reason.strip()
+
+
+def expire_due(session: Session, actor: Actor, on: date) -> list[Listing]:
+    """Record the expiry of every published listing whose term ended by `on` (registry sweep)."""
+    due = session.scalars(
+        select(Listing)
+        .where(
+            Listing.state == "published", Listing.expires_on.is_not(None), Listing.expires_on <= on
+        )
+        .order_by(Listing.id)
+    ).all()
+    for listing in due:
+        before = snapshot(listing)
+        listing.state = next_state(listing.state, "expire")
+        listing.ended_at = utcnow()
+        listing.end_reason = f"期满 / term ended {listing.expires_on.isoformat()}"
+        flush(session)
+        record_event(session, actor, listing, "expire", before=before, reason=listing.end_reason)
+    return list(due)

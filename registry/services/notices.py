@@ -1,0 +1,140 @@
+"""Exposure and removal notices (曝光公告 / 移出公告)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import rules
+from registry.db import utcnow
+from registry.errors import ValidationError
+from registry.models import Listing, Notice
+from registry.rules import (
+    Actor,
+    RuleViolation,
+    check_editable,
+    check_four_eyes,
+    check_may,
+    check_reason,
+    next_state,
+)
+from registry.services.history import check_version, flush, record_event, snapshot
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,118}$")
+
+
+def _check_listings(actor: Actor, kind: str, listings: Sequence[Listing]) -> None:
+    for listing in listings:
+        if not rules.may_read(actor, listing.authority_id):
+            raise RuleViolation(
+                "forbidden", "不能引用其他机构的记录 / a listing of another authority"
+            )
+        if kind == "removal" and listing.state not in ("removed", "expired", "annulled"):
+            raise RuleViolation(
+                "notice_listing_state",
+                "移出公告只能包含已移出的记录 / a removal notice names removed listings",
+            )
+
+
+def create_notice(
+    session: Session,
+    actor: Actor,
+    *,
+    slug: str,
+    title: str,
+    body_md: str = "",
+    kind: str = "exposure",
+    listings: Sequence[Listing] = (),
+) -> Notice:
+    check_may(actor, "create", actor.authority_id)
+    errors: dict[str, str] = {}
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        errors["slug"] = (
+            "网址标识为3–120位小写字母、数字或连字符 / 3–120 lower-case letters, digits, hyphens"
+        )
+    elif session.scalar(select(Notice.id).where(Notice.slug == slug)) is not None:
+        errors["slug"] = "网址标识已被使用 / slug taken"
+    if not title.strip():
+        errors["title"] = "请填写标题 / enter a title"
+    if kind not in ("exposure", "removal"):
+        errors["kind"] = "未知的公告类型 / unknown kind"
+    if errors:
+        raise ValidationError(errors)
+    _check_listings(actor, kind, listings)
+    notice = Notice(
+        authority_id=actor.authority_id,
+        slug=slug,
+        title=title.strip(),
+        body_md=body_md,
+        kind=kind,
+        listings=list(listings),
+        created_by_id=actor.user_id,
+    )
+    session.add(notice)
+    flush(session)
+    record_event(session, actor, notice, "create")
+    return notice
+
+
+def update_notice(
+    session: Session,
+    actor: Actor,
+    notice: Notice,
+    *,
+    expected_version: int | None = None,
+    **values: Any,
+) -> Notice:
+    check_may(actor, "edit", notice.authority_id)
+    check_editable(notice.state)
+    check_version(notice, expected_version)
+    before = snapshot(notice)
+    if "title" in values:
+        if not values["title"].strip():
+            raise ValidationError({"title": "请填写标题 / enter a title"})
+        notice.title = values["title"].strip()
+    if "body_md" in values:
+        notice.body_md = values["body_md"]
+    if "listings" in values:
+        _check_listings(actor, notice.kind, values["listings"])
+        notice.listings = list(values["listings"])
+    flush(session)
+    record_event(session, actor, notice, "update", before=before)
+    return notice
+
+
+def transition_notice(
+    session: Session,
+    actor: Actor,
+    notice: Notice,
+    action: str,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Notice:
+    """submit / return / publish a notice (four eyes on publish)."""
+    check_may(actor, action, notice.authority_id)
+    check_version(notice, expected_version)
+    check_reason(action, reason)
+    new_state = next_state(notice.state, action, rules.NOTICE_TRANSITIONS)
+    before = snapshot(notice)
+    if action == "submit":
+        notice.submitted_by_id = actor.user_id
+    elif action == "publish":
+        check_four_eyes(actor, notice.submitted_by_id)
+        unpublished = [item for item in notice.listings if item.state in ("draft", "submitted")]
+        if unpublished:
+            raise RuleViolation(
+                "notice_unpublished_listing",
+                "公告包含尚未公示的记录 / the notice names unpublished listings",
+            )
+        notice.published_by_id = actor.user_id
+        notice.published_at = utcnow()
+    notice.state = new_state
+    flush(session)
+    record_event(session, actor, notice, action, before=before, reason=reason)
+    return notice

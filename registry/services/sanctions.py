@@ -1,0 +1,184 @@
+"""Administrative penalty decisions (行政处罚决定)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import rules, text
+from registry.db import utcnow
+from registry.errors import ValidationError
+from registry.models import MEASURES, Enterprise, Sanction
+from registry.rules import (
+    Actor,
+    check_editable,
+    check_four_eyes,
+    check_may,
+    check_reason,
+    next_state,
+)
+from registry.services.history import check_version, flush, record_event, snapshot
+
+EDITABLE = (
+    "decision_no",
+    "decided_on",
+    "facts",
+    "legal_basis",
+    "measures",
+    "fine_amount",
+    "confiscated_amount",
+    "campaign",
+)
+
+
+def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        errors[field] = "金额格式不正确 / not an amount"
+        return None
+    if amount < 0 or amount >= Decimal("1e12"):
+        errors[field] = "金额超出范围 / amount out of range"
+    return amount
+
+
+def _clean(
+    session: Session, values: dict[str, Any], current: Sanction | None, on: date
+) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    if "decision_no" in values:
+        number = text.clean_display(values["decision_no"] or "")
+        canonical = text.canonical_decision_no(number)
+        if len(canonical) < 4:
+            errors["decision_no"] = "请填写处罚决定书文号 / enter the decision number"
+        else:
+            clash = session.scalar(
+                select(Sanction).where(Sanction.decision_no_canonical == canonical)
+            )
+            if clash is not None and clash is not current:
+                errors["decision_no"] = "该文号已登记 / this decision number is already registered"
+        cleaned.update(decision_no=number, decision_no_canonical=canonical)
+    if "decided_on" in values:
+        decided_on = values["decided_on"]
+        if not isinstance(decided_on, date):
+            errors["decided_on"] = "请填写处理日期 / enter the decision date"
+        elif decided_on > on:
+            errors["decided_on"] = "处理日期不能晚于今天 / the decision date is in the future"
+        cleaned["decided_on"] = decided_on
+    if "measures" in values:
+        measures = list(dict.fromkeys(values["measures"] or []))
+        unknown = [m for m in measures if m not in MEASURES]
+        if unknown:
+            errors["measures"] = f"未知的处罚措施 / unknown measures: {', '.join(unknown)}"
+        cleaned["measures"] = [m for m in MEASURES if m in measures]
+    for field in ("fine_amount", "confiscated_amount"):
+        if field in values:
+            cleaned[field] = _amount(values[field], field, errors)
+    measures = cleaned.get("measures", current.measures if current else [])
+    fine = cleaned.get("fine_amount", current.fine_amount if current else None)
+    if "fine" in measures and not fine:
+        errors["fine_amount"] = "处罚措施含罚款，请填写罚款金额 / a fine needs its amount"
+    for field in ("facts", "legal_basis", "campaign"):
+        if field in values:
+            cleaned[field] = (values[field] or "").strip()
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def record_sanction(
+    session: Session, actor: Actor, enterprise: Enterprise, *, on: date | None = None, **values: Any
+) -> Sanction:
+    """Record a penalty decision as a draft of the actor's authority."""
+    check_may(actor, "create", actor.authority_id)
+    on = on or rules.today()
+    values.setdefault("measures", [])
+    for required in ("decision_no", "decided_on"):
+        values.setdefault(required, None)
+    cleaned = _clean(session, values, None, on)
+    sanction = Sanction(
+        authority_id=actor.authority_id,
+        enterprise=enterprise,
+        created_by_id=actor.user_id,
+        **cleaned,
+    )
+    session.add(sanction)
+    flush(session)
+    record_event(session, actor, sanction, "create")
+    return sanction
+
+
+def update_sanction(
+    session: Session,
+    actor: Actor,
+    sanction: Sanction,
+    *,
+    expected_version: int | None = None,
+    on: date | None = None,
+    **values: Any,
+) -> Sanction:
+    check_may(actor, "edit", sanction.authority_id)
+    check_editable(sanction.state)
+    check_version(sanction, expected_version)
+    cleaned = _clean(
+        session, {k: v for k, v in values.items() if k in EDITABLE}, sanction, on or rules.today()
+    )
+    before = snapshot(sanction)
+    for key, value in cleaned.items():
+        setattr(sanction, key, value)
+    flush(session)
+    record_event(session, actor, sanction, "update", before=before)
+    return sanction
+
+
+def _transition(
+    session: Session,
+    actor: Actor,
+    sanction: Sanction,
+    action: str,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Sanction:
+    check_may(actor, action, sanction.authority_id)
+    check_version(sanction, expected_version)
+    check_reason(action, reason)
+    new_state = next_state(sanction.state, action, rules.SANCTION_TRANSITIONS)
+    before = snapshot(sanction)
+    if action == "submit":
+        sanction.submitted_by_id = actor.user_id
+    elif action == "publish":
+        check_four_eyes(actor, sanction.submitted_by_id)
+        sanction.published_by_id = actor.user_id
+        sanction.published_at = utcnow()
+    sanction.state = new_state
+    flush(session)
+    record_event(session, actor, sanction, action, before=before, reason=reason)
+    return sanction
+
+
+def submit_sanction(session: Session, actor: Actor, sanction: Sanction, **kw: Any) -> Sanction:
+    return _transition(session, actor, sanction, "submit", **kw)
+
+
+def return_sanction(
+    session: Session, actor: Actor, sanction: Sanction, reason: str, **kw: Any
+) -> Sanction:
+    return _transition(session, actor, sanction, "return", reason=reason, **kw)
+
+
+def publish_sanction(session: Session, actor: Actor, sanction: Sanction, **kw: Any) -> Sanction:
+    return _transition(session, actor, sanction, "publish", **kw)
+
+
+def annul_sanction(
+    session: Session, actor: Actor, sanction: Sanction, reason: str, **kw: Any
+) -> Sanction:
+    return _transition(session, actor, sanction, "annul", reason=reason, **kw)

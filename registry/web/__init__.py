@@ -1,0 +1,35 @@
+"""Web layer: blueprints, locale selection, error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import Babel, get_locale
+
+SUPPORTED_LOCALES = ("zh_Hans", "en")
+
+
+def select_locale() -> str:
+    wanted = request.args.get("lang") or request.cookies.get("lang")
+    if wanted in SUPPORTED_LOCALES:
+        return wanted
+    best = request.accept_languages.best_match(["zh", "en"], default="zh")
+    return "en" if best == "en" else "zh_Hans"
+
+
+def init_app(app: Flask) -> None:
+    from registry.web import errors, public
+
+    Babel(
+        app,
+        locale_selector=select_locale,
+        default_locale="zh_Hans",
+        default_timezone="Asia/Shanghai",
+    )
+    app.register_blueprint(public.bp)
+
+    @app.context_processor
+    def locale_context() -> dict[str, object]:
+        locale = str(get_locale() or "zh_Hans")
+        return {"html_lang": "en" if locale == "en" else "zh-Hans"}
+
+    errors.init_app(app)

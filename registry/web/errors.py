@@ -1,0 +1,48 @@
+"""Error pages: HTML for pages, JSON for the API; a 4xx for bad input, never a 500."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from registry.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
+from registry.rules import RuleViolation
+
+FORBIDDEN_RULES = frozenset({"forbidden", "four_eyes"})
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _render(status: int, title: str, message: str):
+    if _wants_json():
+        return {"error": {"code": status, "message": message}}, status
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _render(exc.code or 500, exc.name, exc.description or exc.name)
+
+    @app.errorhandler(NotFoundError)
+    def not_found(exc: NotFoundError):
+        return _render(404, "Not Found", str(exc))
+
+    @app.errorhandler(ConflictError)
+    def conflict(exc: ConflictError):
+        return _render(409, "Conflict", str(exc))
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return _render(400, "Bad Request", str(exc))
+
+    @app.errorhandler(ForbiddenError)
+    def forbidden(exc: ForbiddenError):
+        return _render(403, "Forbidden", str(exc))
+
+    @app.errorhandler(RuleViolation)
+    def rule_violation(exc: RuleViolation):
+        status = 403 if exc.code in FORBIDDEN_RULES else 400
+        return _render(status, "Forbidden" if status == 403 else "Bad Request", exc.message)

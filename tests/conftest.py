@@ -1,0 +1,127 @@
+"""Fixtures: a real database per backend (SQLite always, PostgreSQL when
+REGISTRY_TEST_POSTGRES_URL is set), migrated with Alembic and seeded once; each test runs
+inside a transaction that is rolled back, so tests never clean up by hand."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.db import make_engine
+from registry.migrate import upgrade
+from registry.rules import Actor
+
+POSTGRES_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+def create_database(backend: str, tmp_dir) -> tuple[str, callable]:
+    """A new empty database; returns its URL and a function that drops it."""
+    if backend == "sqlite":
+        path = tmp_dir / f"registry-{uuid.uuid4().hex[:8]}.db"
+        return f"sqlite:///{path}", lambda: None
+    admin_url = make_url(POSTGRES_URL)
+    name = f"registry_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    url, drop = create_database(request.param, tmp_path_factory.mktemp("db"))
+    engine = make_engine(url)
+    upgrade(engine)
+    from registry.services.catalogue import seed
+
+    with Session(engine) as session:
+        seed(session, Actor(None, "test", "system", 0, True))
+        session.commit()
+    engine.dispose()
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine) -> Iterator:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def session_factory(connection) -> sessionmaker:
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(session_factory) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+def app(database_url, session_factory, tmp_path):
+    from registry import create_app
+    from registry.database import get_db
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": database_url,
+            "INDEX_DIR": str(tmp_path / "index"),
+            "EVIDENCE_DIR": str(tmp_path / "evidence"),
+        },
+        instance_path=tmp_path / "instance",
+    )
+    get_db(app).session_factory = session_factory
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# --- domain helpers --------------------------------------------------------------------
+
+
+@pytest.fixture
+def make(session):
+    """Factories for test data, written through the services."""
+    from tests.factories import Factory
+
+    return Factory(session)
+
+
+@pytest.fixture
+def today() -> date:
+    from registry import rules
+
+    return rules.today()

@@ -1,0 +1,95 @@
+"""Test data written through the services, so it obeys the same rules as real data."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from stdnum.cn import uscc as uscc_mod
+
+from registry import rules
+from registry.models import Authority, Enterprise, Ground, Listing, User
+from registry.rules import Actor
+from registry.services import enterprises, listings, sanctions
+from registry.services.accounts import actor_for, create_user
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+def new_uscc() -> str:
+    body = f"91440300{next(_counter) + 10_000_000:09d}"[:17]
+    return body + uscc_mod.calc_check_digit(body)
+
+
+class Factory:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.system = Actor(None, "test", "system", self.authority("MIIT").id, True)
+
+    def authority(self, code: str) -> Authority:
+        return self.session.scalar(select(Authority).where(Authority.code == code))
+
+    def ground(self, code: str) -> Ground:
+        return self.session.scalar(select(Ground).where(Ground.code == code))
+
+    def user(self, role: str, authority_code: str = "440000", username: str | None = None) -> User:
+        name = username or f"{role}-{authority_code}-{next(_counter)}"
+        return create_user(
+            self.session,
+            self.system,
+            username=name,
+            password=PASSWORD,
+            authority=self.authority(authority_code),
+            role=role,
+        )
+
+    def actor(self, role: str, authority_code: str = "440000") -> Actor:
+        return actor_for(self.user(role, authority_code))
+
+    def enterprise(self, actor: Actor, name: str | None = None, **values) -> Enterprise:
+        n = next(_counter)
+        return enterprises.create_enterprise(
+            self.session,
+            actor,
+            name=name or f"深圳市测试{n}网络科技有限公司",
+            uscc=values.pop("uscc", new_uscc()),
+            province_code=values.pop("province_code", "440000"),
+            **values,
+        )
+
+    def sanction(self, actor: Actor, enterprise: Enterprise, measures=("fine",), decided_on=None):
+        return sanctions.record_sanction(
+            self.session,
+            actor,
+            enterprise,
+            decision_no=f"粤通管罚〔2026〕{next(_counter)}号",
+            decided_on=decided_on or rules.today() - timedelta(days=5),
+            measures=list(measures),
+            fine_amount="10000" if "fine" in measures else None,
+            facts="未按规定办理经营许可证变更手续",
+        )
+
+    def listing(
+        self,
+        actor: Actor,
+        ground_code: str = "B3",
+        enterprise: Enterprise | None = None,
+        decided_on: date | None = None,
+        **kw,
+    ) -> Listing:
+        return listings.create_listing(
+            self.session,
+            actor,
+            enterprise or self.enterprise(actor),
+            ground=self.ground(ground_code),
+            decided_on=decided_on or rules.today() - timedelta(days=5),
+            **kw,
+        )
+
+    def published_listing(self, clerk: Actor, reviewer: Actor, ground_code: str = "B3", **kw) -> Listing:
+        listing = self.listing(clerk, ground_code, **kw)
+        listings.submit_listing(self.session, clerk, listing)
+        return listings.publish_listing(self.session, reviewer, listing)
