@@ -89,7 +89,9 @@ def init_command(demo: bool) -> None:
                 click.echo("demo data already present")
                 logins = saved.read_text("utf-8").splitlines() if saved.exists() else []
             if logins:
-                click.echo(f"demo logins (username / password / role @ authority), kept in {saved}:")
+                click.echo(
+                    f"demo logins (username / password / role @ authority), kept in {saved}:"
+                )
                 for login in logins:
                     click.echo(f"  {login}")
 

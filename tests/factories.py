@@ -89,7 +89,9 @@ class Factory:
             **kw,
         )
 
-    def published_listing(self, clerk: Actor, reviewer: Actor, ground_code: str = "B3", **kw) -> Listing:
+    def published_listing(
+        self, clerk: Actor, reviewer: Actor, ground_code: str = "B3", **kw
+    ) -> Listing:
         listing = self.listing(clerk, ground_code, **kw)
         listings.submit_listing(self.session, clerk, listing)
         return listings.publish_listing(self.session, reviewer, listing)

@@ -9,7 +9,7 @@ from registry.models.enterprise import (
     FormerName,
     Licence,
 )
-from registry.models.history import Event
+from registry.models.history import Event, SequenceCounter
 from registry.models.listing import (
     LISTING_STATES,
     LISTS,
@@ -51,6 +51,7 @@ __all__ = [
     "Notice",
     "Petition",
     "Sanction",
+    "SequenceCounter",
     "User",
     "notice_listing",
     "notice_sanction",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import Base, created_at, intpk
@@ -17,6 +17,10 @@ class Event(Base):  # 操作记录
     __table_args__ = (Index("ix_event_entity", "entity_type", "entity_id"),)
 
     id: Mapped[intpk]
+    # Position in the change sequence: numbers are taken from a counter row updated in the
+    # writing transaction, so commit order equals number order (readers such as the search
+    # index catch up with "seq > last applied" and never skip a late commit).
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[created_at]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     actor_label: Mapped[str] = mapped_column(String(100))  # username, or "system" / "cli"
@@ -32,3 +36,12 @@ class Event(Base):  # 操作记录
 
     def __repr__(self) -> str:
         return f"<Event {self.id} {self.entity_type}:{self.entity_id} {self.action}>"
+
+
+class SequenceCounter(Base):
+    """Named counters whose row lock serialises writers (see Event.seq)."""
+
+    __tablename__ = "sequence_counter"
+
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -6,12 +6,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry.errors import ConflictError
-from registry.models import Event
+from registry.models import Event, SequenceCounter
 from registry.rules import Actor, is_cross_authority
 
 SKIPPED_COLUMNS = frozenset({"password_hash", "session_token", "updated_at", "created_at"})
@@ -41,6 +41,16 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in after.items() if before.get(k) != v}
 
 
+def next_seq(session: Session, name: str = "event") -> int:
+    """Take the next number of a sequence; the row stays locked until commit."""
+    return session.execute(
+        update(SequenceCounter)
+        .where(SequenceCounter.name == name)
+        .values(value=SequenceCounter.value + 1)
+        .returning(SequenceCounter.value)
+    ).scalar_one()
+
+
 def record_event(
     session: Session,
     actor: Actor,
@@ -58,6 +68,7 @@ def record_event(
         authority_id if authority_id is not None else getattr(entity, "authority_id", None)
     )
     event = Event(
+        seq=next_seq(session),
         actor_id=actor.user_id,
         actor_label=actor.username,
         authority_id=record_authority,
