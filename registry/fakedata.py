@@ -723,7 +723,7 @@ def listings(
     start: date = date(2018, 1, 1),
     end: date = date(2026, 10, 31),
 ) -> list[FakeListing]:
-    """Listings for ``firms``: one each, two for about 3 % of them.
+    """Listings for ``firms``: one each, two for a few percent of them.
 
     About 86 % are B1 (missing annual report, batch dates, no decision number);
     the rest are penalty-based (B2, B3, D1-D3, with decision numbers) or D4.
