@@ -9,7 +9,7 @@ from registry.models.enterprise import (
     FormerName,
     Licence,
 )
-from registry.models.history import Event, SequenceCounter
+from registry.models.history import Event, LogEntry, SequenceCounter
 from registry.models.listing import (
     LISTING_STATES,
     LISTS,
@@ -48,6 +48,7 @@ __all__ = [
     "Ground",
     "Licence",
     "Listing",
+    "LogEntry",
     "Notice",
     "Petition",
     "Sanction",

@@ -45,3 +45,29 @@ class SequenceCounter(Base):
 
     name: Mapped[str] = mapped_column(String(30), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LogEntry(Base):  # 公示日志
+    """One entry of the publication log, a SHA-256 hash chain (SPEC section 6).
+
+    `payload` is the canonical JSON of what was published; `content_hash` its SHA-256;
+    `entry_hash` the SHA-256 of the canonical JSON of number, prev_hash and content_hash.
+    Numbers come from the "publog" counter row, so appends are serialised. Never updated.
+    """
+
+    __tablename__ = "log_entry"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[created_at]
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), unique=True)
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(30))
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    def __repr__(self) -> str:
+        return f"<LogEntry {self.number} {self.entity_type}:{self.entity_id} {self.action}>"

@@ -85,6 +85,10 @@ def record_event(
     )
     session.add(event)
     session.flush()
+    from registry import publog  # the publication log, same transaction (SPEC section 6)
+
+    if publog.is_publication(event.entity_type, action):
+        publog.append(session, event, entity)
     return event
 
 

@@ -17,7 +17,7 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import errors, public
+    from registry.web import api, errors, log, public
 
     Babel(
         app,
@@ -26,6 +26,8 @@ def init_app(app: Flask) -> None:
         default_timezone="Asia/Shanghai",
     )
     app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(log.bp)
 
     @app.context_processor
     def locale_context() -> dict[str, object]:

@@ -1,0 +1,280 @@
+"""The publication log (公示日志): a SHA-256 hash chain of everything published (SPEC §6).
+
+Every publication event — a listing published, removed, expired or annulled, a notice
+published — appends one entry in the same transaction as the change:
+
+- ``payload``: the canonical JSON of what was published (the fields of the 2018 MIIT notice:
+  name, USCC, licence, decision date, ground, listing authority, plus list, state, dates and
+  the action), with ``sort_keys``, ``ensure_ascii=False`` and separators ``(",", ":")``;
+- ``content_hash`` = SHA-256 of the payload's UTF-8 bytes;
+- ``entry_hash`` = SHA-256 of the canonical JSON of ``{"number", "prev_hash", "content_hash"}``;
+- ``prev_hash`` = the previous entry's ``entry_hash`` (64 zeros for entry 1).
+
+Numbers come from the "publog" counter row (``next_seq``), whose row lock is held until
+commit: two reviewers publishing at once queue on that row and still give one chain, and
+commit order equals number order. Anyone holding a copy of ``/log.json`` can recompute every
+hash; ``registry verify-log`` does the same against the database. No Flask here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from registry import rules
+from registry.db import utcnow
+from registry.models import Event, Listing, LogEntry, Notice, SequenceCounter
+from registry.services.history import next_seq
+
+GENESIS_HASH = "0" * 64
+SEQUENCE = "publog"
+PUBLICATION_EVENTS = frozenset(
+    {
+        ("listing", "publish"),
+        ("listing", "remove"),
+        ("listing", "expire"),
+        ("listing", "annul"),
+        ("notice", "publish"),
+    }
+)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def entry_hash(number: int, prev_hash: str, content_hash: str) -> str:
+    return sha256_hex(
+        canonical_json({"number": number, "prev_hash": prev_hash, "content_hash": content_hash})
+    )
+
+
+def is_publication(entity_type: str, action: str) -> bool:
+    return (entity_type, action) in PUBLICATION_EVENTS
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _day(value: datetime | None) -> str | None:
+    return rules.today(value).isoformat() if value is not None else None
+
+
+def listing_record(listing: Listing) -> dict[str, Any]:
+    """The published fields of one listing (2018 notice), as they stand now."""
+    enterprise = listing.enterprise
+    sanction = listing.sanction
+    return {
+        "name": enterprise.name,
+        "uscc": enterprise.uscc,
+        "licence": [licence.number for licence in enterprise.licences],
+        "province": enterprise.province_code,
+        "list": listing.list_code,
+        "state": listing.state,
+        "ground": listing.ground.code,
+        "ground_title": listing.ground.title,
+        "authority": listing.authority.code,
+        "authority_name": listing.authority.name,
+        "decided_on": _iso(listing.decided_on),
+        "listed_on": _iso(listing.listed_on),
+        "expires_on": _iso(listing.expires_on),
+        "ended_on": _day(listing.ended_at),
+        "decision_no": sanction.decision_no
+        if sanction is not None and sanction.state == "published"
+        else None,
+    }
+
+
+def notice_record(notice: Notice) -> dict[str, Any]:
+    return {
+        "slug": notice.slug,
+        "title": notice.title,
+        "kind": notice.kind,
+        "authority": notice.authority.code,
+        "authority_name": notice.authority.name,
+        "published_at": _iso(notice.published_at),
+        "body_sha256": sha256_hex(notice.body_md or ""),
+        "listings": [
+            {
+                "id": listing.id,
+                "name": listing.enterprise.name,
+                "uscc": listing.enterprise.uscc,
+                "list": listing.list_code,
+                "ground": listing.ground.code,
+                "decided_on": _iso(listing.decided_on),
+            }
+            for listing in notice.listings
+        ],
+    }
+
+
+def build_payload(entity_type: str, entity: Any, action: str, at: datetime) -> dict[str, Any]:
+    if entity_type == "listing":
+        record = listing_record(entity)
+    elif entity_type == "notice":
+        record = notice_record(entity)
+    else:  # pragma: no cover - guarded by PUBLICATION_EVENTS
+        raise ValueError(f"not a publication: {entity_type}")
+    return record | {
+        "record": entity_type,
+        "id": entity.id,
+        "action": action,
+        "logged_at": at.isoformat(),
+    }
+
+
+def append(session: Session, event: Event, entity: Any) -> LogEntry:
+    """Append the entry for a publication event, in the caller's transaction."""
+    number = next_seq(session, SEQUENCE)  # row lock: serialises appends until commit
+    if number == 1:
+        prev_hash = GENESIS_HASH
+    else:
+        prev_hash = session.scalar(select(LogEntry.entry_hash).where(LogEntry.number == number - 1))
+        if prev_hash is None:
+            raise RuntimeError(f"publication log broken: entry {number - 1} is missing")
+    at = utcnow().replace(microsecond=0)
+    payload = canonical_json(build_payload(event.entity_type, entity, event.action, at))
+    content_hash = sha256_hex(payload)
+    entry = LogEntry(
+        number=number,
+        at=at,
+        event_id=event.id,
+        entity_type=event.entity_type,
+        entity_id=event.entity_id,
+        action=event.action,
+        authority_id=event.authority_id,
+        payload=payload,
+        prev_hash=prev_hash,
+        content_hash=content_hash,
+        entry_hash=entry_hash(number, prev_hash, content_hash),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def head(session: Session) -> LogEntry | None:
+    return session.scalar(select(LogEntry).order_by(LogEntry.number.desc()).limit(1))
+
+
+def entry_json(entry: LogEntry) -> dict[str, Any]:
+    """One entry as published in /log.json: everything needed to recompute its hashes."""
+    return {
+        "number": entry.number,
+        "at": entry.at.isoformat(),
+        "record": entry.entity_type,
+        "id": entry.entity_id,
+        "action": entry.action,
+        "payload": entry.payload,
+        "prev_hash": entry.prev_hash,
+        "content_hash": entry.content_hash,
+        "entry_hash": entry.entry_hash,
+    }
+
+
+@dataclass(frozen=True)
+class Problem:
+    number: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"entry {self.number}" if self.number is not None else "log"
+        return f"{where}: {self.message}"
+
+
+def check_entry(entry: LogEntry, expected_number: int, prev_hash: str) -> list[Problem]:
+    """Recompute one entry against its predecessor's hash."""
+    problems: list[Problem] = []
+    n = entry.number
+
+    def bad(message: str) -> None:
+        problems.append(Problem(n, message))
+
+    if n != expected_number:
+        bad(f"expected entry number {expected_number} (entries missing or renumbered)")
+    if entry.prev_hash != prev_hash:
+        bad("prev_hash does not match the previous entry's hash")
+    if sha256_hex(entry.payload) != entry.content_hash:
+        bad("content_hash does not match the payload")
+    if entry_hash(n, entry.prev_hash, entry.content_hash) != entry.entry_hash:
+        bad("entry_hash does not match number, prev_hash and content_hash")
+    try:
+        data = json.loads(entry.payload)
+    except ValueError:
+        bad("payload is not JSON")
+        return problems
+    if not isinstance(data, dict) or canonical_json(data) != entry.payload:
+        bad("payload is not canonical JSON")
+        return problems
+    if (data.get("record"), data.get("id"), data.get("action")) != (
+        entry.entity_type,
+        entry.entity_id,
+        entry.action,
+    ):
+        bad("record, id or action columns differ from the payload")
+    if data.get("logged_at") != entry.at.isoformat():
+        bad("timestamp differs from the payload's logged_at")
+    return problems
+
+
+def iter_entries(session: Session, batch: int = 1000) -> Iterator[LogEntry]:
+    yield from session.scalars(
+        select(LogEntry).order_by(LogEntry.number).execution_options(yield_per=batch)
+    )
+
+
+def verify(session: Session) -> tuple[int, list[Problem]]:
+    """Recompute the whole chain; returns (entries checked, problems found)."""
+    problems: list[Problem] = []
+    prev_hash = GENESIS_HASH
+    count = 0
+    for count, entry in enumerate(iter_entries(session), start=1):
+        problems.extend(check_entry(entry, count, prev_hash))
+        prev_hash = entry.entry_hash
+    counter = session.scalar(select(SequenceCounter.value).where(SequenceCounter.name == SEQUENCE))
+    if counter is not None and counter != count:
+        problems.append(
+            Problem(None, f"{counter} entries were appended but {count} are present (deleted?)")
+        )
+    problems.extend(_missing_entries(session))
+    return count, problems
+
+
+def _missing_entries(session: Session) -> list[Problem]:
+    """Every publication Event since the log began has its entry."""
+    first_event = session.scalar(
+        select(func.min(Event.seq)).join(LogEntry, LogEntry.event_id == Event.id)
+    )
+    if first_event is None:
+        return []
+    pairs = [
+        (Event.entity_type == entity_type) & (Event.action == action)
+        for entity_type, action in sorted(PUBLICATION_EVENTS)
+    ]
+    missing = session.execute(
+        select(Event.id, Event.entity_type, Event.entity_id, Event.action)
+        .outerjoin(LogEntry, LogEntry.event_id == Event.id)
+        .where(Event.seq >= first_event, or_(*pairs), LogEntry.number.is_(None))
+        .order_by(Event.seq)
+        .limit(100)
+    ).all()
+    return [
+        Problem(
+            None,
+            f"publication event {row.id} ({row.entity_type}:{row.entity_id} "
+            f"{row.action}) has no log entry",
+        )
+        for row in missing
+    ]
