@@ -97,4 +97,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+    """Sessions flush only when the services say so (services.history.flush turns a stale
+    version into a ConflictError) or at commit — never implicitly in the middle of a rule check."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import fakedata, rules
-from registry.models import Authority, Enterprise, Ground, User
+from registry.models import Authority, Enterprise, Ground, Sanction, User
 from registry.rules import Actor
 from registry.services import listings as listing_service
 from registry.services import notices as notice_service
@@ -66,6 +66,7 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
     generated = fakedata.firms(firms, seed=2018)
     entries = fakedata.listings(generated, seed=2018, end=today - timedelta(days=3))
     known: dict[str, Enterprise] = {}
+    sanctions_by_no: dict[str, Sanction] = {}
     published = []
     for number, entry in enumerate(entries):
         authority = authorities.get(entry.authority_code) or authorities["MIIT"]
@@ -83,8 +84,8 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
             if entry.firm.licence_no:
                 add_licence(session, clerk, firm, number=entry.firm.licence_no, issuer=authority)
             known[entry.firm.uscc] = firm
-        sanction = None
-        if entry.decision_no:
+        sanction = sanctions_by_no.get(entry.decision_no) if entry.decision_no else None
+        if entry.decision_no and sanction is None:  # a D2 listing reuses its B3 decision
             sanction = record_sanction(
                 session,
                 clerk,
@@ -100,6 +101,7 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
                 legal_basis="《电信业务经营许可管理办法》",
             )
             submit_sanction(session, clerk, sanction)
+            sanctions_by_no[entry.decision_no] = sanction
         ground = grounds[entry.ground_code]
         source_end = (
             entry.decided_on + timedelta(days=3 * 365) if ground.term_kind == "source" else None

@@ -75,7 +75,10 @@ def connection(engine) -> Iterator:
 @pytest.fixture
 def session_factory(connection) -> sessionmaker:
     return sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        autoflush=False,
     )
 
 

@@ -95,12 +95,27 @@ def update_enterprise(
     cleaned = _clean(session, values, enterprise)
     before = snapshot(enterprise)
     if "name" in cleaned and cleaned["name"] != enterprise.name:
-        add_former_name(session, actor, enterprise, enterprise.name, used_until=None, _event=False)
+        _remember_name(session, enterprise, enterprise.name, used_until=None)
     for key, value in cleaned.items():
         setattr(enterprise, key, value)
     flush(session)
     record_event(session, actor, enterprise, "update", before=before)
     return enterprise
+
+
+def _remember_name(
+    session: Session, enterprise: Enterprise, name: str, used_until: date | None
+) -> FormerName | None:
+    """Keep `name` among the former names unless it is already there (in any script)."""
+    name = text.clean_display(name)
+    if not name or text.normalize(name) in {
+        text.normalize(f.name) for f in enterprise.former_names
+    }:
+        return None
+    former = FormerName(enterprise=enterprise, name=name, used_until=used_until)
+    session.add(former)
+    flush(session)
+    return former
 
 
 def add_former_name(
@@ -110,20 +125,18 @@ def add_former_name(
     name: str,
     *,
     used_until: date | None = None,
-    _event: bool = True,
 ) -> FormerName | None:
-    """Record a former name unless it is the current one or already known."""
-    name = text.clean_display(name)
-    known = {text.normalize(enterprise.name)} | {
-        text.normalize(f.name) for f in enterprise.former_names
-    }
-    if not name or text.normalize(name) in known:
+    """Record a former name (曾用名) unless it is the current one or already known.
+
+    Any regulator may add one (e.g. a bureau's import names the firm differently): it only
+    appends to the record, with an Event of the actor's authority.
+    """
+    check_may(actor, "create", actor.authority_id)
+    if text.normalize(name) == text.normalize(enterprise.name):
         return None
-    former = FormerName(enterprise=enterprise, name=name, used_until=used_until)
-    session.add(former)
-    flush(session)
-    if _event:
-        record_event(session, actor, enterprise, "add_former_name", reason=name, before={})
+    former = _remember_name(session, enterprise, name, used_until)
+    if former is not None:
+        record_event(session, actor, former, "create", authority_id=actor.authority_id)
     return former
 
 
