@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -95,3 +96,29 @@ class Factory:
         listing = self.listing(clerk, ground_code, **kw)
         listings.submit_listing(self.session, clerk, listing)
         return listings.publish_listing(self.session, reviewer, listing)
+
+
+# --- web helpers (back-office tests) ---------------------------------------------------
+
+_CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client) -> str:
+    """A valid CSRF token for the client's current session (read from the login form)."""
+    page = client.get("/admin/login").get_data(as_text=True)
+    match = _CSRF_RE.search(page)
+    assert match, "no CSRF token on the login page"
+    return match.group(1)
+
+
+def login(client, user: User, password: str = PASSWORD):
+    """Log in through the real form; returns the response."""
+    return client.post(
+        "/admin/login",
+        data={"username": user.username, "password": password, "csrf_token": csrf_token(client)},
+    )
+
+
+def post(client, url: str, data: dict | None = None, **kw):
+    """POST with the session's CSRF token."""
+    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client)}, **kw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.db import Base, created_at, intpk, str200
@@ -36,3 +36,19 @@ class User(Base):  # 用户
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}@{self.authority_id}>"
+
+
+class LoginAttempt(Base):  # 登录尝试
+    """One login attempt, kept in the database so the throttle holds across workers and hosts."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_username_at", "username", "at"),
+        Index("ix_login_attempt_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[intpk]
+    at: Mapped[created_at]
+    username: Mapped[str] = mapped_column(String(64))  # as typed (lower-cased), known or not
+    ip: Mapped[str] = mapped_column(String(45))
+    success: Mapped[bool] = mapped_column(default=False)

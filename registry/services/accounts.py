@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.db import utcnow
 from registry.errors import ValidationError
 from registry.models import ROLES, Authority, User
+from registry.models.account import LoginAttempt
 from registry.rules import Actor, RuleViolation
-from registry.services.history import record_event
+from registry.services.history import record_event, snapshot
 
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
@@ -74,4 +79,94 @@ def create_user(
     )
     session.add(user)
     record_event(session, actor, user, "create", authority_id=authority.id)
+    return user
+
+
+# --- login (throttled in the database, so it holds across gunicorn workers) ------------
+
+# Verified against when the username is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash("not a password: timing equaliser")
+
+
+class LoginThrottled(Exception):
+    """Too many failed attempts for this username or address within the window."""
+
+
+@dataclass(frozen=True)
+class Throttle:
+    max_failures: int
+    window: timedelta
+
+
+def _failures(session: Session, username: str, ip: str, since: datetime) -> int:
+    """Failed attempts since `since`: the larger count of this username's and this address's."""
+    return max(
+        session.scalar(
+            select(func.count(LoginAttempt.id)).where(
+                column == value,
+                LoginAttempt.success.is_(False),
+                LoginAttempt.at >= since,
+            )
+        )
+        or 0
+        for column, value in ((LoginAttempt.username, username), (LoginAttempt.ip, ip))
+    )
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    ip: str,
+    throttle: Throttle,
+    now: datetime | None = None,
+) -> User | None:
+    """The active user with this username and password, or None (one answer for an unknown
+    user and a wrong password). Raises LoginThrottled after too many recent failures for the
+    username or the address, even when the password is right. Records the attempt; on
+    success rotates the user's session token (old session cookies die). The caller commits.
+    """
+    now = now or utcnow()
+    username = (username or "").strip().lower()[:64]
+    ip = (ip or "unknown")[:45]
+    if _failures(session, username, ip, now - throttle.window) >= throttle.max_failures:
+        session.add(LoginAttempt(at=now, username=username, ip=ip, success=False))
+        session.flush()
+        raise LoginThrottled()
+    user = session.scalar(select(User).where(func.lower(User.username) == username))
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = ok and user is not None and user.active
+    session.add(LoginAttempt(at=now, username=username, ip=ip, success=ok))
+    if not ok:
+        session.flush()
+        return None
+    start_session(session, user)
+    return user
+
+
+def start_session(session: Session, user: User) -> str:
+    """A new session token for `user`; any cookie carrying an older one is no longer valid."""
+    user.session_token = secrets.token_urlsafe(32)
+    session.flush()
+    return user.session_token
+
+
+def end_session(session: Session, user: User) -> None:
+    """Logout: the token is rotated, so the cookie is dead on the server, not only in the browser."""
+    user.session_token = secrets.token_urlsafe(32)
+    session.flush()
+
+
+def disable_user(session: Session, actor: Actor, user: User, *, reason: str = "") -> User:
+    """An admin disables an account; its sessions end at the next request."""
+    if actor.role not in ("admin", "system"):
+        raise RuleViolation(
+            "forbidden", "只有系统管理员可以停用用户 / only an admin disables users"
+        )
+    before = snapshot(user)
+    user.active = False
+    user.session_token = secrets.token_urlsafe(32)
+    session.flush()
+    record_event(session, actor, user, "disable", before=before, reason=reason)
     return user

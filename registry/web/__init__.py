@@ -29,6 +29,16 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(log.bp)
 
+    from flask_wtf.csrf import CSRFProtect
+
+    from registry.web import admin, auth, security
+
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["SESSION_ABSOLUTE_HOURS"] * 3600)
+    CSRFProtect(app)  # every POST carries the session's token, or nothing is written
+    security.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(admin.bp)
+
     @app.context_processor
     def locale_context() -> dict[str, object]:
         locale = str(get_locale() or "zh_Hans")

@@ -1,0 +1,127 @@
+"""Helpers shared by the admin views: history, labels, template filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from registry import rules
+from registry.database import get_session
+from registry.models import Event
+from registry.web.admin import bp
+from registry.web.admin.forms import MEASURE_LABELS
+
+ACTION_LABELS = {
+    "create": _l("新建"),
+    "update": _l("修改"),
+    "submit": _l("提交审核"),
+    "return": _l("退回"),
+    "publish": _l("公示"),
+    "remove": _l("提前移出"),
+    "expire": _l("期满移出"),
+    "annul": _l("撤销"),
+    "add_former_name": _l("添加曾用名"),
+    "upload": _l("上传证据"),
+    "retract": _l("撤回证据"),
+    "mark_public": _l("证据设为公开"),
+    "decide": _l("处理"),
+    "disable": _l("停用"),
+}
+STATE_LABELS = {
+    "draft": _l("草稿"),
+    "submitted": _l("待审核"),
+    "published": _l("公示中"),
+    "removed": _l("已移出"),
+    "expired": _l("已期满"),
+    "annulled": _l("已撤销"),
+    "received": _l("已收到"),
+    "upheld": _l("成立"),
+    "rejected": _l("不成立"),
+    "withdrawn": _l("已撤回"),
+}
+LIST_LABELS = {"bad": _l("不良名单"), "dishonest": _l("失信名单")}
+HIDDEN_FIELDS = frozenset({"version_id", "id"})
+
+
+def history(entity_type: str, ids: Iterable[int]) -> list[Event]:
+    """The Events of these records, oldest first."""
+    ids = list(ids)
+    if not ids:
+        return []
+    return list(
+        get_session().scalars(
+            select(Event)
+            .where(Event.entity_type == entity_type, Event.entity_id.in_(ids))
+            .order_by(Event.seq)
+        )
+    )
+
+
+def changes(event: Event) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) for an update-like Event; empty for a creation."""
+    if event.before is None:
+        return []
+    return [
+        (key, event.before.get(key), value)
+        for key, value in (event.after or {}).items()
+        if key not in HIDDEN_FIELDS
+    ]
+
+
+@bp.app_template_filter("shanghai")
+def shanghai(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(rules.SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_context_processor
+def admin_labels() -> dict[str, Any]:
+    return {
+        "ACTION_LABELS": ACTION_LABELS,
+        "STATE_LABELS": STATE_LABELS,
+        "LIST_LABELS": LIST_LABELS,
+        "MEASURE_LABELS": MEASURE_LABELS,
+        "event_changes": changes,
+    }
+
+
+def register_transitions(
+    noun: str, model: type, verbs: dict[str, Any], url: str, endpoint: str
+) -> None:
+    """One POST route per workflow action, each declaring its own policy:
+    /admin/<noun>s/<id>/<action> → verbs[action](session, actor, record, form)."""
+    from flask import flash, redirect, url_for
+    from flask_babel import gettext as _
+
+    from registry.web.admin.forms import WorkflowForm
+    from registry.web.admin.policy import actor, load, requires
+
+    for action, verb in verbs.items():
+
+        def view(record_id: int, action: str = action, verb: Any = verb) -> Any:
+            record = load(model, record_id, action)
+            form = WorkflowForm()
+            if not form.validate_on_submit():
+                from flask import abort
+
+                abort(400, _("表单无效，请返回重试。"))
+            db = get_session()
+            # RuleViolation and ConflictError propagate to the error pages (4xx), and the
+            # request's session is rolled back: nothing is written.
+            verb(db, actor(), record, form)
+            db.commit()
+            flash(_("已完成：%(action)s", action=ACTION_LABELS[action]), "success")
+            return redirect(url_for(endpoint, **{f"{noun}_id": record.id}))
+
+        view.__name__ = f"{noun}_{action}"
+        bp.add_url_rule(
+            f"{url}/<int:record_id>/{action}",
+            endpoint=f"{noun}_{action}",
+            view_func=requires(action)(view),
+            methods=["POST"],
+        )

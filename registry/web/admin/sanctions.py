@@ -1,0 +1,111 @@
+"""Penalty decisions (行政处罚决定): create, edit, workflow."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from registry.database import get_session
+from registry.errors import ConflictError, ValidationError
+from registry.models import Enterprise, Sanction
+from registry.services import sanctions as service
+from registry.web.admin import bp
+from registry.web.admin.common import history, register_transitions
+from registry.web.admin.forms import SanctionForm, WorkflowForm, apply_errors
+from registry.web.admin.policy import actor, load, requires
+
+
+def _values(form: SanctionForm) -> dict:
+    return {
+        "decision_no": form.decision_no.data,
+        "decided_on": form.decided_on.data,
+        "facts": form.facts.data or "",
+        "legal_basis": form.legal_basis.data or "",
+        "measures": form.measures.data or [],
+        "fine_amount": form.fine_amount.data or None,
+        "confiscated_amount": form.confiscated_amount.data or None,
+        "campaign": form.campaign.data or "",
+    }
+
+
+@bp.route("/enterprises/<int:enterprise_id>/sanctions/new", methods=["GET", "POST"])
+@requires("create")
+def sanction_new(enterprise_id: int):
+    enterprise = load(Enterprise, enterprise_id)
+    form = SanctionForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            sanction = service.record_sanction(db, actor(), enterprise, **_values(form))
+        except ValidationError as exc:
+            apply_errors(form, exc.errors)
+        else:
+            db.commit()
+            flash(_("已登记处罚决定（草稿）。"), "success")
+            return redirect(url_for("admin.sanction", sanction_id=sanction.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "admin/sanction_form.html", form=form, enterprise=enterprise, sanction=None
+    ), status
+
+
+@bp.get("/sanctions/<int:sanction_id>")
+@requires("read")
+def sanction(sanction_id: int):
+    record = load(Sanction, sanction_id)
+    return render_template(
+        "admin/sanction.html",
+        sanction=record,
+        form=WorkflowForm(formdata=None, version_id=record.version_id),
+        events=history("sanction", [record.id]),
+    )
+
+
+@bp.route("/sanctions/<int:sanction_id>/edit", methods=["GET", "POST"])
+@requires("edit")
+def sanction_edit(sanction_id: int):
+    record = load(Sanction, sanction_id, "edit")
+    form = SanctionForm(obj=record if request.method == "GET" else None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            db = get_session()
+            try:
+                service.update_sanction(
+                    db, actor(), record, expected_version=form.version_id.data, **_values(form)
+                )
+            except ValidationError as exc:
+                apply_errors(form, exc.errors)
+            except ConflictError as exc:
+                form.form_errors.append(str(exc))
+                status = 409
+            else:
+                db.commit()
+                flash(_("已保存。"), "success")
+                return redirect(url_for("admin.sanction", sanction_id=record.id))
+    return render_template(
+        "admin/sanction_form.html", form=form, enterprise=record.enterprise, sanction=record
+    ), status
+
+
+def _kw(form: WorkflowForm) -> dict:
+    return {"expected_version": form.version_id.data}
+
+
+register_transitions(
+    "sanction",
+    Sanction,
+    {
+        "submit": lambda db, who, rec, form: service.submit_sanction(db, who, rec, **_kw(form)),
+        "return": lambda db, who, rec, form: service.return_sanction(
+            db, who, rec, form.reason.data or "", **_kw(form)
+        ),
+        "publish": lambda db, who, rec, form: service.publish_sanction(db, who, rec, **_kw(form)),
+        "annul": lambda db, who, rec, form: service.annul_sanction(
+            db, who, rec, form.reason.data or "", **_kw(form)
+        ),
+    },
+    "/sanctions",
+    "admin.sanction",
+)
