@@ -3,16 +3,24 @@ every machine-readable view shares: a bad parameter is a JSON 400, never a 500."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from registry import rules, text, visibility
+from registry.database import get_session
+from registry.errors import NotFoundError
+from registry.models import LISTS, NOTICE_KINDS, Authority, Enterprise, Listing, Notice, Sanction
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
+MAX_PAGE = 1_000_000
 
 
 class BadParameter(Exception):
@@ -83,7 +91,7 @@ def choice_arg(name: str, choices: tuple[str, ...] | frozenset[str] | set[str]) 
 
 
 def pagination() -> tuple[int, int]:
-    page = int_arg("page", 1, minimum=1, maximum=1_000_000)
+    page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
     per_page = int_arg("per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
     return page, per_page
 
@@ -97,3 +105,397 @@ def register_json_errors(blueprint: Blueprint) -> None:
 
 
 register_json_errors(bp)
+
+
+# --- shared serialisation (also used by feeds and exports) ---------------------------------
+
+
+def base_url() -> str:
+    """Scheme and host for absolute links: BASE_URL behind a proxy, else the request's."""
+    configured = current_app.config.get("BASE_URL") or ""
+    return (configured or request.host_url).rstrip("/")
+
+
+def enterprise_path(enterprise: Enterprise) -> str:
+    if enterprise.uscc:
+        return f"/enterprises/{enterprise.uscc}"
+    return f"/enterprises/id/{enterprise.id}"
+
+
+def listing_json(listing: Listing) -> dict[str, Any]:
+    """One listing's published fields (2018 notice), as in SPEC section 5."""
+    return {
+        "list": listing.list_code,
+        "ground": listing.ground.code,
+        "ground_title": listing.ground.title,
+        "decided_on": listing.decided_on.isoformat(),
+        "listed_on": _iso(listing.listed_on),
+        "expires_on": _iso(listing.expires_on),
+        "authority": listing.authority.name,
+        "authority_code": listing.authority.code,
+    }
+
+
+def firm_json(enterprise: Enterprise) -> dict[str, Any]:
+    return {
+        "uscc": enterprise.uscc,
+        "name": enterprise.name,
+        "province": enterprise.province_code,
+        "url": base_url() + enterprise_path(enterprise),
+    }
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _page(total: int, page: int, per_page: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"total": total, "page": page, "per_page": per_page, "results": results}
+
+
+def _province_codes(session) -> set[str]:
+    codes = session.scalars(select(Authority.code).where(Authority.level == "province"))
+    return {code[:2] + "0000" for code in codes}
+
+
+# --- routes -----------------------------------------------------------------------------
+
+
+@bp.get("/listings")
+def listings():
+    """Listings in force, newest first."""
+    session = get_session()
+    list_code = choice_arg("list", LISTS)
+    province = choice_arg("province", _province_codes(session))
+    since = date_arg("since")
+    page, per_page = pagination()
+    today = rules.today()
+    query = (
+        visibility.public_listings(today)
+        .join(Listing.enterprise)
+        .options(
+            contains_eager(Listing.enterprise),
+            joinedload(Listing.ground),
+            joinedload(Listing.authority),
+        )
+    )
+    if list_code:
+        query = query.where(Listing.list_code == list_code)
+    if province:
+        query = query.where(Enterprise.province_code == province)
+    if since:
+        query = query.where(Listing.listed_on >= since)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Listing.listed_on.desc(), Listing.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    results = [{"id": row.id} | firm_json(row.enterprise) | listing_json(row) for row in rows]
+    return _page(total, page, per_page, results)
+
+
+def public_enterprise(session, uscc: str) -> tuple[Enterprise, list[Listing], list[Sanction]]:
+    """A firm as the public sees it; NotFound unless something about it is published."""
+    try:
+        code = text.canonical_uscc(uscc)
+    except ValueError:
+        code = None
+    enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == code)) if code else None
+    if enterprise is None:
+        raise NotFoundError(_("未找到统一社会信用代码为 %(uscc)s 的公示经营者", uscc=uscc[:40]))
+    today = rules.today()
+    in_force = session.scalars(
+        visibility.public_listings(today)
+        .where(Listing.enterprise_id == enterprise.id)
+        .options(joinedload(Listing.ground), joinedload(Listing.authority))
+        .order_by(Listing.listed_on.desc(), Listing.id.desc())
+    ).all()
+    published = session.scalars(
+        select(Sanction)
+        .where(Sanction.enterprise_id == enterprise.id, visibility.sanction_public())
+        .options(joinedload(Sanction.authority))
+        .order_by(Sanction.decided_on.desc(), Sanction.id.desc())
+    ).all()
+    if not in_force and not published:
+        raise NotFoundError(_("未找到统一社会信用代码为 %(uscc)s 的公示经营者", uscc=uscc[:40]))
+    return enterprise, list(in_force), list(published)
+
+
+def sanction_json(sanction: Sanction) -> dict[str, Any]:
+    return {
+        "decision_no": sanction.decision_no,
+        "decided_on": sanction.decided_on.isoformat(),
+        "authority": sanction.authority.name,
+        "authority_code": sanction.authority.code,
+        "facts": sanction.facts,
+        "legal_basis": sanction.legal_basis,
+        "measures": list(sanction.measures or []),
+        "fine_amount": str(sanction.fine_amount) if sanction.fine_amount is not None else None,
+        "campaign": sanction.campaign,
+    }
+
+
+@bp.get("/enterprises/<uscc>")
+def enterprise(uscc: str):
+    """The firm with its in-force listings and published sanctions."""
+    firm, in_force, published = public_enterprise(get_session(), uscc)
+    return firm_json(firm) | {
+        "former_names": [former.name for former in firm.former_names],
+        "licences": [
+            {"number": licence.number, "services": licence.services, "status": licence.status}
+            for licence in firm.licences
+        ],
+        "listings": [listing_json(listing) for listing in in_force],
+        "sanctions": [sanction_json(sanction) for sanction in published],
+    }
+
+
+def notice_summary(notice: Notice) -> dict[str, Any]:
+    return {
+        "slug": notice.slug,
+        "title": notice.title,
+        "kind": notice.kind,
+        "authority": notice.authority.name,
+        "authority_code": notice.authority.code,
+        "published_at": notice.published_at.isoformat() if notice.published_at else None,
+        "url": f"{base_url()}/notices/{notice.slug}",
+    }
+
+
+@bp.get("/notices")
+def notices():
+    session = get_session()
+    kind = choice_arg("kind", NOTICE_KINDS)
+    page, per_page = pagination()
+    query = select(Notice).where(Notice.state == "published")
+    if kind:
+        query = query.where(Notice.kind == kind)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(joinedload(Notice.authority))
+        .order_by(Notice.published_at.desc(), Notice.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return _page(total, page, per_page, [notice_summary(row) for row in rows])
+
+
+@bp.get("/notices/<slug>")
+def notice(slug: str):
+    session = get_session()
+    found = session.scalar(
+        select(Notice).where(Notice.slug == slug.lower(), Notice.state == "published")
+    )
+    if found is None:
+        raise NotFoundError(_("未找到该公告：%(slug)s", slug=slug[:120]))
+    return notice_summary(found) | {
+        "body_md": found.body_md,
+        "listings": [
+            firm_json(listing.enterprise) | listing_json(listing) for listing in found.listings
+        ],
+    }
+
+
+# --- OpenAPI 3 -------------------------------------------------------------------------
+
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+_DATE = {"type": "string", "format": "date"}
+_NDATE = {"type": ["string", "null"], "format": "date"}
+_LISTING_PROPS = {
+    "list": {"type": "string", "enum": list(LISTS)},
+    "ground": _STR,
+    "ground_title": _STR,
+    "decided_on": _DATE,
+    "listed_on": _NDATE,
+    "expires_on": _NDATE,
+    "authority": _STR,
+    "authority_code": _STR,
+}
+_FIRM_PROPS = {
+    "uscc": _NSTR,
+    "name": _STR,
+    "province": _NSTR,
+    "url": {"type": "string", "format": "uri"},
+}
+
+
+def _object(props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": sorted(props), "properties": props}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _paged(item: str) -> dict[str, Any]:
+    return _object(
+        {
+            "total": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
+            "results": {"type": "array", "items": _ref(item)},
+        }
+    )
+
+
+def _param(name: str, schema: dict[str, Any], description: str, where: str = "query"):
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "description": description,
+        "schema": schema,
+    }
+
+
+_PAGE_PARAMS = [
+    _param(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+        "page number, from 1",
+    ),
+    _param(
+        "per_page",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": DEFAULT_PER_PAGE},
+        f"results per page, at most {MAX_PER_PAGE}",
+    ),
+]
+
+
+def _responses(schema: str, *errors: int) -> dict[str, Any]:
+    answers: dict[str, Any] = {
+        "200": {"description": "OK", "content": {"application/json": {"schema": _ref(schema)}}}
+    }
+    for status in errors:
+        answers[str(status)] = {
+            "description": "bad parameter" if status == 400 else "not found",
+            "content": {"application/json": {"schema": _ref("Error")}},
+        }
+    return answers
+
+
+def openapi_document(server: str, provinces: list[str]) -> dict[str, Any]:
+    """The API's description; tests check every response against it."""
+    province = {"type": "string", "enum": provinces}
+    listing = _object({"id": {"type": "integer"}} | _FIRM_PROPS | _LISTING_PROPS)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "电信业务经营不良名单和失信名单 API",
+            "version": "1",
+            "description": "Read-only open data: listings in force, firms, notices. "
+            "Dates are ISO 8601 (Asia/Shanghai calendar days).",
+        },
+        "servers": [{"url": server + "/api/v1"}],
+        "paths": {
+            "/listings": {
+                "get": {
+                    "summary": "Listings in force, newest first",
+                    "operationId": "listListings",
+                    "parameters": [
+                        _param("list", {"type": "string", "enum": list(LISTS)}, "bad | dishonest"),
+                        _param("province", province, "GB/T 2260 province code of the firm"),
+                        _param("since", {"type": "string", "format": "date"}, "listed on or after"),
+                        *_PAGE_PARAMS,
+                    ],
+                    "responses": _responses("ListingPage", 400),
+                }
+            },
+            "/enterprises/{uscc}": {
+                "get": {
+                    "summary": "A firm with its in-force listings and published sanctions",
+                    "operationId": "getEnterprise",
+                    "parameters": [_param("uscc", _STR, "unified social credit code", "path")],
+                    "responses": _responses("Enterprise", 404),
+                }
+            },
+            "/notices": {
+                "get": {
+                    "summary": "Published exposure and removal notices, newest first",
+                    "operationId": "listNotices",
+                    "parameters": [
+                        _param(
+                            "kind",
+                            {"type": "string", "enum": list(NOTICE_KINDS)},
+                            "exposure | removal",
+                        ),
+                        *_PAGE_PARAMS,
+                    ],
+                    "responses": _responses("NoticePage", 400),
+                }
+            },
+            "/notices/{slug}": {
+                "get": {
+                    "summary": "One published notice with the listings it names",
+                    "operationId": "getNotice",
+                    "parameters": [_param("slug", _STR, "the notice's slug", "path")],
+                    "responses": _responses("NoticeDetail", 404),
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": _object(
+                    {"error": _object({"code": {"type": "integer"}, "message": {"type": "string"}})}
+                ),
+                "Listing": _object(_LISTING_PROPS),
+                "ListingRow": listing,
+                "ListingPage": _paged("ListingRow"),
+                "Sanction": _object(
+                    {
+                        "decision_no": _STR,
+                        "decided_on": _DATE,
+                        "authority": _STR,
+                        "authority_code": _STR,
+                        "facts": _STR,
+                        "legal_basis": _STR,
+                        "measures": {"type": "array", "items": _STR},
+                        "fine_amount": _NSTR,
+                        "campaign": _STR,
+                    }
+                ),
+                "Enterprise": _object(
+                    _FIRM_PROPS
+                    | {
+                        "former_names": {"type": "array", "items": _STR},
+                        "licences": {
+                            "type": "array",
+                            "items": _object({"number": _STR, "services": _STR, "status": _STR}),
+                        },
+                        "listings": {"type": "array", "items": _ref("Listing")},
+                        "sanctions": {"type": "array", "items": _ref("Sanction")},
+                    }
+                ),
+                "Notice": _object(_NOTICE_PROPS),
+                "NoticePage": _paged("Notice"),
+                "NoticeDetail": _object(
+                    _NOTICE_PROPS
+                    | {
+                        "body_md": _STR,
+                        "listings": {
+                            "type": "array",
+                            "items": _object(_FIRM_PROPS | _LISTING_PROPS),
+                        },
+                    }
+                ),
+            }
+        },
+    }
+
+
+_NOTICE_PROPS = {
+    "slug": _STR,
+    "title": _STR,
+    "kind": {"type": "string", "enum": list(NOTICE_KINDS)},
+    "authority": _STR,
+    "authority_code": _STR,
+    "published_at": {"type": ["string", "null"], "format": "date-time"},
+    "url": {"type": "string", "format": "uri"},
+}
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return openapi_document(base_url(), sorted(_province_codes(get_session())))
