@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import make_engine, make_session_factory
@@ -25,8 +25,16 @@ def init_app(app: Flask) -> None:
     def close_session(exc: BaseException | None) -> None:
         session: Session | None = g.pop("db_session", None)
         if session is not None:
+            committed = session.info.get("committed", False)
             session.rollback()  # anything not committed by the view is discarded
             session.close()
+            if committed:  # e.g. the search index catches up; hooks never raise
+                for hook in app.extensions.get("registry_after_commit", []):
+                    hook(app)
+
+
+def _mark_committed(session: Session) -> None:
+    session.info["committed"] = True
 
 
 def get_db(app: Flask | None = None) -> Database:
@@ -37,4 +45,5 @@ def get_session() -> Session:
     """The request's session; the view (or command) commits once."""
     if "db_session" not in g:
         g.db_session = get_db().session_factory()
+        event.listen(g.db_session, "after_commit", _mark_committed)
     return g.db_session

@@ -26,6 +26,9 @@ def init_app(app: Flask) -> None:
         default_timezone="Asia/Shanghai",
     )
     app.register_blueprint(public.bp)
+    from registry.search import app as search_app
+
+    search_app.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(log.bp)
 

@@ -1,0 +1,85 @@
+"""Analysers for the search index: character bigrams (recall) and jieba words (ranking).
+
+Both start from :func:`registry.text.normalize`, the one normalisation used at index
+and at query time. Names are joined with a newline, which ``normalize`` never leaves in
+a name, so no gram straddles two names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from whoosh.analysis import Token, Tokenizer
+
+from registry import text
+
+NAME_SEPARATOR = "\n"
+MAX_QUERY_CHARS = 100
+
+
+def name_grams(normalised: str) -> list[str]:
+    """Overlapping character bigrams of one normalised name, spaces included.
+
+    Every substring of two or more characters of the name has all its bigrams here
+    (unlike splitting at spaces first), so the AND of a query's bigrams never misses.
+    A one-character name yields itself.
+    """
+    if len(normalised) < 2:
+        return [normalised] if normalised else []
+    return [normalised[i : i + 2] for i in range(len(normalised) - 1)]
+
+
+def words(normalised: str) -> list[str]:
+    """jieba search-mode words of a normalised text (ranking only, never recall)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return [w for w in jieba.cut_for_search(normalised) if w.strip()]
+
+
+def _tokens(terms: list[str], positions: bool, chars: bool, mode: str, **kw) -> Iterator[Token]:
+    token = Token(positions, chars, removestops=False, mode=mode, **kw)
+    for pos, term in enumerate(terms):
+        token.text = term
+        token.boost = 1.0
+        token.stopped = False
+        if positions:
+            token.pos = pos
+        if chars:
+            token.startchar = pos
+            token.endchar = pos + len(term)
+        yield token
+
+
+class BigramTokenizer(Tokenizer):
+    """Whoosh tokenizer: bigrams of each newline-separated, already normalised name."""
+
+    def __call__(  # type: ignore[override]
+        self, value: str, positions: bool = False, chars: bool = False, mode: str = "", **kw
+    ) -> Iterator[Token]:
+        terms: list[str] = []
+        for name in value.split(NAME_SEPARATOR):
+            terms.extend(name_grams(name))
+        kw.pop("removestops", None)
+        yield from _tokens(terms, positions, chars, mode, **kw)
+
+
+class JiebaTokenizer(Tokenizer):
+    """Whoosh tokenizer: jieba words of each newline-separated, already normalised name."""
+
+    def __call__(  # type: ignore[override]
+        self, value: str, positions: bool = False, chars: bool = False, mode: str = "", **kw
+    ) -> Iterator[Token]:
+        terms: list[str] = []
+        for name in value.split(NAME_SEPARATOR):
+            terms.extend(words(name))
+        kw.pop("removestops", None)
+        yield from _tokens(terms, positions, chars, mode, **kw)
+
+
+def normalise_query(raw: object) -> str:
+    """A user's query as a search key: any input, never raises, at most 100 characters."""
+    if not isinstance(raw, str):
+        return ""
+    return text.normalize(raw[: MAX_QUERY_CHARS * 4])[:MAX_QUERY_CHARS].strip()
