@@ -208,6 +208,52 @@ def verify_log_command() -> None:
     click.echo(f"publication log OK: {count} entries, head {head_hash}")
 
 
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "xlsx"]),
+    required=True,
+    help="File format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    required=True,
+    help="File to write.",
+)
+@click.option("--today", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="As of this date.")
+@with_appcontext
+def export_command(fmt: str, output: str, on) -> None:
+    """Write the listings in force as open data (the import format's columns)."""
+    from registry import exports, rules
+
+    day: date = on.date() if on else rules.today()
+    with _session() as session:
+        counted = _Counter(exports.rows(session, day))
+        if fmt == "xlsx":
+            exports.write_xlsx(counted, output)
+        else:
+            chunks = exports.iter_csv(counted) if fmt == "csv" else exports.iter_json(counted, day)
+            with open(output, "w", encoding="utf-8", newline="") as target:
+                target.writelines(chunks)
+    click.echo(f"{counted.count} listing(s) in force on {day.isoformat()} written to {output}")
+
+
+class _Counter:
+    """Counts the rows of an iterator as they stream past."""
+
+    def __init__(self, rows) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __iter__(self):
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
 COMMANDS = (
     init_command,
     serve_command,
@@ -215,6 +261,7 @@ COMMANDS = (
     sweep_command,
     stats_command,
     verify_log_command,
+    export_command,
 )
 
 

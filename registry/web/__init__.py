@@ -17,7 +17,7 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import api, errors, log, public
+    from registry.web import api, data, errors, log, public
 
     Babel(
         app,
@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     search_app.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(log.bp)
+    app.register_blueprint(data.bp)
 
     from flask_wtf.csrf import CSRFProtect
 

@@ -1,0 +1,134 @@
+"""Open data: the listings in force as CSV, JSON and XLSX (SPEC sections 3, 5 and 8).
+
+The columns are those of the import format (section 8), so an export can be imported
+elsewhere as it is, followed by the listing and expiry dates (the importer ignores unknown
+columns). Rows are streamed from the database (`yield_per`), so 100k listings never sit in
+memory at once. Spreadsheet cells that would start a formula are neutralised. No Flask here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import IO, Any
+
+from sqlalchemy.orm import Session, joinedload
+
+from registry import visibility
+from registry.models import Enterprise, Listing
+
+# (key, Chinese header): the import format's columns, then the published dates.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "经营者名称"),
+    ("uscc", "统一社会信用代码"),
+    ("licence_no", "许可证编号"),
+    ("list", "名单类型"),
+    ("ground", "列入事由"),
+    ("decided_on", "处理日期"),
+    ("authority", "列入单位"),
+    ("decision_no", "处罚决定书文号"),
+    ("facts", "违法事实"),
+    ("province", "省份"),
+    ("listed_on", "列入日期"),
+    ("expires_on", "有效期至"),
+)
+KEYS = tuple(key for key, _ in COLUMNS)
+LIST_LABELS = {"bad": "不良名单", "dishonest": "失信名单"}
+FORMATS = ("csv", "json", "xlsx")
+BATCH = 1000
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def listing_row(listing: Listing) -> dict[str, Any]:
+    enterprise = listing.enterprise
+    sanction = listing.sanction
+    licence = enterprise.licences[0].number if enterprise.licences else None
+    return {
+        "name": enterprise.name,
+        "uscc": enterprise.uscc,
+        "licence_no": licence,
+        "list": listing.list_code,
+        "ground": listing.ground.code,
+        "decided_on": listing.decided_on.isoformat(),
+        "authority": listing.authority.name,
+        "decision_no": sanction.decision_no
+        if sanction is not None and sanction.state == "published"
+        else None,
+        "facts": listing.facts or None,
+        "province": enterprise.province_code,
+        "listed_on": _iso(listing.listed_on),
+        "expires_on": _iso(listing.expires_on),
+    }
+
+
+def rows(session: Session, on: date) -> Iterator[dict[str, Any]]:
+    """Every listing in force on `on`, oldest first, fetched in batches."""
+    query = (
+        visibility.public_listings(on)
+        .options(
+            joinedload(Listing.enterprise).selectinload(Enterprise.licences),
+            joinedload(Listing.ground),
+            joinedload(Listing.authority),
+            joinedload(Listing.sanction),
+        )
+        .order_by(Listing.listed_on, Listing.id)
+        .execution_options(yield_per=BATCH)
+    )
+    for listing in session.scalars(query):
+        yield listing_row(listing)
+
+
+def _spreadsheet_cells(row: dict[str, Any]) -> list[Any]:
+    values = dict(row)
+    values["list"] = LIST_LABELS.get(values["list"], values["list"])
+    return [neutralise(values[key]) if values[key] is not None else "" for key in KEYS]
+
+
+def iter_csv(records: Iterable[dict[str, Any]], chunk_rows: int = 500) -> Iterator[str]:
+    """UTF-8 CSV text with a BOM (so Excel reads the Chinese), in chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow([header for _, header in COLUMNS])
+    for count, row in enumerate(records, start=1):
+        writer.writerow(_spreadsheet_cells(row))
+        if count % chunk_rows == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def iter_json(records: Iterable[dict[str, Any]], on: date) -> Iterator[str]:
+    """`{"as_of": ..., "columns": [...], "listings": [...]}`, one listing per chunk."""
+    header = {"as_of": on.isoformat(), "columns": dict(COLUMNS)}
+    yield json.dumps(header, ensure_ascii=False)[:-1] + ',"listings":['
+    for index, row in enumerate(records):
+        yield ("," if index else "") + "\n" + json.dumps(row, ensure_ascii=False)
+    yield "\n]}\n"
+
+
+def write_xlsx(records: Iterable[dict[str, Any]], target: IO[bytes] | str) -> None:
+    """A write-only workbook (rows go straight to the zip, not kept in memory)."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("名单")
+    sheet.append([header for _, header in COLUMNS])
+    for row in records:
+        sheet.append(_spreadsheet_cells(row))
+    workbook.save(target)
