@@ -17,7 +17,7 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import api, data, errors, log, public
+    from registry.web import api, data, feeds, errors, log, public
 
     Babel(
         app,
@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(log.bp)
     app.register_blueprint(data.bp)
+    app.register_blueprint(feeds.bp)
 
     from flask_wtf.csrf import CSRFProtect
 

@@ -1,0 +1,233 @@
+"""Feed views (SPEC section 4): gather the items, hand them to registry.feeds, answer
+conditional GETs. The publication log is the source of listing items: its entries are
+immutable, so an item's GUID, date and summary never change after the fact."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from registry import feeds, rules, text, visibility
+from registry.database import get_session
+from registry.models import Authority, Enterprise, Listing, LogEntry, Notice, notice_listing
+from registry.web.api import BadParameter, base_url, enterprise_path
+
+bp = Blueprint("feeds", __name__, url_prefix="/feeds")
+
+LIMIT = 50
+LIST_LABELS = {"bad": "不良名单", "dishonest": "失信名单"}
+ACTION_LABELS = {"publish": "列入", "remove": "提前移出", "expire": "期满移出", "annul": "撤销"}
+
+
+def _tag(specific: str) -> str:
+    """tag: URI (RFC 4151) on the site's host; the year is the registry's, fixed."""
+    host = urlsplit(base_url()).hostname or "localhost"
+    return f"tag:{host},2026:{specific}"
+
+
+def _answer(feed: feeds.Feed, fmt: str) -> Response:
+    body = feeds.render(feed, fmt)
+    response = Response(body, mimetype=feeds.MIME_TYPES[fmt])
+    response.set_etag(feeds.etag(body))
+    response.last_modified = feed.last_modified
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
+
+
+def _fmt(ext: str, allowed: tuple[str, ...] = feeds.FORMATS) -> str:
+    if ext not in allowed:
+        abort(404)
+    return ext
+
+
+# --- items ------------------------------------------------------------------------------
+
+
+def listing_summary(data: dict[str, Any]) -> str:
+    """The published fields of the 2018 notice, one per line."""
+    lines = [
+        f"{_('经营者名称')}：{data['name']}",
+        f"{_('统一社会信用代码')}：{data.get('uscc') or '—'}",
+        f"{_('许可证编号')}：{'、'.join(data.get('licence') or []) or '—'}",
+        f"{_('名单')}：{LIST_LABELS.get(data['list'], data['list'])}",
+        f"{_('处理日期')}：{data['decided_on']}",
+        f"{_('列入事由')}：{data['ground']} {data.get('ground_title', '')}",
+        f"{_('列入单位')}：{data['authority_name']}",
+    ]
+    if data.get("listed_on"):
+        lines.append(f"{_('列入日期')}：{data['listed_on']}")
+    if data.get("expires_on"):
+        lines.append(f"{_('有效期至')}：{data['expires_on']}")
+    if data.get("ended_on") and data["action"] != "publish":
+        lines.append(f"{_('移出日期')}：{data['ended_on']}")
+    return "\n".join(lines)
+
+
+def _enterprise_link(data: dict[str, Any]) -> str:
+    if data.get("uscc"):
+        return f"{base_url()}/enterprises/{data['uscc']}"
+    return f"{base_url()}{url_for('log.index')}"
+
+
+def log_item(entry: LogEntry) -> feeds.FeedItem:
+    data = json.loads(entry.payload)
+    action = ACTION_LABELS.get(entry.action, entry.action)
+    if entry.action == "publish":
+        link = _enterprise_link(data)
+    else:
+        link = f"{base_url()}{url_for('log.index')}#e{entry.number}"
+    return feeds.FeedItem(
+        guid=_tag(f"publog/{entry.number}"),
+        title=f"{action}{LIST_LABELS.get(data['list'], '')}：{data['name']}",
+        link=link,
+        published=entry.at,
+        summary=listing_summary(data),
+        category=data["list"],
+    )
+
+
+def notice_item(notice: Notice) -> feeds.FeedItem:
+    firms = [
+        f"{listing.enterprise.name}（{listing.enterprise.uscc or '—'}）"
+        for listing in notice.listings
+    ]
+    kind = _("曝光公告") if notice.kind == "exposure" else _("移出公告")
+    summary = f"{kind} · {notice.authority.name}"
+    if firms:
+        summary += "\n" + _("涉及经营者：") + "；".join(firms)
+    return feeds.FeedItem(
+        guid=_tag(f"notice/{notice.id}"),
+        title=notice.title,
+        link=f"{base_url()}/notices/{notice.slug}",
+        published=notice.published_at,
+        summary=summary,
+        category=notice.kind,
+    )
+
+
+def listing_entries(where: list[Any], limit: int = LIMIT) -> list[LogEntry]:
+    """Latest listing entries of the log; a publication shows only while the listing is in
+    force (SPEC section 3: removed listings leave at once), a removal always."""
+    session = get_session()
+    entries = session.scalars(
+        select(LogEntry)
+        .where(LogEntry.entity_type == "listing", *where)
+        .order_by(LogEntry.number.desc())
+        .limit(limit * 2)
+    ).all()
+    published_ids = {e.entity_id for e in entries if e.action == "publish"}
+    in_force = set(
+        session.scalars(
+            select(Listing.id).where(
+                Listing.id.in_(published_ids), visibility.listing_in_force(rules.today())
+            )
+        )
+    )
+    kept = [e for e in entries if e.action != "publish" or e.entity_id in in_force]
+    return kept[:limit]
+
+
+def published_notices(*where: Any, limit: int = LIMIT) -> list[Notice]:
+    return list(
+        get_session().scalars(
+            select(Notice)
+            .where(Notice.state == "published", *where)
+            .options(joinedload(Notice.authority))
+            .order_by(Notice.published_at.desc(), Notice.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- routes -----------------------------------------------------------------------------
+
+
+def _self() -> str:
+    return base_url() + request.path
+
+
+@bp.get("/notices.<ext>")
+def notices_feed(ext: str):
+    fmt = _fmt(ext)
+    feed = feeds.Feed(
+        id=_tag("feeds/notices"),
+        title=_("电信业务经营不良名单和失信名单 · 公告"),
+        link=f"{base_url()}/notices",
+        self_link=_self(),
+        description=_("电信管理机构发布的曝光公告和移出公告"),
+        items=[notice_item(notice) for notice in published_notices()],
+    )
+    return _answer(feed, fmt)
+
+
+@bp.get("/listings.<ext>")
+def listings_feed(ext: str):
+    fmt = _fmt(ext)
+    feed = feeds.Feed(
+        id=_tag("feeds/listings"),
+        title=_("电信业务经营不良名单和失信名单 · 列入与移出"),
+        link=f"{base_url()}/",
+        self_link=_self(),
+        description=_("每一次列入公示和每一次移出"),
+        items=[log_item(entry) for entry in listing_entries([])],
+    )
+    return _answer(feed, fmt)
+
+
+@bp.get("/enterprises/<uscc>.<ext>")
+def enterprise_feed(uscc: str, ext: str):
+    fmt = _fmt(ext, ("atom",))
+    session = get_session()
+    enterprise = session.scalar(
+        select(Enterprise).where(Enterprise.uscc == text.canonical_uscc(uscc))
+    )
+    if enterprise is None:
+        abort(404)
+    listing_ids = select(Listing.id).where(Listing.enterprise_id == enterprise.id)
+    entries = listing_entries([LogEntry.entity_id.in_(listing_ids)])
+    notices = published_notices(
+        Notice.id.in_(
+            select(notice_listing.c.notice_id).where(notice_listing.c.listing_id.in_(listing_ids))
+        )
+    )
+    if not entries and not notices:
+        abort(404)
+    feed = feeds.Feed(
+        id=_tag(f"feeds/enterprises/{enterprise.uscc}"),
+        title=enterprise.name,
+        link=base_url() + enterprise_path(enterprise),
+        self_link=_self(),
+        description=_("关于该经营者公示的全部信息"),
+        items=[log_item(e) for e in entries] + [notice_item(n) for n in notices],
+    )
+    return _answer(feed, fmt)
+
+
+@bp.get("/provinces/<code>.<ext>")
+def province_feed(code: str, ext: str):
+    fmt = _fmt(ext)
+    authority = get_session().scalar(select(Authority).where(Authority.code == code.upper()))
+    if authority is None:
+        abort(404)
+    feed = feeds.Feed(
+        id=_tag(f"feeds/provinces/{authority.code}"),
+        title=authority.name,
+        link=f"{base_url()}/",
+        self_link=_self(),
+        description=_("%(name)s 公示的列入、移出和公告", name=authority.name),
+        items=[log_item(e) for e in listing_entries([LogEntry.authority_id == authority.id])]
+        + [notice_item(n) for n in published_notices(Notice.authority_id == authority.id)],
+    )
+    return _answer(feed, fmt)
+
+
+@bp.errorhandler(BadParameter)
+def bad_parameter(exc: BadParameter):
+    abort(400, exc.message)
