@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from registry.config import ConfigError, default_instance_path, write_instance_config
 from registry.rules import Actor
+from registry.search.cli import reindex_command
 
 
 def _create_app():
@@ -262,6 +263,7 @@ COMMANDS = (
     stats_command,
     verify_log_command,
     export_command,
+    reindex_command,
 )
 
 

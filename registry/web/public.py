@@ -1,16 +1,88 @@
-"""Public, read-only pages."""
+"""Public, read-only pages (SPEC §3). Everything shown passes registry.visibility."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+import re
+from datetime import date
+from urllib.parse import urlencode
 
-from registry import rules, visibility
+import nh3
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_babel import gettext as _
+from markdown_it import MarkdownIt
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from registry import rules, search, text, visibility
 from registry.database import get_session
-from registry.models import Listing, Notice
+from registry.models import (
+    Authority,
+    Enterprise,
+    Evidence,
+    Ground,
+    Listing,
+    Notice,
+    Sanction,
+    notice_listing,
+    notice_sanction,
+)
 
 bp = Blueprint("public", __name__)
+
+PER_PAGE = 20
+LIST_SORTS = {
+    "listed": (Listing.listed_on.desc(), Listing.id.desc()),
+    "decided": (Listing.decided_on.desc(), Listing.id.desc()),
+    "name": (Enterprise.name, Listing.id),
+    "expires": (Listing.expires_on, Listing.id),
+}
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def list_title(code: str) -> str:
+    return _("不良名单") if code == "bad" else _("失信名单")
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= search.engine.MAX_PAGE:
+        abort(400, description=_("页码无效。"))
+    return int(raw)
+
+
+_CODE_ARG = re.compile(r"[0-9A-Za-z]{1,12}")
+_SLUG = re.compile(r"[a-z0-9-]{1,120}")
+
+
+def _code_arg(name: str) -> str | None:
+    """A province or ground code from the query string; anything else is ignored."""
+    value = request.args.get(name) or ""
+    return value if _CODE_ARG.fullmatch(value) else None
+
+
+def _provinces(session) -> dict[str, str]:
+    """Province code → short display name (广东省通信管理局 → 广东省)."""
+    names: dict[str, str] = {}
+    for authority in session.scalars(
+        select(Authority).where(Authority.level == "province").order_by(Authority.code)
+    ):
+        names[authority.code] = authority.name.removesuffix("通信管理局")
+    return names
+
+
+def _grounds(session) -> dict[str, Ground]:
+    return {
+        g.code: g for g in session.scalars(select(Ground).order_by(Ground.position, Ground.code))
+    }
+
+
+def _render_markdown(body: str) -> str:
+    return nh3.clean(_markdown.render(body or ""))
+
+
+@bp.app_context_processor
+def public_helpers() -> dict[str, object]:
+    return {"list_title": list_title}
 
 
 @bp.get("/")
@@ -41,3 +113,292 @@ def home():
         .limit(5)
     ).all()
     return render_template("public/home.html", counts=counts, latest=latest, notices=notices)
+
+
+@bp.get("/search")
+def search_page():
+    session = get_session()
+    args = request.args
+    list_code = args.get("list") or None
+    if list_code is not None and list_code not in search.LISTS:
+        abort(400, description=_("名单类型只能是 bad 或 dishonest。"))
+    year_raw = args.get("year") or None
+    if year_raw is not None and not (year_raw.isdigit() and 1990 <= int(year_raw) <= 2100):
+        abort(400, description=_("年份无效。"))
+    province, ground = _code_arg("province"), _code_arg("ground")
+    page = _page_arg()
+    query = args.get("q", "")
+    filters = search.SearchFilters(
+        list_code=list_code,
+        province=province,
+        ground=ground,
+        year=int(year_raw) if year_raw else None,
+    )
+    result = search.search(query, filters, page, PER_PAGE, session=session)
+    # The page shows what the database says now (the index only finds candidates).
+    today = rules.today()
+    ids = [hit.enterprise_id for hit in result.hits]
+    firms = {f.id: f for f in session.scalars(select(Enterprise).where(Enterprise.id.in_(ids)))}
+    in_force: dict[int, list[Listing]] = {i: [] for i in ids}
+    for listing in session.scalars(
+        visibility.public_listings(today)
+        .where(Listing.enterprise_id.in_(ids))
+        .options(joinedload(Listing.ground), joinedload(Listing.authority))
+        .order_by(Listing.decided_on.desc())
+    ):
+        in_force[listing.enterprise_id].append(listing)
+    rows = [(firms[i], in_force[i]) for i in ids if i in firms and in_force[i]]
+    kept = {k: v for k, v in args.items() if k in ("q", "list", "province", "ground", "year") and v}
+
+    def link(**changes) -> str:
+        params = {**kept, **{k: v for k, v in changes.items() if v is not None}}
+        for key, value in changes.items():
+            if value is None:
+                params.pop(key, None)
+        return url_for("public.search_page") + ("?" + urlencode(params) if params else "")
+
+    feed_query = urlencode({k: v for k, v in kept.items() if k in ("q", "list")})
+    return render_template(
+        "public/search.html",
+        query=query[:200],
+        result=result,
+        rows=rows,
+        filters=filters,
+        link=link,
+        provinces=_provinces(session),
+        grounds=_grounds(session),
+        feed_url="/feeds/search.rss" + ("?" + feed_query if feed_query else ""),
+        api_url="/api/v1/search" + ("?" + urlencode(kept) if kept else ""),
+    )
+
+
+def _enterprise_page(firm: Enterprise | None):
+    if firm is None:
+        abort(404, description=_("未找到该经营者。"))
+    session = get_session()
+    today = rules.today()
+    listings = session.scalars(
+        visibility.public_listings(today)
+        .where(Listing.enterprise_id == firm.id)
+        .options(joinedload(Listing.ground), joinedload(Listing.authority))
+        .order_by(Listing.decided_on.desc())
+    ).all()
+    sanctions = session.scalars(
+        select(Sanction)
+        .where(Sanction.enterprise_id == firm.id, visibility.sanction_public())
+        .options(joinedload(Sanction.authority))
+        .order_by(Sanction.decided_on.desc())
+    ).all()
+    if not listings and not sanctions:
+        abort(404, description=_("该经营者目前没有公示中的记录。"))
+    evidence = session.scalars(
+        select(Evidence)
+        .where(
+            Evidence.public.is_(True),
+            Evidence.retracted_at.is_(None),
+            (Evidence.listing_id.in_([li.id for li in listings]))
+            | (Evidence.sanction_id.in_([s.id for s in sanctions])),
+        )
+        .order_by(Evidence.id)
+    ).all()
+    notices = session.scalars(
+        select(Notice)
+        .where(
+            Notice.state == "published",
+            Notice.id.in_(
+                select(notice_listing.c.notice_id)
+                .join(Listing, Listing.id == notice_listing.c.listing_id)
+                .where(Listing.enterprise_id == firm.id)
+                .union(
+                    select(notice_sanction.c.notice_id)
+                    .join(Sanction, Sanction.id == notice_sanction.c.sanction_id)
+                    .where(Sanction.enterprise_id == firm.id)
+                )
+            ),
+        )
+        .order_by(Notice.published_at.desc())
+    ).all()
+    return render_template(
+        "public/enterprise.html",
+        firm=firm,
+        listings=listings,
+        sanctions=sanctions,
+        evidence=evidence,
+        notices=notices,
+        provinces=_provinces(session),
+    )
+
+
+@bp.get("/enterprises/<uscc>")
+def enterprise(uscc: str):
+    session = get_session()
+    firm = session.scalar(
+        select(Enterprise)
+        .where(Enterprise.uscc == text.canonical_uscc(uscc)[:18])
+        .options(selectinload(Enterprise.former_names), selectinload(Enterprise.licences))
+    )
+    return _enterprise_page(firm)
+
+
+@bp.get("/enterprises/id/<int:firm_id>")
+def enterprise_by_id(firm_id: int):
+    session = get_session()
+    firm = session.get(Enterprise, firm_id) if firm_id < 2**31 else None
+    return _enterprise_page(firm)
+
+
+@bp.get("/lists/<any(bad, dishonest):list_code>")
+def list_page(list_code: str):
+    session = get_session()
+    today = rules.today()
+    page = _page_arg()
+    sort = request.args.get("sort", "listed")
+    if sort not in LIST_SORTS:
+        abort(400, description=_("不支持的排序方式。"))
+    province, ground = _code_arg("province"), _code_arg("ground")
+    stmt = (
+        visibility.public_listings(today)
+        .join(Enterprise, Enterprise.id == Listing.enterprise_id)
+        .join(Ground, Ground.id == Listing.ground_id)
+        .where(Listing.list_code == list_code)
+    )
+    if province:
+        stmt = stmt.where(Enterprise.province_code == province)
+    if ground:
+        stmt = stmt.where(Ground.code == ground)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = session.scalars(
+        stmt.options(
+            joinedload(Listing.enterprise),
+            joinedload(Listing.ground),
+            joinedload(Listing.authority),
+        )
+        .order_by(*LIST_SORTS[sort])
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    args = {k: v for k, v in {"province": province, "ground": ground, "sort": sort}.items() if v}
+    grounds = {code: g for code, g in _grounds(session).items() if g.list_code == list_code}
+    return render_template(
+        "public/list.html",
+        list_code=list_code,
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+        sort=sort,
+        province=province,
+        ground=ground,
+        args=args,
+        provinces=_provinces(session),
+        grounds=grounds,
+        api_url=f"/api/v1/listings?list={list_code}",
+    )
+
+
+@bp.get("/notices")
+def notices():
+    session = get_session()
+    page = _page_arg()
+    stmt = select(Notice).where(Notice.state == "published")
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = session.scalars(
+        stmt.options(joinedload(Notice.authority))
+        .order_by(Notice.published_at.desc(), Notice.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    return render_template(
+        "public/notices.html",
+        items=items,
+        page=page,
+        pages=max(1, -(-total // PER_PAGE)),
+    )
+
+
+@bp.get("/notices/<slug>")
+def notice(slug: str):
+    session = get_session()
+    if not _SLUG.fullmatch(slug):
+        abort(404, description=_("未找到该公告。"))
+    item = session.scalar(
+        select(Notice)
+        .where(Notice.slug == slug, Notice.state == "published")
+        .options(joinedload(Notice.authority))
+    )
+    if item is None:
+        abort(404, description=_("未找到该公告。"))
+    listings = session.scalars(
+        select(Listing)
+        .join(notice_listing, notice_listing.c.listing_id == Listing.id)
+        .where(notice_listing.c.notice_id == item.id, Listing.state != "draft")
+        .options(joinedload(Listing.enterprise), joinedload(Listing.ground))
+        .order_by(Listing.id)
+    ).all()
+    today = rules.today()
+    return render_template(
+        "public/notice.html",
+        notice=item,
+        body=_render_markdown(item.body_md),
+        listings=listings,
+        in_force={li.id for li in listings if rules.in_force(li, today)},
+    )
+
+
+@bp.get("/about")
+def about():
+    session = get_session()
+    grounds = [g for g in _grounds(session).values() if g.active]
+    return render_template("public/about.html", grounds=grounds)
+
+
+@bp.get("/robots.txt")
+def robots():
+    body = (
+        "User-agent: *\n"
+        "Disallow: /admin/\n"
+        "Disallow: /search\n"
+        f"Sitemap: {url_for('public.sitemap', _external=True)}\n"
+    )
+    return Response(body, mimetype="text/plain")
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    session = get_session()
+    today = rules.today()
+    urls = [
+        url_for("public.home", _external=True),
+        url_for("public.list_page", list_code="bad", _external=True),
+        url_for("public.list_page", list_code="dishonest", _external=True),
+        url_for("public.notices", _external=True),
+        url_for("public.about", _external=True),
+    ]
+    for slug in session.scalars(select(Notice.slug).where(Notice.state == "published")):
+        urls.append(url_for("public.notice", slug=slug, _external=True))
+    for firm in session.scalars(
+        select(Enterprise).where(
+            Enterprise.id.in_(
+                select(Listing.enterprise_id).where(visibility.listing_in_force(today))
+            )
+        )
+    ):
+        urls.append(enterprise_url(firm, external=True))
+    xml = render_template("public/sitemap.xml", urls=urls)
+    return Response(xml, mimetype="application/xml")
+
+
+def enterprise_url(firm: Enterprise, external: bool = False) -> str:
+    if firm.uscc:
+        return url_for("public.enterprise", uscc=firm.uscc, _external=external)
+    return url_for("public.enterprise_by_id", firm_id=firm.id, _external=external)
+
+
+@bp.app_template_global()
+def firm_url(firm: Enterprise) -> str:
+    return enterprise_url(firm)
+
+
+@bp.app_template_filter()
+def isodate(value: date | None) -> str:
+    return value.isoformat() if value else ""
