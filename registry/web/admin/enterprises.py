@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
+from wtforms import SelectChoice
 
 from registry import text
 from registry.database import get_session
@@ -28,8 +29,8 @@ def _province_choices() -> list[tuple[str, str]]:
     authorities = get_session().scalars(
         select(Authority).where(Authority.level == "province").order_by(Authority.code)
     )
-    return [("", _("（未填）"))] + [
-        (a.province_code, a.name) for a in authorities if a.province_code
+    return [SelectChoice("", _("（未填）"))] + [
+        SelectChoice(a.province_code, a.name) for a in authorities if a.province_code
     ]
 
 

@@ -11,6 +11,7 @@ from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -59,7 +60,9 @@ class EnterpriseForm(VersionedForm):
     name = StringField(_l("经营者名称"), validators=[DataRequired(), Length(max=200)])
     uscc = StringField(_l("统一社会信用代码"), validators=[Optional(), Length(max=40)])
     province_code = SelectField(_l("省份"), choices=[], validate_choice=True)
-    kind = SelectField(_l("经营者类别"), choices=[(k, KIND_LABELS[k]) for k in ENTERPRISE_KINDS])
+    kind = SelectField(
+        _l("经营者类别"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in ENTERPRISE_KINDS]
+    )
     address = StringField(_l("地址"), validators=[Optional(), Length(max=500)])
 
     def validate_uscc(self, field: StringField) -> None:
@@ -75,7 +78,7 @@ class LicenceForm(FlaskForm):
     number = StringField(_l("许可证编号"), validators=[DataRequired(), Length(max=60)])
     services = StringField(_l("业务种类"), validators=[Optional(), Length(max=500)])
     status = SelectField(
-        _l("状态"), choices=[(s, LICENCE_STATUS_LABELS[s]) for s in LICENCE_STATUSES]
+        _l("状态"), choices=[SelectChoice(s, LICENCE_STATUS_LABELS[s]) for s in LICENCE_STATUSES]
     )
     issued_on = DateField(_l("发证日期"), validators=[Optional()])
     expires_on = DateField(_l("有效期至"), validators=[Optional()])
@@ -97,7 +100,7 @@ class SanctionForm(VersionedForm):
     facts = TextAreaField(_l("违法事实"), validators=[Optional(), Length(max=20000)])
     legal_basis = TextAreaField(_l("处罚依据"), validators=[Optional(), Length(max=5000)])
     measures = MultiCheckboxField(
-        _l("处罚措施"), choices=[(m, MEASURE_LABELS[m]) for m in MEASURES]
+        _l("处罚措施"), choices=[SelectChoice(m, MEASURE_LABELS[m]) for m in MEASURES]
     )
     fine_amount = StringField(_l("罚款金额（元）"), validators=[Optional(), Length(max=20)])
     confiscated_amount = StringField(_l("没收金额（元）"), validators=[Optional(), Length(max=20)])
@@ -125,7 +128,8 @@ class WorkflowForm(VersionedForm):
 class NoticeForm(VersionedForm):
     slug = StringField(_l("网址标识"), validators=[DataRequired(), Length(max=120)])
     kind = SelectField(
-        _l("公告类型"), choices=[("exposure", _l("曝光公告")), ("removal", _l("移出公告"))]
+        _l("公告类型"),
+        choices=[SelectChoice("exposure", _l("曝光公告")), SelectChoice("removal", _l("移出公告"))],
     )
     title = StringField(_l("标题"), validators=[DataRequired(), Length(max=300)])
     body_md = TextAreaField(_l("正文（Markdown）"), validators=[Optional(), Length(max=100000)])
@@ -134,7 +138,11 @@ class NoticeForm(VersionedForm):
 
 class PetitionForm(FlaskForm):
     kind = SelectField(
-        _l("申请类型"), choices=[("objection", _l("异议")), ("credit_repair", _l("信用修复"))]
+        _l("申请类型"),
+        choices=[
+            SelectChoice("objection", _l("异议")),
+            SelectChoice("credit_repair", _l("信用修复")),
+        ],
     )
     petitioner = StringField(_l("申请人"), validators=[DataRequired(), Length(max=200)])
     contact = StringField(_l("联系方式"), validators=[Optional(), Length(max=200)])
@@ -145,7 +153,11 @@ class PetitionForm(FlaskForm):
 class DecidePetitionForm(VersionedForm):
     outcome_state = SelectField(
         _l("处理结果"),
-        choices=[("upheld", _l("成立")), ("rejected", _l("不成立")), ("withdrawn", _l("撤回"))],
+        choices=[
+            SelectChoice("upheld", _l("成立")),
+            SelectChoice("rejected", _l("不成立")),
+            SelectChoice("withdrawn", _l("撤回")),
+        ],
     )
     outcome = TextAreaField(_l("处理意见"), validators=[DataRequired(), Length(max=20000)])
     decided_on = DateField(_l("处理日期"), validators=[Optional()])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from registry import rules
 from registry.database import get_session
@@ -24,7 +25,7 @@ def _listing_form(enterprise: Enterprise, **kwargs) -> ListingForm:
     grounds = db.scalars(
         select(Ground).where(Ground.active.is_(True)).order_by(Ground.position, Ground.code)
     ).all()
-    form.ground.choices = [(g.id, f"{g.code} {g.title}") for g in grounds]
+    form.ground.choices = [SelectChoice(g.id, f"{g.code} {g.title}") for g in grounds]
     sanctions = db.scalars(
         select(Sanction)
         .where(
@@ -34,8 +35,8 @@ def _listing_form(enterprise: Enterprise, **kwargs) -> ListingForm:
         )
         .order_by(Sanction.id)
     ).all()
-    form.sanction.choices = [(0, _("（无）"))] + [
-        (s.id, f"{s.decision_no}（{s.decided_on.isoformat()}）") for s in sanctions
+    form.sanction.choices = [SelectChoice(0, _("（无）"))] + [
+        SelectChoice(s.id, f"{s.decision_no}（{s.decided_on.isoformat()}）") for s in sanctions
     ]
     return form
 

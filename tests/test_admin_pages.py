@@ -1,0 +1,285 @@
+"""Back-office pages (issue 3): forms, the workflow buttons, optimistic locking, history,
+the dashboard. Everything goes through the Flask test client as a regulator would."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from registry import rules
+from registry.models import Enterprise, Event, Listing, Sanction
+from registry.services import listings
+from tests.factories import csrf_token, login, new_uscc, post
+
+A = "440000"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """Argon2 with its production cost makes dozens of logins slow; these tests are about
+    routes, not hashing (tests/test_auth.py uses the real parameters)."""
+    from argon2 import PasswordHasher
+
+    from registry.services import accounts
+
+    monkeypatch.setattr(
+        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture
+def clerk(make):
+    return make.user("clerk", A)
+
+
+@pytest.fixture
+def reviewer(make):
+    return make.user("reviewer", A)
+
+
+def _as(app, user):
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    return client
+
+
+def _events(session) -> int:
+    return session.scalar(select(func.count(Event.id)))
+
+
+def test_uscc_checksum_error_is_shown_at_the_field(app, clerk, session):
+    client = _as(app, clerk)
+    good = new_uscc()
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    before = _events(session)
+    response = post(
+        client,
+        "/admin/enterprises/new",
+        {"name": "深圳市校验测试科技有限公司", "uscc": bad, "province_code": A, "kind": "basic"},
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    field_error = re.search(r'<ul class="errors" id="uscc-error">(.*?)</ul>', page, re.S)
+    assert field_error and "校验" in field_error.group(1)
+    assert 'aria-invalid="true"' in page
+    assert _events(session) == before
+
+
+def test_regulator_flow_firm_sanction_listing_review_publish(app, clerk, reviewer, session):
+    """Create firm → sanction → listing → submit → a second person publishes; the expiry is
+    fixed at publication from the ground's term (2018 notice) and shown on the page."""
+    c = _as(app, clerk)
+    uscc = new_uscc()
+    r = post(
+        c,
+        "/admin/enterprises/new",
+        {
+            "name": "深圳市流程测试网络科技有限公司",
+            "uscc": uscc,
+            "province_code": A,
+            "kind": "value_added",
+        },
+    )
+    assert r.status_code == 302
+    firm = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+    decided = (rules.today() - timedelta(days=3)).isoformat()
+    r = post(
+        c,
+        f"/admin/enterprises/{firm.id}/sanctions/new",
+        {
+            "decision_no": "粤通管罚〔2026〕501号",
+            "decided_on": decided,
+            "measures": ["fine", "rectify"],
+            "fine_amount": "30000",
+            "facts": "擅自经营互联网数据中心业务",
+        },
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    sanction = session.scalar(select(Sanction).where(Sanction.enterprise_id == firm.id))
+    assert post(c, f"/admin/sanctions/{sanction.id}/submit", {"version_id": 1}).status_code == 302
+    from registry.models import Ground
+
+    ground = session.scalar(select(Ground).where(Ground.code == "B3"))
+    r = post(
+        c,
+        f"/admin/enterprises/{firm.id}/listings/new",
+        {"ground": ground.id, "decided_on": decided, "sanction": sanction.id},
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    listing = session.scalar(select(Listing).where(Listing.enterprise_id == firm.id))
+    assert post(c, f"/admin/listings/{listing.id}/submit", {"version_id": 1}).status_code == 302
+    # The clerk cannot publish (role), the reviewer can.
+    assert post(c, f"/admin/listings/{listing.id}/publish", {"version_id": 2}).status_code == 403
+    rv = _as(app, reviewer)
+    assert rv.get("/admin/").get_data(as_text=True).count(firm.name) >= 1  # waiting for review
+    assert post(rv, f"/admin/listings/{listing.id}/publish", {"version_id": 2}).status_code == 302
+    session.expire_all()
+    listing = session.get(Listing, listing.id)
+    assert listing.state == "published"
+    assert listing.sanction.state == "published"
+    expected = rules.compute_expiry(rules.today(), "fixed", ground.term_months)
+    page = rv.get(f"/admin/listings/{listing.id}").get_data(as_text=True)
+    assert expected.isoformat() in page
+    assert "公示中" in page
+
+
+def test_reviewer_cannot_publish_own_submission(app, reviewer, make, session):
+    item = make.listing(make.actor("clerk", A))
+    from registry.services.accounts import actor_for
+
+    listings.submit_listing(session, actor_for(reviewer), item)
+    session.flush()
+    client = _as(app, reviewer)
+    before = _events(session)
+    response = post(client, f"/admin/listings/{item.id}/publish", {"version_id": item.version_id})
+    assert response.status_code == 403
+    assert "双人复核" in response.get_data(as_text=True)
+    assert _events(session) == before
+    session.expire_all()
+    assert session.get(Listing, item.id).state == "submitted"
+
+
+def test_return_needs_a_reason_and_reaches_the_clerk(app, clerk, reviewer, make, session):
+    from registry.services.accounts import actor_for
+
+    item = make.listing(actor_for(clerk))
+    listings.submit_listing(session, actor_for(clerk), item)
+    session.flush()
+    rv = _as(app, reviewer)
+    url = f"/admin/listings/{item.id}/return"
+    assert post(rv, url, {"version_id": item.version_id}).status_code == 400
+    assert (
+        post(rv, url, {"version_id": item.version_id, "reason": "处理日期有误"}).status_code == 302
+    )
+    page = _as(app, clerk).get("/admin/").get_data(as_text=True)
+    returned = page.split('id="returned"')[1].split("</section>")[0]
+    assert item.enterprise.name in returned
+
+
+def test_art38_removal_needs_confirmed_filing(app, clerk, reviewer, make, session):
+    from registry.services.accounts import actor_for
+
+    item = make.published_listing(actor_for(clerk), make.actor("reviewer", A), "B1")
+    session.flush()
+    rv = _as(app, reviewer)
+    url = f"/admin/listings/{item.id}/remove"
+    before = _events(session)
+    r = post(rv, url, {"version_id": item.version_id, "reason": "已补报年报"})
+    assert r.status_code == 400
+    assert "第38条" in r.get_data(as_text=True)
+    assert _events(session) == before
+    r = post(
+        rv,
+        url,
+        {
+            "version_id": item.version_id,
+            "reason": "已补报年报",
+            "report_filed_on": rules.today().isoformat(),
+            "filing_confirmed": "y",
+        },
+    )
+    assert r.status_code == 302
+    session.expire_all()
+    assert session.get(Listing, item.id).state == "removed"
+
+
+def test_edit_conflict_is_a_409_and_overwrites_nothing(app, clerk, make, session):
+    from registry.services import enterprises
+    from registry.services.accounts import actor_for
+
+    firm = make.enterprise(actor_for(clerk), name="深圳市冲突测试科技有限公司")
+    session.flush()
+    client = _as(app, clerk)
+    form_page = client.get(f"/admin/enterprises/{firm.id}/edit").get_data(as_text=True)
+    loaded_version = int(re.search(r'name="version_id" type="hidden" value="(\d+)"', form_page)[1])
+    # Someone else saves in between.
+    enterprises.update_enterprise(session, actor_for(clerk), firm, address="深圳市南山区")
+    session.flush()
+    before = _events(session)
+    response = post(
+        client,
+        f"/admin/enterprises/{firm.id}/edit",
+        {
+            "name": "深圳市覆盖测试科技有限公司",
+            "uscc": firm.uscc,
+            "province_code": A,
+            "kind": "value_added",
+            "version_id": loaded_version,
+        },
+    )
+    assert response.status_code == 409
+    assert "已被他人修改" in response.get_data(as_text=True)
+    assert _events(session) == before
+    session.expire_all()
+    assert session.get(Enterprise, firm.id).name == "深圳市冲突测试科技有限公司"
+
+
+def test_stale_workflow_button_is_a_409(app, clerk, reviewer, make, session):
+    from registry.services.accounts import actor_for
+
+    item = make.listing(actor_for(clerk))
+    listings.submit_listing(session, actor_for(clerk), item)
+    session.flush()
+    stale = item.version_id - 1
+    response = post(_as(app, reviewer), f"/admin/listings/{item.id}/publish", {"version_id": stale})
+    assert response.status_code == 409
+
+
+def test_record_page_shows_history_who_when_what(app, clerk, make, session):
+    from registry.services.accounts import actor_for
+
+    item = make.listing(actor_for(clerk), facts="原事实")
+    listings.update_listing(session, actor_for(clerk), item, facts="更正后的事实")
+    session.flush()
+    page = _as(app, clerk).get(f"/admin/listings/{item.id}").get_data(as_text=True)
+    history = page.split("操作记录")[1]
+    assert clerk.username in history
+    assert "新建" in history and "修改" in history
+    assert "原事实 → 更正后的事实" in history
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", history)
+
+
+def test_dashboard_lists_overdue_and_expiring(app, clerk, reviewer, make, session):
+    from registry.services.accounts import actor_for
+
+    late = make.listing(actor_for(clerk), decided_on=rules.today() - timedelta(days=40))
+    session.flush()
+    page = _as(app, reviewer).get("/admin/").get_data(as_text=True)
+    overdue = page.split('id="overdue"')[1].split("</section>")[0]
+    assert late.enterprise.name in overdue
+    assert (late.decided_on + timedelta(days=30)).isoformat() in overdue
+    activity = page.split('id="activity"')[1].split("</section>")[0]
+    assert clerk.username in activity
+
+
+def test_bad_ids_and_bad_dates_are_4xx(app, clerk, make, session):
+    from registry.services.accounts import actor_for
+
+    firm = make.enterprise(actor_for(clerk))
+    session.flush()
+    client = _as(app, clerk)
+    assert client.get("/admin/listings/999999").status_code == 404
+    r = post(
+        client,
+        f"/admin/enterprises/{firm.id}/listings/new",
+        {"ground": "not-a-number", "decided_on": "2026-13-45", "sanction": "x"},
+    )
+    assert r.status_code == 400
+    future = (rules.today() + timedelta(days=3)).isoformat()
+    r = post(
+        client,
+        f"/admin/enterprises/{firm.id}/sanctions/new",
+        {"decision_no": "粤通管罚〔2026〕777号", "decided_on": future, "measures": ["warning"]},
+    )
+    assert r.status_code == 400
+    assert "晚于今天" in r.get_data(as_text=True)
+
+
+def test_csrf_helper_token_is_session_bound(app, clerk):
+    """A token from another session is refused (the token is tied to the session)."""
+    first, second = _as(app, clerk), app.test_client()
+    foreign = csrf_token(second)
+    assert first.post("/admin/logout", data={"csrf_token": foreign}).status_code == 400

@@ -1,0 +1,298 @@
+"""Who may call which /admin route (issue 3; SPEC section 2: roles, four eyes, tenancy).
+
+For every write route, every kind of user tries it on a record of bureau A: only the
+allowed ones succeed, and for everyone else the database is unchanged (no Event)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from registry import rules
+from registry.models import Event
+from registry.services import listings, sanctions
+from tests.factories import csrf_token, login
+
+A, B, MINISTRY = "440000", "110000", "MIIT"
+WHO = ["clerk_a", "reviewer_a", "clerk_b", "reviewer_b", "clerk_m", "reviewer_m", "anonymous"]
+BUREAU_A = {"clerk_a", "reviewer_a"}
+REVIEWER_A_OR_MINISTRY = {"reviewer_a", "reviewer_m"}
+ANY_REGULATOR = BUREAU_A | {"clerk_b", "reviewer_b", "clerk_m", "reviewer_m"}
+READERS_OF_A = BUREAU_A | {"clerk_m", "reviewer_m"}
+
+
+def _days_ago(n: int) -> str:
+    return (rules.today() - timedelta(days=n)).isoformat()
+
+
+# Each case: (endpoint, who may, setup(make, users) -> (url, form data)).
+def _enterprise(make, u):
+    return make.enterprise(u["clerk_a"].actor)
+
+
+def _sanction(make, u, state="draft"):
+    clerk = u["clerk_a"].actor
+    record = make.sanction(clerk, _enterprise(make, u))
+    if state in ("submitted", "published"):
+        sanctions.submit_sanction(make.session, clerk, record)
+    if state == "published":
+        sanctions.publish_sanction(make.session, u["reviewer_a"].actor, record)
+    return record
+
+
+def _listing(make, u, state="draft"):
+    clerk = u["clerk_a"].actor
+    record = make.listing(clerk)
+    if state in ("submitted", "published"):
+        listings.submit_listing(make.session, clerk, record)
+    if state == "published":
+        listings.publish_listing(make.session, u["reviewer_a"].actor, record)
+    return record
+
+
+def _enterprise_data(make):
+    from tests.factories import new_uscc
+
+    return {
+        "name": "广州市策略测试网络科技有限公司",
+        "uscc": new_uscc(),
+        "province_code": A,
+        "kind": "value_added",
+    }
+
+
+def case_enterprise_new(make, u):
+    return "/admin/enterprises/new", _enterprise_data(make)
+
+
+def case_enterprise_edit(make, u):
+    e = _enterprise(make, u)
+    data = _enterprise_data(make) | {"uscc": e.uscc, "version_id": e.version_id}
+    return f"/admin/enterprises/{e.id}/edit", data
+
+
+def case_licence_add(make, u):
+    e = _enterprise(make, u)
+    return f"/admin/enterprises/{e.id}/licences", {
+        "number": f"粤B2-2026{e.id:04d}",
+        "status": "valid",
+    }
+
+
+def case_former_name_add(make, u):
+    e = _enterprise(make, u)
+    return f"/admin/enterprises/{e.id}/former-names", {"former_name": f"旧名称{e.id}有限公司"}
+
+
+def _sanction_data(n):
+    return {
+        "decision_no": f"粤通管罚〔2026〕9{n}号",
+        "decided_on": _days_ago(3),
+        "measures": ["warning"],
+        "facts": "未按规定报送年报",
+    }
+
+
+def case_sanction_new(make, u):
+    e = _enterprise(make, u)
+    return f"/admin/enterprises/{e.id}/sanctions/new", _sanction_data(e.id)
+
+
+def case_sanction_edit(make, u):
+    s = _sanction(make, u)
+    return f"/admin/sanctions/{s.id}/edit", _sanction_data(s.id) | {"version_id": s.version_id}
+
+
+def _transition(kind, state, action, reason=""):
+    def case(make, u):
+        record = (_sanction if kind == "sanction" else _listing)(make, u, state)
+        data = {"version_id": record.version_id}
+        if reason:
+            data["reason"] = reason
+        return f"/admin/{kind}s/{record.id}/{action}", data
+
+    return case
+
+
+def case_listing_new(make, u):
+    e = _enterprise(make, u)
+    return f"/admin/enterprises/{e.id}/listings/new", {
+        "ground": make.ground("B3").id,
+        "decided_on": _days_ago(4),
+        "sanction": 0,
+    }
+
+
+def case_listing_edit(make, u):
+    item = _listing(make, u)
+    return f"/admin/listings/{item.id}/edit", {
+        "ground": make.ground("B2").id,
+        "decided_on": _days_ago(6),
+        "sanction": 0,
+        "version_id": item.version_id,
+    }
+
+
+CASES = {
+    "admin.enterprise_new": (ANY_REGULATOR, case_enterprise_new),
+    "admin.enterprise_edit": (BUREAU_A, case_enterprise_edit),
+    "admin.licence_add": (BUREAU_A, case_licence_add),
+    "admin.former_name_add": (BUREAU_A, case_former_name_add),
+    # A new record is the actor's own authority's: whoever may read the firm may start one.
+    "admin.sanction_new": (READERS_OF_A, case_sanction_new),
+    "admin.sanction_edit": (BUREAU_A, case_sanction_edit),
+    "admin.sanction_submit": (BUREAU_A, _transition("sanction", "draft", "submit")),
+    "admin.sanction_return": (
+        REVIEWER_A_OR_MINISTRY,
+        _transition("sanction", "submitted", "return", "文号有误"),
+    ),
+    "admin.sanction_publish": (
+        REVIEWER_A_OR_MINISTRY,
+        _transition("sanction", "submitted", "publish"),
+    ),
+    "admin.sanction_annul": (
+        {"reviewer_a"},
+        _transition("sanction", "published", "annul", "复议撤销"),
+    ),
+    "admin.listing_new": (READERS_OF_A, case_listing_new),
+    "admin.listing_edit": (BUREAU_A, case_listing_edit),
+    "admin.listing_submit": (BUREAU_A, _transition("listing", "draft", "submit")),
+    "admin.listing_return": (
+        REVIEWER_A_OR_MINISTRY,
+        _transition("listing", "submitted", "return", "事由有误"),
+    ),
+    "admin.listing_publish": (
+        REVIEWER_A_OR_MINISTRY,
+        _transition("listing", "submitted", "publish"),
+    ),
+    "admin.listing_remove": (
+        {"reviewer_a"},
+        _transition("listing", "published", "remove", "已整改"),
+    ),
+    "admin.listing_annul": (
+        {"reviewer_a"},
+        _transition("listing", "published", "annul", "列入错误"),
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """Argon2 with its production cost makes dozens of logins slow; these tests are about
+    routes, not hashing (tests/test_auth.py uses the real parameters)."""
+    from argon2 import PasswordHasher
+
+    from registry.services import accounts
+
+    monkeypatch.setattr(
+        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture
+def users(make):
+    return {
+        "clerk_a": make.user("clerk", A),
+        "reviewer_a": make.user("reviewer", A),
+        "clerk_b": make.user("clerk", B),
+        "reviewer_b": make.user("reviewer", B),
+        "clerk_m": make.user("clerk", MINISTRY),
+        "reviewer_m": make.user("reviewer", MINISTRY),
+    }
+
+
+@pytest.fixture
+def clients(app, users):
+    made = {"anonymous": app.test_client()}
+    for name, user in users.items():
+        client = app.test_client()
+        assert login(client, user).status_code == 302
+        made[name] = client
+    return made
+
+
+def _actors(users):
+    from registry.services.accounts import actor_for
+
+    class U:
+        def __init__(self, user):
+            self.user = user
+            self.actor = actor_for(user)
+
+    return {name: U(user) for name, user in users.items()}
+
+
+def _events(session) -> int:
+    return session.scalar(select(func.count(Event.id)))
+
+
+@pytest.mark.parametrize("endpoint", sorted(CASES))
+def test_write_route_matrix(endpoint, make, session, users, clients):
+    allowed, setup = CASES[endpoint]
+    actors = _actors(users)
+    for who in WHO:
+        url, data = setup(make, actors)
+        session.flush()
+        before = _events(session)
+        client = clients[who]
+        response = client.post(url, data=data | {"csrf_token": csrf_token(client)})
+        after = _events(session)
+        if who in allowed:
+            assert response.status_code == 302, (who, url, response.get_data(as_text=True)[:2000])
+            assert "/admin/login" not in response.headers["Location"]
+            assert after > before, (who, url)
+        else:
+            if who == "anonymous":
+                assert response.status_code == 302
+                assert "/admin/login" in response.headers["Location"]
+            else:
+                assert response.status_code in (403, 404), (who, url, response.status_code)
+            assert after == before, (who, url)
+
+
+def test_every_admin_route_declares_its_policy(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("admin."):
+            view = app.view_functions[rule.endpoint]
+            assert getattr(view, "required_action", None) in {
+                a for actions in rules.ROLE_ACTIONS.values() for a in actions
+            }, rule.endpoint
+
+
+def test_every_admin_write_route_is_in_the_matrix(app):
+    writes = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("admin.") and "POST" in (rule.methods or ())
+    }
+    assert writes <= set(CASES), sorted(writes - set(CASES))
+
+
+def test_other_bureau_record_reads_as_404_and_ministry_reads_it(make, users, clients):
+    actors = _actors(users)
+    listing = _listing(make, actors)
+    sanction = _sanction(make, actors)
+    make.session.flush()
+    for url in (
+        f"/admin/listings/{listing.id}",
+        f"/admin/sanctions/{sanction.id}",
+        f"/admin/enterprises/{listing.enterprise_id}",
+    ):
+        assert clients["clerk_b"].get(url).status_code == 404
+        assert clients["reviewer_b"].get(url).status_code == 404
+        assert clients["clerk_a"].get(url).status_code == 200
+        assert clients["reviewer_m"].get(url).status_code == 200
+
+
+def test_post_without_csrf_token_writes_nothing(make, session, users, clients):
+    actors = _actors(users)
+    listing = _listing(make, actors, "submitted")
+    session.flush()
+    before = _events(session)
+    response = clients["reviewer_a"].post(
+        f"/admin/listings/{listing.id}/publish", data={"version_id": listing.version_id}
+    )
+    assert response.status_code == 400
+    assert _events(session) == before
