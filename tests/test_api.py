@@ -178,7 +178,7 @@ def test_api_matches_its_openapi_document(app, published):
     """schemathesis: no server error, and every response fits the documented schema."""
     api = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) == 4
+    assert len(operations) == 5
     for operation in operations:
 
         @given(case=operation.as_strategy())
@@ -192,3 +192,40 @@ def test_api_matches_its_openapi_document(app, published):
             case.call_and_validate()
 
         check()
+
+
+def test_search_finds_firms_with_their_listings_in_force(client, published):
+    firm = published["in_force"].enterprise
+    response = client.get("/api/v1/search", query_string={"q": firm.name[3:9]})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    body = response.get_json()
+    schema_validator(client, "SearchPage").validate(body)
+    found = {row["uscc"]: row for row in body["results"]}
+    assert firm.uscc in found
+    assert published["removed"].enterprise.uscc not in found
+    [listing] = found[firm.uscc]["listings"]
+    assert listing["ground"] == "B3" and listing["authority"] == "广东省通信管理局"
+    by_code = client.get("/api/v1/search", query_string={"q": firm.uscc}).get_json()
+    assert by_code["results"][0]["uscc"] == firm.uscc
+
+
+def test_search_filters_and_hostile_queries(client, published):
+    firm = published["dishonest"].enterprise
+    assert (
+        client.get("/api/v1/search", query_string={"q": firm.name, "list": "bad"}).get_json()[
+            "results"
+        ]
+        == []
+    )
+    for q in ['"', "AND OR NOT", "*", "名" * 500, "\x00", "((("]:
+        assert client.get("/api/v1/search", query_string={"q": q}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query", ["list=x", "province=123456", "ground=Z9", "page=0", "page=10001", "per_page=101"]
+)
+def test_search_bad_parameters_are_json_400(client, query):
+    response = client.get(f"/api/v1/search?q=公司&{query}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == 400

@@ -156,3 +156,14 @@ def test_render_is_pure_and_deterministic():
     assert feed.last_modified == item.published
     with pytest.raises(ValueError):
         feeds.render(feed, "json")
+
+
+@pytest.mark.parametrize("ext", ["rss", "atom"])
+def test_search_feed_follows_the_search(client, make, people, world, ext):
+    kept = world["kept"].enterprise
+    _, parsed = parse(client, f"/feeds/search.{ext}?q={kept.name}")
+    assert [e.title for e in parsed.entries] == [f"列入不良名单：{kept.name}"]
+    assert kept.uscc in parsed.entries[0].summary
+    _, none = parse(client, f"/feeds/search.{ext}?q={kept.name}&list=dishonest")
+    assert none.entries == []
+    assert client.get(f"/feeds/search.{ext}?list=nope").status_code == 400

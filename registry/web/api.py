@@ -11,16 +11,26 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from registry import rules, text, visibility
+from registry import rules, search, text, visibility
 from registry.database import get_session
 from registry.errors import NotFoundError
-from registry.models import LISTS, NOTICE_KINDS, Authority, Enterprise, Listing, Notice, Sanction
+from registry.models import (
+    LISTS,
+    NOTICE_KINDS,
+    Authority,
+    Enterprise,
+    Ground,
+    Listing,
+    Notice,
+    Sanction,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
 MAX_PAGE = 1_000_000
+SEARCH_MAX_PAGE = search.engine.MAX_PAGE
 
 
 class BadParameter(Exception):
@@ -193,6 +203,53 @@ def listings():
     ).all()
     results = [{"id": row.id} | firm_json(row.enterprise) | listing_json(row) for row in rows]
     return _page(total, page, per_page, results)
+
+
+def search_args(session) -> tuple[str, search.SearchFilters]:
+    """q, list, province and ground as /search takes them; bad values are a 400."""
+    query = (request.args.get("q") or "")[:200]
+    grounds = set(session.scalars(select(Ground.code)))
+    filters = search.SearchFilters(
+        list_code=choice_arg("list", LISTS),
+        province=choice_arg("province", _province_codes(session)),
+        ground=choice_arg("ground", grounds),
+    )
+    return query, filters
+
+
+def search_listings(session, result: search.SearchResult, filters: search.SearchFilters):
+    """The hits' listings in force now, from the database (the index only finds candidates)."""
+    ids = [hit.enterprise_id for hit in result.hits]
+    firms = {f.id: f for f in session.scalars(select(Enterprise).where(Enterprise.id.in_(ids)))}
+    query = (
+        visibility.public_listings(rules.today())
+        .where(Listing.enterprise_id.in_(ids))
+        .options(joinedload(Listing.ground), joinedload(Listing.authority))
+        .order_by(Listing.decided_on.desc(), Listing.id.desc())
+    )
+    if filters.list_code:
+        query = query.where(Listing.list_code == filters.list_code)
+    if filters.ground:
+        query = query.join(Listing.ground).where(Ground.code == filters.ground)
+    in_force: dict[int, list[Listing]] = {i: [] for i in ids}
+    for listing in session.scalars(query):
+        in_force[listing.enterprise_id].append(listing)
+    return [(firms[i], in_force[i]) for i in ids if i in firms and in_force[i]]
+
+
+@bp.get("/search")
+def search_firms():
+    """Firms matching a name (part), USCC, licence or decision number, with listings in force."""
+    session = get_session()
+    query, filters = search_args(session)
+    page = int_arg("page", 1, minimum=1, maximum=SEARCH_MAX_PAGE)
+    per_page = int_arg("per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
+    result = search.search(query, filters, page, per_page, session=session)
+    results = [
+        firm_json(firm) | {"listings": [listing_json(listing) for listing in found]}
+        for firm, found in search_listings(session, result, filters)
+    ]
+    return _page(result.total, page, per_page, results)
 
 
 def public_enterprise(session, uscc: str) -> tuple[Enterprise, list[Listing], list[Sanction]]:
@@ -376,7 +433,7 @@ def _responses(schema: str, *errors: int) -> dict[str, Any]:
     return answers
 
 
-def openapi_document(server: str, provinces: list[str]) -> dict[str, Any]:
+def openapi_document(server: str, provinces: list[str], grounds: list[str]) -> dict[str, Any]:
     """The API's description; tests check every response against it."""
     province = {"type": "string", "enum": provinces}
     listing = _object({"id": {"type": "integer"}} | _FIRM_PROPS | _LISTING_PROPS)
@@ -401,6 +458,25 @@ def openapi_document(server: str, provinces: list[str]) -> dict[str, Any]:
                         *_PAGE_PARAMS,
                     ],
                     "responses": _responses("ListingPage", 400),
+                }
+            },
+            "/search": {
+                "get": {
+                    "summary": "Firms by name (part), USCC, licence or decision number",
+                    "operationId": "searchFirms",
+                    "parameters": [
+                        _param("q", {"type": "string", "maxLength": 200}, "what to look for"),
+                        _param("list", {"type": "string", "enum": list(LISTS)}, "bad | dishonest"),
+                        _param("province", province, "GB/T 2260 province code of the firm"),
+                        _param("ground", {"type": "string", "enum": grounds}, "ground code"),
+                        _param(
+                            "page",
+                            {"type": "integer", "minimum": 1, "maximum": SEARCH_MAX_PAGE},
+                            "page number, from 1",
+                        ),
+                        _PAGE_PARAMS[1],
+                    ],
+                    "responses": _responses("SearchPage", 400),
                 }
             },
             "/enterprises/{uscc}": {
@@ -470,6 +546,10 @@ def openapi_document(server: str, provinces: list[str]) -> dict[str, Any]:
                 ),
                 "Notice": _object(_NOTICE_PROPS),
                 "NoticePage": _paged("Notice"),
+                "SearchResult": _object(
+                    _FIRM_PROPS | {"listings": {"type": "array", "items": _ref("Listing")}}
+                ),
+                "SearchPage": _paged("SearchResult"),
                 "NoticeDetail": _object(
                     _NOTICE_PROPS
                     | {
@@ -498,4 +578,9 @@ _NOTICE_PROPS = {
 
 @bp.get("/openapi.json")
 def openapi():
-    return openapi_document(base_url(), sorted(_province_codes(get_session())))
+    session = get_session()
+    return openapi_document(
+        base_url(),
+        sorted(_province_codes(session)),
+        sorted(session.scalars(select(Ground.code))),
+    )

@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, abort, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from registry import feeds, rules, text, visibility
+from registry import feeds, rules, search, text, visibility
 from registry.database import get_session
 from registry.models import Authority, Enterprise, Listing, LogEntry, Notice, notice_listing
-from registry.web.api import BadParameter, base_url, enterprise_path
+from registry.web.api import (
+    BadParameter,
+    base_url,
+    enterprise_path,
+    search_args,
+    search_listings,
+)
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 
 LIMIT = 50
+SEARCH_HITS = 100
+SEARCH_PARAMS = ("q", "list", "province", "ground")
 LIST_LABELS = {"bad": "不良名单", "dishonest": "失信名单"}
 ACTION_LABELS = {"publish": "列入", "remove": "提前移出", "expire": "期满移出", "annul": "撤销"}
 
@@ -228,6 +236,30 @@ def province_feed(code: str, ext: str):
     return _answer(feed, fmt)
 
 
+@bp.get("/search.<ext>")
+def search_feed(ext: str):
+    """The same as /search, as publications newest first (q, list, province, ground)."""
+    fmt = _fmt(ext)
+    session = get_session()
+    query, filters = search_args(session)
+    result = search.search(query, filters, 1, SEARCH_HITS, session=session)
+    listing_ids = [
+        listing.id for _, found in search_listings(session, result, filters) for listing in found
+    ]
+    entries = listing_entries([LogEntry.entity_id.in_(listing_ids), LogEntry.action == "publish"])
+    params = {k: v for k, v in request.args.items() if k in SEARCH_PARAMS and v}
+    feed = feeds.Feed(
+        id=_tag("feeds/search?" + urlencode(sorted(params.items()))),
+        title=_("搜索：%(q)s", q=query) if query else _("搜索"),
+        link=f"{base_url()}/search" + ("?" + urlencode(params) if params else ""),
+        self_link=_self() + ("?" + urlencode(params) if params else ""),
+        description=_("与该搜索匹配的公示记录，最新的在前"),
+        items=[log_item(entry) for entry in entries],
+    )
+    return _answer(feed, fmt)
+
+
 @bp.errorhandler(BadParameter)
 def bad_parameter(exc: BadParameter):
-    abort(400, exc.message)
+    message = exc.message
+    return render_template("error.html", status=400, title="Bad Request", message=message), 400
