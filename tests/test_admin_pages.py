@@ -283,3 +283,70 @@ def test_csrf_helper_token_is_session_bound(app, clerk):
     first, second = _as(app, clerk), app.test_client()
     foreign = csrf_token(second)
     assert first.post("/admin/logout", data={"csrf_token": foreign}).status_code == 400
+
+
+def test_notice_body_is_sanitised_and_names_listings(app, clerk, reviewer, make, session):
+    from registry.models import Notice
+    from registry.services.accounts import actor_for
+
+    item = make.published_listing(actor_for(clerk), make.actor("reviewer", A))
+    session.flush()
+    client = _as(app, clerk)
+    r = post(
+        client,
+        "/admin/notices/new",
+        {
+            "slug": "2026-q3-exposure-test",
+            "kind": "exposure",
+            "title": "2026年第三季度不良名单曝光公告",
+            "body_md": "**依法公示**\n\n<script>alert(1)</script>\n\n[链接](javascript:alert(1))",
+            "listings": [str(item.id)],
+        },
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    notice = session.scalar(select(Notice).where(Notice.slug == "2026-q3-exposure-test"))
+    page = client.get(f"/admin/notices/{notice.id}").get_data(as_text=True)
+    body = page.split('<article class="notice-body">')[1].split("</article>")[0]
+    assert "<strong>依法公示</strong>" in body
+    assert "<script" not in body and 'href="javascript:' not in body
+    assert item.enterprise.name in page
+    assert post(client, f"/admin/notices/{notice.id}/submit", {"version_id": 1}).status_code == 302
+    rv = _as(app, reviewer)
+    assert post(rv, f"/admin/notices/{notice.id}/publish", {"version_id": 2}).status_code == 302
+    session.expire_all()
+    assert session.get(Notice, notice.id).state == "published"
+
+
+def test_petition_recorded_and_decided(app, clerk, reviewer, make, session):
+    from registry.models import Petition
+    from registry.services.accounts import actor_for
+
+    item = make.published_listing(actor_for(clerk), make.actor("reviewer", A))
+    session.flush()
+    c = _as(app, clerk)
+    future = (rules.today() + timedelta(days=1)).isoformat()
+    bad = post(
+        c,
+        f"/admin/listings/{item.id}/petitions/new",
+        {"kind": "objection", "petitioner": "申请人", "received_on": future},
+    )
+    assert bad.status_code == 400
+    r = post(
+        c,
+        f"/admin/listings/{item.id}/petitions/new",
+        {
+            "kind": "credit_repair",
+            "petitioner": "深圳市某公司",
+            "received_on": rules.today().isoformat(),
+        },
+    )
+    assert r.status_code == 302
+    petition = session.scalar(select(Petition).where(Petition.listing_id == item.id))
+    # A clerk may not decide; a reviewer may.
+    url = f"/admin/petitions/{petition.id}/decide"
+    data = {"outcome_state": "upheld", "outcome": "已完成整改", "version_id": 1}
+    assert post(c, url, data).status_code == 403
+    assert post(_as(app, reviewer), url, data).status_code == 302
+    session.expire_all()
+    assert session.get(Petition, petition.id).state == "upheld"
+    assert "深圳市某公司" in c.get(f"/admin/listings/{item.id}").get_data(as_text=True)

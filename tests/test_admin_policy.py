@@ -5,6 +5,7 @@ allowed ones succeed, and for everyone else the database is unchanged (no Event)
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from registry import rules
 from registry.models import Event
-from registry.services import listings, sanctions
+from registry.services import listings, notices, petitions, sanctions
 from tests.factories import csrf_token, login
 
 A, B, MINISTRY = "440000", "110000", "MIIT"
@@ -135,6 +136,73 @@ def case_listing_edit(make, u):
     }
 
 
+_slugs = itertools.count(1)
+
+
+def _notice(make, u, state="draft"):
+    clerk = u["clerk_a"].actor
+    record = notices.create_notice(
+        make.session, clerk, slug=f"policy-notice-{next(_slugs)}", title="2026年第三季度曝光公告"
+    )
+    if state == "submitted":
+        notices.transition_notice(make.session, clerk, record, "submit")
+    return record
+
+
+def case_notice_new(make, u):
+    return "/admin/notices/new", {
+        "slug": f"policy-new-{next(_slugs)}",
+        "kind": "exposure",
+        "title": "曝光公告",
+        "body_md": "正文",
+    }
+
+
+def case_notice_edit(make, u):
+    n = _notice(make, u)
+    return f"/admin/notices/{n.id}/edit", {
+        "slug": n.slug,
+        "kind": n.kind,
+        "title": "修改后的标题",
+        "version_id": n.version_id,
+    }
+
+
+def _notice_transition(state, action, reason=""):
+    def case(make, u):
+        n = _notice(make, u, state)
+        return f"/admin/notices/{n.id}/{action}", {"version_id": n.version_id, "reason": reason}
+
+    return case
+
+
+def case_petition_new(make, u):
+    item = _listing(make, u, "published")
+    return f"/admin/listings/{item.id}/petitions/new", {
+        "kind": "objection",
+        "petitioner": "某某网络科技有限公司",
+        "received_on": _days_ago(1),
+        "statement": "已于处理日期前整改",
+    }
+
+
+def case_petition_decide(make, u):
+    item = _listing(make, u, "published")
+    petition = petitions.record_petition(
+        make.session,
+        u["clerk_a"].actor,
+        item,
+        kind="credit_repair",
+        petitioner="某某网络科技有限公司",
+        received_on=rules.today() - timedelta(days=2),
+    )
+    return f"/admin/petitions/{petition.id}/decide", {
+        "outcome_state": "rejected",
+        "outcome": "不符合信用修复条件",
+        "version_id": petition.version_id,
+    }
+
+
 CASES = {
     "admin.enterprise_new": (ANY_REGULATOR, case_enterprise_new),
     "admin.enterprise_edit": (BUREAU_A, case_enterprise_edit),
@@ -171,6 +239,16 @@ CASES = {
         {"reviewer_a"},
         _transition("listing", "published", "remove", "已整改"),
     ),
+    "admin.notice_new": (ANY_REGULATOR, case_notice_new),
+    "admin.notice_edit": (BUREAU_A, case_notice_edit),
+    "admin.notice_submit": (BUREAU_A, _notice_transition("draft", "submit")),
+    "admin.notice_return": (
+        REVIEWER_A_OR_MINISTRY,
+        _notice_transition("submitted", "return", "标题有误"),
+    ),
+    "admin.notice_publish": (REVIEWER_A_OR_MINISTRY, _notice_transition("submitted", "publish")),
+    "admin.petition_new": (BUREAU_A, case_petition_new),
+    "admin.petition_decide": ({"reviewer_a"}, case_petition_decide),
     "admin.listing_annul": (
         {"reviewer_a"},
         _transition("listing", "published", "annul", "列入错误"),

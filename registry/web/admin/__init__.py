@@ -15,5 +15,7 @@ from registry.web.admin import (  # noqa: E402,F401  (views register themselves 
     dashboard,
     enterprises,
     listings,
+    notices,
+    petitions,
     sanctions,
 )

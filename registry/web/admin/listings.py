@@ -10,7 +10,7 @@ from wtforms import SelectChoice
 from registry import rules
 from registry.database import get_session
 from registry.errors import ConflictError, ValidationError
-from registry.models import Enterprise, Ground, Listing, Sanction
+from registry.models import Enterprise, Ground, Listing, Petition, Sanction
 from registry.services import listings as service
 from registry.web.admin import bp
 from registry.web.admin.common import history, register_transitions
@@ -88,6 +88,9 @@ def listing(listing_id: int):
         deadline=rules.listing_deadline(record.decided_on),
         overdue=rules.is_overdue(record.decided_on, record.listed_on, today),
         effective_state=rules.effective_state(record, today),
+        petitions=get_session()
+        .scalars(select(Petition).where(Petition.listing_id == record.id).order_by(Petition.id))
+        .all(),
     )
 
 

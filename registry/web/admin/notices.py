@@ -1,0 +1,165 @@
+"""Exposure and removal notices (曝光公告 / 移出公告): draft, attach listings, workflow."""
+
+from __future__ import annotations
+
+import nh3
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import SelectChoice
+
+from registry.database import get_session
+from registry.errors import ConflictError, ValidationError
+from registry.models import Listing, Notice
+from registry.rules import RuleViolation
+from registry.services import notices as service
+from registry.web.admin import bp
+from registry.web.admin.common import LIST_LABELS, STATE_LABELS, history, register_transitions
+from registry.web.admin.forms import NoticeForm, WorkflowForm, apply_errors
+from registry.web.admin.policy import actor, load, requires
+
+_markdown = MarkdownIt("commonmark", {"html": False})
+
+
+def render_markdown(body: str) -> Markup:
+    """Markdown to HTML, sanitised with nh3 (no script, no event handlers, no iframes)."""
+    return Markup(nh3.clean(_markdown.render(body or "")))
+
+
+def _notice_form(**kwargs) -> NoticeForm:
+    """Listings that may be named: the actor's authority's, once published or ended."""
+    form = NoticeForm(**kwargs)
+    items = get_session().scalars(
+        select(Listing)
+        .options(joinedload(Listing.enterprise))
+        .where(
+            Listing.authority_id == actor().authority_id,
+            Listing.state.in_(("published", "removed", "expired", "annulled")),
+        )
+        .order_by(Listing.id.desc())
+        .limit(500)
+    )
+    form.listings.choices = [
+        SelectChoice(
+            item.id,
+            f"{item.enterprise.name} · {LIST_LABELS[item.list_code]} · {STATE_LABELS[item.state]}",
+        )
+        for item in items
+    ]
+    return form
+
+
+def _chosen(form: NoticeForm) -> list[Listing]:
+    db = get_session()
+    return [db.get(Listing, listing_id) for listing_id in form.listings.data or []]
+
+
+@bp.get("/notices")
+@requires("read")
+def notices():
+    who = actor()
+    query = select(Notice).order_by(Notice.id.desc()).limit(200)
+    if not who.is_ministry:
+        query = query.where(Notice.authority_id == who.authority_id)
+    return render_template("admin/notices.html", items=get_session().scalars(query).all())
+
+
+@bp.route("/notices/new", methods=["GET", "POST"])
+@requires("create")
+def notice_new():
+    form = _notice_form()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            notice = service.create_notice(
+                db,
+                actor(),
+                slug=form.slug.data,
+                title=form.title.data,
+                body_md=form.body_md.data or "",
+                kind=form.kind.data,
+                listings=_chosen(form),
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc.errors)
+        except RuleViolation as exc:
+            form.form_errors.append(exc.message)
+        else:
+            db.commit()
+            flash(_("已新建公告（草稿）。"), "success")
+            return redirect(url_for("admin.notice", notice_id=notice.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/notice_form.html", form=form, notice=None), status
+
+
+@bp.get("/notices/<int:notice_id>")
+@requires("read")
+def notice(notice_id: int):
+    record = load(Notice, notice_id)
+    return render_template(
+        "admin/notice.html",
+        notice=record,
+        body=render_markdown(record.body_md),
+        form=WorkflowForm(formdata=None, version_id=record.version_id),
+        events=history("notice", [record.id]),
+    )
+
+
+@bp.route("/notices/<int:notice_id>/edit", methods=["GET", "POST"])
+@requires("edit")
+def notice_edit(notice_id: int):
+    record = load(Notice, notice_id, "edit")
+    form = _notice_form(obj=record if request.method == "GET" else None)
+    status = 200
+    if request.method == "GET":
+        form.listings.data = [item.id for item in record.listings]
+    else:
+        status = 400
+        if form.validate_on_submit():
+            db = get_session()
+            try:
+                service.update_notice(
+                    db,
+                    actor(),
+                    record,
+                    expected_version=form.version_id.data,
+                    title=form.title.data,
+                    body_md=form.body_md.data or "",
+                    listings=_chosen(form),
+                )
+            except ValidationError as exc:
+                apply_errors(form, exc.errors)
+            except ConflictError as exc:
+                form.form_errors.append(str(exc))
+                status = 409
+            except RuleViolation as exc:
+                form.form_errors.append(exc.message)
+            else:
+                db.commit()
+                flash(_("已保存。"), "success")
+                return redirect(url_for("admin.notice", notice_id=record.id))
+    return render_template("admin/notice_form.html", form=form, notice=record), status
+
+
+register_transitions(
+    "notice",
+    Notice,
+    {
+        action: (
+            lambda db, who, rec, form, action=action: service.transition_notice(
+                db,
+                who,
+                rec,
+                action,
+                reason=form.reason.data or "",
+                expected_version=form.version_id.data,
+            )
+        )
+        for action in ("submit", "return", "publish")
+    },
+    "/notices",
+    "admin.notice",
+)
