@@ -63,5 +63,5 @@ def test_a_locked_index_skips_catch_up_without_failing(session, make, tmp_path):
         assert index.catch_up(session) is None
     finally:
         other.cancel()
-    assert index.catch_up(session) == 1
+    assert index.catch_up(session) >= 1
     assert _ids(index, listing.enterprise.name) == {listing.enterprise_id}
