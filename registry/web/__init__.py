@@ -17,7 +17,7 @@ def select_locale() -> str:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import api, data, feeds, errors, log, public
+    from registry.web import api, data, errors, feeds, log, public
 
     Babel(
         app,
