@@ -1,0 +1,24 @@
+"""Batch import of listings from CSV and Excel (SPEC sections 7 and 8).
+
+parse → validate → apply: :mod:`.parse` reads the file, :mod:`.validate` checks every row
+before anything is written, :mod:`.apply` writes the good rows through the services. The
+caller (the CLI, the back-office upload) commits once.
+"""
+
+from registry.imports.apply import ImportApplyError, ImportResult, apply_plan, import_actor
+from registry.imports.parse import ImportFileError, ParsedFile, read_bytes, read_path
+from registry.imports.validate import Plan, Problem, validate
+
+__all__ = [
+    "ImportApplyError",
+    "ImportFileError",
+    "ImportResult",
+    "ParsedFile",
+    "Plan",
+    "Problem",
+    "apply_plan",
+    "import_actor",
+    "read_bytes",
+    "read_path",
+    "validate",
+]

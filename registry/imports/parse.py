@@ -1,0 +1,239 @@
+"""Reading an import file (SPEC section 8): CSV in UTF-8 (with or without BOM), GB18030 (what
+Chinese Excel writes) or UTF-16, or the first sheet of an XLSX workbook.
+
+The result is a list of rows keyed by field name (``name``, ``uscc``, ...) with the row
+number the clerk sees in Excel (the header is row 1). Cells are trimmed; Excel date cells
+arrive as :class:`datetime.date`; nothing is interpreted beyond that (see validate.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from registry.errors import DomainError
+
+# Field → accepted headers (compared after NFKC, case folding and removal of spaces and '*').
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("经营者名称", "name", "企业名称", "经营者", "单位名称"),
+    "uscc": ("统一社会信用代码", "uscc", "信用代码", "社会信用代码"),
+    "licence_no": ("许可证编号", "licence_no", "license_no", "许可证号", "经营许可证编号"),
+    "list": ("名单类型", "list", "名单"),
+    "ground": ("列入事由", "ground", "事由", "列入原因"),
+    "decided_on": ("处理日期", "decided_on", "决定日期", "处罚日期"),
+    "authority": ("列入单位", "authority", "列入机关"),
+    "decision_no": ("处罚决定书文号", "decision_no", "文号", "决定书文号", "处罚文号"),
+    "facts": ("违法事实", "facts", "事实"),
+    "province": ("省份", "province", "所在省份"),
+    # Grounds whose term follows the source decision (联合惩戒) need its end date.
+    "source_expires_on": ("原决定截止日期", "source_expires_on", "截止日期"),
+}
+
+# Chinese label of each field, for messages about a column missing from the file.
+FIELD_LABELS: dict[str, str] = {field: aliases[0] for field, aliases in HEADER_ALIASES.items()}
+
+MAX_ROWS = 200_000
+
+
+class ImportFileError(DomainError):
+    """The file as a whole cannot be read (format, encoding, header)."""
+
+
+Cell = str | date | None
+
+
+@dataclass
+class Row:
+    number: int  # as the clerk sees it in Excel: the header is row 1
+    cells: dict[str, Cell]
+
+
+@dataclass
+class ParsedFile:
+    kind: str  # csv | xlsx
+    encoding: str | None
+    headers: dict[str, str]  # field → header text as written in the file
+    rows: list[Row]
+    ignored_headers: list[str] = field(default_factory=list)
+
+    def column(self, field_name: str) -> str:
+        """The column as the clerk sees it: the file's own header, else the Chinese label."""
+        return self.headers.get(field_name) or FIELD_LABELS.get(field_name, field_name)
+
+
+def _header_key(value: str) -> str:
+    text = unicodedata.normalize("NFKC", value).casefold()
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "*＊:：\ufeff")
+
+
+_HEADER_LOOKUP = {
+    _header_key(alias): field for field, aliases in HEADER_ALIASES.items() for alias in aliases
+}
+
+
+def _map_headers(header: list[Any]) -> tuple[dict[int, str], dict[str, str], list[str]]:
+    positions: dict[int, str] = {}
+    headers: dict[str, str] = {}
+    ignored: list[str] = []
+    for index, raw in enumerate(header):
+        label = "" if raw is None else str(raw).strip()
+        if not label:
+            continue
+        field_name = _HEADER_LOOKUP.get(_header_key(label))
+        if field_name is None:
+            ignored.append(label)
+            continue
+        if field_name in headers:
+            raise ImportFileError(
+                f"第1行：列“{headers[field_name]}”与“{label}”重复 / "
+                f"row 1: columns {headers[field_name]!r} and {label!r} are the same field"
+            )
+        positions[index] = field_name
+        headers[field_name] = label
+    if not headers:
+        raise ImportFileError(
+            "第1行应为表头（经营者名称、统一社会信用代码、名单类型、列入事由、处理日期……），"
+            "未找到可识别的列 / row 1 must be the header row (name, uscc, list, ground, "
+            "decided_on, ...); no known column found"
+        )
+    return positions, headers, ignored
+
+
+def _cell(value: Any) -> Cell:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip().replace("\ufeff", "")
+    return text or None
+
+
+def _rows(records: Any, positions: dict[int, str]) -> list[Row]:
+    rows: list[Row] = []
+    for number, record in enumerate(records, start=2):
+        cells = {
+            field_name: _cell(record[index]) if index < len(record) else None
+            for index, field_name in positions.items()
+        }
+        if all(value is None for value in cells.values()):
+            continue  # blank lines are not rows
+        rows.append(Row(number, cells))
+        if len(rows) > MAX_ROWS:
+            raise ImportFileError(
+                f"文件超过{MAX_ROWS}行，请拆分后导入 / more than {MAX_ROWS} rows: split the file"
+            )
+    return rows
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+_CHINESE_ENCODINGS = {"gb18030", "gbk", "gb2312", "hz", "cp936"}
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Text and encoding of a CSV file: UTF-8 (BOM or not), UTF-16 with BOM, or GB18030."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    guess = (best.encoding if best else "").lower().replace("-", "").replace("_", "")
+    # GB18030 is a superset of GBK and GB2312; try it first for Chinese guesses or none.
+    candidates = ["gb18030"]
+    if best is not None and guess not in _CHINESE_ENCODINGS:
+        candidates.append(best.encoding)
+    for encoding in candidates:
+        try:
+            return data.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise ImportFileError(
+        "无法识别文件编码，请在 Excel 中另存为“CSV UTF-8”或 .xlsx / "
+        "cannot tell the file's encoding: save it as CSV UTF-8 or .xlsx"
+    )
+
+
+def read_csv(data: bytes) -> ParsedFile:
+    text, encoding = decode(data)
+    sample = text[:20_000]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), dialect))
+    except csv.Error as exc:
+        raise ImportFileError(f"CSV 格式错误 / malformed CSV: {exc}") from None
+    if not records:
+        raise ImportFileError("文件为空 / the file is empty")
+    positions, headers, ignored = _map_headers(records[0])
+    return ParsedFile("csv", encoding, headers, _rows(records[1:], positions), ignored)
+
+
+# --- XLSX -----------------------------------------------------------------------------
+
+
+def read_xlsx(data: bytes) -> ParsedFile:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl errors alike: a file the clerk can fix
+        raise ImportFileError(
+            f"无法读取 Excel 文件（{type(exc).__name__}），请用 Excel 另存为 .xlsx 后重试 / "
+            "cannot read this Excel file; save it again as .xlsx"
+        ) from None
+    try:
+        if not workbook.worksheets:
+            raise ImportFileError("工作簿没有工作表 / the workbook has no sheet")
+        records = workbook.worksheets[0].iter_rows(values_only=True)
+        header = next(records, None)
+        if header is None:
+            raise ImportFileError("第一个工作表为空 / the first sheet is empty")
+        positions, headers, ignored = _map_headers(list(header))
+        rows = _rows(records, positions)
+    finally:
+        workbook.close()
+    return ParsedFile("xlsx", None, headers, rows, ignored)
+
+
+def read_bytes(data: bytes, filename: str = "") -> ParsedFile:
+    """Parse CSV or XLSX, recognised by content (the name only helps the error message)."""
+    if not data:
+        raise ImportFileError("文件为空 / the file is empty")
+    if data.startswith(b"PK\x03\x04"):
+        return read_xlsx(data)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportFileError(
+            "不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV UTF-8 / "
+            "old .xls files are not supported: save as .xlsx or CSV UTF-8"
+        )
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        raise ImportFileError("该文件不是有效的 .xlsx 文件 / this is not a valid .xlsx file")
+    return read_csv(data)
+
+
+def read_path(path: str | Path) -> ParsedFile:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"无法读取文件 / cannot read {path}: {exc.strerror}") from None
+    return read_bytes(data, path.name)
