@@ -5,6 +5,7 @@ allowed ones succeed, and for everyone else the database is unchanged (no Event)
 
 from __future__ import annotations
 
+import io
 import itertools
 from datetime import timedelta
 
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 
 from registry import rules
 from registry.models import Event
-from registry.services import listings, notices, petitions, sanctions
+from registry.services import evidence, listings, notices, petitions, sanctions
 from tests.factories import csrf_token, login
 
 A, B, MINISTRY = "440000", "110000", "MIIT"
@@ -203,6 +204,41 @@ def case_petition_decide(make, u):
     }
 
 
+PDF = b"%PDF-1.7\n%%EOF\n"
+
+
+def case_evidence_upload_sanction(make, u):
+    s = _sanction(make, u)
+    return f"/admin/sanctions/{s.id}/evidence", {"file": (io.BytesIO(PDF), "决定书.pdf")}
+
+
+def case_evidence_upload_listing(make, u):
+    item = _listing(make, u)
+    return f"/admin/listings/{item.id}/evidence", {"file": (io.BytesIO(PDF), "证据.pdf")}
+
+
+def _evidence(make, u):
+    return evidence.add_evidence(
+        make.session,
+        u["clerk_a"].actor,
+        _sanction(make, u),
+        data=PDF,
+        filename="决定书.pdf",
+        evidence_dir=make.evidence_dir,
+        max_bytes=10_000,
+    )
+
+
+def case_evidence_retract(make, u):
+    row = _evidence(make, u)
+    return f"/admin/evidence/{row.id}/retract", {"version_id": row.version_id, "reason": "传错文件"}
+
+
+def case_evidence_public(make, u):
+    row = _evidence(make, u)
+    return f"/admin/evidence/{row.id}/public", {"version_id": row.version_id, "public": "1"}
+
+
 CASES = {
     "admin.enterprise_new": (ANY_REGULATOR, case_enterprise_new),
     "admin.enterprise_edit": (BUREAU_A, case_enterprise_edit),
@@ -249,6 +285,10 @@ CASES = {
     "admin.notice_publish": (REVIEWER_A_OR_MINISTRY, _notice_transition("submitted", "publish")),
     "admin.petition_new": (BUREAU_A, case_petition_new),
     "admin.petition_decide": ({"reviewer_a"}, case_petition_decide),
+    "admin.evidence_upload_sanction": (BUREAU_A, case_evidence_upload_sanction),
+    "admin.evidence_upload_listing": (BUREAU_A, case_evidence_upload_listing),
+    "admin.evidence_retract": ({"reviewer_a"}, case_evidence_retract),
+    "admin.evidence_public": ({"reviewer_a"}, case_evidence_public),
     "admin.listing_annul": (
         {"reviewer_a"},
         _transition("listing", "published", "annul", "列入错误"),
@@ -307,8 +347,9 @@ def _events(session) -> int:
 
 
 @pytest.mark.parametrize("endpoint", sorted(CASES))
-def test_write_route_matrix(endpoint, make, session, users, clients):
+def test_write_route_matrix(endpoint, app, make, session, users, clients):
     allowed, setup = CASES[endpoint]
+    make.evidence_dir = app.config["EVIDENCE_DIR"]
     actors = _actors(users)
     for who in WHO:
         url, data = setup(make, actors)

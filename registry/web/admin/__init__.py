@@ -14,6 +14,7 @@ from registry.web.admin import (  # noqa: E402,F401  (views register themselves 
     common,
     dashboard,
     enterprises,
+    evidence,
     listings,
     notices,
     petitions,

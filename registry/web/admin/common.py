@@ -87,7 +87,16 @@ def admin_labels() -> dict[str, Any]:
         "LIST_LABELS": LIST_LABELS,
         "MEASURE_LABELS": MEASURE_LABELS,
         "event_changes": changes,
+        "role_actions": _role_actions(),
     }
+
+
+def _role_actions() -> frozenset[str]:
+    from flask_login import current_user
+
+    if not current_user or not current_user.is_authenticated:
+        return frozenset()
+    return rules.ROLE_ACTIONS.get(current_user.actor.role, frozenset())
 
 
 def register_transitions(

@@ -168,10 +168,11 @@ class EvidenceForm(FlaskForm):
     description = StringField(_l("说明"), validators=[Optional(), Length(max=1000)])
 
 
-class ConfirmForm(FlaskForm):
-    """A bare POST button (CSRF token only)."""
+class EvidenceActionForm(VersionedForm):
+    """Retract (with a reason) or set public / private."""
 
-    hidden = HiddenField()
+    reason = StringField(_l("撤回理由"), validators=[Optional(), Length(max=2000)])
+    public = HiddenField(validators=[Optional()])
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str] | None = None):

@@ -1,0 +1,195 @@
+"""Evidence files (证据材料): checked by content, stored by content, never deleted.
+
+A file is accepted for what its bytes are, not for its name: PDF, PNG, JPEG, OFD (a zip
+holding OFD.xml, the Chinese national layout format) and XLSX (a zip holding
+xl/workbook.xml). It is stored under EVIDENCE_DIR at a path derived from its SHA-256,
+written through a temporary file and os.replace, so a reader never sees half a file and an
+existing file is never overwritten. A wrong file is retracted (the row stays, with who and
+when), not deleted. Files are private to the owning authority and the ministry unless a
+reviewer marks one public.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from registry import rules
+from registry.db import utcnow
+from registry.errors import DomainError, NotFoundError, ValidationError
+from registry.models import Evidence, Listing, Sanction
+from registry.rules import Actor, RuleViolation, check_may
+from registry.services.history import check_version, flush, record_event, snapshot
+
+PDF = "application/pdf"
+PNG = "image/png"
+JPEG = "image/jpeg"
+OFD = "application/ofd"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXTENSIONS = {PDF: "pdf", PNG: "png", JPEG: "jpg", OFD: "ofd", XLSX: "xlsx"}
+# Refuse zips that would expand absurdly when inspected (zip bombs): only names are read.
+MAX_ZIP_MEMBERS = 10_000
+
+
+class UploadTooLarge(DomainError):
+    """The file is larger than MAX_UPLOAD_BYTES (the web layer answers 413)."""
+
+
+def sniff(data: bytes) -> str | None:
+    """The media type of `data` by its magic bytes, or None when it is not an allowed type."""
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                infos = archive.infolist()
+                if len(infos) > MAX_ZIP_MEMBERS:
+                    return None
+                names = {info.filename.lstrip("/") for info in infos}
+        except (zipfile.BadZipFile, ValueError, OSError):
+            return None
+        if "OFD.xml" in names:
+            return OFD
+        if "xl/workbook.xml" in names and "[Content_Types].xml" in names:
+            return XLSX
+    return None
+
+
+def storage_path(evidence_dir: Path | str, sha256: str) -> Path:
+    """Content address: <dir>/ab/abcdef…"""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError("not a SHA-256 hex digest")
+    return Path(evidence_dir) / sha256[:2] / sha256
+
+
+def _write_once(evidence_dir: Path | str, sha256: str, data: bytes) -> Path:
+    path = storage_path(evidence_dir, sha256)
+    if path.exists():
+        return path  # same address, same bytes: never rewritten
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o440)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def add_evidence(
+    session: Session,
+    actor: Actor,
+    owner: Sanction | Listing,
+    *,
+    data: bytes,
+    filename: str = "",
+    description: str = "",
+    evidence_dir: Path | str,
+    max_bytes: int,
+) -> Evidence:
+    """Attach a file to a penalty decision or a listing of the actor's authority. Checks
+    come first, so a refused file never reaches the disk."""
+    check_may(actor, "upload", owner.authority_id)
+    if owner.state == "annulled":
+        raise RuleViolation("owner_annulled", "记录已撤销，不能再上传证据 / the record is annulled")
+    if len(data) > max_bytes:
+        raise UploadTooLarge(
+            f"文件超过大小上限（{max_bytes // (1024 * 1024) or 1} MB） / "
+            f"the file is larger than the limit of {max_bytes} bytes"
+        )
+    if not data:
+        raise ValidationError({"file": "文件为空 / the file is empty"})
+    media_type = sniff(data)
+    if media_type is None:
+        raise ValidationError(
+            {
+                "file": "只接受 PDF、PNG、JPEG、OFD、XLSX 文件（按文件内容判断，而非扩展名） / "
+                "only PDF, PNG, JPEG, OFD and XLSX files are accepted, judged by content"
+            }
+        )
+    sha256 = hashlib.sha256(data).hexdigest()
+    _write_once(evidence_dir, sha256, data)
+    evidence = Evidence(
+        authority_id=owner.authority_id,
+        sanction_id=owner.id if isinstance(owner, Sanction) else None,
+        listing_id=owner.id if isinstance(owner, Listing) else None,
+        sha256=sha256,
+        size=len(data),
+        media_type=media_type,
+        original_name=Path(filename or "").name[:255],
+        description=(description or "").strip(),
+        uploaded_by_id=actor.user_id,
+    )
+    session.add(evidence)
+    flush(session)
+    record_event(session, actor, evidence, "upload")
+    return evidence
+
+
+def retract_evidence(
+    session: Session,
+    actor: Actor,
+    evidence: Evidence,
+    *,
+    reason: str,
+    expected_version: int | None = None,
+) -> Evidence:
+    """Withdraw a file (wrong or superseded): it stops being shown, stays on disk and in the history."""
+    check_may(actor, "retract", evidence.authority_id)
+    check_version(evidence, expected_version)
+    if not (reason or "").strip():
+        raise RuleViolation("reason_required", "此操作须填写理由 / this action needs a reason")
+    if evidence.retracted_at is not None:
+        raise RuleViolation("already_retracted", "该文件已撤回 / already retracted")
+    before = snapshot(evidence)
+    evidence.retracted_at = utcnow()
+    evidence.retracted_by_id = actor.user_id
+    evidence.public = False
+    flush(session)
+    record_event(session, actor, evidence, "retract", before=before, reason=reason.strip())
+    return evidence
+
+
+def set_public(
+    session: Session,
+    actor: Actor,
+    evidence: Evidence,
+    public: bool,
+    *,
+    expected_version: int | None = None,
+) -> Evidence:
+    """A reviewer decides whether the public may download this file."""
+    check_may(actor, "mark_public", evidence.authority_id)
+    check_version(evidence, expected_version)
+    if public and evidence.retracted_at is not None:
+        raise RuleViolation("retracted", "已撤回的文件不能公开 / a retracted file cannot be public")
+    before = snapshot(evidence)
+    evidence.public = bool(public)
+    flush(session)
+    record_event(session, actor, evidence, "mark_public", before=before)
+    return evidence
+
+
+def file_for(actor: Actor, evidence: Evidence, evidence_dir: Path | str) -> Path:
+    """The stored file, for a regulator of the owning authority or the ministry."""
+    if not rules.may_read(actor, evidence.authority_id):
+        raise NotFoundError("没有这个文件 / no such file")
+    path = storage_path(evidence_dir, evidence.sha256)
+    if not path.is_file():
+        raise NotFoundError("文件缺失 / the stored file is missing")
+    return path

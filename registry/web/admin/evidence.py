@@ -1,0 +1,108 @@
+"""Evidence files: upload to a sanction or listing, download, retract, mark public."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, send_file, url_for
+from flask_babel import gettext as _
+
+from registry.database import get_session
+from registry.errors import ValidationError
+from registry.models import Evidence, Listing, Sanction
+from registry.services import evidence as service
+from registry.web.admin import bp
+from registry.web.admin.forms import EvidenceActionForm, EvidenceForm
+from registry.web.admin.policy import actor, load, requires
+
+
+def _owner_url(record: Evidence | Sanction | Listing) -> str:
+    if isinstance(record, Sanction):
+        return url_for("admin.sanction", sanction_id=record.id)
+    if isinstance(record, Listing):
+        return url_for("admin.listing", listing_id=record.id)
+    if record.sanction_id:
+        return url_for("admin.sanction", sanction_id=record.sanction_id)
+    return url_for("admin.listing", listing_id=record.listing_id)
+
+
+def _upload(owner: Sanction | Listing):
+    form = EvidenceForm()
+    if not form.validate_on_submit():
+        abort(400, _("请选择要上传的文件。"))
+    max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
+    data = form.file.data.stream.read(max_bytes + 1)
+    db = get_session()
+    try:
+        service.add_evidence(
+            db,
+            actor(),
+            owner,
+            data=data,
+            filename=form.file.data.filename or "",
+            description=form.description.data or "",
+            evidence_dir=current_app.config["EVIDENCE_DIR"],
+            max_bytes=max_bytes,
+        )
+    except service.UploadTooLarge as exc:
+        abort(413, str(exc))
+    except ValidationError as exc:
+        abort(400, "; ".join(exc.errors.values()))
+    db.commit()
+    flash(_("已上传证据材料。"), "success")
+    return redirect(_owner_url(owner))
+
+
+@bp.post("/sanctions/<int:sanction_id>/evidence")
+@requires("upload")
+def evidence_upload_sanction(sanction_id: int):
+    return _upload(load(Sanction, sanction_id, "upload"))
+
+
+@bp.post("/listings/<int:listing_id>/evidence")
+@requires("upload")
+def evidence_upload_listing(listing_id: int):
+    return _upload(load(Listing, listing_id, "upload"))
+
+
+@bp.get("/evidence/<int:evidence_id>")
+@requires("read")
+def evidence_download(evidence_id: int):
+    record = load(Evidence, evidence_id)
+    path = service.file_for(actor(), record, current_app.config["EVIDENCE_DIR"])
+    name = record.original_name or f"{record.sha256[:12]}.{service.EXTENSIONS[record.media_type]}"
+    return send_file(path, mimetype=record.media_type, as_attachment=True, download_name=name)
+
+
+def _evidence_action(evidence_id: int, action: str):
+    record = load(Evidence, evidence_id, action)
+    form = EvidenceActionForm()
+    if not form.validate_on_submit():
+        abort(400, _("表单无效，请返回重试。"))
+    db = get_session()
+    # RuleViolation / ConflictError reach the error pages (4xx); nothing is committed.
+    if action == "retract":
+        service.retract_evidence(
+            db,
+            actor(),
+            record,
+            reason=form.reason.data or "",
+            expected_version=form.version_id.data,
+        )
+    else:
+        service.set_public(
+            db, actor(), record, form.public.data == "1", expected_version=form.version_id.data
+        )
+    db.commit()
+    flash(_("已保存。"), "success")
+    return redirect(_owner_url(record))
+
+
+@bp.post("/evidence/<int:evidence_id>/retract")
+@requires("retract")
+def evidence_retract(evidence_id: int):
+    return _evidence_action(evidence_id, "retract")
+
+
+@bp.post("/evidence/<int:evidence_id>/public")
+@requires("mark_public")
+def evidence_public(evidence_id: int):
+    return _evidence_action(evidence_id, "mark_public")
