@@ -45,6 +45,19 @@ def actor_for(user: User) -> Actor:
     )
 
 
+def check_may_manage_users(actor: Actor, authority_id: int) -> None:
+    """A system admin manages the accounts of their own authority; the ministry's manage all
+    (and so does the command line)."""
+    if actor.role == "system":
+        return
+    if actor.role == "admin" and (actor.is_ministry or actor.authority_id == authority_id):
+        return
+    raise RuleViolation(
+        "forbidden",
+        "只有本机构的系统管理员可以管理用户 / only an admin of this authority manages its users",
+    )
+
+
 def create_user(
     session: Session,
     actor: Actor,
@@ -55,8 +68,7 @@ def create_user(
     role: str,
     display_name: str = "",
 ) -> User:
-    if actor.role not in ("admin", "system"):
-        raise RuleViolation("forbidden", "只有系统管理员可以添加用户 / only an admin adds users")
+    check_may_manage_users(actor, authority.id)
     errors = {}
     if not USERNAME_RE.match(username):
         errors["username"] = "用户名为3–64位字母、数字或 _.- / 3–64 letters, digits or _.-"
@@ -160,9 +172,10 @@ def end_session(session: Session, user: User) -> None:
 
 def disable_user(session: Session, actor: Actor, user: User, *, reason: str = "") -> User:
     """An admin disables an account; its sessions end at the next request."""
-    if actor.role not in ("admin", "system"):
+    check_may_manage_users(actor, user.authority_id)
+    if user.id == actor.user_id:
         raise RuleViolation(
-            "forbidden", "只有系统管理员可以停用用户 / only an admin disables users"
+            "disable_self", "不能停用自己的账号 / you cannot disable your own account"
         )
     before = snapshot(user)
     user.active = False

@@ -11,6 +11,7 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from registry.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
+    catalogue,
     common,
     dashboard,
     enterprises,
@@ -19,4 +20,5 @@ from registry.web.admin import (  # noqa: E402,F401  (views register themselves 
     notices,
     petitions,
     sanctions,
+    users,
 )

@@ -11,6 +11,7 @@ from wtforms import (
     DateField,
     HiddenField,
     IntegerField,
+    PasswordField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -19,7 +20,7 @@ from wtforms import (
     ValidationError,
     widgets,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from registry import text
 from registry.models import ENTERPRISE_KINDS, LICENCE_STATUSES, MEASURES
@@ -173,6 +174,53 @@ class EvidenceActionForm(VersionedForm):
 
     reason = StringField(_l("撤回理由"), validators=[Optional(), Length(max=2000)])
     public = HiddenField(validators=[Optional()])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(), Length(min=3, max=64)])
+    display_name = StringField(_l("姓名"), validators=[Optional(), Length(max=200)])
+    authority = SelectField(_l("所属机构"), coerce=int, choices=[])
+    role = SelectField(_l("角色"), choices=[])
+    password = PasswordField(_l("初始密码"), validators=[DataRequired(), Length(min=10, max=1000)])
+    confirm = PasswordField(
+        _l("再次输入密码"), validators=[EqualTo("password", message=_l("两次输入的密码不一致。"))]
+    )
+
+
+class DisableUserForm(FlaskForm):
+    reason = StringField(_l("停用理由"), validators=[DataRequired(), Length(max=1000)])
+
+
+class GroundForm(VersionedForm):
+    code = StringField(_l("代码"), validators=[Optional(), Length(max=10)])
+    list_code = SelectField(
+        _l("名单类型"),
+        choices=[SelectChoice("bad", _l("不良名单")), SelectChoice("dishonest", _l("失信名单"))],
+    )
+    title = TextAreaField(_l("列入事由"), validators=[DataRequired(), Length(max=2000)])
+    legal_basis = StringField(_l("依据"), validators=[Optional(), Length(max=200)])
+    term_kind = SelectField(
+        _l("期限类型"),
+        choices=[
+            SelectChoice("fixed", _l("固定期限（月）")),
+            SelectChoice("until_removed", _l("至移出为止")),
+            SelectChoice("source", _l("以原决定为准")),
+        ],
+    )
+    term_months = IntegerField(
+        _l("期限（月）"), validators=[Optional(), NumberRange(min=1, max=1200)]
+    )
+    removal_rule = SelectField(
+        _l("移出规则"),
+        choices=[
+            SelectChoice("on_filing", _l("补报并经确认后移出（第38条）")),
+            SelectChoice("expiry_or_early", _l("期满移出，或经决定提前移出")),
+            SelectChoice("expiry_only", _l("仅期满移出")),
+            SelectChoice("source", _l("以原决定为准")),
+        ],
+    )
+    removal_note = TextAreaField(_l("移出说明"), validators=[Optional(), Length(max=2000)])
+    active = BooleanField(_l("启用"), default=True)
 
 
 def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str] | None = None):

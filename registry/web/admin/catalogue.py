@@ -1,0 +1,80 @@
+"""The catalogue of listing grounds (列入事由目录): terms and removal rules are data an admin
+changes here (with an Event), not constants in code. The catalogue is national, so only
+the ministry's admins change it."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from registry.database import get_session
+from registry.errors import ConflictError, ValidationError
+from registry.models import Ground
+from registry.services import catalogue
+from registry.web.admin import bp
+from registry.web.admin.forms import GroundForm, apply_errors
+from registry.web.admin.policy import actor, requires
+
+FIELDS = ("title", "legal_basis", "term_kind", "term_months", "removal_rule", "removal_note")
+
+
+def _national() -> None:
+    if not actor().is_ministry:
+        abort(403, _("列入事由目录由工业和信息化部维护。"))
+
+
+@bp.get("/grounds")
+@requires("read")
+def grounds():
+    items = get_session().scalars(select(Ground).order_by(Ground.position, Ground.code)).all()
+    return render_template("admin/grounds.html", items=items)
+
+
+def _save(ground: Ground | None):
+    _national()
+    form = GroundForm(obj=ground if request.method == "GET" else None)
+    if ground is not None:  # code and list are fixed once a ground exists
+        del form.code
+        del form.list_code
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            values = {name: getattr(form, name).data for name in FIELDS}
+            values["title"] = (values["title"] or "").strip()
+            values["legal_basis"] = values["legal_basis"] or ""
+            values["removal_note"] = values["removal_note"] or ""
+            values["active"] = bool(form.active.data)
+            if ground is None:
+                values.update(code=form.code.data or "", list_code=form.list_code.data)
+            db = get_session()
+            try:
+                saved = catalogue.save_ground(
+                    db, actor(), ground, expected_version=form.version_id.data, **values
+                )
+            except ValidationError as exc:
+                apply_errors(form, exc.errors)
+            except ConflictError as exc:
+                form.form_errors.append(str(exc))
+                status = 409
+            else:
+                db.commit()
+                flash(_("已保存列入事由 %(code)s。", code=saved.code), "success")
+                return redirect(url_for("admin.grounds"))
+    return render_template("admin/ground_form.html", form=form, ground=ground), status
+
+
+@bp.route("/grounds/new", methods=["GET", "POST"])
+@requires("manage_catalogue")
+def ground_new():
+    return _save(None)
+
+
+@bp.route("/grounds/<int:ground_id>/edit", methods=["GET", "POST"])
+@requires("manage_catalogue")
+def ground_edit(ground_id: int):
+    ground = get_session().get(Ground, ground_id)
+    if ground is None:
+        abort(404)
+    return _save(ground)
