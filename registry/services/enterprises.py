@@ -23,10 +23,10 @@ from registry.services.history import check_version, flush, record_event, snapsh
 
 
 def _province_codes(session: Session) -> set[str]:
+    # Authority.province_code, computed from the codes alone (no ORM objects to load).
     return {
-        a.province_code
-        for a in session.scalars(select(Authority).where(Authority.level != "ministry"))
-        if a.province_code
+        code[:2] + "0000"
+        for code in session.scalars(select(Authority.code).where(Authority.level != "ministry"))
     }
 
 

@@ -43,14 +43,14 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 def next_seq(session: Session, name: str = "event") -> int:
     """Take the next number of a sequence; the row stays locked until commit."""
+    # A Core UPDATE on the table: no ORM object of the counter is ever loaded, and the ORM
+    # path matched the UPDATE against the whole identity map (quadratic in long batches).
+    counter = SequenceCounter.__table__
     return session.execute(
-        update(SequenceCounter)
-        .where(SequenceCounter.name == name)
-        .values(value=SequenceCounter.value + 1)
-        .returning(SequenceCounter.value)
-        # No ORM object of the counter is ever loaded: skip matching the UPDATE against the
-        # whole identity map, which made long batches (imports) quadratic.
-        .execution_options(synchronize_session=False)
+        update(counter)
+        .where(counter.c.name == name)
+        .values(value=counter.c.value + 1)
+        .returning(counter.c.value)
     ).scalar_one()
 
 
