@@ -1,0 +1,90 @@
+"""HTML validity (SPEC section 9): the HTML the server sends for every public page and every
+back-office page is checked by the Nu HTML Checker (vnu.jar, the W3C validator): 0 errors."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from tests.browser.support import describe_vnu, login, run_vnu
+
+pytestmark = pytest.mark.browser
+
+
+def public_paths(live_server) -> list[str]:
+    return [
+        "/",
+        "/search?q=" + quote("网络"),
+        "/search?q=" + quote("有限公司") + "&list=bad&page=2",
+        "/search?q=" + quote("不存在的名字"),
+        f"/enterprises/{live_server.firm_uscc}",
+        f"/enterprises/{live_server.xss_uscc}",
+        "/lists/bad",
+        "/lists/dishonest",
+        "/notices",
+        f"/notices/{live_server.notice_slug}",
+        f"/notices/{live_server.xss_notice_slug}",
+        "/about",
+        "/log",
+        "/data",
+        "/enterprises/91440300MA5XXX0000",  # the 404 page
+    ]
+
+
+def admin_paths(live_server) -> list[str]:
+    ids = live_server.xss_ids
+    return [
+        "/admin/",
+        "/admin/enterprises",
+        "/admin/enterprises/new",
+        f"/admin/enterprises/{ids['enterprise']}",
+        f"/admin/enterprises/{ids['enterprise']}/edit",
+        f"/admin/enterprises/{ids['enterprise']}/sanctions/new",
+        f"/admin/enterprises/{ids['enterprise']}/listings/new",
+        f"/admin/sanctions/{ids['sanction']}",
+        f"/admin/listings/{ids['listing']}",
+        f"/admin/listings/{ids['listing']}/petitions/new",
+        "/admin/notices",
+        "/admin/notices/new",
+        f"/admin/notices/{ids['notice']}",
+    ]
+
+
+def save(page, url: str, target, expected=(200,)) -> None:
+    response = page.goto(url, wait_until="domcontentloaded")
+    assert response is not None and response.status in expected, f"{url}: {response.status}"
+    assert response.headers["content-type"].startswith("text/html"), url
+    target.write_bytes(response.body())
+
+
+def test_pages_are_valid_html(browser, live_server, vnu_jar, tmp_path):
+    context = browser.new_context(locale="zh-CN")
+    files = []
+    try:
+        page = context.new_page()
+        for n, path in enumerate(public_paths(live_server)):
+            files.append(tmp_path / f"public-{n:02d}.html")
+            save(page, live_server(path), files[-1], (404,) if path.endswith("0000") else (200,))
+        files.append(tmp_path / "admin-login.html")
+        save(page, live_server("/admin/login"), files[-1])
+        login(page, live_server, live_server.clerk)
+        for n, path in enumerate(admin_paths(live_server)):
+            files.append(tmp_path / f"admin-{n:02d}.html")
+            save(page, live_server(path), files[-1])
+    finally:
+        context.close()
+    names = {
+        f.name: path
+        for f, path in zip(
+            files,
+            [*public_paths(live_server), "/admin/login", *admin_paths(live_server)],
+            strict=True,
+        )
+    }
+    errors = run_vnu(vnu_jar, files)
+    report = "\n".join(
+        f"{names.get(line.split(':', 1)[0], '?')} {line}"
+        for line in describe_vnu(errors).splitlines()
+    )
+    assert not errors, f"{len(errors)} HTML errors:\n{report}"

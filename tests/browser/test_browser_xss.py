@@ -1,0 +1,105 @@
+"""XSS in a real browser (issue 8): payloads stored through the services in every text field
+of a firm, its penalty, its listing and a notice, all published, then every page that shows
+them is loaded in chromium. The Content-Security-Policy is bypassed on purpose, so the test
+checks the escaping itself and not only the second line of defence."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import XSS_ATTR, XSS_SCRIPT
+from tests.browser.support import login, open_page
+
+pytestmark = pytest.mark.browser
+
+# Run before any page script: note any alert/confirm/prompt a payload might open.
+TRAP = """
+window.__dialogs = 0;
+for (const name of ["alert", "confirm", "prompt"]) {
+  window[name] = () => { window.__dialogs += 1; };
+}
+"""
+INJECTED = """() => ({
+  xss: typeof window.__xss !== "undefined",
+  dialogs: window.__dialogs,
+  imgs: document.querySelectorAll('img[src="x"], [onerror]').length,
+  scripts: [...document.scripts].filter(s => s.textContent.includes("__xss")).length,
+  links: [...document.querySelectorAll("a[href]")].filter(
+    a => a.getAttribute("href").trim().toLowerCase().startsWith("javascript:")).length,
+})"""
+
+
+def check_page(page, url: str, dialogs: list, shown: str | None = None) -> list[str]:
+    open_page(page, url)
+    found = page.evaluate(INJECTED)
+    problems = []
+    if found["xss"] or found["dialogs"] or dialogs:
+        problems.append(f"{url}: a payload ran ({found}, dialogs {dialogs})")
+    if found["imgs"] or found["scripts"] or found["links"]:
+        problems.append(f"{url}: payload markup became elements ({found})")
+    if shown is not None and shown not in page.inner_text("main"):
+        # The payload must be on the page as text, or the check above proves nothing.
+        problems.append(f"{url}: the stored text {shown!r} is not shown")
+    return problems
+
+
+def xss_context(browser):
+    context = browser.new_context(locale="zh-CN", bypass_csp=True)
+    context.add_init_script(TRAP)
+    return context
+
+
+def test_payloads_never_run_on_public_pages(browser, live_server):
+    context = xss_context(browser)
+    dialogs: list[str] = []
+    uscc, slug = live_server.xss_uscc, live_server.xss_notice_slug
+    pages = [
+        ("/", None),
+        (f"/search?q={uscc}", XSS_SCRIPT),
+        ("/search?q=" + "%3Cscript%3Ewindow.__xss%3D1%3C%2Fscript%3E", None),
+        (f"/enterprises/{uscc}", XSS_SCRIPT),
+        ("/lists/bad", XSS_SCRIPT),
+        ("/notices", XSS_SCRIPT),
+        (f"/notices/{slug}", XSS_SCRIPT),
+        ("/log", XSS_SCRIPT),
+        ("/data", None),
+    ]
+    problems = []
+    try:
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for path, shown in pages:
+            problems += check_page(page, live_server(path), dialogs, shown)
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_payloads_never_run_on_admin_pages(browser, live_server):
+    context = xss_context(browser)
+    dialogs: list[str] = []
+    ids = live_server.xss_ids
+    pages = [
+        ("/admin/", None),
+        ("/admin/enterprises", XSS_SCRIPT),
+        (f"/admin/enterprises/{ids['enterprise']}", XSS_SCRIPT),
+        (f"/admin/enterprises/{ids['enterprise']}/edit", None),
+        (f"/admin/sanctions/{ids['sanction']}", XSS_SCRIPT),
+        (f"/admin/listings/{ids['listing']}", XSS_SCRIPT),
+        ("/admin/notices", XSS_SCRIPT),
+        (f"/admin/notices/{ids['notice']}", XSS_SCRIPT),
+    ]
+    problems = []
+    try:
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        login(page, live_server, live_server.reviewer)
+        for path, shown in pages:
+            problems += check_page(page, live_server(path), dialogs, shown)
+        # In the edit form the payload is an attribute value, intact and inert.
+        open_page(page, live_server(f"/admin/enterprises/{ids['enterprise']}/edit"))
+        assert XSS_ATTR in page.input_value("#name")
+        assert page.input_value("#address") == XSS_ATTR
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
