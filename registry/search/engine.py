@@ -22,22 +22,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pyroaring import BitMap
 from sqlalchemy.orm import Session
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.index import LockError
-from whoosh.query import And, AndMaybe, Or, Term
+from whoosh.query import Or, Term
 
 from registry import rules, text
 from registry.search import documents
-from registry.search.analysis import (
-    NAME_SEPARATOR,
-    BigramTokenizer,
-    JiebaTokenizer,
-    name_grams,
-    normalise_query,
-    words,
-)
+from registry.search.analysis import BigramTokenizer, JiebaTokenizer, normalise_query
+from registry.search.bitmaps import Bitmaps
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +42,8 @@ LISTS = ("bad", "dishonest")
 FACETS = ("list", "province", "ground", "year")
 MAX_PAGE = 10_000
 _CACHE_SIZE = 64
+_INCREMENTAL_LIMIT = 20_000  # more changed firms than this: reload all bitmaps
+_LOG_ENTRIES = 200
 
 
 def make_schema() -> Schema:
@@ -63,6 +60,7 @@ def make_schema() -> Schema:
         province=ID(stored=True),
         listings=STORED(),
         seq=STORED(),
+        changes=STORED(),
     )
 
 
@@ -117,7 +115,9 @@ class SearchIndex:
         self._lock = threading.Lock()
         self._ix: Any = None
         self._ix_path: Path | None = None
-        self._cache: OrderedDict[tuple, tuple[list[SearchHit], dict]] = OrderedDict()
+        self._cache: OrderedDict[tuple, _Answer] = OrderedDict()
+        self._bm_lock = threading.RLock()
+        self._bitmaps: Bitmaps | None = None
         self.started = False
 
     # --- opening ------------------------------------------------------------------------
@@ -183,6 +183,8 @@ class SearchIndex:
                 meta = searcher.document(eid=META_ID)
             last = int(meta["seq"]) if meta else 0
             upto, firms = documents.touched_since(session, last)
+            if "changes" not in writer.schema:  # an index written before the change log
+                writer.add_field("changes", STORED())
             if upto == last:
                 writer.cancel()
                 return 0
@@ -191,7 +193,8 @@ class SearchIndex:
                     writer.delete_by_term("eid", str(firm_id))
                 else:
                     writer.update_document(**doc)
-            writer.update_document(kind="meta", eid=META_ID, seq=upto)
+            log_ = _changes_log(meta.get("changes") if meta else None, last, upto, firms)
+            writer.update_document(kind="meta", eid=META_ID, seq=upto, changes=log_)
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -237,6 +240,36 @@ class SearchIndex:
 
     # --- searching ------------------------------------------------------------------------
 
+    def bitmaps(self) -> Bitmaps:
+        """This process's bitmaps for the current index generation (loaded or refreshed)."""
+        ix = self._index()
+        with self._bm_lock:
+            return self._refresh(ix)
+
+    def _refresh(self, ix: Any) -> Bitmaps:
+        key = self._generation_key(ix)
+        state = self._bitmaps
+        if state is not None and state.key == key:
+            return state
+        with ix.searcher() as searcher:
+            meta = searcher.document(eid=META_ID) or {}
+            seq = int(meta.get("seq") or 0)
+            eids = None
+            if state is not None and state.key is not None and state.key[0] == key[0]:
+                eids = _changed_since(meta.get("changes"), state.seq, seq)
+            if eids is not None and len(eids) <= _INCREMENTAL_LIMIT:
+                changed: dict[int, dict | None] = {}
+                for eid in eids:
+                    doc = searcher.document(eid=str(eid))
+                    changed[eid] = doc if doc is not None and "listings" in doc else None
+                state.apply(changed)
+            else:
+                state = Bitmaps.load(searcher.all_stored_fields())
+        state.key, state.seq = key, seq
+        self._bitmaps = state
+        self._cache.clear()
+        return state
+
     def search(
         self,
         query: str,
@@ -254,32 +287,39 @@ class SearchIndex:
         raw = query if isinstance(query, str) else ""
         q = normalise_query(raw)
         ix = self._index()
-        key = (self._generation_key(ix), raw[:400], q, filters, on)
-        cached = self._cache.get(key)
-        if cached is None:
+        with self._bm_lock:
+            state = self._refresh(ix)
             with ix.searcher() as searcher:
-                ranked, too_short = self._ranked(searcher, raw[:400], q)
-            cached = self._filter(ranked, filters, on) + (too_short,)
-            self._cache[key] = cached
-            while len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        hits, facets, too_short = cached
-        start = (page - 1) * per_page
+                key = (state.version, raw[:400], q, filters, on)
+                answer = self._cache.get(key)
+                if answer is None:
+                    answer = self._answer(searcher, state, raw[:400], q, filters, on)
+                    self._cache[key] = answer
+                    while len(self._cache) > _CACHE_SIZE:
+                        self._cache.popitem(last=False)
+                else:
+                    self._cache.move_to_end(key)
+                start = (page - 1) * per_page
+                hits = self._page(searcher, state, answer, filters, on, start, per_page)
         return SearchResult(
             query=q,
-            total=len(hits),
+            total=answer.total,
             page=page,
             per_page=per_page,
-            hits=hits[start : start + per_page],
-            facets=facets,
-            too_short=too_short,
+            hits=hits,
+            facets=answer.facets,
+            too_short=answer.too_short,
         )
 
-    def _ranked(self, searcher: Any, raw: str, q: str) -> tuple[list[tuple[dict, bool]], bool]:
-        ranked: list[tuple[dict, bool]] = []
-        seen: set[str] = set()
+    def _answer(
+        self, searcher: Any, state: Bitmaps, raw: str, q: str, filters: SearchFilters, on: date
+    ) -> _Answer:
+        """Everything but the page: the result as bitmaps in rank order, total, facets."""
+        day = on.isoformat()
+        answer = _Answer()
+        counts: dict[str, Counter] = {name: Counter() for name in FACETS}
+        # 1. exact code matches (few): through Whoosh, evaluated from their stored fields
+        seen = BitMap()
         codes = []
         for fieldname, value in (
             ("uscc", text.canonical_uscc(raw)),
@@ -291,53 +331,96 @@ class SearchIndex:
         if codes:
             for hit in searcher.search(Or(codes), limit=None):
                 fields = hit.fields()
-                seen.add(fields["eid"])
-                ranked.append((fields, True))
+                seen.add(int(fields["eid"]))
+                in_force = _in_force(fields, filters, day)
+                if in_force is not None:
+                    answer.codes.append(int(fields["eid"]))
+                    _count(counts, fields, in_force)
+        # 2. names: candidates from bigram bitmaps, checked when longer than two characters
         if not q:
-            firms = [hit.fields() for hit in searcher.search(Term("kind", "firm"), limit=None)]
-            firms.sort(key=lambda f: max(li["decided_on"] for li in f["listings"]), reverse=True)
-            ranked.extend((f, False) for f in firms if f["eid"] not in seen)
-            return ranked, False
-        if len(q) < 2:
-            return ranked, not ranked
-        required = And([Term("names", gram) for gram in sorted(set(name_grams(q)))])
-        ranking = [Term("words", w) for w in sorted(set(words(q)))]
-        whoosh_query = AndMaybe(required, Or(ranking)) if ranking else required
-        matches = []
-        for hit in searcher.search(whoosh_query, limit=None):
-            fields = hit.fields()
-            if fields["eid"] in seen:
-                continue
-            names = fields["names_norm"].split(NAME_SEPARATOR)
-            if not any(q in name for name in names):  # bigrams all present, not adjacent
-                continue
-            current = names[0]
-            matches.append(((current != q, q not in current, -hit.score, len(current)), fields))
-        matches.sort(key=lambda m: m[0])
-        ranked.extend((fields, False) for _, fields in matches)
-        return ranked, False
+            matched = state.alive - seen
+            tiers = [(matched, state.by_latest())]
+        elif len(q) < 2:
+            answer.too_short = not seen
+            matched = BitMap()
+            tiers = []
+        else:
+            matched = state.candidates(q) - seen
+            if len(q) > 2:
+                matched = state.containing(matched, q)
+            former = state.former_only(matched, q)
+            lengths = state.by_length()
+            tiers = [(matched - former, lengths), (former, lengths)]
+        # 3. filters and expiry: bitmaps for firms with nothing expired, stored fields else
+        stale = matched & state.stale(day)
+        clean = matched - stale
+        if filters.province is not None:
+            clean &= state.province.get(filters.province, BitMap())
+        allowed = clean & state.allowed(filters.list_code, filters.ground, filters.year)
+        kept_stale = BitMap()
+        for eid in stale:
+            fields = searcher.document(eid=str(eid))
+            in_force = _in_force(fields, filters, day) if fields else None
+            if in_force is not None:
+                kept_stale.add(eid)
+                _count(counts, fields, in_force)
+        result = allowed | kept_stale
+        answer.tiers = [(result & tier, order) for tier, order in tiers]
+        answer.total = len(answer.codes) + len(result)
+        # 4. facets: cardinalities of intersections, no hit materialised
+        for province, bitmap in state.province.items():
+            counts["province"][province] += allowed.intersection_cardinality(bitmap)
+        per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
+        for name, values in per_value.items():
+            for value, bitmap in values.items():
+                counts[name][value] += clean.intersection_cardinality(bitmap)
+        facets = {
+            name: sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))
+            for name, counter in counts.items()
+        }
+        facets["year"] = sorted(((k, v) for k, v in counts["year"].items() if v), reverse=True)
+        answer.facets = facets
+        return answer
 
     @staticmethod
-    def _filter(
-        ranked: list[tuple[dict, bool]], filters: SearchFilters, on: date
-    ) -> tuple[list[SearchHit], dict[str, list[tuple[str, int]]]]:
+    def _page(
+        searcher: Any,
+        state: Bitmaps,
+        answer: _Answer,
+        filters: SearchFilters,
+        on: date,
+        start: int,
+        count: int,
+    ) -> list[SearchHit]:
+        """Load the stored fields of the visible page only, re-checked against the date."""
         day = on.isoformat()
-        hits: list[SearchHit] = []
-        counts: dict[str, Counter] = {name: Counter() for name in FACETS}
-        for fields, code_match in ranked:
-            if filters.province is not None and fields["province"] != filters.province:
+        wanted: list[tuple[int, bool]] = [(eid, True) for eid in answer.codes[start:]][:count]
+        skip = max(0, start - len(answer.codes))
+        for result, buckets in answer.tiers:
+            if len(wanted) >= count:
+                break
+            if skip >= len(result):
+                skip -= len(result)
                 continue
-            in_force = [
-                li
-                for li in fields["listings"]
-                if (li["expires_on"] is None or li["expires_on"] > day)
-                and filters.listing_matches(li)
-            ]
-            if not in_force:
+            for bucket in buckets:
+                size = result.intersection_cardinality(bucket)
+                if skip >= size:
+                    skip -= size
+                    continue
+                part = (result & bucket)[skip : skip + count - len(wanted)]
+                skip = 0
+                wanted.extend((eid, False) for eid in part)
+                if len(wanted) >= count:
+                    break
+        hits = []
+        for eid, code_match in wanted:
+            fields = searcher.document(eid=str(eid))
+            in_force = _in_force(fields, filters, day) if fields else None
+            if in_force is None:  # the index moved on since the bitmaps: skip, never fail
                 continue
             hits.append(
                 SearchHit(
-                    enterprise_id=int(fields["eid"]),
+                    enterprise_id=eid,
                     name=fields["name"],
                     uscc=fields["uscc"] or None,
                     province=fields["province"] or None,
@@ -345,14 +428,68 @@ class SearchIndex:
                     code_match=code_match,
                 )
             )
-            if fields["province"]:
-                counts["province"][fields["province"]] += 1
-            for name, key in (("list", "list"), ("ground", "ground"), ("year", "year")):
-                for value in {str(li[key]) for li in in_force}:
-                    counts[name][value] += 1
-        facets = {
-            name: sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-            for name, counter in counts.items()
-        }
-        facets["year"] = sorted(counts["year"].items(), reverse=True)
-        return hits, facets
+        return hits
+
+
+@dataclass
+class _Answer:
+    codes: list[int] = field(default_factory=list)  # exact code matches, in force, first
+    tiers: list[tuple[BitMap, list[BitMap]]] = field(default_factory=list)  # result, order
+    total: int = 0
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    too_short: bool = False
+
+
+def _in_force(
+    fields: Mapping[str, Any], filters: SearchFilters, day: str
+) -> list[dict[str, Any]] | None:
+    """The firm's listings in force on `day` that match the filters; None if it drops out."""
+    if filters.province is not None and fields.get("province") != filters.province:
+        return None
+    in_force = [
+        li
+        for li in fields.get("listings") or []
+        if (li["expires_on"] is None or li["expires_on"] > day) and filters.listing_matches(li)
+    ]
+    return in_force or None
+
+
+def _count(counts: dict[str, Counter], fields: Mapping[str, Any], in_force: list[dict]) -> None:
+    if fields.get("province"):
+        counts["province"][fields["province"]] += 1
+    for name in ("list", "ground", "year"):
+        for value in {str(li[name]) for li in in_force}:
+            counts[name][value] += 1
+
+
+def _changed_since(log: Any, have: int, upto: int) -> set[int] | None:
+    """Firm ids changed by the events in (have, upto] according to the meta change log, or
+    None when the log does not cover them (then everything is reloaded)."""
+    if upto == have:
+        return set()
+    if upto < have or not log:
+        return None
+    eids: set[int] = set()
+    covered = upto
+    for from_seq, to_seq, changed in reversed(log):
+        if to_seq <= have:
+            break
+        if changed is None or to_seq != covered:
+            return None
+        eids.update(changed)
+        covered = from_seq
+    return eids if covered <= have else None
+
+
+def _changes_log(previous: Any, last: int, upto: int, firms: set[int]) -> list:
+    """The meta change log with one more catch-up, trimmed to the recent ones."""
+    log = list(previous or [])
+    log.append((last, upto, sorted(firms) if len(firms) <= _INCREMENTAL_LIMIT else None))
+    total = 0
+    kept: list = []
+    for entry in reversed(log):
+        total += len(entry[2] or ())
+        if len(kept) >= _LOG_ENTRIES or total > _INCREMENTAL_LIMIT:
+            break
+        kept.append(entry)
+    return list(reversed(kept)) or log[-1:]

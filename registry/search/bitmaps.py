@@ -1,0 +1,322 @@
+"""The per-process bitmap layer over one Whoosh index generation (pyroaring).
+
+Whoosh stays the persistent index (stored fields, exact codes, the change-sequence
+bookkeeping); each process derives from its stored fields, at first use, one roaring
+bitmap per name bigram and per facet value over firm ids (``eid``, stable across segment
+merges, unlike Whoosh's internal document numbers), and keeps them current:
+
+* when the index generation changes and the meta document's change log covers the
+  events since this process's copy (``changes``: ``(from_seq, to_seq, eids)`` per catch-up,
+  written by :meth:`SearchIndex.catch_up`), only those firms are re-read;
+* otherwise (a rebuild, a gap in the log, an old index) everything is reloaded.
+
+A query is answered without materialising its hits: candidates = AND of the query's
+bigram bitmaps; for queries longer than two characters each candidate's normalised names
+are checked for the substring (from one compact string, not per-hit Whoosh reads); facet
+counts are ``intersection_cardinality`` of the result with each facet bitmap.
+
+Facet values that must hold *on one listing at once* (list, ground, year) are kept as one
+bitmap per ``(list, ground, year)`` combination (a few dozen), so a filter is the union of
+the combinations it allows. Expiry at read time: ``expiry[day]`` holds the firms with a
+listing that expires on ``day``; the firms with any listing expired on the search date
+("stale", normally few: a sweep and its catch-up re-index them) are evaluated exactly from
+their stored fields instead of the bitmaps.
+
+Measured (bench/search_micro.py, 100k fictional firms through ``registry import`` and
+``registry reindex``, one process, median of 15 warm runs, no result cache; bitmaps
+≈ 2.6 MB, compact names ≈ 3.2 MB, load 3.3 s at first use):
+
+===============  =======  ==================  ==================  =================
+query            hits     before (Whoosh)     after (bitmaps)     recall/precision
+===============  =======  ==================  ==================  =================
+(see the module docstring of bench/search_micro.py for the latest run)
+===============  =======  ==================  ==================  =================
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pyroaring import BitMap
+
+from registry.search.analysis import NAME_SEPARATOR, name_grams
+
+_MISSING = object()
+FacetKey = tuple[str, str, int]  # (list, ground, year) of one listing
+
+
+def union(bitmaps: Iterable[BitMap]) -> BitMap:
+    items = list(bitmaps)
+    return BitMap.union(*items) if items else BitMap()
+
+
+class Bitmaps:
+    """Bitmaps of one index generation; `key` and `seq` say which."""
+
+    def __init__(self) -> None:
+        self.key: tuple[str, int] | None = None
+        self.seq = 0
+        self.version = 0  # bumped on every change, for result caches
+        self.alive = BitMap()
+        self.grams: dict[str, BitMap] = {}
+        self.province: dict[str, BitMap] = {}
+        self.combos: dict[FacetKey, BitMap] = {}
+        self.expiry: dict[str, BitMap] = {}  # ISO day -> firms with a listing ending then
+        self.latest: dict[str, BitMap] = {}  # ISO day -> firms whose latest decision is then
+        self.lengths: dict[int, BitMap] = {}  # length of the current normalised name
+        self.former = BitMap()  # firms with former names
+        # Names: one string of the base load with offsets (compact), plus an overlay of
+        # firms changed since (eid -> names, or None when gone).
+        self._base = BitMap()
+        self._blob = ""
+        self._offsets = array("I", [0])
+        self._overlay: dict[int, str | None] = {}
+        self._stale_cache: tuple[str, int, BitMap] | None = None
+        self._latest_order: list[str] | None = None
+
+    # --- building -----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, docs: Iterable[Mapping[str, Any]]) -> Bitmaps:
+        """Build from the stored fields of every firm document (others are ignored)."""
+        self = cls()
+        grams: dict[str, list[int]] = {}
+        pieces: list[tuple[int, str]] = []
+        for doc in docs:
+            eid = _eid(doc)
+            if eid is None:
+                continue
+            names = doc.get("names_norm") or ""
+            pieces.append((eid, names))
+            for gram in _grams(names):
+                grams.setdefault(gram, []).append(eid)
+            self._add_facets(eid, doc, names)
+        self.grams = {gram: BitMap(ids) for gram, ids in grams.items()}
+        pieces.sort()
+        self._base = BitMap(eid for eid, _ in pieces)
+        self._offsets = array("I", [0])
+        total = 0
+        for _, names in pieces:
+            total += len(names)
+            self._offsets.append(total)
+        self._blob = "".join(names for _, names in pieces)
+        self.alive = BitMap(self._base)
+        self.optimise()
+        return self
+
+    def _add_facets(self, eid: int, doc: Mapping[str, Any], names: str) -> None:
+        current = names.split(NAME_SEPARATOR, 1)[0]
+        if NAME_SEPARATOR in names:
+            self.former.add(eid)
+        self.lengths.setdefault(len(current), BitMap()).add(eid)
+        if doc.get("province"):
+            self.province.setdefault(doc["province"], BitMap()).add(eid)
+        listings = doc.get("listings") or []
+        for li in listings:
+            self.combos.setdefault((li["list"], li["ground"], int(li["year"])), BitMap()).add(eid)
+            if li.get("expires_on"):
+                self.expiry.setdefault(li["expires_on"], BitMap()).add(eid)
+        if listings:
+            self.latest.setdefault(max(li["decided_on"] for li in listings), BitMap()).add(eid)
+
+    def apply(self, changed: Mapping[int, Mapping[str, Any] | None]) -> None:
+        """Replace the firms in `changed` (eid -> stored fields, or None when removed)."""
+        if not changed:
+            return
+        gone = BitMap(changed)
+        for eid in changed:
+            old = self.names(eid)
+            if old:
+                for gram in _grams(old):
+                    bitmap = self.grams.get(gram)
+                    if bitmap is not None:
+                        bitmap.discard(eid)
+        for group in (self.province, self.combos, self.expiry, self.latest, self.lengths):
+            for bitmap in group.values():
+                bitmap -= gone
+        self.former -= gone
+        self.alive -= gone
+        for eid, doc in changed.items():
+            if doc is None:
+                self._overlay[eid] = None
+                continue
+            names = doc.get("names_norm") or ""
+            self._overlay[eid] = names
+            self.alive.add(eid)
+            for gram in _grams(names):
+                self.grams.setdefault(gram, BitMap()).add(eid)
+            self._add_facets(eid, doc, names)
+        for group in (self.grams, self.province, self.combos, self.expiry, self.latest):
+            for value in [k for k, bitmap in group.items() if not bitmap]:
+                del group[value]
+        if len(self._overlay) > 1000 and len(self._overlay) * 10 > len(self._base):
+            self._compact()
+        self.changed()
+
+    def _compact(self) -> None:
+        pieces = [(eid, self.names(eid)) for eid in self.alive]
+        self._overlay = {}
+        self._base = BitMap(self.alive)
+        self._offsets = array("I", [0])
+        total = 0
+        for _, names in pieces:
+            total += len(names or "")
+            self._offsets.append(total)
+        self._blob = "".join(names or "" for _, names in pieces)
+
+    def optimise(self) -> None:
+        for group in (self.grams, self.province, self.combos, self.expiry, self.latest):
+            for bitmap in group.values():
+                bitmap.run_optimize()
+                bitmap.shrink_to_fit()
+        self.changed()
+
+    def changed(self) -> None:
+        self.version += 1
+        self._stale_cache = None
+        self._latest_order = None
+
+    # --- reading ------------------------------------------------------------------------
+
+    def names(self, eid: int) -> str | None:
+        """The normalised names (newline-separated, current first) of a firm, or None."""
+        value = self._overlay.get(eid, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        if eid not in self._base:
+            return None
+        i = self._base.rank(eid)
+        return self._blob[self._offsets[i - 1] : self._offsets[i]]
+
+    def candidates(self, q: str) -> BitMap:
+        """Firms whose names hold every bigram of `q` (2+ characters)."""
+        bitmaps = []
+        for gram in sorted(set(name_grams(q))):
+            bitmap = self.grams.get(gram)
+            if bitmap is None:
+                return BitMap()
+            bitmaps.append(bitmap)
+        bitmaps.sort(key=len)
+        return BitMap.intersection(*bitmaps) if bitmaps else BitMap()
+
+    def containing(self, candidates: BitMap, q: str) -> BitMap:
+        """The candidates one of whose names contains `q` (bigrams all present is not enough
+        for three or more characters: they may not be adjacent)."""
+        if NAME_SEPARATOR in q:
+            return BitMap()
+        blob, offsets, rank, base = self._blob, self._offsets, self._base.rank, self._base
+        overlay = self._overlay
+        if not overlay:
+            found = [
+                eid for eid in candidates if q in blob[offsets[(i := rank(eid)) - 1] : offsets[i]]
+            ]
+            return BitMap(found)
+        out = []
+        for eid in candidates:
+            value = overlay.get(eid, _MISSING)
+            if value is _MISSING:
+                if eid in base:
+                    i = rank(eid)
+                    if q in blob[offsets[i - 1] : offsets[i]]:
+                        out.append(eid)
+            elif value is not None and q in value:
+                out.append(eid)
+        return BitMap(out)
+
+    def former_only(self, matched: BitMap, q: str) -> BitMap:
+        """The matched firms whose current name does not contain `q` (found by a former name)."""
+        out = []
+        for eid in matched & self.former:
+            names = self.names(eid) or ""
+            if q not in names.split(NAME_SEPARATOR, 1)[0]:
+                out.append(eid)
+        return BitMap(out)
+
+    def stale(self, day: str) -> BitMap:
+        """Firms with a listing whose expiry date is on or before `day` (ISO)."""
+        cached = self._stale_cache
+        if cached is not None and cached[0] == day and cached[1] == self.version:
+            return cached[2]
+        result = union(bitmap for expires, bitmap in self.expiry.items() if expires <= day)
+        self._stale_cache = (day, self.version, result)
+        return result
+
+    def allowed(self, list_code: str | None, ground: str | None, year: int | None) -> BitMap:
+        """Firms with one listing of this list, ground and year at once (None: any)."""
+        if list_code is None and ground is None and year is None:
+            return self.alive
+        return union(bm for key, bm in self.combos.items() if _fits(key, list_code, ground, year))
+
+    def facet_bitmaps(
+        self, list_code: str | None, ground: str | None, year: int | None
+    ) -> dict[str, dict[str, BitMap]]:
+        """For the list/ground/year facets: value -> firms with one listing that has that
+        value and satisfies the filters."""
+        grouped: dict[str, dict[str, list[BitMap]]] = {"list": {}, "ground": {}, "year": {}}
+        for key, bitmap in self.combos.items():
+            if not _fits(key, list_code, ground, year):
+                continue
+            for name, value in zip(("list", "ground", "year"), key, strict=True):
+                grouped[name].setdefault(str(value), []).append(bitmap)
+        return {
+            name: {value: union(bms) for value, bms in values.items()}
+            for name, values in grouped.items()
+        }
+
+    def by_latest(self) -> list[BitMap]:
+        """Firm bitmaps by latest decision date, newest first."""
+        if self._latest_order is None:
+            self._latest_order = sorted(self.latest, reverse=True)
+        return [self.latest[day] for day in self._latest_order]
+
+    def by_length(self) -> list[BitMap]:
+        """Firm bitmaps by the length of their current name, shortest first."""
+        return [self.lengths[n] for n in sorted(self.lengths)]
+
+    def memory(self) -> dict[str, int]:
+        """Approximate bytes held: serialised bitmaps and the compact names."""
+        bitmaps = sum(
+            bm.get_serialized_size_in_bytes()
+            for group in (self.grams, self.province, self.combos, self.expiry, self.latest)
+            for bm in group.values()
+        ) + sum(
+            bm.get_serialized_size_in_bytes()
+            for bm in (*self.lengths.values(), self.former, self.alive, self._base)
+        )
+        names = sys.getsizeof(self._blob) + len(self._offsets) * self._offsets.itemsize
+        return {"bitmaps": bitmaps, "names": names, "bitmap_count": self.count()}
+
+    def count(self) -> int:
+        return (
+            len(self.grams)
+            + len(self.province)
+            + len(self.combos)
+            + len(self.expiry)
+            + len(self.latest)
+            + len(self.lengths)
+        )
+
+
+def _fits(key: FacetKey, list_code: str | None, ground: str | None, year: int | None) -> bool:
+    return (
+        (list_code is None or key[0] == list_code)
+        and (ground is None or key[1] == ground)
+        and (year is None or key[2] == year)
+    )
+
+
+def _eid(doc: Mapping[str, Any]) -> int | None:
+    value = doc.get("eid")
+    if not value or not str(value).isdigit() or doc.get("listings") is None:
+        return None
+    return int(value)
+
+
+def _grams(names: str) -> set[str]:
+    grams: set[str] = set()
+    for name in names.split(NAME_SEPARATOR):
+        grams.update(name_grams(name))
+    return grams
