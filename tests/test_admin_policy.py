@@ -33,7 +33,6 @@ WHO = [
 BUREAU_A = {"clerk_a", "reviewer_a"}
 REVIEWER_A_OR_MINISTRY = {"reviewer_a", "reviewer_m"}
 ANY_REGULATOR = BUREAU_A | {"clerk_b", "reviewer_b", "clerk_m", "reviewer_m"}
-READERS_OF_A = BUREAU_A | {"clerk_m", "reviewer_m"}
 
 
 def _days_ago(n: int) -> str:
@@ -296,8 +295,9 @@ CASES = {
     "admin.enterprise_edit": (BUREAU_A, case_enterprise_edit),
     "admin.licence_add": (BUREAU_A, case_licence_add),
     "admin.former_name_add": (BUREAU_A, case_former_name_add),
-    # A new record is the actor's own authority's: whoever may read the firm may start one.
-    "admin.sanction_new": (READERS_OF_A, case_sanction_new),
+    # A new record is the actor's own authority's, on any firm (a bureau penalises a firm
+    # another authority registered).
+    "admin.sanction_new": (ANY_REGULATOR, case_sanction_new),
     "admin.sanction_edit": (BUREAU_A, case_sanction_edit),
     "admin.sanction_submit": (BUREAU_A, _transition("sanction", "draft", "submit")),
     "admin.sanction_return": (
@@ -312,7 +312,7 @@ CASES = {
         {"reviewer_a"},
         _transition("sanction", "published", "annul", "复议撤销"),
     ),
-    "admin.listing_new": (READERS_OF_A, case_listing_new),
+    "admin.listing_new": (ANY_REGULATOR, case_listing_new),
     "admin.listing_edit": (BUREAU_A, case_listing_edit),
     "admin.listing_submit": (BUREAU_A, _transition("listing", "draft", "submit")),
     "admin.listing_return": (
@@ -456,15 +456,22 @@ def test_other_bureau_record_reads_as_404_and_ministry_reads_it(make, users, cli
     listing = _listing(make, actors)
     sanction = _sanction(make, actors)
     make.session.flush()
-    for url in (
-        f"/admin/listings/{listing.id}",
-        f"/admin/sanctions/{sanction.id}",
-        f"/admin/enterprises/{listing.enterprise_id}",
-    ):
+    for url in (f"/admin/listings/{listing.id}", f"/admin/sanctions/{sanction.id}"):
         assert clients["clerk_b"].get(url).status_code == 404
         assert clients["reviewer_b"].get(url).status_code == 404
         assert clients["clerk_a"].get(url).status_code == 200
         assert clients["reviewer_m"].get(url).status_code == 200
+
+
+def test_firms_are_shared_but_other_bureaus_records_on_them_are_not(make, users, clients):
+    actors = _actors(users)
+    listing = _listing(make, actors)
+    make.session.flush()
+    page = clients["clerk_b"].get(f"/admin/enterprises/{listing.enterprise_id}")
+    assert page.status_code == 200
+    assert f"/admin/listings/{listing.id}" not in page.get_data(as_text=True)
+    edit = clients["clerk_b"].get(f"/admin/enterprises/{listing.enterprise_id}/edit")
+    assert edit.status_code == 403
 
 
 def test_post_without_csrf_token_writes_nothing(make, session, users, clients):

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from wtforms import SelectChoice
 
-from registry import text
+from registry import rules, text
 from registry.database import get_session
 from registry.errors import ConflictError, ValidationError
 from registry.models import Authority, Enterprise, Listing, Sanction
@@ -45,9 +45,10 @@ def _enterprise_form(**kwargs) -> EnterpriseForm:
 def enterprises():
     who = actor()
     query = select(Enterprise).order_by(Enterprise.id.desc())
-    if not who.is_ministry:
-        query = query.where(Enterprise.authority_id == who.authority_id)
     q = (request.args.get("q") or "").strip()[:100]
+    if not q and not who.is_ministry:
+        # By default a bureau sees the firms it registered; a search finds any firm.
+        query = query.where(Enterprise.authority_id == who.authority_id)
     if q:
         like = f"%{q}%"
         query = query.where(
@@ -88,7 +89,7 @@ def enterprise_new():
 @bp.get("/enterprises/<int:enterprise_id>")
 @requires("read")
 def enterprise(enterprise_id: int):
-    record = load(Enterprise, enterprise_id)
+    record = load(Enterprise, enterprise_id, shared=True)
     who = actor()
     db = get_session()
     sanctions_q = select(Sanction).where(Sanction.enterprise_id == record.id)
@@ -103,6 +104,7 @@ def enterprise(enterprise_id: int):
     return render_template(
         "admin/enterprise.html",
         enterprise=record,
+        can_edit=rules.may(who, "edit", record.authority_id),
         sanctions=db.scalars(sanctions_q.order_by(Sanction.id)).all(),
         listings=db.scalars(listings_q.order_by(Listing.id)).all(),
         licence_form=LicenceForm(formdata=None),
@@ -114,7 +116,7 @@ def enterprise(enterprise_id: int):
 @bp.route("/enterprises/<int:enterprise_id>/edit", methods=["GET", "POST"])
 @requires("edit")
 def enterprise_edit(enterprise_id: int):
-    record = load(Enterprise, enterprise_id, "edit")
+    record = load(Enterprise, enterprise_id, "edit", shared=True)
     form = _enterprise_form(obj=record if request.method == "GET" else None)
     if request.method == "GET":
         form.province_code.data = record.province_code or ""
@@ -149,7 +151,7 @@ def enterprise_edit(enterprise_id: int):
 @bp.post("/enterprises/<int:enterprise_id>/licences")
 @requires("edit")
 def licence_add(enterprise_id: int):
-    record = load(Enterprise, enterprise_id, "edit")
+    record = load(Enterprise, enterprise_id, "edit", shared=True)
     form = LicenceForm()
     if form.validate_on_submit():
         db = get_session()
@@ -176,7 +178,7 @@ def licence_add(enterprise_id: int):
 @bp.post("/enterprises/<int:enterprise_id>/former-names")
 @requires("edit")
 def former_name_add(enterprise_id: int):
-    record = load(Enterprise, enterprise_id, "edit")
+    record = load(Enterprise, enterprise_id, "edit", shared=True)
     form = FormerNameForm()
     if form.validate_on_submit():
         db = get_session()

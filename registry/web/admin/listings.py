@@ -55,7 +55,7 @@ def _values(form: ListingForm) -> dict:
 @bp.route("/enterprises/<int:enterprise_id>/listings/new", methods=["GET", "POST"])
 @requires("create")
 def listing_new(enterprise_id: int):
-    enterprise = load(Enterprise, enterprise_id)
+    enterprise = load(Enterprise, enterprise_id, shared=True)
     form = _listing_form(enterprise)
     if form.validate_on_submit():
         db = get_session()

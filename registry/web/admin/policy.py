@@ -48,11 +48,14 @@ def actor() -> Actor:
     return current_user.actor
 
 
-def load(model: type, record_id: int, action: str = "read") -> Any:
-    """The record, if this user may see it (else 404) and do `action` on it (else 403)."""
+def load(model: type, record_id: int, action: str = "read", *, shared: bool = False) -> Any:
+    """The record, if this user may see it (else 404) and do `action` on it (else 403).
+
+    `shared`: reference data every regulator reads (operators: a bureau penalises a firm
+    another authority registered); writing it still needs `action` on its authority."""
     record = get_session().get(model, record_id)
     who = actor()
-    if record is None or not rules.may_read(who, record.authority_id):
+    if record is None or not (shared or rules.may_read(who, record.authority_id)):
         abort(404)
     if action != "read" and not rules.may(who, action, record.authority_id):
         abort(403)

@@ -31,7 +31,7 @@ def _values(form: SanctionForm) -> dict:
 @bp.route("/enterprises/<int:enterprise_id>/sanctions/new", methods=["GET", "POST"])
 @requires("create")
 def sanction_new(enterprise_id: int):
-    enterprise = load(Enterprise, enterprise_id)
+    enterprise = load(Enterprise, enterprise_id, shared=True)
     form = SanctionForm()
     if form.validate_on_submit():
         db = get_session()
