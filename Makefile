@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format init clean
+.PHONY: run test lint format init clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,11 @@ format: install
 
 clean:
 	rm -rf $(VENV) instance/registry.db instance/index
+
+# Not part of `make test`: our app against hello-world Flask and Datasette (issue 7), written
+# to docs/PERFORMANCE.md. BENCH_FIRMS (default 100000), BENCH_DURATION (s per workload, 10).
+bench: install
+	$(BIN)/pip install -q -e '.[test,bench]'
+	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk) \
+		|| sudo apt-get install -y wrk
+	$(BIN)/python bench/run.py

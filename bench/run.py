@@ -1,0 +1,1028 @@
+"""`make bench`: our registry against the limit (hello-world Flask) and the peer (Datasette).
+
+One run, one machine, side by side (the machines are shared and noisy, so the verdicts are
+ratios measured in the same run):
+
+1. data: ``registry.fakedata`` firms and listings (BENCH_FIRMS, default 100,000) as import
+   CSVs: every listing, and the first 11,435 B1 (missing annual report) rows, the size of
+   the 2019 quarter;
+2. our instances (fresh REGISTRY_INSTANCE_PATH under bench/out/): ``registry init``, a
+   reviewer, ``registry import FILE --authority MIIT --publish-as`` timed (the 11,435-row
+   batch in its own instance, with the search index catch-up that follows a commit; then the
+   full file), ``registry reindex`` timed;
+3. Datasette's database: the same published rows (``registry export``) in SQLite with an
+   FTS5 trigram index on the firm names;
+4. servers on 127.0.0.1 only: ours and hello-world under gunicorn (2 sync workers),
+   Datasette (immutable, facets off); each workload driven by wrk (8 connections,
+   BENCH_DURATION seconds, default 10) with one generated Lua script per workload;
+   requests/s, p50, p99, peak RSS per worker (VmHWM, reset before each workload);
+5. recall and precision of our /api/v1/search and of Datasette's FTS against SQL ``LIKE``
+   on the same rows, for queries of 2, 3 and 4 characters;
+6. docs/PERFORMANCE.md (table, machine, versions, command, ratios, targets met/missed) and
+   bench/out/results.json. With BENCH_PROFILE=1 (default) every workload of ours that
+   misses its target is run again under py-spy; the hottest frames of our code are written
+   to bench/out/profiles/ and summarised in the results.
+
+BENCH_REUSE=1 skips steps 1-2 and serves the instance of the previous run (development).
+Everything it writes, except docs/PERFORMANCE.md, stays in bench/out/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from registry import fakedata  # noqa: E402
+
+OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "bench" / "out")
+BIN = Path(sys.executable).parent
+FIRMS = int(os.environ.get("BENCH_FIRMS") or 100_000)
+DURATION = int(os.environ.get("BENCH_DURATION") or 10)
+CONNECTIONS = 8
+WORKERS = 2
+B1_ROWS = 11_435
+RECALL_CAP = int(os.environ.get("BENCH_RECALL_CAP") or 100_000)
+REUSE = os.environ.get("BENCH_REUSE", "") not in ("0", "", "no", "false")
+PROFILE = os.environ.get("BENCH_PROFILE", "1") not in ("0", "", "no", "false")
+REPORT = Path(os.environ.get("BENCH_REPORT") or ROOT / "docs" / "PERFORMANCE.md")
+REVIEWER = "bench-reviewer"
+PASSWORD = "bench-password-not-secret-0123456789"
+BROAD = ("计算机系", "有限公司")
+CJK = re.compile(r"^[\u4e00-\u9fff]+$")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def clean_env(instance: Path | None = None) -> dict[str, str]:
+    """The environment without any REGISTRY_* setting of the caller's own instance."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    if instance is not None:
+        env["REGISTRY_INSTANCE_PATH"] = str(instance)
+    return env
+
+
+def rss_tree(proc: Any) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with suppress(Exception):  # exited between listing and reading
+            total += p.memory_info().rss
+    return total
+
+
+def timed(args: list[str], env: dict[str, str], stdin: str | None = None) -> dict[str, Any]:
+    """Run a command to completion; wall time, peak resident memory, its output."""
+    import psutil
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = 0
+    watched = psutil.Process(proc.pid)
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            try:
+                peak = max(peak, rss_tree(watched))
+            except Exception:
+                return
+            stop.wait(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    out, err = proc.communicate(stdin)
+    stop.set()
+    watcher.join()
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{out}\n{err[-4000:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 2**20, 1), "output": out}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def get_json(url: str) -> Any:
+    status, _, body = get(url)
+    if status != 200:
+        raise RuntimeError(f"GET {url} -> {status}: {body[:300]!r}")
+    return json.loads(body)
+
+
+class Server:
+    """A server on 127.0.0.1 started by the benchmark, stopped by its process id."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], port: int) -> None:
+        self.name, self.port = name, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = OUT / f"{name}.log"
+        self.log_file = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            args, env=env, cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, path: str = "/", timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.name} exited; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(self.base + path, timeout=5):
+                    return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(f"{self.name} did not answer on {self.base} within {timeout} s")
+
+    def workers(self) -> list[int]:
+        """gunicorn: the worker processes; a single-process server: itself."""
+        import psutil
+
+        children = psutil.Process(self.proc.pid).children()
+        return [c.pid for c in children] or [self.proc.pid]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+
+
+@contextmanager
+def serving(server: Server, ready_path: str = "/"):
+    try:
+        server.wait_ready(ready_path)
+        yield server
+    finally:
+        server.stop()
+
+
+def gunicorn(name: str, app: str, env: dict[str, str], chdir: Path | None = None) -> Server:
+    port = free_port()
+    args = [str(BIN / "gunicorn"), "-w", str(WORKERS), "-k", "sync"]
+    args += ["-b", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning"]
+    if chdir is not None:
+        args += ["--chdir", str(chdir)]
+    return Server(name, [*args, app], env, port)
+
+
+# --- memory of the workers ------------------------------------------------------------------
+
+
+def reset_peak(pids: list[int]) -> None:
+    """Reset VmHWM (peak resident set) so the next reading is this workload's peak."""
+    for pid in pids:
+        with suppress(OSError):
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_rss_mb(pids: list[int]) -> float | None:
+    peaks = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        if found:
+            peaks.append(int(found.group(1)) / 1024)
+    return round(max(peaks), 1) if peaks else None
+
+
+# --- load -----------------------------------------------------------------------------------
+
+LUA = """-- generated by bench/run.py for the workload {name!r}; do not edit
+local paths = {{
+{paths}
+}}
+local headers = {headers}
+local i = 0
+
+init = function(args)
+  math.randomseed(os.time() + tonumber(tostring({{}}):sub(8), 16))
+  i = math.random(#paths)
+end
+
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i], headers)
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'WRKJSON {{"requests": %d, "duration_us": %d, "bytes": %d, "status_errors": %d, ' ..
+    '"socket_errors": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}}\\n',
+    summary.requests, summary.duration, summary.bytes, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+def lua_script(name: str, paths: list[str], headers: dict[str, str] | None) -> Path:
+    quoted = [urllib.parse.quote(p, safe="/?=&%-_.~") for p in paths]
+    body = LUA.format(
+        name=name,
+        paths="\n".join(f"  {json.dumps(p)}," for p in quoted),
+        headers="{"
+        + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
+        + "}",
+    )
+    path = OUT / "wrk" / f"{name}.lua"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    return path
+
+
+def wrk(
+    server: Server,
+    name: str,
+    paths: list[str],
+    headers: dict[str, str] | None = None,
+    duration: int = DURATION,
+) -> dict[str, Any]:
+    script = lua_script(name, paths, headers)
+    pids = server.workers()
+    reset_peak(pids)
+    args = ["wrk", "-t", "2", "-c", str(CONNECTIONS), "-d", f"{duration}s", "--latency"]
+    args += ["--timeout", "30s", "-s", str(script), server.base]
+    run = subprocess.run(args, capture_output=True, text=True, check=True)
+    found = re.search(r"^WRKJSON (.*)$", run.stdout, re.M)
+    if not found:
+        raise SystemExit(f"wrk gave no summary for {name}:\n{run.stdout}\n{run.stderr}")
+    raw = json.loads(found.group(1))
+    seconds = raw["duration_us"] / 1e6
+    result = {
+        "server": server.name,
+        "workload": name,
+        "path": paths[0],
+        "paths": len(paths),
+        "headers": headers or {},
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p90_ms": round(raw["p90_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
+        "kb_per_request": round(raw["bytes"] / max(raw["requests"], 1) / 1024, 1),
+        "status_errors": raw["status_errors"],
+        "socket_errors": raw["socket_errors"],
+        "peak_rss_mb": peak_rss_mb(pids),
+    }
+    log(
+        f"{server.name:9} {name:22} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:8.2f} ms  "
+        f"p99 {result['p99_ms']:8.2f} ms  rss {result['peak_rss_mb']} MB"
+        + (f"  NON-2xx/3xx {raw['status_errors']}" if raw["status_errors"] else "")
+    )
+    return result
+
+
+def profile(server: Server, name: str, paths: list[str], headers: dict[str, str] | None) -> dict:
+    """The workload again with py-spy on every worker: where our code spends the time."""
+    folder = OUT / "profiles"
+    folder.mkdir(exist_ok=True)
+    spies = []
+    for pid in server.workers():
+        raw = folder / f"{name}.{pid}.raw"
+        spies.append(
+            (
+                raw,
+                subprocess.Popen(
+                    [str(BIN / "py-spy"), "record", "--pid", str(pid), "-d", str(DURATION)]
+                    + ["-r", "200", "-f", "raw", "-o", str(raw), "--nonblocking"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+            )
+        )
+    wrk(server, f"{name}-profiled", paths, headers)
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for raw, spy in spies:
+        spy.wait(DURATION + 30)
+        if not raw.exists():
+            continue
+        for line in raw.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            for frame in set(stack.split(";")):
+                if "registry/" in frame and "bench/" not in frame:
+                    inclusive[frame] += n
+    top = [{"share": round(n / total, 3), "frame": frame} for frame, n in inclusive.most_common(15)]
+    (folder / f"{name}.json").write_text(json.dumps(top, ensure_ascii=False, indent=1))
+    return {"samples": total, "top": top}
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def make_data() -> dict[str, Any]:
+    started = time.perf_counter()
+    firms = fakedata.firms(FIRMS)
+    listings = fakedata.listings(firms)
+    b1 = [item for item in listings if item.ground_code == "B1"][:B1_ROWS]
+    rows_all = fakedata.write_csv(OUT / "listings-all.csv", listings)
+    rows_b1 = fakedata.write_csv(OUT / "listings-b1.csv", b1)
+    seconds = time.perf_counter() - started
+    log(f"data: {FIRMS} firms, {rows_all} listings, {rows_b1} B1 rows ({seconds:.1f} s)")
+    return {"firms": FIRMS, "listings": rows_all, "b1_rows": rows_b1, "seconds": round(seconds, 1)}
+
+
+def make_instance(name: str) -> tuple[Path, dict[str, str]]:
+    instance = OUT / name
+    shutil.rmtree(instance, ignore_errors=True)
+    env = clean_env(instance)
+    timed([str(BIN / "registry"), "init"], env)
+    timed(
+        [str(BIN / "registry"), "user", "create", REVIEWER, "--authority", "MIIT"]
+        + ["--role", "reviewer", "--password-stdin"],
+        env,
+        stdin=PASSWORD + "\n",
+    )
+    return instance, env
+
+
+CATCH_UP = """
+import json, time
+from registry import create_app
+from registry.database import get_db
+from registry.search.app import get_index
+app = create_app()
+started = time.perf_counter()
+with app.app_context(), get_db(app).session_factory() as session:
+    firms = get_index(app).catch_up(session)
+print(json.dumps({"firms": firms, "seconds": time.perf_counter() - started}))
+"""
+
+
+def import_file(env: dict[str, str], path: Path, skip_bad: bool = False) -> dict[str, Any]:
+    run = timed(
+        [str(BIN / "registry"), "import", str(path), "--authority", "MIIT"]
+        + ["--publish-as", REVIEWER]
+        + (["--skip-bad"] if skip_bad else []),
+        env,
+    )
+    summary = [line for line in run["output"].splitlines() if line.strip()]
+    return {
+        "seconds": run["seconds"],
+        "peak_rss_mb": run["peak_rss_mb"],
+        "summary": summary[-2:],
+    }
+
+
+def build_ours() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    # The quarter: 11,435 B1 rows into an empty registry, then the index catch-up that the
+    # app runs after the commit (the import is only searchable once that is done).
+    _, env_b1 = make_instance("instance-b1")
+    log("import of the B1 batch …")
+    batch = import_file(env_b1, OUT / "listings-b1.csv")
+    catch = timed([sys.executable, "-c", CATCH_UP], env_b1)
+    indexed = json.loads(catch["output"].strip().splitlines()[-1])
+    batch["index_seconds"] = round(indexed["seconds"], 2)
+    batch["indexed_firms"] = indexed["firms"]
+    batch["total_seconds"] = round(batch["seconds"] + indexed["seconds"], 2)
+    out["import_b1"] = batch
+    log(f"import B1: {batch['seconds']} s + index {batch['index_seconds']} s; {batch['summary']}")
+    # Everything, then a full reindex.
+    instance, env = make_instance("instance")
+    log("import of every listing …")
+    # --skip-bad: rows the importer refuses are reported in the summary, not fatal here.
+    out["import_all"] = import_file(env, OUT / "listings-all.csv", skip_bad=True)
+    log(f"import all: {out['import_all']['seconds']} s; {out['import_all']['summary']}")
+    reindex = timed([str(BIN / "registry"), "reindex"], env)
+    out["reindex"] = {
+        "seconds": reindex["seconds"],
+        "peak_rss_mb": reindex["peak_rss_mb"],
+        "summary": reindex["output"].strip().splitlines()[-1:],
+    }
+    log(f"reindex: {reindex['seconds']} s; {out['reindex']['summary']}")
+    export = OUT / "published.csv"
+    timed([str(BIN / "registry"), "export", "--format", "csv", "-o", str(export)], env)
+    out["instance"] = str(instance)
+    out["env"] = env
+    return out
+
+
+def build_datasette_db(export: Path, target: Path) -> dict[str, Any]:
+    """The published rows (our own export) as firms + listings, FTS5 trigram on the names."""
+    from registry.exports import COLUMNS
+
+    keys = [key for key, _ in COLUMNS]
+    target.unlink(missing_ok=True)
+    db = sqlite3.connect(target)
+    db.execute(
+        "CREATE TABLE firms (id INTEGER PRIMARY KEY, uscc TEXT UNIQUE, name TEXT NOT NULL,"
+        " province TEXT)"
+    )
+    db.execute(
+        f"CREATE TABLE listings (id INTEGER PRIMARY KEY, firm_id INTEGER REFERENCES firms(id),"
+        f" {', '.join(f'{k} TEXT' for k in keys)})"
+    )
+    firm_ids: dict[str, int] = {}
+    with open(export, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for row in reader:
+            record = dict(zip(keys, row, strict=True))
+            key = record["uscc"] or record["name"]
+            if key not in firm_ids:
+                firm_ids[key] = len(firm_ids) + 1
+                db.execute(
+                    "INSERT INTO firms VALUES (?, ?, ?, ?)",
+                    (firm_ids[key], record["uscc"] or None, record["name"], record["province"]),
+                )
+            db.execute(
+                f"INSERT INTO listings (firm_id, {', '.join(keys)}) VALUES (?{', ?' * len(keys)})",
+                (firm_ids[key], *(record[k] for k in keys)),
+            )
+    db.execute(
+        "CREATE VIRTUAL TABLE firms_fts USING fts5(name, content=\"firms\", content_rowid='id',"
+        " tokenize='trigram')"
+    )
+    db.execute("INSERT INTO firms_fts (rowid, name) SELECT id, name FROM firms")
+    db.execute("CREATE INDEX listings_firm ON listings (firm_id)")
+    db.commit()
+    db.execute("VACUUM")
+    count = db.execute("SELECT count(*) FROM firms").fetchone()[0]
+    listing_count = db.execute("SELECT count(*) FROM listings").fetchone()[0]
+    db.close()
+    return {"firms": count, "listings": listing_count}
+
+
+# --- queries and truth ----------------------------------------------------------------------
+
+
+def like_truth(db: sqlite3.Connection, query: str) -> set[str]:
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = db.execute(
+        "SELECT uscc FROM firms WHERE name LIKE ? ESCAPE '\\'", (f"%{escaped}%",)
+    ).fetchall()
+    return {uscc for (uscc,) in rows}
+
+
+def choose_queries(db: sqlite3.Connection) -> dict[str, Any]:
+    names = [name for (name,) in db.execute("SELECT name FROM firms ORDER BY id")]
+    usccs = [u for (u,) in db.execute("SELECT uscc FROM firms WHERE uscc IS NOT NULL ORDER BY id")]
+    rng = random.Random(7)
+    # The selective query: the 3- or 4-character part of names closest to 100 firms
+    # (scaled down with BENCH_FIRMS, at least 20).
+    want = max(20, round(100 * len(names) / 100_000))
+    grams: Counter[str] = Counter()
+    for name in names:
+        grams.update(
+            {
+                name[i : i + n]
+                for n in (3, 4)
+                for i in range(len(name) - n + 1)
+                if CJK.match(name[i : i + n])
+            }
+        )
+    selective = min(sorted(grams), key=lambda g: (abs(grams[g] - want), -len(g)))
+    # Queries for recall: random parts of random names, 2, 3 and 4 characters.
+    recall: list[str] = []
+    for length in (2, 3, 4):
+        picked = 0
+        while picked < 4:
+            name = rng.choice(names)
+            if len(name) < length:
+                continue
+            start = rng.randrange(len(name) - length + 1)
+            part = name[start : start + length]
+            if CJK.match(part) and part not in recall:
+                recall.append(part)
+                picked += 1
+    recall += [q for q in ("网络", selective, *BROAD) if q not in recall]
+    return {
+        "selective": selective,
+        "selective_hits": grams[selective],
+        "usccs": rng.sample(usccs, min(500, len(usccs))),
+        "recall": recall,
+    }
+
+
+def ours_answers(base: str, query: str) -> tuple[int, set[str], int]:
+    """Every uscc our /api/v1/search returns for `query` (all pages, up to RECALL_CAP)."""
+    found: set[str] = set()
+    page, total, requests = 1, 0, 0
+    while True:
+        url = f"{base}/api/v1/search?" + urllib.parse.urlencode(
+            {"q": query, "per_page": 100, "page": page}
+        )
+        data = get_json(url)
+        requests += 1
+        total = data["total"]
+        found.update(item["uscc"] for item in data["results"])
+        if not data["results"] or page * 100 >= min(total, RECALL_CAP):
+            return total, found, requests
+        page += 1
+
+
+def datasette_answers(base: str, query: str) -> tuple[int | None, set[str], int]:
+    url = f"{base}/bench/firms.json?" + urllib.parse.urlencode(
+        {"_search": query, "_col": "uscc", "_size": "max", "_shape": "objects", "_nofacet": 1}
+    )
+    found: set[str] = set()
+    total, requests = None, 0
+    while url and len(found) < RECALL_CAP:
+        data = get_json(url)
+        requests += 1
+        total = data.get("filtered_table_rows_count", total)
+        found.update(row["uscc"] for row in data["rows"])
+        url = data.get("next_url")
+    return total, found, requests
+
+
+def score(truth: set[str], answer: set[str]) -> dict[str, Any]:
+    hit = len(truth & answer)
+    return {
+        "answered": len(answer),
+        "recall": round(hit / len(truth), 4) if truth else 1.0,
+        "precision": round(hit / len(answer), 4) if answer else (1.0 if not truth else 0.0),
+    }
+
+
+def quality(db: sqlite3.Connection, queries: list[str], ours: str, peer: str) -> list[dict]:
+    rows = []
+    for query in queries:
+        truth = like_truth(db, query)
+        started = time.perf_counter()
+        our_total, our_set, _ = ours_answers(ours, query)
+        our_seconds = time.perf_counter() - started
+        peer_total, peer_set, _ = datasette_answers(peer, query)
+        capped = len(truth) > RECALL_CAP
+        rows.append(
+            {
+                "query": query,
+                "chars": len(query),
+                "truth": len(truth),
+                "capped": capped,
+                "ours_total": our_total,
+                "ours": score(truth, our_set) if not capped else None,
+                "datasette_total": peer_total,
+                "datasette": score(truth, peer_set) if not capped else None,
+                "ours_fetch_seconds": round(our_seconds, 1),
+            }
+        )
+        o, d = rows[-1]["ours"] or {}, rows[-1]["datasette"] or {}
+        log(
+            f"quality {query}: truth {len(truth)}, ours {our_total} "
+            f"(R {o.get('recall')}, P {o.get('precision')}), datasette {peer_total} "
+            f"(R {d.get('recall')}, P {d.get('precision')})"
+        )
+    return rows
+
+
+# --- workloads ------------------------------------------------------------------------------
+
+
+def run_ours(env: dict[str, str], queries: dict[str, Any]) -> tuple[list[dict], dict[str, Any]]:
+    results: list[dict] = []
+    plans: dict[str, tuple[list[str], dict[str, str] | None]] = {}
+    server = gunicorn("ours", "registry:create_app()", env)
+    with serving(server, "/"):
+        usccs = queries["usccs"]
+        etag_status, headers, _ = get(server.base + "/feeds/listings.rss")
+        etag = headers.get("ETag") or headers.get("Etag") or ""
+        check, _, _ = get(server.base + "/feeds/listings.rss", {"If-None-Match": etag})
+        sel, (b4, b_all) = queries["selective"], BROAD
+        plans = {
+            "uscc_page": ([f"/search?q={u}" for u in usccs], None),
+            "uscc_api": ([f"/api/v1/search?q={u}" for u in usccs], None),
+            "selective_page": ([f"/search?q={sel}"], None),
+            "selective_api": ([f"/api/v1/search?q={sel}"], None),
+            "broad4_page": ([f"/search?q={b4}"], None),
+            "broad4_api": ([f"/api/v1/search?q={b4}"], None),
+            "broad_all_page": ([f"/search?q={b_all}"], None),
+            "broad_all_api": ([f"/api/v1/search?q={b_all}"], None),
+            "enterprise_page": ([f"/enterprises/{u}" for u in usccs], None),
+            "enterprise_api": ([f"/api/v1/enterprises/{u}" for u in usccs], None),
+            "feed_cold": (["/feeds/listings.rss"], None),
+            "feed_304": (["/feeds/listings.rss"], {"If-None-Match": etag}),
+            "csv_export": (["/data/listings.csv"], None),
+        }
+        for paths, hdrs in plans.values():  # warm every worker's caches and code paths
+            for _ in range(WORKERS * 2):
+                get(server.base + urllib.parse.quote(paths[0], safe="/?=&%"), hdrs)
+        for name, (paths, hdrs) in plans.items():
+            results.append(wrk(server, name, paths, hdrs))
+        feed = {"etag": etag, "first_status": etag_status, "conditional_status": check}
+        # Quality is measured on the same server right after the load.
+        db = sqlite3.connect(OUT / "datasette.db")
+        peer = start_datasette()
+        with serving(peer, "/bench/firms.json?_size=1"):
+            qual = quality(db, queries["recall"], server.base, peer.base)
+        db.close()
+        extra = {"feed": feed, "quality": qual, "plans": plans, "server": server}
+        missed = [r for r in results if verdict_for(r["workload"], r, None, None) is False]
+        profiles = {}
+        if PROFILE:
+            for r in missed:
+                paths, hdrs = plans[r["workload"]]
+                log(f"profiling {r['workload']} …")
+                profiles[r["workload"]] = profile(server, r["workload"], paths, hdrs)
+        extra["profiles"] = profiles
+    extra.pop("server")
+    return results, extra
+
+
+def start_datasette() -> Server:
+    port = free_port()
+    args = [str(BIN / "datasette"), "serve", "-i", str(OUT / "datasette.db")]
+    args += ["-h", "127.0.0.1", "-p", str(port), "--setting", "suggest_facets", "off"]
+    args += ["--setting", "default_facet_size", "0", "--setting", "max_returned_rows", "5000"]
+    args += ["--setting", "sql_time_limit_ms", "10000", "--setting", "default_page_size", "20"]
+    args += ["--setting", "num_sql_threads", "3"]
+    return Server("datasette", args, clean_env(), port)
+
+
+def run_datasette(queries: dict[str, Any]) -> list[dict]:
+    server = start_datasette()
+    results = []
+    with serving(server, "/bench/firms.json?_size=1"):
+        sel, (b4, b_all) = queries["selective"], BROAD
+
+        def search(q: str) -> list[str]:
+            return [f"/bench/firms.json?_search={q}&_nofacet=1&_shape=objects"]
+
+        plans = {
+            "uscc_api": (
+                [f"/bench/firms.json?uscc={u}&_nofacet=1&_shape=objects" for u in queries["usccs"]]
+            ),
+            "selective_api": search(sel),
+            "broad4_api": search(b4),
+            "broad_all_api": search(b_all),
+            "two_chars_api": search("网络"),
+        }
+        for paths in plans.values():
+            get(server.base + urllib.parse.quote(paths[0], safe="/?=&%"))
+        for name, paths in plans.items():
+            results.append(wrk(server, name, paths))
+    return results
+
+
+def run_hello() -> list[dict]:
+    server = gunicorn("hello", "hello:app", clean_env(), chdir=ROOT / "bench")
+    with serving(server, "/"):
+        return [wrk(server, "hello", ["/"])]
+
+
+# --- targets (issue 7) ----------------------------------------------------------------------
+
+TARGETS = {
+    "uscc_page": ("hello", 0.5, 5.0),
+    "uscc_api": ("hello", 0.5, 5.0),
+    "selective_page": ("hello", 0.25, 15.0),
+    "selective_api": ("hello", 0.25, 15.0),
+    "broad4_api": ("datasette", 1.0, 80.0),
+    "broad_all_api": ("datasette", 1.0, 80.0),
+    "enterprise_page": ("hello", 0.3, None),
+    "feed_304": ("hello", 0.5, None),
+}
+_REFERENCE: dict[str, Any] = {}
+
+
+def verdict_for(workload: str, result: dict, hello: dict | None, peer: dict | None) -> bool | None:
+    """True/False against the issue's target; None when the workload has none."""
+    if workload not in TARGETS:
+        return None
+    against, ratio, p99 = TARGETS[workload]
+    hello = hello or _REFERENCE.get("hello")
+    peer = peer or _REFERENCE.get("datasette", {}).get(workload)
+    reference = hello if against == "hello" else peer
+    ok = result["status_errors"] == 0 and result["socket_errors"] == 0
+    if reference:
+        ok = ok and result["rps"] >= ratio * reference["rps"]
+    if p99 is not None:
+        ok = ok and result["p99_ms"] < p99
+    return ok
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def machine() -> dict[str, Any]:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "flask": version("flask"),
+        "gunicorn": version("gunicorn"),
+        "datasette": version("datasette"),
+        "whoosh": version("whoosh-reloaded"),
+        "wrk": wrk_version[1] if len(wrk_version) > 1 else "?",
+        "commit": commit,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def mark(ok: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "–"}[ok]
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    hello = results["hello"][0]
+    peer = {r["workload"]: r for r in results["datasette"]}
+    builds = results["build"]
+    lines = [
+        "# Performance",
+        "",
+        "Written by `make bench` (bench/run.py); do not edit by hand. One run on one machine:",
+        "our registry, the limit (a hello-world Flask app under the same gunicorn settings) and",
+        "the peer (Datasette over the same published rows with an FTS5 trigram index), side by",
+        "side. The machines are shared and noisy: read the ratios, not the absolute figures.",
+        "",
+        f"- machine: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB, Linux {m['kernel']}",
+        f"- versions: Python {m['python']}, SQLite {m['sqlite']}, Flask {m['flask']}, "
+        f"gunicorn {m['gunicorn']}, Datasette {m['datasette']}, Whoosh {m['whoosh']}, "
+        f"wrk {m['wrk']}; registry at commit `{m['commit']}`; {m['date']}",
+        f"- command: `{results['command']}` — {results['data']['firms']:,} firms, "
+        f"{results['data']['listings']:,} listings generated by `registry.fakedata`; "
+        f"{results['datasette_db']['firms']:,} firms / {results['datasette_db']['listings']:,} "
+        "listings in force after import (the rows both servers publish)",
+        f"- load: wrk, {CONNECTIONS} connections, 2 threads, {DURATION} s per workload, "
+        "127.0.0.1 only; ours and hello-world: gunicorn, 2 sync workers; Datasette: "
+        "`datasette serve -i` (facets off, default 3 SQL threads); our database: SQLite",
+        f"- total run time: {results['seconds'] / 60:.1f} min",
+        "",
+        "## Import and index",
+        "",
+        "| step | rows | time | peak RSS | target | |",
+        "|---|---|---|---|---|---|",
+    ]
+    b1 = builds["import_b1"]
+    lines.append(
+        f"| `registry import` {results['data']['b1_rows']:,} B1 rows into an empty registry, "
+        f"then the index catch-up ({b1['indexed_firms']} firms) | {results['data']['b1_rows']:,} "
+        f"| {b1['seconds']:.1f} s + {b1['index_seconds']:.1f} s = **{b1['total_seconds']:.1f} s** "
+        f"| {b1['peak_rss_mb']} MB | < 30 s | {mark(b1['total_seconds'] < 30)} |"
+    )
+    ia = builds["import_all"]
+    lines.append(
+        f"| `registry import` every listing | {results['data']['listings']:,} | "
+        f"{ia['seconds']:.1f} s | {ia['peak_rss_mb']} MB | – | – |"
+    )
+    ri = builds["reindex"]
+    lines.append(
+        f"| `registry reindex` | {results['datasette_db']['firms']:,} firms | "
+        f"{ri['seconds']:.1f} s | {ri['peak_rss_mb']} MB | < 60 s for 100k firms | "
+        f"{mark(ri['seconds'] < 60)} |"
+    )
+    lines += [
+        "",
+        "## Throughput and latency",
+        "",
+        "RSS is the peak resident set of the busiest worker during that workload (VmHWM, reset",
+        "before each). Ratios: ours ÷ hello-world and ours ÷ Datasette on the same query.",
+        "",
+        "| server | workload | req/s | p50 ms | p99 ms | KB/resp | RSS MB | ÷ hello | ÷ Datasette "
+        "| target | |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def row(r: dict, ours: bool) -> str:
+        vs_hello = r["rps"] / hello["rps"] if hello["rps"] else None
+        other = peer.get(r["workload"]) if ours else None
+        vs_peer = r["rps"] / other["rps"] if other and other["rps"] else None
+        target = ""
+        verdict = None
+        if ours and r["workload"] in TARGETS:
+            against, ratio, p99 = TARGETS[r["workload"]]
+            target = (f"≥ {ratio}× hello" if against == "hello" else "≥ Datasette") + (
+                f", p99 < {p99:g} ms" if p99 else ""
+            )
+            verdict = verdict_for(r["workload"], r, hello, other)
+        errors = (f" ({r['status_errors']} non-2xx/3xx)" if r["status_errors"] else "") + (
+            f" ({r['socket_errors']} socket errors)" if r["socket_errors"] else ""
+        )
+        return (
+            f"| {r['server']} | {r['workload']}{errors} | {fmt(r['rps'])} | {fmt(r['p50_ms'], 2)} | "
+            f"{fmt(r['p99_ms'], 2)} | {fmt(r['kb_per_request'])} | {fmt(r['peak_rss_mb'])} | "
+            f"{fmt(vs_hello, 2)} | {fmt(vs_peer, 2)} | {target} | {mark(verdict) if target else ''} |"
+        )
+
+    lines.append(row(hello, False))
+    lines += [row(r, True) for r in results["ours"]]
+    lines += [row(r, False) for r in results["datasette"]]
+    rss = max((r["peak_rss_mb"] or 0) for r in results["ours"])
+    lines += [
+        "",
+        f"Peak RSS of a worker of ours over all workloads: **{rss} MB** (target < 250 MB: "
+        f"{mark(rss < 250)}).",
+        "",
+        "Paths (the first of each rotation; USCC workloads rotate over "
+        f"{len(results['queries']['usccs'])} codes of listed firms): "
+        + "; ".join(
+            f"{r['workload']} `{r['path']}`"
+            + (f" + `{json.dumps(r['headers'], ensure_ascii=False)}`" if r["headers"] else "")
+            for r in results["ours"]
+        )
+        + ".",
+        "",
+        f"The selective query is `{results['queries']['selective']}` "
+        f"({results['queries']['selective_hits']} firms containing it among the listed firms); "
+        f"the broad queries `{BROAD[0]}` and `{BROAD[1]}`. The listings feed answered "
+        f"{results['feed']['first_status']} and, with `If-None-Match`, "
+        f"{results['feed']['conditional_status']}.",
+        "",
+        "## Recall and precision against SQL `LIKE`",
+        "",
+        "Truth: `SELECT uscc FROM firms WHERE name LIKE '%q%'` over the published firms (the",
+        "rows Datasette serves). Ours: every page of `/api/v1/search?q=` (100 per page);",
+        "Datasette: every page of `firms.json?_search=` (FTS5 trigram).",
+        "",
+        "| query | chars | LIKE | ours total | ours recall | ours precision | Datasette total "
+        "| Datasette recall | Datasette precision |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    all_ok = True
+    for q in results["quality"]:
+        o, d = q["ours"] or {}, q["datasette"] or {}
+        if q["ours"] is not None:
+            all_ok = all_ok and o["recall"] == 1.0 and o["precision"] == 1.0
+        lines.append(
+            f"| {q['query']} | {q['chars']} | {q['truth']:,} | {fmt(q['ours_total'])} | "
+            f"{pct(o.get('recall'))} | {pct(o.get('precision'))} | {fmt(q['datasette_total'])} | "
+            f"{pct(d.get('recall'))} | {pct(d.get('precision'))} |"
+        )
+    lines += [
+        "",
+        f"Recall and precision 100 % for every query of two or more characters: {mark(all_ok)}.",
+        "",
+        "## Targets (issue 7)",
+        "",
+        "| target | result | |",
+        "|---|---|---|",
+    ]
+    ours = {r["workload"]: r for r in results["ours"]}
+    for workload, (against, ratio, p99) in TARGETS.items():
+        r = ours[workload]
+        other = peer.get(workload)
+        reference = hello if against == "hello" else other
+        lines.append(
+            f"| {workload}: ≥ {ratio}× {against}"
+            + (f", p99 < {p99:g} ms" if p99 else "")
+            + f" | {fmt(r['rps'])} req/s = {fmt(r['rps'] / reference['rps'] if reference else None, 2)}× "
+            f"{against}, p99 {fmt(r['p99_ms'], 2)} ms | {mark(verdict_for(workload, r, hello, other))} |"
+        )
+    lines.append(
+        f"| import of 11,435 rows incl. indexing < 30 s | {b1['total_seconds']:.1f} s | "
+        f"{mark(b1['total_seconds'] < 30)} |"
+    )
+    lines.append(
+        f"| reindex of 100k firms < 60 s | {ri['seconds']:.1f} s for "
+        f"{results['datasette_db']['firms']:,} firms | {mark(ri['seconds'] < 60)} |"
+    )
+    lines.append(f"| < 250 MB per worker | {rss} MB | {mark(rss < 250)} |")
+    lines.append(f"| recall and precision 100 % | see above | {mark(all_ok)} |")
+    if results.get("profiles"):
+        lines += [
+            "",
+            "## Where the time goes (py-spy, workloads that missed a target)",
+            "",
+            "Inclusive share of samples in the workers for the hottest frames of our code.",
+            "",
+        ]
+        for workload, prof in results["profiles"].items():
+            lines.append(f"**{workload}** ({prof['samples']} samples):")
+            lines.append("")
+            for item in prof["top"][:8]:
+                lines.append(f"- {item['share']:.0%} `{item['frame']}`")
+            lines.append("")
+    if results.get("notes"):
+        lines += ["", "## Notes", "", *results["notes"]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (make bench installs it: apt-get install -y wrk)")
+    started = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
+    command = "make bench" + (f" BENCH_FIRMS={FIRMS}" if FIRMS != 100_000 else "")
+    results: dict[str, Any] = {"command": command, "machine": machine()}
+    saved = OUT / "build.json"
+    if REUSE and saved.exists():  # development: serve the instance of the previous run
+        log("BENCH_REUSE: reusing the data and instance of the previous run")
+        results["data"], build = json.loads(saved.read_text())
+    else:
+        results["data"] = make_data()
+        build = build_ours()
+        saved.write_text(json.dumps([results["data"], build], ensure_ascii=False))
+    env = build.pop("env")
+    results["build"] = build
+    results["datasette_db"] = build_datasette_db(OUT / "published.csv", OUT / "datasette.db")
+    log(f"datasette db: {results['datasette_db']}")
+    with sqlite3.connect(OUT / "datasette.db") as db:
+        queries = choose_queries(db)
+    results["queries"] = {k: v for k, v in queries.items()}
+    log(f"selective query {queries['selective']} ({queries['selective_hits']} firms)")
+    results["hello"] = run_hello()
+    _REFERENCE["hello"] = results["hello"][0]
+    results["datasette"] = run_datasette(queries)
+    _REFERENCE["datasette"] = {r["workload"]: r for r in results["datasette"]}
+    ours, extra = run_ours(env, queries)
+    results["ours"] = ours
+    results["feed"] = extra["feed"]
+    results["quality"] = extra["quality"]
+    results["profiles"] = extra["profiles"]
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    (OUT / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(render(results), encoding="utf-8")
+    log(f"done in {results['seconds'] / 60:.1f} min; {REPORT}")
+
+
+if __name__ == "__main__":
+    main()
