@@ -38,6 +38,17 @@ format: install
 clean:
 	rm -rf $(VENV) instance/registry.db instance/index
 
+# Extract the Chinese source strings (babel.cfg) into messages.pot, merge them into the English
+# catalogue, and compile it; translate any new or fuzzy msgid in the .po, then run it again.
+.PHONY: translations
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-wrap --sort-by-file \
+		--project=telecom-credit-registry --copyright-holder="Telecom credit registry contributors" \
+		-o registry/translations/messages.pot .
+	$(BIN)/pybabel update -i registry/translations/messages.pot -d registry/translations \
+		--no-wrap --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel compile -d registry/translations --statistics
+
 # Not part of `make test`: our app against hello-world Flask and Datasette (issue 7), written
 # to docs/PERFORMANCE.md. BENCH_FIRMS (default 100000), BENCH_DURATION (s per workload, 10).
 bench: install

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Flask, Response, request
 from flask_babel import Babel, get_locale
 
 SUPPORTED_LOCALES = ("zh_Hans", "en")
+# Catalogues: messages.pot (Chinese source strings) and en/LC_MESSAGES/messages.{po,mo};
+# `make translations` extracts and updates them (babel.cfg).
+TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
+LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def select_locale() -> str:
@@ -19,6 +26,7 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     from registry.web import api, data, errors, feeds, log, public
 
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(
         app,
         locale_selector=select_locale,
@@ -47,6 +55,30 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def locale_context() -> dict[str, object]:
         locale = str(get_locale() or "zh_Hans")
-        return {"html_lang": "en" if locale == "en" else "zh-Hans"}
+        return {"html_lang": "en" if locale == "en" else "zh-Hans", "lang_url": lang_url}
+
+    @app.after_request
+    def remember_language(response: Response) -> Response:
+        """`?lang=` chooses the language and keeps it (cookie `lang`) for the next pages."""
+        wanted = request.args.get("lang")
+        if wanted in SUPPORTED_LOCALES and request.cookies.get("lang") != wanted:
+            response.set_cookie(
+                "lang",
+                wanted,
+                max_age=LANG_COOKIE_SECONDS,
+                samesite="Lax",
+                secure=bool(app.config.get("SECURE_COOKIES")),
+                httponly=True,
+            )
+        response.vary.add("Accept-Language")
+        response.vary.add("Cookie")
+        return response
 
     errors.init_app(app)
+
+
+def lang_url(locale: str) -> str:
+    """The current page (path and query string) in another language."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    args.append(("lang", locale))
+    return request.path + "?" + urlencode(args)
