@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.support import XSS_ATTR, XSS_SCRIPT
+
 ROOT = Path(__file__).resolve().parents[2]
 CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 CHROMIUM = Path(os.environ.get("REGISTRY_CHROMIUM", "/usr/bin/chromium"))
@@ -33,8 +35,6 @@ VNU_JAR = Path(
     os.environ.get("REGISTRY_VNU_JAR", ROOT / ".cache/vnu/node_modules/vnu-jar/build/dist/vnu.jar")
 )
 PASSWORD = "correct horse battery staple"
-XSS_SCRIPT = "<script>window.__xss=1</script>"
-XSS_ATTR = '"><img src=x onerror="window.__xss=1">'
 
 
 def missing(reason: str) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 BLOCKING_IMPACTS = ("serious", "critical")
 PHONE = {"width": 375, "height": 812}
+XSS_SCRIPT = "<script>window.__xss=1</script>"
+XSS_ATTR = '"><img src=x onerror="window.__xss=1">'
 
 
 def axe_violations(page) -> list[dict]:

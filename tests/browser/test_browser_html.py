@@ -7,7 +7,13 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.support import describe_vnu, login, run_vnu
+from tests.browser.support import (
+    axe_violations,
+    describe_violations,
+    describe_vnu,
+    login,
+    run_vnu,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +57,10 @@ def admin_paths(live_server) -> list[str]:
     ]
 
 
+# Back-office pages the flow test (test_browser_admin_flow) does not pass through: axe-checked here.
+AXE_ONLY_HERE = ("/edit", "/petitions/new", "/admin/notices")
+
+
 def save(page, url: str, target, expected=(200,)) -> None:
     response = page.goto(url, wait_until="domcontentloaded")
     assert response is not None and response.status in expected, f"{url}: {response.status}"
@@ -58,9 +68,10 @@ def save(page, url: str, target, expected=(200,)) -> None:
     target.write_bytes(response.body())
 
 
-def test_pages_are_valid_html(browser, live_server, vnu_jar, tmp_path):
+def test_pages_are_valid_html(vnu_jar, browser, live_server, tmp_path):
     context = browser.new_context(locale="zh-CN")
     files = []
+    axe_problems: list[str] = []
     try:
         page = context.new_page()
         for n, path in enumerate(public_paths(live_server)):
@@ -72,6 +83,10 @@ def test_pages_are_valid_html(browser, live_server, vnu_jar, tmp_path):
         for n, path in enumerate(admin_paths(live_server)):
             files.append(tmp_path / f"admin-{n:02d}.html")
             save(page, live_server(path), files[-1])
+            if any(part in path for part in AXE_ONLY_HERE):
+                violations = axe_violations(page)
+                if violations:
+                    axe_problems.append(f"axe on {path}:\n{describe_violations(violations)}")
     finally:
         context.close()
     names = {
@@ -88,3 +103,4 @@ def test_pages_are_valid_html(browser, live_server, vnu_jar, tmp_path):
         for line in describe_vnu(errors).splitlines()
     )
     assert not errors, f"{len(errors)} HTML errors:\n{report}"
+    assert not axe_problems, "\n".join(axe_problems)

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import XSS_ATTR, XSS_SCRIPT
-from tests.browser.support import login, open_page
+from tests.browser.support import XSS_ATTR, XSS_SCRIPT, login, open_page
 
 pytestmark = pytest.mark.browser
 
