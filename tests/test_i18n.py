@@ -5,11 +5,12 @@ catalogue covers every source string; the committed .mo is the compiled .po."""
 from __future__ import annotations
 
 import gettext
+import io
 import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from sqlalchemy import select
@@ -175,6 +176,24 @@ def test_catalogue_covers_every_source_string():
     }
     missing = sorted(source_msgids() - translated)
     assert not missing, f"run `make translations` and translate: {missing}"
+
+
+def test_extractor_finds_calls_inside_f_strings():
+    """Babel's token-based Python extractor misses `_()` inside an f-string on Python < 3.12;
+    ours reads the syntax tree."""
+    source = (
+        "line = f\"{_('移出日期')}：{day}\"\n"
+        'label = _l("草稿")\n'
+        'text = ngettext("%(n)d 条", "%(n)d 条", n)\n'
+        "skipped = _(variable)\n"
+    ).encode()
+    found = [
+        (lineno, message)
+        for lineno, message, _comments, _context in extract(
+            "registry.translations:extract_python", io.BytesIO(source), keywords=KEYWORDS
+        )
+    ]
+    assert found == [(1, "移出日期"), (2, "草稿"), (3, ("%(n)d 条", "%(n)d 条"))]
 
 
 def test_committed_mo_is_the_compiled_po():
