@@ -168,6 +168,16 @@ def test_translations_keep_the_placeholders():
             ), message.id
 
 
+def test_translations_add_no_markup():
+    """Jinja's i18n extension marks a translation safe (HTML), so `<`, `>` or `&` in an
+    msgstr would reach the page unescaped."""
+    catalogue = read_catalogue()
+    for message in catalogue:
+        if message.id and isinstance(message.id, str):
+            for char in "<>&":
+                assert message.string.count(char) == message.id.count(char), message.string
+
+
 def test_catalogue_covers_every_source_string():
     """A string added to a template or a view without `make translations` fails here."""
     catalogue = read_catalogue()
