@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from registry import text
 from registry.search import SearchFilters, SearchIndex
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
@@ -65,3 +66,60 @@ def test_a_locked_index_skips_catch_up_without_failing(session, make, tmp_path):
         other.cancel()
     assert index.catch_up(session) >= 1
     assert _ids(index, listing.enterprise.name) == {listing.enterprise_id}
+
+
+def test_bitmaps_follow_publication_removal_and_expiry_without_restart(session, make, tmp_path):
+    """One process's bitmaps change with the index: publish adds, removal drops, expiry
+    drops on its date; a second process sharing the index follows the change log."""
+    index = SearchIndex(tmp_path / "index")
+    other = SearchIndex(tmp_path / "index")  # another worker on the same index
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    first = make.published_listing(clerk, reviewer, "B3")
+    index.catch_up(session)
+    query = text.normalize(first.enterprise.name)[-6:]
+    assert index.search(query).total >= 1
+    assert other.search(query).total >= 1
+    state = index.bitmaps()
+    firm = make.enterprise(clerk, name="杭州市青鸾星链信息技术有限公司")
+    second = make.listing(clerk, "B3", enterprise=firm)
+    listing_service.submit_listing(session, clerk, second)
+    listing_service.publish_listing(session, reviewer, second)
+    index.catch_up(session)
+    for process in (index, other):
+        result = process.search("青鸾星链")
+        assert [hit.enterprise_id for hit in result.hits] == [firm.id]
+        assert dict(result.facets["ground"]) == {"B3": 1}
+    assert index.bitmaps() is state  # updated in place from the change log, not reloaded
+    assert firm.id in state.alive
+    assert second.expires_on is not None
+    assert index.search("青鸾星链", on=second.expires_on - timedelta(days=1)).total == 1
+    expired = index.search("青鸾星链", on=second.expires_on)
+    assert expired.total == 0 and expired.hits == [] and expired.facets["ground"] == []
+    listing_service.remove_listing(session, reviewer, second, "已整改")
+    index.catch_up(session)
+    for process in (index, other):
+        assert process.search("青鸾星链").total == 0
+    assert firm.id not in state.alive and "鸾星" not in state.grams
+
+
+def test_a_firm_with_one_expired_and_one_live_listing_counts_only_the_live_one(
+    session, make, tmp_path
+):
+    index = SearchIndex(tmp_path / "index")
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    firm = make.enterprise(clerk, name="成都市赤霄云网科技有限公司")
+    listings = []
+    for ground in ("B3", "B1"):
+        listing = make.listing(clerk, ground, enterprise=firm)
+        listing_service.submit_listing(session, clerk, listing)
+        listing_service.publish_listing(session, reviewer, listing)
+        listings.append(listing)
+    index.catch_up(session)
+    term = listings[0].expires_on
+    assert term is not None and listings[1].expires_on is None
+    before = index.search("赤霄云网", on=term - timedelta(days=1))
+    assert dict(before.facets["ground"]) == {"B1": 1, "B3": 1}
+    after = index.search("赤霄云网", on=term)
+    assert after.total == 1 and dict(after.facets["ground"]) == {"B1": 1}
+    assert [li["ground"] for li in after.hits[0].listings] == ["B1"]
+    assert index.search("赤霄云网", SearchFilters(ground="B3"), on=term).total == 0
