@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_babel import gettext as _
 
@@ -69,7 +71,14 @@ def evidence_download(evidence_id: int):
     record = load(Evidence, evidence_id)
     path = service.file_for(actor(), record, current_app.config["EVIDENCE_DIR"])
     name = record.original_name or f"{record.sha256[:12]}.{service.EXTENSIONS[record.media_type]}"
-    return send_file(path, mimetype=record.media_type, as_attachment=True, download_name=name)
+    # Read whole (≤ MAX_UPLOAD_BYTES): no file handle outlives the request, whoever the client.
+    return send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype=record.media_type,
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
+    )
 
 
 def _evidence_action(evidence_id: int, action: str):
