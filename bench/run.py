@@ -133,7 +133,12 @@ def timed(args: list[str], env: dict[str, str], stdin: str | None = None) -> dic
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{out}\n{err[-4000:]}")
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 2**20, 1), "output": out}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "output": out,
+        "errors": err,
+    }
 
 
 def free_port() -> int:
@@ -432,21 +437,30 @@ print(json.dumps({"firms": firms, "seconds": time.perf_counter() - started}))
 """
 
 
-def import_file(env: dict[str, str], path: Path, skip_bad: bool = False) -> dict[str, Any]:
+def import_file(
+    env: dict[str, str], path: Path, skip_bad: bool = False, profiled: bool = False
+) -> dict[str, Any]:
     args = [str(BIN / "registry"), "import", str(path), "--authority", "MIIT"]
     args += ["--publish-as", REVIEWER] + (["--skip-bad"] if skip_bad else [])
     raw = OUT / "profiles" / f"import-{path.stem}.raw"
-    if PROFILE:  # sampled from outside, without blocking the process: little overhead
+    if profiled:  # sampled from outside, without blocking the process: little overhead
         raw.parent.mkdir(exist_ok=True)
         spy = [str(BIN / "py-spy"), "record", "--nonblocking", "-r", "50", "-f", "raw"]
         args = [*spy, "-o", str(raw), "--", *args]
     run = timed(args, env)
-    summary = [line for line in run["output"].splitlines() if line.strip()]
+    (OUT / f"import-{path.stem}.log").write_text(run["output"] + run["errors"])
+    summary = [
+        line
+        for line in run["output"].splitlines()
+        if line.strip() and not line.startswith("py-spy>")
+    ]
+    if not summary or not summary[-1].startswith("已导入"):  # py-spy hides the exit status
+        raise SystemExit(f"{path.name}: the import failed:\n{run['errors'][-3000:]}")
     return {
         "seconds": run["seconds"],
         "peak_rss_mb": run["peak_rss_mb"],
         "summary": summary[-2:],
-        "profile": hottest(f"import-{path.stem}", [raw]) if PROFILE else None,
+        "profile": hottest(f"import-{path.stem}", [raw]) if profiled else None,
     }
 
 
@@ -456,7 +470,7 @@ def build_ours() -> dict[str, Any]:
     # app runs after the commit (the import is only searchable once that is done).
     instance, env = make_instance("instance")
     log("import of the B1 batch …")
-    batch = import_file(env, OUT / "listings-b1.csv")
+    batch = import_file(env, OUT / "listings-b1.csv", profiled=PROFILE)
     catch = timed([sys.executable, "-c", CATCH_UP], env)
     indexed = json.loads(catch["output"].strip().splitlines()[-1])
     batch["index_seconds"] = round(indexed["seconds"], 2)
@@ -881,7 +895,7 @@ def render(results: dict[str, Any]) -> str:
     lines.append(
         f"| `registry reindex` | {results['datasette_db']['firms']:,} firms | "
         f"{ri['seconds']:.1f} s | {ri['peak_rss_mb']} MB | < 60 s for 100k firms | "
-        f"{mark(ri['seconds'] < 60)} |"
+        f"{scale_mark(results, ri['seconds'] < 60)} |"
     )
     lines += [
         "",
@@ -986,7 +1000,7 @@ def render(results: dict[str, Any]) -> str:
     )
     lines.append(
         f"| reindex of 100k firms < 60 s | {ri['seconds']:.1f} s for "
-        f"{results['datasette_db']['firms']:,} firms | {mark(ri['seconds'] < 60)} |"
+        f"{results['datasette_db']['firms']:,} firms | {scale_mark(results, ri['seconds'] < 60)} |"
     )
     lines.append(f"| < 250 MB per worker | {rss} MB | {mark(rss < 250)} |")
     lines.append(f"| recall and precision 100 % | see above | {mark(all_ok)} |")
@@ -1013,6 +1027,13 @@ def render(results: dict[str, Any]) -> str:
     if results.get("notes"):
         lines += ["", "## Notes", "", *results["notes"]]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def scale_mark(results: dict[str, Any], ok: bool) -> str:
+    """A verdict on a target set for 100k firms, qualified when the run was smaller."""
+    if results["data"]["firms"] >= 100_000 or not ok:
+        return mark(ok)
+    return f"met at {results['data']['firms']:,} firms only (no verdict for 100k)"
 
 
 def leaf_line(prof: dict[str, Any]) -> str:
