@@ -138,8 +138,11 @@ def build_payload(entity_type: str, entity: Any, action: str, at: datetime) -> d
 def append(session: Session, event: Event, entity: Any) -> LogEntry:
     """Append the entry for a publication event, in the caller's transaction."""
     number = next_seq(session, SEQUENCE)  # row lock: serialises appends until commit
+    cached = session.info.get("publog_head")  # (number, hash) appended earlier in this transaction
     if number == 1:
         prev_hash = GENESIS_HASH
+    elif cached is not None and cached[0] == number - 1 and cached[2] == session.get_transaction():
+        prev_hash = cached[1]
     else:
         prev_hash = session.scalar(select(LogEntry.entry_hash).where(LogEntry.number == number - 1))
         if prev_hash is None:
@@ -150,7 +153,7 @@ def append(session: Session, event: Event, entity: Any) -> LogEntry:
     entry = LogEntry(
         number=number,
         at=at,
-        event_id=event.id,
+        event=event,
         entity_type=event.entity_type,
         entity_id=event.entity_id,
         action=event.action,
@@ -162,6 +165,7 @@ def append(session: Session, event: Event, entity: Any) -> LogEntry:
     )
     session.add(entry)
     session.flush()
+    session.info["publog_head"] = (number, entry.entry_hash, session.get_transaction())
     return entry
 
 

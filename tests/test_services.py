@@ -19,6 +19,7 @@ from registry.services.catalogue import save_ground
 
 
 def events_for(session, entity) -> list[str]:
+    session.flush()  # events are written with the next flush (sessions do not autoflush)
     return list(
         session.scalars(
             select(Event.action)
@@ -59,6 +60,7 @@ def test_listing_lifecycle_writes_an_event_per_step(session, make, today):
 def test_event_sequence_increases_in_commit_order(session, make):
     clerk = make.actor("clerk")
     make.enterprise(clerk)
+    session.flush()
     seqs = list(session.scalars(select(Event.seq).order_by(Event.id)))
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
@@ -143,6 +145,7 @@ def test_ministry_reviewer_publishes_bureau_submission_marked_cross_authority(se
     listing = make.listing(gd_clerk)
     listings.submit_listing(session, gd_clerk, listing)
     listings.publish_listing(session, miit_reviewer, listing)
+    session.flush()
     event = session.scalar(
         select(Event).where(Event.entity_id == listing.id, Event.action == "publish")
     )

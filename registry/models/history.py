@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.db import Base, created_at, intpk
 
@@ -60,6 +60,8 @@ class LogEntry(Base):  # 公示日志
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[created_at]
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), unique=True)
+    # Set by object so an entry can be added before its Event is flushed (batches).
+    event: Mapped[Event] = relationship()
     entity_type: Mapped[str] = mapped_column(String(30))
     entity_id: Mapped[int]
     action: Mapped[str] = mapped_column(String(30))

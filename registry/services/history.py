@@ -41,17 +41,44 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in after.items() if before.get(k) != v}
 
 
-def next_seq(session: Session, name: str = "event") -> int:
-    """Take the next number of a sequence; the row stays locked until commit."""
-    # A Core UPDATE on the table: no ORM object of the counter is ever loaded, and the ORM
-    # path matched the UPDATE against the whole identity map (quadratic in long batches).
-    counter = SequenceCounter.__table__
+# Event numbers are reserved in growing blocks per transaction (1, 2, 4, ... up to
+# MAX_BLOCK): a request that writes a few events costs one counter UPDATE, an import of
+# thousands a handful. Unused numbers of a block are skipped; readers only need
+# "seq > last applied", which gaps do not disturb. Other sequences (the publication log)
+# must stay gapless and take exactly one number at a time.
+MAX_BLOCK = 1024
+
+
+def _take(session: Session, name: str, count: int) -> int:
+    """Advance counter `name` by `count`; returns the new value. The row stays locked
+    until commit, so numbers are handed out in commit order."""
     return session.execute(
-        update(counter)
-        .where(counter.c.name == name)
-        .values(value=counter.c.value + 1)
-        .returning(counter.c.value)
+        update(SequenceCounter)
+        .where(SequenceCounter.name == name)
+        .values(value=SequenceCounter.value + count)
+        .returning(SequenceCounter.value)
+        # No ORM object of the counter is ever loaded: don't match the identity map.
+        .execution_options(synchronize_session=False)
     ).scalar_one()
+
+
+def next_seq(session: Session, name: str = "event") -> int:
+    """Take the next number of a sequence. Only "event" uses reserved blocks."""
+    if name != "event":
+        return _take(session, name, 1)
+    block = session.info.get("event_block")
+    if block is None or block[0] > block[1] or block[2] != session.get_transaction():
+        size = (
+            1
+            if block is None or block[2] != session.get_transaction()
+            else min(2 * block[3], MAX_BLOCK)
+        )
+        end = _take(session, name, size)
+        block = [end - size + 1, end, session.get_transaction(), size]
+    number = block[0]
+    block[0] += 1
+    session.info["event_block"] = block
+    return number
 
 
 def record_event(
@@ -64,8 +91,9 @@ def record_event(
     reason: str = "",
     authority_id: int | None = None,
 ) -> Event:
-    """Append one Event for `entity` (flushes so the entity has an id)."""
-    session.flush()
+    """Append one Event for `entity` and flush it."""
+    if getattr(entity, "id", None) is None:
+        session.flush()
     after = snapshot(entity)
     record_authority = (
         authority_id if authority_id is not None else getattr(entity, "authority_id", None)
@@ -87,7 +115,7 @@ def record_event(
         and is_cross_authority(actor, record_authority),
     )
     session.add(event)
-    session.flush()
+    session.flush()  # visible to the caller's queries at once (sessions do not autoflush)
     from registry import publog  # the publication log, same transaction (SPEC section 6)
 
     if publog.is_publication(event.entity_type, action):
