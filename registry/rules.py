@@ -319,6 +319,19 @@ def check_may(actor: Actor, action: str, record_authority_id: int) -> None:
         )
 
 
+# The catalogue of grounds is national: only the ministry's admins change it.
+NATIONAL_ACTIONS = frozenset({"manage_catalogue"})
+
+
+def check_national(actor: Actor, action: str) -> None:
+    """Role check for actions on national data (no record authority)."""
+    if action not in ROLE_ACTIONS.get(actor.role, frozenset()) or not actor.is_ministry:
+        raise RuleViolation(
+            "forbidden",
+            "只有工业和信息化部的管理员可以执行此操作 / only the ministry's admins may do this",
+        )
+
+
 def check_four_eyes(actor: Actor, submitted_by_id: int | None) -> None:
     """Four eyes: nobody publishes what they submitted themselves."""
     if submitted_by_id is not None and actor.user_id == submitted_by_id:

@@ -293,3 +293,15 @@ def test_overdue_listings_are_found_by_rule(session, make, today):
         item.id for item in drafts if rules.is_overdue(item.decided_on, item.listed_on, today)
     }
     assert overdue == {late.id}
+
+
+def test_only_ministry_admins_change_the_national_catalogue(session, make):
+    """SPEC 2a: grounds are a national catalogue; a bureau admin cannot change terms."""
+    ground = make.ground("B3")
+    with pytest.raises(RuleViolation) as info:
+        save_ground(session, make.actor("admin", "440000"), ground, term_months=12)
+    assert info.value.code == "forbidden" and ground.term_months == 36
+    with pytest.raises(RuleViolation):
+        save_ground(session, make.actor("reviewer", "MIIT"), ground, term_months=12)
+    save_ground(session, make.actor("admin", "MIIT"), ground, term_months=12)
+    assert ground.term_months == 12

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from registry.errors import NotFoundError, ValidationError
 from registry.models import REMOVAL_RULES, TERM_KINDS, Authority, Ground
-from registry.rules import Actor, check_may
+from registry.rules import Actor, check_national
 from registry.services.history import check_version, flush, record_event, snapshot
 
 
@@ -100,7 +100,7 @@ def save_ground(
     **values: Any,
 ) -> Ground:
     """Create (ground=None, with code and list) or change a catalogue row (admin only)."""
-    check_may(actor, "manage_catalogue", actor.authority_id)
+    check_national(actor, "manage_catalogue")
     errors: dict[str, str] = {}
     if values.get("term_kind", ground.term_kind if ground else None) not in TERM_KINDS:
         errors["term_kind"] = "未知的期限类型 / unknown term kind"
