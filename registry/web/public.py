@@ -6,15 +6,14 @@ import re
 from datetime import date
 from urllib.parse import urlencode
 
-import nh3
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
-from markdown_it import MarkdownIt
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from registry import rules, search, text, visibility
 from registry.database import get_session
+from registry.markdown import render_markdown
 from registry.models import (
     Authority,
     Enterprise,
@@ -36,7 +35,6 @@ LIST_SORTS = {
     "name": (Enterprise.name, Listing.id),
     "expires": (Listing.expires_on, Listing.id),
 }
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
 def list_title(code: str) -> str:
@@ -74,10 +72,6 @@ def _grounds(session) -> dict[str, Ground]:
     return {
         g.code: g for g in session.scalars(select(Ground).order_by(Ground.position, Ground.code))
     }
-
-
-def _render_markdown(body: str) -> str:
-    return nh3.clean(_markdown.render(body or ""))
 
 
 @bp.app_context_processor
@@ -339,7 +333,7 @@ def notice(slug: str):
     return render_template(
         "public/notice.html",
         notice=item,
-        body=_render_markdown(item.body_md),
+        body=render_markdown(item.body_md),
         listings=listings,
         in_force={li.id for li in listings if rules.in_force(li, today)},
     )

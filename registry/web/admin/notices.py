@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import nh3
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from markdown_it import MarkdownIt
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
 from registry.database import get_session
 from registry.errors import ConflictError, ValidationError
+from registry.markdown import render_markdown
 from registry.models import Listing, Notice
 from registry.rules import RuleViolation
 from registry.services import notices as service
@@ -20,13 +18,6 @@ from registry.web.admin import bp
 from registry.web.admin.common import LIST_LABELS, STATE_LABELS, history, register_transitions
 from registry.web.admin.forms import NoticeForm, WorkflowForm, apply_errors
 from registry.web.admin.policy import actor, load, requires
-
-_markdown = MarkdownIt("commonmark", {"html": False})
-
-
-def render_markdown(body: str) -> Markup:
-    """Markdown to HTML, sanitised with nh3 (no script, no event handlers, no iframes)."""
-    return Markup(nh3.clean(_markdown.render(body or "")))
 
 
 def _notice_form(**kwargs) -> NoticeForm:

@@ -1,0 +1,16 @@
+"""Notice bodies: Markdown rendered to HTML and sanitised with nh3, one way everywhere."""
+
+from __future__ import annotations
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+# Raw HTML in the source is escaped, not passed through; nh3 then removes anything unsafe
+# that Markdown itself produced (javascript: links and the like).
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def render_markdown(body: str | None) -> Markup:
+    """Markdown to sanitised HTML (no script, no event handlers, no iframes)."""
+    return Markup(nh3.clean(_markdown.render(body or "")))
