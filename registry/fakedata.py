@@ -407,6 +407,8 @@ class FakeListing:
     decision_no: str | None
     facts: str
     campaign: str | None
+    # D4 (联合惩戒) lasts as long as the source decision: its end date (原决定截止日期).
+    source_expires_on: date | None = None
 
 
 # --------------------------------------------------------------------------
@@ -823,9 +825,24 @@ def listings(
                 number,
                 facts,
                 d.campaign,
+                _source_end(d.decided_on, end) if d.ground == "D4" else None,
             )
         )
     return out
+
+
+def _source_end(decided_on: date, end: date) -> date:
+    """End of a D4 source decision: three years after it, or as many more whole years as
+    it takes to still run a year after ``end`` (so a generated file imports as in force)."""
+    years = 3
+    while True:
+        try:
+            day = decided_on.replace(year=decided_on.year + years)
+        except ValueError:  # 29 February
+            day = date(decided_on.year + years, 3, 1)
+        if day > end + timedelta(days=365):
+            return day
+        years += 1
 
 
 # --------------------------------------------------------------------------
@@ -843,6 +860,7 @@ HEADERS: tuple[str, ...] = (
     "decision_no",
     "facts",
     "province",
+    "source_expires_on",
 )
 CHINESE_HEADERS: dict[str, str] = {
     "name": "经营者名称",
@@ -855,6 +873,7 @@ CHINESE_HEADERS: dict[str, str] = {
     "decision_no": "处罚决定书文号",
     "facts": "违法事实",
     "province": "省份",
+    "source_expires_on": "原决定截止日期",
 }
 
 
@@ -873,6 +892,9 @@ def import_rows(listings: Iterable[FakeListing]) -> Iterator[dict[str, str]]:
             "decision_no": item.decision_no or "",
             "facts": item.facts,
             "province": PROVINCES_BY_CODE[firm.province_code].name,
+            "source_expires_on": item.source_expires_on.isoformat()
+            if item.source_expires_on
+            else "",
         }
 
 

@@ -218,3 +218,24 @@ def test_csv_english_headers_without_bom(tmp_path: Path, big_listings: list[Fake
     assert path.read_bytes().startswith(b"name,uscc,")
     with path.open(encoding="utf-8", newline="") as fh:
         assert list(csv.DictReader(fh)) == list(import_rows(sample))
+
+
+def test_d4_rows_carry_the_source_decisions_end_date(big_listings: list[FakeListing]) -> None:
+    """D4 (联合惩戒) lasts as long as the source decision: the importer needs its end date
+    (原决定截止日期), which runs past the generator's end so a generated file imports."""
+    rows = list(import_rows(big_listings))
+    d4 = [
+        (row, item)
+        for row, item in zip(rows, big_listings, strict=True)
+        if item.ground_code == "D4"
+    ]
+    assert d4
+    for row, item in d4:
+        end = date.fromisoformat(row["source_expires_on"])
+        assert end == item.source_expires_on and end >= item.decided_on.replace(day=1)
+        assert end.year - item.decided_on.year >= 3 and end > date(2027, 10, 31)
+    assert all(
+        row["source_expires_on"] == ""
+        for row, item in zip(rows, big_listings, strict=True)
+        if item.ground_code != "D4"
+    )

@@ -19,24 +19,20 @@ from registry.imports import apply_plan, read_bytes, validate
 from registry.imports.validate import parse_date
 from registry.models import Event, FormerName, Listing, Sanction
 
-HEADERS = [*fakedata.HEADERS, "source_expires_on"]
+HEADERS = list(fakedata.HEADERS)
 
 
 def generated_rows(n: int = 40, seed: int = 11) -> list[dict[str, str]]:
-    """Import rows from the data generator; D4 rows carry the source decision's end date."""
+    """Import rows from the data generator (D4 rows carry the source decision's end date)."""
     firms = fakedata.firms(n, seed=seed)
     entries = fakedata.listings(firms, seed=seed, end=rules.today() - timedelta(days=2))[:n]
-    end = (rules.today() + timedelta(days=700)).isoformat()
-    return [
-        {**row, "source_expires_on": end if entry.ground_code == "D4" else ""}
-        for row, entry in zip(fakedata.import_rows(entries), entries, strict=True)
-    ]
+    return list(fakedata.import_rows(entries))
 
 
 def to_csv(rows, encoding: str = "utf-8-sig", chinese: bool = False) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out)
-    labels = {**fakedata.CHINESE_HEADERS, "source_expires_on": "原决定截止日期"}
+    labels = fakedata.CHINESE_HEADERS
     writer.writerow([labels[h] if chinese else h for h in HEADERS])
     for row in rows:
         values = dict(row)
@@ -50,7 +46,7 @@ def to_xlsx(rows) -> bytes:
     """As Excel saves it: Chinese headers, real date cells, codes as numbers where they are."""
     workbook = Workbook()
     sheet = workbook.active
-    labels = {**fakedata.CHINESE_HEADERS, "source_expires_on": "原决定截止日期"}
+    labels = fakedata.CHINESE_HEADERS
     order = list(reversed(HEADERS))  # any column order
     sheet.append([labels[h] for h in order])
     for row in rows:
