@@ -7,6 +7,7 @@ the output depends on nothing but its input — which is what makes ETags stable
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,10 +46,39 @@ class Feed:
         return max(dates, default=EPOCH).replace(microsecond=0)
 
 
+# Characters XML 1.0 cannot carry (C0 controls but tab/newline, surrogates, U+FFFE/F): a
+# search for "\x01" or a name typed with one must not break the feed (issue 8).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
 def render(feed: Feed, fmt: str) -> bytes:
     """The feed as RSS 2.0 (`rss`) or Atom 1.0 (`atom`) bytes, items newest first."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown feed format {fmt!r}")
+    feed = Feed(
+        id=_xml_safe(feed.id),
+        title=_xml_safe(feed.title),
+        link=feed.link,
+        self_link=feed.self_link,
+        description=_xml_safe(feed.description),
+        items=[
+            FeedItem(
+                guid=_xml_safe(item.guid),
+                title=_xml_safe(item.title),
+                link=item.link,
+                published=item.published,
+                summary=_xml_safe(item.summary),
+                updated=item.updated,
+                category=_xml_safe(item.category) if item.category else None,
+            )
+            for item in feed.items
+        ],
+        language=feed.language,
+    )
     generator = FeedGenerator()
     generator.id(feed.id)
     generator.title(feed.title)

@@ -128,3 +128,26 @@ def today() -> date:
     from registry import rules
 
     return rules.today()
+
+
+# --- figures of the reliability and security suites (issue 8; docs/SECURITY.md) -----------
+
+
+def pytest_configure(config) -> None:
+    import collections
+
+    config.security_figures = collections.Counter()
+
+
+@pytest.fixture
+def security_figures(pytestconfig):
+    """A Counter the hostile-input, crash and concurrency suites add their figures to."""
+    return pytestconfig.security_figures
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    figures = getattr(config, "security_figures", None)
+    if figures:
+        terminalreporter.section("reliability and security figures")
+        for name in sorted(figures):
+            terminalreporter.write_line(f"{name}: {figures[name]}")

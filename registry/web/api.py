@@ -66,7 +66,9 @@ def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int | None = 
         raise BadParameter(name, _("参数 %(name)s 必须是整数", name=name)) from None
     if value < minimum:
         raise BadParameter(name, _("参数 %(name)s 不能小于 %(min)d", name=name, min=minimum))
-    if maximum is not None and value > maximum:
+    # Past a 32-bit integer no row, page or log entry exists; the database would overflow.
+    maximum = maximum if maximum is not None else 2**31 - 1
+    if value > maximum:
         raise BadParameter(name, _("参数 %(name)s 不能大于 %(max)d", name=name, max=maximum))
     return value
 

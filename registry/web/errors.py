@@ -21,9 +21,22 @@ def _render(status: int, title: str, message: str):
     return render_template("error.html", status=status, title=title, message=message), status
 
 
+def _log_denial(status: int, reason: str) -> None:
+    """A refusal by the services (the second line of defence) is logged like one by a view."""
+    from registry.web.admin.policy import log_denial
+
+    log_denial(status, reason)
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.code in (403, 404) and request.path.startswith("/admin"):
+            from flask import g
+            from flask_login import current_user
+
+            if current_user.is_authenticated and not g.get("denial_logged"):
+                _log_denial(exc.code, exc.description or exc.name)
         return _render(exc.code or 500, exc.name, exc.description or exc.name)
 
     @app.errorhandler(NotFoundError)
@@ -40,9 +53,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ForbiddenError)
     def forbidden(exc: ForbiddenError):
+        _log_denial(403, str(exc))
         return _render(403, "Forbidden", str(exc))
 
     @app.errorhandler(RuleViolation)
     def rule_violation(exc: RuleViolation):
         status = 403 if exc.code in FORBIDDEN_RULES else 400
+        if status == 403:
+            _log_denial(403, f"{exc.code}: {exc.message}")
         return _render(status, "Forbidden" if status == 403 else "Bad Request", exc.message)

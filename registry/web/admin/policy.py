@@ -10,11 +10,12 @@ write nothing. tests/test_admin_policy.py checks that every admin route carries 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, current_app
+from flask import abort, current_app, g, request
 from flask_login import current_user
 
 from registry import rules
@@ -22,6 +23,32 @@ from registry.database import get_session
 from registry.rules import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
+security_log = logging.getLogger("registry.security")
+
+
+def log_denial(status: int, reason: str) -> None:
+    """Every refused back-office call is logged: who, what, where (issue 8)."""
+    who = (
+        f"{current_user.user.username} ({current_user.actor.role}, authority "
+        f"{current_user.actor.authority_id})"
+        if current_user.is_authenticated
+        else "anonymous"
+    )
+    g.denial_logged = True
+    security_log.warning(
+        "denied %s %s %s to %s from %s: %s",
+        status,
+        request.method,
+        request.path,
+        who,
+        request.remote_addr,
+        reason,
+    )
+
+
+def deny(status: int, reason: str) -> None:
+    log_denial(status, reason)
+    abort(status)
 
 
 def requires(action: str) -> Callable[[F], F]:
@@ -33,9 +60,10 @@ def requires(action: str) -> Callable[[F], F]:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
+                log_denial(401, "not logged in")
                 return current_app.login_manager.unauthorized()
             if action not in rules.ROLE_ACTIONS.get(current_user.actor.role, frozenset()):
-                abort(403)
+                deny(403, f"role may not {action}")
             return view(*args, **kwargs)
 
         wrapper.required_action = action  # type: ignore[attr-defined]
@@ -56,7 +84,7 @@ def load(model: type, record_id: int, action: str = "read", *, shared: bool = Fa
     record = get_session().get(model, record_id)
     who = actor()
     if record is None or not (shared or rules.may_read(who, record.authority_id)):
-        abort(404)
+        deny(404, f"{model.__name__} {record_id} not readable")
     if action != "read" and not rules.may(who, action, record.authority_id):
-        abort(403)
+        deny(403, f"may not {action} {model.__name__} {record_id} of another authority")
     return record
