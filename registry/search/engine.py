@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
@@ -44,6 +45,10 @@ MAX_PAGE = 10_000
 _CACHE_SIZE = 64
 _INCREMENTAL_LIMIT = 20_000  # more changed firms than this: reload all bitmaps
 _LOG_ENTRIES = 200
+# How long a process trusts its open searcher before looking at the disk again (a readlink
+# and a directory listing). A search that catches up with the database looks at once when
+# the database is ahead, and this process's own writes refresh it immediately.
+REFRESH_INTERVAL = 0.5
 
 
 def make_schema() -> Schema:
@@ -107,14 +112,33 @@ class SearchResult:
         return max(1, -(-self.total // self.per_page))
 
 
-class SearchIndex:
-    """One process's handle on the index directory."""
+@dataclass
+class _View:
+    """One open searcher on one index generation, and what its meta document says."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    path: Path
+    ix: Any
+    searcher: Any
+    generation: int
+    seq: int  # the last Event.seq this generation holds
+    meta: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return str(self.path), self.generation
+
+
+class SearchIndex:
+    """One process's handle on the index directory: one open searcher, refreshed only when
+    the index on disk changed (checked at most every `refresh_interval` seconds, or at once
+    when asked to)."""
+
+    def __init__(self, root: str | os.PathLike[str], refresh_interval: float = REFRESH_INTERVAL):
         self.root = Path(root)
-        self._lock = threading.Lock()
-        self._ix: Any = None
-        self._ix_path: Path | None = None
+        self.refresh_interval = refresh_interval
+        self._view: _View | None = None
+        self._checked = 0.0  # time.monotonic() of the last look at the disk
+        self.opened = 0  # searchers opened, for tests and diagnostics
         self._cache: OrderedDict[tuple, _Answer] = OrderedDict()
         self._bm_lock = threading.RLock()
         self._bitmaps: Bitmaps | None = None
@@ -142,29 +166,55 @@ class SearchIndex:
         writer.commit()
         return gen
 
-    def _index(self) -> Any:
-        with self._lock:
+    def _reader(self, force: bool = False) -> _View:
+        """The open searcher, refreshed if the index changed on disk (looked at no more than
+        every `refresh_interval` seconds unless `force`). Callers use it under `_bm_lock`:
+        a refresh may close what the previous searcher used."""
+        with self._bm_lock:
+            view = self._view
+            now = time.monotonic()
+            if view is not None and not force and now - self._checked < self.refresh_interval:
+                return view
             path = self._current_path()
-            if self._ix is None or path != self._ix_path:
-                self._ix = whoosh_index.open_dir(str(path))
-                self._ix_path = path
-            return self._ix
-
-    def _generation_key(self, ix: Any) -> tuple[str, int]:
-        return str(self._ix_path), ix.latest_generation()
+            if view is not None and view.path == path:
+                if view.ix.latest_generation() == view.generation:  # one directory listing
+                    self._checked = now
+                    return view
+                ix = view.ix
+            else:
+                ix = whoosh_index.open_dir(str(path))
+            # A fresh reader: Searcher.refresh() reuses segment readers and keeps their old
+            # deletions, so a re-indexed firm (and the meta document) would show twice.
+            searcher = ix.searcher()
+            self.opened += 1
+            meta = searcher.document(eid=META_ID) or {}
+            view = _View(
+                path=path,
+                ix=ix,
+                searcher=searcher,
+                generation=searcher.reader().generation(),
+                seq=int(meta.get("seq") or 0),
+                meta=meta,
+            )
+            if self._view is not None:  # nobody else holds it: all use is under _bm_lock
+                self._view.searcher.close()
+            self._view, self._checked = view, now
+            return view
 
     # --- following the database ----------------------------------------------------------
 
-    def last_applied(self) -> int:
-        """The highest Event.seq whose changes the index holds."""
-        with self._index().searcher() as searcher:
-            meta = searcher.document(eid=META_ID)
-        return int(meta["seq"]) if meta else 0
+    def last_applied(self, force: bool = False) -> int:
+        """The highest Event.seq whose changes the index holds (as this process last saw
+        it; `force` looks at the disk)."""
+        return self._reader(force).seq
 
     def ensure_current(self, session: Session, on: date | None = None) -> None:
-        """Catch up if the database has events the index has not applied (one cheap query)."""
+        """Catch up if the database has events the index has not applied: one query
+        (max(Event.seq)) compared with the seq kept in memory; only when the database is
+        ahead is the disk looked at (another process may have applied them already)."""
         self.started = True
-        if documents.max_seq(session) > self.last_applied():
+        latest = documents.max_seq(session)
+        if latest > self.last_applied() and latest > self.last_applied(force=True):
             self.catch_up(session, on)
 
     def catch_up(self, session: Session, on: date | None = None) -> int | None:
@@ -173,15 +223,19 @@ class SearchIndex:
         Returns how many firms were re-indexed, or None when another writer holds the
         index (it, or the next catch-up, will apply the same events).
         """
-        ix = self._index()
+        ix = self._reader().ix
         try:
             writer = ix.writer(timeout=0.0)
         except LockError:
             return None
         try:
-            with ix.searcher() as searcher:
-                meta = searcher.document(eid=META_ID)
-            last = int(meta["seq"]) if meta else 0
+            view = self._reader(force=True)  # we hold the writer lock: this is the latest
+            if view.ix is not ix:  # rebuilt meanwhile: write to the current generation
+                writer.cancel()
+                ix = view.ix
+                writer = ix.writer(timeout=0.0)
+            meta = view.meta
+            last = view.seq
             upto, firms = documents.touched_since(session, last)
             if "changes" not in writer.schema:  # an index written before the change log
                 writer.add_field("changes", STORED())
@@ -199,6 +253,7 @@ class SearchIndex:
         except BaseException:
             writer.cancel()
             raise
+        self._reader(force=True)
         return len(firms)
 
     def rebuild(self, session: Session, progress: Callable[[int, int], None] | None = None) -> int:
@@ -236,35 +291,33 @@ class SearchIndex:
         for old in self.root.glob("gen-*"):
             if old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)
+        self._reader(force=True)
         return len(ids)
 
     # --- searching ------------------------------------------------------------------------
 
     def bitmaps(self) -> Bitmaps:
         """This process's bitmaps for the current index generation (loaded or refreshed)."""
-        ix = self._index()
         with self._bm_lock:
-            return self._refresh(ix)
+            return self._refresh(self._reader())
 
-    def _refresh(self, ix: Any) -> Bitmaps:
-        key = self._generation_key(ix)
+    def _refresh(self, view: _View) -> Bitmaps:
+        key = view.key
         state = self._bitmaps
         if state is not None and state.key == key:
             return state
-        with ix.searcher() as searcher:
-            meta = searcher.document(eid=META_ID) or {}
-            seq = int(meta.get("seq") or 0)
-            eids = None
-            if state is not None and state.key is not None and state.key[0] == key[0]:
-                eids = _changed_since(meta.get("changes"), state.seq, seq)
-            if eids is not None and len(eids) <= _INCREMENTAL_LIMIT:
-                changed: dict[int, dict | None] = {}
-                for eid in eids:
-                    doc = searcher.document(eid=str(eid))
-                    changed[eid] = doc if doc is not None and "listings" in doc else None
-                state.apply(changed)
-            else:
-                state = Bitmaps.load(searcher.all_stored_fields())
+        searcher, meta, seq = view.searcher, view.meta, view.seq
+        eids = None
+        if state is not None and state.key is not None and state.key[0] == key[0]:
+            eids = _changed_since(meta.get("changes"), state.seq, seq)
+        if eids is not None and len(eids) <= _INCREMENTAL_LIMIT:
+            changed: dict[int, dict | None] = {}
+            for eid in eids:
+                doc = searcher.document(eid=str(eid))
+                changed[eid] = doc if doc is not None and "listings" in doc else None
+            state.apply(changed)
+        else:
+            state = Bitmaps.load(searcher.all_stored_fields())
         state.key, state.seq = key, seq
         self._bitmaps = state
         self._cache.clear()
@@ -286,21 +339,21 @@ class SearchIndex:
         per_page = min(max(1, per_page), 100)
         raw = query if isinstance(query, str) else ""
         q = normalise_query(raw)
-        ix = self._index()
         with self._bm_lock:
-            state = self._refresh(ix)
-            with ix.searcher() as searcher:
-                key = (state.version, raw[:400], q, filters, on)
-                answer = self._cache.get(key)
-                if answer is None:
-                    answer = self._answer(searcher, state, raw[:400], q, filters, on)
-                    self._cache[key] = answer
-                    while len(self._cache) > _CACHE_SIZE:
-                        self._cache.popitem(last=False)
-                else:
-                    self._cache.move_to_end(key)
-                start = (page - 1) * per_page
-                hits = self._page(searcher, state, answer, filters, on, start, per_page)
+            view = self._reader()
+            state = self._refresh(view)
+            searcher = view.searcher
+            key = (state.version, raw[:400], q, filters, on)
+            answer = self._cache.get(key)
+            if answer is None:
+                answer = self._answer(searcher, state, raw[:400], q, filters, on)
+                self._cache[key] = answer
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+            start = (page - 1) * per_page
+            hits = self._page(searcher, state, answer, filters, on, start, per_page)
         return SearchResult(
             query=q,
             total=answer.total,
