@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from registry import rules
 from registry.db import utcnow
 from registry.models import Event, Listing, LogEntry, Notice, SequenceCounter
-from registry.services.history import next_seq
+from registry.services.history import next_seq, take_numbers
 
 GENESIS_HASH = "0" * 64
 SEQUENCE = "publog"
@@ -120,13 +120,22 @@ def notice_record(notice: Notice) -> dict[str, Any]:
     }
 
 
-def build_payload(entity_type: str, entity: Any, action: str, at: datetime) -> dict[str, Any]:
+def build_record(entity_type: str, entity: Any) -> dict[str, Any]:
     if entity_type == "listing":
-        record = listing_record(entity)
-    elif entity_type == "notice":
-        record = notice_record(entity)
-    else:  # pragma: no cover - guarded by PUBLICATION_EVENTS
-        raise ValueError(f"not a publication: {entity_type}")
+        return listing_record(entity)
+    if entity_type == "notice":
+        return notice_record(entity)
+    raise ValueError(f"not a publication: {entity_type}")  # pragma: no cover
+
+
+def build_payload(
+    entity_type: str,
+    entity: Any,
+    action: str,
+    at: datetime,
+    record: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    record = build_record(entity_type, entity) if record is None else record
     return record | {
         "record": entity_type,
         "id": entity.id,
@@ -137,7 +146,22 @@ def build_payload(entity_type: str, entity: Any, action: str, at: datetime) -> d
 
 def append(session: Session, event: Event, entity: Any) -> LogEntry:
     """Append the entry for a publication event, in the caller's transaction."""
-    number = next_seq(session, SEQUENCE)  # row lock: serialises appends until commit
+    (entry,) = append_many(session, [(event, entity, None)])
+    session.flush()
+    return entry
+
+
+def append_many(
+    session: Session, items: list[tuple[Event, Any, dict[str, Any] | None]]
+) -> list[LogEntry]:
+    """Entries for several publication events, in order: the same chain as appending them
+    one by one. Each item is (event, entity, record): `record` is the published fields as
+    they stood at that event (None: as the entity stands now). Added, not flushed."""
+    if not items:
+        return []
+    # row lock: serialises appends until commit
+    last = _take_numbers(session, len(items))
+    number = last - len(items) + 1
     cached = session.info.get("publog_head")  # (number, hash) appended earlier in this transaction
     if number == 1:
         prev_hash = GENESIS_HASH
@@ -148,25 +172,34 @@ def append(session: Session, event: Event, entity: Any) -> LogEntry:
         if prev_hash is None:
             raise RuntimeError(f"publication log broken: entry {number - 1} is missing")
     at = utcnow().replace(microsecond=0)
-    payload = canonical_json(build_payload(event.entity_type, entity, event.action, at))
-    content_hash = sha256_hex(payload)
-    entry = LogEntry(
-        number=number,
-        at=at,
-        event=event,
-        entity_type=event.entity_type,
-        entity_id=event.entity_id,
-        action=event.action,
-        authority_id=event.authority_id,
-        payload=payload,
-        prev_hash=prev_hash,
-        content_hash=content_hash,
-        entry_hash=entry_hash(number, prev_hash, content_hash),
-    )
-    session.add(entry)
-    session.flush()
-    session.info["publog_head"] = (number, entry.entry_hash, session.get_transaction())
-    return entry
+    entries = []
+    for event, entity, record in items:
+        payload = canonical_json(build_payload(event.entity_type, entity, event.action, at, record))
+        content_hash = sha256_hex(payload)
+        entry = LogEntry(
+            number=number,
+            at=at,
+            event=event,
+            entity_type=event.entity_type,
+            entity_id=event.entity_id,
+            action=event.action,
+            authority_id=event.authority_id,
+            payload=payload,
+            prev_hash=prev_hash,
+            content_hash=content_hash,
+            entry_hash=entry_hash(number, prev_hash, content_hash),
+        )
+        entries.append(entry)
+        prev_hash = entry.entry_hash
+        number += 1
+    session.add_all(entries)
+    session.info["publog_head"] = (number - 1, prev_hash, session.get_transaction())
+    return entries
+
+
+def _take_numbers(session: Session, count: int) -> int:
+    """Take `count` consecutive log numbers (gapless); returns the last."""
+    return next_seq(session, SEQUENCE) if count == 1 else take_numbers(session, SEQUENCE, count)
 
 
 def head(session: Session) -> LogEntry | None:

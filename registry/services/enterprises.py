@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -31,6 +32,23 @@ def _province_codes(session: Session) -> set[str]:
 
 
 def _clean(session: Session, values: dict[str, Any], current: Enterprise | None) -> dict[str, Any]:
+    return clean(
+        values,
+        current,
+        uscc_owner=lambda uscc: session.scalar(select(Enterprise).where(Enterprise.uscc == uscc)),
+        province_codes=lambda: _province_codes(session),
+    )
+
+
+def clean(
+    values: dict[str, Any],
+    current: Enterprise | None,
+    *,
+    uscc_owner: Callable[[str], Enterprise | None],
+    province_codes: Callable[[], set[str]],
+) -> dict[str, Any]:
+    """Check and normalise an operator's fields; the lookups answer who holds a USCC and
+    which province codes exist (queries for a form, preloaded maps for an import)."""
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     if "name" in values or current is None:
@@ -48,7 +66,7 @@ def _clean(session: Session, values: dict[str, Any], current: Enterprise | None)
             except ValueError as exc:
                 errors["uscc"] = str(exc)
             else:
-                clash = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+                clash = uscc_owner(uscc)
                 if clash is not None and clash is not current:
                     errors["uscc"] = f"该统一社会信用代码已登记 / already registered: {clash.name}"
                 cleaned["uscc"] = uscc
@@ -56,7 +74,7 @@ def _clean(session: Session, values: dict[str, Any], current: Enterprise | None)
             cleaned["uscc"] = None
     if "province_code" in values:
         province = (values.get("province_code") or "").strip() or None
-        if province is not None and province not in _province_codes(session):
+        if province is not None and province not in province_codes():
             errors["province_code"] = "未知的省份代码 / unknown province code"
         cleaned["province_code"] = province
     if "kind" in values:
@@ -72,13 +90,23 @@ def _clean(session: Session, values: dict[str, Any], current: Enterprise | None)
 
 def create_enterprise(session: Session, actor: Actor, **values: Any) -> Enterprise:
     """Register an operator under the actor's authority (name, uscc, province_code, kind, address)."""
-    check_may(actor, "create", actor.authority_id)
-    cleaned = _clean(session, {"uscc": None, **values}, None)
-    enterprise = Enterprise(authority_id=actor.authority_id, **cleaned)
+    enterprise = new_enterprise(
+        actor, values, lambda cleaned_values: _clean(session, cleaned_values, None)
+    )
     session.add(enterprise)
     flush(session)
     record_event(session, actor, enterprise, "create")
     return enterprise
+
+
+def new_enterprise(
+    actor: Actor,
+    values: dict[str, Any],
+    cleaner: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Enterprise:
+    """The operator `create_enterprise` registers, not yet added to a session."""
+    check_may(actor, "create", actor.authority_id)
+    return Enterprise(authority_id=actor.authority_id, **cleaner({"uscc": None, **values}))
 
 
 def update_enterprise(
@@ -107,15 +135,31 @@ def _remember_name(
     session: Session, enterprise: Enterprise, name: str, used_until: date | None
 ) -> FormerName | None:
     """Keep `name` among the former names unless it is already there (in any script)."""
+    former = former_name(enterprise, name, used_until)
+    if former is not None:
+        session.add(former)
+        flush(session)
+    return former
+
+
+def former_name(enterprise: Enterprise, name: str, used_until: date | None) -> FormerName | None:
+    """The former name to record, or None when the firm already has it (in any script)."""
     name = text.clean_display(name)
     if not name or text.normalize(name) in {
         text.normalize(f.name) for f in enterprise.former_names
     }:
         return None
-    former = FormerName(enterprise=enterprise, name=name, used_until=used_until)
-    session.add(former)
-    flush(session)
-    return former
+    return FormerName(enterprise=enterprise, name=name, used_until=used_until)
+
+
+def new_former_name(
+    actor: Actor, enterprise: Enterprise, name: str, used_until: date | None = None
+) -> FormerName | None:
+    """The former name `add_former_name` records (not added), or None when there is none."""
+    check_may(actor, "create", actor.authority_id)
+    if text.normalize(name) == text.normalize(enterprise.name):
+        return None
+    return former_name(enterprise, name, used_until)
 
 
 def add_former_name(
@@ -131,11 +175,10 @@ def add_former_name(
     Any regulator may add one (e.g. a bureau's import names the firm differently): it only
     appends to the record, with an Event of the actor's authority.
     """
-    check_may(actor, "create", actor.authority_id)
-    if text.normalize(name) == text.normalize(enterprise.name):
-        return None
-    former = _remember_name(session, enterprise, name, used_until)
+    former = new_former_name(actor, enterprise, name, used_until)
     if former is not None:
+        session.add(former)
+        flush(session)
         record_event(session, actor, former, "create", authority_id=actor.authority_id)
     return former
 
@@ -152,13 +195,47 @@ def add_licence(
     issued_on: date | None = None,
     expires_on: date | None = None,
 ) -> Licence:
+    licence = new_licence(
+        actor,
+        enterprise,
+        number=number,
+        services=services,
+        issuer=issuer,
+        status=status,
+        issued_on=issued_on,
+        expires_on=expires_on,
+        registered=lambda canonical: (
+            session.scalar(select(Licence.id).where(Licence.number_canonical == canonical))
+            is not None
+        ),
+    )
+    session.add(licence)
+    flush(session)
+    record_event(session, actor, licence, "create", authority_id=enterprise.authority_id)
+    return licence
+
+
+def new_licence(
+    actor: Actor,
+    enterprise: Enterprise,
+    *,
+    number: str,
+    registered: Callable[[str], bool],
+    services: str = "",
+    issuer: Authority | None = None,
+    status: str = "valid",
+    issued_on: date | None = None,
+    expires_on: date | None = None,
+) -> Licence:
+    """The licence `add_licence` records, not yet added; `registered(canonical)` tells
+    whether that number is taken."""
     check_may(actor, "edit", enterprise.authority_id)
     errors: dict[str, str] = {}
     number = text.clean_display(number)
     canonical = text.canonical_licence(number)
     if len(canonical) < 4:
         errors["number"] = "请填写许可证编号 / enter the licence number"
-    elif session.scalar(select(Licence).where(Licence.number_canonical == canonical)) is not None:
+    elif registered(canonical):
         errors["number"] = "该许可证编号已登记 / this licence number is already registered"
     if status not in LICENCE_STATUSES:
         errors["status"] = "未知的许可证状态 / unknown status"
@@ -166,7 +243,7 @@ def add_licence(
         errors["expires_on"] = "有效期须晚于发证日期 / expiry must follow issue date"
     if errors:
         raise ValidationError(errors)
-    licence = Licence(
+    return Licence(
         enterprise=enterprise,
         number=number,
         number_canonical=canonical,
@@ -176,10 +253,6 @@ def add_licence(
         issued_on=issued_on,
         expires_on=expires_on,
     )
-    session.add(licence)
-    flush(session)
-    record_event(session, actor, licence, "create", authority_id=enterprise.authority_id)
-    return licence
 
 
 def find_by_uscc(session: Session, uscc: str) -> Enterprise | None:

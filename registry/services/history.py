@@ -62,6 +62,11 @@ def _take(session: Session, name: str, count: int) -> int:
     ).scalar_one()
 
 
+def take_numbers(session: Session, name: str, count: int) -> int:
+    """Take `count` consecutive numbers of a gapless sequence at once; returns the last."""
+    return _take(session, name, count)
+
+
 def next_seq(session: Session, name: str = "event") -> int:
     """Take the next number of a sequence. Only "event" uses reserved blocks."""
     if name != "event":
@@ -81,6 +86,39 @@ def next_seq(session: Session, name: str = "event") -> int:
     return number
 
 
+def build_event(
+    actor: Actor,
+    entity: Any,
+    action: str,
+    *,
+    seq: int,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+    reason: str = "",
+    authority_id: int | None = None,
+) -> Event:
+    """The Event of one change, from the snapshots before and after it (not added)."""
+    record_authority = (
+        authority_id if authority_id is not None else getattr(entity, "authority_id", None)
+    )
+    return Event(
+        seq=seq,
+        actor_id=actor.user_id,
+        actor_label=actor.username,
+        authority_id=record_authority,
+        entity_type=inspect(entity).mapper.local_table.name,
+        entity_id=after["id"],
+        action=action,
+        reason=reason,
+        before=before,
+        after=after
+        if before is None
+        else changed(before, after) | {"version_id": after.get("version_id")},
+        cross_authority=record_authority is not None
+        and is_cross_authority(actor, record_authority),
+    )
+
+
 def record_event(
     session: Session,
     actor: Actor,
@@ -94,25 +132,15 @@ def record_event(
     """Append one Event for `entity` and flush it."""
     if getattr(entity, "id", None) is None:
         session.flush()
-    after = snapshot(entity)
-    record_authority = (
-        authority_id if authority_id is not None else getattr(entity, "authority_id", None)
-    )
-    event = Event(
+    event = build_event(
+        actor,
+        entity,
+        action,
         seq=next_seq(session),
-        actor_id=actor.user_id,
-        actor_label=actor.username,
-        authority_id=record_authority,
-        entity_type=inspect(entity).mapper.local_table.name,
-        entity_id=entity.id,
-        action=action,
-        reason=reason,
+        after=snapshot(entity),
         before=before,
-        after=after
-        if before is None
-        else changed(before, after) | {"version_id": after.get("version_id")},
-        cross_authority=record_authority is not None
-        and is_cross_authority(actor, record_authority),
+        reason=reason,
+        authority_id=authority_id,
     )
     session.add(event)
     session.flush()  # visible to the caller's queries at once (sessions do not autoflush)

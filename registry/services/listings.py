@@ -82,6 +82,34 @@ def create_listing(
     on: date | None = None,
 ) -> Listing:
     """A draft listing of the actor's authority; the list follows from the ground."""
+    listing = new_listing(
+        actor,
+        enterprise,
+        ground=ground,
+        decided_on=decided_on,
+        sanction=sanction,
+        facts=facts,
+        source_expires_on=source_expires_on,
+        on=on,
+    )
+    session.add(listing)
+    flush(session)
+    record_event(session, actor, listing, "create")
+    return listing
+
+
+def new_listing(
+    actor: Actor,
+    enterprise: Enterprise,
+    *,
+    ground: Ground,
+    decided_on: date,
+    sanction: Sanction | None = None,
+    facts: str = "",
+    source_expires_on: date | None = None,
+    on: date | None = None,
+) -> Listing:
+    """The checked draft `create_listing` records, not yet added to a session."""
     check_may(actor, "create", actor.authority_id)
     on = on or rules.today()
     _clean({"ground": ground, "decided_on": decided_on, "sanction": sanction}, on)
@@ -100,10 +128,7 @@ def create_listing(
         source_expires_on=source_expires_on,
         created_by_id=actor.user_id,
     )
-    session.add(listing)
     _check_consistency(listing, on)
-    flush(session)
-    record_event(session, actor, listing, "create")
     return listing
 
 
@@ -167,11 +192,19 @@ def submit_listing(
     session: Session, actor: Actor, listing: Listing, *, on: date | None = None, **kw: Any
 ) -> Listing:
     new_state, before = _transition(session, actor, listing, "submit", **kw)
-    _check_consistency(listing, on or rules.today())
+    mark_submitted(actor, listing, on or rules.today())
+    return _finish(session, actor, listing, "submit", new_state, before, "")
+
+
+def mark_submitted(actor: Actor, listing: Listing, on: date) -> str:
+    """Check a submission and stamp it on the object; returns the new state (not yet set)."""
+    check_may(actor, "submit", listing.authority_id)
+    new_state = next_state(listing.state, "submit")
+    _check_consistency(listing, on)
     listing.submitted_by_id = actor.user_id
     listing.submitted_at = utcnow()
     listing.returned_reason = ""
-    return _finish(session, actor, listing, "submit", new_state, before, "")
+    return new_state
 
 
 def return_listing(
@@ -191,24 +224,40 @@ def publish_listing(
     `at` (default: now) is for loading historical records (demo, migrations of old lists).
     """
     new_state, before = _transition(session, actor, listing, "publish", **kw)
-    check_four_eyes(actor, listing.submitted_by_id)
     at = at or utcnow()
-    on = rules.today(at)
-    _check_consistency(listing, on)
+    if check_publish(actor, listing, at):
+        publish_sanction(session, actor, listing.sanction)
+    mark_published(actor, listing, at)
+    return _finish(session, actor, listing, "publish", new_state, before, "")
+
+
+def check_publish(actor: Actor, listing: Listing, at: datetime) -> bool:
+    """The checks of publishing at `at`; True when the penalty decision behind the listing
+    is to be published first (it must have been submitted)."""
+    check_may(actor, "publish", listing.authority_id)
+    next_state(listing.state, "publish")
+    check_four_eyes(actor, listing.submitted_by_id)
+    _check_consistency(listing, rules.today(at))
     if listing.sanction is not None and listing.sanction.state != "published":
         if listing.sanction.state != "submitted":
             raise RuleViolation(
                 "sanction_not_submitted",
                 "所依据的处罚决定尚未提交 / submit the penalty decision first",
             )
-        publish_sanction(session, actor, listing.sanction)
+        return True
+    return False
+
+
+def mark_published(actor: Actor, listing: Listing, at: datetime) -> None:
+    """Stamp a checked publication on the object: listed today, expiry fixed from the
+    ground's term now in force."""
+    on = rules.today(at)
     listing.listed_on = on
     listing.expires_on = rules.compute_expiry(
         on, listing.ground.term_kind, listing.ground.term_months, listing.source_expires_on
     )
     listing.published_by_id = actor.user_id
     listing.published_at = at
-    return _finish(session, actor, listing, "publish", new_state, before, "")
 
 
 def remove_listing(

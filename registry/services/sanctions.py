@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -51,6 +52,25 @@ def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
 def _clean(
     session: Session, values: dict[str, Any], current: Sanction | None, on: date
 ) -> dict[str, Any]:
+    return clean(
+        values,
+        current,
+        on,
+        holder=lambda canonical: session.scalar(
+            select(Sanction).where(Sanction.decision_no_canonical == canonical)
+        ),
+    )
+
+
+def clean(
+    values: dict[str, Any],
+    current: Sanction | None,
+    on: date,
+    *,
+    holder: Callable[[str], Sanction | None],
+) -> dict[str, Any]:
+    """Check and normalise a decision's fields; `holder(canonical number)` answers which
+    decision already carries that number."""
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     if "decision_no" in values:
@@ -59,9 +79,7 @@ def _clean(
         if len(canonical) < 4:
             errors["decision_no"] = "请填写处罚决定书文号 / enter the decision number"
         else:
-            clash = session.scalar(
-                select(Sanction).where(Sanction.decision_no_canonical == canonical)
-            )
+            clash = holder(canonical)
             if clash is not None and clash is not current:
                 errors["decision_no"] = "该文号已登记 / this decision number is already registered"
         cleaned.update(decision_no=number, decision_no_canonical=canonical)
@@ -97,22 +115,31 @@ def record_sanction(
     session: Session, actor: Actor, enterprise: Enterprise, *, on: date | None = None, **values: Any
 ) -> Sanction:
     """Record a penalty decision as a draft of the actor's authority."""
-    check_may(actor, "create", actor.authority_id)
     on = on or rules.today()
-    values.setdefault("measures", [])
-    for required in ("decision_no", "decided_on"):
-        values.setdefault(required, None)
-    cleaned = _clean(session, values, None, on)
-    sanction = Sanction(
-        authority_id=actor.authority_id,
-        enterprise=enterprise,
-        created_by_id=actor.user_id,
-        **cleaned,
+    sanction = new_sanction(
+        actor, enterprise, values, lambda cleaned: _clean(session, cleaned, None, on)
     )
     session.add(sanction)
     flush(session)
     record_event(session, actor, sanction, "create")
     return sanction
+
+
+def new_sanction(
+    actor: Actor,
+    enterprise: Enterprise,
+    values: dict[str, Any],
+    cleaner: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Sanction:
+    """The draft decision `record_sanction` records, not yet added to a session."""
+    check_may(actor, "create", actor.authority_id)
+    values = {"measures": [], "decision_no": None, "decided_on": None, **values}
+    return Sanction(
+        authority_id=actor.authority_id,
+        enterprise=enterprise,
+        created_by_id=actor.user_id,
+        **cleaner(values),
+    )
 
 
 def update_sanction(
@@ -149,9 +176,18 @@ def _transition(
 ) -> Sanction:
     check_may(actor, action, sanction.authority_id)
     check_version(sanction, expected_version)
+    before = snapshot(sanction)
+    change(actor, sanction, action, reason)
+    flush(session)
+    record_event(session, actor, sanction, action, before=before, reason=reason)
+    return sanction
+
+
+def change(actor: Actor, sanction: Sanction, action: str, reason: str = "") -> None:
+    """Check and apply a state change (submit, return, publish, annul) to the object only."""
+    check_may(actor, action, sanction.authority_id)
     check_reason(action, reason)
     new_state = next_state(sanction.state, action, rules.SANCTION_TRANSITIONS)
-    before = snapshot(sanction)
     if action == "submit":
         sanction.submitted_by_id = actor.user_id
     elif action == "publish":
@@ -159,9 +195,6 @@ def _transition(
         sanction.published_by_id = actor.user_id
         sanction.published_at = utcnow()
     sanction.state = new_state
-    flush(session)
-    record_event(session, actor, sanction, action, before=before, reason=reason)
-    return sanction
 
 
 def submit_sanction(session: Session, actor: Actor, sanction: Sanction, **kw: Any) -> Sanction:

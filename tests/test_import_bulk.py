@@ -1,0 +1,165 @@
+"""The bulk import path (a flush per chunk) writes what the services write one record at a
+time: the same records, Events (entity, action, actor, before/after) and publication-log
+entries (payloads, chain order)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from registry import publog, rules
+from registry.imports import apply_plan, read_bytes, validate
+from registry.imports.apply import apply_plan_per_record
+from registry.models import Enterprise, Event, Licence, Listing, LogEntry, Sanction
+from registry.services.history import snapshot
+from tests.test_import import generated_rows, row, to_csv, valid_uscc
+
+# Assigned by the database or the clock: differ between two runs of the same import.
+VOLATILE = frozenset(
+    {
+        "id",
+        "enterprise_id",
+        "sanction_id",
+        "submitted_at",
+        "published_at",
+        "logged_at",
+        "recorded_at",
+    }
+)
+
+
+def _strip(values: dict | None) -> dict | None:
+    if values is None:
+        return None
+    return {k: v for k, v in values.items() if k not in VOLATILE}
+
+
+def capture(session, seq: int, log: int) -> dict:
+    """What an import wrote after event `seq` and log entry `log`, ids and times aside."""
+    session.flush()
+    events = session.scalars(select(Event).where(Event.seq > seq).order_by(Event.seq)).all()
+    entries = session.scalars(
+        select(LogEntry).where(LogEntry.number > log).order_by(LogEntry.number)
+    ).all()
+    records = {}
+    for model in (Enterprise, Licence, Sanction, Listing):
+        ids = {e.entity_id for e in events if e.entity_type == model.__tablename__}
+        stored = session.scalars(select(model).where(model.id.in_(ids))).all()
+        snaps = [_strip(snapshot(r)) for r in stored]
+        records[model.__tablename__] = sorted(
+            snaps, key=lambda s: json.dumps(s, sort_keys=True, ensure_ascii=False)
+        )
+    return {
+        "events": [
+            (
+                e.entity_type,
+                e.action,
+                e.actor_id,
+                e.actor_label,
+                e.authority_id,
+                e.reason,
+                e.cross_authority,
+                _strip(e.before),
+                _strip(e.after),
+            )
+            for e in events
+        ],
+        "log": [
+            (e.entity_type, e.action, e.authority_id, _strip(json.loads(e.payload)))
+            for e in entries
+        ],
+        "records": records,
+    }
+
+
+def marks(session) -> tuple[int, int]:
+    return (
+        session.scalar(select(func.coalesce(func.max(Event.seq), 0))),
+        session.scalar(select(func.coalesce(func.max(LogEntry.number), 0))),
+    )
+
+
+@pytest.mark.parametrize("publish", [True, False])
+def test_bulk_path_writes_what_the_services_write(session, make, publish):
+    reviewer = make.actor("reviewer", "MIIT") if publish else None
+    # Already stored: a firm with a submitted B3 penalty (linked by the D2 row below).
+    b3_day = rules.today() - timedelta(days=200)
+    first = row(uscc=valid_uscc(31), decided_on=b3_day.isoformat())
+    apply_plan(session, validate(session, read_bytes(to_csv([first]))))
+    rows = [
+        *generated_rows(24, seed=21),
+        # the stored firm under a new name (a former name), on the dishonesty list for not
+        # carrying out the stored penalty (the decision is linked and published with it)
+        row(
+            uscc=valid_uscc(31),
+            name="深圳市测试更名通信有限公司",
+            list="dishonest",
+            ground="D2",
+            facts="逾期不履行行政处罚决定",
+        ),
+        # a firm known only by its licence number, with a second listing in the same file
+        row(uscc="", licence_no="粤B2-20190456", decision_no="粤通管罚〔2026〕933号"),
+        row(uscc="", licence_no="粤B2-20190456", ground="B2", decision_no=""),
+        # two listings sharing one new decision
+        row(uscc=valid_uscc(32), decision_no="粤通管罚〔2026〕934号"),
+        row(
+            uscc=valid_uscc(32),
+            list="dishonest",
+            ground="D2",
+            decision_no="粤通管罚〔2026〕934号",
+        ),
+        # joint punishment, lasting as long as the source decision
+        row(
+            uscc=valid_uscc(33),
+            list="dishonest",
+            ground="D4",
+            decision_no="",
+            source_expires_on=(rules.today() + timedelta(days=700)).isoformat(),
+        ),
+    ]
+    data = to_csv(rows)
+
+    savepoint = session.begin_nested()
+    start = marks(session)
+    plan = validate(session, read_bytes(data), publisher=reviewer)
+    assert not plan.errors, [str(p) for p in plan.errors]
+    reference_result = apply_plan_per_record(session, plan, publisher=reviewer)
+    reference = capture(session, *start)
+    savepoint.rollback()
+    # The counters rolled back with the savepoint: forget the numbers cached from them.
+    session.info.pop("event_block", None)
+    session.info.pop("publog_head", None)
+
+    start = marks(session)
+    plan = validate(session, read_bytes(data), publisher=reviewer)
+    result = apply_plan(session, plan, publisher=reviewer, chunk=7)  # chunks split firms
+    bulk = capture(session, *start)
+
+    assert result == reference_result
+    assert result.former_names == 1 and result.sanctions_linked >= 2
+    assert len(bulk["events"]) == len(reference["events"]) > 3 * len(rows)
+    for got, want in zip(bulk["events"], reference["events"], strict=True):
+        assert got == want
+    assert bulk["records"] == reference["records"]
+    assert bulk["log"] == reference["log"]
+    assert len(bulk["log"]) == (len(rows) if publish else 0)
+    count, problems = publog.verify(session)
+    assert not problems, [str(p) for p in problems]
+
+
+def test_bulk_import_twice_is_idempotent_and_keeps_the_chain(session, make):
+    reviewer = make.actor("reviewer", "MIIT")
+    data = to_csv(generated_rows(30, seed=22))
+    plan = validate(session, read_bytes(data), publisher=reviewer)
+    result = apply_plan(session, plan, publisher=reviewer, chunk=8)
+    assert result.published == 30
+    again = validate(session, read_bytes(data), publisher=reviewer)
+    assert len(again.unchanged) == 30 and not again.rows
+    listings = session.scalars(
+        select(Listing).where(Listing.published_by_id == reviewer.user_id)
+    ).all()
+    assert {(lst.state, lst.version_id) for lst in listings} == {("published", 3)}
+    assert not publog.verify(session)[1]
