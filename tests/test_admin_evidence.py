@@ -19,7 +19,7 @@ from tests.factories import csrf_token, login
 
 A, B = "440000", "110000"
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32 + service.PNG_END  # closed by its IEND chunk
 
 
 def _zip(*names: str) -> bytes:
@@ -87,7 +87,7 @@ def _files(app) -> list[Path]:
     [
         (PDF, service.PDF),
         (PNG, service.PNG),
-        (b"\xff\xd8\xff\xe0" + b"\x00" * 16, service.JPEG),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 16 + b"\xff\xd9", service.JPEG),
         (_zip("OFD.xml", "Doc_0/Document.xml"), service.OFD),
         (_zip("[Content_Types].xml", "xl/workbook.xml"), service.XLSX),
     ],

@@ -439,7 +439,7 @@ def test_every_admin_page_renders_for_every_role(app, make, session):
         session,
         clerk,
         sanction,
-        data=b"%PDF-1.4\n",
+        data=b"%PDF-1.4\n%%EOF\n",
         evidence_dir=app.config["EVIDENCE_DIR"],
         max_bytes=1000,
     )

@@ -41,28 +41,69 @@ class UploadTooLarge(DomainError):
     """The file is larger than MAX_UPLOAD_BYTES (the web layer answers 413)."""
 
 
-def sniff(data: bytes) -> str | None:
-    """The media type of `data` by its magic bytes, or None when it is not an allowed type."""
-    if data.startswith(b"%PDF-"):
-        return PDF
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if data.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if data.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                infos = archive.infolist()
-                if len(infos) > MAX_ZIP_MEMBERS:
-                    return None
-                names = {info.filename.lstrip("/") for info in infos}
-        except (zipfile.BadZipFile, ValueError, OSError):
-            return None
-        if "OFD.xml" in names:
-            return OFD
-        if "xl/workbook.xml" in names and "[Content_Types].xml" in names:
-            return XLSX
+# Markers a browser (or a PHP interpreter behind a careless web server) would act on. None of
+# them belongs in the first kilobyte of a real scan, photo, OFD or spreadsheet.
+ACTIVE_MARKERS = (b"<html", b"<script", b"<?php", b"<svg", b"<iframe", b"<body", b"<!doctype")
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _ends_properly(data: bytes, media_type: str) -> bool:
+    """The container's own end marker closes the file, so nothing rides along after it (a
+    JPEG with PHP appended, a PDF followed by an HTML page). Trailing whitespace is allowed."""
+    tail = data.rstrip(b"\r\n\t \x00")
+    if media_type == PDF:
+        return tail.endswith(b"%%EOF")
+    if media_type == PNG:
+        return tail.endswith(PNG_END) or data.endswith(PNG_END)
+    if media_type == JPEG:
+        return data.endswith(b"\xff\xd9") or tail.endswith(b"\xff\xd9")
+    return True
+
+
+def _zip_type(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_ZIP_MEMBERS:
+                return None
+            names = {info.filename.lstrip("/") for info in infos}
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return None
+    if "OFD.xml" in names:
+        return OFD
+    if "xl/workbook.xml" in names and "[Content_Types].xml" in names:
+        return XLSX
     return None
+
+
+def sniff(data: bytes) -> str | None:
+    """The media type of `data` by its content, or None when it is not an allowed type: the
+    magic bytes name the type, the container's end marker must close the file (polyglots
+    with a payload appended are refused), and no HTML/script/PHP marker may appear in the
+    first kilobyte, where browsers look when they guess a type."""
+    if any(marker in data[:1024].lower() for marker in ACTIVE_MARKERS):
+        return None
+    media_type = None
+    if data.startswith(b"%PDF-"):
+        media_type = PDF
+    elif data.startswith(b"\x89PNG\r\n\x1a\n"):
+        media_type = PNG
+    elif data.startswith(b"\xff\xd8\xff"):
+        media_type = JPEG
+    elif data.startswith(b"PK\x03\x04"):
+        return _zip_type(data)
+    if media_type is None or not _ends_properly(data, media_type):
+        return None
+    return media_type
+
+
+def safe_name(filename: str) -> str:
+    """The uploader's file name as a label only (storage is by SHA-256): its last path
+    component under either separator, without control characters, at most 255 characters."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    name = name.strip().lstrip(".")
+    return name[-255:] if len(name) > 255 else name
 
 
 def storage_path(evidence_dir: Path | str, sha256: str) -> Path:
@@ -131,7 +172,7 @@ def add_evidence(
         sha256=sha256,
         size=len(data),
         media_type=media_type,
-        original_name=Path(filename or "").name[:255],
+        original_name=safe_name(filename),
         description=(description or "").strip(),
         uploaded_by_id=actor.user_id,
     )
