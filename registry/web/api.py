@@ -17,13 +17,13 @@ from registry.errors import NotFoundError
 from registry.models import (
     LISTS,
     NOTICE_KINDS,
-    Authority,
     Enterprise,
     Ground,
     Listing,
     Notice,
     Sanction,
 )
+from registry.web import catalogue
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -165,9 +165,8 @@ def _page(total: int, page: int, per_page: int, results: list[dict[str, Any]]) -
     return {"total": total, "page": page, "per_page": per_page, "results": results}
 
 
-def _province_codes(session) -> set[str]:
-    codes = session.scalars(select(Authority.code).where(Authority.level == "province"))
-    return {code[:2] + "0000" for code in codes}
+def _province_codes(session) -> frozenset[str]:
+    return catalogue.get(session).province_codes
 
 
 # --- routes -----------------------------------------------------------------------------
@@ -210,7 +209,7 @@ def listings():
 def search_args(session) -> tuple[str, search.SearchFilters]:
     """q, list, province and ground as /search takes them; bad values are a 400."""
     query = (request.args.get("q") or "")[:200]
-    grounds = set(session.scalars(select(Ground.code)))
+    grounds = catalogue.get(session).ground_codes
     filters = search.SearchFilters(
         list_code=choice_arg("list", LISTS),
         province=choice_arg("province", _province_codes(session)),
@@ -222,21 +221,31 @@ def search_args(session) -> tuple[str, search.SearchFilters]:
 def search_listings(session, result: search.SearchResult, filters: search.SearchFilters):
     """The hits' listings in force now, from the database (the index only finds candidates)."""
     ids = [hit.enterprise_id for hit in result.hits]
-    firms = {f.id: f for f in session.scalars(select(Enterprise).where(Enterprise.id.in_(ids)))}
+    if not ids:
+        return []
+    # One query for the page: listings with their firm, ground and authority.
     query = (
         visibility.public_listings(rules.today())
+        .join(Listing.enterprise)
+        .join(Listing.ground)
         .where(Listing.enterprise_id.in_(ids))
-        .options(joinedload(Listing.ground), joinedload(Listing.authority))
+        .options(
+            contains_eager(Listing.enterprise),
+            contains_eager(Listing.ground),
+            joinedload(Listing.authority),
+        )
         .order_by(Listing.decided_on.desc(), Listing.id.desc())
     )
     if filters.list_code:
         query = query.where(Listing.list_code == filters.list_code)
     if filters.ground:
-        query = query.join(Listing.ground).where(Ground.code == filters.ground)
+        query = query.where(Ground.code == filters.ground)
+    firms: dict[int, Enterprise] = {}
     in_force: dict[int, list[Listing]] = {i: [] for i in ids}
     for listing in session.scalars(query):
+        firms[listing.enterprise_id] = listing.enterprise
         in_force[listing.enterprise_id].append(listing)
-    return [(firms[i], in_force[i]) for i in ids if i in firms and in_force[i]]
+    return [(firms[i], in_force[i]) for i in ids if in_force[i]]
 
 
 @bp.get("/search")
@@ -584,5 +593,5 @@ def openapi():
     return openapi_document(
         base_url(),
         sorted(_province_codes(session)),
-        sorted(session.scalars(select(Ground.code))),
+        sorted(catalogue.get(session).ground_codes),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
@@ -15,7 +16,6 @@ from registry import rules, search, text, visibility
 from registry.database import get_session
 from registry.markdown import render_markdown
 from registry.models import (
-    Authority,
     Enterprise,
     Evidence,
     Ground,
@@ -25,6 +25,8 @@ from registry.models import (
     notice_listing,
     notice_sanction,
 )
+from registry.web import catalogue
+from registry.web.api import search_listings
 
 bp = Blueprint("public", __name__)
 
@@ -59,19 +61,13 @@ def _code_arg(name: str) -> str | None:
 
 
 def _provinces(session) -> dict[str, str]:
-    """Province code → short display name (广东省通信管理局 → 广东省)."""
-    names: dict[str, str] = {}
-    for authority in session.scalars(
-        select(Authority).where(Authority.level == "province").order_by(Authority.code)
-    ):
-        names[authority.code] = authority.name.removesuffix("通信管理局")
-    return names
+    """Province code → short display name (广东省通信管理局 → 广东省), cached per process."""
+    return catalogue.get(session).provinces
 
 
-def _grounds(session) -> dict[str, Ground]:
-    return {
-        g.code: g for g in session.scalars(select(Ground).order_by(Ground.position, Ground.code))
-    }
+def _grounds(session) -> dict[str, Any]:
+    """Ground code → its catalogue columns, in catalogue order, cached per process."""
+    return catalogue.get(session).grounds
 
 
 @bp.app_context_processor
@@ -129,19 +125,9 @@ def search_page():
         year=int(year_raw) if year_raw else None,
     )
     result = search.search(query, filters, page, PER_PAGE, session=session)
-    # The page shows what the database says now (the index only finds candidates).
-    today = rules.today()
-    ids = [hit.enterprise_id for hit in result.hits]
-    firms = {f.id: f for f in session.scalars(select(Enterprise).where(Enterprise.id.in_(ids)))}
-    in_force: dict[int, list[Listing]] = {i: [] for i in ids}
-    for listing in session.scalars(
-        visibility.public_listings(today)
-        .where(Listing.enterprise_id.in_(ids))
-        .options(joinedload(Listing.ground), joinedload(Listing.authority))
-        .order_by(Listing.decided_on.desc())
-    ):
-        in_force[listing.enterprise_id].append(listing)
-    rows = [(firms[i], in_force[i]) for i in ids if i in firms and in_force[i]]
+    # The page shows what the database says now (the index only finds candidates): every
+    # listing in force of the page's firms, in one query.
+    rows = search_listings(session, result, search.SearchFilters())
     kept = {k: v for k, v in args.items() if k in ("q", "list", "province", "ground", "year") and v}
 
     def link(**changes) -> str:

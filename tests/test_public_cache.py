@@ -1,0 +1,106 @@
+"""Per-request work of the public search and API (issue 7): the catalogue (provinces,
+grounds) is cached per process and dropped after a commit or TTL seconds; a search page's
+listings come in one query whatever the number of hits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import event
+
+from registry.database import get_session
+from registry.web import catalogue
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    calls = []
+    real = catalogue.load
+
+    def counting(session):
+        calls.append(1)
+        return real(session)
+
+    monkeypatch.setattr(catalogue, "load", counting)
+    return calls
+
+
+@pytest.fixture
+def statements(connection):
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", record)
+    yield seen
+    event.remove(connection, "before_cursor_execute", record)
+
+
+def test_the_catalogue_is_loaded_once_per_process_not_per_request(client, loads):
+    for path in ("/search?q=有限公司", "/api/v1/search?q=有限公司&ground=B3", "/about"):
+        assert client.get(path).status_code == 200
+    assert client.get("/api/v1/search?ground=ZZ").status_code == 400  # still validated
+    assert len(loads) == 1
+
+
+def test_the_catalogue_is_reloaded_after_a_commit_and_after_its_ttl(
+    app, client, loads, monkeypatch
+):
+    client.get("/about")
+    with app.app_context():
+        get_session().commit()  # e.g. an admin saved a ground in this process
+    client.get("/about")
+    assert len(loads) == 2
+    client.get("/about")
+    assert len(loads) == 2
+    monkeypatch.setattr(catalogue, "TTL", -1.0)  # another worker's edit: at most TTL late
+    client.get("/about")
+    assert len(loads) == 3
+
+
+def test_a_new_ground_shows_on_the_about_page_after_the_admin_commits(app, client, make):
+    assert "D9" not in client.get("/about").get_data(as_text=True)
+    from registry.services.catalogue import save_ground
+
+    admin = make.actor("admin", "MIIT")
+    with app.app_context():
+        session = get_session()
+        save_ground(
+            session,
+            admin,
+            None,
+            code="D9",
+            list_code="dishonest",
+            title="测试用的第九项失信事由",
+            legal_basis="2018 通知",
+            term_kind="fixed",
+            term_months=60,
+            removal_rule="expiry_only",
+            active=True,
+            position=99,
+        )
+        session.commit()
+    assert "测试用的第九项失信事由" in client.get("/about").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/search?q={q}", "/search?q={q}"])
+def test_a_search_page_loads_its_listings_in_one_query(client, make, statements, path):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    for n in range(6):
+        firm = make.enterprise(clerk, name=f"台州市青龙第{n}通信有限公司")
+        make.published_listing(clerk, reviewer, "B3", enterprise=firm)
+        make.published_listing(clerk, reviewer, "B2", enterprise=firm)
+    assert client.get(path.format(q="不存在的公司名")).status_code == 200  # warm: index, catalogue
+    statements.clear()
+    response = client.get(path.format(q="青龙"))
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    if response.is_json:
+        body = json.dumps(response.json, ensure_ascii=False)
+    assert body.count("台州市青龙第") >= 6
+    listing_queries = [s for s in statements if "FROM listing" in s]
+    assert len(listing_queries) == 1, listing_queries
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2, selects  # max(Event.seq) and the listings
