@@ -5,17 +5,29 @@ immutable, so an item's GUID, date and summary never change after the fact."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from werkzeug.http import is_resource_modified
 
 from registry import feeds, rules, search, text, visibility
 from registry.database import get_session
-from registry.models import Authority, Enterprise, Listing, LogEntry, Notice, notice_listing
+from registry.models import (
+    Authority,
+    Enterprise,
+    Event,
+    Listing,
+    LogEntry,
+    Notice,
+    notice_listing,
+)
 from registry.web.api import (
     BadParameter,
     base_url,
@@ -39,14 +51,75 @@ def _tag(specific: str) -> str:
     return f"tag:{host},2026:{specific}"
 
 
-def _answer(feed: feeds.Feed, fmt: str) -> Response:
-    body = feeds.render(feed, fmt)
-    response = Response(body, mimetype=feeds.MIME_TYPES[fmt])
-    response.set_etag(feeds.etag(body))
-    response.last_modified = feed.last_modified
+# Bump when the rendering changes (the validators do not hash the body).
+_RENDERING = "2"
+
+
+@dataclass(frozen=True)
+class Validators:
+    etag: str
+    last_modified: datetime
+
+
+def validators(fmt: str, follows: str = "events") -> Validators:
+    """ETag and Last-Modified from what the feed depends on, before anything is built
+    (issue 7: a 304 cost as much as the feed). A feed changes only when the head of its
+    source moves — the publication log (`follows="log"`: the listings feed formats log
+    entries only), or the change stream (`"events"`: every log entry has its Event, and
+    notice summaries and search results also follow renames) — or when the day changes
+    (expiry at read time); and it differs by URL, query, host and language."""
+    session = get_session()
+    if follows == "log":
+        head = select(LogEntry.number, LogEntry.at).order_by(LogEntry.number.desc())
+    else:
+        head = select(Event.seq, Event.at).order_by(Event.seq.desc())
+    row = session.execute(head.limit(1)).first()
+    number, at = (row[0], row[1]) if row else (0, feeds.EPOCH)
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    today = rules.today()
+    midnight = datetime.combine(today, time(), tzinfo=rules.SHANGHAI).astimezone(UTC)
+    key = json.dumps(
+        [
+            _RENDERING,
+            follows,
+            number,
+            today.isoformat(),
+            str(get_locale()),
+            base_url(),
+            request.path,
+            fmt,
+            sorted(request.args.items(multi=True)),
+        ],
+        ensure_ascii=False,
+    )
+    return Validators(
+        etag=feeds.etag(key.encode("utf-8", "surrogatepass")),
+        last_modified=max(at, midnight).replace(microsecond=0),
+    )
+
+
+def _headers(response: Response, fmt: str, checked: Validators) -> Response:
+    response.mimetype = feeds.MIME_TYPES[fmt]
+    response.set_etag(checked.etag)
+    response.last_modified = checked.last_modified
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    return response
+
+
+def _not_modified(fmt: str, follows: str = "events") -> tuple[Response | None, Validators]:
+    """A 304 when the client's copy is current (nothing built), else None and the
+    validators to send with the feed."""
+    checked = validators(fmt, follows)
+    if is_resource_modified(
+        request.environ, etag=checked.etag, last_modified=checked.last_modified
+    ):
+        return None, checked
+    return _headers(Response(status=304), fmt, checked), checked
+
+
+def _answer(feed: feeds.Feed, fmt: str, checked: Validators) -> Response:
+    return _headers(Response(feeds.render(feed, fmt)), fmt, checked)
 
 
 def _fmt(ext: str, allowed: tuple[str, ...] = feeds.FORMATS) -> str:
@@ -164,6 +237,9 @@ def _self() -> str:
 @bp.get("/notices.<ext>")
 def notices_feed(ext: str):
     fmt = _fmt(ext)
+    early, checked = _not_modified(fmt)
+    if early is not None:
+        return early
     feed = feeds.Feed(
         id=_tag("feeds/notices"),
         title=_("电信业务经营不良名单和失信名单 · 公告"),
@@ -172,12 +248,15 @@ def notices_feed(ext: str):
         description=_("电信管理机构发布的曝光公告和移出公告"),
         items=[notice_item(notice) for notice in published_notices()],
     )
-    return _answer(feed, fmt)
+    return _answer(feed, fmt, checked)
 
 
 @bp.get("/listings.<ext>")
 def listings_feed(ext: str):
     fmt = _fmt(ext)
+    early, checked = _not_modified(fmt, follows="log")
+    if early is not None:
+        return early
     feed = feeds.Feed(
         id=_tag("feeds/listings"),
         title=_("电信业务经营不良名单和失信名单 · 列入与移出"),
@@ -186,7 +265,7 @@ def listings_feed(ext: str):
         description=_("每一次列入公示和每一次移出"),
         items=[log_item(entry) for entry in listing_entries([])],
     )
-    return _answer(feed, fmt)
+    return _answer(feed, fmt, checked)
 
 
 @bp.get("/enterprises/<uscc>.<ext>")
@@ -198,6 +277,9 @@ def enterprise_feed(uscc: str, ext: str):
     )
     if enterprise is None:
         abort(404)
+    early, checked = _not_modified(fmt)
+    if early is not None:
+        return early
     listing_ids = select(Listing.id).where(Listing.enterprise_id == enterprise.id)
     entries = listing_entries([LogEntry.entity_id.in_(listing_ids)])
     notices = published_notices(
@@ -215,7 +297,7 @@ def enterprise_feed(uscc: str, ext: str):
         description=_("关于该经营者公示的全部信息"),
         items=[log_item(e) for e in entries] + [notice_item(n) for n in notices],
     )
-    return _answer(feed, fmt)
+    return _answer(feed, fmt, checked)
 
 
 @bp.get("/provinces/<code>.<ext>")
@@ -224,6 +306,9 @@ def province_feed(code: str, ext: str):
     authority = get_session().scalar(select(Authority).where(Authority.code == code.upper()))
     if authority is None:
         abort(404)
+    early, checked = _not_modified(fmt)
+    if early is not None:
+        return early
     feed = feeds.Feed(
         id=_tag(f"feeds/provinces/{authority.code}"),
         title=authority.name,
@@ -233,7 +318,7 @@ def province_feed(code: str, ext: str):
         items=[log_item(e) for e in listing_entries([LogEntry.authority_id == authority.id])]
         + [notice_item(n) for n in published_notices(Notice.authority_id == authority.id)],
     )
-    return _answer(feed, fmt)
+    return _answer(feed, fmt, checked)
 
 
 @bp.get("/search.<ext>")
@@ -242,6 +327,9 @@ def search_feed(ext: str):
     fmt = _fmt(ext)
     session = get_session()
     query, filters = search_args(session)
+    early, checked = _not_modified(fmt)
+    if early is not None:
+        return early
     result = search.search(query, filters, 1, SEARCH_HITS, session=session)
     listing_ids = [
         listing.id for _, found in search_listings(session, result, filters) for listing in found
@@ -256,7 +344,7 @@ def search_feed(ext: str):
         description=_("与该搜索匹配的公示记录，最新的在前"),
         items=[log_item(entry) for entry in entries],
     )
-    return _answer(feed, fmt)
+    return _answer(feed, fmt, checked)
 
 
 @bp.errorhandler(BadParameter)
