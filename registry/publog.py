@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from registry import rules
 from registry.db import utcnow
 from registry.models import Event, Listing, LogEntry, Notice, SequenceCounter
-from registry.services.history import next_seq, take_numbers
+from registry.services.history import current_transaction, next_seq, take_numbers
 
 GENESIS_HASH = "0" * 64
 SEQUENCE = "publog"
@@ -165,7 +165,9 @@ def append_many(
     cached = session.info.get("publog_head")  # (number, hash) appended earlier in this transaction
     if number == 1:
         prev_hash = GENESIS_HASH
-    elif cached is not None and cached[0] == number - 1 and cached[2] == session.get_transaction():
+    elif (
+        cached is not None and cached[0] == number - 1 and cached[2] is current_transaction(session)
+    ):
         prev_hash = cached[1]
     else:
         prev_hash = session.scalar(select(LogEntry.entry_hash).where(LogEntry.number == number - 1))
@@ -193,7 +195,7 @@ def append_many(
         prev_hash = entry.entry_hash
         number += 1
     session.add_all(entries)
-    session.info["publog_head"] = (number - 1, prev_hash, session.get_transaction())
+    session.info["publog_head"] = (number - 1, prev_hash, current_transaction(session))
     return entries
 
 

@@ -305,3 +305,20 @@ def test_only_ministry_admins_change_the_national_catalogue(session, make):
         save_ground(session, make.actor("reviewer", "MIIT"), ground, term_months=12)
     save_ground(session, make.actor("admin", "MIIT"), ground, term_months=12)
     assert ground.term_months == 12
+
+
+def test_rolled_back_savepoint_does_not_reuse_event_numbers(session, make):
+    """Event numbers reserved inside a savepoint that is rolled back are not handed out
+    again from a stale cache: every number stays unique."""
+    clerk = make.actor("clerk")
+    for _ in range(3):
+        make.enterprise(clerk)
+    nested = session.begin_nested()
+    for _ in range(4):  # uses up the current block and reserves a new one inside
+        make.enterprise(clerk)
+    nested.rollback()  # the counter goes back; the rest of the block must be forgotten
+    for _ in range(10):
+        make.enterprise(clerk)
+    session.flush()
+    seqs = list(session.scalars(select(Event.seq)))
+    assert len(seqs) == len(set(seqs))

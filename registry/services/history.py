@@ -67,19 +67,22 @@ def take_numbers(session: Session, name: str, count: int) -> int:
     return _take(session, name, count)
 
 
+def current_transaction(session: Session) -> Any:
+    """The innermost transaction: caches of numbers taken in it die with it, so a rolled
+    back savepoint never hands out numbers its counter UPDATE no longer holds."""
+    return session.get_nested_transaction() or session.get_transaction()
+
+
 def next_seq(session: Session, name: str = "event") -> int:
     """Take the next number of a sequence. Only "event" uses reserved blocks."""
     if name != "event":
         return _take(session, name, 1)
     block = session.info.get("event_block")
-    if block is None or block[0] > block[1] or block[2] != session.get_transaction():
-        size = (
-            1
-            if block is None or block[2] != session.get_transaction()
-            else min(2 * block[3], MAX_BLOCK)
-        )
+    transaction = current_transaction(session)
+    if block is None or block[0] > block[1] or block[2] is not transaction:
+        size = 1 if block is None or block[2] is not transaction else min(2 * block[3], MAX_BLOCK)
         end = _take(session, name, size)
-        block = [end - size + 1, end, session.get_transaction(), size]
+        block = [end - size + 1, end, transaction, size]
     number = block[0]
     block[0] += 1
     session.info["event_block"] = block
