@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from registry import rules, search, text, visibility
 from registry.database import get_session
@@ -212,10 +212,15 @@ def _enterprise_page(firm: Enterprise | None):
 @bp.get("/enterprises/<uscc>")
 def enterprise(uscc: str):
     session = get_session()
-    firm = session.scalar(
-        select(Enterprise)
-        .where(Enterprise.uscc == text.canonical_uscc(uscc)[:18])
-        .options(selectinload(Enterprise.former_names), selectinload(Enterprise.licences))
+    # The firm with its names and licences in one query (a firm has a handful of each).
+    firm = (
+        session.execute(
+            select(Enterprise)
+            .where(Enterprise.uscc == text.canonical_uscc(uscc)[:18])
+            .options(joinedload(Enterprise.former_names), joinedload(Enterprise.licences))
+        )
+        .unique()
+        .scalar_one_or_none()
     )
     return _enterprise_page(firm)
 
