@@ -63,3 +63,17 @@ def test_a_rebuild_elsewhere_is_picked_up_after_the_refresh_interval(session, ma
     assert reader.search("白泽信息").total == 0
     SearchIndex(tmp_path / "index").rebuild(session)  # e.g. `registry reindex`
     assert [hit.enterprise_id for hit in reader.search("白泽信息").hits] == [listing.enterprise_id]
+
+
+def test_stored_fields_are_remembered_until_the_searcher_changes(session, make, tmp_path):
+    index = SearchIndex(tmp_path / "index", refresh_interval=3600)
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    firm = make.enterprise(clerk, name="丽水市青鸟通信技术有限公司")
+    make.published_listing(clerk, reviewer, "B3", enterprise=firm)
+    index.ensure_current(session)
+    assert [len(hit.listings) for hit in index.search("青鸟通信").hits] == [1]
+    assert firm.id in index._docs
+    make.published_listing(clerk, reviewer, "B2", enterprise=firm)
+    index.ensure_current(session)  # a new searcher: what was remembered is dropped
+    assert firm.id not in index._docs
+    assert [len(hit.listings) for hit in index.search("青鸟通信").hits] == [2]
