@@ -233,10 +233,9 @@ class SearchIndex:
             return None
         try:
             view = self._reader(force=True)  # we hold the writer lock: this is the latest
-            if view.ix is not ix:  # rebuilt meanwhile: write to the current generation
+            if view.ix is not ix:  # rebuilt meanwhile: start again on the current generation
                 writer.cancel()
-                ix = view.ix
-                writer = ix.writer(timeout=0.0)
+                return self.catch_up(session, on)
             meta = view.meta
             last = view.seq
             upto, firms = documents.touched_since(session, last)
