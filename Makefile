@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format init clean bench
+.PHONY: run test lint format init clean bench soak
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,3 +56,10 @@ bench: install
 	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk) \
 		|| sudo apt-get install -y wrk
 	$(BIN)/python bench/run.py
+
+# Not part of `make test` (issue 8): kill -9 the import 200 times (REGISTRY_SOAK_KILLS) and send
+# the whole hostile corpus to every parameter and field (REGISTRY_SOAK=1).
+SOAK_KILLS ?= 200
+soak: install
+	REGISTRY_SOAK=1 REGISTRY_SOAK_KILLS=$(SOAK_KILLS) $(BIN)/python -m pytest -p no:cacheprovider \
+		tests/test_crash.py tests/test_hostile_input.py tests/test_uploads.py tests/test_concurrent_writers.py
