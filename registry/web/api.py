@@ -269,7 +269,17 @@ def public_enterprise(session, uscc: str) -> tuple[Enterprise, list[Listing], li
         code = text.canonical_uscc(uscc)
     except ValueError:
         code = None
-    enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == code)) if code else None
+    enterprise = None
+    if code:  # with its former names and licences, in one query
+        enterprise = (
+            session.execute(
+                select(Enterprise)
+                .where(Enterprise.uscc == code)
+                .options(joinedload(Enterprise.former_names), joinedload(Enterprise.licences))
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
     if enterprise is None:
         raise NotFoundError(_("未找到统一社会信用代码为 %(uscc)s 的公示经营者", uscc=uscc[:40]))
     today = rules.today()
