@@ -111,7 +111,14 @@ def rows(session: Session, on: date) -> Iterator[dict[str, Any]]:
         .order_by(Listing.listed_on, Listing.id)
         .execution_options(yield_per=BATCH)
     )
-    for (
+    # Closed however the generator ends (a client that hangs up mid-download included), so
+    # the streaming cursor never keeps the session's connection from its pool.
+    with session.execute(query) as result:
+        yield from (_row(values) for values in result)
+
+
+def _row(values: Any) -> dict[str, Any]:
+    (
         name,
         uscc,
         licence_no,
@@ -124,21 +131,21 @@ def rows(session: Session, on: date) -> Iterator[dict[str, Any]]:
         province,
         listed_on,
         expires_on,
-    ) in session.execute(query):
-        yield {
-            "name": name,
-            "uscc": uscc,
-            "licence_no": licence_no,
-            "list": list_code,
-            "ground": ground,
-            "decided_on": decided_on.isoformat(),
-            "authority": authority,
-            "decision_no": decision_no,
-            "facts": facts or None,
-            "province": province,
-            "listed_on": _iso(listed_on),
-            "expires_on": _iso(expires_on),
-        }
+    ) = values
+    return {
+        "name": name,
+        "uscc": uscc,
+        "licence_no": licence_no,
+        "list": list_code,
+        "ground": ground,
+        "decided_on": decided_on.isoformat(),
+        "authority": authority,
+        "decision_no": decision_no,
+        "facts": facts or None,
+        "province": province,
+        "listed_on": _iso(listed_on),
+        "expires_on": _iso(expires_on),
+    }
 
 
 def _spreadsheet_cells(row: dict[str, Any]) -> list[Any]:
