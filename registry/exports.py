@@ -115,8 +115,12 @@ def rows(session: Session, on: date) -> Iterator[dict[str, Any]]:
     )
     # Batches fetched whole: no cursor stays open while the client reads (a streaming
     # cursor kept connections out of the pool when downloads were cut off under load).
+    session.rollback()  # hand the connection back before the first byte goes out
     for start in range(0, len(ids), BATCH):
         batch = session.execute(query.where(Listing.id.in_(ids[start : start + BATCH]))).all()
+        # ... and after every batch: a client that stops reading (or a server that never
+        # closes the response) then holds no connection of the pool.
+        session.rollback()
         yield from (_row(values) for values in batch)
 
 
