@@ -38,7 +38,7 @@ def index():
 @bp.get("/listings.csv")
 def listings_csv():
     today = rules.today()
-    records = exports.rows(get_session(), today)
+    records = exports.rows(get_session(), today, release=True)
     return Response(
         stream_with_context(exports.iter_csv(records)),
         mimetype="text/csv",
@@ -49,7 +49,7 @@ def listings_csv():
 @bp.get("/listings.json")
 def listings_json():
     today = rules.today()
-    records = exports.rows(get_session(), today)
+    records = exports.rows(get_session(), today, release=True)
     return Response(
         stream_with_context(exports.iter_json(records, today)),
         mimetype="application/json",
