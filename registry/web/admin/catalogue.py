@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.database import get_session
-from registry.errors import ConflictError, ValidationError
 from registry.models import Ground
 from registry.services import catalogue
 from registry.web.admin import bp
-from registry.web.admin.forms import GroundForm, apply_errors
+from registry.web.admin.common import save_form
+from registry.web.admin.forms import GroundForm
 from registry.web.admin.policy import actor, requires
 
 FIELDS = ("title", "legal_basis", "term_kind", "term_months", "removal_rule", "removal_note")
@@ -48,18 +48,13 @@ def _save(ground: Ground | None):
             values["active"] = bool(form.active.data)
             if ground is None:
                 values.update(code=form.code.data or "", list_code=form.list_code.data)
-            db = get_session()
-            try:
-                saved = catalogue.save_ground(
+            status, saved = save_form(
+                form,
+                lambda db: catalogue.save_ground(
                     db, actor(), ground, expected_version=form.version_id.data, **values
-                )
-            except ValidationError as exc:
-                apply_errors(form, exc.errors)
-            except ConflictError as exc:
-                form.form_errors.append(str(exc))
-                status = 409
-            else:
-                db.commit()
+                ),
+            )
+            if status == 200:
                 flash(_("已保存列入事由 %(code)s。", code=saved.code), "success")
                 return redirect(url_for("admin.grounds"))
     return render_template("admin/ground_form.html", form=form, ground=ground), status

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from registry import rules
 from registry.database import get_session
+from registry.errors import ConflictError, ValidationError
 from registry.models import Event
 from registry.web.admin import bp
-from registry.web.admin.forms import MEASURE_LABELS
+from registry.web.admin.forms import MEASURE_LABELS, apply_errors
+
+T = TypeVar("T")
 
 ACTION_LABELS = {
     "create": _l("新建"),
@@ -134,3 +138,31 @@ def register_transitions(
             view_func=requires(action)(view),
             methods=["POST"],
         )
+
+
+def save_form(
+    form: Any, change: Callable[[Session], T], *, rule_errors: bool = False
+) -> tuple[int, T | None]:
+    """Run a service call for a validated form and commit it once.
+
+    Returns (200, result) when committed; otherwise the status to render the form with:
+    400 with field errors (ValidationError) or, when `rule_errors`, the rule's message;
+    409 when someone saved the record in between. Other rule violations propagate to the
+    app's error pages (403 for tenancy and four eyes).
+    """
+    db = get_session()
+    try:
+        result = change(db)
+    except ValidationError as exc:
+        apply_errors(form, exc.errors)
+        return 400, None
+    except ConflictError as exc:
+        form.form_errors.append(str(exc))
+        return 409, None
+    except rules.RuleViolation as exc:
+        if not rule_errors:
+            raise
+        form.form_errors.append(exc.message)
+        return 400, None
+    db.commit()
+    return 200, result

@@ -9,11 +9,11 @@ from wtforms import SelectChoice
 
 from registry import rules, text
 from registry.database import get_session
-from registry.errors import ConflictError, ValidationError
+from registry.errors import ValidationError
 from registry.models import Authority, Enterprise, Listing, Sanction
 from registry.services import enterprises as service
 from registry.web.admin import bp
-from registry.web.admin.common import history
+from registry.web.admin.common import history, save_form
 from registry.web.admin.forms import (
     EnterpriseForm,
     FormerNameForm,
@@ -123,9 +123,9 @@ def enterprise_edit(enterprise_id: int):
         return render_template("admin/enterprise_form.html", form=form, enterprise=record)
     status = 400
     if form.validate_on_submit():
-        db = get_session()
-        try:
-            service.update_enterprise(
+        status, _saved = save_form(
+            form,
+            lambda db: service.update_enterprise(
                 db,
                 actor(),
                 record,
@@ -135,14 +135,9 @@ def enterprise_edit(enterprise_id: int):
                 province_code=form.province_code.data or None,
                 kind=form.kind.data,
                 address=form.address.data or "",
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        except ConflictError as exc:
-            form.form_errors.append(str(exc))
-            status = 409
-        else:
-            db.commit()
+            ),
+        )
+        if status == 200:
             flash(_("已保存。"), "success")
             return redirect(url_for("admin.enterprise", enterprise_id=record.id))
     return render_template("admin/enterprise_form.html", form=form, enterprise=record), status

@@ -9,11 +9,11 @@ from wtforms import SelectChoice
 
 from registry import rules
 from registry.database import get_session
-from registry.errors import ConflictError, ValidationError
+from registry.errors import ValidationError
 from registry.models import Enterprise, Ground, Listing, Petition, Sanction
 from registry.services import listings as service
 from registry.web.admin import bp
-from registry.web.admin.common import history, register_transitions
+from registry.web.admin.common import history, register_transitions, save_form
 from registry.web.admin.forms import ListingForm, WorkflowForm, apply_errors
 from registry.web.admin.policy import actor, load, requires
 
@@ -106,20 +106,14 @@ def listing_edit(listing_id: int):
     else:
         status = 400
         if form.validate_on_submit():
-            db = get_session()
-            try:
-                service.update_listing(
+            status, _saved = save_form(
+                form,
+                lambda db: service.update_listing(
                     db, actor(), record, expected_version=form.version_id.data, **_values(form)
-                )
-            except ValidationError as exc:
-                apply_errors(form, exc.errors)
-            except ConflictError as exc:
-                form.form_errors.append(str(exc))
-                status = 409
-            except rules.RuleViolation as exc:
-                form.form_errors.append(exc.message)
-            else:
-                db.commit()
+                ),
+                rule_errors=True,
+            )
+            if status == 200:
                 flash(_("已保存。"), "success")
                 return redirect(url_for("admin.listing", listing_id=record.id))
     return render_template(

@@ -9,13 +9,19 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
 from registry.database import get_session
-from registry.errors import ConflictError, ValidationError
+from registry.errors import ValidationError
 from registry.markdown import render_markdown
 from registry.models import Listing, Notice
 from registry.rules import RuleViolation
 from registry.services import notices as service
 from registry.web.admin import bp
-from registry.web.admin.common import LIST_LABELS, STATE_LABELS, history, register_transitions
+from registry.web.admin.common import (
+    LIST_LABELS,
+    STATE_LABELS,
+    history,
+    register_transitions,
+    save_form,
+)
 from registry.web.admin.forms import NoticeForm, WorkflowForm, apply_errors
 from registry.web.admin.policy import actor, load, requires
 
@@ -110,9 +116,9 @@ def notice_edit(notice_id: int):
     else:
         status = 400
         if form.validate_on_submit():
-            db = get_session()
-            try:
-                service.update_notice(
+            status, _saved = save_form(
+                form,
+                lambda db: service.update_notice(
                     db,
                     actor(),
                     record,
@@ -120,16 +126,10 @@ def notice_edit(notice_id: int):
                     title=form.title.data,
                     body_md=form.body_md.data or "",
                     listings=_chosen(form),
-                )
-            except ValidationError as exc:
-                apply_errors(form, exc.errors)
-            except ConflictError as exc:
-                form.form_errors.append(str(exc))
-                status = 409
-            except RuleViolation as exc:
-                form.form_errors.append(exc.message)
-            else:
-                db.commit()
+                ),
+                rule_errors=True,
+            )
+            if status == 200:
                 flash(_("已保存。"), "success")
                 return redirect(url_for("admin.notice", notice_id=record.id))
     return render_template("admin/notice_form.html", form=form, notice=record), status

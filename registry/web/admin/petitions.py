@@ -6,12 +6,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from registry.database import get_session
-from registry.errors import ConflictError, ValidationError
+from registry.errors import ValidationError
 from registry.models import Listing, Petition
 from registry.rules import RuleViolation
 from registry.services import petitions as service
 from registry.web.admin import bp
-from registry.web.admin.common import history
+from registry.web.admin.common import history, save_form
 from registry.web.admin.forms import DecidePetitionForm, PetitionForm, apply_errors
 from registry.web.admin.policy import actor, load, requires
 
@@ -65,9 +65,9 @@ def petition_decide(petition_id: int):
     form = DecidePetitionForm()
     status = 400
     if form.validate_on_submit():
-        db = get_session()
-        try:
-            service.decide_petition(
+        status, _saved = save_form(
+            form,
+            lambda db: service.decide_petition(
                 db,
                 actor(),
                 record,
@@ -75,16 +75,10 @@ def petition_decide(petition_id: int):
                 outcome=form.outcome.data,
                 decided_on=form.decided_on.data,
                 expected_version=form.version_id.data,
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        except ConflictError as exc:
-            form.form_errors.append(str(exc))
-            status = 409
-        except RuleViolation as exc:
-            form.form_errors.append(exc.message)
-        else:
-            db.commit()
+            ),
+            rule_errors=True,
+        )
+        if status == 200:
             flash(_("已处理申请。"), "success")
             return redirect(url_for("admin.petition", petition_id=record.id))
     return render_template(

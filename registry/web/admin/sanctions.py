@@ -6,11 +6,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from registry.database import get_session
-from registry.errors import ConflictError, ValidationError
+from registry.errors import ValidationError
 from registry.models import Enterprise, Sanction
 from registry.services import sanctions as service
 from registry.web.admin import bp
-from registry.web.admin.common import history, register_transitions
+from registry.web.admin.common import history, register_transitions, save_form
 from registry.web.admin.forms import SanctionForm, WorkflowForm, apply_errors
 from registry.web.admin.policy import actor, load, requires
 
@@ -70,18 +70,13 @@ def sanction_edit(sanction_id: int):
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
-            db = get_session()
-            try:
-                service.update_sanction(
+            status, _saved = save_form(
+                form,
+                lambda db: service.update_sanction(
                     db, actor(), record, expected_version=form.version_id.data, **_values(form)
-                )
-            except ValidationError as exc:
-                apply_errors(form, exc.errors)
-            except ConflictError as exc:
-                form.form_errors.append(str(exc))
-                status = 409
-            else:
-                db.commit()
+                ),
+            )
+            if status == 200:
                 flash(_("已保存。"), "success")
                 return redirect(url_for("admin.sanction", sanction_id=record.id))
     return render_template(
