@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from registry import rules
@@ -157,6 +157,51 @@ def append_many(
     """Entries for several publication events, in order: the same chain as appending them
     one by one. Each item is (event, entity, record): `record` is the published fields as
     they stood at that event (None: as the entity stands now). Added, not flushed."""
+    entries = [
+        LogEntry(**values, event=event)
+        for values, (event, _, _) in zip(
+            chain_values(
+                session,
+                [
+                    (event.entity_type, event.action, event.authority_id, entity, record)
+                    for event, entity, record in items
+                ],
+            ),
+            items,
+            strict=True,
+        )
+    ]
+    session.add_all(entries)
+    return entries
+
+
+def insert_many(
+    session: Session, items: list[tuple[dict[str, Any], Any, dict[str, Any] | None]]
+) -> int:
+    """The batch form of `append_many` for Events inserted as rows (the import): each item
+    is (event values including its database ``id``, entity, record). Inserted at once,
+    without ORM objects; returns how many entries were written."""
+    if not items:
+        return 0
+    rows = chain_values(
+        session,
+        [
+            (event["entity_type"], event["action"], event["authority_id"], entity, record)
+            for event, entity, record in items
+        ],
+    )
+    for values, (event, _, _) in zip(rows, items, strict=True):
+        values["event_id"] = event["id"]
+    session.execute(insert(LogEntry.__table__), rows)
+    return len(rows)
+
+
+def chain_values(
+    session: Session, items: list[tuple[str, str, int | None, Any, dict[str, Any] | None]]
+) -> list[dict[str, Any]]:
+    """The column values of the next entries of the chain, one per (entity type, action,
+    authority id, entity, record), numbered and hashed in order (the event link is the
+    caller's). Takes the numbers: the counter row stays locked until commit."""
     if not items:
         return []
     # row lock: serialises appends until commit
@@ -174,29 +219,29 @@ def append_many(
         if prev_hash is None:
             raise RuntimeError(f"publication log broken: entry {number - 1} is missing")
     at = utcnow().replace(microsecond=0)
-    entries = []
-    for event, entity, record in items:
-        payload = canonical_json(build_payload(event.entity_type, entity, event.action, at, record))
+    rows = []
+    for entity_type, action, authority_id, entity, record in items:
+        payload = canonical_json(build_payload(entity_type, entity, action, at, record))
         content_hash = sha256_hex(payload)
-        entry = LogEntry(
-            number=number,
-            at=at,
-            event=event,
-            entity_type=event.entity_type,
-            entity_id=event.entity_id,
-            action=event.action,
-            authority_id=event.authority_id,
-            payload=payload,
-            prev_hash=prev_hash,
-            content_hash=content_hash,
-            entry_hash=entry_hash(number, prev_hash, content_hash),
+        digest = entry_hash(number, prev_hash, content_hash)
+        rows.append(
+            {
+                "number": number,
+                "at": at,
+                "entity_type": entity_type,
+                "entity_id": entity.id,
+                "action": action,
+                "authority_id": authority_id,
+                "payload": payload,
+                "prev_hash": prev_hash,
+                "content_hash": content_hash,
+                "entry_hash": digest,
+            }
         )
-        entries.append(entry)
-        prev_hash = entry.entry_hash
+        prev_hash = digest
         number += 1
-    session.add_all(entries)
     session.info["publog_head"] = (number - 1, prev_hash, current_transaction(session))
-    return entries
+    return rows
 
 
 def _take_numbers(session: Session, count: int) -> int:

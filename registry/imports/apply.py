@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,12 +24,12 @@ from registry import publog, rules
 from registry.db import utcnow
 from registry.errors import DomainError
 from registry.imports.validate import Plan
-from registry.models import Authority, Enterprise, Listing, Sanction
+from registry.models import Authority, Enterprise, Event, Listing, Sanction
 from registry.rules import Actor
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
 from registry.services import sanctions as sanction_service
-from registry.services.history import SKIPPED_COLUMNS, build_event, next_seq, snapshot
+from registry.services.history import SKIPPED_COLUMNS, event_values, next_seqs, snapshot
 
 CHUNK = 500
 # Columns a new record only gets at flush: taken from the flushed row into the snapshots
@@ -385,10 +385,11 @@ class _Batch:
         session.add_all(self.new)
         session.flush()
         self._set_versions()
-        events = []
+        events: list[dict] = []
         publications = []
         previous: dict[int, dict] = {}
-        for step in self.steps:
+        numbers = next_seqs(session, len(self.steps))
+        for step, seq in zip(self.steps, numbers, strict=True):
             entity = step.entity
             after = step.snap
             for key in _FLUSH_KEYS:
@@ -396,26 +397,32 @@ class _Batch:
                     after[key] = getattr(entity, key)
             before = previous.get(id(entity)) or self.initial.get(id(entity))
             previous[id(entity)] = after
-            event = build_event(
+            event = event_values(
                 step.actor,
                 entity,
                 step.action,
-                seq=next_seq(session),
+                seq=seq,
                 after=after,
                 before=before,
                 authority_id=step.authority_id,
             )
             events.append(event)
-            if publog.is_publication(event.entity_type, step.action):
+            if publog.is_publication(event["entity_type"], step.action):
                 record = None
                 if step.licences is not None:
-                    record = publog.build_record(event.entity_type, entity) | {
+                    record = publog.build_record(event["entity_type"], entity) | {
                         "licence": step.licences
                     }
                 publications.append((event, entity, record))
-        session.add_all(events)
-        publog.append_many(session, publications)
-        session.flush()
+        # Rows, not ORM objects: tens of thousands of Events in an import; their ids (in
+        # the order given) link the publication-log entries.
+        ids = session.scalars(
+            insert(Event.__table__).returning(Event.__table__.c.id, sort_by_parameter_order=True),
+            events,
+        ).all()
+        for event, event_id in zip(events, ids, strict=True):
+            event["id"] = event_id
+        publog.insert_many(session, publications)
 
     def _set_versions(self) -> None:
         """An INSERT starts a record at version 1 and a flush adds one per changed record;

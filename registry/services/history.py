@@ -27,14 +27,26 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _snapshot_keys(cls: type) -> tuple[str, ...]:
+    keys = _SNAPSHOT_KEYS.get(cls)
+    if keys is None:
+        keys = _SNAPSHOT_KEYS[cls] = tuple(
+            attr.key for attr in inspect(cls).column_attrs if attr.key not in SKIPPED_COLUMNS
+        )
+    return keys
+
+
+_SNAPSHOT_KEYS: dict[type, tuple[str, ...]] = {}
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def snapshot(obj: Any) -> dict[str, Any]:
     """The record's column values as JSON, for the before/after of an Event."""
-    mapper = inspect(obj).mapper
-    return {
-        attr.key: _jsonable(getattr(obj, attr.key))
-        for attr in mapper.column_attrs
-        if attr.key not in SKIPPED_COLUMNS
-    }
+    out = {}
+    for key in _snapshot_keys(type(obj)):
+        value = getattr(obj, key)
+        out[key] = value if isinstance(value, _PLAIN) else _jsonable(value)
+    return out
 
 
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +101,69 @@ def next_seq(session: Session, name: str = "event") -> int:
     return number
 
 
+def next_seqs(session: Session, count: int) -> list[int]:
+    """The next `count` event numbers, in order: what is left of this transaction's block
+    first, the rest with one counter UPDATE (the batch version of `next_seq`)."""
+    numbers: list[int] = []
+    block = session.info.get("event_block")
+    if block is not None and block[2] is current_transaction(session):
+        while block[0] <= block[1] and len(numbers) < count:
+            numbers.append(block[0])
+            block[0] += 1
+    missing = count - len(numbers)
+    if missing:
+        end = _take(session, "event", missing)
+        numbers.extend(range(end - missing + 1, end + 1))
+        # spent: the next next_seq takes a fresh block
+        session.info["event_block"] = [end + 1, end, current_transaction(session), MAX_BLOCK]
+    return numbers
+
+
+def entity_type(entity: Any) -> str:
+    """The table name an Event of `entity` records (cached per class)."""
+    cls = type(entity)
+    name = _ENTITY_TYPES.get(cls)
+    if name is None:
+        name = _ENTITY_TYPES[cls] = inspect(cls).local_table.name
+    return name
+
+
+_ENTITY_TYPES: dict[type, str] = {}
+
+
+def event_values(
+    actor: Actor,
+    entity: Any,
+    action: str,
+    *,
+    seq: int,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+    reason: str = "",
+    authority_id: int | None = None,
+) -> dict[str, Any]:
+    """The column values of the Event of one change, from the snapshots before and after it."""
+    record_authority = (
+        authority_id if authority_id is not None else getattr(entity, "authority_id", None)
+    )
+    return {
+        "seq": seq,
+        "actor_id": actor.user_id,
+        "actor_label": actor.username,
+        "authority_id": record_authority,
+        "entity_type": entity_type(entity),
+        "entity_id": after["id"],
+        "action": action,
+        "reason": reason,
+        "before": before,
+        "after": after
+        if before is None
+        else changed(before, after) | {"version_id": after.get("version_id")},
+        "cross_authority": record_authority is not None
+        and is_cross_authority(actor, record_authority),
+    }
+
+
 def build_event(
     actor: Actor,
     entity: Any,
@@ -101,24 +176,17 @@ def build_event(
     authority_id: int | None = None,
 ) -> Event:
     """The Event of one change, from the snapshots before and after it (not added)."""
-    record_authority = (
-        authority_id if authority_id is not None else getattr(entity, "authority_id", None)
-    )
     return Event(
-        seq=seq,
-        actor_id=actor.user_id,
-        actor_label=actor.username,
-        authority_id=record_authority,
-        entity_type=inspect(entity).mapper.local_table.name,
-        entity_id=after["id"],
-        action=action,
-        reason=reason,
-        before=before,
-        after=after
-        if before is None
-        else changed(before, after) | {"version_id": after.get("version_id")},
-        cross_authority=record_authority is not None
-        and is_cross_authority(actor, record_authority),
+        **event_values(
+            actor,
+            entity,
+            action,
+            seq=seq,
+            after=after,
+            before=before,
+            reason=reason,
+            authority_id=authority_id,
+        )
     )
 
 
