@@ -265,7 +265,7 @@ class Actor:
 
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "clerk": frozenset({"read", "create", "edit", "submit", "upload", "record_petition"}),
+    "clerk": frozenset({"read", "create", "edit", "submit", "upload", "record_petition", "import"}),
     "reviewer": frozenset(
         {
             "read",
@@ -281,6 +281,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "decide_petition",
             "mark_public",
             "retract",
+            "import",
         }
     ),
     "admin": frozenset({"read", "manage_users", "manage_catalogue"}),
@@ -288,8 +289,10 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "system": frozenset({"read", "create", "edit", "submit", "expire", "manage_catalogue"}),
 }
 
-# Actions by which a ministry reviewer may act on a bureau's submitted records (部省联动).
-MINISTRY_CROSS_ACTIONS = frozenset({"publish", "return"})
+# Actions by which a ministry reviewer may act on a bureau's submitted records (部省联动),
+# and the ministry's batch import on a bureau's behalf: the import is the submission by a
+# system actor of the listing authority, as with `registry import --authority`.
+MINISTRY_CROSS_ACTIONS = frozenset({"publish", "return", "import"})
 
 
 def may_read(actor: Actor, record_authority_id: int) -> bool:

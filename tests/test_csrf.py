@@ -19,8 +19,17 @@ import pytest
 from sqlalchemy import select
 
 from registry.db import Base
+from registry.web.admin.imports import upload_dir
 from tests.factories import csrf_token, login
-from tests.test_admin_policy import CASES, _actors, _evidence, _listing, _notice, _sanction
+from tests.test_admin_policy import (
+    CASES,
+    CHECK_ONLY,
+    _actors,
+    _evidence,
+    _listing,
+    _notice,
+    _sanction,
+)
 
 A, B, MINISTRY = "440000", "110000", "MIIT"
 ROLES = {
@@ -97,6 +106,11 @@ def test_post_without_valid_csrf_token_is_400_and_writes_nothing(
 ):
     """One test over every POST route (one app and one set of logins: fast)."""
     make.evidence_dir = app.config["EVIDENCE_DIR"]
+    make.import_dir = upload_dir(app)
+
+    def stored_uploads() -> set[str]:
+        return {p.name for p in make.import_dir.glob("*")} if make.import_dir.is_dir() else set()
+
     actors = _actors(users)
     clients = {}
 
@@ -115,15 +129,20 @@ def test_post_without_valid_csrf_token_is_400_and_writes_nothing(
             url, data = setup(make, actors)
             if token is not None:
                 data = data | {"csrf_token": token}
-            before = snapshot(session)
+            before, files = snapshot(session), stored_uploads()
             response = client.post(url, data=data)
             assert response.status_code == 400, (endpoint, who, token, response.status_code)
             assert snapshot(session) == before, (endpoint, _diff(before, snapshot(session)))
+            assert stored_uploads() == files, endpoint  # no import file kept either
             security_figures["CSRF: forged or missing token refused (400, 0 writes)"] += 1
         # The same request with the session's token goes through: the 400s were the token.
         url, data = setup(make, actors)
-        before = snapshot(session)
+        before, files = snapshot(session), stored_uploads()
         response = client.post(url, data=data | {"csrf_token": csrf_token(client)})
+        if endpoint in CHECK_ONLY:  # the import's report: the file is kept, no row written
+            assert response.status_code == 200, (endpoint, who, response.status_code)
+            assert snapshot(session) == before and stored_uploads() > files, endpoint
+            continue
         assert response.status_code == 302, (endpoint, who, response.status_code)
         assert snapshot(session) != before, endpoint
 

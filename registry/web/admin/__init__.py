@@ -16,6 +16,7 @@ from registry.web.admin import (  # noqa: E402,F401  (views register themselves 
     dashboard,
     enterprises,
     evidence,
+    imports,
     listings,
     notices,
     petitions,

@@ -1,0 +1,294 @@
+"""Batch import from the back office (issue 6; SPEC sections 7 and 8): the same import as
+`registry import`, in three steps.
+
+1. Upload (GET/POST /admin/import): the file is parsed and checked (registry.imports); a file
+   that cannot be read, or lacks a required column, gets the form again with a 400 and is not
+   kept. Otherwise its bytes are stored content-addressed (sha256 name, never the client's
+   name) under the instance folder and the validation report is shown.
+2. The report: counts and the problems as a table; the confirm form carries the hash and
+   the options, never the file.
+3. Confirm (POST /admin/import/confirm): the stored bytes are checked again (the database
+   may have changed since), applied in one transaction and committed once; the search index
+   follows through the after-commit hooks. Confirming twice is harmless: the second time
+   every row is unchanged.
+
+Tenancy: every row's listing authority must be one the user may import for
+(rules.may(actor, "import", authority)): their own, or any for the ministry. A row naming
+another authority is an error of that row, found before the database is asked about it.
+"Publish as me" makes the reviewer the publisher (four eyes: the import itself is the
+submission by a system actor of the listing authority); a clerk cannot publish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import BooleanField, HiddenField, IntegerField, SelectChoice, SelectField, widgets
+from wtforms.validators import DataRequired, Regexp
+
+from registry import rules
+from registry.database import get_session
+from registry.imports import (
+    ImportApplyError,
+    ImportFileError,
+    ParsedFile,
+    Plan,
+    Problem,
+    apply_plan,
+    read_bytes,
+    validate,
+)
+from registry.imports.validate import Catalogue
+from registry.models import Authority
+from registry.web.admin import bp
+from registry.web.admin.policy import actor, deny, requires
+
+# Problems shown in the report table; the rest are counted in an "and N more" line.
+MAX_SHOWN = 200
+# Stored uploads older than this are removed when the next file is uploaded.
+KEEP_SECONDS = 24 * 3600
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+# --- forms ------------------------------------------------------------------------------
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("导入文件（CSV 或 XLSX）"), validators=[FileRequired()])
+    authority = SelectField(_l("列入单位"), coerce=int, choices=[])
+    publish = BooleanField(_l("由我审核并公示（不勾选则提交待审核）"))
+
+
+class ConfirmForm(FlaskForm):
+    sha256 = HiddenField(validators=[DataRequired(), Regexp(SHA256_PATTERN)])
+    authority = IntegerField(widget=widgets.HiddenInput(), validators=[DataRequired()])
+    publish = HiddenField(validators=[Regexp(r"^[01]?$")])
+    skip_bad = BooleanField(_l("跳过有错误的行，只导入其余各行"))
+
+
+# --- stored uploads ---------------------------------------------------------------------
+
+
+def upload_dir(app=None) -> Path:
+    """Where uploaded import files wait for confirmation: under the instance folder."""
+    return Path((app or current_app).instance_path) / "uploads" / "imports"
+
+
+def store_upload(directory: Path, data: bytes) -> str:
+    """Keep `data` under its SHA-256 (write a temporary file, then rename: a reader never
+    sees half a file); returns the hash."""
+    digest = hashlib.sha256(data).hexdigest()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / digest
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    else:
+        os.utime(target)  # a fresh upload of the same bytes keeps them another day
+    return digest
+
+
+def _prune(directory: Path, now: float) -> None:
+    if not directory.is_dir():
+        return
+    for path in directory.iterdir():
+        try:
+            if now - path.stat().st_mtime > KEEP_SECONDS:
+                path.unlink()
+        except OSError:  # removed by another worker in between
+            continue
+
+
+def _read_upload(digest: str) -> bytes | None:
+    try:
+        return (upload_dir() / digest).read_bytes()
+    except OSError:
+        return None
+
+
+# --- checking ---------------------------------------------------------------------------
+
+
+def _authorities() -> list[Authority]:
+    """The authorities this user may import for: their own, or every one for the ministry."""
+    who = actor()
+    items = get_session().scalars(select(Authority).order_by(Authority.id)).all()
+    return [a for a in items if rules.may(who, "import", a.id)]
+
+
+def _publisher(publish: bool):
+    if not publish:
+        return None
+    who = actor()
+    if "publish" not in rules.ROLE_ACTIONS.get(who.role, frozenset()):
+        deny(403, "may not publish an import")
+    return who
+
+
+@dataclass
+class Report:
+    parsed: ParsedFile
+    plan: Plan
+
+    @property
+    def header_errors(self) -> list[Problem]:
+        return [p for p in self.plan.errors if p.row == 1]
+
+    @property
+    def bad_rows(self) -> int:
+        return len(self.plan.bad_rows - {1})
+
+    @property
+    def shown(self) -> list[Problem]:
+        errors = self.plan.errors[:MAX_SHOWN]
+        return errors + self.plan.warnings[: MAX_SHOWN - len(errors)]
+
+    @property
+    def hidden(self) -> int:
+        return len(self.plan.problems) - len(self.shown)
+
+    @property
+    def can_apply(self) -> bool:
+        return not self.plan.errors
+
+    @property
+    def can_skip_bad(self) -> bool:
+        return bool(self.plan.errors) and not self.header_errors and bool(self.plan.rows)
+
+
+def check(data: bytes, filename: str, authority: Authority, publish: bool) -> Report:
+    """Parse and validate, as the user: rows naming an authority they may not import for are
+    errors and are not looked up. Raises ImportFileError for a file that cannot be read."""
+    parsed = read_bytes(data, filename)
+    who = actor()
+    session = get_session()
+    catalogue = Catalogue(session)
+    column = parsed.column("authority")
+    refused: list[Problem] = []
+    kept = []
+    for row in parsed.rows:
+        value = row.cells.get("authority")
+        named = catalogue.authority(str(value)) if value else None
+        if named is not None and not rules.may(who, "import", named.id):
+            refused.append(
+                Problem(
+                    row.number,
+                    column,
+                    f"无权导入{named.name}的名单记录 / you may not import listings of {named.name}",
+                )
+            )
+        else:
+            kept.append(row)
+    total = len(parsed.rows)
+    checked = ParsedFile(parsed.kind, parsed.encoding, parsed.headers, kept, parsed.ignored_headers)
+    plan = validate(session, checked, default_authority=authority, publisher=_publisher(publish))
+    if refused and not any(p.row == 1 for p in plan.errors):
+        plan.problems.extend(refused)
+        plan.problems.sort(key=lambda p: (p.row, p.severity != "error"))
+    plan.total = total
+    return Report(parsed, plan)
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+def _render_report(report: Report, form: ConfirmForm, status: int = 200):
+    return render_template("admin/import_report.html", report=report, form=form), status
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@requires("import")
+def import_upload():
+    authorities = _authorities()
+    form = ImportForm()
+    form.authority.choices = [SelectChoice(a.id, f"{a.code} {a.name}") for a in authorities]
+    if request.method == "GET":
+        form.authority.data = actor().authority_id
+        form.publish.data = False
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            authority = next(a for a in authorities if a.id == form.authority.data)
+            data = form.file.data.stream.read()
+            try:
+                report = check(data, form.file.data.filename or "", authority, form.publish.data)
+            except ImportFileError as exc:
+                form.file.errors.append(str(exc))
+            else:
+                if report.header_errors:
+                    form.file.errors.extend(p.message for p in report.header_errors)
+                else:
+                    directory = upload_dir()
+                    _prune(directory, time.time())
+                    digest = store_upload(directory, data)
+                    confirm = ConfirmForm(
+                        formdata=None,
+                        sha256=digest,
+                        authority=authority.id,
+                        publish="1" if form.publish.data else "",
+                    )
+                    return _render_report(report, confirm)
+    return render_template(
+        "admin/import.html", form=form, may_publish="publish" in rules.ROLE_ACTIONS[actor().role]
+    ), status
+
+
+@bp.post("/import/confirm")
+@requires("import")
+def import_confirm():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, _("表单无效，请重新上传文件。"))
+    authority = next((a for a in _authorities() if a.id == form.authority.data), None)
+    if authority is None:
+        deny(403, f"may not import for authority {form.authority.data}")
+    data = _read_upload(form.sha256.data)
+    if data is None:
+        abort(404, _("找不到上传的文件（可能已过期），请重新上传。"))
+    try:
+        report = check(data, "", authority, form.publish.data == "1")
+    except ImportFileError as exc:  # only if the stored file changed: it is never rewritten
+        abort(400, str(exc))
+    plan = report.plan
+    if plan.errors and (not form.skip_bad.data or not report.can_skip_bad):
+        form.form_errors.append(_("文件有%(n)d处错误，未写入任何记录。", n=len(plan.errors)))
+        return _render_report(report, form, 400)
+    db = get_session()
+    try:
+        result = apply_plan(db, plan, publisher=_publisher(form.publish.data == "1"))
+    except ImportApplyError as exc:
+        db.rollback()
+        form.form_errors.append(_("导入失败，未写入任何记录：%(error)s", error=str(exc)))
+        return _render_report(report, form, 409)
+    db.commit()  # the search index catches up after the commit (registry.database)
+    flash(
+        _(
+            "导入完成：新增名单记录%(listings)d条（其中已公示%(published)d条），"
+            "新增经营者%(enterprises)d家，已存在未变化%(unchanged)d行，跳过有错误的%(bad)d行。",
+            listings=result.listings,
+            published=result.published,
+            enterprises=result.enterprises,
+            unchanged=result.unchanged,
+            bad=report.bad_rows,
+        ),
+        "success",
+    )
+    return redirect(url_for("admin.import_upload"))
