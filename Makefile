@@ -57,9 +57,10 @@ bench: install
 		|| sudo apt-get install -y wrk
 	$(BIN)/python bench/run.py
 
-# Not part of `make test` (issue 8): kill -9 the import 200 times (REGISTRY_SOAK_KILLS) and send
+# Not part of `make test` (issue 8): kill -9 the import and the server mid-upload 200 times each (REGISTRY_SOAK_KILLS) and send
 # the whole hostile corpus to every parameter and field (REGISTRY_SOAK=1).
 SOAK_KILLS ?= 200
 soak: install
 	REGISTRY_SOAK=1 REGISTRY_SOAK_KILLS=$(SOAK_KILLS) $(BIN)/python -m pytest -p no:cacheprovider \
-		tests/test_crash.py tests/test_hostile_input.py tests/test_uploads.py tests/test_concurrent_writers.py
+		tests/test_crash.py tests/test_crash_upload.py tests/test_hostile_input.py tests/test_uploads.py \
+		tests/test_concurrent_writers.py

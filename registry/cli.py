@@ -163,12 +163,14 @@ def user_create_command(
 )
 @with_appcontext
 def sweep_command(on) -> None:
-    """Record the expiry of listings whose term has ended.
+    """Record the expiry of listings whose term has ended; remove orphaned evidence files.
 
     Public pages already compute expiry at read time; the sweep writes the state change
-    and its Event so the history and the publication log show it.
+    and its Event so the history and the publication log show it. Evidence files that no
+    row names (an upload killed between writing its file and committing) are removed.
     """
     from registry import rules
+    from registry.services.evidence import sweep_orphans
     from registry.services.listings import expire_due
 
     day: date = on.date() if on else rules.today()
@@ -176,6 +178,12 @@ def sweep_command(on) -> None:
         expired = expire_due(session, system_actor(session, label="sweep"), day)
         session.commit()
     click.echo(f"{len(expired)} listing(s) expired as of {day.isoformat()}")
+    with _session() as session:
+        removed = sweep_orphans(session, current_app.config["EVIDENCE_DIR"])
+    if removed is None:
+        click.echo("evidence: uploads kept the directory busy; orphans not swept this time")
+    else:
+        click.echo(f"{removed} orphaned evidence file(s) removed")
 
 
 @click.command("stats")

@@ -7,17 +7,31 @@ written through a temporary file and os.replace, so a reader never sees half a f
 existing file is never overwritten. A wrong file is retracted (the row stays, with who and
 when), not deleted. Files are private to the owning authority and the ministry unless a
 reviewer marks one public.
+
+Crash consistency: the file is on disk (fsynced, directory included) before the row that
+names it is committed, so an acknowledged upload never lacks its file. A process killed
+between the two leaves an *orphan*: a content-addressed file no Evidence row names, or a
+``.upload-*`` temporary file. Writers hold the evidence directory's lock shared from the
+write until their commit (`Writing`); `sweep_orphans` takes it exclusively, so it only ever
+sees finished uploads, and removes the orphans. It runs when the app starts and in
+`registry sweep` (tests/test_crash_upload.py kills the server mid-upload).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
+import re
 import tempfile
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import rules
@@ -113,12 +127,24 @@ def storage_path(evidence_dir: Path | str, sha256: str) -> Path:
     return Path(evidence_dir) / sha256[:2] / sha256
 
 
+TEMP_PREFIX = ".upload-"
+_STORED_NAME = re.compile(r"[0-9a-f]{64}")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_once(evidence_dir: Path | str, sha256: str, data: bytes) -> Path:
     path = storage_path(evidence_dir, sha256)
     if path.exists():
         return path  # same address, same bytes: never rewritten
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -129,7 +155,91 @@ def _write_once(evidence_dir: Path | str, sha256: str, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)  # the rename itself survives a power cut before the commit
     return path
+
+
+@contextlib.contextmanager
+def _locked(evidence_dir: Path, operation: int) -> Iterator[None]:
+    """flock on the evidence directory itself (no lock file among the evidence)."""
+    fd = os.open(evidence_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, operation)  # released by the kernel if the process dies
+        yield
+    finally:
+        os.close(fd)
+
+
+class Writing:
+    """Held around `add_evidence` and the commit that follows it (`with writing(dir) as w:
+    add_evidence(..., writing=w); commit`): the directory's lock is taken shared just before
+    the file is written, so `sweep_orphans` waits and never takes a file written but not yet
+    committed for an orphan. A refused upload takes no lock and creates no directory."""
+
+    def __init__(self, evidence_dir: Path | str) -> None:
+        self.root = Path(evidence_dir)
+        self._held: contextlib.ExitStack | None = None
+
+    def hold(self) -> None:
+        if self._held is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            stack = contextlib.ExitStack()
+            stack.enter_context(_locked(self.root, fcntl.LOCK_SH))
+            self._held = stack
+
+    def __enter__(self) -> Writing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
+
+def writing(evidence_dir: Path | str) -> Writing:
+    return Writing(evidence_dir)
+
+
+def orphans(evidence_dir: Path | str, referenced: set[str]) -> list[Path]:
+    """Files under EVIDENCE_DIR no upload will ever claim: content-addressed files whose
+    SHA-256 is not in `referenced`, and temporary files of interrupted writes. Anything else
+    (files an operator put there) is not the app's and is left alone."""
+    root = Path(evidence_dir)
+    found: list[Path] = []
+    if not root.is_dir():
+        return found
+    for sub in root.iterdir():
+        if not (sub.is_dir() and len(sub.name) == 2):
+            continue
+        for path in sub.iterdir():
+            if path.name.startswith(TEMP_PREFIX) or (
+                _STORED_NAME.fullmatch(path.name)
+                and path.name.startswith(sub.name)
+                and path.name not in referenced
+            ):
+                found.append(path)
+    return found
+
+
+def sweep_orphans(session: Session, evidence_dir: Path | str, wait: float = 10.0) -> int | None:
+    """Remove the orphans a killed upload left (see the module docstring); the number
+    removed, or None when uploads kept the lock for `wait` seconds (try again later)."""
+    root = Path(evidence_dir)
+    if not root.is_dir():
+        return 0
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with _locked(root, fcntl.LOCK_EX | fcntl.LOCK_NB):
+                referenced = set(session.scalars(select(Evidence.sha256).distinct()))
+                removed = orphans(root, referenced)
+                for path in removed:
+                    path.unlink(missing_ok=True)
+                return len(removed)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
 
 
 def add_evidence(
@@ -142,9 +252,11 @@ def add_evidence(
     description: str = "",
     evidence_dir: Path | str,
     max_bytes: int,
+    writing: Writing | None = None,
 ) -> Evidence:
     """Attach a file to a penalty decision or a listing of the actor's authority. Checks
-    come first, so a refused file never reaches the disk."""
+    come first, so a refused file never reaches the disk. The file is written before the
+    caller commits the row; pass `writing` when `sweep_orphans` may run meanwhile."""
     check_may(actor, "upload", owner.authority_id)
     if owner.state == "annulled":
         raise RuleViolation("owner_annulled", "记录已撤销，不能再上传证据 / the record is annulled")
@@ -164,6 +276,8 @@ def add_evidence(
             }
         )
     sha256 = hashlib.sha256(data).hexdigest()
+    if writing is not None:
+        writing.hold()
     _write_once(evidence_dir, sha256, data)
     evidence = Evidence(
         authority_id=owner.authority_id,

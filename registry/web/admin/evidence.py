@@ -1,8 +1,12 @@
-"""Evidence files: upload to a sanction or listing, download, retract, mark public."""
+"""Evidence files: upload to a sanction or listing, download, retract, mark public.
+
+When the app starts, the files a killed upload left behind are swept (services.evidence)."""
 
 from __future__ import annotations
 
 import io
+import logging
+from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_babel import gettext as _
@@ -14,6 +18,26 @@ from registry.services import evidence as service
 from registry.web.admin import bp
 from registry.web.admin.forms import EvidenceActionForm, EvidenceForm
 from registry.web.admin.policy import actor, load, requires
+
+log = logging.getLogger(__name__)
+
+
+@bp.record_once
+def sweep_at_start(state) -> None:
+    """Remove the orphans of uploads killed mid-way (a crash, kill -9) once per app start."""
+    from registry.database import get_db
+
+    app = state.app
+    if not Path(app.config["EVIDENCE_DIR"]).is_dir():
+        return
+    try:
+        with get_db(app).session_factory() as session:
+            removed = service.sweep_orphans(session, app.config["EVIDENCE_DIR"])
+    except Exception:  # e.g. `registry init` before the tables exist: the next start sweeps
+        log.exception("evidence orphan sweep failed")
+        return
+    if removed:
+        log.warning("removed %d orphaned evidence file(s) left by interrupted uploads", removed)
 
 
 def _owner_url(record: Evidence | Sanction | Listing) -> str:
@@ -33,22 +57,27 @@ def _upload(owner: Sanction | Listing):
     max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
     data = form.file.data.stream.read(max_bytes + 1)
     db = get_session()
-    try:
-        service.add_evidence(
-            db,
-            actor(),
-            owner,
-            data=data,
-            filename=form.file.data.filename or "",
-            description=form.description.data or "",
-            evidence_dir=current_app.config["EVIDENCE_DIR"],
-            max_bytes=max_bytes,
-        )
-    except service.UploadTooLarge as exc:
-        abort(413, str(exc))
-    except ValidationError as exc:
-        abort(400, "; ".join(exc.errors.values()))
-    db.commit()
+    evidence_dir = current_app.config["EVIDENCE_DIR"]
+    # File first, then the row's commit, both under the shared lock: a crash in between
+    # leaves an orphan file (swept at the next start), never a row without its file.
+    with service.writing(evidence_dir) as writing:
+        try:
+            service.add_evidence(
+                db,
+                actor(),
+                owner,
+                data=data,
+                filename=form.file.data.filename or "",
+                description=form.description.data or "",
+                evidence_dir=evidence_dir,
+                max_bytes=max_bytes,
+                writing=writing,
+            )
+        except service.UploadTooLarge as exc:
+            abort(413, str(exc))
+        except ValidationError as exc:
+            abort(400, "; ".join(exc.errors.values()))
+        db.commit()
     flash(_("已上传证据材料。"), "success")
     return redirect(_owner_url(owner))
 
