@@ -17,14 +17,14 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 from sqlalchemy import insert, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import publog, rules
 from registry.db import utcnow
 from registry.errors import DomainError
 from registry.imports.validate import Plan
-from registry.models import Authority, Enterprise, Event, Listing, Sanction
+from registry.models import Authority, Enterprise, Event, FormerName, Licence, Listing, Sanction
 from registry.rules import Actor
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
@@ -382,8 +382,8 @@ class _Batch:
 
     def write(self) -> None:
         session = self.state.session
-        session.add_all(self.new)
-        session.flush()
+        self._insert_new()
+        session.flush()  # the changes to records that were already stored (ORM, versioned)
         self._set_versions()
         events: list[dict] = []
         publications = []
@@ -424,6 +424,55 @@ class _Batch:
             event["id"] = event_id
         publog.insert_many(session, publications)
 
+    def _insert_new(self) -> None:
+        """INSERT the new records as rows, a statement per table in dependency order, then
+        attach the objects to the session as stored and clean (their ids set): the unit of
+        work would spend seconds on tens of thousands of objects for the same INSERTs."""
+        by_class: dict[type, list] = {}
+        for obj in self.new:
+            by_class.setdefault(type(obj), []).append(obj)
+        for cls in _INSERT_ORDER:
+            objs = by_class.pop(cls, None)
+            if objs:
+                self._insert(cls, objs)
+        if by_class:  # pragma: no cover - a builder returned a record of a new kind
+            raise TypeError(f"import cannot insert {sorted(c.__name__ for c in by_class)}")
+
+    def _insert(self, cls: type, objs: list) -> None:
+        session = self.state.session
+        columns, parents = _insert_plan(cls)
+        rows = []
+        for obj in objs:
+            if obj in session:  # cascaded in by a stored parent's collection: rows only
+                session.expunge(obj)
+            for rel_key, pairs in parents:
+                parent = getattr(obj, rel_key)
+                if parent is not None:
+                    for local, remote in pairs:
+                        setattr(obj, local, getattr(parent, remote))
+            known = self.versions.get(id(obj))
+            if known is not None:
+                obj.version_id = known[1]
+            row = {}
+            loaded = obj.__dict__
+            for key, column, default in columns:
+                value = loaded.get(key)
+                if value is None:
+                    if default is not None:
+                        value = default(None)
+                    # as loaded: an attribute left unset would be expired on attach
+                    set_committed_value(obj, key, value)
+                row[column] = value
+            rows.append(row)
+        table = cls.__table__
+        ids = session.scalars(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        ).all()
+        for obj, new_id in zip(objs, ids, strict=True):
+            obj.id = new_id
+            make_transient_to_detached(obj)
+            session.add(obj)
+
     def _set_versions(self) -> None:
         """An INSERT starts a record at version 1 and a flush adds one per changed record;
         the per-record path counts every step: set the counts it would have left."""
@@ -441,6 +490,42 @@ class _Batch:
             )
             for obj in objs:
                 set_committed_value(obj, "version_id", version)
+
+
+# Parents first: a licence, former name or decision needs its firm's id, a listing its
+# firm's and decision's.
+_INSERT_ORDER = (Enterprise, FormerName, Licence, Sanction, Listing)
+_INSERT_PLANS: dict[type, tuple] = {}
+
+
+def _insert_plan(cls: type) -> tuple[list, list]:
+    """(columns as (attribute, column key, default callable or None) without the id,
+    many-to-one relationships as (attribute, [(local attribute, parent attribute)]))."""
+    plan = _INSERT_PLANS.get(cls)
+    if plan is None:
+        mapper = inspect(cls)
+        columns = []
+        for attr in mapper.column_attrs:
+            column = attr.columns[0]
+            if column.primary_key:
+                continue
+            default = column.default
+            call = None
+            if default is not None and default.is_callable:
+                call = default.arg
+            elif default is not None and default.is_scalar:
+                call = (lambda value: lambda _ctx: value)(default.arg)
+            columns.append((attr.key, column.key, call))
+        parents = []
+        for rel in mapper.relationships:
+            if rel.direction is MANYTOONE:
+                pairs = [
+                    (mapper.get_property_by_column(local).key, remote.key)
+                    for local, remote in rel.local_remote_pairs
+                ]
+                parents.append((rel.key, pairs))
+        plan = _INSERT_PLANS[cls] = (columns, parents)
+    return plan
 
 
 def _fill_defaults(obj) -> None:
