@@ -102,3 +102,69 @@ def test_payloads_never_run_on_admin_pages(browser, live_server):
     finally:
         context.close()
     assert not problems, "\n".join(problems)
+
+
+# Feeds, JSON and exports carry the same payloads. Chromium must show them as data, never
+# run them: each URL is opened as a document (feeds are XML, which a browser would run
+# <script> in if it were served as XHTML or sniffed as HTML), and every response must name
+# its type and forbid sniffing.
+MACHINE_TYPES = {
+    ".atom": "application/atom+xml",
+    ".rss": "application/rss+xml",
+    "json": "application/json",
+    ".csv": "text/csv",
+}
+
+
+def _expected_type(path: str) -> str:
+    bare = path.split("?", 1)[0]
+    for ending, media_type in MACHINE_TYPES.items():
+        if bare.endswith(ending):
+            return media_type
+    return MACHINE_TYPES["json"]  # /api/v1/...
+
+
+def test_payloads_never_run_in_feeds_json_and_exports(browser, live_server, security_figures):
+    uscc, slug = live_server.xss_uscc, live_server.xss_notice_slug
+    paths = [
+        *(f"/feeds/{feed}.{ext}" for feed in ("notices", "listings") for ext in ("atom", "rss")),
+        f"/feeds/enterprises/{uscc}.atom",
+        f"/feeds/search.atom?q={uscc}",
+        f"/feeds/search.rss?q={uscc}",
+        "/feeds/provinces/440000.atom",
+        f"/api/v1/enterprises/{uscc}",
+        f"/api/v1/search?q={uscc}",
+        "/api/v1/notices",
+        f"/api/v1/notices/{slug}",
+        "/api/v1/listings?per_page=100",
+        "/log.json",
+        "/data/listings.json",
+        "/data/listings.csv",
+    ]
+    context = xss_context(browser)
+    dialogs: list[str] = []
+    problems = []
+    try:
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for path in paths:
+            url = live_server(path)
+            response = context.request.get(url)
+            media_type = response.headers.get("content-type", "").split(";")[0].strip()
+            if response.status != 200 or media_type != _expected_type(path):
+                problems.append(f"{path}: HTTP {response.status}, Content-Type {media_type!r}")
+            if response.headers.get("x-content-type-options") != "nosniff":
+                problems.append(f"{path}: no X-Content-Type-Options: nosniff")
+            body = response.text()
+            if "__xss" not in body:
+                problems.append(f"{path}: the payloads are not in the response (proves nothing)")
+            if path.endswith(".csv"):
+                continue  # a download (attachment), never a document: headers checked above
+            open_page(page, url)
+            found = page.evaluate(INJECTED)
+            if found["xss"] or found["dialogs"] or dialogs or found["imgs"] or found["scripts"]:
+                problems.append(f"{path}: a payload ran or became markup ({found}, {dialogs})")
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+    security_figures["browser XSS: feed/JSON/CSV URLs opened (0 ran, nosniff)"] += len(paths)
