@@ -262,3 +262,34 @@ def test_tampered_or_unknown_hash_is_refused(clerk, session):
         response = confirm(clerk, fields | {"sha256": digest})
         assert response.status_code in (400, 404), digest
     assert counts(session) == before
+
+
+def test_big_report_is_capped_with_an_and_more_line(clerk, monkeypatch):
+    from registry.web.admin import imports
+
+    monkeypatch.setattr(imports, "MAX_SHOWN", 2)
+    body = rows(4)
+    for row in body:
+        row[3] = "Z9"  # no such ground
+    text = upload(clerk, to_csv(body)).get_data(as_text=True)
+    assert text.count('<tr class="problem-error">') == 2
+    assert "另有2条问题未列出" in text
+
+
+def test_a_refusal_while_applying_rolls_everything_back(clerk, session, monkeypatch):
+    from registry.imports import ImportApplyError, apply_plan
+    from registry.web.admin import imports
+
+    def fail_after_writing(db, plan, **kw):
+        apply_plan(db, plan, **kw)
+        raise ImportApplyError(plan.rows[-1].number, "拒绝 / refused")
+
+    monkeypatch.setattr(imports, "apply_plan", fail_after_writing)
+    body = rows(2)
+    fields = confirm_fields(upload(clerk, to_csv(body)).get_data(as_text=True))
+    before = counts(session)
+    response = confirm(clerk, fields)
+    assert response.status_code == 409
+    assert "导入失败，未写入任何记录" in response.get_data(as_text=True)
+    assert counts(session) == before
+    assert states(session, body) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import itertools
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -310,7 +311,13 @@ def case_import_upload(make, u):
 def case_import_confirm(make, u):
     from registry.web.admin.imports import store_upload
 
-    digest = store_upload(make.import_dir, _import_file())
+    # The tests that share these cases set make.import_dir = upload_dir(app); a suite that
+    # sets only make.evidence_dir gets the app fixture's instance folder (tests/conftest.py:
+    # EVIDENCE_DIR and the instance folder are siblings under the test's tmp_path).
+    directory = getattr(make, "import_dir", None)
+    if directory is None:
+        directory = Path(make.evidence_dir).parent / "instance" / "uploads" / "imports"
+    digest = store_upload(directory, _import_file())
     return "/admin/import/confirm", {
         "sha256": digest,
         "authority": make.authority(A).id,

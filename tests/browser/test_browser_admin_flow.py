@@ -160,3 +160,46 @@ def test_clerk_to_reviewer_to_public_search(browser, live_server):
     finally:
         context.close()
     assert not audit.problems, "\n".join(audit.problems)
+
+
+def test_clerk_imports_a_file_from_the_back_office(browser, live_server):
+    """/admin/import: the upload form, a report with a bad row (a table naming row and
+    column, no confirm button), then a good file confirmed; every page passes axe."""
+    decided = (rules.today() - timedelta(days=3)).isoformat()
+    header = "经营者名称,统一社会信用代码,名单类型,列入事由,处理日期\n"
+    body = [
+        f"广州市浏览器导入{n}号科技有限公司,{uscc},不良名单,B3,{decided}\n"
+        for n, uscc in (
+            (1, "91440101MA5BRW002" + uscc_mod.calc_check_digit("91440101MA5BRW002")),
+            (2, "91440101MA5BRW003" + uscc_mod.calc_check_digit("91440101MA5BRW003")),
+        )
+    ]
+    bad = header + body[0] + body[1].replace(decided, "2020-13-45")
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    audit = Audit(page)
+
+    def upload(text: str) -> None:
+        page.set_input_files(
+            "#file", files=[{"name": "名单.csv", "mimeType": "text/csv", "buffer": text.encode()}]
+        )
+        audit.submit("main form[enctype] button[type=submit]")
+
+    try:
+        login(page, live_server, live_server.clerk)
+        with page.expect_navigation():
+            page.click("nav.admin a[href$='/admin/import']")
+        audit("import form")
+        upload(bad)
+        assert "处理日期" in page.inner_text("table.import-problems"), page.inner_text("main")
+        assert page.locator("form[action$='/admin/import/confirm']").count() == 1  # skip-bad only
+        audit("import report with an error")
+        open_page(page, live_server("/admin/import"))
+        upload(header + "".join(body))
+        audit("import report")
+        audit.submit("form[action$='/admin/import/confirm'] button[type=submit]")
+        assert "新增名单记录2条" in flash_text(page), page.inner_text("main")[:1500]
+        audit("import done")
+    finally:
+        context.close()
+    assert not audit.problems, "\n".join(audit.problems)
