@@ -125,3 +125,26 @@ def test_a_firm_with_one_expired_and_one_live_listing_counts_only_the_live_one(
     assert after.total == 1 and dict(after.facets["ground"]) == {"B1": 1}
     assert [li["ground"] for li in after.hits[0].listings] == ["B1"]
     assert index.search("赤霄云网", SearchFilters(ground="B3"), on=term).total == 0
+
+
+def test_whole_word_matches_rank_before_spans_across_words(session, make, tmp_path):
+    """jieba ranks (never filters): 通信 as a word of the name comes before 通信 spanning
+    交通|信息, even when that name is shorter; both are found. A rename moves a firm
+    between the tiers (the word bitmaps follow the change stream)."""
+    index = SearchIndex(tmp_path / "index")
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    word = make.enterprise(clerk, name="北京长城通信技术服务有限公司")
+    span = make.enterprise(clerk, name="交通信息有限公司")
+    for firm in (word, span):
+        make.published_listing(clerk, reviewer, "B3", enterprise=firm)
+    index.catch_up(session)
+    hits = [hit.enterprise_id for hit in index.search("通信").hits]
+    assert hits == [word.id, span.id]
+    # two-word query: both words in the name, in one firm only
+    assert [hit.enterprise_id for hit in index.search("长城通信").hits] == [word.id]
+    index.bitmaps()  # loaded: the rename below is applied incrementally
+    enterprise_service.update_enterprise(session, clerk, span, name="交通通信有限公司")
+    index.catch_up(session)
+    hits = [hit.enterprise_id for hit in index.search("通信").hits]
+    assert hits == [span.id, word.id]  # now a whole word, and the shorter name
+    assert span.id in index.bitmaps().aligned(["交通", "信息"])  # the former name's words

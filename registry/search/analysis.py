@@ -35,7 +35,17 @@ def words(normalised: str) -> list[str]:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()  # once per process; a no-op after
     return [w for w in jieba.cut_for_search(normalised) if w.strip()]
+
+
+def name_words(names: str) -> list[str]:
+    """The distinct jieba words of newline-separated normalised names, sorted: what the
+    index stores per firm so a query that is whole words of a name ranks first."""
+    found: set[str] = set()
+    for name in names.split(NAME_SEPARATOR):
+        found.update(words(name))
+    return sorted(found)
 
 
 def _tokens(terms: list[str], positions: bool, chars: bool, mode: str, **kw) -> Iterator[Token]:
@@ -50,6 +60,10 @@ def _tokens(terms: list[str], positions: bool, chars: bool, mode: str, **kw) -> 
             token.startchar = pos
             token.endchar = pos + len(term)
         yield token
+
+
+# The two Whoosh tokenizers below are no longer in the schema; they stay importable because
+# an index written before (its schema is pickled in the index) names them.
 
 
 class BigramTokenizer(Tokenizer):

@@ -23,8 +23,10 @@ listing that expires on ``day``; the firms with any listing expired on the searc
 their stored fields instead of the bitmaps.
 
 Ranking (no BM25 over all hits): exact code matches first, then firms whose current name
-contains the query, then those found by a former name only; within each, shorter current
-names first (an exact name is the shortest), then by firm id. The empty query lists firms
+contains the query as whole jieba words (通信 ranks 长城通信技术 before 交通信息: one
+bitmap per word of the names, from the index's stored ``terms``), then the other firms
+whose current name contains it, then those found by a former name only; within each,
+shorter current names first (an exact name is the shortest), then by firm id. The empty query lists firms
 by latest decision date, newest first. Only the visible page reads Whoosh stored fields,
 and each page hit is re-checked against the search date.
 
@@ -42,7 +44,7 @@ from typing import Any
 
 from pyroaring import BitMap
 
-from registry.search.analysis import NAME_SEPARATOR, name_grams
+from registry.search.analysis import NAME_SEPARATOR, name_grams, name_words
 
 _MISSING = object()
 _HEADER = 100  # PyObject + roaring_bitmap_t + a dict slot and its key, roughly
@@ -69,6 +71,7 @@ class Bitmaps:
         self.latest: dict[str, BitMap] = {}  # ISO day -> firms whose latest decision is then
         self.lengths: dict[int, BitMap] = {}  # length of the current normalised name
         self.former = BitMap()  # firms with former names
+        self.words: dict[str, BitMap] = {}  # jieba word of any name -> firms (ranking)
         # Names: one string of the base load with offsets (compact), plus an overlay of
         # firms changed since (eid -> names, or None when gone).
         self._base = BitMap()
@@ -85,6 +88,7 @@ class Bitmaps:
         """Build from the stored fields of every firm document (others are ignored)."""
         self = cls()
         grams: dict[str, list[int]] = {}
+        words: dict[str, list[int]] = {}
         pieces: list[tuple[int, str]] = []
         for doc in docs:
             eid = _eid(doc)
@@ -95,7 +99,10 @@ class Bitmaps:
             for gram in _grams(names):
                 grams.setdefault(gram, []).append(eid)
             self._add_facets(eid, doc, names)
+            for word in doc.get("terms") or ():
+                words.setdefault(word, []).append(eid)
         self.grams = {gram: BitMap(ids) for gram, ids in grams.items()}
+        self.words = {word: BitMap(ids) for word, ids in words.items()}
         pieces.sort()
         self._base = BitMap(eid for eid, _ in pieces)
         self._offsets = array("I", [0])
@@ -135,6 +142,10 @@ class Bitmaps:
                     bitmap = self.grams.get(gram)
                     if bitmap is not None:
                         bitmap.discard(eid)
+                for word in name_words(old):  # what the index stored for these names
+                    bitmap = self.words.get(word)
+                    if bitmap is not None:
+                        bitmap.discard(eid)
         for group in (self.province, self.combos, self.expiry, self.latest, self.lengths):
             for bitmap in group.values():
                 bitmap -= gone
@@ -149,8 +160,11 @@ class Bitmaps:
             self.alive.add(eid)
             for gram in _grams(names):
                 self.grams.setdefault(gram, BitMap()).add(eid)
+            for word in doc.get("terms") or ():
+                self.words.setdefault(word, BitMap()).add(eid)
             self._add_facets(eid, doc, names)
-        for group in (self.grams, self.province, self.combos, self.expiry, self.latest):
+        groups = (self.grams, self.words, self.province, self.combos, self.expiry, self.latest)
+        for group in groups:
             for value in [k for k, bitmap in group.items() if not bitmap]:
                 del group[value]
         if len(self._overlay) > 1000 and len(self._overlay) * 10 > len(self._base):
@@ -169,7 +183,7 @@ class Bitmaps:
         self._blob = "".join(names or "" for _, names in pieces)
 
     def optimise(self) -> None:
-        for group in (self.grams, self.province, self.combos, self.expiry, self.latest):
+        for group in (self.grams, self.words, self.province, self.combos, self.expiry, self.latest):
             for bitmap in group.values():
                 bitmap.run_optimize()
                 bitmap.shrink_to_fit()
@@ -201,6 +215,17 @@ class Bitmaps:
                 return BitMap()
             bitmaps.append(bitmap)
         bitmaps.sort(key=len)
+        return BitMap.intersection(*bitmaps) if bitmaps else BitMap()
+
+    def aligned(self, query_words: list[str]) -> BitMap:
+        """Firms having every one of `query_words` among the jieba words of their names
+        (a query that is whole words of a name, not a span across two)."""
+        bitmaps = []
+        for word in set(query_words):
+            bitmap = self.words.get(word)
+            if bitmap is None:
+                return BitMap()
+            bitmaps.append(bitmap)
         return BitMap.intersection(*bitmaps) if bitmaps else BitMap()
 
     def containing(self, candidates: BitMap, q: str) -> BitMap:
@@ -282,7 +307,14 @@ class Bitmaps:
         CRoaring headers and its dictionary key, and the compact names."""
         everything = [
             bm
-            for group in (self.grams, self.province, self.combos, self.expiry, self.latest)
+            for group in (
+                self.grams,
+                self.words,
+                self.province,
+                self.combos,
+                self.expiry,
+                self.latest,
+            )
             for bm in group.values()
         ] + [*self.lengths.values(), self.former, self.alive, self._base]
         bitmaps = sum(sys.getsizeof(bm) + _HEADER for bm in everything)
@@ -292,6 +324,7 @@ class Bitmaps:
     def count(self) -> int:
         return (
             len(self.grams)
+            + len(self.words)
             + len(self.province)
             + len(self.combos)
             + len(self.expiry)

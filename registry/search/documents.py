@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from registry import text, visibility
 from registry.models import Enterprise, Event, FormerName, Ground, Licence, Listing, Sanction
-from registry.search.analysis import NAME_SEPARATOR
+from registry.search.analysis import NAME_SEPARATOR, name_words
 
 # Tables whose rows belong to one firm: a change to any of them re-indexes that firm.
 _OWNED_BY_FIRM = {"listing": Listing, "sanction": Sanction, "licence": Licence}
@@ -149,9 +149,8 @@ def _document(
     return {
         "kind": "firm",
         "eid": str(firm.id),
-        "names": joined,
-        "words": joined,
         "names_norm": joined,
+        "terms": name_words(joined),
         "name": firm.name,
         "uscc": firm.uscc or "",
         "licences": " ".join(sorted(licences)),

@@ -26,13 +26,13 @@ from typing import Any
 from pyroaring import BitMap
 from sqlalchemy.orm import Session
 from whoosh import index as whoosh_index
-from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, STORED, Schema
 from whoosh.index import LockError
 from whoosh.query import Or, Term
 
 from registry import rules, text
 from registry.search import documents
-from registry.search.analysis import BigramTokenizer, JiebaTokenizer, normalise_query
+from registry.search.analysis import normalise_query, words
 from registry.search.bitmaps import Bitmaps
 
 log = logging.getLogger(__name__)
@@ -56,9 +56,11 @@ def make_schema() -> Schema:
     return Schema(
         kind=ID(),
         eid=ID(stored=True, unique=True),
-        names=TEXT(analyzer=BigramTokenizer(), phrase=False),
-        words=TEXT(analyzer=JiebaTokenizer(), phrase=False),
+        # Names are matched by the per-process bigram bitmaps built from the stored
+        # normalised names, and ranked with the stored jieba words ("terms"): no Whoosh
+        # postings for them (they were half the indexing time and never read).
         names_norm=STORED(),
+        terms=STORED(),
         name=STORED(),
         uscc=ID(stored=True),
         licences=KEYWORD(stored=True),
@@ -239,8 +241,9 @@ class SearchIndex:
             meta = view.meta
             last = view.seq
             upto, firms = documents.touched_since(session, last)
-            if "changes" not in writer.schema:  # an index written before the change log
-                writer.add_field("changes", STORED())
+            for name in ("changes", "terms"):  # an index written before these fields
+                if name not in writer.schema:
+                    writer.add_field(name, STORED())
             if upto == last:
                 writer.cancel()
                 return 0
@@ -320,6 +323,7 @@ class SearchIndex:
             state.apply(changed)
         else:
             state = Bitmaps.load(searcher.all_stored_fields())
+            words("")  # load jieba's dictionary now, with the bitmaps, not in a search
         state.key, state.seq = key, seq
         self._bitmaps = state
         self._cache.clear()
@@ -415,8 +419,10 @@ class SearchIndex:
             if len(q) > 2:
                 matched = state.containing(matched, q)
             former = state.former_only(matched, q)
+            current = matched - former
+            aligned = current & state.aligned(words(q))
             lengths = state.by_length()
-            tiers = [(matched - former, lengths), (former, lengths)]
+            tiers = [(aligned, lengths), (current - aligned, lengths), (former, lengths)]
         # 3. filters and expiry: bitmaps for firms with nothing expired, stored fields else
         stale = matched & state.stale(day)
         clean = matched - stale
