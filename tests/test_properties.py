@@ -156,11 +156,9 @@ def test_any_bytes_raise_only_import_file_error(data):
     _parsed(data)
 
 
-# Defect (registry/imports/parse.py, decode): a byte-order mark followed by bytes that are not
-# valid in its encoding (a UTF-16 file of odd length, a UTF-8 BOM then GB18030 bytes) raises
-# UnicodeDecodeError — a 500 on the web import page — instead of ImportFileError. Not this
-# change's file to fix; strict, so the test fails as soon as decode() is fixed: remove the mark.
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError, reason="parse.decode: BOM + bad bytes")
+# Found by the property above (fixed in parse.decode): a byte-order mark followed by bytes that
+# are not valid in its encoding (a UTF-16 file of odd length, a UTF-8 BOM then GB18030 bytes)
+# raised UnicodeDecodeError — a 500 on the web import page — instead of ImportFileError.
 @pytest.mark.parametrize("data", [b"\xff\xfe\x00", b"\xef\xbb\xbf" + "名称".encode("gb18030")])
 def test_a_bom_then_bytes_of_another_encoding_raise_only_import_file_error(data):
     _parsed(data)
@@ -175,12 +173,11 @@ def test_any_bytes_after_a_header_validate_without_raising(session, data):
         assert plan.total == len(parsed.rows)
 
 
-# Cells without '"' (see the strict xfail below for the defect with quotes).
-unquoted_row = st.lists(cell.map(lambda v: v.replace('"', "”")), min_size=11, max_size=11)
+csv_row = st.lists(cell, min_size=11, max_size=11)
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(unquoted_row, max_size=6), st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
+@given(st.lists(csv_row, max_size=6), st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
 def test_csv_rows_round_trip_in_every_encoding(rows, encoding):
     source = _csv_text(rows)
     TRIED["import parser"] += 1
@@ -189,11 +186,9 @@ def test_csv_rows_round_trip_in_every_encoding(rows, encoding):
     assert [r.cells for r in parsed.rows] == _expected(rows)
 
 
-# Defect (registry/imports/parse.py, read_csv): csv.Sniffer sniffs the header line alone, finds
-# no quotes there and answers doublequote=False, so a quoted cell with an escaped quote
-# ("a""b", as Excel and the csv module write a"b) comes back as a"b" — silently altered data.
-# Fix: keep only the sniffed delimiter (csv.excel otherwise). Strict: remove when fixed.
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="parse.read_csv: doublequote")
+# Found by the round trip (fixed in parse.read_csv): csv.Sniffer sniffed the header line alone,
+# found no quotes there and answered doublequote=False, so a quoted cell with an escaped quote
+# ("a""b", as Excel and the csv module write a"b) came back as a"b" — silently altered data.
 def test_a_cell_with_a_double_quote_round_trips():
     rows = [["深圳市某某网络科技有限公司", 'say "hi"'] + [""] * 9]
     assert [r.cells for r in read_bytes(_csv_text(rows).encode()).rows] == _expected(rows)

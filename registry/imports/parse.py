@@ -143,10 +143,19 @@ _CHINESE_ENCODINGS = {"gb18030", "gbk", "gb2312", "hz", "cp936"}
 
 def decode(data: bytes) -> tuple[str, str]:
     """Text and encoding of a CSV file: UTF-8 (BOM or not), UTF-16 with BOM, or GB18030."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+    boms = ((b"\xef\xbb\xbf", "utf-8-sig", "UTF-8"), (b"\xff\xfe", "utf-16", "UTF-16"))
+    boms += ((b"\xfe\xff", "utf-16", "UTF-16"),)
+    for bom, encoding, label in boms:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError as exc:
+                raise ImportFileError(
+                    f"文件以 {label} 标记开头，但第 {exc.start + 1} 字节起不是有效的 {label} 文本，"
+                    "请在 Excel 中另存为“CSV UTF-8”或 .xlsx / "
+                    f"the file starts with a {label} byte-order mark but byte {exc.start + 1} "
+                    "is not valid in it: save it again as CSV UTF-8 or .xlsx"
+                ) from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -170,13 +179,25 @@ def decode(data: bytes) -> tuple[str, str]:
     )
 
 
+class _Semicolon(csv.excel):
+    delimiter = ";"
+
+
 def read_csv(data: bytes) -> ParsedFile:
     text, encoding = decode(data)
     sample = text[:20_000]
+    # Only the delimiter is sniffed (from the header line); quoting stays Excel's: the
+    # sniffer guesses doublequote=False from a header without quotes, which would read the
+    # cell "a""b" as a"b" instead of a"b.
+    dialect: Any = csv.excel
     try:
-        dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",\t;")
+        delimiter = (
+            csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",\t;").delimiter
+        )
     except csv.Error:
-        dialect = csv.excel
+        delimiter = ","
+    if delimiter != ",":
+        dialect = csv.excel_tab if delimiter == "\t" else _Semicolon
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), dialect))
     except csv.Error as exc:
