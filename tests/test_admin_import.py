@@ -212,6 +212,8 @@ def test_xlsx_and_gb18030_csv_import(clerk, session):
         (b"not a zip at all", "名单.xlsx", "不是有效的 .xlsx"),
         ("经营者名称,名单类型\n某公司,不良名单\n".encode(), "a.csv", "缺少必填列"),
         (b"", "a.csv", ""),
+        (b"\xef\xbb\xbf\xc3\xfb\xb3\xc6", "a.csv", "CSV UTF-8"),  # a BOM, then not UTF-8
+        (b"\xff\xfe\x00", "a.csv", "CSV UTF-8"),
     ],
 )
 def test_unreadable_file_is_the_form_again_with_400_and_nothing_stored(

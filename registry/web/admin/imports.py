@@ -232,6 +232,8 @@ def import_upload():
                 report = check(data, form.file.data.filename or "", authority, form.publish.data)
             except ImportFileError as exc:
                 form.file.errors.append(str(exc))
+            except UnicodeError:  # a BOM that the bytes after it belie
+                form.file.errors.append(_("无法识别文件编码，请另存为“CSV UTF-8”或 .xlsx 后重试。"))
             else:
                 if report.header_errors:
                     form.file.errors.extend(p.message for p in report.header_errors)
@@ -265,7 +267,7 @@ def import_confirm():
         abort(404, _("找不到上传的文件（可能已过期），请重新上传。"))
     try:
         report = check(data, "", authority, form.publish.data == "1")
-    except ImportFileError as exc:  # only if the stored file changed: it is never rewritten
+    except (ImportFileError, UnicodeError) as exc:  # only if the stored file changed
         abort(400, str(exc))
     plan = report.plan
     if plan.errors and (not form.skip_bad.data or not report.can_skip_bad):
