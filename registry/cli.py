@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
 from registry.config import ConfigError, default_instance_path, write_instance_config
+from registry.db import refresh_statistics
 from registry.rules import Actor
 from registry.search.cli import reindex_command
 
@@ -74,6 +75,7 @@ def init_command(demo: bool) -> None:
         )
         added = seed(session, bootstrap)
         session.commit()
+        refresh_statistics(session)
         click.echo(
             f"database ready ({db.engine.url.render_as_string()}); seeded {added['authorities']} authorities, {added['grounds']} grounds"
         )
@@ -82,6 +84,7 @@ def init_command(demo: bool) -> None:
 
             logins = load_demo(session, system_actor(session, label="demo"))
             session.commit()
+            refresh_statistics(session)
             saved = instance / "demo-logins.txt"
             if logins:
                 saved.write_text("\n".join(logins) + "\n", encoding="utf-8")
@@ -177,6 +180,7 @@ def sweep_command(on) -> None:
     with _session() as session:
         expired = expire_due(session, system_actor(session, label="sweep"), day)
         session.commit()
+        refresh_statistics(session)
     click.echo(f"{len(expired)} listing(s) expired as of {day.isoformat()}")
     with _session() as session:
         removed = sweep_orphans(session, current_app.config["EVIDENCE_DIR"])
@@ -364,6 +368,7 @@ def import_command(
             ) as bar:
                 result = apply_plan(session, plan, publisher=publisher, progress=bar.update)
             session.commit()
+            refresh_statistics(session)  # thousands of new rows: the planner should know
         except ImportApplyError as exc:
             session.rollback()
             raise click.ClickException(f"{exc}; 未写入任何记录 / nothing was written") from None

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, KEYWORD, STORED, Schema
 from whoosh.index import LockError
-from whoosh.query import Or, Term
+from whoosh.query import Term
 
 from registry import rules, text
 from registry.search import documents
@@ -398,9 +398,14 @@ class SearchIndex:
         ):
             if len(value) >= 4 and not any(ch.isspace() for ch in value):
                 codes.append(Term(fieldname, value))
-        if codes:
-            for hit in searcher.search(Or(codes), limit=None):
-                fields = hit.fields()
+        # Each term's postings read directly: a search for Or(terms) built a union array
+        # the size of the index (2 ms of every query at 11k firms).
+        docnums = sorted({n for term in codes for n in term.docs(searcher)})
+        if docnums:
+            for docnum in docnums:
+                fields = searcher.stored_fields(docnum)
+                if "eid" not in fields or fields.get("kind") == "meta":
+                    continue
                 seen.add(int(fields["eid"]))
                 in_force = _in_force(fields, filters, day)
                 if in_force is not None:
