@@ -39,6 +39,7 @@ from wtforms.validators import DataRequired, Regexp
 
 from registry import rules
 from registry.database import get_session
+from registry.db import refresh_statistics
 from registry.imports import (
     ImportApplyError,
     ImportFileError,
@@ -281,6 +282,7 @@ def import_confirm():
         form.form_errors.append(_("导入失败，未写入任何记录：%(error)s", error=str(exc)))
         return _render_report(report, form, 409)
     db.commit()  # the search index catches up after the commit (registry.database)
+    refresh_statistics(db)  # thousands of new rows, maybe: the planner should know
     flash(
         _(
             "导入完成：新增名单记录%(listings)d条（其中已公示%(published)d条），"
