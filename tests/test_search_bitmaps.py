@@ -8,6 +8,7 @@ import random
 from collections import Counter
 
 import pytest
+from pyroaring import BitMap
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -153,3 +154,17 @@ def test_bitmap_memory_is_reported(corpus):
     _, index = corpus
     memory = index.bitmaps().memory()
     assert 0 < memory["bitmaps"] < 1_000_000 and memory["names"] > 0
+
+
+def test_queries_are_cut_into_the_fewest_words_of_the_vocabulary():
+    """The ranking's query side uses the index's own words (no jieba in web workers)."""
+    from registry.search.bitmaps import Bitmaps
+
+    state = Bitmaps()
+    for word in ("长城", "通信", "通", "信", "技术", "长城通信"):
+        state.words[word] = BitMap()
+    assert state.segment("通信") == ["通信"]
+    assert state.segment("长城通信") == ["长城通信"]
+    assert state.segment("通信技术") == ["通信", "技术"]
+    assert state.segment("城通") == []  # 城 is no word of any name
+    assert state.segment("") == []

@@ -47,6 +47,7 @@ from pyroaring import BitMap
 from registry.search.analysis import NAME_SEPARATOR, name_grams, name_words
 
 _MISSING = object()
+_MAX_WORD = 8  # longest vocabulary word tried when cutting a query
 _HEADER = 100  # PyObject + roaring_bitmap_t + a dict slot and its key, roughly
 FacetKey = tuple[str, str, int]  # (list, ground, year) of one listing
 
@@ -216,6 +217,24 @@ class Bitmaps:
             bitmaps.append(bitmap)
         bitmaps.sort(key=len)
         return BitMap.intersection(*bitmaps) if bitmaps else BitMap()
+
+    def segment(self, q: str) -> list[str]:
+        """`q` cut into the fewest words of the index's vocabulary (the jieba words of the
+        names), or [] when it cannot be: the query side of the ranking, without loading
+        jieba's dictionary (60 MB) into every web worker."""
+        if q in self.words:
+            return [q]
+        longest = min(len(q), _MAX_WORD)
+        best: list[list[str] | None] = [None] * (len(q) + 1)
+        best[0] = []
+        for end in range(1, len(q) + 1):
+            for start in range(max(0, end - longest), end):
+                head = best[start]
+                if head is not None and q[start:end] in self.words:
+                    cut = [*head, q[start:end]]
+                    if best[end] is None or len(cut) < len(best[end]):  # type: ignore[arg-type]
+                        best[end] = cut
+        return best[len(q)] or []
 
     def aligned(self, query_words: list[str]) -> BitMap:
         """Firms having every one of `query_words` among the jieba words of their names

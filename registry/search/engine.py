@@ -32,7 +32,7 @@ from whoosh.query import Term
 
 from registry import rules, text
 from registry.search import documents
-from registry.search.analysis import normalise_query, words
+from registry.search.analysis import normalise_query
 from registry.search.bitmaps import Bitmaps
 
 log = logging.getLogger(__name__)
@@ -323,7 +323,6 @@ class SearchIndex:
             state.apply(changed)
         else:
             state = Bitmaps.load(searcher.all_stored_fields())
-            words("")  # load jieba's dictionary now, with the bitmaps, not in a search
         state.key, state.seq = key, seq
         self._bitmaps = state
         self._cache.clear()
@@ -425,7 +424,7 @@ class SearchIndex:
                 matched = state.containing(matched, q)
             former = state.former_only(matched, q)
             current = matched - former
-            aligned = current & state.aligned(words(q))
+            aligned = current & state.aligned(state.segment(q))
             lengths = state.by_length()
             tiers = [(aligned, lengths), (current - aligned, lengths), (former, lengths)]
         # 3. filters and expiry: bitmaps for firms with nothing expired, stored fields else
