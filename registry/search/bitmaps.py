@@ -47,7 +47,8 @@ from pyroaring import BitMap
 from registry.search.analysis import NAME_SEPARATOR, name_grams, name_words
 
 _MISSING = object()
-_MAX_WORD = 8  # longest vocabulary word tried when cutting a query
+_MAX_WORD = 8
+_LOAD_BATCH = 10_000  # longest vocabulary word tried when cutting a query
 _HEADER = 100  # PyObject + roaring_bitmap_t + a dict slot and its key, roughly
 FacetKey = tuple[str, str, int]  # (list, ground, year) of one listing
 
@@ -88,9 +89,13 @@ class Bitmaps:
     def load(cls, docs: Iterable[Mapping[str, Any]]) -> Bitmaps:
         """Build from the stored fields of every firm document (others are ignored)."""
         self = cls()
-        grams: dict[str, list[int]] = {}
-        words: dict[str, list[int]] = {}
+        # Ids gathered in arrays of 32-bit ints and poured into the bitmaps every
+        # _LOAD_BATCH firms: the transient lists of a whole load were most of a worker's
+        # memory at 100k firms (Python keeps the arenas they leave).
+        grams: dict[str, array] = {}
+        words: dict[str, array] = {}
         pieces: list[tuple[int, str]] = []
+        pending = 0
         for doc in docs:
             eid = _eid(doc)
             if eid is None:
@@ -98,12 +103,23 @@ class Bitmaps:
             names = doc.get("names_norm") or ""
             pieces.append((eid, names))
             for gram in _grams(names):
-                grams.setdefault(gram, []).append(eid)
+                found = grams.get(gram)
+                if found is None:
+                    found = grams[gram] = array("I")
+                found.append(eid)
             self._add_facets(eid, doc, names)
             for word in doc.get("terms") or ():
-                words.setdefault(word, []).append(eid)
-        self.grams = {gram: BitMap(ids) for gram, ids in grams.items()}
-        self.words = {word: BitMap(ids) for word, ids in words.items()}
+                found = words.get(word)
+                if found is None:
+                    found = words[word] = array("I")
+                found.append(eid)
+            pending += 1
+            if pending >= _LOAD_BATCH:
+                _pour(self.grams, grams)
+                _pour(self.words, words)
+                pending = 0
+        _pour(self.grams, grams)
+        _pour(self.words, words)
         pieces.sort()
         self._base = BitMap(eid for eid, _ in pieces)
         self._offsets = array("I", [0])
@@ -350,6 +366,16 @@ class Bitmaps:
             + len(self.latest)
             + len(self.lengths)
         )
+
+
+def _pour(target: dict[str, BitMap], ids: dict[str, array]) -> None:
+    for key, values in ids.items():
+        bitmap = target.get(key)
+        if bitmap is None:
+            target[key] = BitMap(values)
+        else:
+            bitmap.update(values)
+    ids.clear()
 
 
 def _fits(key: FacetKey, list_code: str | None, ground: str | None, year: int | None) -> bool:
