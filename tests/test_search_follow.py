@@ -148,3 +148,21 @@ def test_whole_word_matches_rank_before_spans_across_words(session, make, tmp_pa
     hits = [hit.enterprise_id for hit in index.search("通信").hits]
     assert hits == [span.id, word.id]  # now a whole word, and the shorter name
     assert span.id in index.bitmaps().aligned(["交通", "信息"])  # the former name's words
+
+
+def test_warm_readies_the_index_before_any_request(app, session, make):
+    """registry.wsgi warms each worker: caught up and bitmaps loaded, so the first visitor
+    of a fresh worker does not wait for them."""
+    from registry.search.app import get_index, warm
+
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    make.published_listing(clerk, reviewer, "B3")
+    session.commit()
+    index = get_index(app)
+    warm(app)
+    assert index.started and index._bitmaps is not None
+    assert index.last_applied() > 0
+    opened = index.opened
+    with app.test_client() as client:
+        assert client.get("/search?q=公司").status_code == 200
+    assert index.opened == opened  # nothing left to open on the first request

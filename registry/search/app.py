@@ -25,6 +25,18 @@ def init_app(app: Flask) -> None:
             _catch_up(app)
 
 
+def warm(app: Flask) -> None:
+    """Catch up and load this process's bitmaps now, before any request (registry.wsgi).
+    A failure is logged, never raised: the first search then does the same work."""
+    index: SearchIndex = app.extensions[EXTENSION]
+    index.started = True
+    _catch_up(app)
+    try:
+        index.bitmaps()
+    except Exception:
+        log.exception("search index warm-up failed")
+
+
 def get_index(app: Flask | None = None) -> SearchIndex:
     return (app or current_app).extensions[EXTENSION]
 
