@@ -464,12 +464,14 @@ class SearchIndex:
         answer.tiers = [(result & tier, order) for tier, order in tiers]
         answer.total = len(answer.codes) + len(result)
         # 4. facets: cardinalities of intersections, no hit materialised
-        for province, bitmap in state.province.items():
-            counts["province"][province] += allowed.intersection_cardinality(bitmap)
-        per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
-        for name, values in per_value.items():
-            for value, bitmap in values.items():
-                counts[name][value] += clean.intersection_cardinality(bitmap)
+        if allowed:
+            for province, bitmap in state.province.items():
+                counts["province"][province] += allowed.intersection_cardinality(bitmap)
+        if clean:  # (a code lookup usually matches no name: nothing to count)
+            per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
+            for name, values in per_value.items():
+                for value, bitmap in values.items():
+                    counts[name][value] += clean.intersection_cardinality(bitmap)
         facets = {
             name: sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))
             for name, counter in counts.items()
