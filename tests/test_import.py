@@ -217,6 +217,17 @@ def test_publish_as_publishes_each_listing_as_that_reviewer(app, session, make, 
             )
         )
         assert actions["submit"] == "import" and actions["publish"] == reviewer.username
+    # searchable and in the listings feed at once: the command catches the index up after
+    # its commit, and the feed reads the publication log the import appended to
+    client = app.test_client()
+    feed = client.get("/feeds/listings.rss").get_data(as_text=True)
+    for listing in published:
+        firm = listing.enterprise
+        found = client.get("/api/v1/search", query_string={"q": firm.uscc}).get_json()
+        assert [item["uscc"] for item in found["results"]] == [firm.uscc]
+        hits = client.get("/api/v1/search", query_string={"q": firm.name}).get_json()
+        assert firm.uscc in {item["uscc"] for item in hits["results"]}
+        assert firm.name in feed
 
 
 def test_a_bureau_reviewer_cannot_publish_another_authoritys_rows(session, make):
