@@ -38,6 +38,7 @@ class Settings:
     LOGIN_WINDOW_MINUTES: int = 15
     BASE_URL: str = ""  # absolute links in feeds when served behind a proxy
     SECURE_COOKIES: bool = False  # set True when served over HTTPS
+    PUBLIC_CACHE: bool = True  # keep anonymous public answers until the next write (web/cache.py)
     TESTING: bool = False
 
 

@@ -93,6 +93,9 @@ def init_app(app: Flask) -> None:
         return response
 
     errors.init_app(app)
+    from registry.web import cache
+
+    cache.init_app(app)  # outermost: a kept answer skips everything above
 
 
 def lang_url(locale: str) -> str:

@@ -1,0 +1,145 @@
+"""A per-process cache of public answers, in front of Flask (issue 7).
+
+What the public sees changes only when a write commits — every write records Events, and
+the first Event of a transaction advances the "event" counter row — or when the day
+changes (expiry at read time). So an anonymous GET of a public page, API answer or feed is
+kept with the counter value it was built at and served again, without Flask, while the
+counter and the day are the same: one primary-key read per request instead of the whole
+request. A counter that moved makes every kept answer stale at once.
+
+Never cached: anything but GET, regulators (any cookie but ``lang``), conditional or
+ranged requests (Flask answers those, e.g. the feeds' 304), the back office, login, the
+downloads under /data and static files, answers other than 200, answers that set a cookie,
+and answers over 1 MB. The key holds everything an answer depends on: path, query, host,
+scheme, ``Accept-Language``, the ``lang`` cookie and the day.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask
+from werkzeug.http import parse_cookie
+
+from registry import rules
+
+NEVER = ("/admin", "/login", "/logout", "/data", "/static")
+BYPASS_HEADERS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_RANGE",
+    "HTTP_AUTHORIZATION",
+)
+MAX_ANSWER_BYTES = 1024 * 1024
+MAX_BYTES = 32 * 1024 * 1024
+_COUNTER_SQL = "SELECT value FROM sequence_counter WHERE name = 'event'"
+
+Key = tuple[str, ...]
+
+
+class PublicCache:
+    """WSGI middleware: `app.wsgi_app = PublicCache(app, app.wsgi_app)`."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable, max_bytes: int = MAX_BYTES) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Key, tuple[int, str, list, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        key = self._key(environ)
+        if key is None:
+            return self.wsgi_app(environ, start_response)
+        version = self._version()
+        if version is None:
+            return self.wsgi_app(environ, start_response)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == version:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                start_response(entry[1], list(entry[2]))
+                return [entry[3]]
+        self.misses += 1
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
+            captured[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        answer = self.wsgi_app(environ, capture)
+        try:
+            body = b"".join(answer)
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+        if captured and self._storable(captured[0], captured[1], body):
+            self._store(key, (version, captured[0], list(captured[1]), body))
+        return [body]
+
+    # --- deciding ---------------------------------------------------------------------
+
+    def _key(self, environ: dict[str, Any]) -> Key | None:
+        if environ.get("REQUEST_METHOD") != "GET":
+            return None
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(NEVER) or any(environ.get(h) for h in BYPASS_HEADERS):
+            return None
+        lang = ""
+        if environ.get("HTTP_COOKIE"):
+            cookies = parse_cookie(environ)
+            if set(cookies) - {"lang"}:  # a regulator's session, or anything we don't know
+                return None
+            lang = cookies.get("lang", "")
+        return (
+            path,
+            environ.get("QUERY_STRING", ""),
+            environ.get("HTTP_HOST", ""),
+            environ.get("wsgi.url_scheme", ""),
+            environ.get("HTTP_ACCEPT_LANGUAGE", "")[:200],
+            lang[:20],
+            rules.today().isoformat(),
+        )
+
+    def _version(self) -> int | None:
+        """The "event" counter as committed now (None: unreadable, do not cache)."""
+        from registry.database import get_db
+
+        try:
+            with get_db(self.app).engine.connect() as connection:
+                return connection.exec_driver_sql(_COUNTER_SQL).scalar()
+        except Exception:  # the database is down or not migrated: Flask says so
+            return None
+
+    @staticmethod
+    def _storable(status: str, headers: list, body: bytes) -> bool:
+        if not status.startswith("200") or len(body) > MAX_ANSWER_BYTES:
+            return False
+        return not any(name.lower() == "set-cookie" for name, _ in headers)
+
+    def _store(self, key: Key, entry: tuple[int, str, list, bytes]) -> None:
+        size = len(entry[3]) + 512
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[3]) + 512
+            self._entries[key] = entry
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._entries:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped[3]) + 512
+
+
+def init_app(app: Flask) -> None:
+    if app.config.get("PUBLIC_CACHE"):
+        cache = PublicCache(app, app.wsgi_app)
+        app.extensions["registry_public_cache"] = cache
+        app.wsgi_app = cache  # type: ignore[method-assign]

@@ -1,0 +1,122 @@
+"""The cache of public answers in front of Flask (registry/web/cache.py): a kept answer is
+served until a write commits, never to a regulator, never across languages, and never
+for what must not be kept. On its own committed SQLite database: the cache's counter
+only moves at commit, which the rolled-back test transaction never does."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from registry import create_app, rules
+from registry.database import get_db
+from registry.migrate import upgrade
+from registry.models import Enterprise
+from registry.rules import Actor
+from registry.services import enterprises as enterprise_service
+from registry.services import listings as listing_service
+from registry.services.catalogue import authority_by_code, ground_by_code, seed
+from tests.conftest import TEST_SECRET
+
+
+@pytest.fixture
+def cached_app(tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "PUBLIC_CACHE": True,
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+            "INDEX_DIR": str(tmp_path / "index"),
+            "EVIDENCE_DIR": str(tmp_path / "evidence"),
+        },
+        instance_path=tmp_path / "instance",
+    )
+    db = get_db(app)
+    upgrade(db.engine)
+    with db.session_factory() as session:
+        seed(session, Actor(None, "test", "system", 0, True))
+        session.commit()
+    yield app
+    db.engine.dispose()
+
+
+def _publish(app, name: str, uscc: str) -> None:
+    with get_db(app).session_factory() as session:
+        bureau = authority_by_code(session, "440000")
+        clerk = Actor(None, "clerk", "clerk", bureau.id, False)
+        reviewer = Actor(None, "reviewer", "reviewer", bureau.id, False)
+        firm = enterprise_service.create_enterprise(
+            session, clerk, name=name, uscc=uscc, province_code="440000"
+        )
+        listing = listing_service.create_listing(
+            session,
+            clerk,
+            firm,
+            ground=ground_by_code(session, "B3"),
+            decided_on=rules.today(),
+            facts="未按规定履行行政处罚决定",
+        )
+        listing_service.submit_listing(session, clerk, listing)
+        listing_service.publish_listing(session, reviewer, listing)
+        session.commit()
+
+
+def _rename(app, uscc: str, name: str) -> None:
+    with get_db(app).session_factory() as session:
+        firm = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+        bureau = authority_by_code(session, "440000")
+        clerk = Actor(None, "clerk", "clerk", bureau.id, False)
+        enterprise_service.update_enterprise(session, clerk, firm, name=name)
+        session.commit()
+
+
+def test_kept_until_a_write_commits(cached_app):
+    cache = cached_app.extensions["registry_public_cache"]
+    client = cached_app.test_client()
+    _publish(cached_app, "深圳市蓝鲸通讯技术有限公司", "91440300MA5DC8XQ6Q")
+    first = client.get("/api/v1/search?q=蓝鲸通讯")
+    assert [r["name"] for r in first.get_json()["results"]] == ["深圳市蓝鲸通讯技术有限公司"]
+    hits = cache.hits
+    again = client.get("/api/v1/search?q=蓝鲸通讯")
+    assert cache.hits == hits + 1 and again.data == first.data
+    assert again.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+    _rename(cached_app, "91440300MA5DC8XQ6Q", "深圳市蓝鲸数据技术有限公司")
+    after = client.get("/api/v1/search?q=蓝鲸通讯")  # the former name still finds it
+    assert cache.hits == hits + 1  # the counter moved: built again
+    assert [r["name"] for r in after.get_json()["results"]] == ["深圳市蓝鲸数据技术有限公司"]
+    page = client.get("/enterprises/91440300MA5DC8XQ6Q")
+    assert "深圳市蓝鲸数据技术有限公司" in page.get_data(as_text=True)
+
+
+def test_languages_regulators_and_conditional_requests_are_not_mixed(cached_app):
+    cache = cached_app.extensions["registry_public_cache"]
+    client = cached_app.test_client()
+    _publish(cached_app, "广州市白鲸网络科技有限公司", "91440101MA59UQ1F88")
+    chinese = client.get("/about").get_data(as_text=True)
+    english = client.get("/about", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert chinese != english and 'lang="en"' in english
+    assert client.get("/about").get_data(as_text=True) == chinese
+    # any cookie but the language is a session: never served from or into the cache
+    hits, misses = cache.hits, cache.misses
+    client.set_cookie("registry_session", "x")
+    client.get("/about")
+    client.delete_cookie("registry_session")
+    assert (cache.hits, cache.misses) == (hits, misses)
+    # conditional requests reach Flask (the feeds answer 304 there)
+    feed = client.get("/feeds/listings.rss")
+    not_modified = client.get(
+        "/feeds/listings.rss", headers={"If-None-Match": feed.headers["ETag"]}
+    )
+    assert not_modified.status_code == 304
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/", "/login", "/data/listings.csv", "/enterprises/91440101MA59UQ1F8Y"]
+)
+def test_private_streamed_and_failed_answers_are_not_kept(cached_app, path):
+    cache = cached_app.extensions["registry_public_cache"]
+    client = cached_app.test_client()
+    client.get(path)
+    client.get(path)
+    assert cache.hits == 0
