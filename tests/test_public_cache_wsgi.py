@@ -120,3 +120,25 @@ def test_private_streamed_and_failed_answers_are_not_kept(cached_app, path):
     client.get(path)
     client.get(path)
     assert cache.hits == 0
+
+
+def test_an_answer_built_while_the_index_catches_up_is_not_kept(cached_app):
+    """Another process holds the index writer: the search answers from the index as it
+    stands (right now), but that answer is not kept for the counter that already moved."""
+    from registry.search import SearchIndex
+
+    cache = cached_app.extensions["registry_public_cache"]
+    client = cached_app.test_client()
+    client.get("/api/v1/search?q=海豚")  # the index exists
+    _publish(cached_app, "珠海市海豚信息技术有限公司", "91440400MA4UHJ5L1Y")
+    holder = SearchIndex(cached_app.config["INDEX_DIR"])._reader().ix.writer()
+    try:
+        behind = client.get("/api/v1/search?q=海豚").get_json()
+        assert behind["results"] == []  # the index has not applied the publication yet
+        stored = len(cache._entries)
+        client.get("/api/v1/search?q=海豚")
+        assert len(cache._entries) == stored and cache.hits == 0
+    finally:
+        holder.cancel()
+    found = client.get("/api/v1/search?q=海豚").get_json()
+    assert [r["name"] for r in found["results"]] == ["珠海市海豚信息技术有限公司"]

@@ -67,8 +67,10 @@ def search(
 ) -> SearchResult:
     """Search the app's index; with `session`, catch up with the database first."""
     index = get_index()
-    if session is not None:
-        index.ensure_current(session, on)
+    if session is not None and not index.ensure_current(session, on):
+        from registry.web.cache import do_not_keep
+
+        do_not_keep()  # behind the database for a moment: right now, not for later
     return index.search(query, filters, page, per_page, on)
 
 

@@ -233,14 +233,17 @@ class SearchIndex:
         it; `force` looks at the disk)."""
         return self._reader(force).seq
 
-    def ensure_current(self, session: Session, on: date | None = None) -> None:
+    def ensure_current(self, session: Session, on: date | None = None) -> bool:
         """Catch up if the database has events the index has not applied: one query
         (max(Event.seq)) compared with the seq kept in memory; only when the database is
-        ahead is the disk looked at (another process may have applied them already)."""
+        ahead is the disk looked at (another process may have applied them already).
+        False when the index is still behind (another process holds the writer)."""
         self.started = True
         latest = documents.max_seq(session)
         if latest > self.last_applied() and latest > self.last_applied(force=True):
             self.catch_up(session, on)
+            return self.last_applied() >= latest
+        return True
 
     def catch_up(self, session: Session, on: date | None = None) -> int | None:
         """Re-index the firms touched by events after the last applied one.

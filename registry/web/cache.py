@@ -10,7 +10,8 @@ request. A counter that moved makes every kept answer stale at once.
 Never cached: anything but GET, regulators (any cookie but ``lang``), conditional or
 ranged requests (Flask answers those, e.g. the feeds' 304), the back office, login, the
 downloads under /data and static files, answers other than 200, answers that set a cookie,
-and answers over 1 MB. The key holds everything an answer depends on: path, query, host,
+answers over 1 MB, and answers built while the search index was still catching up with
+the database (`do_not_keep`). The key holds everything an answer depends on: path, query, host,
 scheme, ``Accept-Language``, the ``lang`` cookie and the day.
 """
 
@@ -21,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from werkzeug.http import parse_cookie
 
 from registry import rules
@@ -36,6 +37,7 @@ BYPASS_HEADERS = (
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_BYTES = 32 * 1024 * 1024
 _COUNTER_SQL = "SELECT value FROM sequence_counter WHERE name = 'event'"
+_SKIP = "registry.public_cache.skip"
 
 Key = tuple[str, ...]
 
@@ -81,7 +83,7 @@ class PublicCache:
             close = getattr(answer, "close", None)
             if close is not None:
                 close()
-        if captured and self._storable(captured[0], captured[1], body):
+        if captured and not environ.get(_SKIP) and self._storable(captured[0], captured[1], body):
             self._store(key, (version, captured[0], list(captured[1]), body))
         return [body]
 
@@ -136,6 +138,13 @@ class PublicCache:
             while self._bytes > self.max_bytes and self._entries:
                 _, dropped = self._entries.popitem(last=False)
                 self._bytes -= len(dropped[3]) + 512
+
+
+def do_not_keep() -> None:
+    """Called while answering: this answer is right now but must not be kept (e.g. the
+    search index was still catching up with the database)."""
+    if has_request_context():
+        request.environ[_SKIP] = True
 
 
 def init_app(app: Flask) -> None:
