@@ -142,3 +142,28 @@ def test_an_answer_built_while_the_index_catches_up_is_not_kept(cached_app):
         holder.cancel()
     found = client.get("/api/v1/search?q=海豚").get_json()
     assert [r["name"] for r in found["results"]] == ["珠海市海豚信息技术有限公司"]
+
+
+def test_a_kept_feed_answers_if_none_match_with_304(cached_app):
+    cache = cached_app.extensions["registry_public_cache"]
+    client = cached_app.test_client()
+    _publish(cached_app, "佛山市海狮通信有限公司", "91440600MA51XK3T2E")
+    first = client.get("/feeds/listings.rss")  # built whole (no condition), kept
+    etag = first.headers["ETag"]
+    hits = cache.hits
+    same = client.get("/feeds/listings.rss", headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.data == b"" and cache.hits == hits + 1
+    assert same.headers["ETag"] == etag and "Content-Security-Policy" in same.headers
+    other = client.get("/feeds/listings.rss", headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200 and other.data == first.data
+    # a write the feed does not show (it follows the publication log): built again, and
+    # still the same ETag, so still 304
+    _rename(cached_app, "91440600MA51XK3T2E", "佛山市海狮数据有限公司")
+    hits = cache.hits
+    renamed = client.get("/feeds/listings.rss", headers={"If-None-Match": etag})
+    assert renamed.status_code == 304 and cache.hits == hits
+    # a new publication: a new feed
+    _publish(cached_app, "江门市海燕通信有限公司", "91440700MA52K8RJ31")
+    newer = client.get("/feeds/listings.rss", headers={"If-None-Match": etag})
+    assert newer.status_code == 200 and newer.headers["ETag"] != etag
+    assert "江门市海燕通信有限公司" in newer.get_data(as_text=True)

@@ -7,12 +7,14 @@ kept with the counter value it was built at and served again, without Flask, whi
 counter and the day are the same: one primary-key read per request instead of the whole
 request. A counter that moved makes every kept answer stale at once.
 
-Never cached: anything but GET, regulators (any cookie but ``lang``), conditional or
-ranged requests (Flask answers those, e.g. the feeds' 304), the back office, login, the
-downloads under /data and static files, answers other than 200, answers that set a cookie,
-answers over 1 MB, and answers built while the search index was still catching up with
-the database (`do_not_keep`). The key holds everything an answer depends on: path, query, host,
-scheme, ``Accept-Language``, the ``lang`` cookie and the day.
+A kept answer with an ETag also answers ``If-None-Match`` here (304); the first request
+for a path is built whole, without the condition, then compared. Never cached: anything
+but GET, regulators (any cookie but ``lang``), ``If-Modified-Since`` or ranged requests
+(Flask answers those), the back office, login, the downloads under /data and static
+files, answers other than 200, answers that set a cookie, answers over 1 MB, and answers
+built while the search index was still catching up with the database (`do_not_keep`).
+The key holds everything an answer depends on: path, query, host, scheme,
+``Accept-Language``, the ``lang`` cookie and the day.
 """
 
 from __future__ import annotations
@@ -28,12 +30,7 @@ from werkzeug.http import parse_cookie
 from registry import rules
 
 NEVER = ("/admin", "/login", "/logout", "/data", "/static")
-BYPASS_HEADERS = (
-    "HTTP_IF_NONE_MATCH",
-    "HTTP_IF_MODIFIED_SINCE",
-    "HTTP_RANGE",
-    "HTTP_AUTHORIZATION",
-)
+BYPASS_HEADERS = ("HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE", "HTTP_AUTHORIZATION")
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_BYTES = 32 * 1024 * 1024
 _COUNTER_SQL = "SELECT value FROM sequence_counter WHERE name = 'event'"
@@ -62,30 +59,33 @@ class PublicCache:
         version = self._version()
         if version is None:
             return self.wsgi_app(environ, start_response)
+        wanted = environ.pop("HTTP_IF_NONE_MATCH", None)  # answered here, from the entry
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == version:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                start_response(entry[1], list(entry[2]))
-                return [entry[3]]
+                return _answer(entry, wanted, start_response)
         self.misses += 1
         captured: list[Any] = []
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
             captured[:] = [status, headers]
-            return start_response(status, headers, exc_info)
+            return lambda data: None  # the body is returned, not written
 
-        answer = self.wsgi_app(environ, capture)
+        answer = self.wsgi_app(environ, capture)  # (without If-None-Match: the whole answer)
         try:
             body = b"".join(answer)
         finally:
             close = getattr(answer, "close", None)
             if close is not None:
                 close()
-        if captured and not environ.get(_SKIP) and self._storable(captured[0], captured[1], body):
-            self._store(key, (version, captured[0], list(captured[1]), body))
-        return [body]
+        if not captured:  # pragma: no cover - an app that never started its response
+            return [body]
+        entry = (version, captured[0], list(captured[1]), body)
+        if not environ.get(_SKIP) and self._storable(captured[0], captured[1], body):
+            self._store(key, entry)
+        return _answer(entry, wanted, start_response)
 
     # --- deciding ---------------------------------------------------------------------
 
@@ -138,6 +138,31 @@ class PublicCache:
             while self._bytes > self.max_bytes and self._entries:
                 _, dropped = self._entries.popitem(last=False)
                 self._bytes -= len(dropped[3]) + 512
+
+
+def _answer(
+    entry: tuple[int, str, list, bytes], wanted: str | None, start_response: Callable
+) -> list[bytes]:
+    """The entry, or 304 when it is a 200 whose ETag the client's If-None-Match names."""
+    status, headers, body = entry[1], entry[2], entry[3]
+    if wanted and status.startswith("200"):
+        etag = next((value for name, value in headers if name.lower() == "etag"), None)
+        if etag is not None and _matches(wanted, etag):
+            kept = [(n, v) for n, v in headers if n.lower() not in ("content-length",)]
+            start_response("304 NOT MODIFIED", kept)
+            return []
+    start_response(status, list(headers))
+    return [body]
+
+
+def _matches(wanted: str, etag: str) -> bool:
+    """If-None-Match against one ETag (weak comparison, RFC 9110 13.1.2)."""
+    bare = etag.removeprefix("W/")
+    for item in wanted.split(","):
+        item = item.strip()
+        if item == "*" or item.removeprefix("W/") == bare:
+            return True
+    return False
 
 
 def do_not_keep() -> None:
