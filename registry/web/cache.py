@@ -128,16 +128,20 @@ class PublicCache:
         return not any(name.lower() == "set-cookie" for name, _ in headers)
 
     def _store(self, key: Key, entry: tuple[int, str, list, bytes]) -> None:
-        size = len(entry[3]) + 512
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self._bytes -= len(old[3]) + 512
+                self._bytes -= _size(key, old)
             self._entries[key] = entry
-            self._bytes += size
+            self._bytes += _size(key, entry)
             while self._bytes > self.max_bytes and self._entries:
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= len(dropped[3]) + 512
+                dropped_key, dropped = self._entries.popitem(last=False)
+                self._bytes -= _size(dropped_key, dropped)
+
+
+def _size(key: Key, entry: tuple[int, str, list, bytes]) -> int:
+    """Bytes an entry holds, roughly: body, key strings (a query may be long), headers."""
+    return len(entry[3]) + sum(len(part) for part in key) + 512
 
 
 def _answer(
