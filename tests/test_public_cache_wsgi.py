@@ -167,3 +167,20 @@ def test_a_kept_feed_answers_if_none_match_with_304(cached_app):
     newer = client.get("/feeds/listings.rss", headers={"If-None-Match": etag})
     assert newer.status_code == 200 and newer.headers["ETag"] != etag
     assert "江门市海燕通信有限公司" in newer.get_data(as_text=True)
+
+
+def test_hostile_queries_through_the_cache_never_fail(cached_app):
+    """The corpus of tests/test_hostile_input.py through the cache (on in production):
+    every answer is what Flask gives without it, none is 5xx, and a repeat is the same."""
+    from tests.test_hostile_input import VALUES
+
+    client = cached_app.test_client()
+    _publish(cached_app, "东莞市海鸥网络有限公司", "91441900MA4W3K7X04")
+    for value in VALUES:
+        for path in ("/search?q=", "/api/v1/search?q=", "/feeds/search.rss?q="):
+            first = client.get(path + value)
+            second = client.get(path + value)
+            assert first.status_code < 500, (path, value)
+            assert (second.status_code, second.data) == (first.status_code, first.data)
+    weird = {"Accept-Language": "\x00zz;q=x," * 50, "Cookie": "lang=\x7f; ;=;"}
+    assert client.get("/about", headers=weird).status_code < 500
