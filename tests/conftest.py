@@ -115,6 +115,19 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def cheap_password_hashing(monkeypatch):
+    """Argon2 at its lowest cost, for suites that log many users in (hashing at production
+    cost is tested in tests/test_auth.py)."""
+    from argon2 import PasswordHasher
+
+    from registry.services import accounts
+
+    monkeypatch.setattr(
+        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
 # --- domain helpers --------------------------------------------------------------------
 
 

@@ -29,15 +29,8 @@ HEADERS = ["经营者名称", "统一社会信用代码", "名单类型", "列�
 _names = itertools.count(1)
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    from argon2 import PasswordHasher
-
-    from registry.services import accounts
-
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 def rows(n: int) -> list[list[str]]:

@@ -17,17 +17,8 @@ from tests.factories import csrf_token, login, new_uscc, post
 A = "440000"
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Argon2 with its production cost makes dozens of logins slow; these tests are about
-    routes, not hashing (tests/test_auth.py uses the real parameters)."""
-    from argon2 import PasswordHasher
-
-    from registry.services import accounts
-
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @pytest.fixture

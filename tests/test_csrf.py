@@ -61,16 +61,8 @@ def _diff(before: dict, after: dict) -> dict:
     }
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Argon2 at production cost makes a dozen logins slow; hashing is tested in test_auth."""
-    from argon2 import PasswordHasher
-
-    from registry.services import accounts
-
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 @pytest.fixture
