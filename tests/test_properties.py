@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from registry import text
+from registry import fakedata, text
 from registry.demo import load_demo
 from registry.imports.parse import ImportFileError, read_bytes
 from registry.imports.validate import validate
@@ -47,32 +47,9 @@ def _figures(pytestconfig):
     TRIED.clear()
 
 
-HEADER = [
-    "经营者名称",
-    "统一社会信用代码",
-    "许可证编号",
-    "名单类型",
-    "列入事由",
-    "处理日期",
-    "列入单位",
-    "处罚决定书文号",
-    "违法事实",
-    "省份",
-    "原决定截止日期",
-]
-FIELDS = [
-    "name",
-    "uscc",
-    "licence_no",
-    "list",
-    "ground",
-    "decided_on",
-    "authority",
-    "decision_no",
-    "facts",
-    "province",
-    "source_expires_on",
-]
+# The import format's columns, English keys and Chinese headers, as registry.fakedata writes them.
+FIELDS = list(fakedata.HEADERS)
+HEADER = [fakedata.CHINESE_HEADERS[field] for field in FIELDS]
 
 # Text a CSV file can hold in every encoding under test (no lone surrogates).
 any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
