@@ -35,4 +35,13 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: Path | No
     database.init_app(app)
     web.init_app(app)
     register_commands(app.cli)
+    if settings.PROXY_HOPS:
+        # Outermost, before the public cache keys on host and scheme: the client address,
+        # scheme and host as the trusted proxies saw them, never as a client claims them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.PROXY_HOPS
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 
@@ -10,10 +11,14 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
-from registry.config import ConfigError, default_instance_path, write_instance_config
+from registry.config import (
+    ENV_PREFIX,
+    ConfigError,
+    default_instance_path,
+    write_instance_config,
+)
 from registry.db import refresh_statistics
 from registry.rules import Actor
-from registry.search.cli import reindex_command
 
 
 def _create_app():
@@ -61,7 +66,10 @@ def init_command(demo: bool) -> None:
     from registry.services.catalogue import seed
 
     instance = default_instance_path()
-    if write_instance_config(instance):
+    # A key of its own only for a single-host SQLite registry: hosts that share PostgreSQL
+    # must share one key, so there it comes from REGISTRY_SECRET_KEY (checked at start).
+    shared = os.environ.get(ENV_PREFIX + "DATABASE_URL", "").startswith("postgresql")
+    if not shared and write_instance_config(instance):
         click.echo(f"wrote {instance / 'config.py'} with a new random SECRET_KEY")
     try:
         app = create_app(instance_path=instance)
@@ -105,10 +113,15 @@ def init_command(demo: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
-    """Run the site with the development server (production: gunicorn "registry:create_app()")."""
+    """Run the site with the development server (production: gunicorn registry.wsgi:app).
+
+    The search index follows the database in a background thread of this process."""
     from werkzeug.serving import run_simple
 
+    from registry.web.indexing import start_followers
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    start_followers(app)
     click.echo(f"serving on http://{host}:{port}/")
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
@@ -164,8 +177,17 @@ def user_create_command(
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="Date to sweep as of (Asia/Shanghai).",
 )
+@click.option(
+    "--orphans-older-than",
+    "min_age",
+    type=click.IntRange(min=0),
+    default=3600,
+    show_default=True,
+    help="Remove only orphaned evidence files older than this many seconds (an upload on "
+    "another host that shares the evidence folder may be in flight).",
+)
 @with_appcontext
-def sweep_command(on) -> None:
+def sweep_command(on, min_age: int) -> None:
     """Record the expiry of listings whose term has ended; remove orphaned evidence files.
 
     Public pages already compute expiry at read time; the sweep writes the state change
@@ -183,11 +205,49 @@ def sweep_command(on) -> None:
         refresh_statistics(session)
     click.echo(f"{len(expired)} listing(s) expired as of {day.isoformat()}")
     with _session() as session:
-        removed = sweep_orphans(session, current_app.config["EVIDENCE_DIR"])
+        removed = sweep_orphans(session, current_app.config["EVIDENCE_DIR"], min_age=min_age)
     if removed is None:
         click.echo("evidence: uploads kept the directory busy; orphans not swept this time")
     else:
         click.echo(f"{removed} orphaned evidence file(s) removed")
+
+
+@click.command("reindex")
+@with_appcontext
+def reindex_command() -> None:
+    """Rebuild the search index from the database, with a progress bar.
+
+    Builds a complete new index next to the current one and swaps it in with one atomic
+    rename, so the site keeps searching the old index until the new one is ready; the
+    followers of the serving processes then carry on from it. Holds a lock on the index
+    folder: a second reindex at the same time is refused.
+    """
+    from registry.search.engine import RebuildLocked
+    from registry.web.indexing import get_index
+
+    index = get_index(current_app)
+    with _session() as session:
+        bar = None
+        shown = 0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar, shown
+            if bar is None:
+                bar = click.progressbar(length=total, label="indexing firms")
+                bar.__enter__()
+            bar.update(done - shown)
+            shown = done
+
+        try:
+            total = index.rebuild(session, progress)
+        except RebuildLocked:
+            raise click.ClickException(
+                f"another `registry reindex` is rebuilding {index.root}; nothing was changed"
+            ) from None
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    click.echo(f"search index rebuilt: {total} firm(s) with listings in force, in {index.root}")
 
 
 @click.command("stats")
@@ -289,7 +349,7 @@ MAX_SHOWN_WARNINGS = 30
 def import_command(
     file: str, authority_code: str | None, dry_run: bool, publish_as: str | None, skip_bad: bool
 ) -> None:
-    """Import listings from a CSV (UTF-8 or GB18030) or XLSX file (SPEC section 8).
+    """Import listings from a CSV (UTF-8 or GB18030) or XLSX file (format: docs/INTERFACES.md).
 
     Every row is checked before anything is written; bad rows are reported with their row
     number (the header is row 1), column and reason. With any bad row nothing is written,
@@ -372,10 +432,11 @@ def import_command(
         except ImportApplyError as exc:
             session.rollback()
             raise click.ClickException(f"{exc}; 未写入任何记录 / nothing was written") from None
-    # The search index (and anything else that follows commits) catches up now.
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    for hook in app.extensions.get("registry_after_commit", []):
-        hook(app)
+    # The search index (and anything else that follows the event sequence) catches up now,
+    # so the imported firms are searchable when the command returns.
+    from registry.web.indexing import follow_now
+
+    follow_now(current_app._get_current_object())  # type: ignore[attr-defined]
     counts = result.as_dict()
     click.echo(
         "已导入 imported: "

@@ -19,6 +19,7 @@ ENV_PREFIX = "REGISTRY_"
 WEAK_SECRETS = frozenset({"", "dev", "secret", "changeme", "change-me", "secret-key", "default"})
 MIN_SECRET_LENGTH = 32
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ZERO_ALLOWED = frozenset({"PROXY_HOPS"})
 
 
 class ConfigError(RuntimeError):
@@ -34,8 +35,16 @@ class Settings:
     MAX_UPLOAD_BYTES: int = 20 * 1024 * 1024
     SESSION_IDLE_MINUTES: int = 30
     SESSION_ABSOLUTE_HOURS: int = 12
+    # Login throttling (services.accounts): an account's failures beyond LOGIN_MAX_FAILURES
+    # within the window make clients that failed wait 1, 2, 4 ... seconds (capped at the
+    # window) between attempts on it; an address with LOGIN_ADDRESS_MAX_FAILURES failures
+    # within the window is refused outright. A client that has not failed is never refused.
     LOGIN_MAX_FAILURES: int = 5
+    LOGIN_ADDRESS_MAX_FAILURES: int = 30
     LOGIN_WINDOW_MINUTES: int = 15
+    # How many reverse proxies in front of the app to trust for the client address, scheme
+    # and host (X-Forwarded-For/-Proto/-Host/-Port); 0: those headers are ignored.
+    PROXY_HOPS: int = 0
     BASE_URL: str = ""  # absolute links in feeds when served behind a proxy
     SECURE_COOKIES: bool = False  # set True when served over HTTPS
     PUBLIC_CACHE: bool = True  # keep anonymous public answers until the next write (web/cache.py)
@@ -61,7 +70,7 @@ def _coerce(name: str, raw: Any, target: type) -> Any:
             value = int(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-        if value <= 0:
+        if value < 0 or (value == 0 and name not in ZERO_ALLOWED):
             raise ConfigError(f"{name} must be positive, not {value}")
         return value
     return str(raw)
@@ -98,6 +107,14 @@ def load_settings(instance_path: Path, overrides: Mapping[str, Any] | None = Non
 
 
 def check(settings: Settings) -> None:
+    shared = not settings.DATABASE_URL.startswith("sqlite")
+    if not settings.TESTING and shared and not settings.SECRET_KEY:
+        raise ConfigError(
+            "SECRET_KEY is not set. With a shared database (PostgreSQL) every host must use "
+            "the same key: set REGISTRY_SECRET_KEY in the environment of every app host "
+            f"(at least {MIN_SECRET_LENGTH} random characters, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+        )
     if not settings.TESTING and (
         settings.SECRET_KEY.strip().lower() in WEAK_SECRETS
         or len(settings.SECRET_KEY) < MIN_SECRET_LENGTH

@@ -91,6 +91,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the settings the registry relies on (FKs on, WAL on SQLite)."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 15})
+    else:
+        # A pooled connection the server dropped (a restart) is replaced before use, so
+        # requests answer again as soon as the database is back, without an app restart.
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

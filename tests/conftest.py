@@ -19,6 +19,11 @@ from registry.migrate import upgrade
 from registry.rules import Actor
 
 POSTGRES_URL = os.environ.get("REGISTRY_TEST_POSTGRES_URL")
+if os.environ.get("CI") == "true" and not POSTGRES_URL:
+    raise pytest.UsageError(
+        "CI=true needs PostgreSQL: set REGISTRY_TEST_POSTGRES_URL (.ci/run sets it when a "
+        "server answers on 127.0.0.1:5432)"
+    )
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 TEST_SECRET = "test-secret-" + "x" * 40
 
@@ -107,6 +112,13 @@ def app(database_url, session_factory, tmp_path):
         instance_path=tmp_path / "instance",
     )
     get_db(app).session_factory = session_factory
+    # The followers' step (the search index catching up) runs before each request, in the
+    # request's thread: the test's data lives in one uncommitted transaction that the
+    # followers' background thread could not see. Requests themselves never index;
+    # tests/deploy runs the real background followers against a committed database.
+    from registry.web.indexing import follow_now
+
+    app.before_request(lambda: follow_now(app))
     return app
 
 
@@ -146,7 +158,7 @@ def today() -> date:
     return rules.today()
 
 
-# --- figures of the reliability and security suites (issue 8; docs/SECURITY.md) -----------
+# --- figures of the reliability and security suites (docs/SECURITY.md) --------------------
 
 
 def pytest_configure(config) -> None:

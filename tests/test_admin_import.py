@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from registry import rules
 from registry.db import Base
 from registry.models import Enterprise, Listing
-from registry.web.admin.imports import upload_dir
 from tests.factories import csrf_token, login, new_uscc
 
 A, B = "440000", "110000"
@@ -137,8 +136,7 @@ def test_upload_report_confirm_submits_the_listings_for_review(app, clerk, sessi
     fields = confirm_fields(text)
     digest = hashlib.sha256(data).hexdigest()
     assert fields["sha256"] == digest
-    stored = list(upload_dir(app).iterdir())
-    assert [p.name for p in stored] == [digest]  # by content, never the client's name
+    assert staged_hashes(session) == [digest]  # by content, never the client's name
     assert states(session, body) == []  # the report writes nothing
 
     response = confirm(clerk, fields)
@@ -218,7 +216,7 @@ def test_unreadable_file_is_the_form_again_with_400_and_nothing_stored(
     text = response.get_data(as_text=True)
     assert "上传并校验" in text and message in text
     assert counts(session) == before
-    assert not upload_dir(app).exists() or not list(upload_dir(app).iterdir())
+    assert staged_hashes(session) == []
 
 
 def test_another_bureaus_clerk_cannot_import_for_this_bureau(app, make, session):
@@ -288,3 +286,11 @@ def test_a_refusal_while_applying_rolls_everything_back(clerk, session, monkeypa
     assert "导入失败，未写入任何记录" in response.get_data(as_text=True)
     assert counts(session) == before
     assert states(session, body) == []
+
+
+def staged_hashes(session) -> list[str]:
+    from sqlalchemy import select
+
+    from registry.models import StagedUpload
+
+    return list(session.scalars(select(StagedUpload.sha256)))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import itertools
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +15,6 @@ from sqlalchemy import func, select
 from registry import rules
 from registry.models import Event
 from registry.services import evidence, listings, notices, petitions, sanctions
-from registry.web.admin.imports import upload_dir
 from tests.factories import csrf_token, login
 
 A, B, MINISTRY = "440000", "110000", "MIIT"
@@ -309,15 +307,9 @@ def case_import_upload(make, u):
 
 
 def case_import_confirm(make, u):
-    from registry.web.admin.imports import store_upload
+    from registry.services.staging import stage
 
-    # The tests that share these cases set make.import_dir = upload_dir(app); a suite that
-    # sets only make.evidence_dir gets the app fixture's instance folder (tests/conftest.py:
-    # EVIDENCE_DIR and the instance folder are siblings under the test's tmp_path).
-    directory = getattr(make, "import_dir", None)
-    if directory is None:
-        directory = Path(make.evidence_dir).parent / "instance" / "uploads" / "imports"
-    digest = store_upload(directory, _import_file())
+    digest = stage(make.session, _import_file())
     return "/admin/import/confirm", {
         "sha256": digest,
         "authority": make.authority(A).id,
@@ -444,7 +436,6 @@ def _events(session) -> int:
 def test_write_route_matrix(endpoint, app, make, session, users, clients):
     allowed, setup = CASES[endpoint]
     make.evidence_dir = app.config["EVIDENCE_DIR"]
-    make.import_dir = upload_dir(app)
     actors = _actors(users)
     for who in WHO:
         url, data = setup(make, actors)

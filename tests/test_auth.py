@@ -1,5 +1,6 @@
-"""Regulator login (issue 3): argon2, server-side session tokens, timeouts, a throttle in
-the database, one answer for unknown user and wrong password, cookie flags, CSRF."""
+"""Regulator login: argon2, server-side session tokens, timeouts, a throttle in the
+database that cannot be turned against regulators, one answer for unknown user and wrong
+password, cookie flags, CSRF."""
 
 from __future__ import annotations
 
@@ -153,25 +154,55 @@ def _fail(client, username: str, environ=None):
     )
 
 
-def test_throttle_per_username_refuses_even_the_right_password(client, app, make, session):
+def test_failures_elsewhere_never_refuse_the_right_password_from_a_client_that_has_not_failed(
+    client, app, make, session, cheap_password_hashing
+):
     user = make.user("clerk")
-    limit = app.config["SETTINGS"].LOGIN_MAX_FAILURES
-    for i in range(limit):
-        # from different addresses: the per-username count trips
-        assert _fail(client, user.username, {"REMOTE_ADDR": f"10.0.0.{i + 1}"}).status_code == 401
-    response = login(client, user)
-    assert response.status_code == 429
-    assert "失败次数过多" in response.get_data(as_text=True)
-    assert client.get("/admin/").status_code == 302
+    for i in range(20):  # an attacker guessing this account from twenty addresses
+        assert _fail(client, user.username, {"REMOTE_ADDR": f"10.0.0.{i + 1}"}).status_code in (
+            401,
+            429,
+        )
+    assert login(client, user).status_code == 302  # the regulator, from 127.0.0.1
     counted = session.scalar(
         select(func.count(LoginAttempt.id)).where(LoginAttempt.username == user.username.lower())
     )
-    assert counted == limit + 1  # kept in the database, shared by every worker
+    assert counted == 21  # kept in the database, shared by every worker and host
 
 
-def test_throttle_per_address_covers_other_usernames(client, app, make):
+def test_an_account_with_many_failures_makes_clients_that_failed_wait(
+    client, app, make, cheap_password_hashing
+):
     user = make.user("clerk")
     limit = app.config["SETTINGS"].LOGIN_MAX_FAILURES
+    attacker = {"REMOTE_ADDR": "10.9.9.9"}
+    for _ in range(limit + 1):
+        assert _fail(client, user.username, attacker).status_code == 401
+    response = client.post(
+        "/admin/login",
+        data={"username": user.username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+        environ_base=attacker,
+    )  # even the right password: this client must wait first
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "请" in response.get_data(as_text=True) and "秒后再试" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_the_account_delay_grows_with_each_failure_up_to_the_window():
+    from datetime import timedelta
+
+    throttle = accounts.Throttle(5, timedelta(minutes=15), 30)
+    delays = [throttle.account_delay(n).total_seconds() for n in range(4, 12)]
+    assert delays == [0, 0, 1, 2, 4, 8, 16, 32]
+    assert throttle.account_delay(40) == timedelta(minutes=15)
+
+
+def test_an_address_with_many_failures_is_refused_for_every_username(
+    client, app, make, cheap_password_hashing
+):
+    user = make.user("clerk")
+    limit = app.config["SETTINGS"].LOGIN_ADDRESS_MAX_FAILURES
     for i in range(limit):
         _fail(client, f"guess-{i}", {"REMOTE_ADDR": "192.0.2.7"})
     response = client.post(
@@ -180,8 +211,69 @@ def test_throttle_per_address_covers_other_usernames(client, app, make):
         environ_base={"REMOTE_ADDR": "192.0.2.7"},
     )
     assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) >= 1
     # Another address is not affected.
     assert login(client, user).status_code == 302
+
+
+def _proxied_app(app, hops: int):
+    from registry import create_app
+    from registry.database import get_db
+
+    settings = {k: v for k, v in app.config.items() if k in _SETTING_NAMES}
+    other = create_app({**settings, "PROXY_HOPS": hops}, instance_path=app.instance_path)
+    get_db(other).session_factory = get_db(app).session_factory
+    return other
+
+
+_SETTING_NAMES = (
+    "TESTING",
+    "PUBLIC_CACHE",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "INDEX_DIR",
+    "EVIDENCE_DIR",
+    "LOGIN_ADDRESS_MAX_FAILURES",
+)
+
+
+def test_behind_one_proxy_refusals_are_logged_with_the_clients_address(
+    app, make, caplog, cheap_password_hashing
+):
+    user = make.user("clerk")
+    proxied = _proxied_app(app, hops=1)
+    client = proxied.test_client()
+    forwarded = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
+    for _ in range(proxied.config["SETTINGS"].LOGIN_ADDRESS_MAX_FAILURES):
+        _fail(client, "someone-else", forwarded)
+    with caplog.at_level("WARNING", logger="registry.security"):
+        assert _fail(client, user.username, forwarded).status_code == 429
+    assert "address=203.0.113.5" in caplog.text
+    # The proxy's own address is not blamed: another client through it logs in.
+    other_client = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "198.51.100.8"}
+    response = client.post(
+        "/admin/login",
+        data={"username": user.username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+        environ_base=other_client,
+    )
+    assert response.status_code == 302
+
+
+def test_without_proxy_hops_forwarded_headers_are_ignored(app, make, cheap_password_hashing):
+    user = make.user("clerk")
+    client = app.test_client()
+    assert app.config["SETTINGS"].PROXY_HOPS == 0
+    for i in range(app.config["SETTINGS"].LOGIN_ADDRESS_MAX_FAILURES):
+        # a client inventing a new X-Forwarded-For each time is still one address
+        _fail(
+            client, "someone", {"REMOTE_ADDR": "192.0.2.9", "HTTP_X_FORWARDED_FOR": f"10.1.1.{i}"}
+        )
+    response = client.post(
+        "/admin/login",
+        data={"username": user.username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+        environ_base={"REMOTE_ADDR": "192.0.2.9", "HTTP_X_FORWARDED_FOR": "10.2.2.2"},
+    )
+    assert response.status_code == 429
 
 
 def test_login_without_csrf_token_is_refused(client, make):

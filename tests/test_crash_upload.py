@@ -1,4 +1,4 @@
-"""Crash consistency of evidence uploads (issue 8; docs/SECURITY.md): kill -9 the server.
+"""Crash consistency of evidence uploads (docs/SECURITY.md): kill -9 the server.
 
 A real instance in a temporary directory (SQLite), served by `registry serve` in a
 subprocess; a clerk logged in through the real form; two clients sending evidence uploads
@@ -9,10 +9,10 @@ killed with SIGKILL at a random moment, then restarted. After every kill:
 * every upload acknowledged (302 to the sanction's page) before the kill has its Evidence
   row and its file, whose SHA-256 is the uploaded bytes' (no acknowledged write lost);
 * no Evidence row lacks its file, and every file's bytes hash to its name;
-* after the restart, no orphan: every file under EVIDENCE_DIR is
+* after `registry sweep` and the restart, no orphan: every file under EVIDENCE_DIR is
   ``ab/<sha256>`` named by an Evidence row — content-addressed files no row names and
   ``.upload-*`` temporary files, which a kill between the file write and the commit leaves,
-  are removed when the app starts (services.evidence.sweep_orphans).
+  are removed by `registry sweep` (services.evidence.sweep_orphans).
 
 REGISTRY_SOAK_KILLS raises the number of kills (`make soak`), as for tests/test_crash.py.
 """
@@ -226,7 +226,7 @@ def test_kill_9_during_evidence_uploads(instance, security_figures):
         server.start()
         token = _login(server, client, sanction_id)
         while True:
-            # Started (or restarted: the app swept at start): no orphan on disk.
+            # Started, or restarted after `registry sweep`: no orphan on disk.
             rows, files = _state(instance)
             orphans_after_restart += len(_orphans(rows, files))
             assert not _orphans(rows, files), _orphans(rows, files)
@@ -262,6 +262,8 @@ def test_kill_9_during_evidence_uploads(instance, security_figures):
             lost += missing
             orphans_left += orphans
             assert not missing, f"{missing} acknowledged upload(s) lost"
+            swept = instance.run("sweep", "--orphans-older-than", "0")
+            assert swept.returncode == 0, swept.stderr
             server.start()
     finally:
         if server.process is not None and server.process.poll() is None:
@@ -270,8 +272,8 @@ def test_kill_9_during_evidence_uploads(instance, security_figures):
     security_figures["upload kill -9: kills"] += kills
     security_figures["upload kill -9: uploads acknowledged"] += len(acknowledged)
     security_figures["upload kill -9: acknowledged uploads lost"] += lost
-    security_figures["upload kill -9: orphans left by a kill (swept at restart)"] += orphans_left
-    security_figures["upload kill -9: orphans after restart"] += orphans_after_restart
+    security_figures["upload kill -9: orphans left by a kill (removed by registry sweep)"] += orphans_left
+    security_figures["upload kill -9: orphans after sweep and restart"] += orphans_after_restart
 
 
 def test_registry_sweep_removes_orphans_and_keeps_evidence(instance):
@@ -287,10 +289,12 @@ def test_registry_sweep_removes_orphans_and_keeps_evidence(instance):
     temporary.write_bytes(data[:5])
     foreign = root / "README.txt"  # not the app's: left alone
     foreign.write_text("operator's note")
-    result = instance.run("sweep")
+    young = instance.run("sweep")  # by default only files older than an hour
+    assert young.returncode == 0, young.stderr
+    assert orphan.exists() and temporary.exists()
+    result = instance.run("sweep", "--orphans-older-than", "0")
     assert result.returncode == 0, result.stderr
-    # The app's start (every `registry` command creates it) or the sweep itself removed them.
-    assert "orphaned evidence file(s) removed" in result.stdout
+    assert "2 orphaned evidence file(s) removed" in result.stdout
     assert not orphan.exists() and not temporary.exists() and foreign.exists()
     foreign.unlink()
     after, files = _state(instance)

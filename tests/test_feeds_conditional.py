@@ -42,7 +42,7 @@ def nothing_built(monkeypatch):
     for name in ("listing_entries", "published_notices", "log_item", "notice_item"):
         monkeypatch.setattr(feed_views, name, boom)
     monkeypatch.setattr(feed_format, "render", boom)
-    monkeypatch.setattr(feed_views.search, "search", boom)
+    monkeypatch.setattr(feed_views.indexing, "search", boom)
 
 
 def test_a_304_is_answered_without_building_the_feed(client, listing, request):

@@ -437,9 +437,7 @@ def test_admin_forms_survive_the_corpus(endpoint, app, make, session, users, tal
 
     allowed, setup = _cases()[endpoint]
     make.evidence_dir = app.config["EVIDENCE_DIR"]
-    from registry.web.admin.imports import upload_dir
 
-    make.import_dir = upload_dir(app)
     actors = _actors(users)
     client = _login_as(app, users, allowed)
     token = csrf_token(client)

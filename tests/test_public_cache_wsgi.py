@@ -1,9 +1,12 @@
 """The cache of public answers in front of Flask (registry/web/cache.py): a kept answer is
 served until a write commits, never to a regulator, never across languages, and never
-for what must not be kept. On its own committed SQLite database: the cache's counter
-only moves at commit, which the rolled-back test transaction never does."""
+for what must not be kept. On its own committed SQLite database, with the search index
+followed by the real background follower: the cache's counter only moves at commit, which
+the rolled-back test transaction never does."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +19,7 @@ from registry.rules import Actor
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
 from registry.services.catalogue import authority_by_code, ground_by_code, seed
+from registry.web.indexing import followers, get_index, start_followers
 from tests.conftest import TEST_SECRET
 
 
@@ -37,11 +41,28 @@ def cached_app(tmp_path):
     with db.session_factory() as session:
         seed(session, Actor(None, "test", "system", 0, True))
         session.commit()
+    start_followers(app, wait=30)
     yield app
+    for follower in followers(app).values():
+        follower.stop()
     db.engine.dispose()
 
 
-def _publish(app, name: str, uscc: str) -> None:
+def _settle(app, timeout: float = 5.0) -> None:
+    """Wait until the follower thread has applied every committed event."""
+    from registry.search import committed_seq
+
+    index = get_index(app)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with get_db(app).session_factory() as session:
+            if index.last_applied(force=True) >= committed_seq(session):
+                return
+        time.sleep(0.02)
+    raise AssertionError("the follower did not apply the events within the timeout")
+
+
+def _publish(app, name: str, uscc: str, settle: bool = True) -> None:
     with get_db(app).session_factory() as session:
         bureau = authority_by_code(session, "440000")
         clerk = Actor(None, "clerk", "clerk", bureau.id, False)
@@ -60,6 +81,8 @@ def _publish(app, name: str, uscc: str) -> None:
         listing_service.submit_listing(session, clerk, listing)
         listing_service.publish_listing(session, reviewer, listing)
         session.commit()
+    if settle:
+        _settle(app)
 
 
 def _rename(app, uscc: str, name: str) -> None:
@@ -69,6 +92,7 @@ def _rename(app, uscc: str, name: str) -> None:
         clerk = Actor(None, "clerk", "clerk", bureau.id, False)
         enterprise_service.update_enterprise(session, clerk, firm, name=name)
         session.commit()
+    _settle(app)
 
 
 def test_kept_until_a_write_commits(cached_app):
@@ -130,9 +154,9 @@ def test_an_answer_built_while_the_index_catches_up_is_not_kept(cached_app):
     cache = cached_app.extensions["registry_public_cache"]
     client = cached_app.test_client()
     client.get("/api/v1/search?q=海豚")  # the index exists
-    _publish(cached_app, "珠海市海豚信息技术有限公司", "91440400MA4UHJ5L1Y")
     holder = SearchIndex(cached_app.config["INDEX_DIR"])._reader().ix.writer()
     try:
+        _publish(cached_app, "珠海市海豚信息技术有限公司", "91440400MA4UHJ5L1Y", settle=False)
         behind = client.get("/api/v1/search?q=海豚").get_json()
         assert behind["results"] == []  # the index has not applied the publication yet
         stored = len(cache._entries)
@@ -140,6 +164,7 @@ def test_an_answer_built_while_the_index_catches_up_is_not_kept(cached_app):
         assert len(cache._entries) == stored and cache.hits == 0
     finally:
         holder.cancel()
+    _settle(cached_app)
     found = client.get("/api/v1/search?q=海豚").get_json()
     assert [r["name"] for r in found["results"]] == ["珠海市海豚信息技术有限公司"]
 

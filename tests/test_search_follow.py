@@ -27,9 +27,9 @@ def test_index_follows_publication_removal_and_renaming(session, make, tmp_path)
     assert _ids(index, "蓝鲸通讯") == set()  # a draft is not public
     listing_service.submit_listing(session, clerk, listing)
     listing_service.publish_listing(session, reviewer, listing)
-    before = index.last_applied()
+    before = index._reader().seq  # the highest event applied
     index.catch_up(session)
-    assert index.last_applied() > before
+    assert index._reader().seq > before
     assert _ids(index, "蓝鲸通讯") == {firm.id}
     enterprise_service.update_enterprise(session, clerk, firm, name="深圳市白鲸数据有限公司")
     index.catch_up(session)
@@ -150,17 +150,16 @@ def test_whole_word_matches_rank_before_spans_across_words(session, make, tmp_pa
     assert span.id in index.bitmaps().aligned(["交通", "信息"])  # the former name's words
 
 
-def test_warm_readies_the_index_before_any_request(app, session, make):
-    """registry.wsgi warms each worker: caught up and bitmaps loaded, so the first visitor
-    of a fresh worker does not wait for them."""
-    from registry.search.app import get_index, warm
+def test_the_follower_step_readies_index_and_bitmaps_before_any_request(app, session, make):
+    """The follower's step (what registry.wsgi's workers run before their first request)
+    catches the index up and loads the bitmaps, so the first search opens nothing."""
+    from registry.web.indexing import follow_now, get_index
 
     clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
     make.published_listing(clerk, reviewer, "B3")
-    session.commit()
     index = get_index(app)
-    warm(app)
-    assert index.started and index._bitmaps is not None
+    follow_now(app)
+    assert index._bitmaps is not None
     assert index.last_applied() > 0
     opened = index.opened
     with app.test_client() as client:

@@ -27,6 +27,7 @@ from registry.models.notice import (
     notice_sanction,
 )
 from registry.models.sanction import MEASURES, Evidence, Sanction
+from registry.models.upload import StagedUpload
 
 __all__ = [
     "ENTERPRISE_KINDS",
@@ -53,6 +54,7 @@ __all__ = [
     "Petition",
     "Sanction",
     "SequenceCounter",
+    "StagedUpload",
     "User",
     "notice_listing",
     "notice_sanction",

@@ -12,7 +12,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry import text, visibility
-from registry.models import Enterprise, Event, FormerName, Ground, Licence, Listing, Sanction
+from registry.models import (
+    Enterprise,
+    Event,
+    FormerName,
+    Ground,
+    Licence,
+    Listing,
+    Sanction,
+    SequenceCounter,
+)
 from registry.search.analysis import NAME_SEPARATOR, name_words
 
 # Tables whose rows belong to one firm: a change to any of them re-indexes that firm.
@@ -21,6 +30,13 @@ _OWNED_BY_FIRM = {"listing": Listing, "sanction": Sanction, "licence": Licence}
 
 def max_seq(session: Session) -> int:
     return session.scalar(select(func.max(Event.seq))) or 0
+
+
+def committed_seq(session: Session) -> int:
+    """The event counter: the last number handed out, at least max(Event.seq) (numbers are
+    reserved in blocks, so some are never used). What an index is caught up to."""
+    value = session.scalar(select(SequenceCounter.value).where(SequenceCounter.name == "event"))
+    return value if value is not None else max_seq(session)
 
 
 def touched_since(session: Session, after: int) -> tuple[int, set[int]]:

@@ -10,6 +10,7 @@ with the documents it covers.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -48,10 +49,6 @@ _CACHE_SIZE = 64
 _DOCS_SIZE = 10_000  # stored fields of this many firms kept per process (a few MB)
 _INCREMENTAL_LIMIT = 20_000  # more changed firms than this: reload all bitmaps
 _LOG_ENTRIES = 200
-# How long a process trusts its open searcher before looking at the disk again (a readlink
-# and a directory listing). A search that catches up with the database looks at once when
-# the database is ahead, and this process's own writes refresh it immediately.
-REFRESH_INTERVAL = 0.5
 
 
 def _close_open(held: dict[str, Any]) -> None:
@@ -83,6 +80,7 @@ def make_schema() -> Schema:
         province=ID(stored=True),
         listings=STORED(),
         seq=STORED(),
+        counter=STORED(),
         changes=STORED(),
     )
 
@@ -138,7 +136,10 @@ class _View:
     ix: Any
     searcher: Any
     generation: int
-    seq: int  # the last Event.seq this generation holds
+    seq: int  # the highest Event.seq this generation applied
+    # The event counter read before those events: everything committed up to it is in
+    # this generation (the counter may be ahead of seq: numbers are reserved in blocks).
+    counter: int
     meta: dict[str, Any]
 
     @property
@@ -146,12 +147,24 @@ class _View:
         return str(self.path), self.generation
 
 
-class SearchIndex:
-    """One process's handle on the index directory: one open searcher, refreshed only when
-    the index on disk changed (checked at most every `refresh_interval` seconds, or at once
-    when asked to)."""
+class IndexUnavailable(RuntimeError):
+    """The index folder cannot be read and no earlier generation is open in this process."""
 
-    def __init__(self, root: str | os.PathLike[str], refresh_interval: float = REFRESH_INTERVAL):
+
+class RebuildLocked(RuntimeError):
+    """Another rebuild of the same index folder is running."""
+
+
+REBUILD_LOCK = ".rebuild.lock"
+
+
+class SearchIndex:
+    """One process's handle on the index directory: one open searcher, replaced only when
+    someone asks it to look at the disk (`force`): the follower after each catch-up, and a
+    search whose caller knows the database is ahead of the searcher (`refresh_to`). With
+    `refresh_interval` set, it also looks when that many seconds have passed (tools only)."""
+
+    def __init__(self, root: str | os.PathLike[str], refresh_interval: float | None = None):
         self.root = Path(root)
         self.refresh_interval = refresh_interval
         self._view: _View | None = None
@@ -165,7 +178,7 @@ class SearchIndex:
         self._cache: OrderedDict[tuple, _Answer] = OrderedDict()
         self._bm_lock = threading.RLock()
         self._bitmaps: Bitmaps | None = None
-        self.started = False
+        self.error: str | None = None  # why the last look at the disk failed, if it did
 
     # --- opening ------------------------------------------------------------------------
 
@@ -196,8 +209,24 @@ class SearchIndex:
         with self._bm_lock:
             view = self._view
             now = time.monotonic()
-            if view is not None and not force and now - self._checked < self.refresh_interval:
+            if (
+                view is not None
+                and not force
+                and (self.refresh_interval is None or now - self._checked < self.refresh_interval)
+            ):
                 return view
+            try:
+                return self._open_view(view, now)
+            except Exception as exc:
+                if view is not None:  # keep answering from the generation already open
+                    log.error("search index unreadable, serving the open generation: %s", exc)
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    return view
+                self.error = f"{type(exc).__name__}: {exc}"
+                raise IndexUnavailable(self.error) from exc
+
+    def _open_view(self, view: _View | None, now: float) -> _View:
+        with self._bm_lock:
             path = self._current_path()
             if view is not None and view.path == path:
                 if view.ix.latest_generation() == view.generation:  # one directory listing
@@ -217,6 +246,7 @@ class SearchIndex:
                 searcher=searcher,
                 generation=searcher.reader().generation(),
                 seq=int(meta.get("seq") or 0),
+                counter=max(int(meta.get("counter") or 0), int(meta.get("seq") or 0)),
                 meta=meta,
             )
             if self._view is not None:  # nobody else holds it: all use is under _bm_lock
@@ -224,26 +254,34 @@ class SearchIndex:
             self._view, self._checked = view, now
             self._open["searcher"] = searcher
             self._docs = {}
+            self.error = None
             return view
 
     # --- following the database ----------------------------------------------------------
 
     def last_applied(self, force: bool = False) -> int:
-        """The highest Event.seq whose changes the index holds (as this process last saw
-        it; `force` looks at the disk)."""
-        return self._reader(force).seq
+        """The event counter value up to which the index holds every change (as this process
+        last saw it; `force` looks at the disk). Compare it with the database's counter."""
+        return self._reader(force).counter
 
     def ensure_current(self, session: Session, on: date | None = None) -> bool:
-        """Catch up if the database has events the index has not applied: one query
-        (max(Event.seq)) compared with the seq kept in memory; only when the database is
-        ahead is the disk looked at (another process may have applied them already).
-        False when the index is still behind (another process holds the writer)."""
-        self.started = True
-        latest = documents.max_seq(session)
+        """The follower's step: catch up if the database has events the index has not
+        applied (one counter read compared with the seq kept in memory; the disk is looked
+        at only when the database is ahead). False when the index is still behind because
+        another process holds the writer lock (that process applies them)."""
+        latest = documents.committed_seq(session)
         if latest > self.last_applied() and latest > self.last_applied(force=True):
             self.catch_up(session, on)
             return self.last_applied() >= latest
         return True
+
+    def refresh_to(self, seq: int) -> bool:
+        """Look at the disk if this process's searcher holds less than `seq` (the event
+        counter the caller read): the follower may have applied it meanwhile. Never writes.
+        True when the open searcher holds everything up to `seq`."""
+        if seq <= self.last_applied():
+            return True
+        return self.last_applied(force=True) >= seq
 
     def catch_up(self, session: Session, on: date | None = None) -> int | None:
         """Re-index the firms touched by events after the last applied one.
@@ -263,11 +301,14 @@ class SearchIndex:
                 return self.catch_up(session, on)
             meta = view.meta
             last = view.seq
+            # The counter first: every number up to it is committed (or never used), so the
+            # events read next include all of them; later ones are applied again, harmlessly.
+            counter = documents.committed_seq(session)
             upto, firms = documents.touched_since(session, last)
-            for name in ("changes", "terms"):  # an index written before these fields
+            for name in ("changes", "terms", "counter"):  # an index written before these
                 if name not in writer.schema:
                     writer.add_field(name, STORED())
-            if upto == last:
+            if upto == last and counter <= view.counter:
                 writer.cancel()
                 return 0
             for firm_id, doc in documents.documents(session, firms, on or rules.today()):
@@ -276,7 +317,9 @@ class SearchIndex:
                 else:
                     writer.update_document(**doc)
             log_ = _changes_log(meta.get("changes") if meta else None, last, upto, firms)
-            writer.update_document(kind="meta", eid=META_ID, seq=upto, changes=log_)
+            writer.update_document(
+                kind="meta", eid=META_ID, seq=upto, counter=max(counter, upto), changes=log_
+            )
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -288,9 +331,23 @@ class SearchIndex:
         """Build a fresh generation from the database and swap it in atomically.
 
         `progress(done, total)` is called as firms are written. Returns the number of firms.
+        Raises RebuildLocked when another process is rebuilding the same folder.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        upto = documents.max_seq(session)  # read first: later events are re-applied, harmless
+        fd = os.open(self.root / REBUILD_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released if the process dies
+            except BlockingIOError:
+                raise RebuildLocked(str(self.root)) from None
+            return self._rebuild(session, progress)
+        finally:
+            os.close(fd)
+
+    def _rebuild(self, session: Session, progress: Callable[[int, int], None] | None) -> int:
+        # Read first: events committed meanwhile are applied again later, harmlessly.
+        counter = documents.committed_seq(session)
+        upto = documents.max_seq(session)
         on = rules.today()
         ids = documents.indexable_ids(session, on)
         gen = self._new_generation()
@@ -304,7 +361,7 @@ class SearchIndex:
                 done += 1
                 if progress is not None and (done % 200 == 0 or done == len(ids)):
                     progress(done, len(ids))
-            writer.update_document(kind="meta", eid=META_ID, seq=upto)
+            writer.update_document(kind="meta", eid=META_ID, seq=upto, counter=max(counter, upto))
             writer.commit()
         except BaseException:
             writer.cancel()
@@ -421,7 +478,7 @@ class SearchIndex:
             if len(value) >= 4 and not any(ch.isspace() for ch in value):
                 codes.append(Term(fieldname, value))
         # Each term's postings read directly: a search for Or(terms) built a union array
-        # the size of the index (2 ms of every query at 11k firms).
+        # the size of the index, which costs milliseconds a query at scale.
         docnums = sorted({n for term in codes for n in term.docs(searcher)})
         if docnums:
             for docnum in docnums:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -101,28 +103,81 @@ _DUMMY_HASH = _hasher.hash("not a password: timing equaliser")
 
 
 class LoginThrottled(Exception):
-    """Too many failed attempts for this username or address within the window."""
+    """This client must wait before trying again: `retry_after` seconds; `scope` says whether
+    its address failed too often ("address") or the account is being slowed ("account")."""
+
+    def __init__(self, retry_after: int, scope: str) -> None:
+        super().__init__(f"{scope} throttled for {retry_after} s")
+        self.retry_after = retry_after
+        self.scope = scope
 
 
 @dataclass(frozen=True)
 class Throttle:
+    """Stops guessing without letting anyone lock a regulator out.
+
+    - An address with `address_max_failures` failed attempts within the window is refused
+      (whatever username it tries) until its failures age out of the window.
+    - An account with more than `max_failures` failures within the window is slowed: a
+      client whose address has failed within the window must wait 1, 2, 4 ... seconds
+      after the account's last failure (capped at the window) before its next attempt.
+    - A client whose address has not failed within the window is never refused: failures
+      elsewhere cannot keep the right password out.
+    """
+
     max_failures: int
     window: timedelta
+    address_max_failures: int = 30
+
+    def account_delay(self, failures: int) -> timedelta:
+        if failures <= self.max_failures:
+            return timedelta(0)
+        seconds = 2 ** min(failures - self.max_failures - 1, 30)
+        return min(timedelta(seconds=seconds), self.window)
 
 
-def _failures(session: Session, username: str, ip: str, since: datetime) -> int:
-    """Failed attempts since `since`: the larger count of this username's and this address's."""
-    return max(
+def _count_failures(session: Session, column: Any, value: str, since: datetime) -> int:
+    return (
         session.scalar(
             select(func.count(LoginAttempt.id)).where(
-                column == value,
-                LoginAttempt.success.is_(False),
-                LoginAttempt.at >= since,
+                column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= since
             )
         )
         or 0
-        for column, value in ((LoginAttempt.username, username), (LoginAttempt.ip, ip))
     )
+
+
+def check_throttle(
+    session: Session, username: str, ip: str, throttle: Throttle, now: datetime
+) -> None:
+    """Raise LoginThrottled if this client may not try this username now (see Throttle)."""
+    since = now - throttle.window
+    address_failures = _count_failures(session, LoginAttempt.ip, ip, since)
+    if address_failures >= throttle.address_max_failures:
+        oldest = session.scalar(
+            select(LoginAttempt.at)
+            .where(LoginAttempt.ip == ip, LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+            .order_by(LoginAttempt.at.desc())
+            .offset(throttle.address_max_failures - 1)
+            .limit(1)
+        )
+        wait = (oldest + throttle.window - now) if oldest is not None else throttle.window
+        raise LoginThrottled(max(1, math.ceil(wait.total_seconds())), "address")
+    if address_failures == 0:
+        return  # a client that has not failed is never refused
+    account_failures = _count_failures(session, LoginAttempt.username, username, since)
+    delay = throttle.account_delay(account_failures)
+    if not delay:
+        return
+    last = session.scalar(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username,
+            LoginAttempt.success.is_(False),
+            LoginAttempt.at >= since,
+        )
+    )
+    if last is not None and now < last + delay:
+        raise LoginThrottled(max(1, math.ceil((last + delay - now).total_seconds())), "account")
 
 
 def authenticate(
@@ -135,17 +190,20 @@ def authenticate(
     now: datetime | None = None,
 ) -> User | None:
     """The active user with this username and password, or None (one answer for an unknown
-    user and a wrong password). Raises LoginThrottled after too many recent failures for the
-    username or the address, even when the password is right. Records the attempt; on
-    success rotates the user's session token (old session cookies die). The caller commits.
+    user and a wrong password). Raises LoginThrottled when this client must wait (see
+    Throttle), before the password is looked at. Records the attempt (a refused one as a
+    failure of that client); on success rotates the user's session token (old session
+    cookies die). The caller commits.
     """
     now = now or utcnow()
     username = (username or "").strip().lower()[:64]
     ip = (ip or "unknown")[:45]
-    if _failures(session, username, ip, now - throttle.window) >= throttle.max_failures:
+    try:
+        check_throttle(session, username, ip, throttle, now)
+    except LoginThrottled:
         session.add(LoginAttempt(at=now, username=username, ip=ip, success=False))
         session.flush()
-        raise LoginThrottled()
+        raise
     user = session.scalar(select(User).where(func.lower(User.username) == username))
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
     ok = ok and user is not None and user.active

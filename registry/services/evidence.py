@@ -12,9 +12,12 @@ Crash consistency: the file is on disk (fsynced, directory included) before the 
 names it is committed, so an acknowledged upload never lacks its file. A process killed
 between the two leaves an *orphan*: a content-addressed file no Evidence row names, or a
 ``.upload-*`` temporary file. Writers hold the evidence directory's lock shared from the
-write until their commit (`Writing`); `sweep_orphans` takes it exclusively, so it only ever
-sees finished uploads, and removes the orphans. It runs when the app starts and in
-`registry sweep` (tests/test_crash_upload.py kills the server mid-upload).
+write until their commit (`Writing`); `sweep_orphans` takes it exclusively, so on one host
+it only ever sees finished uploads, and removes the orphans. When several hosts mount one
+EVIDENCE_DIR a lock on one host does not hold back a writer on another, so the sweep also
+leaves every file younger than its `min_age` (an upload commits within seconds; the daily
+`registry sweep` takes files older than an hour). It runs only in `registry sweep`, never
+when a worker starts (tests/test_crash_upload.py kills the server mid-upload).
 """
 
 from __future__ import annotations
@@ -200,30 +203,45 @@ def writing(evidence_dir: Path | str) -> Writing:
     return Writing(evidence_dir)
 
 
-def orphans(evidence_dir: Path | str, referenced: set[str]) -> list[Path]:
+def orphans(evidence_dir: Path | str, referenced: set[str], min_age: float = 0.0) -> list[Path]:
     """Files under EVIDENCE_DIR no upload will ever claim: content-addressed files whose
-    SHA-256 is not in `referenced`, and temporary files of interrupted writes. Anything else
-    (files an operator put there) is not the app's and is left alone."""
+    SHA-256 is not in `referenced`, and temporary files of interrupted writes, last modified
+    at least `min_age` seconds ago. Anything else (files an operator put there) is not the
+    app's and is left alone."""
     root = Path(evidence_dir)
     found: list[Path] = []
+    newest = time.time() - min_age
     if not root.is_dir():
         return found
     for sub in root.iterdir():
         if not (sub.is_dir() and len(sub.name) == 2):
             continue
         for path in sub.iterdir():
-            if path.name.startswith(TEMP_PREFIX) or (
-                _STORED_NAME.fullmatch(path.name)
-                and path.name.startswith(sub.name)
-                and path.name not in referenced
-            ):
+            if (
+                path.name.startswith(TEMP_PREFIX)
+                or (
+                    _STORED_NAME.fullmatch(path.name)
+                    and path.name.startswith(sub.name)
+                    and path.name not in referenced
+                )
+            ) and _modified(path) <= newest:
                 found.append(path)
     return found
 
 
-def sweep_orphans(session: Session, evidence_dir: Path | str, wait: float = 10.0) -> int | None:
-    """Remove the orphans a killed upload left (see the module docstring); the number
-    removed, or None when uploads kept the lock for `wait` seconds (try again later)."""
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # removed meanwhile (another host's sweep)
+        return float("inf")
+
+
+def sweep_orphans(
+    session: Session, evidence_dir: Path | str, wait: float = 10.0, min_age: float = 3600.0
+) -> int | None:
+    """Remove the orphans a killed upload left, older than `min_age` seconds (see the module
+    docstring); the number removed, or None when uploads kept the lock for `wait` seconds
+    (try again later)."""
     root = Path(evidence_dir)
     if not root.is_dir():
         return 0
@@ -232,7 +250,7 @@ def sweep_orphans(session: Session, evidence_dir: Path | str, wait: float = 10.0
         try:
             with _locked(root, fcntl.LOCK_EX | fcntl.LOCK_NB):
                 referenced = set(session.scalars(select(Evidence.sha256).distinct()))
-                removed = orphans(root, referenced)
+                removed = orphans(root, referenced, min_age)
                 for path in removed:
                     path.unlink(missing_ok=True)
                 return len(removed)

@@ -52,9 +52,12 @@ def init_app(app: Flask) -> None:
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
     app.register_blueprint(public.bp)
-    from registry.search import app as search_app
+    from registry.web import indexing
 
-    search_app.init_app(app)
+    indexing.init_app(app)
+    from registry.web import health
+
+    health.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(log.bp)
     app.register_blueprint(data.bp)

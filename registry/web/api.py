@@ -23,7 +23,7 @@ from registry.models import (
     Notice,
     Sanction,
 )
-from registry.web import catalogue
+from registry.web import catalogue, indexing
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -255,7 +255,7 @@ def search_firms():
     query, filters = search_args(session)
     page = int_arg("page", 1, minimum=1, maximum=SEARCH_MAX_PAGE)
     per_page = int_arg("per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
-    result = search.search(query, filters, page, per_page, session=session)
+    result = indexing.search(query, filters, page, per_page, session=session)
     results = [
         firm_json(firm) | {"listings": [listing_json(listing) for listing in found]}
         for firm, found in search_listings(session, result, filters)

@@ -9,6 +9,7 @@ failed logins are throttled through the database (services.accounts.authenticate
 from __future__ import annotations
 
 import hmac
+import logging
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -38,6 +39,7 @@ from registry.rules import Actor
 from registry.services import accounts
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
+security_log = logging.getLogger("registry.security")
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = lazy_gettext("请先登录。")
@@ -118,22 +120,27 @@ def login():
     settings = current_app.config["SETTINGS"]
     db = get_session()
     throttle = accounts.Throttle(
-        settings.LOGIN_MAX_FAILURES, timedelta(minutes=settings.LOGIN_WINDOW_MINUTES)
+        settings.LOGIN_MAX_FAILURES,
+        timedelta(minutes=settings.LOGIN_WINDOW_MINUTES),
+        settings.LOGIN_ADDRESS_MAX_FAILURES,
     )
+    address = request.remote_addr or "unknown"  # the proxies' view when PROXY_HOPS says so
     try:
         user = accounts.authenticate(
-            db,
-            form.username.data,
-            form.password.data,
-            ip=request.remote_addr or "unknown",
-            throttle=throttle,
+            db, form.username.data, form.password.data, ip=address, throttle=throttle
         )
-    except accounts.LoginThrottled:
+    except accounts.LoginThrottled as refused:
         db.commit()
-        message = _(
-            "失败次数过多，请%(minutes)d分钟后再试。", minutes=settings.LOGIN_WINDOW_MINUTES
+        security_log.warning(
+            "login refused (%s throttled, retry after %d s): username=%r address=%s",
+            refused.scope,
+            refused.retry_after,
+            (form.username.data or "")[:64],
+            address,
         )
-        return render_template("admin/login.html", form=form, error=message, next=""), 429
+        message = _("尝试过于频繁，请%(seconds)d秒后再试。", seconds=refused.retry_after)
+        page = render_template("admin/login.html", form=form, error=message, next="")
+        return page, 429, {"Retry-After": str(refused.retry_after)}
     db.commit()
     if user is None:
         message = _("用户名或密码不正确。")

@@ -1,20 +1,23 @@
-"""A per-process cache of public answers, in front of Flask (issue 7).
+"""A per-process cache of public answers, in front of Flask.
 
 What the public sees changes only when a write commits — every write records Events, and
 the first Event of a transaction advances the "event" counter row — or when the day
 changes (expiry at read time). So an anonymous GET of a public page, API answer or feed is
 kept with the counter value it was built at and served again, without Flask, while the
 counter and the day are the same: one primary-key read per request instead of the whole
-request. A counter that moved makes every kept answer stale at once.
+request. A counter that moved makes every kept answer stale at once, in every worker of
+every host, at its next request. The value read is left in the WSGI environment, so the
+other per-process caches of the request (registry.web.catalogue) key on the same number.
 
 A kept answer with an ETag also answers ``If-None-Match`` here (304); the first request
 for a path is built whole, without the condition, then compared. Never cached: anything
 but GET, regulators (any cookie but ``lang``), ``If-Modified-Since`` or ranged requests
-(Flask answers those), the back office, login, the downloads under /data and static
-files, answers other than 200, answers that set a cookie, answers over 1 MB, and answers
-built while the search index was still catching up with the database (`do_not_keep`).
-The key holds everything an answer depends on: path, query, host, scheme,
-``Accept-Language``, the ``lang`` cookie and the day.
+(Flask answers those), the back office, login, health checks, the downloads under /data
+and static files, answers other than 200, answers that set a cookie, answers over 1 MB,
+answers built while this process's search index had not yet applied every event up to
+the counter value (a search page would be missing the newest records), and answers the
+view marked with `do_not_keep`. The key holds everything an answer depends on: path,
+query, host, scheme, ``Accept-Language``, the ``lang`` cookie and the day.
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ from werkzeug.http import parse_cookie
 
 from registry import rules
 
-NEVER = ("/admin", "/login", "/logout", "/data", "/static")
+NEVER = ("/admin", "/login", "/logout", "/data", "/static", "/healthz")
 BYPASS_HEADERS = ("HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE", "HTTP_AUTHORIZATION")
 MAX_ANSWER_BYTES = 1024 * 1024
 MAX_BYTES = 32 * 1024 * 1024
 _COUNTER_SQL = "SELECT value FROM sequence_counter WHERE name = 'event'"
 _SKIP = "registry.public_cache.skip"
+COUNTER_KEY = "registry.event_counter"
 
 Key = tuple[str, ...]
 
@@ -59,6 +63,7 @@ class PublicCache:
         version = self._version()
         if version is None:
             return self.wsgi_app(environ, start_response)
+        environ[COUNTER_KEY] = version
         wanted = environ.pop("HTTP_IF_NONE_MATCH", None)  # answered here, from the entry
         with self._lock:
             entry = self._entries.get(key)
@@ -83,7 +88,11 @@ class PublicCache:
         if not captured:  # pragma: no cover - an app that never started its response
             return [body]
         entry = (version, captured[0], list(captured[1]), body)
-        if not environ.get(_SKIP) and self._storable(captured[0], captured[1], body):
+        if (
+            not environ.get(_SKIP)
+            and self._index_holds(version)
+            and self._storable(captured[0], captured[1], body)
+        ):
             self._store(key, entry)
         return _answer(entry, wanted, start_response)
 
@@ -120,6 +129,14 @@ class PublicCache:
                 return connection.exec_driver_sql(_COUNTER_SQL).scalar()
         except Exception:  # the database is down or not migrated: Flask says so
             return None
+
+    def _index_holds(self, version: int) -> bool:
+        from registry.web.indexing import get_index
+
+        try:
+            return get_index(self.app).last_applied() >= version
+        except Exception:  # unreadable: the answer said so; keep nothing
+            return False
 
     @staticmethod
     def _storable(status: str, headers: list, body: bytes) -> bool:
@@ -167,6 +184,23 @@ def _matches(wanted: str, etag: str) -> bool:
         if item == "*" or item.removeprefix("W/") == bare:
             return True
     return False
+
+
+def event_counter(session: Any) -> int:
+    """The "event" counter for this request: the value the public cache read before the
+    request, else one read through `session` (kept for the rest of the request)."""
+    if has_request_context():
+        value = request.environ.get(COUNTER_KEY)
+        if value is None:
+            value = request.environ[COUNTER_KEY] = _read_counter(session)
+        return value
+    return _read_counter(session)
+
+
+def _read_counter(session: Any) -> int:
+    from sqlalchemy import text
+
+    return session.execute(text(_COUNTER_SQL)).scalar() or 0
 
 
 def do_not_keep() -> None:

@@ -1,16 +1,16 @@
 """The catalogue the public pages and the API show on every request (province authorities,
-listing grounds), cached per process (issue 7: reloading it cost 5-10 % of a search).
+listing grounds), kept per process.
 
-Invalidation: the cache is dropped at once after any request of this process that
-committed (the admin who edits a ground sees the change on the next page), and otherwise
-lives TTL seconds — so another worker shows a new or edited ground at most a minute late.
-What is cached are plain copies of the rows, never ORM objects bound to a session.
+It is valid for the event counter value it was loaded at: every committed write (an edited
+ground included) advances the counter, and the next request of any worker on any host that
+reads a different value loads it again. No timer. The counter is the one the public cache
+read for this request, or one primary-key read. What is kept are plain copies of the rows,
+never ORM objects bound to a session.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from registry.models import Authority, Ground
 
-TTL = 60.0
 EXTENSION = "registry_catalogue"
 
 
@@ -29,7 +28,7 @@ class Catalogue:
     provinces: dict[str, str]  # authority code -> short name (广东省通信管理局 -> 广东省)
     province_codes: frozenset[str]  # GB/T 2260 province codes a firm may have
     grounds: dict[str, SimpleNamespace]  # code -> the ground's columns, in catalogue order
-    loaded_at: float
+    seq: int  # the event counter it was loaded at
 
     @property
     def ground_codes(self) -> frozenset[str]:
@@ -41,11 +40,8 @@ class _Holder:
         self.lock = threading.Lock()
         self.value: Catalogue | None = None
 
-    def invalidate(self, app: Flask | None = None) -> None:
-        self.value = None
 
-
-def load(session: Session) -> Catalogue:
+def load(session: Session, seq: int = 0) -> Catalogue:
     provinces: dict[str, str] = {}
     for code, name in session.execute(
         select(Authority.code, Authority.name)
@@ -62,7 +58,7 @@ def load(session: Session) -> Catalogue:
         provinces=provinces,
         province_codes=frozenset(code[:2] + "0000" for code in provinces),
         grounds=grounds,
-        loaded_at=time.monotonic(),
+        seq=seq,
     )
 
 
@@ -70,18 +66,19 @@ def _holder(app: Flask) -> _Holder:
     holder = app.extensions.get(EXTENSION)
     if holder is None:
         holder = app.extensions.setdefault(EXTENSION, _Holder())
-        if holder.invalidate not in app.extensions.setdefault("registry_after_commit", []):
-            app.extensions["registry_after_commit"].append(holder.invalidate)
     return holder
 
 
 def get(session: Session) -> Catalogue:
-    """The current app's catalogue, loaded with `session` when missing or older than TTL."""
+    """The current app's catalogue, loaded with `session` when the event counter moved."""
+    from registry.web.cache import event_counter
+
     holder = _holder(current_app._get_current_object())  # type: ignore[attr-defined]
+    seq = event_counter(session)
     value = holder.value
-    if value is None or time.monotonic() - value.loaded_at > TTL:
+    if value is None or value.seq != seq:
         with holder.lock:
             value = holder.value
-            if value is None or time.monotonic() - value.loaded_at > TTL:
-                value = holder.value = load(session)
+            if value is None or value.seq != seq:
+                value = holder.value = load(session, seq)
     return value

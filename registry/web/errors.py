@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from registry.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from registry.rules import RuleViolation
+from registry.search import IndexUnavailable
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 30
 
 FORBIDDEN_RULES = frozenset({"forbidden", "four_eyes"})
 
@@ -39,6 +47,22 @@ def init_app(app: Flask) -> None:
                 _log_denial(exc.code, exc.description or exc.name)
         return _render(exc.code or 500, exc.name, exc.description or exc.name)
 
+    @app.errorhandler(IndexUnavailable)
+    def index_unavailable(exc: IndexUnavailable):
+        log.error("search answered 503: the index cannot be read (%s)", exc)
+        body, status = _render(
+            503, _("搜索暂不可用"), _("搜索索引暂时无法读取，请稍后再试。其他页面不受影响。")
+        )
+        return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(exc: DBAPIError):
+        if not exc.connection_invalidated and not _is_disconnect(exc):
+            raise exc
+        log.error("answered 503: the database is unreachable (%s)", exc.orig)
+        body, status = _render(503, _("服务暂不可用"), _("数据库暂时无法连接，请稍后再试。"))
+        return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
     @app.errorhandler(NotFoundError)
     def not_found(exc: NotFoundError):
         return _render(404, "Not Found", str(exc))
@@ -62,3 +86,10 @@ def init_app(app: Flask) -> None:
         if status == 403:
             _log_denial(403, f"{exc.code}: {exc.message}")
         return _render(status, "Forbidden" if status == 403 else "Bad Request", exc.message)
+
+
+def _is_disconnect(exc: DBAPIError) -> bool:
+    """A lost or refused connection (the server restarting), as opposed to a bad statement."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.http import is_resource_modified
 
-from registry import feeds, rules, search, text, visibility
+from registry import feeds, rules, text, visibility
 from registry.database import get_session
 from registry.models import (
     Authority,
@@ -28,6 +28,7 @@ from registry.models import (
     Notice,
     notice_listing,
 )
+from registry.web import indexing
 from registry.web.api import (
     BadParameter,
     base_url,
@@ -330,7 +331,7 @@ def search_feed(ext: str):
     early, checked = _not_modified(fmt)
     if early is not None:
         return early
-    result = search.search(query, filters, 1, SEARCH_HITS, session=session)
+    result = indexing.search(query, filters, 1, SEARCH_HITS, session=session)
     listing_ids = [
         listing.id for _, found in search_listings(session, result, filters) for listing in found
     ]

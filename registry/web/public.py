@@ -25,7 +25,7 @@ from registry.models import (
     notice_listing,
     notice_sanction,
 )
-from registry.web import catalogue
+from registry.web import catalogue, indexing
 from registry.web.api import search_listings
 
 bp = Blueprint("public", __name__)
@@ -124,7 +124,7 @@ def search_page():
         ground=ground,
         year=int(year_raw) if year_raw else None,
     )
-    result = search.search(query, filters, page, PER_PAGE, session=session)
+    result = indexing.search(query, filters, page, PER_PAGE, session=session)
     # The page shows what the database says now (the index only finds candidates): every
     # listing in force of the page's firms, in one query.
     rows = search_listings(session, result, search.SearchFilters())

@@ -47,7 +47,7 @@ def _bad_text(value: str) -> bool:
 def reject_hostile_input() -> None:
     """One gate for what no view can store or look up: NUL bytes and invalid UTF-8 in the
     path, the query string or form fields, and row ids out of range. A clear 400 (404 for a
-    path) instead of a database error deep inside a view (issue 8)."""
+    path) instead of a database error deep inside a view."""
     if "\x00" in request.path:
         abort(404)
     for value in (request.view_args or {}).values():

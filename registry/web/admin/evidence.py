@@ -1,12 +1,11 @@
 """Evidence files: upload to a sanction or listing, download, retract, mark public.
 
-When the app starts, the files a killed upload left behind are swept (services.evidence)."""
+The files a killed upload left behind are swept by `registry sweep` (services.evidence)."""
 
 from __future__ import annotations
 
 import io
 import logging
-from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_babel import gettext as _
@@ -20,24 +19,6 @@ from registry.web.admin.forms import EvidenceActionForm, EvidenceForm
 from registry.web.admin.policy import actor, load, requires
 
 log = logging.getLogger(__name__)
-
-
-@bp.record_once
-def sweep_at_start(state) -> None:
-    """Remove the orphans of uploads killed mid-way (a crash, kill -9) once per app start."""
-    from registry.database import get_db
-
-    app = state.app
-    if not Path(app.config["EVIDENCE_DIR"]).is_dir():
-        return
-    try:
-        with get_db(app).session_factory() as session:
-            removed = service.sweep_orphans(session, app.config["EVIDENCE_DIR"])
-    except Exception:  # e.g. `registry init` before the tables exist: the next start sweeps
-        log.exception("evidence orphan sweep failed")
-        return
-    if removed:
-        log.warning("removed %d orphaned evidence file(s) left by interrupted uploads", removed)
 
 
 def _owner_url(record: Evidence | Sanction | Listing) -> str:

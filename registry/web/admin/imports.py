@@ -1,16 +1,16 @@
-"""Batch import from the back office (issue 6; SPEC sections 7 and 8): the same import as
-`registry import`, in three steps.
+"""Batch import from the back office: the same import as `registry import`, in three steps.
 
 1. Upload (GET/POST /admin/import): the file is parsed and checked (registry.imports); a file
    that cannot be read, or lacks a required column, gets the form again with a 400 and is not
-   kept. Otherwise its bytes are stored content-addressed (sha256 name, never the client's
-   name) under the instance folder and the validation report is shown.
+   kept. Otherwise its bytes are staged in the database under their SHA-256 (never the
+   client's name; any worker of any host can take the confirmation) and the validation
+   report is shown.
 2. The report: counts and the problems as a table; the confirm form carries the hash and
    the options, never the file.
 3. Confirm (POST /admin/import/confirm): the stored bytes are checked again (the database
    may have changed since), applied in one transaction and committed once; the search index
-   follows through the after-commit hooks. Confirming twice is harmless: the second time
-   every row is unchanged.
+   follows the new events (registry.web.indexing). Confirming twice is harmless: the second
+   time every row is unchanged.
 
 Tenancy: every row's listing authority must be one the user may import for
 (rules.may(actor, "import", authority)): their own, or any for the ministry. A row naming
@@ -21,14 +21,9 @@ submission by a system actor of the listing authority); a clerk cannot publish.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -52,13 +47,12 @@ from registry.imports import (
 )
 from registry.imports.validate import Catalogue
 from registry.models import Authority
+from registry.services import staging
 from registry.web.admin import bp
 from registry.web.admin.policy import actor, deny, requires
 
 # Problems shown in the report table; the rest are counted in an "and N more" line.
 MAX_SHOWN = 200
-# Stored uploads older than this are removed when the next file is uploaded.
-KEEP_SECONDS = 24 * 3600
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
@@ -76,52 +70,6 @@ class ConfirmForm(FlaskForm):
     authority = IntegerField(widget=widgets.HiddenInput(), validators=[DataRequired()])
     publish = HiddenField(validators=[Regexp(r"^[01]?$")])
     skip_bad = BooleanField(_l("跳过有错误的行，只导入其余各行"))
-
-
-# --- stored uploads ---------------------------------------------------------------------
-
-
-def upload_dir(app=None) -> Path:
-    """Where uploaded import files wait for confirmation: under the instance folder."""
-    return Path((app or current_app).instance_path) / "uploads" / "imports"
-
-
-def store_upload(directory: Path, data: bytes) -> str:
-    """Keep `data` under its SHA-256 (write a temporary file, then rename: a reader never
-    sees half a file); returns the hash."""
-    digest = hashlib.sha256(data).hexdigest()
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / digest
-    if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    else:
-        os.utime(target)  # a fresh upload of the same bytes keeps them another day
-    return digest
-
-
-def _prune(directory: Path, now: float) -> None:
-    if not directory.is_dir():
-        return
-    for path in directory.iterdir():
-        try:
-            if now - path.stat().st_mtime > KEEP_SECONDS:
-                path.unlink()
-        except OSError:  # removed by another worker in between
-            continue
-
-
-def _read_upload(digest: str) -> bytes | None:
-    try:
-        return (upload_dir() / digest).read_bytes()
-    except OSError:
-        return None
 
 
 # --- checking ---------------------------------------------------------------------------
@@ -239,9 +187,9 @@ def import_upload():
                 if report.header_errors:
                     form.file.errors.extend(p.message for p in report.header_errors)
                 else:
-                    directory = upload_dir()
-                    _prune(directory, time.time())
-                    digest = store_upload(directory, data)
+                    db = get_session()
+                    digest = staging.stage(db, data, user_id=actor().user_id)
+                    db.commit()
                     confirm = ConfirmForm(
                         formdata=None,
                         sha256=digest,
@@ -263,7 +211,7 @@ def import_confirm():
     authority = next((a for a in _authorities() if a.id == form.authority.data), None)
     if authority is None:
         deny(403, f"may not import for authority {form.authority.data}")
-    data = _read_upload(form.sha256.data)
+    data = staging.staged(get_session(), form.sha256.data)
     if data is None:
         abort(404, _("找不到上传的文件（可能已过期），请重新上传。"))
     try:
@@ -281,7 +229,7 @@ def import_confirm():
         db.rollback()
         form.form_errors.append(_("导入失败，未写入任何记录：%(error)s", error=str(exc)))
         return _render_report(report, form, 409)
-    db.commit()  # the search index catches up after the commit (registry.database)
+    db.commit()
     refresh_statistics(db)  # thousands of new rows, maybe: the planner should know
     flash(
         _(

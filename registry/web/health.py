@@ -1,0 +1,74 @@
+"""`GET /healthz` for load balancers and monitors: is this process able to serve?
+
+Healthy (200) when the database answers and the search index can be read; 503 otherwise,
+with the reason. `index_lag` is how many events the database has that this process's
+searcher does not hold yet (a moment after a write it may be a few; a follower that stopped
+applying them shows up as a growing number and a follower error).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from flask import Blueprint, Flask
+
+from registry.search import committed_seq
+from registry.web.indexing import followers, get_index
+
+bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+def _version() -> str:
+    try:
+        return version("telecom-credit-registry")
+    except PackageNotFoundError:  # running from a checkout that was not installed
+        return "unknown"
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[dict[str, Any], int, dict[str, str]]:
+    from registry.database import get_db
+
+    body: dict[str, Any] = {"database": False, "index": "ok", "index_lag": None}
+    healthy = True
+    counter = None
+    try:
+        with get_db().session_factory() as session:
+            counter = committed_seq(session)
+        body["database"] = True
+    except Exception as exc:
+        log.error("healthz: database unreachable: %s", exc)
+        body["database_error"] = type(exc).__name__
+        healthy = False
+    index = get_index()
+    try:
+        applied = index.last_applied(force=True)
+    except Exception as exc:
+        body["index"] = f"unreadable: {type(exc).__name__}"
+        healthy = False
+    else:
+        if index.error is not None:  # a generation is open, but the folder cannot be read
+            body["index"] = f"unreadable: {index.error.split(':')[0]}"
+            healthy = False
+        if counter is not None:
+            body["index_lag"] = max(0, counter - applied)
+    body["followers"] = {
+        name: {
+            "running": status.running,
+            "failures": status.failures,
+            "last_error": status.last_error,
+        }
+        for name, follower in followers().items()
+        for status in [follower.status()]
+    }
+    body["version"] = _version()
+    body["status"] = "ok" if healthy else "unavailable"
+    headers = {"Cache-Control": "no-store"}
+    return body, 200 if healthy else 503, headers
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
