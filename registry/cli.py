@@ -118,10 +118,10 @@ def serve_command(host: str, port: int) -> None:
     The search index follows the database in a background thread of this process."""
     from werkzeug.serving import run_simple
 
-    from registry.web.indexing import start_followers
+    from registry.web.indexing import WARM_SECONDS, start_followers
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    start_followers(app)
+    start_followers(app, wait=WARM_SECONDS)
     click.echo(f"serving on http://{host}:{port}/")
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 

@@ -35,7 +35,9 @@ class FollowerStatus:
 
 
 class Follower:
-    """Calls `step(session)` with a fresh session from `session_factory`, repeatedly."""
+    """Calls `step(session)` with a fresh session from `session_factory`, repeatedly. The
+    step returns False while it is not yet caught up (e.g. another process holds the
+    writer lock and is still applying the events); anything else means caught up."""
 
     def __init__(
         self,
@@ -51,6 +53,7 @@ class Follower:
         self.runs = 0
         self.failures = 0
         self.last_error: str | None = None
+        self.caught_up = False
         self._last_success: float | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -62,13 +65,14 @@ class Follower:
         with self._lock:
             try:
                 with self.session_factory() as session:
-                    self.step(session)
+                    result = self.step(session)
             except Exception as exc:
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("follower %s failed (%d in a row)", self.name, self.failures)
                 return False
             self.runs += 1
+            self.caught_up = result is not False
             self.failures = 0
             self.last_error = None
             self._last_success = time.monotonic()
@@ -95,11 +99,13 @@ class Follower:
         """Run the next step now (this process just committed something)."""
         self._wake.set()
 
-    def wait_for_first_run(self, timeout: float) -> bool:
+    def wait_until_caught_up(self, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) for a step that found nothing left to do; False
+        if that did not happen (the step keeps failing, or is still behind)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.runs or self.failures:
-                return self.runs > 0
+            if self.caught_up:
+                return True
             time.sleep(0.02)
         return False
 

@@ -9,6 +9,7 @@ applying them shows up as a growing number and a follower error).
 from __future__ import annotations
 
 import logging
+import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -65,6 +66,7 @@ def healthz() -> tuple[dict[str, Any], int, dict[str, str]]:
         for status in [follower.status()]
     }
     body["version"] = _version()
+    body["pid"] = os.getpid()  # which worker answered (a host runs several)
     body["status"] = "ok" if healthy else "unavailable"
     headers = {"Cache-Control": "no-store"}
     return body, 200 if healthy else 503, headers

@@ -34,9 +34,10 @@ def init_app(app: Flask) -> None:
     index = SearchIndex(app.config["INDEX_DIR"])
     app.extensions[EXTENSION] = index
 
-    def follow(session: Session) -> None:
-        index.ensure_current(session)
+    def follow(session: Session) -> bool:
+        current = index.ensure_current(session)
         index.bitmaps()  # loaded here, not by the first search after a change
+        return current
 
     def sessions() -> Session:
         from registry.database import get_db
@@ -63,7 +64,7 @@ def start_followers(app: Flask, wait: float = 0.0) -> None:
         follower.start()
     if wait:
         for follower in followers(app).values():
-            if not follower.wait_for_first_run(wait):
+            if not follower.wait_until_caught_up(wait):
                 log.warning("follower %s not ready after %.0f s", follower.name, wait)
 
 
