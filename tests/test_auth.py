@@ -1,4 +1,4 @@
-"""Regulator login (issue 3): argon2, server-side session tokens, timeouts, a throttle in
+"""Regulator login: argon2, server-side session tokens, timeouts, a throttle in
 the database, one answer for unknown user and wrong password, cookie flags, CSRF."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Crash consistency of evidence uploads (issue 8; docs/SECURITY.md): kill -9 the server.
+"""Crash consistency of evidence uploads (docs/SECURITY.md): kill -9 the server.
 
 A real instance in a temporary directory (SQLite), served by `registry serve` in a
 subprocess; a clerk logged in through the real form; two clients sending evidence uploads

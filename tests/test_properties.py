@@ -1,4 +1,4 @@
-"""Hypothesis properties (issue 8) of the import parser and the search query path
+"""Hypothesis properties of the import parser and the search query path
 (text.py has its own in tests/test_text.py).
 
 Import: any bytes, and any CSV text in UTF-8, UTF-8 with BOM or GB18030 with any cell values

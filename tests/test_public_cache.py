@@ -1,4 +1,4 @@
-"""Per-request work of the public search and API (issue 7): the catalogue (provinces,
+"""Per-request work of the public search and API: the catalogue (provinces,
 grounds) is cached per process and dropped after a commit or TTL seconds; a search page's
 listings come in one query whatever the number of hits."""
 
