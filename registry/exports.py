@@ -120,7 +120,7 @@ def rows(session: Session, on: date, *, release: bool = False) -> Iterator[dict[
     for start in range(0, len(ids), BATCH):
         batch = session.execute(query.where(Listing.id.in_(ids[start : start + BATCH]))).all()
         # ... and after every batch, so a client that stops reading holds no pooled
-        # connection (under wrk, 8 clients exhausted the pool within seconds).
+        # connection (a few slow clients would otherwise exhaust the pool).
         if release:
             session.rollback()
         yield from (_row(values) for values in batch)

@@ -62,10 +62,10 @@ class Validators:
 
 
 def validators(fmt: str, follows: str = "events") -> Validators:
-    """ETag and Last-Modified from what the feed depends on, before anything is built,
-    so a 304 costs a few small queries rather than the whole feed. A feed changes only when the head of its
-    source moves — the publication log (`follows="log"`: the listings feed formats log
-    entries only), or the change stream (`"events"`: every log entry has its Event, and
+    """ETag and Last-Modified from what the feed depends on, before anything is built, so a
+    304 costs a few small queries rather than the whole feed. A feed changes only when the
+    head of its source moves — the publication log (`follows="log"`: the listings feed formats
+    log entries only), or the change stream (`"events"`: every log entry has its Event, and
     notice summaries and search results also follow renames) — or when the day changes
     (expiry at read time); and it differs by URL, query, host and language."""
     session = get_session()
