@@ -4,8 +4,9 @@ comment, docstring and document link.
 * Comments (read with `tokenize`) and docstrings (read with `ast`) in registry/ and tests/
   say what the code does and why. They do not cite tracker issue numbers or sections of
   the specification, which live outside the repository, nor paths on a developer machine.
-* Every relative link in README.md and docs/*.md names a file that exists in the
-  repository, and no path in those documents climbs out of it.
+* Every relative link in README.md and docs/*.md, and every repository path they quote as
+  code, names a file that exists in the repository; no path in those documents climbs out
+  of it.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 REFERENCE = re.compile(r"^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.MULTILINE)
 CLIMBING = re.compile(r"(?<![\w.])((?:\.\./)+[\w.\-/]*)")
 EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+# A path of the repository quoted as code, e.g. `registry/rules.py`: it must exist too.
+QUOTED_PATH = re.compile(r"`((?:registry|tests|docs|bench|templates|static)/[^`\s]*)`")
 
 
 def documents() -> list[Path]:
@@ -125,6 +128,9 @@ def link_problems(document: Path, root: Path = ROOT) -> list[str]:
             problems.append(f"{name}: link {target!r} leaves the repository")
         elif not resolved.exists():
             problems.append(f"{name}: link {target!r} names no file of the repository")
+    for quoted in QUOTED_PATH.findall(text):
+        if not (root / quoted.split("#", 1)[0]).exists():
+            problems.append(f"{name}: {quoted!r} names no file of the repository")
     for climb in CLIMBING.findall(text):
         if not (document.parent / climb).resolve().is_relative_to(root):
             problems.append(f"{name}: path {climb!r} leaves the repository")
@@ -140,13 +146,14 @@ def test_link_checker_finds_missing_files_and_paths_outside(tmp_path):
     example.write_text(
         "[ok](SECURITY.md#threats) [gone](MISSING.md) [web](https://example.org/x.md) "
         "[here](#top) [out](../../elsewhere/SPEC.md) see `../../shared/notes.md`\n"
-        "[ref]: ../README.md\n",
+        "[ref]: ../README.md\nsee `docs/SECURITY.md` and `registry/gone.py`\n",
         encoding="utf-8",
     )
     problems = link_problems(example, tmp_path)
     assert problems == [
         "docs/example.md: link 'MISSING.md' names no file of the repository",
         "docs/example.md: link '../../elsewhere/SPEC.md' leaves the repository",
+        "docs/example.md: 'registry/gone.py' names no file of the repository",
         "docs/example.md: path '../../elsewhere/SPEC.md' leaves the repository",
         "docs/example.md: path '../../shared/notes.md' leaves the repository",
     ]
