@@ -1,6 +1,6 @@
-"""Open data: the listings in force as CSV, JSON and XLSX (SPEC sections 3, 5 and 8).
+"""Open data: the listings in force as CSV, JSON and XLSX (docs/INTERFACES.md, "Exports").
 
-The columns are those of the import format (section 8), so an export can be imported
+The columns are those of the import format, so an export can be imported
 elsewhere as it is, followed by the listing and expiry dates (the importer ignores unknown
 columns). Rows are streamed from the database (`yield_per`), so 100k listings never sit in
 memory at once. Spreadsheet cells that would start a formula are neutralised. No Flask here.
@@ -78,7 +78,7 @@ def listing_row(listing: Listing) -> dict[str, Any]:
 
 def rows(session: Session, on: date, *, release: bool = False) -> Iterator[dict[str, Any]]:
     """Every listing in force on `on`, oldest first, as plain rows: the ids, then one query
-    per BATCH listings (no ORM objects: building three per listing cost 90 % of an export)."""
+    per BATCH listings (no ORM objects: building three per listing would dominate an export)."""
     first_licence = (
         select(Licence.number)
         .where(Licence.enterprise_id == Listing.enterprise_id)
@@ -120,7 +120,7 @@ def rows(session: Session, on: date, *, release: bool = False) -> Iterator[dict[
     for start in range(0, len(ids), BATCH):
         batch = session.execute(query.where(Listing.id.in_(ids[start : start + BATCH]))).all()
         # ... and after every batch, so a client that stops reading holds no pooled
-        # connection (under wrk, 8 clients exhausted the pool within seconds).
+        # connection (a few slow clients would otherwise exhaust the pool).
         if release:
             session.rollback()
         yield from (_row(values) for values in batch)

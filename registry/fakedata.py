@@ -13,7 +13,7 @@ same seed always gives the same firms and listings. Standard library only
   (``dishonest``) lists for the seeded ground codes B1-B3 and D1-D4, with
   decision numbers (``粤通管罚〔2020〕12号``, ``工信部罚〔2021〕3号``), facts
   (违法事实) and campaign tags (专项行动).
-* :func:`import_rows` / :func:`write_csv` - the SPEC section 8 import format.
+* :func:`import_rows` / :func:`write_csv` - the import format (docs/INTERFACES.md).
 
 The names are composed from common trade-name characters; any resemblance to
 a real company is accidental (well-known trade names are excluded).
@@ -846,7 +846,7 @@ def _source_end(decided_on: date, end: date) -> date:
 
 
 # --------------------------------------------------------------------------
-# Import format (SPEC section 8)
+# Import format (docs/INTERFACES.md)
 # --------------------------------------------------------------------------
 
 HEADERS: tuple[str, ...] = (

@@ -47,7 +47,7 @@ class Feed:
 
 
 # Characters XML 1.0 cannot carry (C0 controls but tab/newline, surrogates, U+FFFE/F): a
-# search for "\x01" or a name typed with one must not break the feed (issue 8).
+# search for "\x01" or a name typed with one must not break the feed.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 

@@ -1,4 +1,4 @@
-"""The publication log (公示日志): a SHA-256 hash chain of everything published (SPEC §6).
+"""The publication log (公示日志): a SHA-256 hash chain of everything published.
 
 Every publication event — a listing published, removed, expired or annulled, a notice
 published — appends one entry in the same transaction as the change:

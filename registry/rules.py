@@ -169,7 +169,7 @@ def check_ground_list(ground_list: str, list_code: str) -> None:
         )
 
 
-# --- state machine (SPEC section 2) ---------------------------------------------------
+# --- state machine ---------------------------------------------------------------------
 
 LISTING_TRANSITIONS: dict[tuple[str, str], str] = {
     ("draft", "submit"): "submitted",
@@ -250,7 +250,7 @@ def check_early_removal(
     raise RuleViolation("bad_removal_rule", f"unknown removal rule {removal_rule!r}")
 
 
-# --- who may act: roles, four eyes, tenancy (SPEC section 2) ---------------------------
+# --- who may act: roles, four eyes, tenancy -------------------------------------------
 
 
 @dataclass(frozen=True)

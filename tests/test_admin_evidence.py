@@ -1,4 +1,4 @@
-"""Evidence upload (issue 3): allowed by content, not by name; size limit (413); stored by
+"""Evidence upload: allowed by content, not by name; size limit (413); stored by
 SHA-256 and never overwritten; retracted, not deleted; served as an attachment only to the
 owning authority and the ministry; a reviewer may mark a file public."""
 

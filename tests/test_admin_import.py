@@ -1,5 +1,5 @@
-"""The back-office import (issue 6, "the same import from the back-office"; SPEC section 8):
-upload → the validation report as a table → confirm applies it in one transaction.
+"""The back-office import (the same import as `registry import`, from the
+browser): upload → the validation report as a table → confirm applies it in one transaction.
 
 The file is stored under its SHA-256 and read again at confirmation, so what is applied is
 what was checked; tenancy (a bureau imports its own listings, the ministry any bureau's) and

@@ -1,4 +1,4 @@
-"""Back-office pages (issue 3): forms, the workflow buttons, optimistic locking, history,
+"""Back-office pages: forms, the workflow buttons, optimistic locking, history,
 the dashboard. Everything goes through the Flask test client as a regulator would."""
 
 from __future__ import annotations

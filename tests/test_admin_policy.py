@@ -1,4 +1,4 @@
-"""Who may call which /admin route (issue 3; SPEC section 2: roles, four eyes, tenancy).
+"""Who may call which /admin route (roles, four eyes, tenancy; docs/DOMAIN.md).
 
 For every write route, every kind of user tries it on a record of bureau A: only the
 allowed ones succeed, and for everyone else the database is unchanged (no Event)."""

@@ -1,4 +1,4 @@
-"""The JSON API (SPEC section 5): only what is in force, JSON errors, CORS, OpenAPI."""
+"""The JSON API: only what is in force, JSON errors, CORS, OpenAPI."""
 
 from __future__ import annotations
 

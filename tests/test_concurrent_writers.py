@@ -1,4 +1,4 @@
-"""Several processes writing at once (issue 8; docs/SECURITY.md): SQLite in WAL mode with a
+"""Several processes writing at once (docs/SECURITY.md): SQLite in WAL mode with a
 busy timeout, and PostgreSQL.
 
 Four processes make 25 writes each through the services: each write registers a firm and

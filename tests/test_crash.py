@@ -1,4 +1,4 @@
-"""Crash consistency (issue 8; docs/SECURITY.md): kill -9 at random points.
+"""Crash consistency (docs/SECURITY.md): kill -9 at random points.
 
 A real instance in a temporary directory (`registry init`, a reviewer from `registry user
 create --password-stdin`), a few hundred generated rows per file (registry/fakedata.py),

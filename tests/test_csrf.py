@@ -1,4 +1,4 @@
-"""Cross-site requests (issue 8; docs/SECURITY.md, "a site that lures a logged-in regulator").
+"""Cross-site requests (docs/SECURITY.md, "a site that lures a logged-in regulator").
 
 Every POST route of the app, taken from the URL map, is sent by a user who is allowed to
 call it, with valid form data (the cases of tests/test_admin_policy.py), but without a CSRF

@@ -1,4 +1,4 @@
-"""Open data (SPEC sections 3, 5, 8): the listings in force, in the import format's columns,
+"""Open data: the listings in force, in the import format's columns,
 as CSV with a BOM, JSON and XLSX; formula cells neutralised; streamed."""
 
 from __future__ import annotations

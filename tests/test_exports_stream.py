@@ -1,5 +1,5 @@
-"""The open-data export reads plain rows, one query per batch (issue 7: ORM objects per listing
-cost 90 % of a CSV download), with the same fields the ORM path gave: the firm's first
+"""The open-data export reads plain rows, one query per batch (building ORM objects
+per listing would dominate a CSV download), with the same fields the ORM path gave: the firm's first
 licence, the decision number of a listing's published sanction."""
 
 from __future__ import annotations

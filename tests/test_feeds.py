@@ -1,4 +1,4 @@
-"""Feeds (SPEC section 4): feedparser reads them without error; items have stable GUIDs,
+"""Feeds: feedparser reads them without error; items have stable GUIDs,
 real dates and absolute links; conditional GETs answer 304."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_listings_feed_has_publications_and_removals(client, world):
     kept, gone = world["kept"].enterprise.name, world["gone"].enterprise.name
     assert any(kept in t and t.startswith("列入") for t in titles)
     assert any(gone in t and t.startswith("提前移出") for t in titles)
-    # the removed listing's publication left the feed with it (SPEC section 3)
+    # the removed listing's publication left the feed with it: removed listings leave at once
     assert not any(gone in t and t.startswith("列入") for t in titles)
     summary = next(e.summary for e in parsed.entries if kept in e.title)
     for field in (world["kept"].enterprise.uscc, "B3", "广东省通信管理局"):

@@ -1,6 +1,6 @@
 """Conditional GETs of the feeds are answered from the head of the publication log or of
-the change stream, before any item is gathered or rendered (issue 7: a 304 cost as much as
-the whole feed)."""
+the change stream, before any item is gathered or rendered, so
+a 304 costs far less than the whole feed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hostile input (issue 8; SPEC section 9: bad input anywhere gets a 4xx, never a 500).
+"""Hostile input: bad input anywhere gets a 4xx, never a 500.
 
 A corpus of nasty values — quotes, brackets, search operators, 10,000 characters, NUL,
 control characters, right-to-left marks, emoji, SQL and HTML payloads, invalid UTF-8

@@ -1,4 +1,4 @@
-"""The English translation (SPEC §9: every UI string through Flask-Babel, with an English
+"""The English translation (every UI string goes through Flask-Babel, with an English
 translation): the locale follows `?lang=`, the `lang` cookie and Accept-Language; the
 catalogue covers every source string; the committed .mo is the compiled .po."""
 

@@ -1,4 +1,4 @@
-"""Batch import of listings (SPEC sections 7 and 8): parse → validate every row → apply
+"""Batch import of listings (docs/INTERFACES.md): parse → validate every row → apply
 through the services in one transaction."""
 
 from __future__ import annotations

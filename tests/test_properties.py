@@ -1,4 +1,4 @@
-"""Hypothesis properties (issue 8) of the import parser and the search query path
+"""Hypothesis properties of the import parser and the search query path
 (text.py has its own in tests/test_text.py).
 
 Import: any bytes, and any CSV text in UTF-8, UTF-8 with BOM or GB18030 with any cell values
@@ -133,9 +133,9 @@ def test_any_bytes_raise_only_import_file_error(data):
     _parsed(data)
 
 
-# Found by the property above (fixed in parse.decode): a byte-order mark followed by bytes that
-# are not valid in its encoding (a UTF-16 file of odd length, a UTF-8 BOM then GB18030 bytes)
-# raised UnicodeDecodeError — a 500 on the web import page — instead of ImportFileError.
+# A byte-order mark followed by bytes that are not valid in its encoding (a UTF-16 file of odd
+# length, a UTF-8 BOM then GB18030 bytes) must give ImportFileError from parse.decode, not a
+# UnicodeDecodeError, which would be a 500 on the web import page.
 @pytest.mark.parametrize("data", [b"\xff\xfe\x00", b"\xef\xbb\xbf" + "名称".encode("gb18030")])
 def test_a_bom_then_bytes_of_another_encoding_raise_only_import_file_error(data):
     _parsed(data)
@@ -163,9 +163,9 @@ def test_csv_rows_round_trip_in_every_encoding(rows, encoding):
     assert [r.cells for r in parsed.rows] == _expected(rows)
 
 
-# Found by the round trip (fixed in parse.read_csv): csv.Sniffer sniffed the header line alone,
-# found no quotes there and answered doublequote=False, so a quoted cell with an escaped quote
-# ("a""b", as Excel and the csv module write a"b) came back as a"b" — silently altered data.
+# csv.Sniffer, given only a header line without quotes, answers doublequote=False; parse.read_csv
+# must still read a quoted cell with an escaped quote ("a""b", as Excel and the csv module
+# write a"b) as a"b, not as a"b" — silently altered data.
 def test_a_cell_with_a_double_quote_round_trips():
     rows = [["深圳市某某网络科技有限公司", 'say "hi"'] + [""] * 9]
     assert [r.cells for r in read_bytes(_csv_text(rows).encode()).rows] == _expected(rows)

@@ -1,4 +1,4 @@
-"""Public site (SPEC §3): pages, search page, what leaves the public surfaces at once,
+"""Public site: pages, search page, what leaves the public surfaces at once,
 bad input gives 4xx, never 500."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The publication log (SPEC section 6): every publication event is appended to a SHA-256
+"""The publication log (docs/INTERFACES.md): every publication event is appended to a SHA-256
 hash chain in the same transaction; `registry verify-log` fails on any change."""
 
 from __future__ import annotations

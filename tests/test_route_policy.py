@@ -1,5 +1,5 @@
-"""Tenancy and roles, derived from the URL map (issue 8; SPEC section 2: roles, four eyes,
-tenancy).
+"""Tenancy and roles, derived from the URL map (roles, four eyes and tenancy as in
+docs/DOMAIN.md).
 
 tests/test_admin_policy.py holds the hand-written cases (how to make a valid request to each
 write route, and who may send it). Here the matrix is driven by the app's URL map: every

@@ -2,7 +2,7 @@
 
 Sources: 《电信业务经营许可管理办法》 (MIIT Order 42, 2017) — "办法" — articles 35–45, and the
 2018 MIIT notice 《关于做好电信业务经营不良名单和失信名单管理工作的通知》 — "2018 通知".
-SPEC = /work/shared/SPEC.md sections 2 and 2a.
+docs/DOMAIN.md states the same rules in prose.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_decision_date_in_future_rejected():
 
 
 def test_fixed_term_expiry_counts_calendar_months_from_listing():
-    """2018 通知 / SPEC 2a (B2, B3: 3 years; D1–D3: 5 years): the term runs in calendar
+    """2018 通知 (B2, B3: 3 years; D1–D3: 5 years): the term runs in calendar
     months from the listing date, fixed at publication. 民法典第201–202条: the listing day is
     not counted and the corresponding day N months later is the last day in force, so the
     expiry date (first day out of force) is the day after it."""
@@ -134,7 +134,7 @@ def test_source_term_requires_source_end_date():
 
 
 def test_unknown_term_kind_rejected():
-    """SPEC 2a: terms are catalogue data; an unknown kind is an error, not a silent default."""
+    """Terms are catalogue data; an unknown kind is an error, not a silent default."""
     with pytest.raises(RuleViolation) as excinfo:
         rules.compute_expiry(date(2024, 6, 1), "forever", None)
     assert violation_code(excinfo) == "bad_term"
@@ -144,7 +144,7 @@ def test_unknown_term_kind_rejected():
 
 
 def test_listing_in_force_until_day_before_expiry():
-    """SPEC 2 / 2018 通知: in force while published and today is before the expiry date;
+    """2018 通知: in force while published and today is before the expiry date;
     past it the listing is expired even before `registry sweep` records it."""
     item = listing("published", expires_on=date(2027, 3, 15))
     assert rules.in_force(item, date(2024, 3, 15)) is True
@@ -156,7 +156,7 @@ def test_listing_in_force_until_day_before_expiry():
 
 
 def test_in_force_uses_shanghai_date_not_utc():
-    """SPEC 2: "today" is the Asia/Shanghai date (UTC+8), not the server's or UTC's."""
+    """Today is the Asia/Shanghai date (UTC+8), not the server's or UTC's."""
     now = datetime(2026, 1, 1, 16, 30, tzinfo=UTC)  # 2026-01-02 00:30 in Shanghai
     assert rules.today(now=now) == date(2026, 1, 2)
     assert rules.today(now=datetime(2026, 1, 1, 15, 59, tzinfo=UTC)) == date(2026, 1, 1)
@@ -171,7 +171,7 @@ def test_in_force_uses_shanghai_date_not_utc():
     "state", ["draft", "submitted", "removed", "expired", "annulled"], ids=lambda s: s
 )
 def test_removed_annulled_and_unpublished_listings_are_not_in_force(state):
-    """SPEC 2: only a published listing, not removed or annulled, is in force."""
+    """Only a published listing, not removed or annulled, is in force."""
     on = date(2025, 1, 1)
     assert rules.in_force(listing(state, expires_on=date(2030, 1, 1)), on) is False
     assert rules.in_force(listing(state, expires_on=None), on) is False
@@ -197,7 +197,7 @@ def test_annual_report_listing_removed_only_after_filing_confirmed():
 
 
 def test_early_removal_follows_the_grounds_removal_rule():
-    """SPEC 2a / 2018 通知: B2, B3, D2 may leave early by decision; D1, D3 only at expiry;
+    """2018 通知: B2, B3, D2 may leave early by decision; D1, D3 only at expiry;
     D4 follows the source decision."""
     rules.check_early_removal("expiry_or_early")
     rules.check_early_removal("source")
@@ -239,8 +239,8 @@ def test_ground_must_belong_to_the_chosen_list():
 
 STATES = ["draft", "submitted", "published", "removed", "expired", "annulled"]
 ACTIONS = ["submit", "return", "publish", "remove", "expire", "annul"]
-# SPEC section 2, written out independently of rules.LISTING_TRANSITIONS.
-SPEC_LISTING_TRANSITIONS = {
+# The state machine of docs/DOMAIN.md, written out independently of rules.LISTING_TRANSITIONS.
+EXPECTED_LISTING_TRANSITIONS = {
     ("draft", "submit"): "submitted",
     ("submitted", "publish"): "published",
     ("submitted", "return"): "draft",
@@ -255,10 +255,10 @@ SPEC_LISTING_TRANSITIONS = {
     list(itertools.product(STATES, ACTIONS)),
     ids=lambda v: v,
 )
-def test_listing_state_transitions_follow_spec(state, action):
-    """SPEC 2: draft → submitted → published → removed | expired; submitted → draft
+def test_listing_state_transitions_follow_the_state_machine(state, action):
+    """Draft → submitted → published → removed | expired; submitted → draft
     (returned); published → annulled. Every other state × action is refused."""
-    expected = SPEC_LISTING_TRANSITIONS.get((state, action))
+    expected = EXPECTED_LISTING_TRANSITIONS.get((state, action))
     if expected is not None:
         assert rules.next_state(state, action) == expected
     else:
@@ -268,14 +268,14 @@ def test_listing_state_transitions_follow_spec(state, action):
 
 
 def test_listing_transition_table_is_exactly_the_spec():
-    """SPEC 2: no extra transitions (e.g. un-removing, re-publishing an expired listing)."""
-    assert rules.LISTING_TRANSITIONS == SPEC_LISTING_TRANSITIONS
+    """No extra transitions (e.g. un-removing, re-publishing an expired listing)."""
+    assert rules.LISTING_TRANSITIONS == EXPECTED_LISTING_TRANSITIONS
     for terminal in ("removed", "expired", "annulled"):
         assert not any(s == terminal for s, _ in rules.LISTING_TRANSITIONS)
 
 
 def test_sanctions_and_notices_are_never_removed_or_expired():
-    """SPEC 2: a sanction is published or annulled; a notice, once published, stays."""
+    """A sanction is published or annulled; a notice, once published, stays."""
     assert rules.next_state("published", "annul", rules.SANCTION_TRANSITIONS) == "annulled"
     for action in ("remove", "expire"):
         with pytest.raises(RuleViolation):
@@ -287,7 +287,7 @@ def test_sanctions_and_notices_are_never_removed_or_expired():
 
 
 def test_only_drafts_are_editable():
-    """SPEC 2 (nothing is ever deleted; history is append-only): only a draft is edited."""
+    """Nothing is ever deleted and history is append-only: only a draft is edited."""
     rules.check_editable("draft")
     for state in STATES[1:]:
         with pytest.raises(RuleViolation) as excinfo:
@@ -297,7 +297,7 @@ def test_only_drafts_are_editable():
 
 @pytest.mark.parametrize("action", ["return", "remove", "annul"])
 def test_return_remove_annul_need_a_reason(action):
-    """SPEC 1–2 (returns with a reason; early removal and annulment are published): a
+    """Returns, early removals and annulments are explained to the clerk or the public: a
     return, removal or annulment needs a reason; blank text does not count."""
     for reason in (None, "", "   \n\t"):
         with pytest.raises(RuleViolation) as excinfo:
@@ -307,7 +307,7 @@ def test_return_remove_annul_need_a_reason(action):
 
 
 def test_submit_and_publish_need_no_reason():
-    """SPEC 2: only return, remove and annul carry a reason."""
+    """Only return, remove and annul carry a reason."""
     for action in ("submit", "publish", "expire"):
         rules.check_reason(action, None)
 
@@ -316,7 +316,7 @@ def test_submit_and_publish_need_no_reason():
 
 
 def test_nobody_publishes_own_submission():
-    """SPEC 2 (four eyes, 双人复核): a reviewer publishes; nobody publishes what they
+    """Four eyes (双人复核): a reviewer publishes; nobody publishes what they
     themselves submitted."""
     reviewer = actor("reviewer", GUANGDONG, user_id=7)
     with pytest.raises(RuleViolation) as excinfo:
@@ -326,7 +326,7 @@ def test_nobody_publishes_own_submission():
 
 
 def test_bureau_reads_and_writes_only_its_own_records():
-    """SPEC 2 (tenancy): a bureau's users read and write their own authority's records only."""
+    """Tenancy: a bureau's users read and write their own authority's records only."""
     clerk = actor("clerk", GUANGDONG)
     reviewer = actor("reviewer", GUANGDONG, user_id=2)
     for user in (clerk, reviewer):
@@ -348,7 +348,7 @@ def test_bureau_reads_and_writes_only_its_own_records():
 
 
 def test_ministry_reads_all_writes_own():
-    """SPEC 2 (tenancy): ministry users read everything and write the ministry's records."""
+    """Tenancy: ministry users read everything and write the ministry's records."""
     clerk = actor("clerk", MIIT)
     reviewer = actor("reviewer", MIIT, user_id=2)
     for user in (clerk, reviewer):
@@ -364,7 +364,7 @@ def test_ministry_reads_all_writes_own():
 
 
 def test_ministry_reviewer_may_publish_bureau_submission():
-    """SPEC 2 (部省联动): ministry reviewers may publish (or return) any authority's submitted
+    """部省联动: ministry reviewers may publish (or return) any authority's submitted
     records, recorded as cross-authority; a ministry clerk may not."""
     reviewer = actor("reviewer", MIIT, user_id=2)
     assert rules.may(reviewer, "publish", GUANGDONG) is True
@@ -377,7 +377,7 @@ def test_ministry_reviewer_may_publish_bureau_submission():
 
 
 def test_clerk_cannot_publish():
-    """SPEC 1–2 (录入员 enters, 审核员 checks and publishes): a clerk never publishes,
+    """Roles (录入员 enters, 审核员 checks and publishes): a clerk never publishes,
     returns, removes or annuls, even at their own authority."""
     clerk = actor("clerk", GUANGDONG)
     for act in ("publish", "return", "remove", "annul", "decide_petition", "mark_public"):
@@ -388,7 +388,7 @@ def test_clerk_cannot_publish():
 
 
 def test_admin_cannot_edit_records():
-    """SPEC 1 (system admin: users, authorities, catalogue): an admin does not enter or
+    """Roles (system admin: users, authorities, catalogue): an admin does not enter or
     publish records."""
     admin = actor("admin", MIIT)
     for act in ("create", "edit", "submit", "upload", "publish", "remove", "annul"):
@@ -398,7 +398,7 @@ def test_admin_cannot_edit_records():
 
 
 def test_unknown_role_may_do_nothing():
-    """SPEC 2: roles are clerk, reviewer, admin (and the system); anything else is refused."""
+    """Roles are clerk, reviewer, admin (and the system); anything else is refused."""
     assert rules.may(actor("guest", GUANGDONG), "read", GUANGDONG) is False
 
 

@@ -1,5 +1,5 @@
 """Search: recall and precision of name substrings, codes, traditional/full-width forms,
-following the database through the change stream (SPEC §3 "Search", §9)."""
+following the database through the change stream."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def _fullwidth(value: str) -> str:
 
 
 def test_every_name_substring_finds_exactly_the_firms_containing_it(firms, built):
-    """Recall and precision 100 % for sampled 2-, 3- and 4-character substrings (SPEC §3)."""
+    """Recall and precision 100 % for sampled 2-, 3- and 4-character substrings."""
     index = built
     names = _in_force_names(firms)
     assert len(names) > 100

@@ -1,6 +1,7 @@
 """The bitmap layer of the search (registry/search/bitmaps.py): totals and facet counts
 equal a brute-force check of the database, and the bitmaps follow publication, removal
-and expiry without a restart (SPEC §3 "Search", issue 4 "broad queries stay fast")."""
+and expiry without a restart, so broad queries
+stay fast without ever going stale."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One open searcher per process (issue 7): reused across searches, refreshed when the index
+"""One open searcher per process: reused across searches, refreshed when the index
 changes on disk — at once after this process's own catch-up, and when the database is
 ahead of what this process has seen (another worker applied the events)."""
 

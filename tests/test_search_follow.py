@@ -1,5 +1,5 @@
 """The index follows the database through the change stream (Event.seq): publication,
-renaming, removal, expiry at read time, a locked writer (SPEC §9)."""
+renaming, removal, expiry at read time, a locked writer."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_index_follows_publication_removal_and_renaming(session, make, tmp_path)
 
 
 def test_expired_listing_leaves_results_on_its_expiry_date(session, make, tmp_path):
-    """Expiry is computed at read time: no sweep, no catch-up needed (SPEC §2)."""
+    """Expiry is computed at read time: no sweep, no catch-up needed."""
     index = SearchIndex(tmp_path / "index")
     clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
     listing = make.published_listing(clerk, reviewer, "B3")

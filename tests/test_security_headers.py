@@ -1,4 +1,4 @@
-"""Security headers on every response (issue 3): CSP without inline script, no framing,
+"""Security headers on every response: CSP without inline script, no framing,
 nosniff, a referrer policy; back-office pages are never cached."""
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def test_services_and_rules_import_no_flask():
 
 
 def test_listing_lifecycle_writes_an_event_per_step(session, make, today):
-    """SPEC 2: draft → submitted → published → removed, each step an Event."""
+    """Draft → submitted → published → removed, each step an Event."""
     clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
     listing = make.listing(clerk, "B3")
     listings.submit_listing(session, clerk, listing)
@@ -75,7 +75,7 @@ def test_publish_fixes_expiry_from_ground_term(session, make, today):
 
 
 def test_term_change_applies_to_later_publications_only(session, make, today):
-    """SPEC 2a: a listing's expiry is fixed at publication from the term then in force."""
+    """A listing's expiry is fixed at publication from the term then in force."""
     clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
     admin = make.actor("admin", "MIIT")
     first = make.published_listing(clerk, reviewer, "B2")
@@ -115,7 +115,7 @@ def test_revocation_cannot_go_to_bad_conduct_list(session, make):
 
 
 def test_nobody_publishes_own_submission(session, make):
-    """Four eyes (SPEC 2)."""
+    """Four eyes: nobody publishes what they submitted."""
     reviewer = make.actor("reviewer")
     listing = make.listing(reviewer)
     listings.submit_listing(session, reviewer, listing)
@@ -126,7 +126,7 @@ def test_nobody_publishes_own_submission(session, make):
 
 
 def test_bureau_cannot_act_on_another_bureaus_listing(session, make):
-    """Tenancy (SPEC 2): a bureau writes its own authority's records only."""
+    """Tenancy: a bureau writes its own authority's records only."""
     gd_clerk = make.actor("clerk", "440000")
     bj_reviewer = make.actor("reviewer", "110000")
     listing = make.listing(gd_clerk)
@@ -296,7 +296,7 @@ def test_overdue_listings_are_found_by_rule(session, make, today):
 
 
 def test_only_ministry_admins_change_the_national_catalogue(session, make):
-    """SPEC 2a: grounds are a national catalogue; a bureau admin cannot change terms."""
+    """Grounds are a national catalogue; a bureau admin cannot change terms."""
     ground = make.ground("B3")
     with pytest.raises(RuleViolation) as info:
         save_ground(session, make.actor("admin", "440000"), ground, term_months=12)

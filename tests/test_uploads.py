@@ -1,4 +1,4 @@
-"""Hostile evidence uploads (issue 8; docs/SECURITY.md, "a malicious uploader").
+"""Hostile evidence uploads (docs/SECURITY.md, "a malicious uploader").
 
 Types are judged by content (registry/services/evidence.sniff): the magic bytes name the
 type, the container's own end marker must close the file, and no HTML/script/PHP marker may

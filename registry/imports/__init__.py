@@ -1,4 +1,4 @@
-"""Batch import of listings from CSV and Excel (SPEC sections 7 and 8).
+"""Batch import of listings from CSV and Excel (docs/INTERFACES.md).
 
 parse → validate → apply: :mod:`.parse` reads the file, :mod:`.validate` checks every row
 before anything is written, :mod:`.apply` writes the good rows through the services. The

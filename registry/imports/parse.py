@@ -1,4 +1,4 @@
-"""Reading an import file (SPEC section 8): CSV in UTF-8 (with or without BOM), GB18030 (what
+"""Reading an import file: CSV in UTF-8 (with or without BOM), GB18030 (what
 Chinese Excel writes) or UTF-16, or the first sheet of an XLSX workbook.
 
 The result is a list of rows keyed by field name (``name``, ``uscc``, ...) with the row

@@ -48,7 +48,7 @@ class SequenceCounter(Base):
 
 
 class LogEntry(Base):  # 公示日志
-    """One entry of the publication log, a SHA-256 hash chain (SPEC section 6).
+    """One entry of the publication log, a SHA-256 hash chain.
 
     `payload` is the canonical JSON of what was published; `content_hash` its SHA-256;
     `entry_hash` the SHA-256 of the canonical JSON of number, prev_hash and content_hash.

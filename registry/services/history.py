@@ -215,7 +215,7 @@ def record_event(
     )
     session.add(event)
     session.flush()  # visible to the caller's queries at once (sessions do not autoflush)
-    from registry import publog  # the publication log, same transaction (SPEC section 6)
+    from registry import publog  # the publication log, same transaction
 
     if publog.is_publication(event.entity_type, action):
         publog.append(session, event, entity)

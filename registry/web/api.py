@@ -1,4 +1,4 @@
-"""The read-only JSON API `/api/v1/...` (SPEC section 5), and the query-string parsing that
+"""The read-only JSON API `/api/v1/...` (docs/INTERFACES.md), and the query-string parsing that
 every machine-readable view shares: a bad parameter is a JSON 400, never a 500."""
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def enterprise_path(enterprise: Enterprise) -> str:
 
 
 def listing_json(listing: Listing) -> dict[str, Any]:
-    """One listing's published fields (2018 notice), as in SPEC section 5."""
+    """One listing's published fields (2018 notice), as documented in
+    docs/INTERFACES.md."""
     return {
         "list": listing.list_code,
         "ground": listing.ground.code,

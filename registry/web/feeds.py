@@ -1,4 +1,4 @@
-"""Feed views (SPEC section 4): gather the items, hand them to registry.feeds, answer
+"""Feed views: gather the items, hand them to registry.feeds, answer
 conditional GETs. The publication log is the source of listing items: its entries are
 immutable, so an item's GUID, date and summary never change after the fact."""
 
@@ -63,10 +63,10 @@ class Validators:
 
 
 def validators(fmt: str, follows: str = "events") -> Validators:
-    """ETag and Last-Modified from what the feed depends on, before anything is built
-    (issue 7: a 304 cost as much as the feed). A feed changes only when the head of its
-    source moves — the publication log (`follows="log"`: the listings feed formats log
-    entries only), or the change stream (`"events"`: every log entry has its Event, and
+    """ETag and Last-Modified from what the feed depends on, before anything is built, so a
+    304 costs a few small queries rather than the whole feed. A feed changes only when the
+    head of its source moves — the publication log (`follows="log"`: the listings feed formats
+    log entries only), or the change stream (`"events"`: every log entry has its Event, and
     notice summaries and search results also follow renames) — or when the day changes
     (expiry at read time); and it differs by URL, query, host and language."""
     session = get_session()
@@ -196,7 +196,7 @@ def notice_item(notice: Notice) -> feeds.FeedItem:
 
 def listing_entries(where: list[Any], limit: int = LIMIT) -> list[LogEntry]:
     """Latest listing entries of the log; a publication shows only while the listing is in
-    force (SPEC section 3: removed listings leave at once), a removal always."""
+    force (removed listings leave the public surfaces at once), a removal always."""
     session = get_session()
     entries = session.scalars(
         select(LogEntry)

@@ -1,4 +1,4 @@
-"""Public, read-only pages (SPEC §3). Everything shown passes registry.visibility."""
+"""Public, read-only pages. Everything shown passes registry.visibility."""
 
 from __future__ import annotations
 

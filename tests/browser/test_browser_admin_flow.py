@@ -1,4 +1,4 @@
-"""The regulator's whole flow in a real browser (issue 3, "Checked by"): a clerk of 广东 logs in,
+"""The regulator's whole flow in a real browser: a clerk of 广东 logs in,
 registers a firm, records a penalty with a PDF as evidence, creates a listing and submits it,
 logs out; a reviewer of the same authority logs in, publishes, and the firm is on the public
 search. Every back-office page on the way passes axe-core (no serious/critical violation)."""

@@ -1,4 +1,4 @@
-"""HTML validity (SPEC section 9): the HTML the server sends for every public page and every
+"""HTML validity: the HTML the server sends for every public page and every
 back-office page is checked by the Nu HTML Checker (vnu.jar, the W3C validator): 0 errors."""
 
 from __future__ import annotations

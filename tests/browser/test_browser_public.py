@@ -1,6 +1,6 @@
 """The public site in a real browser (Debian's chromium): every page renders, passes axe-core
 with no serious or critical violation on a desktop and a 375 px phone, and the search works
-with JavaScript turned off (SPEC section 9; issue 4)."""
+with JavaScript turned off."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_search_works_without_javascript(browser, live_server):
 
 
 def test_search_by_credit_code_without_javascript(browser, live_server):
-    """A USCC typed in lower case with spaces finds its firm (SPEC section 3, search)."""
+    """A USCC typed in lower case with spaces finds its firm."""
     context = browser.new_context(locale="zh-CN", java_script_enabled=False)
     try:
         page = context.new_page()

@@ -1,4 +1,4 @@
-"""XSS in a real browser (issue 8): payloads stored through the services in every text field
+"""XSS in a real browser: payloads stored through the services in every text field
 of a firm, its penalty, its listing and a notice, all published, then every page that shows
 them is loaded in chromium. The Content-Security-Policy is bypassed on purpose, so the test
 checks the escaping itself and not only the second line of defence."""

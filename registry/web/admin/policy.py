@@ -27,7 +27,8 @@ security_log = logging.getLogger("registry.security")
 
 
 def log_denial(status: int, reason: str) -> None:
-    """Every refused back-office call is logged: who, what, where (issue 8)."""
+    """Every refused back-office call is logged: who, what, where, so probing
+    for other authorities' records shows in the log."""
     who = (
         f"{current_user.user.username} ({current_user.actor.role}, authority "
         f"{current_user.actor.authority_id})"
