@@ -3,6 +3,7 @@ every machine-readable view shares: a bad parameter is a JSON 400, never a 500."
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -31,6 +32,9 @@ MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
 MAX_PAGE = 1_000_000
 SEARCH_MAX_PAGE = search.engine.MAX_PAGE
+MAX_QUERY = 200
+INTEGER = re.compile(r"-?[0-9]+")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class BadParameter(Exception):
@@ -56,14 +60,28 @@ def allow_cors(response: Response) -> Response:
     return response
 
 
+def _arg(name: str) -> str | None:
+    """The parameter's one value; None when it is not given. Given empty or more than once,
+    it is refused: the OpenAPI document calls both invalid."""
+    values = request.args.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadParameter(name, _("参数 %(name)s 只能给出一次", name=name))
+    raw = values[0]
+    if raw == "":
+        raise BadParameter(name, _("参数 %(name)s 不能为空；不需要时请省略它", name=name))
+    return raw
+
+
 def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _arg(name)
+    if raw is None:
         return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise BadParameter(name, _("参数 %(name)s 必须是整数", name=name)) from None
+    # ASCII digits only: int() would also take "1_000" and other scripts' digits.
+    if not INTEGER.fullmatch(raw):
+        raise BadParameter(name, _("参数 %(name)s 必须是整数", name=name))
+    value = int(raw)
     if value < minimum:
         raise BadParameter(name, _("参数 %(name)s 不能小于 %(min)d", name=name, min=minimum))
     # Past a 32-bit integer no row, page or log entry exists; the database would overflow.
@@ -74,20 +92,34 @@ def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int | None = 
 
 
 def date_arg(name: str) -> date | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
+    raw = _arg(name)
+    if raw is None:
         return None
     try:
-        if len(raw) != 10:
+        # RFC 3339 full-date, as "format": "date" means; fromisoformat alone takes week dates.
+        if not DATE.fullmatch(raw):
             raise ValueError
         return date.fromisoformat(raw)
     except ValueError:
         raise BadParameter(name, _("参数 %(name)s 须为 YYYY-MM-DD 格式的日期", name=name)) from None
 
 
+def text_arg(name: str, max_length: int) -> str:
+    """A free-text parameter, "" when absent; longer than max_length is refused."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise BadParameter(name, _("参数 %(name)s 只能给出一次", name=name))
+    value = values[0] if values else ""
+    if len(value) > max_length:
+        raise BadParameter(
+            name, _("参数 %(name)s 不能超过 %(max)d 个字符", name=name, max=max_length)
+        )
+    return value
+
+
 def choice_arg(name: str, choices: tuple[str, ...] | frozenset[str] | set[str]) -> str | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
+    raw = _arg(name)
+    if raw is None:
         return None
     if raw not in choices:
         raise BadParameter(
@@ -209,7 +241,8 @@ def listings():
 
 def search_args(session) -> tuple[str, search.SearchFilters]:
     """q, list, province and ground as /search takes them; bad values are a 400."""
-    query = (request.args.get("q") or "")[:200]
+    # The feeds take a longer q from the search page's link and use its first part.
+    query = (request.args.get("q") or "")[:MAX_QUERY]
     grounds = catalogue.get(session).ground_codes
     filters = search.SearchFilters(
         list_code=choice_arg("list", LISTS),
@@ -253,6 +286,7 @@ def search_listings(session, result: search.SearchResult, filters: search.Search
 def search_firms():
     """Firms matching a name (part), USCC, licence or decision number, with listings in force."""
     session = get_session()
+    text_arg("q", MAX_QUERY)
     query, filters = search_args(session)
     page = int_arg("page", 1, minimum=1, maximum=SEARCH_MAX_PAGE)
     per_page = int_arg("per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
@@ -487,7 +521,11 @@ def openapi_document(server: str, provinces: list[str], grounds: list[str]) -> d
                     "summary": "Firms by name (part), USCC, licence or decision number",
                     "operationId": "searchFirms",
                     "parameters": [
-                        _param("q", {"type": "string", "maxLength": 200}, "what to look for"),
+                        _param(
+                            "q",
+                            {"type": "string", "maxLength": MAX_QUERY},
+                            f"what to look for, at most {MAX_QUERY} characters",
+                        ),
                         _param("list", {"type": "string", "enum": list(LISTS)}, "bad | dishonest"),
                         _param("province", province, "GB/T 2260 province code of the firm"),
                         _param("ground", {"type": "string", "enum": grounds}, "ground code"),

@@ -23,10 +23,18 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def _render(status: int, title: str, message: str):
+def _render(status: int, title: str, message: str, headers: list[tuple[str, str]] | None = None):
+    headers = headers or []
     if _wants_json():
-        return {"error": {"code": status, "message": message}}, status
-    return render_template("error.html", status=status, title=title, message=message), status
+        return {"error": {"code": status, "message": message}}, status, headers
+    page = render_template("error.html", status=status, title=title, message=message)
+    return page, status, headers
+
+
+def _exception_headers(exc: HTTPException) -> list[tuple[str, str]]:
+    """The headers the exception's own answer would carry: `Allow` on a 405 (RFC 9110),
+    `Retry-After`, `WWW-Authenticate`; the body, and so its type, is ours."""
+    return [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
 
 
 def _log_denial(status: int, reason: str) -> None:
@@ -45,7 +53,9 @@ def init_app(app: Flask) -> None:
 
             if current_user.is_authenticated and not g.get("denial_logged"):
                 _log_denial(exc.code, exc.description or exc.name)
-        return _render(exc.code or 500, exc.name, exc.description or exc.name)
+        return _render(
+            exc.code or 500, exc.name, exc.description or exc.name, _exception_headers(exc)
+        )
 
     @app.errorhandler(IndexUnavailable)
     def index_unavailable(exc: IndexUnavailable):
