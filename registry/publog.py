@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from registry import rules
+from registry import rules, visibility
 from registry.db import utcnow
 from registry.models import Event, Listing, LogEntry, Notice, SequenceCounter
 from registry.services.history import current_transaction, next_seq, take_numbers
@@ -91,9 +91,7 @@ def listing_record(listing: Listing) -> dict[str, Any]:
         "listed_on": _iso(listing.listed_on),
         "expires_on": _iso(listing.expires_on),
         "ended_on": _day(listing.ended_at),
-        "decision_no": sanction.decision_no
-        if sanction is not None and sanction.state == "published"
-        else None,
+        "decision_no": visibility.public_decision_no(sanction),
     }
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
+from registry import visibility
 from registry.database import get_session
 from registry.errors import ValidationError
 from registry.markdown import render_markdown
@@ -34,7 +35,7 @@ def _notice_form(**kwargs) -> NoticeForm:
         .options(joinedload(Listing.enterprise))
         .where(
             Listing.authority_id == actor().authority_id,
-            Listing.state.in_(("published", "removed", "expired", "annulled")),
+            visibility.listing_named_in_notice(),
         )
         .order_by(Listing.id.desc())
         .limit(500)
