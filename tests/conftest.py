@@ -47,7 +47,7 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
     url, drop = create_database(request.param, tmp_path_factory.mktemp("db"))
     engine = make_engine(url)
     upgrade(engine)
-    from registry.services.catalogue import seed
+    from registry.services.reference import seed
 
     with Session(engine) as session:
         seed(session, Actor(None, "test", "system", 0, True))

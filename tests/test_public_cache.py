@@ -62,7 +62,7 @@ def test_the_catalogue_is_reloaded_after_a_commit_and_after_its_ttl(
 
 def test_a_new_ground_shows_on_the_about_page_after_the_admin_commits(app, client, make):
     assert "D9" not in client.get("/about").get_data(as_text=True)
-    from registry.services.catalogue import save_ground
+    from registry.services.reference import save_ground
 
     admin = make.actor("admin", "MIIT")
     with app.app_context():

@@ -15,7 +15,7 @@ from registry.models import Enterprise
 from registry.rules import Actor
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
-from registry.services.catalogue import authority_by_code, ground_by_code, seed
+from registry.services.reference import authority_by_code, ground_by_code, seed
 from tests.conftest import TEST_SECRET
 
 

@@ -17,7 +17,7 @@ from registry.migrate import upgrade
 from registry.models import Event, LogEntry
 from registry.rules import Actor
 from registry.services import listings, notices
-from registry.services.catalogue import seed
+from registry.services.reference import seed
 from tests.conftest import BACKENDS, create_database
 from tests.factories import Factory
 

@@ -70,7 +70,7 @@ def built(corpus):
 
 
 def _ministry_id(session) -> int:
-    from registry.services.catalogue import authority_by_code
+    from registry.services.reference import authority_by_code
 
     return authority_by_code(session, "MIIT").id
 

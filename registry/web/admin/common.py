@@ -14,7 +14,7 @@ from registry import rules
 from registry.database import get_session
 from registry.errors import ConflictError, ValidationError
 from registry.models import Event
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.forms import MEASURE_LABELS, apply_errors
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from registry import rules
 from registry.database import get_session
 from registry.models import Event, Listing, Sanction
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.policy import actor, requires
 
 EXPIRING_DAYS = 30

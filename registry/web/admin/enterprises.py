@@ -12,7 +12,7 @@ from registry.database import get_session
 from registry.errors import ValidationError
 from registry.models import Authority, Enterprise, Listing, Sanction
 from registry.services import enterprises as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, save_form
 from registry.web.admin.forms import (
     EnterpriseForm,

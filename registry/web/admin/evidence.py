@@ -15,7 +15,7 @@ from registry.database import get_session
 from registry.errors import ValidationError
 from registry.models import Evidence, Listing, Sanction
 from registry.services import evidence as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.forms import EvidenceActionForm, EvidenceForm
 from registry.web.admin.policy import actor, load, requires
 

@@ -15,7 +15,7 @@ from registry.markdown import render_markdown
 from registry.models import Listing, Notice
 from registry.rules import RuleViolation
 from registry.services import notices as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import (
     LIST_LABELS,
     STATE_LABELS,

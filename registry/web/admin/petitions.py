@@ -10,7 +10,7 @@ from registry.errors import ValidationError
 from registry.models import Listing, Petition
 from registry.rules import RuleViolation
 from registry.services import petitions as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, save_form
 from registry.web.admin.forms import DecidePetitionForm, PetitionForm, apply_errors
 from registry.web.admin.policy import actor, load, requires

@@ -9,7 +9,7 @@ from registry.database import get_session
 from registry.errors import ValidationError
 from registry.models import Enterprise, Sanction
 from registry.services import sanctions as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, register_transitions, save_form
 from registry.web.admin.forms import SanctionForm, WorkflowForm, apply_errors
 from registry.web.admin.policy import actor, load, requires

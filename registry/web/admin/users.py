@@ -11,7 +11,7 @@ from registry.database import get_session
 from registry.errors import ValidationError
 from registry.models import Authority, User
 from registry.services import accounts
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.forms import DisableUserForm, UserForm, apply_errors
 from registry.web.admin.policy import actor, requires
 
