@@ -123,8 +123,9 @@ def test_private_streamed_and_failed_answers_are_not_kept(cached_app, path):
 
 
 def test_an_answer_built_while_the_index_catches_up_is_not_kept(cached_app):
-    """Another process holds the index writer: the search answers from the index as it
-    stands (right now), but that answer is not kept for the counter that already moved."""
+    """Someone else holds the index writer lock (here a second writer in this process, as
+    another worker would): the search answers from the index as it stands, but that
+    answer is not kept for the counter that already moved."""
     from registry.search import SearchIndex
 
     cache = cached_app.extensions["registry_public_cache"]
