@@ -55,7 +55,7 @@ def next_seq(session: Session, name: str = "event") -> int:
         size = 1 if block is None or block[2] is not transaction else min(2 * block[3], MAX_BLOCK)
         end = _take(session, name, size)
         block = [end - size + 1, end, transaction, size]
-    number = block[0]
+    number: int = block[0]
     block[0] += 1
     session.info["event_block"] = block
     return number
