@@ -11,6 +11,7 @@ from registry import rules
 from registry.database import get_session
 from registry.models import Enterprise, Ground, Listing, Petition, Sanction
 from registry.services import listings as service
+from registry.services.worklists import linkable_sanctions
 from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, register_transitions, save_form
 from registry.web.admin.forms import ListingForm, WorkflowForm
@@ -25,15 +26,7 @@ def _listing_form(enterprise: Enterprise, **kwargs) -> ListingForm:
         select(Ground).where(Ground.active.is_(True)).order_by(Ground.position, Ground.code)
     ).all()
     form.ground.choices = [SelectChoice(g.id, f"{g.code} {g.title}") for g in grounds]
-    sanctions = db.scalars(
-        select(Sanction)
-        .where(
-            Sanction.enterprise_id == enterprise.id,
-            Sanction.authority_id == actor().authority_id,
-            Sanction.state != "annulled",
-        )
-        .order_by(Sanction.id)
-    ).all()
+    sanctions = linkable_sanctions(db, actor(), enterprise)
     form.sanction.choices = [SelectChoice(0, _("（无）"))] + [
         SelectChoice(s.id, f"{s.decision_no}（{s.decided_on.isoformat()}）") for s in sanctions
     ]
