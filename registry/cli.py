@@ -32,7 +32,7 @@ def _create_app():
 
 def system_actor(session, authority_code: str = "MIIT", label: str = "cli") -> Actor:
     """The actor for commands run by an operator at the console."""
-    from registry.services.catalogue import authority_by_code
+    from registry.services.reference import authority_by_code
 
     authority = authority_by_code(session, authority_code)
     return Actor(
@@ -63,7 +63,7 @@ def init_command(demo: bool) -> None:
     from registry import create_app
     from registry.database import get_db
     from registry.migrate import upgrade
-    from registry.services.catalogue import seed
+    from registry.services.reference import seed
 
     instance = default_instance_path()
     # A key of its own only for a single-host SQLite registry: hosts that share PostgreSQL
@@ -146,7 +146,7 @@ def user_create_command(
     """Add a user (password prompted, or --password-stdin)."""
     from registry.errors import DomainError
     from registry.services.accounts import create_user
-    from registry.services.catalogue import authority_by_code
+    from registry.services.reference import authority_by_code
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -368,7 +368,7 @@ def import_command(
     )
     from registry.models import User
     from registry.services.accounts import actor_for
-    from registry.services.catalogue import authority_by_code
+    from registry.services.reference import authority_by_code
 
     started = time.perf_counter()
     try:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import IO, Any
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import visibility
@@ -66,9 +66,7 @@ def listing_row(listing: Listing) -> dict[str, Any]:
         "ground": listing.ground.code,
         "decided_on": listing.decided_on.isoformat(),
         "authority": listing.authority.name,
-        "decision_no": sanction.decision_no
-        if sanction is not None and sanction.state == "published"
-        else None,
+        "decision_no": visibility.public_decision_no(sanction),
         "facts": listing.facts or None,
         "province": enterprise.province_code,
         "listed_on": _iso(listing.listed_on),
@@ -100,7 +98,7 @@ def rows(session: Session, on: date, *, release: bool = False) -> Iterator[dict[
             Ground.code,
             Listing.decided_on,
             Authority.name,
-            case((visibility.sanction_public(), Sanction.decision_no), else_=None),
+            visibility.public_decision_no_column(),
             Listing.facts,
             Enterprise.province_code,
             Listing.listed_on,

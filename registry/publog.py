@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from registry import rules
+from registry import rules, visibility
 from registry.db import utcnow
 from registry.models import Event, Listing, LogEntry, Notice, SequenceCounter
-from registry.services.history import current_transaction, next_seq, take_numbers
+from registry.sequence import current_transaction, next_seq, take_numbers
 
 GENESIS_HASH = "0" * 64
 SEQUENCE = "publog"
@@ -91,9 +91,7 @@ def listing_record(listing: Listing) -> dict[str, Any]:
         "listed_on": _iso(listing.listed_on),
         "expires_on": _iso(listing.expires_on),
         "ended_on": _day(listing.ended_at),
-        "decision_no": sanction.decision_no
-        if sanction is not None and sanction.state == "published"
-        else None,
+        "decision_no": visibility.public_decision_no(sanction),
     }
 
 
@@ -269,7 +267,7 @@ def entry_json(entry: LogEntry) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Problem:
+class ChainProblem:
     number: int | None
     message: str
 
@@ -278,13 +276,13 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-def check_entry(entry: LogEntry, expected_number: int, prev_hash: str) -> list[Problem]:
+def check_entry(entry: LogEntry, expected_number: int, prev_hash: str) -> list[ChainProblem]:
     """Recompute one entry against its predecessor's hash."""
-    problems: list[Problem] = []
+    problems: list[ChainProblem] = []
     n = entry.number
 
     def bad(message: str) -> None:
-        problems.append(Problem(n, message))
+        problems.append(ChainProblem(n, message))
 
     if n != expected_number:
         bad(f"expected entry number {expected_number} (entries missing or renumbered)")
@@ -319,9 +317,9 @@ def iter_entries(session: Session, batch: int = 1000) -> Iterator[LogEntry]:
     )
 
 
-def verify(session: Session) -> tuple[int, list[Problem]]:
+def verify(session: Session) -> tuple[int, list[ChainProblem]]:
     """Recompute the whole chain; returns (entries checked, problems found)."""
-    problems: list[Problem] = []
+    problems: list[ChainProblem] = []
     prev_hash = GENESIS_HASH
     count = 0
     for count, entry in enumerate(iter_entries(session), start=1):
@@ -330,13 +328,15 @@ def verify(session: Session) -> tuple[int, list[Problem]]:
     counter = session.scalar(select(SequenceCounter.value).where(SequenceCounter.name == SEQUENCE))
     if counter is not None and counter != count:
         problems.append(
-            Problem(None, f"{counter} entries were appended but {count} are present (deleted?)")
+            ChainProblem(
+                None, f"{counter} entries were appended but {count} are present (deleted?)"
+            )
         )
     problems.extend(_missing_entries(session))
     return count, problems
 
 
-def _missing_entries(session: Session) -> list[Problem]:
+def _missing_entries(session: Session) -> list[ChainProblem]:
     """Every publication Event since the log began has its entry."""
     first_event = session.scalar(
         select(func.min(Event.seq)).join(LogEntry, LogEntry.event_id == Event.id)
@@ -355,7 +355,7 @@ def _missing_entries(session: Session) -> list[Problem]:
         .limit(100)
     ).all()
     return [
-        Problem(
+        ChainProblem(
             None,
             f"publication event {row.id} ({row.entity_type}:{row.entity_id} "
             f"{row.action}) has no log entry",

@@ -52,7 +52,7 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
     url, drop = create_database(request.param, tmp_path_factory.mktemp("db"))
     engine = make_engine(url)
     upgrade(engine)
-    from registry.services.catalogue import seed
+    from registry.services.reference import seed
 
     with Session(engine) as session:
         seed(session, Actor(None, "test", "system", 0, True))
@@ -179,3 +179,23 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.section("reliability and security figures")
         for name in sorted(figures):
             terminalreporter.write_line(f"{name}: {figures[name]}")
+
+
+# --- a database of the test's own ------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def own_engine(request, tmp_path) -> Iterator[Engine]:
+    """A migrated and seeded database for this test alone, for tests that commit (several
+    sessions or processes at once), so the shared database never sees their rows."""
+    url, drop = create_database(request.param, tmp_path)
+    engine = make_engine(url)
+    upgrade(engine)
+    from registry.services.reference import seed
+
+    with Session(engine) as session:
+        seed(session, Actor(None, "test", "system", 0, True))
+        session.commit()
+    yield engine
+    engine.dispose()
+    drop()

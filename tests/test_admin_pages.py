@@ -410,8 +410,34 @@ def test_catalogue_term_change_applies_to_later_publications(app, clerk, reviewe
     )
 
 
-def test_every_admin_page_renders_for_every_role(app, make, session):
-    """No GET page under /admin answers 500, whoever asks (bad input → 4xx, never 500)."""
+# New records under a firm another bureau may have registered: the firm is only read.
+_UNDER_A_SHARED_FIRM = {"admin.listing_new", "admin.sanction_new"}
+
+
+def _expected_status(who, endpoint: str, arguments: set[str], action: str, owner_id: int) -> int:
+    """What the policy says a GET of an admin page answers `who` (all records are owned
+    by `owner_id`): 403 when the role may not, 404 for another bureau's record, 403 when
+    the record may be read but not acted on, else 200."""
+    if action not in rules.ROLE_ACTIONS.get(who.role, frozenset()):
+        return 403
+    if action == "manage_catalogue":  # the catalogue of grounds is national
+        return 200 if who.is_ministry else 403
+    if not arguments:
+        return 200
+    shared = arguments == {"enterprise_id"}  # firms are reference data every bureau reads
+    if not shared and not rules.may_read(who, owner_id):
+        return 404
+    if endpoint in _UNDER_A_SHARED_FIRM:
+        return 200
+    if action != "read" and not rules.may(who, action, owner_id):
+        return 403
+    return 200
+
+
+def test_every_admin_page_answers_each_role_as_its_policy_says(app, make, session):
+    """Every GET page under /admin, asked by each role of the record's bureau, another
+    bureau and the ministry: 200 with a heading where the policy allows, else exactly the
+    403 or 404 the policy gives (never a 5xx, never another status)."""
     from registry.services import evidence as evidence_service
     from registry.services import notices, petitions
     from registry.services.accounts import actor_for
@@ -457,15 +483,19 @@ def test_every_admin_page_renders_for_every_role(app, make, session):
         for r in app.url_map.iter_rules()
         if r.endpoint.startswith("admin.") and "GET" in r.methods
     ]
+    owner_id = item.authority_id
+    assert {sanction.authority_id, notice.authority_id, ev.authority_id} == {owner_id}
+    statuses = set()
     for user in users:
         client = _as(app, user)
+        who = actor_for(user)
         for rule in rules_:
             url = rule.build({k: v for k, v in ids.items() if k in rule.arguments})[1]
+            action = app.view_functions[rule.endpoint].required_action
+            expected = _expected_status(who, rule.endpoint, set(rule.arguments), action, owner_id)
             with client.get(url) as response:
-                assert response.status_code in (200, 403, 404), (
-                    user.username,
-                    url,
-                    response.status_code,
-                )
+                assert response.status_code == expected, (user.username, url)
+                statuses.add(response.status_code)
                 if response.status_code == 200 and response.mimetype == "text/html":
                     assert "<h1>" in response.get_data(as_text=True)
+    assert statuses == {200, 403, 404}  # the matrix exercised every outcome

@@ -81,7 +81,9 @@ def _uscc(number: int, n: int) -> str:
     return body + uscc_mod.calc_check_digit(body)
 
 
-def test_processes_writing_at_once_lose_nothing(database_url, engine, security_figures):
+def test_processes_writing_at_once_lose_nothing(own_engine, security_figures):
+    engine = own_engine  # the processes commit: a database of the test's own
+    database_url = engine.url.render_as_string(hide_password=False)
     from registry.models import Enterprise, Listing
     from tests.factories import Factory
 

@@ -14,7 +14,7 @@ from registry.db import Base, make_engine
 from registry.migrate import alembic_config, downgrade, upgrade
 from registry.models import Authority, Event
 from registry.rules import Actor
-from registry.services.catalogue import seed
+from registry.services.reference import seed
 from tests.conftest import BACKENDS, create_database
 
 

@@ -233,12 +233,19 @@ queries = st.one_of(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=FIXTURES)
 @given(queries, st.integers(-5, 10**6), st.integers(-5, 10**6))
-def test_any_query_never_raises(corpus, query, page, per_page):
-    index, _names = corpus
+def test_any_query_answers_a_consistent_page(corpus, query, page, per_page):
+    """Any text and any paging: no exception, at most the firms in force, and the page
+    holds exactly the hits the total leaves for it."""
+    index, names = corpus
     TRIED["search query"] += 1
     result = index.search(query, page=page, per_page=per_page)
-    assert result.total >= 0 and len(result.query) <= 100
-    assert len(result.hits) <= result.per_page <= 100
+    assert len(result.query) <= 100
+    assert 1 <= result.per_page <= 100 and result.page >= 1
+    assert result.total <= len(names)
+    before = (result.page - 1) * result.per_page
+    assert len(result.hits) == max(0, min(result.per_page, result.total - before))
+    assert len({hit.enterprise_id for hit in result.hits}) == len(result.hits)
+    assert {hit.enterprise_id for hit in result.hits} <= set(names)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=FIXTURES)

@@ -50,7 +50,7 @@ def test_the_catalogue_is_reloaded_when_the_event_counter_moves_and_only_then(
 ):
     """A ground edited elsewhere (another worker or host: nothing in this process is told)
     shows at this process's next request, because the edit advanced the event counter."""
-    from registry.services.catalogue import save_ground
+    from registry.services.reference import save_ground
 
     client.get("/about")
     with app.app_context():
@@ -66,7 +66,7 @@ def test_the_catalogue_is_reloaded_when_the_event_counter_moves_and_only_then(
 
 def test_a_new_ground_shows_on_the_about_page_after_the_admin_commits(app, client, make):
     assert "D9" not in client.get("/about").get_data(as_text=True)
-    from registry.services.catalogue import save_ground
+    from registry.services.reference import save_ground
 
     admin = make.actor("admin", "MIIT")
     with app.app_context():

@@ -18,7 +18,7 @@ from registry.models import Enterprise
 from registry.rules import Actor
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
-from registry.services.catalogue import authority_by_code, ground_by_code, seed
+from registry.services.reference import authority_by_code, ground_by_code, seed
 from registry.web.indexing import followers, get_index, start_followers
 from tests.conftest import TEST_SECRET
 
@@ -147,8 +147,9 @@ def test_private_streamed_and_failed_answers_are_not_kept(cached_app, path):
 
 
 def test_an_answer_built_while_the_index_catches_up_is_not_kept(cached_app):
-    """Another process holds the index writer: the search answers from the index as it
-    stands (right now), but that answer is not kept for the counter that already moved."""
+    """Someone else holds the index writer lock (here a second writer in this process, as
+    another worker would): the search answers from the index as it stands, but that
+    answer is not kept for the counter that already moved."""
     from registry.search import SearchIndex
 
     cache = cached_app.extensions["registry_public_cache"]

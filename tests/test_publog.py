@@ -12,13 +12,8 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from registry import publog
-from registry.db import make_engine
-from registry.migrate import upgrade
 from registry.models import Event, LogEntry
-from registry.rules import Actor
 from registry.services import listings, notices
-from registry.services.catalogue import seed
-from tests.conftest import BACKENDS, create_database
 from tests.factories import Factory
 
 
@@ -249,22 +244,9 @@ def test_log_page_explains_verification(client, chain):
 # --- concurrency --------------------------------------------------------------------------
 
 
-@pytest.fixture(params=BACKENDS)
-def fresh_engine(request, tmp_path):
-    url, drop = create_database(request.param, tmp_path)
-    engine = make_engine(url)
-    upgrade(engine)
-    with Session(engine) as session:
-        seed(session, Actor(None, "test", "system", 0, True))
-        session.commit()
-    yield engine
-    engine.dispose()
-    drop()
-
-
-def test_two_reviewers_publishing_at_once_give_one_chain(fresh_engine):
+def test_two_reviewers_publishing_at_once_give_one_chain(own_engine):
     """Appends are serialised by the counter row lock: no fork, no gap, no duplicate."""
-    with Session(fresh_engine, expire_on_commit=False) as session:
+    with Session(own_engine, expire_on_commit=False) as session:
         make = Factory(session)
         clerk = make.actor("clerk")
         reviewers = [make.actor("reviewer"), make.actor("reviewer")]
@@ -282,7 +264,7 @@ def test_two_reviewers_publishing_at_once_give_one_chain(fresh_engine):
         try:
             barrier.wait()
             for listing_id in my_ids:
-                with Session(fresh_engine) as session:
+                with Session(own_engine) as session:
                     from registry.models import Listing
 
                     listings.publish_listing(session, reviewer, session.get(Listing, listing_id))
@@ -299,6 +281,6 @@ def test_two_reviewers_publishing_at_once_give_one_chain(fresh_engine):
     for thread in threads:
         thread.join()
     assert errors == []
-    with Session(fresh_engine) as session:
+    with Session(own_engine) as session:
         assert session.scalar(select(func.count(LogEntry.number))) == 6
         assert publog.verify(session) == (6, [])

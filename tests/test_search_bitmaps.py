@@ -26,7 +26,7 @@ def corpus(engine, tmp_path_factory):
     with engine.connect() as conn:
         outer = conn.begin()
         session = Session(bind=conn, join_transaction_mode="create_savepoint")
-        from registry.services.catalogue import authority_by_code
+        from registry.services.reference import authority_by_code
 
         actor = Actor(None, "test", "system", authority_by_code(session, "MIIT").id, True)
         load_demo(session, actor, firms=200)

@@ -1,6 +1,6 @@
 """One open searcher per process: reused across searches, refreshed when the index
 changes on disk — at once after this process's own catch-up, and when the database is
-ahead of what this process has seen (another worker applied the events)."""
+ahead of what this object has seen (another SearchIndex on the folder applied the events)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,11 @@ def test_the_searcher_is_reused_across_searches_and_refreshed_after_a_publicatio
     assert index.last_applied() == index.last_applied(force=True)
 
 
-def test_a_worker_sees_another_workers_catch_up_when_the_database_is_ahead(session, make, tmp_path):
+def test_a_second_index_object_on_the_folder_sees_the_others_catch_up_when_the_database_is_ahead(
+    session, make, tmp_path
+):
+    """Two SearchIndex objects on one folder, as two workers hold (both in this process:
+    what is shared is the folder on disk, not memory)."""
     writer = SearchIndex(tmp_path / "index", refresh_interval=3600)
     reader = SearchIndex(tmp_path / "index", refresh_interval=3600)
     clerk, reviewer = make.actor("clerk"), make.actor("reviewer")

@@ -69,10 +69,11 @@ def test_a_locked_index_skips_catch_up_without_failing(session, make, tmp_path):
 
 
 def test_bitmaps_follow_publication_removal_and_expiry_without_restart(session, make, tmp_path):
-    """One process's bitmaps change with the index: publish adds, removal drops, expiry
-    drops on its date; a second process sharing the index follows the change log."""
+    """An index's bitmaps change with it: publish adds, removal drops, expiry drops on its
+    date; a second SearchIndex object on the same folder (as another worker holds, here in
+    the same process) follows the change log."""
     index = SearchIndex(tmp_path / "index")
-    # another worker on the same index, looking at the disk on every search (a worker
+    # a second object on the same folder, looking at the disk on every search (one
     # without a session looks at most every REFRESH_INTERVAL seconds)
     other = SearchIndex(tmp_path / "index", refresh_interval=0)
     clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
@@ -87,8 +88,8 @@ def test_bitmaps_follow_publication_removal_and_expiry_without_restart(session, 
     listing_service.submit_listing(session, clerk, second)
     listing_service.publish_listing(session, reviewer, second)
     index.catch_up(session)
-    for process in (index, other):
-        result = process.search("青鸾星链")
+    for searcher in (index, other):
+        result = searcher.search("青鸾星链")
         assert [hit.enterprise_id for hit in result.hits] == [firm.id]
         assert dict(result.facets["ground"]) == {"B3": 1}
     assert index.bitmaps() is state  # updated in place from the change log, not reloaded
@@ -99,8 +100,8 @@ def test_bitmaps_follow_publication_removal_and_expiry_without_restart(session, 
     assert expired.total == 0 and expired.hits == [] and expired.facets["ground"] == []
     listing_service.remove_listing(session, reviewer, second, "已整改")
     index.catch_up(session)
-    for process in (index, other):
-        assert process.search("青鸾星链").total == 0
+    for searcher in (index, other):
+        assert searcher.search("青鸾星链").total == 0
     assert firm.id not in state.alive and "鸾星" not in state.grams
 
 

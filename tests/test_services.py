@@ -15,7 +15,7 @@ from registry.errors import ConflictError, ValidationError
 from registry.models import Event, FormerName, Listing
 from registry.rules import RuleViolation
 from registry.services import enterprises, listings, petitions, sanctions
-from registry.services.catalogue import save_ground
+from registry.services.reference import save_ground
 
 
 def events_for(session, entity) -> list[str]:
@@ -34,7 +34,7 @@ def test_services_and_rules_import_no_flask():
     code = (
         "import sys, registry.rules, registry.services.listings, registry.services.sanctions, "
         "registry.services.enterprises, registry.services.petitions, registry.services.notices, "
-        "registry.services.catalogue, registry.services.accounts; "
+        "registry.services.reference, registry.services.accounts; "
         "assert not [m for m in sys.modules if m.split('.')[0] == 'flask'], 'flask imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,11 +7,15 @@ caller (the CLI, the back-office upload) commits once.
 
 from registry.imports.apply import ImportApplyError, ImportResult, apply_plan, import_actor
 from registry.imports.parse import ImportFileError, ParsedFile, read_bytes, read_path
-from registry.imports.validate import Plan, Problem, validate
+from registry.imports.validate import ImportProblem, Plan, validate
+
+# The back-office upload view still imports the former name.
+Problem = ImportProblem
 
 __all__ = [
     "ImportApplyError",
     "ImportFileError",
+    "ImportProblem",
     "ImportResult",
     "ParsedFile",
     "Plan",

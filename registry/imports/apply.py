@@ -26,10 +26,11 @@ from registry.errors import DomainError
 from registry.imports.validate import Plan
 from registry.models import Authority, Enterprise, Event, FormerName, Licence, Listing, Sanction
 from registry.rules import Actor
+from registry.sequence import next_seqs
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
 from registry.services import sanctions as sanction_service
-from registry.services.history import SKIPPED_COLUMNS, event_values, next_seqs, snapshot
+from registry.services.history import SKIPPED_COLUMNS, event_values, snapshot
 
 CHUNK = 500
 # Columns a new record only gets at flush: taken from the flushed row into the snapshots

@@ -45,7 +45,7 @@ CHUNK = 500
 
 
 @dataclass(frozen=True)
-class Problem:
+class ImportProblem:
     row: int  # 1 is the header row
     column: str  # the header as written in the file
     message: str  # Chinese / English
@@ -85,16 +85,16 @@ class Plan:
     total: int
     rows: list[PlannedRow] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)  # row numbers already in the database
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[ImportProblem] = field(default_factory=list)
     # decision number key → (date, facts) of its earliest row: the penalty's own date
     new_sanctions: dict[str, tuple[date, str]] = field(default_factory=dict)
 
     @property
-    def errors(self) -> list[Problem]:
+    def errors(self) -> list[ImportProblem]:
         return [p for p in self.problems if p.severity == "error"]
 
     @property
-    def warnings(self) -> list[Problem]:
+    def warnings(self) -> list[ImportProblem]:
         return [p for p in self.problems if p.severity == "warning"]
 
     @property
@@ -217,7 +217,9 @@ class _Cells:
         return f"U:{self.uscc}" if self.uscc else f"L:{self.licence_key}"
 
 
-def _required_columns(parsed: ParsedFile, default_authority: Authority | None) -> list[Problem]:
+def _required_columns(
+    parsed: ParsedFile, default_authority: Authority | None
+) -> list[ImportProblem]:
     problems = []
     required = ["name", "list", "ground", "decided_on"]
     if default_authority is None:
@@ -228,7 +230,7 @@ def _required_columns(parsed: ParsedFile, default_authority: Authority | None) -
                 "（或使用 --authority 指定）/ (or give --authority)" if name == "authority" else ""
             )
             problems.append(
-                Problem(
+                ImportProblem(
                     1,
                     FIELD_LABELS[name],
                     f"缺少必填列“{FIELD_LABELS[name]}”{hint} / missing required column {name!r}",
@@ -236,7 +238,7 @@ def _required_columns(parsed: ParsedFile, default_authority: Authority | None) -
             )
     if "uscc" not in parsed.headers and "licence_no" not in parsed.headers:
         problems.append(
-            Problem(
+            ImportProblem(
                 1,
                 FIELD_LABELS["uscc"],
                 "缺少“统一社会信用代码”或“许可证编号”列 / need a uscc or a licence_no column",
@@ -247,15 +249,15 @@ def _required_columns(parsed: ParsedFile, default_authority: Authority | None) -
 
 def _first_pass(
     parsed: ParsedFile, catalogue: Catalogue, default_authority: Authority | None, on: date
-) -> tuple[list[_Cells], list[Problem]]:
-    problems: list[Problem] = []
+) -> tuple[list[_Cells], list[ImportProblem]]:
+    problems: list[ImportProblem] = []
     out: list[_Cells] = []
 
     for row in parsed.rows:
         c = _Cells(row)
 
         def error(field_name: str, message: str, row: Row = row) -> None:
-            problems.append(Problem(row.number, parsed.column(field_name), message))
+            problems.append(ImportProblem(row.number, parsed.column(field_name), message))
 
         def cell(field_name: str, row: Row = row) -> str | date | None:
             return row.cells.get(field_name)
@@ -480,12 +482,12 @@ def validate(
         number = c.row.number
         if number in bad:
             continue
-        row_errors: list[Problem] = []
+        row_errors: list[ImportProblem] = []
 
         def error(
             field_name: str, message: str, number: int = number, row_errors=row_errors
         ) -> None:
-            row_errors.append(Problem(number, parsed.column(field_name), message))
+            row_errors.append(ImportProblem(number, parsed.column(field_name), message))
 
         # Which firm: by USCC, else by licence number.
         firm = by_uscc.get(c.uscc) if c.uscc else None
@@ -581,7 +583,7 @@ def validate(
         add_licence = bool(c.licence_key and licence is None and c.licence_key not in new_licences)
         if add_licence and firm is not None and firm.authority_id != c.authority.id:
             plan.problems.append(
-                Problem(
+                ImportProblem(
                     number,
                     parsed.column("licence_no"),
                     f"经营者“{firm.name}”由其他机构维护，许可证编号未登记，请联系该机构 / "
@@ -601,7 +603,7 @@ def validate(
         if rules.is_overdue(c.decided_on, listed_on, on):
             deadline = rules.listing_deadline(c.decided_on)
             plan.problems.append(
-                Problem(
+                ImportProblem(
                     number,
                     parsed.column("decided_on"),
                     f"已超过30日列入期限（处理日期{c.decided_on.isoformat()}，应于{deadline.isoformat()}前列入；"
@@ -640,7 +642,7 @@ __all__ = [
     "CellError",
     "Plan",
     "PlannedRow",
-    "Problem",
+    "ImportProblem",
     "parse_date",
     "validate",
 ]

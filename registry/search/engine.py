@@ -33,7 +33,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
 from whoosh.query import Term
 
-from registry import rules, text
+from registry import rules, text, visibility
 from registry.search import documents
 from registry.search.analysis import normalise_query
 from registry.search.bitmaps import Bitmaps
@@ -607,7 +607,7 @@ def _in_force(
     in_force = [
         li
         for li in fields.get("listings") or []
-        if (li["expires_on"] is None or li["expires_on"] > day) and filters.listing_matches(li)
+        if visibility.stored_listing_in_force(li, day) and filters.listing_matches(li)
     ]
     return in_force or None
 

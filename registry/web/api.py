@@ -381,7 +381,7 @@ def notices():
     session = get_session()
     kind = choice_arg("kind", NOTICE_KINDS)
     page, per_page = pagination()
-    query = select(Notice).where(Notice.state == "published")
+    query = visibility.public_notices()
     if kind:
         query = query.where(Notice.kind == kind)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -397,15 +397,15 @@ def notices():
 @bp.get("/notices/<slug>")
 def notice(slug: str):
     session = get_session()
-    found = session.scalar(
-        select(Notice).where(Notice.slug == slug.lower(), Notice.state == "published")
-    )
+    found = session.scalar(visibility.public_notices().where(Notice.slug == slug.lower()))
     if found is None:
         raise NotFoundError(_("未找到该公告：%(slug)s", slug=slug[:120]))
     return notice_summary(found) | {
         "body_md": found.body_md,
         "listings": [
-            firm_json(listing.enterprise) | listing_json(listing) for listing in found.listings
+            firm_json(listing.enterprise) | listing_json(listing)
+            for listing in found.listings
+            if visibility.listing_is_named_in_notice(listing)
         ],
     }
 

@@ -219,8 +219,8 @@ def listing_entries(where: list[Any], limit: int = LIMIT) -> list[LogEntry]:
 def published_notices(*where: Any, limit: int = LIMIT) -> list[Notice]:
     return list(
         get_session().scalars(
-            select(Notice)
-            .where(Notice.state == "published", *where)
+            visibility.public_notices()
+            .where(*where)
             .options(joinedload(Notice.authority))
             .order_by(Notice.published_at.desc(), Notice.id.desc())
             .limit(limit)

@@ -97,10 +97,7 @@ def home():
         .limit(10)
     ).all()
     notices = session.scalars(
-        select(Notice)
-        .where(Notice.state == "published")
-        .order_by(Notice.published_at.desc())
-        .limit(5)
+        visibility.public_notices().order_by(Notice.published_at.desc()).limit(5)
     ).all()
     return render_template("public/home.html", counts=counts, latest=latest, notices=notices)
 
@@ -174,17 +171,15 @@ def _enterprise_page(firm: Enterprise | None):
     evidence = session.scalars(
         select(Evidence)
         .where(
-            Evidence.public.is_(True),
-            Evidence.retracted_at.is_(None),
+            visibility.evidence_public(),
             (Evidence.listing_id.in_([li.id for li in listings]))
             | (Evidence.sanction_id.in_([s.id for s in sanctions])),
         )
         .order_by(Evidence.id)
     ).all()
     notices = session.scalars(
-        select(Notice)
+        visibility.public_notices()
         .where(
-            Notice.state == "published",
             Notice.id.in_(
                 select(notice_listing.c.notice_id)
                 .join(Listing, Listing.id == notice_listing.c.listing_id)
@@ -285,7 +280,7 @@ def list_page(list_code: str):
 def notices():
     session = get_session()
     page = _page_arg()
-    stmt = select(Notice).where(Notice.state == "published")
+    stmt = visibility.public_notices()
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     items = session.scalars(
         stmt.options(joinedload(Notice.authority))
@@ -307,16 +302,14 @@ def notice(slug: str):
     if not _SLUG.fullmatch(slug):
         abort(404, description=_("未找到该公告。"))
     item = session.scalar(
-        select(Notice)
-        .where(Notice.slug == slug, Notice.state == "published")
-        .options(joinedload(Notice.authority))
+        visibility.public_notices().where(Notice.slug == slug).options(joinedload(Notice.authority))
     )
     if item is None:
         abort(404, description=_("未找到该公告。"))
     listings = session.scalars(
         select(Listing)
         .join(notice_listing, notice_listing.c.listing_id == Listing.id)
-        .where(notice_listing.c.notice_id == item.id, Listing.state != "draft")
+        .where(notice_listing.c.notice_id == item.id, visibility.listing_named_in_notice())
         .options(joinedload(Listing.enterprise), joinedload(Listing.ground))
         .order_by(Listing.id)
     ).all()
@@ -326,7 +319,7 @@ def notice(slug: str):
         notice=item,
         body=render_markdown(item.body_md),
         listings=listings,
-        in_force={li.id for li in listings if rules.in_force(li, today)},
+        in_force={li.id for li in listings if visibility.listing_is_in_force(li, today)},
     )
 
 
@@ -359,7 +352,7 @@ def sitemap():
         url_for("public.notices", _external=True),
         url_for("public.about", _external=True),
     ]
-    for slug in session.scalars(select(Notice.slug).where(Notice.state == "published")):
+    for slug in session.scalars(select(Notice.slug).where(visibility.notice_public())):
         urls.append(url_for("public.notice", slug=slug, _external=True))
     for firm in session.scalars(
         select(Enterprise).where(

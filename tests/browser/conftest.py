@@ -159,7 +159,7 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     from registry.database import get_db
     from registry.migrate import upgrade
     from registry.rules import Actor
-    from registry.services.catalogue import seed
+    from registry.services.reference import seed
 
     tmp = tmp_path_factory.mktemp("live")
     app = create_app(

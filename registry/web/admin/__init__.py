@@ -6,16 +6,17 @@ writes the rows and their Event, the view commits once. Every route declares its
 
 from __future__ import annotations
 
-from flask import Blueprint
+from registry.web.admin.blueprint import bp
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-from registry.web.admin import (  # noqa: E402,F401  (views register themselves on bp)
-    catalogue,
+# isort: split
+# The views register themselves on bp; bp is bound above first for the modules that
+# still import it from this package.
+from registry.web.admin import (  # noqa: F401
     common,
     dashboard,
     enterprises,
     evidence,
+    grounds,
     imports,
     listings,
     notices,
@@ -23,3 +24,5 @@ from registry.web.admin import (  # noqa: E402,F401  (views register themselves 
     sanctions,
     users,
 )
+
+__all__ = ["bp"]

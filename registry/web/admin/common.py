@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from registry import rules
 from registry.database import get_session
 from registry.errors import ConflictError, ValidationError
 from registry.models import Event
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.forms import MEASURE_LABELS, apply_errors
 
 T = TypeVar("T")
@@ -123,11 +123,8 @@ def register_transitions(
                 from flask import abort
 
                 abort(400, _("表单无效，请返回重试。"))
-            db = get_session()
-            # RuleViolation and ConflictError propagate to the error pages (4xx), and the
-            # request's session is rolled back: nothing is written.
-            verb(db, actor(), record, form)
-            db.commit()
+            # Rule violations reach the error pages (4xx); nothing is written.
+            save_action(form, lambda db: verb(db, actor(), record, form))
             flash(_("已完成：%(action)s", action=ACTION_LABELS[action]), "success")
             return redirect(url_for(endpoint, **{f"{noun}_id": record.id}))
 
@@ -166,3 +163,24 @@ def save_form(
         return 400, None
     db.commit()
     return 200, result
+
+
+def form_messages(form: Any) -> list[str]:
+    """The form-level and field errors of a form, as plain messages."""
+    messages = [str(message) for message in form.form_errors]
+    for name, errors in form.errors.items():
+        if name is not None:
+            messages.extend(str(message) for message in errors)
+    return messages
+
+
+def save_action(form: Any, change: Callable[[Session], T], *, rule_errors: bool = False) -> T:
+    """save_form for a button that has no form page of its own: anything but a commit
+    ends the request with save_form's status (409 when someone saved the record in
+    between, 400 for bad input) and the form's messages."""
+    from flask import abort
+
+    status, result = save_form(form, change, rule_errors=rule_errors)
+    if status != 200:
+        abort(status, "; ".join(form_messages(form)))
+    return cast(T, result)  # committed: the service's result

@@ -9,16 +9,14 @@ from wtforms import SelectChoice
 
 from registry import rules, text
 from registry.database import get_session
-from registry.errors import ValidationError
 from registry.models import Authority, Enterprise, Listing, Sanction
 from registry.services import enterprises as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, save_form
 from registry.web.admin.forms import (
     EnterpriseForm,
     FormerNameForm,
     LicenceForm,
-    apply_errors,
 )
 from registry.web.admin.policy import actor, load, requires
 
@@ -62,11 +60,11 @@ def enterprises():
 @requires("create")
 def enterprise_new():
     form = _enterprise_form()
-    status = 200
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        db = get_session()
-        try:
-            enterprise = service.create_enterprise(
+        status, enterprise = save_form(
+            form,
+            lambda db: service.create_enterprise(
                 db,
                 actor(),
                 name=form.name.data,
@@ -74,15 +72,11 @@ def enterprise_new():
                 province_code=form.province_code.data or None,
                 kind=form.kind.data,
                 address=form.address.data or "",
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            db.commit()
+            ),
+        )
+        if enterprise is not None:
             flash(_("已登记经营者。"), "success")
             return redirect(url_for("admin.enterprise", enterprise_id=enterprise.id))
-    if request.method == "POST":
-        status = 400
     return render_template("admin/enterprise_form.html", form=form, enterprise=None), status
 
 
@@ -148,10 +142,11 @@ def enterprise_edit(enterprise_id: int):
 def licence_add(enterprise_id: int):
     record = load(Enterprise, enterprise_id, "edit", shared=True)
     form = LicenceForm()
+    status = 400
     if form.validate_on_submit():
-        db = get_session()
-        try:
-            service.add_licence(
+        status, _added = save_form(
+            form,
+            lambda db: service.add_licence(
                 db,
                 actor(),
                 record,
@@ -160,14 +155,12 @@ def licence_add(enterprise_id: int):
                 status=form.status.data,
                 issued_on=form.issued_on.data,
                 expires_on=form.expires_on.data,
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            db.commit()
+            ),
+        )
+        if status == 200:
             flash(_("已添加许可证。"), "success")
             return redirect(url_for("admin.enterprise", enterprise_id=record.id))
-    return render_template("admin/licence_form.html", form=form, enterprise=record), 400
+    return render_template("admin/licence_form.html", form=form, enterprise=record), status
 
 
 @bp.post("/enterprises/<int:enterprise_id>/former-names")
@@ -175,14 +168,18 @@ def licence_add(enterprise_id: int):
 def former_name_add(enterprise_id: int):
     record = load(Enterprise, enterprise_id, "edit", shared=True)
     form = FormerNameForm()
+    status = 400
     if form.validate_on_submit():
-        db = get_session()
-        added = service.add_former_name(
-            db, actor(), record, form.former_name.data, used_until=form.used_until.data
+        status, added = save_form(
+            form,
+            lambda db: service.add_former_name(
+                db, actor(), record, form.former_name.data, used_until=form.used_until.data
+            ),
         )
         if added is not None:
-            db.commit()
             flash(_("已添加曾用名。"), "success")
             return redirect(url_for("admin.enterprise", enterprise_id=record.id))
-        form.former_name.errors = [_("该名称已登记为现名称或曾用名。")]
-    return render_template("admin/former_name_form.html", form=form, enterprise=record), 400
+        if status == 200:  # nothing was added: the name is already known
+            status = 400
+            form.former_name.errors = [_("该名称已登记为现名称或曾用名。")]
+    return render_template("admin/former_name_form.html", form=form, enterprise=record), status

@@ -10,11 +10,10 @@ import logging
 from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_babel import gettext as _
 
-from registry.database import get_session
-from registry.errors import ValidationError
 from registry.models import Evidence, Listing, Sanction
 from registry.services import evidence as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
+from registry.web.admin.common import save_action
 from registry.web.admin.forms import EvidenceActionForm, EvidenceForm
 from registry.web.admin.policy import actor, load, requires
 
@@ -37,28 +36,27 @@ def _upload(owner: Sanction | Listing):
         abort(400, _("请选择要上传的文件。"))
     max_bytes = current_app.config["MAX_UPLOAD_BYTES"]
     data = form.file.data.stream.read(max_bytes + 1)
-    db = get_session()
     evidence_dir = current_app.config["EVIDENCE_DIR"]
     # File first, then the row's commit, both under the shared lock: a crash in between
     # leaves an orphan file (swept at the next start), never a row without its file.
     with service.writing(evidence_dir) as writing:
         try:
-            service.add_evidence(
-                db,
-                actor(),
-                owner,
-                data=data,
-                filename=form.file.data.filename or "",
-                description=form.description.data or "",
-                evidence_dir=evidence_dir,
-                max_bytes=max_bytes,
-                writing=writing,
+            save_action(
+                form,
+                lambda db: service.add_evidence(
+                    db,
+                    actor(),
+                    owner,
+                    data=data,
+                    filename=form.file.data.filename or "",
+                    description=form.description.data or "",
+                    evidence_dir=evidence_dir,
+                    max_bytes=max_bytes,
+                    writing=writing,
+                ),
             )
         except service.UploadTooLarge as exc:
             abort(413, str(exc))
-        except ValidationError as exc:
-            abort(400, "; ".join(exc.errors.values()))
-        db.commit()
     flash(_("已上传证据材料。"), "success")
     return redirect(_owner_url(owner))
 
@@ -96,21 +94,25 @@ def _evidence_action(evidence_id: int, action: str):
     form = EvidenceActionForm()
     if not form.validate_on_submit():
         abort(400, _("表单无效，请返回重试。"))
-    db = get_session()
-    # RuleViolation / ConflictError reach the error pages (4xx); nothing is committed.
+    # Rule violations reach the error pages (4xx); a stale version is a 409.
     if action == "retract":
-        service.retract_evidence(
-            db,
-            actor(),
-            record,
-            reason=form.reason.data or "",
-            expected_version=form.version_id.data,
+        save_action(
+            form,
+            lambda db: service.retract_evidence(
+                db,
+                actor(),
+                record,
+                reason=form.reason.data or "",
+                expected_version=form.version_id.data,
+            ),
         )
     else:
-        service.set_public(
-            db, actor(), record, form.public.data == "1", expected_version=form.version_id.data
+        save_action(
+            form,
+            lambda db: service.set_public(
+                db, actor(), record, form.public.data == "1", expected_version=form.version_id.data
+            ),
         )
-    db.commit()
     flash(_("已保存。"), "success")
     return redirect(_owner_url(record))
 

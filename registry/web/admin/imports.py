@@ -40,7 +40,7 @@ from registry.imports import (
     ImportFileError,
     ParsedFile,
     Plan,
-    Problem,
+    ImportProblem,
     apply_plan,
     read_bytes,
     validate,
@@ -48,7 +48,7 @@ from registry.imports import (
 from registry.imports.validate import Catalogue
 from registry.models import Authority
 from registry.services import staging
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.policy import actor, deny, requires
 
 # Problems shown in the report table; the rest are counted in an "and N more" line.
@@ -97,7 +97,7 @@ class Report:
     plan: Plan
 
     @property
-    def header_errors(self) -> list[Problem]:
+    def header_errors(self) -> list[ImportProblem]:
         return [p for p in self.plan.errors if p.row == 1]
 
     @property
@@ -105,7 +105,7 @@ class Report:
         return len(self.plan.bad_rows - {1})
 
     @property
-    def shown(self) -> list[Problem]:
+    def shown(self) -> list[ImportProblem]:
         errors = self.plan.errors[:MAX_SHOWN]
         return errors + self.plan.warnings[: MAX_SHOWN - len(errors)]
 
@@ -130,14 +130,14 @@ def check(data: bytes, filename: str, authority: Authority, publish: bool) -> Re
     session = get_session()
     catalogue = Catalogue(session)
     column = parsed.column("authority")
-    refused: list[Problem] = []
+    refused: list[ImportProblem] = []
     kept = []
     for row in parsed.rows:
         value = row.cells.get("authority")
         named = catalogue.authority(str(value)) if value else None
         if named is not None and not rules.may(who, "import", named.id):
             refused.append(
-                Problem(
+                ImportProblem(
                     row.number,
                     column,
                     f"无权导入{named.name}的名单记录 / you may not import listings of {named.name}",

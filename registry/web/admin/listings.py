@@ -9,12 +9,12 @@ from wtforms import SelectChoice
 
 from registry import rules
 from registry.database import get_session
-from registry.errors import ValidationError
 from registry.models import Enterprise, Ground, Listing, Petition, Sanction
 from registry.services import listings as service
-from registry.web.admin import bp
+from registry.services.worklists import linkable_sanctions
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, register_transitions, save_form
-from registry.web.admin.forms import ListingForm, WorkflowForm, apply_errors
+from registry.web.admin.forms import ListingForm, WorkflowForm
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -26,15 +26,7 @@ def _listing_form(enterprise: Enterprise, **kwargs) -> ListingForm:
         select(Ground).where(Ground.active.is_(True)).order_by(Ground.position, Ground.code)
     ).all()
     form.ground.choices = [SelectChoice(g.id, f"{g.code} {g.title}") for g in grounds]
-    sanctions = db.scalars(
-        select(Sanction)
-        .where(
-            Sanction.enterprise_id == enterprise.id,
-            Sanction.authority_id == actor().authority_id,
-            Sanction.state != "annulled",
-        )
-        .order_by(Sanction.id)
-    ).all()
+    sanctions = linkable_sanctions(db, actor(), enterprise)
     form.sanction.choices = [SelectChoice(0, _("（无）"))] + [
         SelectChoice(s.id, f"{s.decision_no}（{s.decided_on.isoformat()}）") for s in sanctions
     ]
@@ -57,19 +49,16 @@ def _values(form: ListingForm) -> dict:
 def listing_new(enterprise_id: int):
     enterprise = load(Enterprise, enterprise_id, shared=True)
     form = _listing_form(enterprise)
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        db = get_session()
-        try:
-            listing = service.create_listing(db, actor(), enterprise, **_values(form))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        except rules.RuleViolation as exc:
-            form.form_errors.append(exc.message)
-        else:
-            db.commit()
+        status, listing = save_form(
+            form,
+            lambda db: service.create_listing(db, actor(), enterprise, **_values(form)),
+            rule_errors=True,
+        )
+        if listing is not None:
             flash(_("已新建名单记录（草稿）。"), "success")
             return redirect(url_for("admin.listing", listing_id=listing.id))
-    status = 400 if request.method == "POST" else 200
     return render_template(
         "admin/listing_form.html", form=form, enterprise=enterprise, listing=None
     ), status

@@ -8,13 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
+from registry import visibility
 from registry.database import get_session
-from registry.errors import ValidationError
 from registry.markdown import render_markdown
 from registry.models import Listing, Notice
-from registry.rules import RuleViolation
 from registry.services import notices as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import (
     LIST_LABELS,
     STATE_LABELS,
@@ -22,7 +21,7 @@ from registry.web.admin.common import (
     register_transitions,
     save_form,
 )
-from registry.web.admin.forms import NoticeForm, WorkflowForm, apply_errors
+from registry.web.admin.forms import NoticeForm, WorkflowForm
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -34,7 +33,7 @@ def _notice_form(**kwargs) -> NoticeForm:
         .options(joinedload(Listing.enterprise))
         .where(
             Listing.authority_id == actor().authority_id,
-            Listing.state.in_(("published", "removed", "expired", "annulled")),
+            visibility.listing_named_in_notice(),
         )
         .order_by(Listing.id.desc())
         .limit(500)
@@ -68,10 +67,11 @@ def notices():
 @requires("create")
 def notice_new():
     form = _notice_form()
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        db = get_session()
-        try:
-            notice = service.create_notice(
+        status, notice = save_form(
+            form,
+            lambda db: service.create_notice(
                 db,
                 actor(),
                 slug=form.slug.data,
@@ -79,16 +79,12 @@ def notice_new():
                 body_md=form.body_md.data or "",
                 kind=form.kind.data,
                 listings=_chosen(form),
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        except RuleViolation as exc:
-            form.form_errors.append(exc.message)
-        else:
-            db.commit()
+            ),
+            rule_errors=True,
+        )
+        if notice is not None:
             flash(_("已新建公告（草稿）。"), "success")
             return redirect(url_for("admin.notice", notice_id=notice.id))
-    status = 400 if request.method == "POST" else 200
     return render_template("admin/notice_form.html", form=form, notice=None), status
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from registry.database import get_session
-from registry.errors import ValidationError
 from registry.models import Listing, Petition
-from registry.rules import RuleViolation
 from registry.services import petitions as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, save_form
-from registry.web.admin.forms import DecidePetitionForm, PetitionForm, apply_errors
+from registry.web.admin.forms import DecidePetitionForm, PetitionForm
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -21,10 +18,11 @@ from registry.web.admin.policy import actor, load, requires
 def petition_new(listing_id: int):
     listing = load(Listing, listing_id, "record_petition")
     form = PetitionForm()
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        db = get_session()
-        try:
-            petition = service.record_petition(
+        status, petition = save_form(
+            form,
+            lambda db: service.record_petition(
                 db,
                 actor(),
                 listing,
@@ -33,16 +31,12 @@ def petition_new(listing_id: int):
                 contact=form.contact.data or "",
                 received_on=form.received_on.data,
                 statement=form.statement.data or "",
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        except RuleViolation as exc:
-            form.form_errors.append(exc.message)
-        else:
-            db.commit()
+            ),
+            rule_errors=True,
+        )
+        if petition is not None:
             flash(_("已登记申请。"), "success")
             return redirect(url_for("admin.petition", petition_id=petition.id))
-    status = 400 if request.method == "POST" else 200
     return render_template("admin/petition_form.html", form=form, listing=listing), status
 
 

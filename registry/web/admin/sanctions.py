@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from registry.database import get_session
-from registry.errors import ValidationError
 from registry.models import Enterprise, Sanction
 from registry.services import sanctions as service
-from registry.web.admin import bp
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, register_transitions, save_form
-from registry.web.admin.forms import SanctionForm, WorkflowForm, apply_errors
+from registry.web.admin.forms import SanctionForm, WorkflowForm
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -33,17 +31,14 @@ def _values(form: SanctionForm) -> dict:
 def sanction_new(enterprise_id: int):
     enterprise = load(Enterprise, enterprise_id, shared=True)
     form = SanctionForm()
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        db = get_session()
-        try:
-            sanction = service.record_sanction(db, actor(), enterprise, **_values(form))
-        except ValidationError as exc:
-            apply_errors(form, exc.errors)
-        else:
-            db.commit()
+        status, sanction = save_form(
+            form, lambda db: service.record_sanction(db, actor(), enterprise, **_values(form))
+        )
+        if sanction is not None:
             flash(_("已登记处罚决定（草稿）。"), "success")
             return redirect(url_for("admin.sanction", sanction_id=sanction.id))
-    status = 400 if request.method == "POST" else 200
     return render_template(
         "admin/sanction_form.html", form=form, enterprise=enterprise, sanction=None
     ), status

@@ -8,11 +8,11 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from registry.database import get_session
-from registry.errors import ValidationError
 from registry.models import Authority, User
 from registry.services import accounts
-from registry.web.admin import bp
-from registry.web.admin.forms import DisableUserForm, UserForm, apply_errors
+from registry.web.admin.blueprint import bp
+from registry.web.admin.common import save_action, save_form
+from registry.web.admin.forms import DisableUserForm, UserForm
 from registry.web.admin.policy import actor, requires
 
 ROLE_LABELS = {"clerk": "录入员", "reviewer": "审核员", "admin": "系统管理员"}
@@ -50,22 +50,19 @@ def users():
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
-            db = get_session()
-            authority = db.get(Authority, form.authority.data)
-            try:
-                user = accounts.create_user(
+            status, user = save_form(
+                form,
+                lambda db: accounts.create_user(
                     db,
                     who,
                     username=form.username.data.strip(),
                     password=form.password.data,
-                    authority=authority,
+                    authority=db.get(Authority, form.authority.data),
                     role=form.role.data,
                     display_name=form.display_name.data or "",
-                )
-            except ValidationError as exc:
-                apply_errors(form, exc.errors)
-            else:
-                db.commit()
+                ),
+            )
+            if user is not None:
                 flash(_("已添加用户 %(name)s。", name=user.username), "success")
                 return redirect(url_for("admin.users"))
     query = select(User).order_by(User.authority_id, User.username)
@@ -87,8 +84,6 @@ def user_disable(user_id: int):
     form = DisableUserForm()
     if not form.validate_on_submit():
         abort(400, _("请填写停用理由。"))
-    db = get_session()
-    accounts.disable_user(db, actor(), user, reason=form.reason.data)
-    db.commit()
+    save_action(form, lambda db: accounts.disable_user(db, actor(), user, reason=form.reason.data))
     flash(_("已停用用户 %(name)s，其登录会话已失效。", name=user.username), "success")
     return redirect(url_for("admin.users"))

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from registry.database import get_session
 from registry.models import Ground
-from registry.services import catalogue
-from registry.web.admin import bp
+from registry.services import reference
+from registry.web.admin.blueprint import bp
 from registry.web.admin.common import save_form
 from registry.web.admin.forms import GroundForm
 from registry.web.admin.policy import actor, requires
@@ -50,7 +50,7 @@ def _save(ground: Ground | None):
                 values.update(code=form.code.data or "", list_code=form.list_code.data)
             status, saved = save_form(
                 form,
-                lambda db: catalogue.save_ground(
+                lambda db: reference.save_ground(
                     db, actor(), ground, expected_version=form.version_id.data, **values
                 ),
             )
