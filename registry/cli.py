@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from registry.config import ConfigError, default_instance_path, write_instance_config
 from registry.db import refresh_statistics
+from registry.messages import _, for_console
 from registry.rules import Actor
 from registry.search.cli import reindex_command
 
@@ -131,7 +132,7 @@ def user_create_command(
     username: str, authority_code: str, role: str, password_stdin: bool, display_name: str
 ) -> None:
     """Add a user (password prompted, or --password-stdin)."""
-    from registry.errors import DomainError
+    from registry.errors import DomainError, error_text
     from registry.services.accounts import create_user
     from registry.services.catalogue import authority_by_code
 
@@ -152,7 +153,7 @@ def user_create_command(
                 display_name=display_name,
             )
         except DomainError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(error_text(exc, for_console)) from None
         session.commit()
         click.echo(f"created {user.username} ({role} @ {authority.name})")
 
@@ -298,7 +299,7 @@ def import_command(
     """
     import time
 
-    from registry.errors import DomainError
+    from registry.errors import DomainError, error_text
     from registry.imports import (
         ImportApplyError,
         ImportFileError,
@@ -321,18 +322,17 @@ def import_command(
             try:
                 default_authority = authority_by_code(session, authority_code)
             except DomainError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(error_text(exc, for_console)) from None
         publisher = None
         if publish_as:
             user = session.scalar(select(User).where(User.username == publish_as))
             if user is None or not user.active:
                 raise click.ClickException(
-                    f"未知或已停用的用户 / unknown or disabled user {publish_as!r}"
+                    for_console(_("未知或已停用的用户：%(user)s", user=repr(publish_as)))
                 )
             if user.role != "reviewer":
                 raise click.ClickException(
-                    f"{publish_as} 不是审核员，只有审核员可以发布 / "
-                    f"{publish_as} is not a reviewer: only reviewers publish"
+                    for_console(_("%(user)s 不是审核员，只有审核员可以发布", user=publish_as))
                 )
             publisher = actor_for(user)
         plan = validate(session, parsed, default_authority=default_authority, publisher=publisher)
@@ -342,46 +342,56 @@ def import_command(
         for problem in warnings[:MAX_SHOWN_WARNINGS]:
             click.echo(str(problem), err=True)
         if len(warnings) > MAX_SHOWN_WARNINGS:
-            click.echo(
-                f"…… 另有{len(warnings) - MAX_SHOWN_WARNINGS}条警告 / "
-                f"and {len(warnings) - MAX_SHOWN_WARNINGS} more warnings",
-                err=True,
-            )
+            more = _("…… 另有%(count)s条警告", count=len(warnings) - MAX_SHOWN_WARNINGS)
+            click.echo(for_console(more), err=True)
         bad_rows = len(plan.bad_rows - {1})
+        summary = _(
+            "%(total)s 行 · 可导入 %(new)s · 已存在 %(unchanged)s · 有错误 %(bad)s · 警告 %(warnings)s",
+            total=plan.total,
+            new=len(plan.rows),
+            unchanged=len(plan.unchanged),
+            bad=bad_rows,
+            warnings=len(warnings),
+        )
         click.echo(
             f"{parsed.kind.upper()}{f' ({parsed.encoding})' if parsed.encoding else ''}: "
-            f"{plan.total} 行 rows · 可导入 to import {len(plan.rows)} · "
-            f"已存在 unchanged {len(plan.unchanged)} · 有错误 bad {bad_rows} · "
-            f"警告 warnings {len(warnings)}"
+            + for_console(summary)
         )
         if errors and (not skip_bad or any(p.row == 1 for p in errors)):
-            raise click.ClickException(
-                f"{len(errors)} 处错误，未写入任何记录 / {len(errors)} errors: nothing was written"
-                + ("" if any(p.row == 1 for p in errors) else " (--skip-bad imports the good rows)")
+            refused = (
+                _("%(count)s 处错误，未写入任何记录", count=len(errors))
+                if any(p.row == 1 for p in errors)
+                else _(
+                    "%(count)s 处错误，未写入任何记录（--skip-bad 导入其余正确的行）",
+                    count=len(errors),
+                )
             )
+            raise click.ClickException(for_console(refused))
         if dry_run:
-            click.echo("试运行，未写入任何记录 / dry run: nothing was written")
+            click.echo(for_console(_("试运行，未写入任何记录")))
             return
         try:
             with click.progressbar(
-                length=len(plan.rows), label="导入 importing", file=sys.stderr
+                length=len(plan.rows), label=for_console(_("导入")), file=sys.stderr
             ) as bar:
                 result = apply_plan(session, plan, publisher=publisher, progress=bar.update)
             session.commit()
             refresh_statistics(session)  # thousands of new rows: the planner should know
         except ImportApplyError as exc:
             session.rollback()
-            raise click.ClickException(f"{exc}; 未写入任何记录 / nothing was written") from None
+            refused = _("%(error)s；未写入任何记录", error=str(exc))
+            raise click.ClickException(for_console(refused)) from None
     # The search index (and anything else that follows commits) catches up now.
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     for hook in app.extensions.get("registry_after_commit", []):
         hook(app)
     counts = result.as_dict()
-    click.echo(
-        "已导入 imported: "
-        + ", ".join(f"{key} {value}" for key, value in counts.items())
-        + f" ({time.perf_counter() - started:.1f} s)"
+    imported = _(
+        "已导入：%(counts)s（%(seconds).1f 秒）",
+        counts=", ".join(f"{key} {value}" for key, value in counts.items()),
+        seconds=time.perf_counter() - started,
     )
+    click.echo(for_console(imported))
 
 
 COMMANDS = (

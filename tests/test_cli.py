@@ -84,16 +84,23 @@ def test_user_create_reads_password_from_stdin(instance):
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "lang", "message"),
     [
-        (["--authority", "999999", "--role", "clerk"], "unknown authority"),
-        (["--authority", "MIIT", "--role", "clerk"], "at least"),
+        (["--authority", "999999", "--role", "clerk"], "en_GB.UTF-8", "unknown authority"),
+        (["--authority", "MIIT", "--role", "clerk"], "en_GB.UTF-8", "at least 10 characters"),
+        (["--authority", "999999", "--role", "clerk"], "zh_CN.UTF-8", "未知的电信管理机构代码"),
+        (["--authority", "MIIT", "--role", "clerk"], "C.UTF-8", "密码至少10位"),
     ],
 )
-def test_user_create_bad_input_is_a_clear_error(instance, args, message):
+def test_user_create_bad_input_is_a_clear_error_in_the_console_language(
+    instance, args, lang, message
+):
     run("init")
     result = CliRunner().invoke(
-        main, ["user", "create", "someone", *args, "--password-stdin"], input="short\n"
+        main,
+        ["user", "create", "someone", *args, "--password-stdin"],
+        input="short\n",
+        env={"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": lang},
     )
     assert result.exit_code != 0
     assert message in result.output

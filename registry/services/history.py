@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry.errors import ConflictError
+from registry.messages import _
 from registry.models import Event, SequenceCounter
 from registry.rules import Actor, is_cross_authority
 
@@ -225,10 +226,7 @@ def record_event(
 def check_version(entity: Any, expected_version: int | None) -> None:
     """The form carried the version it was loaded at; a newer one means someone saved in between."""
     if expected_version is not None and entity.version_id != expected_version:
-        raise ConflictError(
-            "此记录已被他人修改，请刷新后重试 / someone else saved this record in the meantime; "
-            "reload it and apply your change again"
-        )
+        raise ConflictError(_("此记录已被他人修改，请刷新后重试"))
 
 
 def flush(session: Session) -> None:
@@ -236,6 +234,4 @@ def flush(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError:
-        raise ConflictError(
-            "此记录已被他人修改，请刷新后重试 / someone else saved this record in the meantime"
-        ) from None
+        raise ConflictError(_("此记录已被他人修改，请刷新后重试")) from None

@@ -18,6 +18,7 @@ from registry.services import evidence as service
 from registry.web.admin import bp
 from registry.web.admin.forms import EvidenceActionForm, EvidenceForm
 from registry.web.admin.policy import actor, load, requires
+from registry.web.messages import error_message
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,9 @@ def _upload(owner: Sanction | Listing):
                 writing=writing,
             )
         except service.UploadTooLarge as exc:
-            abort(413, str(exc))
+            abort(413, error_message(exc))
         except ValidationError as exc:
-            abort(400, "; ".join(exc.errors.values()))
+            abort(400, error_message(exc))
         db.commit()
     flash(_("已上传证据材料。"), "success")
     return redirect(_owner_url(owner))

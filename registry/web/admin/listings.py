@@ -16,6 +16,7 @@ from registry.web.admin import bp
 from registry.web.admin.common import history, register_transitions, save_form
 from registry.web.admin.forms import ListingForm, WorkflowForm, apply_errors
 from registry.web.admin.policy import actor, load, requires
+from registry.web.messages import error_message
 
 
 def _listing_form(enterprise: Enterprise, **kwargs) -> ListingForm:
@@ -64,7 +65,7 @@ def listing_new(enterprise_id: int):
         except ValidationError as exc:
             apply_errors(form, exc.errors)
         except rules.RuleViolation as exc:
-            form.form_errors.append(exc.message)
+            form.form_errors.append(error_message(exc))
         else:
             db.commit()
             flash(_("已新建名单记录（草稿）。"), "success")

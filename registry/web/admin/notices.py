@@ -24,6 +24,7 @@ from registry.web.admin.common import (
 )
 from registry.web.admin.forms import NoticeForm, WorkflowForm, apply_errors
 from registry.web.admin.policy import actor, load, requires
+from registry.web.messages import error_message
 
 
 def _notice_form(**kwargs) -> NoticeForm:
@@ -83,7 +84,7 @@ def notice_new():
         except ValidationError as exc:
             apply_errors(form, exc.errors)
         except RuleViolation as exc:
-            form.form_errors.append(exc.message)
+            form.form_errors.append(error_message(exc))
         else:
             db.commit()
             flash(_("已新建公告（草稿）。"), "success")

@@ -14,6 +14,7 @@ from registry.web.admin import bp
 from registry.web.admin.common import history, save_form
 from registry.web.admin.forms import DecidePetitionForm, PetitionForm, apply_errors
 from registry.web.admin.policy import actor, load, requires
+from registry.web.messages import error_message
 
 
 @bp.route("/listings/<int:listing_id>/petitions/new", methods=["GET", "POST"])
@@ -37,7 +38,7 @@ def petition_new(listing_id: int):
         except ValidationError as exc:
             apply_errors(form, exc.errors)
         except RuleViolation as exc:
-            form.form_errors.append(exc.message)
+            form.form_errors.append(error_message(exc))
         else:
             db.commit()
             flash(_("已登记申请。"), "success")
