@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from registry.rules import RuleViolation  # re-exported: services raise it as is
 
@@ -14,9 +14,9 @@ class DomainError(Exception):
 class ValidationError(DomainError):
     """Bad data; `errors` maps field names to messages for the form that sent them."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: Mapping[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+        self.errors = dict(errors)
 
 
 class NotFoundError(DomainError):

@@ -149,7 +149,7 @@ def authenticate(
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
     ok = ok and user is not None and user.active
     session.add(LoginAttempt(at=now, username=username, ip=ip, success=ok))
-    if not ok:
+    if not ok or user is None:
         session.flush()
         return None
     start_session(session, user)

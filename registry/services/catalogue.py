@@ -19,7 +19,8 @@ from registry.services.history import check_version, flush, record_event, snapsh
 
 def load_seed_grounds() -> list[dict[str, Any]]:
     data = tomllib.loads(resources.files("registry").joinpath("grounds.toml").read_text("utf-8"))
-    return data["ground"]
+    grounds: list[dict[str, Any]] = data["ground"]
+    return grounds
 
 
 def load_seed_authorities() -> list[dict[str, str]]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import inspect, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry.errors import ConflictError
@@ -31,8 +31,9 @@ def _jsonable(value: Any) -> Any:
 def _snapshot_keys(cls: type) -> tuple[str, ...]:
     keys = _SNAPSHOT_KEYS.get(cls)
     if keys is None:
+        mapper: Mapper[Any] = inspect(cls)
         keys = _SNAPSHOT_KEYS[cls] = tuple(
-            attr.key for attr in inspect(cls).column_attrs if attr.key not in SKIPPED_COLUMNS
+            attr.key for attr in mapper.column_attrs if attr.key not in SKIPPED_COLUMNS
         )
     return keys
 
@@ -96,7 +97,7 @@ def next_seq(session: Session, name: str = "event") -> int:
         size = 1 if block is None or block[2] is not transaction else min(2 * block[3], MAX_BLOCK)
         end = _take(session, name, size)
         block = [end - size + 1, end, transaction, size]
-    number = block[0]
+    number: int = block[0]
     block[0] += 1
     session.info["event_block"] = block
     return number

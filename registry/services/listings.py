@@ -224,7 +224,7 @@ def publish_listing(
     """
     new_state, before = _transition(session, actor, listing, "publish", **kw)
     at = at or utcnow()
-    if check_publish(actor, listing, at):
+    if check_publish(actor, listing, at) and listing.sanction is not None:
         publish_sanction(session, actor, listing.sanction)
     mark_published(actor, listing, at)
     return _finish(session, actor, listing, "publish", new_state, before, "")
@@ -306,6 +306,8 @@ def expire_due(session: Session, actor: Actor, on: date) -> list[Listing]:
         .order_by(Listing.id)
     ).all()
     for listing in due:
+        if listing.expires_on is None:  # excluded by the query; narrows the type
+            continue
         before = snapshot(listing)
         listing.state = next_state(listing.state, "expire")
         listing.ended_at = utcnow()
