@@ -63,7 +63,8 @@ def init_command(demo: bool) -> None:
 
     instance = default_instance_path()
     if write_instance_config(instance):
-        click.echo(f"wrote {instance / 'config.py'} with a new random SECRET_KEY")
+        wrote = _("已写入 %(path)s，含新生成的随机 SECRET_KEY", path=instance / "config.py")
+        click.echo(for_console(wrote))
     try:
         app = create_app(instance_path=instance)
     except ConfigError as exc:
@@ -77,9 +78,13 @@ def init_command(demo: bool) -> None:
         added = seed(session, bootstrap)
         session.commit()
         refresh_statistics(session)
-        click.echo(
-            f"database ready ({db.engine.url.render_as_string()}); seeded {added['authorities']} authorities, {added['grounds']} grounds"
+        ready = _(
+            "数据库已就绪（%(url)s）；新增电信管理机构 %(authorities)s 个、列入事由 %(grounds)s 个",
+            url=db.engine.url.render_as_string(),
+            authorities=added["authorities"],
+            grounds=added["grounds"],
         )
+        click.echo(for_console(ready))
         if demo:
             from registry.demo import load_demo
 
@@ -91,12 +96,11 @@ def init_command(demo: bool) -> None:
                 saved.write_text("\n".join(logins) + "\n", encoding="utf-8")
                 saved.chmod(0o600)
             else:
-                click.echo("demo data already present")
+                click.echo(for_console(_("演示数据已存在")))
                 logins = saved.read_text("utf-8").splitlines() if saved.exists() else []
             if logins:
-                click.echo(
-                    f"demo logins (username / password / role @ authority), kept in {saved}:"
-                )
+                kept = _("演示账号（用户名 / 密码 / 角色 @ 机构），保存在 %(path)s：", path=saved)
+                click.echo(for_console(kept))
                 for login in logins:
                     click.echo(f"  {login}")
 
@@ -110,7 +114,7 @@ def serve_command(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"serving on http://{host}:{port}/")
+    click.echo(for_console(_("网站地址：%(url)s", url=f"http://{host}:{port}/")))
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 
@@ -139,7 +143,7 @@ def user_create_command(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(for_console(_("密码")), hide_input=True, confirmation_prompt=True)
     with _session() as session:
         try:
             authority = authority_by_code(session, authority_code)
@@ -155,7 +159,13 @@ def user_create_command(
         except DomainError as exc:
             raise click.ClickException(error_text(exc, for_console)) from None
         session.commit()
-        click.echo(f"created {user.username} ({role} @ {authority.name})")
+        created = _(
+            "已创建用户 %(user)s（%(role)s @ %(authority)s）",
+            user=user.username,
+            role=role,
+            authority=authority.name,
+        )
+        click.echo(for_console(created))
 
 
 @click.command("sweep")
@@ -182,13 +192,14 @@ def sweep_command(on) -> None:
         expired = expire_due(session, system_actor(session, label="sweep"), day)
         session.commit()
         refresh_statistics(session)
-    click.echo(f"{len(expired)} listing(s) expired as of {day.isoformat()}")
+    swept = _("截至 %(day)s 期满的记录：%(count)s 条", count=len(expired), day=day.isoformat())
+    click.echo(for_console(swept))
     with _session() as session:
         removed = sweep_orphans(session, current_app.config["EVIDENCE_DIR"])
     if removed is None:
-        click.echo("evidence: uploads kept the directory busy; orphans not swept this time")
+        click.echo(for_console(_("证据材料目录正在上传，本次未清理无主文件")))
     else:
-        click.echo(f"{removed} orphaned evidence file(s) removed")
+        click.echo(for_console(_("已删除无主的证据材料文件 %(count)s 个", count=removed)))
 
 
 @click.command("stats")
@@ -198,11 +209,12 @@ def stats_command() -> None:
     from registry.models import Enterprise, Listing
 
     with _session() as session:
-        click.echo(f"enterprises: {session.scalar(select(func.count(Enterprise.id)))}")
+        firms = session.scalar(select(func.count(Enterprise.id)))
+        click.echo(for_console(_("经营者：%(count)s", count=firms)))
         for state, count in session.execute(
             select(Listing.state, func.count()).group_by(Listing.state)
         ):
-            click.echo(f"listings {state}: {count}")
+            click.echo(for_console(_("记录（%(state)s）：%(count)s", state=state, count=count)))
 
 
 @click.command("verify-log")
@@ -215,11 +227,12 @@ def verify_log_command() -> None:
         count, problems = publog.verify(session)
         top = publog.head(session)
     for problem in problems:
-        click.echo(f"MISMATCH {problem}", err=True)
+        click.echo(for_console(_("不一致：%(problem)s", problem=problem)), err=True)
     if problems:
         raise SystemExit(1)
     head_hash = top.entry_hash if top is not None else publog.GENESIS_HASH
-    click.echo(f"publication log OK: {count} entries, head {head_hash}")
+    intact = _("公示日志完好：共 %(count)s 条，最新哈希 %(hash)s", count=count, hash=head_hash)
+    click.echo(for_console(intact))
 
 
 @click.command("export")
@@ -252,7 +265,13 @@ def export_command(fmt: str, output: str, on) -> None:
             chunks = exports.iter_csv(counted) if fmt == "csv" else exports.iter_json(counted, day)
             with open(output, "w", encoding="utf-8", newline="") as target:
                 target.writelines(chunks)
-    click.echo(f"{counted.count} listing(s) in force on {day.isoformat()} written to {output}")
+    written = _(
+        "%(day)s 公示中的记录 %(count)s 条已写入 %(path)s",
+        count=counted.count,
+        day=day.isoformat(),
+        path=output,
+    )
+    click.echo(for_console(written))
 
 
 class _Counter:

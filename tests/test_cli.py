@@ -19,8 +19,15 @@ def instance(tmp_path, monkeypatch):
     return path
 
 
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+# The console language is the POSIX locale's (registry.messages.console_locale).
+ENGLISH = {"LANGUAGE": "en"}
+CHINESE = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8"}
+
+
+def run(*args: str, input: str | None = None, env: dict | None = None):
+    return CliRunner().invoke(
+        main, list(args), input=input, catch_exceptions=False, env=env or ENGLISH
+    )
 
 
 def counts(db) -> dict[str, int]:
@@ -54,6 +61,15 @@ def test_init_demo_loads_data_and_prints_logins_once(instance):
     again = run("init", "--demo")
     assert "demo data already present" in again.output
     assert counts(instance / "registry.db") == loaded
+
+
+def test_commands_speak_chinese_on_a_console_without_an_english_locale(instance):
+    first = run("init", env=CHINESE)
+    assert first.exit_code == 0, first.output
+    assert "数据库已就绪" in first.output and "database ready" not in first.output
+    swept = run("sweep", "--today", "2099-01-01", env=CHINESE)
+    assert swept.exit_code == 0, swept.output
+    assert "截至 2099-01-01 期满的记录：0 条" in swept.output
 
 
 def test_commands_refuse_to_run_without_secret(instance):
