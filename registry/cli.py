@@ -18,6 +18,7 @@ from registry.config import (
     write_instance_config,
 )
 from registry.db import refresh_statistics
+from registry.messages import _, for_console
 from registry.rules import Actor
 
 
@@ -70,7 +71,8 @@ def init_command(demo: bool) -> None:
     # must share one key, so there it comes from REGISTRY_SECRET_KEY (checked at start).
     shared = os.environ.get(ENV_PREFIX + "DATABASE_URL", "").startswith("postgresql")
     if not shared and write_instance_config(instance):
-        click.echo(f"wrote {instance / 'config.py'} with a new random SECRET_KEY")
+        wrote = _("已写入 %(path)s，含新生成的随机 SECRET_KEY", path=instance / "config.py")
+        click.echo(for_console(wrote))
     try:
         app = create_app(instance_path=instance)
     except ConfigError as exc:
@@ -84,9 +86,13 @@ def init_command(demo: bool) -> None:
         added = seed(session, bootstrap)
         session.commit()
         refresh_statistics(session)
-        click.echo(
-            f"database ready ({db.engine.url.render_as_string()}); seeded {added['authorities']} authorities, {added['grounds']} grounds"
+        ready = _(
+            "数据库已就绪（%(url)s）；新增电信管理机构 %(authorities)s 个、列入事由 %(grounds)s 个",
+            url=db.engine.url.render_as_string(),
+            authorities=added["authorities"],
+            grounds=added["grounds"],
         )
+        click.echo(for_console(ready))
         if demo:
             from registry.demo import load_demo
 
@@ -98,12 +104,11 @@ def init_command(demo: bool) -> None:
                 saved.write_text("\n".join(logins) + "\n", encoding="utf-8")
                 saved.chmod(0o600)
             else:
-                click.echo("demo data already present")
+                click.echo(for_console(_("演示数据已存在")))
                 logins = saved.read_text("utf-8").splitlines() if saved.exists() else []
             if logins:
-                click.echo(
-                    f"demo logins (username / password / role @ authority), kept in {saved}:"
-                )
+                kept = _("演示账号（用户名 / 密码 / 角色 @ 机构），保存在 %(path)s：", path=saved)
+                click.echo(for_console(kept))
                 for login in logins:
                     click.echo(f"  {login}")
 
@@ -122,7 +127,7 @@ def serve_command(host: str, port: int) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     start_followers(app, wait=WARM_SECONDS)
-    click.echo(f"serving on http://{host}:{port}/")
+    click.echo(for_console(_("网站地址：%(url)s", url=f"http://{host}:{port}/")))
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
 
 
@@ -144,14 +149,14 @@ def user_create_command(
     username: str, authority_code: str, role: str, password_stdin: bool, display_name: str
 ) -> None:
     """Add a user (password prompted, or --password-stdin)."""
-    from registry.errors import DomainError
+    from registry.errors import DomainError, error_text
     from registry.services.accounts import create_user
     from registry.services.reference import authority_by_code
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(for_console(_("密码")), hide_input=True, confirmation_prompt=True)
     with _session() as session:
         try:
             authority = authority_by_code(session, authority_code)
@@ -165,9 +170,15 @@ def user_create_command(
                 display_name=display_name,
             )
         except DomainError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(error_text(exc, for_console)) from None
         session.commit()
-        click.echo(f"created {user.username} ({role} @ {authority.name})")
+        created = _(
+            "已创建用户 %(user)s（%(role)s @ %(authority)s）",
+            user=user.username,
+            role=role,
+            authority=authority.name,
+        )
+        click.echo(for_console(created))
 
 
 @click.command("sweep")
@@ -203,13 +214,14 @@ def sweep_command(on, min_age: int) -> None:
         expired = expire_due(session, system_actor(session, label="sweep"), day)
         session.commit()
         refresh_statistics(session)
-    click.echo(f"{len(expired)} listing(s) expired as of {day.isoformat()}")
+    swept = _("截至 %(day)s 期满的记录：%(count)s 条", count=len(expired), day=day.isoformat())
+    click.echo(for_console(swept))
     with _session() as session:
         removed = sweep_orphans(session, current_app.config["EVIDENCE_DIR"], min_age=min_age)
     if removed is None:
-        click.echo("evidence: uploads kept the directory busy; orphans not swept this time")
+        click.echo(for_console(_("证据材料目录正在上传，本次未清理无主文件")))
     else:
-        click.echo(f"{removed} orphaned evidence file(s) removed")
+        click.echo(for_console(_("已删除无主的证据材料文件 %(count)s 个", count=removed)))
 
 
 @click.command("reindex")
@@ -241,13 +253,19 @@ def reindex_command() -> None:
         try:
             total = index.rebuild(session, progress)
         except RebuildLocked:
-            raise click.ClickException(
-                f"another `registry reindex` is rebuilding {index.root}; nothing was changed"
-            ) from None
+            busy = _(
+                "另一个 `registry reindex` 正在重建 %(path)s，本次未作任何更改", path=index.root
+            )
+            raise click.ClickException(for_console(busy)) from None
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
-    click.echo(f"search index rebuilt: {total} firm(s) with listings in force, in {index.root}")
+    rebuilt = _(
+        "搜索索引已重建：%(total)s 家经营者有公示中的名单记录，位于 %(path)s",
+        total=total,
+        path=index.root,
+    )
+    click.echo(for_console(rebuilt))
 
 
 @click.command("stats")
@@ -257,11 +275,12 @@ def stats_command() -> None:
     from registry.models import Enterprise, Listing
 
     with _session() as session:
-        click.echo(f"enterprises: {session.scalar(select(func.count(Enterprise.id)))}")
+        firms = session.scalar(select(func.count(Enterprise.id)))
+        click.echo(for_console(_("经营者：%(count)s", count=firms)))
         for state, count in session.execute(
             select(Listing.state, func.count()).group_by(Listing.state)
         ):
-            click.echo(f"listings {state}: {count}")
+            click.echo(for_console(_("记录（%(state)s）：%(count)s", state=state, count=count)))
 
 
 @click.command("verify-log")
@@ -274,11 +293,12 @@ def verify_log_command() -> None:
         count, problems = publog.verify(session)
         top = publog.head(session)
     for problem in problems:
-        click.echo(f"MISMATCH {problem}", err=True)
+        click.echo(for_console(_("不一致：%(problem)s", problem=problem)), err=True)
     if problems:
         raise SystemExit(1)
     head_hash = top.entry_hash if top is not None else publog.GENESIS_HASH
-    click.echo(f"publication log OK: {count} entries, head {head_hash}")
+    intact = _("公示日志完好：共 %(count)s 条，最新哈希 %(hash)s", count=count, hash=head_hash)
+    click.echo(for_console(intact))
 
 
 @click.command("export")
@@ -311,7 +331,13 @@ def export_command(fmt: str, output: str, on) -> None:
             chunks = exports.iter_csv(counted) if fmt == "csv" else exports.iter_json(counted, day)
             with open(output, "w", encoding="utf-8", newline="") as target:
                 target.writelines(chunks)
-    click.echo(f"{counted.count} listing(s) in force on {day.isoformat()} written to {output}")
+    written = _(
+        "%(day)s 公示中的记录 %(count)s 条已写入 %(path)s",
+        count=counted.count,
+        day=day.isoformat(),
+        path=output,
+    )
+    click.echo(for_console(written))
 
 
 class _Counter:
@@ -358,7 +384,7 @@ def import_command(
     """
     import time
 
-    from registry.errors import DomainError
+    from registry.errors import DomainError, error_text
     from registry.imports import (
         ImportApplyError,
         ImportFileError,
@@ -381,18 +407,17 @@ def import_command(
             try:
                 default_authority = authority_by_code(session, authority_code)
             except DomainError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(error_text(exc, for_console)) from None
         publisher = None
         if publish_as:
             user = session.scalar(select(User).where(User.username == publish_as))
             if user is None or not user.active:
                 raise click.ClickException(
-                    f"未知或已停用的用户 / unknown or disabled user {publish_as!r}"
+                    for_console(_("未知或已停用的用户：%(user)s", user=repr(publish_as)))
                 )
             if user.role != "reviewer":
                 raise click.ClickException(
-                    f"{publish_as} 不是审核员，只有审核员可以发布 / "
-                    f"{publish_as} is not a reviewer: only reviewers publish"
+                    for_console(_("%(user)s 不是审核员，只有审核员可以发布", user=publish_as))
                 )
             publisher = actor_for(user)
         plan = validate(session, parsed, default_authority=default_authority, publisher=publisher)
@@ -402,47 +427,57 @@ def import_command(
         for problem in warnings[:MAX_SHOWN_WARNINGS]:
             click.echo(str(problem), err=True)
         if len(warnings) > MAX_SHOWN_WARNINGS:
-            click.echo(
-                f"…… 另有{len(warnings) - MAX_SHOWN_WARNINGS}条警告 / "
-                f"and {len(warnings) - MAX_SHOWN_WARNINGS} more warnings",
-                err=True,
-            )
+            more = _("…… 另有%(count)s条警告", count=len(warnings) - MAX_SHOWN_WARNINGS)
+            click.echo(for_console(more), err=True)
         bad_rows = len(plan.bad_rows - {1})
+        summary = _(
+            "%(total)s 行 · 可导入 %(new)s · 已存在 %(unchanged)s · 有错误 %(bad)s · 警告 %(warnings)s",
+            total=plan.total,
+            new=len(plan.rows),
+            unchanged=len(plan.unchanged),
+            bad=bad_rows,
+            warnings=len(warnings),
+        )
         click.echo(
             f"{parsed.kind.upper()}{f' ({parsed.encoding})' if parsed.encoding else ''}: "
-            f"{plan.total} 行 rows · 可导入 to import {len(plan.rows)} · "
-            f"已存在 unchanged {len(plan.unchanged)} · 有错误 bad {bad_rows} · "
-            f"警告 warnings {len(warnings)}"
+            + for_console(summary)
         )
         if errors and (not skip_bad or any(p.row == 1 for p in errors)):
-            raise click.ClickException(
-                f"{len(errors)} 处错误，未写入任何记录 / {len(errors)} errors: nothing was written"
-                + ("" if any(p.row == 1 for p in errors) else " (--skip-bad imports the good rows)")
+            refused = (
+                _("%(count)s 处错误，未写入任何记录", count=len(errors))
+                if any(p.row == 1 for p in errors)
+                else _(
+                    "%(count)s 处错误，未写入任何记录（--skip-bad 导入其余正确的行）",
+                    count=len(errors),
+                )
             )
+            raise click.ClickException(for_console(refused))
         if dry_run:
-            click.echo("试运行，未写入任何记录 / dry run: nothing was written")
+            click.echo(for_console(_("试运行，未写入任何记录")))
             return
         try:
             with click.progressbar(
-                length=len(plan.rows), label="导入 importing", file=sys.stderr
+                length=len(plan.rows), label=for_console(_("导入")), file=sys.stderr
             ) as bar:
                 result = apply_plan(session, plan, publisher=publisher, progress=bar.update)
             session.commit()
             refresh_statistics(session)  # thousands of new rows: the planner should know
         except ImportApplyError as exc:
             session.rollback()
-            raise click.ClickException(f"{exc}; 未写入任何记录 / nothing was written") from None
+            refused = _("%(error)s；未写入任何记录", error=str(exc))
+            raise click.ClickException(for_console(refused)) from None
     # The search index (and anything else that follows the event sequence) catches up now,
     # so the imported firms are searchable when the command returns.
     from registry.web.indexing import follow_now
 
     follow_now(current_app._get_current_object())  # type: ignore[attr-defined]
     counts = result.as_dict()
-    click.echo(
-        "已导入 imported: "
-        + ", ".join(f"{key} {value}" for key, value in counts.items())
-        + f" ({time.perf_counter() - started:.1f} s)"
+    imported = _(
+        "已导入：%(counts)s（%(seconds).1f 秒）",
+        counts=", ".join(f"{key} {value}" for key, value in counts.items()),
+        seconds=time.perf_counter() - started,
     )
+    click.echo(for_console(imported))
 
 
 COMMANDS = (

@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from registry.messages import _
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # Art. 42 and the 2018 notice: a penalised operator is listed within 30 days of the decision.
@@ -24,7 +26,8 @@ LISTING_DEADLINE_DAYS = 30
 
 
 class RuleViolation(Exception):
-    """An action the rules forbid. `code` is stable for programs; `message` is for people."""
+    """An action the rules forbid. `code` is stable for programs; `message` is for people
+    (a Message from `registry.messages._`, translated where it is shown)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -80,9 +83,7 @@ def days_left(decided_on: date, on: date) -> int:
 def check_decision_date(decided_on: date, on: date) -> None:
     """A decision date cannot lie in the future."""
     if decided_on > on:
-        raise RuleViolation(
-            "future_decision", "处理日期不能晚于今天 / decision date is in the future"
-        )
+        raise RuleViolation("future_decision", _("处理日期不能晚于今天"))
 
 
 # --- terms and expiry (2018 notice; catalogue data) -----------------------------------
@@ -105,9 +106,7 @@ def compute_expiry(
     """
     if term_kind == "fixed":
         if term_months is None or term_months <= 0:
-            raise RuleViolation(
-                "bad_term", "期限须为正的月数 / a fixed term needs a positive number of months"
-            )
+            raise RuleViolation("bad_term", _("期限须为正的月数"))
         return add_months(listed_on, term_months) + timedelta(days=1)
     if term_kind == "until_removed":
         return None
@@ -115,14 +114,12 @@ def compute_expiry(
         if source_expires_on is None:
             raise RuleViolation(
                 "source_expiry_missing",
-                "该事由的期限以原决定为准，请填写原决定的截止日期 / enter the source decision's end date",
+                _("该事由的期限以原决定为准，请填写原决定的截止日期"),
             )
         if source_expires_on <= listed_on:
-            raise RuleViolation(
-                "source_expiry_past", "原决定的截止日期已过 / the source decision has already ended"
-            )
+            raise RuleViolation("source_expiry_past", _("原决定的截止日期已过"))
         return source_expires_on
-    raise RuleViolation("bad_term", f"unknown term kind {term_kind!r}")
+    raise RuleViolation("bad_term", _("未知的期限类型：%(kind)s", kind=repr(term_kind)))
 
 
 class HasLifecycle(Protocol):
@@ -157,16 +154,13 @@ def check_list_for_sanction(list_code: str, measures: Iterable[str]) -> None:
     if required is not None and list_code != required:
         raise RuleViolation(
             "revocation_goes_to_dishonest_list",
-            "吊销经营许可证的，列入失信名单而非不良名单（办法第42条） / "
-            "a licence revocation goes to the dishonesty list (art. 42)",
+            _("吊销经营许可证的，列入失信名单而非不良名单（办法第42条）"),
         )
 
 
 def check_ground_list(ground_list: str, list_code: str) -> None:
     if ground_list != list_code:
-        raise RuleViolation(
-            "ground_list_mismatch", "列入事由与名单类型不符 / ground is for the other list"
-        )
+        raise RuleViolation("ground_list_mismatch", _("列入事由与名单类型不符"))
 
 
 # --- state machine ---------------------------------------------------------------------
@@ -206,18 +200,18 @@ def next_state(
     except KeyError:
         raise RuleViolation(
             "bad_transition",
-            f"当前状态（{state}）不能执行此操作（{action}） / cannot {action} a {state} record",
+            _("当前状态（%(state)s）不能执行此操作（%(action)s）", state=state, action=action),
         ) from None
 
 
 def check_reason(action: str, reason: str | None) -> None:
     if action in ACTIONS_NEEDING_REASON and not (reason or "").strip():
-        raise RuleViolation("reason_required", "此操作须填写理由 / this action needs a reason")
+        raise RuleViolation("reason_required", _("此操作须填写理由"))
 
 
 def check_editable(state: str) -> None:
     if state not in EDITABLE_STATES:
-        raise RuleViolation("not_editable", "只有草稿可以修改 / only drafts can be edited")
+        raise RuleViolation("not_editable", _("只有草稿可以修改"))
 
 
 # --- removal (art. 38; catalogue removal rules) ---------------------------------------
@@ -237,17 +231,14 @@ def check_early_removal(
         if report_filed_on is None or not filing_confirmed:
             raise RuleViolation(
                 "annual_report_not_confirmed",
-                "年报补报并经电信管理机构确认后方可移出（办法第38条） / "
-                "removal needs the filed annual report, confirmed by the authority (art. 38)",
+                _("年报补报并经电信管理机构确认后方可移出（办法第38条）"),
             )
         return
     if removal_rule in ("expiry_or_early", "source"):
         return
     if removal_rule == "expiry_only":
-        raise RuleViolation(
-            "no_early_removal", "该事由只能期满移出 / this ground leaves the list only at expiry"
-        )
-    raise RuleViolation("bad_removal_rule", f"unknown removal rule {removal_rule!r}")
+        raise RuleViolation("no_early_removal", _("该事由只能期满移出"))
+    raise RuleViolation("bad_removal_rule", _("未知的移出规则：%(rule)s", rule=repr(removal_rule)))
 
 
 # --- who may act: roles, four eyes, tenancy -------------------------------------------
@@ -317,9 +308,7 @@ def is_cross_authority(actor: Actor, record_authority_id: int) -> bool:
 
 def check_may(actor: Actor, action: str, record_authority_id: int) -> None:
     if not may(actor, action, record_authority_id):
-        raise RuleViolation(
-            "forbidden", "无权执行此操作 / you may not do this on this authority's records"
-        )
+        raise RuleViolation("forbidden", _("无权执行此操作"))
 
 
 # The catalogue of grounds is national: only the ministry's admins change it.
@@ -331,7 +320,7 @@ def check_national(actor: Actor, action: str) -> None:
     if action not in ROLE_ACTIONS.get(actor.role, frozenset()) or not actor.is_ministry:
         raise RuleViolation(
             "forbidden",
-            "只有工业和信息化部的管理员可以执行此操作 / only the ministry's admins may do this",
+            _("只有工业和信息化部的管理员可以执行此操作"),
         )
 
 
@@ -340,5 +329,5 @@ def check_four_eyes(actor: Actor, submitted_by_id: int | None) -> None:
     if submitted_by_id is not None and actor.user_id == submitted_by_id:
         raise RuleViolation(
             "four_eyes",
-            "不能发布自己提交的记录（双人复核） / you cannot publish your own submission",
+            _("不能发布自己提交的记录（双人复核）"),
         )

@@ -77,9 +77,10 @@ def _t2s(text: str) -> str:
     if not text or text.isascii():
         return text
     try:
-        return _t2s_converter().convert(text)
+        converted: str = _t2s_converter().convert(text)
     except Exception:  # a normaliser must never fail on odd input
         return text
+    return converted
 
 
 def _fix_surrogates(text: str) -> str:

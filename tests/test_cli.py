@@ -19,8 +19,15 @@ def instance(tmp_path, monkeypatch):
     return path
 
 
-def run(*args: str, input: str | None = None):
-    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+# The console language is the POSIX locale's (registry.messages.console_locale).
+ENGLISH = {"LANGUAGE": "en"}
+CHINESE = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8"}
+
+
+def run(*args: str, input: str | None = None, env: dict | None = None):
+    return CliRunner().invoke(
+        main, list(args), input=input, catch_exceptions=False, env=env or ENGLISH
+    )
 
 
 def counts(db) -> dict[str, int]:
@@ -56,6 +63,15 @@ def test_init_demo_loads_data_and_prints_logins_once(instance):
     assert counts(instance / "registry.db") == loaded
 
 
+def test_commands_speak_chinese_on_a_console_without_an_english_locale(instance):
+    first = run("init", env=CHINESE)
+    assert first.exit_code == 0, first.output
+    assert "数据库已就绪" in first.output and "database ready" not in first.output
+    swept = run("sweep", "--today", "2099-01-01", env=CHINESE)
+    assert swept.exit_code == 0, swept.output
+    assert "截至 2099-01-01 期满的记录：0 条" in swept.output
+
+
 def test_commands_refuse_to_run_without_secret(instance):
     result = CliRunner().invoke(main, ["sweep"])
     assert result.exit_code != 0
@@ -84,16 +100,23 @@ def test_user_create_reads_password_from_stdin(instance):
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "lang", "message"),
     [
-        (["--authority", "999999", "--role", "clerk"], "unknown authority"),
-        (["--authority", "MIIT", "--role", "clerk"], "at least"),
+        (["--authority", "999999", "--role", "clerk"], "en_GB.UTF-8", "unknown authority"),
+        (["--authority", "MIIT", "--role", "clerk"], "en_GB.UTF-8", "at least 10 characters"),
+        (["--authority", "999999", "--role", "clerk"], "zh_CN.UTF-8", "未知的电信管理机构代码"),
+        (["--authority", "MIIT", "--role", "clerk"], "C.UTF-8", "密码至少10位"),
     ],
 )
-def test_user_create_bad_input_is_a_clear_error(instance, args, message):
+def test_user_create_bad_input_is_a_clear_error_in_the_console_language(
+    instance, args, lang, message
+):
     run("init")
     result = CliRunner().invoke(
-        main, ["user", "create", "someone", *args, "--password-stdin"], input="short\n"
+        main,
+        ["user", "create", "someone", *args, "--password-stdin"],
+        input="short\n",
+        env={"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": lang},
     )
     assert result.exit_code != 0
     assert message in result.output

@@ -46,6 +46,7 @@ class Instance:
             "REGISTRY_EVIDENCE_DIR": str(root / "evidence"),
             "REGISTRY_SECRET_KEY": "crash-" + "k" * 48,
             "PYTHONWARNINGS": "ignore",
+            "LANGUAGE": "en",  # the command line's messages in English, as the tests read them
         }
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -272,7 +272,9 @@ def test_kill_9_during_evidence_uploads(instance, security_figures):
     security_figures["upload kill -9: kills"] += kills
     security_figures["upload kill -9: uploads acknowledged"] += len(acknowledged)
     security_figures["upload kill -9: acknowledged uploads lost"] += lost
-    security_figures["upload kill -9: orphans left by a kill (removed by registry sweep)"] += orphans_left
+    security_figures["upload kill -9: orphans left by a kill (removed by registry sweep)"] += (
+        orphans_left
+    )
     security_figures["upload kill -9: orphans after sweep and restart"] += orphans_after_restart
 
 

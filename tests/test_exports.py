@@ -139,7 +139,9 @@ def _day():
 @pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
 def test_registry_export_command(app, data, tmp_path, fmt):
     target = tmp_path / f"out.{fmt}"
-    result = app.test_cli_runner().invoke(args=["export", "--format", fmt, "-o", str(target)])
+    result = app.test_cli_runner().invoke(
+        args=["export", "--format", fmt, "-o", str(target)], env={"LANGUAGE": "en"}
+    )
     assert result.exit_code == 0, result.output
     assert "2 listing(s)" in result.output
     if fmt == "csv":

@@ -80,8 +80,9 @@ def run_import(session, data: bytes, **kw):
     return plan, apply_plan(session, plan, publisher=kw.get("publisher"))
 
 
-def invoke(app, path, *args):
-    return app.test_cli_runner().invoke(import_command, [str(path), *args])
+def invoke(app, path, *args, lang="en"):
+    """Run `registry import` with the console in `lang` (the POSIX LANGUAGE variable)."""
+    return app.test_cli_runner().invoke(import_command, [str(path), *args], env={"LANGUAGE": lang})
 
 
 # --- a generated file imports --------------------------------------------------------
@@ -178,6 +179,15 @@ def test_dry_run_reports_and_writes_nothing(app, session, tmp_path):
     assert result.exit_code == 0, result.output
     assert "12" in result.output and "dry run" in result.output
     assert table_counts(session) == before
+
+
+def test_import_speaks_chinese_on_a_chinese_console(app, session, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_bytes(to_csv(generated_rows(3, seed=4)))
+    result = invoke(app, path, "--dry-run", lang="zh_CN.UTF-8")
+    assert result.exit_code == 0, result.output
+    assert "3 行 · 可导入 3" in result.output and "试运行，未写入任何记录" in result.output
+    assert "dry run" not in result.output
 
 
 def test_cli_twice_second_run_is_unchanged(app, session, tmp_path):

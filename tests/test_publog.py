@@ -173,18 +173,18 @@ def test_changing_the_timestamp_is_detected(session, chain):
 
 def test_verify_log_command_passes_then_fails_after_tampering(app, session, chain):
     runner = app.test_cli_runner()
-    ok = runner.invoke(args=["verify-log"])
+    ok = runner.invoke(args=["verify-log"], env={"LANGUAGE": "en"})
     assert ok.exit_code == 0, ok.output
     assert "3 entries" in ok.output and chain[-1].entry_hash in ok.output
     session.execute(update(LogEntry).where(LogEntry.number == 1).values(action="remove"))
     session.flush()
-    bad = runner.invoke(args=["verify-log"])
+    bad = runner.invoke(args=["verify-log"], env={"LANGUAGE": "en"})
     assert bad.exit_code == 1
     assert "MISMATCH entry 1" in bad.output
 
 
 def test_verify_log_on_an_empty_log(app):
-    result = app.test_cli_runner().invoke(args=["verify-log"])
+    result = app.test_cli_runner().invoke(args=["verify-log"], env={"LANGUAGE": "en"})
     assert result.exit_code == 0
     assert "0 entries" in result.output
 

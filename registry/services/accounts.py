@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry.db import utcnow
 from registry.errors import ValidationError
+from registry.messages import _
 from registry.models import ROLES, Authority, User
 from registry.models.account import LoginAttempt
 from registry.rules import Actor, RuleViolation
@@ -56,7 +57,7 @@ def check_may_manage_users(actor: Actor, authority_id: int) -> None:
         return
     raise RuleViolation(
         "forbidden",
-        "只有本机构的系统管理员可以管理用户 / only an admin of this authority manages its users",
+        _("只有本机构的系统管理员可以管理用户"),
     )
 
 
@@ -73,15 +74,13 @@ def create_user(
     check_may_manage_users(actor, authority.id)
     errors = {}
     if not USERNAME_RE.match(username):
-        errors["username"] = "用户名为3–64位字母、数字或 _.- / 3–64 letters, digits or _.-"
+        errors["username"] = _("用户名为3–64位字母、数字或 _.-")
     elif session.scalar(select(User.id).where(User.username == username)) is not None:
-        errors["username"] = "用户名已存在 / username taken"
+        errors["username"] = _("用户名已存在")
     if role not in ROLES:
-        errors["role"] = f"角色须为 {', '.join(ROLES)} / role must be one of {', '.join(ROLES)}"
+        errors["role"] = _("角色须为 %(roles)s", roles=", ".join(ROLES))
     if len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = (
-            f"密码至少{MIN_PASSWORD_LENGTH}位 / at least {MIN_PASSWORD_LENGTH} characters"
-        )
+        errors["password"] = _("密码至少%(length)s位", length=MIN_PASSWORD_LENGTH)
     if errors:
         raise ValidationError(errors)
     user = User(
@@ -208,7 +207,7 @@ def authenticate(
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
     ok = ok and user is not None and user.active
     session.add(LoginAttempt(at=now, username=username, ip=ip, success=ok))
-    if not ok:
+    if not ok or user is None:
         session.flush()
         return None
     start_session(session, user)
@@ -232,9 +231,7 @@ def disable_user(session: Session, actor: Actor, user: User, *, reason: str = ""
     """An admin disables an account; its sessions end at the next request."""
     check_may_manage_users(actor, user.authority_id)
     if user.id == actor.user_id:
-        raise RuleViolation(
-            "disable_self", "不能停用自己的账号 / you cannot disable your own account"
-        )
+        raise RuleViolation("disable_self", _("不能停用自己的账号"))
     before = snapshot(user)
     user.active = False
     user.session_token = secrets.token_urlsafe(32)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from registry import text
 from registry.errors import ValidationError
+from registry.messages import _
 from registry.models import (
     ENTERPRISE_KINDS,
     LICENCE_STATUSES,
@@ -54,9 +55,9 @@ def clean(
     if "name" in values or current is None:
         name = text.clean_display(values.get("name") or "")
         if len(name) < 2:
-            errors["name"] = "请填写经营者名称 / enter the operator's name"
+            errors["name"] = _("请填写经营者名称")
         elif len(name) > 200:
-            errors["name"] = "名称过长 / name too long"
+            errors["name"] = _("名称过长")
         cleaned["name"] = name
     if "uscc" in values:
         raw = (values.get("uscc") or "").strip()
@@ -68,18 +69,18 @@ def clean(
             else:
                 clash = uscc_owner(uscc)
                 if clash is not None and clash is not current:
-                    errors["uscc"] = f"该统一社会信用代码已登记 / already registered: {clash.name}"
+                    errors["uscc"] = _("该统一社会信用代码已登记：%(name)s", name=clash.name)
                 cleaned["uscc"] = uscc
         else:
             cleaned["uscc"] = None
     if "province_code" in values:
         province = (values.get("province_code") or "").strip() or None
         if province is not None and province not in province_codes():
-            errors["province_code"] = "未知的省份代码 / unknown province code"
+            errors["province_code"] = _("未知的省份代码")
         cleaned["province_code"] = province
     if "kind" in values:
         if values["kind"] not in ENTERPRISE_KINDS:
-            errors["kind"] = "未知的经营者类别 / unknown kind"
+            errors["kind"] = _("未知的经营者类别")
         cleaned["kind"] = values["kind"]
     if "address" in values:
         cleaned["address"] = text.clean_display(values.get("address") or "")
@@ -234,13 +235,13 @@ def new_licence(
     number = text.clean_display(number)
     canonical = text.canonical_licence(number)
     if len(canonical) < 4:
-        errors["number"] = "请填写许可证编号 / enter the licence number"
+        errors["number"] = _("请填写许可证编号")
     elif registered(canonical):
-        errors["number"] = "该许可证编号已登记 / this licence number is already registered"
+        errors["number"] = _("该许可证编号已登记")
     if status not in LICENCE_STATUSES:
-        errors["status"] = "未知的许可证状态 / unknown status"
+        errors["status"] = _("未知的许可证状态")
     if issued_on and expires_on and expires_on <= issued_on:
-        errors["expires_on"] = "有效期须晚于发证日期 / expiry must follow issue date"
+        errors["expires_on"] = _("有效期须晚于发证日期")
     if errors:
         raise ValidationError(errors)
     return Licence(

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from registry import rules
 from registry.db import utcnow
 from registry.errors import DomainError, NotFoundError, ValidationError
+from registry.messages import _
 from registry.models import Evidence, Listing, Sanction
 from registry.rules import Actor, RuleViolation, check_may
 from registry.services.history import check_version, flush, record_event, snapshot
@@ -277,21 +278,17 @@ def add_evidence(
     caller commits the row; pass `writing` when `sweep_orphans` may run meanwhile."""
     check_may(actor, "upload", owner.authority_id)
     if owner.state == "annulled":
-        raise RuleViolation("owner_annulled", "记录已撤销，不能再上传证据 / the record is annulled")
+        raise RuleViolation("owner_annulled", _("记录已撤销，不能再上传证据"))
     if len(data) > max_bytes:
         raise UploadTooLarge(
-            f"文件超过大小上限（{max_bytes // (1024 * 1024) or 1} MB） / "
-            f"the file is larger than the limit of {max_bytes} bytes"
+            _("文件超过大小上限（%(megabytes)s MB）", megabytes=max_bytes // (1024 * 1024) or 1)
         )
     if not data:
-        raise ValidationError({"file": "文件为空 / the file is empty"})
+        raise ValidationError({"file": _("文件为空")})
     media_type = sniff(data)
     if media_type is None:
         raise ValidationError(
-            {
-                "file": "只接受 PDF、PNG、JPEG、OFD、XLSX 文件（按文件内容判断，而非扩展名） / "
-                "only PDF, PNG, JPEG, OFD and XLSX files are accepted, judged by content"
-            }
+            {"file": _("只接受 PDF、PNG、JPEG、OFD、XLSX 文件（按文件内容判断，而非扩展名）")}
         )
     sha256 = hashlib.sha256(data).hexdigest()
     if writing is not None:
@@ -326,9 +323,9 @@ def retract_evidence(
     check_may(actor, "retract", evidence.authority_id)
     check_version(evidence, expected_version)
     if not (reason or "").strip():
-        raise RuleViolation("reason_required", "此操作须填写理由 / this action needs a reason")
+        raise RuleViolation("reason_required", _("此操作须填写理由"))
     if evidence.retracted_at is not None:
-        raise RuleViolation("already_retracted", "该文件已撤回 / already retracted")
+        raise RuleViolation("already_retracted", _("该文件已撤回"))
     before = snapshot(evidence)
     evidence.retracted_at = utcnow()
     evidence.retracted_by_id = actor.user_id
@@ -350,7 +347,7 @@ def set_public(
     check_may(actor, "mark_public", evidence.authority_id)
     check_version(evidence, expected_version)
     if public and evidence.retracted_at is not None:
-        raise RuleViolation("retracted", "已撤回的文件不能公开 / a retracted file cannot be public")
+        raise RuleViolation("retracted", _("已撤回的文件不能公开"))
     before = snapshot(evidence)
     evidence.public = bool(public)
     flush(session)
@@ -361,8 +358,8 @@ def set_public(
 def file_for(actor: Actor, evidence: Evidence, evidence_dir: Path | str) -> Path:
     """The stored file, for a regulator of the owning authority or the ministry."""
     if not rules.may_read(actor, evidence.authority_id):
-        raise NotFoundError("没有这个文件 / no such file")
+        raise NotFoundError(_("没有这个文件"))
     path = storage_path(evidence_dir, evidence.sha256)
     if not path.is_file():
-        raise NotFoundError("文件缺失 / the stored file is missing")
+        raise NotFoundError(_("文件缺失"))
     return path

@@ -7,11 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from registry import publog
 from registry.errors import ConflictError
+from registry.messages import _
 from registry.models import Event
 from registry.rules import Actor, is_cross_authority
 from registry.sequence import next_seq
@@ -32,8 +33,9 @@ def _jsonable(value: Any) -> Any:
 def _snapshot_keys(cls: type) -> tuple[str, ...]:
     keys = _SNAPSHOT_KEYS.get(cls)
     if keys is None:
+        mapper: Mapper[Any] = inspect(cls)
         keys = _SNAPSHOT_KEYS[cls] = tuple(
-            attr.key for attr in inspect(cls).column_attrs if attr.key not in SKIPPED_COLUMNS
+            attr.key for attr in mapper.column_attrs if attr.key not in SKIPPED_COLUMNS
         )
     return keys
 
@@ -160,10 +162,7 @@ def record_event(
 def check_version(entity: Any, expected_version: int | None) -> None:
     """The form carried the version it was loaded at; a newer one means someone saved in between."""
     if expected_version is not None and entity.version_id != expected_version:
-        raise ConflictError(
-            "此记录已被他人修改，请刷新后重试 / someone else saved this record in the meantime; "
-            "reload it and apply your change again"
-        )
+        raise ConflictError(_("此记录已被他人修改，请刷新后重试"))
 
 
 def flush(session: Session) -> None:
@@ -171,6 +170,4 @@ def flush(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError:
-        raise ConflictError(
-            "此记录已被他人修改，请刷新后重试 / someone else saved this record in the meantime"
-        ) from None
+        raise ConflictError(_("此记录已被他人修改，请刷新后重试")) from None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from registry import rules
 from registry.db import utcnow
 from registry.errors import ValidationError
+from registry.messages import _
 from registry.models import Enterprise, Ground, Listing, Sanction
 from registry.rules import (
     Actor,
@@ -35,33 +36,33 @@ def _check_consistency(listing: Listing, on: date) -> None:
         if listing.sanction.enterprise is not listing.enterprise:
             raise RuleViolation(
                 "sanction_other_firm",
-                "处罚决定不属于该经营者 / the decision concerns another operator",
+                _("处罚决定不属于该经营者"),
             )
         rules.check_list_for_sanction(listing.list_code, listing.sanction.measures)
     if listing.ground.term_kind == "source" and listing.source_expires_on is None:
         raise RuleViolation(
             "source_expiry_missing",
-            "该事由的期限以原决定为准，请填写原决定的截止日期 / enter the source decision's end date",
+            _("该事由的期限以原决定为准，请填写原决定的截止日期"),
         )
 
 
 def _clean(values: dict[str, Any], on: date) -> dict[str, Any]:
     errors: dict[str, str] = {}
     if "ground" in values and not isinstance(values["ground"], Ground):
-        errors["ground"] = "请选择列入事由 / choose a ground"
+        errors["ground"] = _("请选择列入事由")
     elif "ground" in values and not values["ground"].active:
-        errors["ground"] = "该列入事由已停用 / this ground is no longer in use"
+        errors["ground"] = _("该列入事由已停用")
     if "decided_on" in values:
         if not isinstance(values["decided_on"], date):
-            errors["decided_on"] = "请填写处理日期 / enter the decision date"
+            errors["decided_on"] = _("请填写处理日期")
         elif values["decided_on"] > on:
-            errors["decided_on"] = "处理日期不能晚于今天 / the decision date is in the future"
+            errors["decided_on"] = _("处理日期不能晚于今天")
     if (
         "sanction" in values
         and values["sanction"] is not None
         and not isinstance(values["sanction"], Sanction)
     ):
-        errors["sanction"] = "未知的处罚决定 / unknown decision"
+        errors["sanction"] = _("未知的处罚决定")
     if "facts" in values:
         values["facts"] = (values["facts"] or "").strip()
     if errors:
@@ -114,9 +115,7 @@ def new_listing(
     on = on or rules.today()
     _clean({"ground": ground, "decided_on": decided_on, "sanction": sanction}, on)
     if sanction is not None and sanction.authority_id != actor.authority_id:
-        raise RuleViolation(
-            "forbidden", "不能引用其他机构的处罚决定 / that decision belongs to another authority"
-        )
+        raise RuleViolation("forbidden", _("不能引用其他机构的处罚决定"))
     listing = Listing(
         authority_id=actor.authority_id,
         enterprise=enterprise,
@@ -225,7 +224,7 @@ def publish_listing(
     """
     new_state, before = _transition(session, actor, listing, "publish", **kw)
     at = at or utcnow()
-    if check_publish(actor, listing, at):
+    if check_publish(actor, listing, at) and listing.sanction is not None:
         publish_sanction(session, actor, listing.sanction)
     mark_published(actor, listing, at)
     return _finish(session, actor, listing, "publish", new_state, before, "")
@@ -242,7 +241,7 @@ def check_publish(actor: Actor, listing: Listing, at: datetime) -> bool:
         if listing.sanction.state != "submitted":
             raise RuleViolation(
                 "sanction_not_submitted",
-                "所依据的处罚决定尚未提交 / submit the penalty decision first",
+                _("所依据的处罚决定尚未提交"),
             )
         return True
     return False
@@ -307,6 +306,8 @@ def expire_due(session: Session, actor: Actor, on: date) -> list[Listing]:
         .order_by(Listing.id)
     ).all()
     for listing in due:
+        if listing.expires_on is None:  # excluded by the query; narrows the type
+            continue
         before = snapshot(listing)
         listing.state = next_state(listing.state, "expire")
         listing.ended_at = utcnow()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from registry import rules
 from registry.db import utcnow
 from registry.errors import ValidationError
+from registry.messages import _
 from registry.models import Listing, Notice
 from registry.rules import (
     Actor,
@@ -30,13 +31,11 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,118}$")
 def _check_listings(actor: Actor, kind: str, listings: Sequence[Listing]) -> None:
     for listing in listings:
         if not rules.may_read(actor, listing.authority_id):
-            raise RuleViolation(
-                "forbidden", "不能引用其他机构的记录 / a listing of another authority"
-            )
+            raise RuleViolation("forbidden", _("不能引用其他机构的记录"))
         if kind == "removal" and listing.state not in ("removed", "expired", "annulled"):
             raise RuleViolation(
                 "notice_listing_state",
-                "移出公告只能包含已移出的记录 / a removal notice names removed listings",
+                _("移出公告只能包含已移出的记录"),
             )
 
 
@@ -54,15 +53,13 @@ def create_notice(
     errors: dict[str, str] = {}
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
-        errors["slug"] = (
-            "网址标识为3–120位小写字母、数字或连字符 / 3–120 lower-case letters, digits, hyphens"
-        )
+        errors["slug"] = _("网址标识为3–120位小写字母、数字或连字符")
     elif session.scalar(select(Notice.id).where(Notice.slug == slug)) is not None:
-        errors["slug"] = "网址标识已被使用 / slug taken"
+        errors["slug"] = _("网址标识已被使用")
     if not title.strip():
-        errors["title"] = "请填写标题 / enter a title"
+        errors["title"] = _("请填写标题")
     if kind not in ("exposure", "removal"):
-        errors["kind"] = "未知的公告类型 / unknown kind"
+        errors["kind"] = _("未知的公告类型")
     if errors:
         raise ValidationError(errors)
     _check_listings(actor, kind, listings)
@@ -95,7 +92,7 @@ def update_notice(
     before = snapshot(notice)
     if "title" in values:
         if not values["title"].strip():
-            raise ValidationError({"title": "请填写标题 / enter a title"})
+            raise ValidationError({"title": _("请填写标题")})
         notice.title = values["title"].strip()
     if "body_md" in values:
         notice.body_md = values["body_md"]
@@ -130,7 +127,7 @@ def transition_notice(
         if unpublished:
             raise RuleViolation(
                 "notice_unpublished_listing",
-                "公告包含尚未公示的记录 / the notice names unpublished listings",
+                _("公告包含尚未公示的记录"),
             )
         notice.published_by_id = actor.user_id
         notice.published_at = utcnow()

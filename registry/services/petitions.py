@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from registry import rules
 from registry.errors import ValidationError
+from registry.messages import _
 from registry.models import Listing, Petition
 from registry.rules import Actor, RuleViolation, check_may
 from registry.services.history import check_version, flush, record_event, snapshot
@@ -33,17 +34,17 @@ def record_petition(
     on = on or rules.today()
     errors: dict[str, str] = {}
     if kind not in PETITION_KINDS:
-        errors["kind"] = "请选择异议或信用修复 / objection or credit repair"
+        errors["kind"] = _("请选择异议或信用修复")
     if not petitioner.strip():
-        errors["petitioner"] = "请填写申请人 / enter the petitioner"
+        errors["petitioner"] = _("请填写申请人")
     if not isinstance(received_on, date) or received_on > on:
-        errors["received_on"] = "收到日期不能晚于今天 / the date received is in the future"
+        errors["received_on"] = _("收到日期不能晚于今天")
     if errors:
         raise ValidationError(errors)
     if listing.state not in ("submitted", "published"):
         raise RuleViolation(
             "petition_state",
-            "只能对已提交或已公示的记录提出申请 / only against a submitted or published listing",
+            _("只能对已提交或已公示的记录提出申请"),
         )
     petition = Petition(
         authority_id=listing.authority_id,
@@ -76,16 +77,14 @@ def decide_petition(
     check_may(actor, "decide_petition", petition.authority_id)
     check_version(petition, expected_version)
     if petition.state != "received":
-        raise RuleViolation("petition_decided", "该申请已处理 / this petition has been decided")
+        raise RuleViolation("petition_decided", _("该申请已处理"))
     if outcome_state not in OUTCOMES:
-        raise ValidationError({"outcome_state": "请选择处理结果 / choose an outcome"})
+        raise ValidationError({"outcome_state": _("请选择处理结果")})
     if not outcome.strip():
-        raise ValidationError({"outcome": "请填写处理意见 / explain the decision"})
+        raise ValidationError({"outcome": _("请填写处理意见")})
     decided_on = decided_on or rules.today()
     if decided_on < petition.received_on:
-        raise ValidationError(
-            {"decided_on": "处理日期早于收到日期 / decided before it was received"}
-        )
+        raise ValidationError({"decided_on": _("处理日期早于收到日期")})
     before = snapshot(petition)
     petition.state = outcome_state
     petition.outcome = outcome.strip()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.errors import NotFoundError, ValidationError
+from registry.messages import _
 from registry.models import REMOVAL_RULES, TERM_KINDS, Authority, Ground
 from registry.rules import Actor, check_national
 from registry.services.history import check_version, flush, record_event, snapshot
@@ -18,7 +19,8 @@ from registry.services.history import check_version, flush, record_event, snapsh
 
 def load_seed_grounds() -> list[dict[str, Any]]:
     data = tomllib.loads(resources.files("registry").joinpath("grounds.toml").read_text("utf-8"))
-    return data["ground"]
+    grounds: list[dict[str, Any]] = data["ground"]
+    return grounds
 
 
 def load_seed_authorities() -> list[dict[str, str]]:
@@ -69,14 +71,14 @@ def seed(session: Session, actor: Actor) -> dict[str, int]:
 def authority_by_code(session: Session, code: str) -> Authority:
     authority = session.scalar(select(Authority).where(Authority.code == code.strip().upper()))
     if authority is None:
-        raise NotFoundError(f"未知的电信管理机构代码 / unknown authority code {code!r}")
+        raise NotFoundError(_("未知的电信管理机构代码：%(code)s", code=repr(code)))
     return authority
 
 
 def ground_by_code(session: Session, code: str) -> Ground:
     ground = session.scalar(select(Ground).where(Ground.code == code.strip().upper()))
     if ground is None:
-        raise NotFoundError(f"未知的列入事由 / unknown ground {code!r}")
+        raise NotFoundError(_("未知的列入事由：%(code)s", code=repr(code)))
     return ground
 
 
@@ -103,28 +105,26 @@ def save_ground(
     check_national(actor, "manage_catalogue")
     errors: dict[str, str] = {}
     if values.get("term_kind", ground.term_kind if ground else None) not in TERM_KINDS:
-        errors["term_kind"] = "未知的期限类型 / unknown term kind"
+        errors["term_kind"] = _("未知的期限类型")
     if values.get("removal_rule", ground.removal_rule if ground else None) not in REMOVAL_RULES:
-        errors["removal_rule"] = "未知的移出规则 / unknown removal rule"
+        errors["removal_rule"] = _("未知的移出规则")
     term_kind = values.get("term_kind", ground.term_kind if ground else None)
     term_months = values.get("term_months", ground.term_months if ground else None)
     if term_kind == "fixed" and (not isinstance(term_months, int) or term_months <= 0):
-        errors["term_months"] = (
-            "固定期限须为正的月数 / a fixed term needs a positive number of months"
-        )
+        errors["term_months"] = _("固定期限须为正的月数")
     if term_kind != "fixed":
         values["term_months"] = None
     if ground is None:
         code = str(values.pop("code", "")).strip().upper()
         list_code = values.pop("list_code", "")
         if not code or len(code) > 10:
-            errors["code"] = "代码为1–10个字符 / code must be 1–10 characters"
+            errors["code"] = _("代码为1–10个字符")
         elif session.scalar(select(Ground.id).where(Ground.code == code)) is not None:
-            errors["code"] = "代码已存在 / code exists"
+            errors["code"] = _("代码已存在")
         if list_code not in ("bad", "dishonest"):
-            errors["list_code"] = "名单类型须为 bad 或 dishonest / list must be bad or dishonest"
+            errors["list_code"] = _("名单类型须为 bad 或 dishonest")
         if not str(values.get("title", "")).strip():
-            errors["title"] = "请填写事由 / title required"
+            errors["title"] = _("请填写事由")
         if errors:
             raise ValidationError(errors)
         ground = Ground(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from registry import rules, text
 from registry.db import utcnow
 from registry.errors import ValidationError
+from registry.messages import _
 from registry.models import MEASURES, Enterprise, Sanction
 from registry.rules import (
     Actor,
@@ -42,10 +43,10 @@ def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
     try:
         amount = Decimal(str(value)).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError):
-        errors[field] = "金额格式不正确 / not an amount"
+        errors[field] = _("金额格式不正确")
         return None
     if amount < 0 or amount >= Decimal("1e12"):
-        errors[field] = "金额超出范围 / amount out of range"
+        errors[field] = _("金额超出范围")
     return amount
 
 
@@ -77,24 +78,24 @@ def clean(
         number = text.clean_display(values["decision_no"] or "")
         canonical = text.canonical_decision_no(number)
         if len(canonical) < 4:
-            errors["decision_no"] = "请填写处罚决定书文号 / enter the decision number"
+            errors["decision_no"] = _("请填写处罚决定书文号")
         else:
             clash = holder(canonical)
             if clash is not None and clash is not current:
-                errors["decision_no"] = "该文号已登记 / this decision number is already registered"
+                errors["decision_no"] = _("该文号已登记")
         cleaned.update(decision_no=number, decision_no_canonical=canonical)
     if "decided_on" in values:
         decided_on = values["decided_on"]
         if not isinstance(decided_on, date):
-            errors["decided_on"] = "请填写处理日期 / enter the decision date"
+            errors["decided_on"] = _("请填写处理日期")
         elif decided_on > on:
-            errors["decided_on"] = "处理日期不能晚于今天 / the decision date is in the future"
+            errors["decided_on"] = _("处理日期不能晚于今天")
         cleaned["decided_on"] = decided_on
     if "measures" in values:
         measures = list(dict.fromkeys(values["measures"] or []))
         unknown = [m for m in measures if m not in MEASURES]
         if unknown:
-            errors["measures"] = f"未知的处罚措施 / unknown measures: {', '.join(unknown)}"
+            errors["measures"] = _("未知的处罚措施：%(measures)s", measures=", ".join(unknown))
         cleaned["measures"] = [m for m in MEASURES if m in measures]
     for field in ("fine_amount", "confiscated_amount"):
         if field in values:
@@ -102,7 +103,7 @@ def clean(
     measures = cleaned.get("measures", current.measures if current else [])
     fine = cleaned.get("fine_amount", current.fine_amount if current else None)
     if "fine" in measures and not fine:
-        errors["fine_amount"] = "处罚措施含罚款，请填写罚款金额 / a fine needs its amount"
+        errors["fine_amount"] = _("处罚措施含罚款，请填写罚款金额")
     for field in ("facts", "legal_basis", "campaign"):
         if field in values:
             cleaned[field] = (values[field] or "").strip()

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from registry.errors import ConflictError, DomainError, ForbiddenError, NotFoundError
 from registry.rules import RuleViolation
 from registry.search import IndexUnavailable
+from registry.web.messages import error_message
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
@@ -75,27 +76,27 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(NotFoundError)
     def not_found(exc: NotFoundError):
-        return _render(404, "Not Found", str(exc))
+        return _render(404, "Not Found", error_message(exc))
 
     @app.errorhandler(ConflictError)
     def conflict(exc: ConflictError):
-        return _render(409, "Conflict", str(exc))
+        return _render(409, "Conflict", error_message(exc))
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        return _render(400, "Bad Request", str(exc))
+        return _render(400, "Bad Request", error_message(exc))
 
     @app.errorhandler(ForbiddenError)
     def forbidden(exc: ForbiddenError):
         _log_denial(403, str(exc))
-        return _render(403, "Forbidden", str(exc))
+        return _render(403, "Forbidden", error_message(exc))
 
     @app.errorhandler(RuleViolation)
     def rule_violation(exc: RuleViolation):
         status = 403 if exc.code in FORBIDDEN_RULES else 400
         if status == 403:
             _log_denial(403, f"{exc.code}: {exc.message}")
-        return _render(status, "Forbidden" if status == 403 else "Bad Request", exc.message)
+        return _render(status, "Forbidden" if status == 403 else "Bad Request", error_message(exc))
 
 
 def _is_disconnect(exc: DBAPIError) -> bool:

@@ -16,6 +16,7 @@ from registry.errors import ConflictError, ValidationError
 from registry.models import Event
 from registry.web.admin.blueprint import bp
 from registry.web.admin.forms import MEASURE_LABELS, apply_errors
+from registry.web.messages import error_message
 
 T = TypeVar("T")
 
@@ -154,12 +155,12 @@ def save_form(
         apply_errors(form, exc.errors)
         return 400, None
     except ConflictError as exc:
-        form.form_errors.append(str(exc))
+        form.form_errors.append(error_message(exc))
         return 409, None
     except rules.RuleViolation as exc:
         if not rule_errors:
             raise
-        form.form_errors.append(exc.message)
+        form.form_errors.append(error_message(exc))
         return 400, None
     db.commit()
     return 200, result

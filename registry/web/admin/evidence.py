@@ -16,6 +16,7 @@ from registry.web.admin.blueprint import bp
 from registry.web.admin.common import save_action
 from registry.web.admin.forms import EvidenceActionForm, EvidenceForm
 from registry.web.admin.policy import actor, load, requires
+from registry.web.messages import error_message
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _upload(owner: Sanction | Listing):
                 ),
             )
         except service.UploadTooLarge as exc:
-            abort(413, str(exc))
+            abort(413, error_message(exc))
     flash(_("已上传证据材料。"), "success")
     return redirect(_owner_url(owner))
 

@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from registry import text
 from registry.models import ENTERPRISE_KINDS, LICENCE_STATUSES, MEASURES
+from registry.web.messages import localize
 
 KIND_LABELS = {
     "basic": _l("基础电信业务"),
@@ -229,6 +230,7 @@ def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str
     for name, message in errors.items():
         name = (aliases or {}).get(name, name)
         field = form._fields.get(name)
+        message = localize(message)
         if field is None:
             unplaced.append(message)
         else:

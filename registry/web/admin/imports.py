@@ -38,9 +38,9 @@ from registry.db import refresh_statistics
 from registry.imports import (
     ImportApplyError,
     ImportFileError,
+    ImportProblem,
     ParsedFile,
     Plan,
-    ImportProblem,
     apply_plan,
     read_bytes,
     validate,
