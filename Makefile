@@ -25,11 +25,15 @@ run: init
 
 test: install
 	$(BIN)/ruff check registry tests
+	$(BIN)/ruff format --check registry tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check registry tests
 	$(BIN)/ruff format --check registry tests
+	$(BIN)/python -m mypy
+	$(BIN)/python -m bandit -q -r registry --severity-level high --confidence-level all
+	$(BIN)/python -m bandit -q -r registry --severity-level medium --confidence-level high
 
 format: install
 	$(BIN)/ruff format registry tests
@@ -49,7 +53,7 @@ translations: install
 		--no-wrap --ignore-obsolete --no-fuzzy-matching
 	$(BIN)/pybabel compile -d registry/translations --statistics
 
-# Not part of `make test`: our app against hello-world Flask and Datasette (issue 7), written
+# Not part of `make test`: our app against hello-world Flask and Datasette, written
 # to docs/PERFORMANCE.md. BENCH_FIRMS (default 100000), BENCH_DURATION (s per workload, 10).
 bench: install
 	$(BIN)/pip install -q -e '.[test,bench]'
@@ -57,7 +61,7 @@ bench: install
 		|| sudo apt-get install -y wrk
 	$(BIN)/python bench/run.py
 
-# Not part of `make test` (issue 8): kill -9 the import and the server mid-upload 200 times each (REGISTRY_SOAK_KILLS) and send
+# Not part of `make test`: kill -9 the import and the server mid-upload 200 times each (REGISTRY_SOAK_KILLS) and send
 # the whole hostile corpus to every parameter and field (REGISTRY_SOAK=1).
 SOAK_KILLS ?= 200
 soak: install

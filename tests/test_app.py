@@ -58,3 +58,17 @@ def test_unknown_page_is_a_404_page(client):
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "<h1>404" in response.get_data(as_text=True)
+
+
+def test_an_index_that_cannot_be_read_answers_503_with_retry_after_not_500(app, client):
+    """No generation open in this process and the index folder unreadable (here: a file
+    where the folder should be): search pages, API and feed answer 503, the rest 200."""
+    from pathlib import Path
+
+    Path(app.config["INDEX_DIR"]).write_text("not an index folder")
+    for path in ("/search?q=有限公司", "/api/v1/search?q=有限公司", "/feeds/search.rss?q=有限公司"):
+        answer = client.get(path)
+        assert answer.status_code == 503, path
+        assert answer.headers["Retry-After"] == "30"
+    assert client.get("/api/v1/search?q=有限公司").get_json()["error"]["code"] == 503
+    assert client.get("/about").status_code == 200

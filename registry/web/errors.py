@@ -61,18 +61,24 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(IndexUnavailable)
     def index_unavailable(exc: IndexUnavailable):
         log.error("search answered 503: the index cannot be read (%s)", exc)
-        body, status = _render(
-            503, _("搜索暂不可用"), _("搜索索引暂时无法读取，请稍后再试。其他页面不受影响。")
+        return _render(
+            503,
+            _("搜索暂不可用"),
+            _("搜索索引暂时无法读取，请稍后再试。其他页面不受影响。"),
+            [("Retry-After", str(RETRY_AFTER_SECONDS))],
         )
-        return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
     @app.errorhandler(DBAPIError)
     def database_unavailable(exc: DBAPIError):
         if not exc.connection_invalidated and not _is_disconnect(exc):
             raise exc
         log.error("answered 503: the database is unreachable (%s)", exc.orig)
-        body, status = _render(503, _("服务暂不可用"), _("数据库暂时无法连接，请稍后再试。"))
-        return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return _render(
+            503,
+            _("服务暂不可用"),
+            _("数据库暂时无法连接，请稍后再试。"),
+            [("Retry-After", str(RETRY_AFTER_SECONDS))],
+        )
 
     @app.errorhandler(NotFoundError)
     def not_found(exc: NotFoundError):
