@@ -27,6 +27,9 @@ from tests.factories import new_uscc
 pytestmark = pytest.mark.deploy
 
 FRESH_SECONDS = 2.0  # a write on one host is visible on every worker of the other within
+# How long the test waits before failing: the target above plus room for a loaded CI machine
+# (the latency measured for the publication is checked against the target separately).
+PATIENCE = FRESH_SECONDS + 8
 
 
 def _engine(deployment):
@@ -75,7 +78,12 @@ def _on_every_worker(url: str, check, what: str) -> None:
         assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
         return all(check(a) for a in answers)
 
-    wait_for(burst, FRESH_SECONDS + 3, what, interval=0.02)
+    try:
+        wait_for(burst, PATIENCE, what, interval=0.02)
+    except AssertionError as exc:  # say where each worker's index stood
+        base = url.split("/", 3)[:3]
+        health = [requests.get("/".join(base) + "/healthz", timeout=10).json() for _ in range(6)]
+        raise AssertionError(f"{exc}; healthz: {health}") from None
 
 
 def _worker_pids(base: str) -> set[int]:
@@ -102,6 +110,7 @@ def test_a_listing_published_on_a_shows_on_every_worker_of_b_and_its_annulment_t
     assert _confirm(reviewer, a.url, fields).status_code == 302
 
     _on_every_worker(f"{b.url}/search?q=跨主机测试", lambda r: uscc in r.text, "search on B")
+    latency = time.monotonic() - published_at
     _on_every_worker(
         f"{b.url}/api/v1/search?q={uscc}", lambda r: r.json()["total"] == 1, "API on B"
     )
@@ -109,7 +118,7 @@ def test_a_listing_published_on_a_shows_on_every_worker_of_b_and_its_annulment_t
         f"{b.url}/enterprises/{uscc}", lambda r: r.status_code == 200, "firm page on B"
     )
     _on_every_worker(f"{b.url}/feeds/listings.atom", lambda r: name in r.text, "feed on B")
-    assert time.monotonic() - published_at < FRESH_SECONDS + 3
+    assert latency < FRESH_SECONDS, f"the publication reached B's search after {latency:.2f} s"
 
     with Session(_engine(deployment)) as session:
         listing_id = session.scalar(
