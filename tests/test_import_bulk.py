@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from registry import publog, rules
 from registry.imports import apply_plan, read_bytes, validate
-from registry.imports.apply import apply_plan_per_record
 from registry.models import Enterprise, Event, Licence, Listing, LogEntry, Sanction
 from registry.services.history import snapshot
+from tests.import_reference import apply_plan_per_record
 from tests.test_import import generated_rows, row, to_csv, valid_uscc
 
 # Assigned by the database or the clock: differ between two runs of the same import.

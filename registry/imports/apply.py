@@ -103,94 +103,6 @@ def apply_plan(
     return result
 
 
-def apply_plan_per_record(
-    session: Session,
-    plan: Plan,
-    *,
-    publisher: Actor | None = None,
-    on: date | None = None,
-    label: str = "import",
-    progress: Callable[[int], None] | None = None,
-) -> ImportResult:
-    """The same import through the services one record at a time (a flush per change):
-    the reference the bulk path is tested against."""
-    on = on or rules.today()
-    result = ImportResult(unchanged=len(plan.unchanged))
-    actors: dict[int, Actor] = {}
-    firms: dict[str, Enterprise] = {}
-    new_sanctions: dict[str, Sanction] = {}
-    for row in plan.rows:
-        actor = actors.get(row.authority.id)
-        if actor is None:
-            actor = actors[row.authority.id] = import_actor(row.authority, label)
-        try:
-            firm = firms.get(row.firm_key) or row.enterprise
-            if firm is None:
-                firm = enterprise_service.create_enterprise(
-                    session,
-                    actor,
-                    name=row.name,
-                    uscc=row.uscc,
-                    province_code=row.province_code,
-                )
-                result.enterprises += 1
-            elif enterprise_service.add_former_name(session, actor, firm, row.name) is not None:
-                result.former_names += 1
-            firms[row.firm_key] = firm
-            if row.add_licence:
-                enterprise_service.add_licence(session, actor, firm, number=row.licence_no)
-                result.licences += 1
-
-            sanction = row.sanction
-            if row.decision_key and sanction is None:
-                sanction = new_sanctions.get(row.decision_key)
-                if sanction is None:
-                    decided_on, facts = plan.new_sanctions[row.decision_key]
-                    sanction = sanction_service.record_sanction(
-                        session,
-                        actor,
-                        firm,
-                        decision_no=row.decision_no,
-                        decided_on=decided_on,
-                        facts=facts,
-                        on=on,
-                    )
-                    sanction_service.submit_sanction(session, actor, sanction)
-                    new_sanctions[row.decision_key] = sanction
-                    result.sanctions += 1
-                else:
-                    result.sanctions_linked += 1
-            elif sanction is not None:
-                if sanction.state == "draft":
-                    sanction_service.submit_sanction(session, actor, sanction)
-                result.sanctions_linked += 1
-
-            listing = listing_service.create_listing(
-                session,
-                actor,
-                firm,
-                ground=row.ground,
-                decided_on=row.decided_on,
-                sanction=sanction,
-                facts=row.facts,
-                source_expires_on=row.source_expires_on,
-                on=on,
-            )
-            listing_service.submit_listing(session, actor, listing, on=on)
-            result.listings += 1
-            if publisher is not None:
-                listing_service.publish_listing(session, publisher, listing)
-                result.published += 1
-        except DomainError as exc:
-            raise ImportApplyError(row.number, str(exc)) from exc
-        if progress is not None:
-            progress(1)
-    return result
-
-
-# --- the bulk path --------------------------------------------------------------------
-
-
 class _ImportState:
     """What the chunks of one import share: actors, the firms, licences and decisions
     created so far (the lookups the services would make by query)."""
@@ -254,8 +166,8 @@ class _Step:
 class _Batch:
     """One chunk of rows: the records built in memory by the services' builders and
     checks (new_enterprise, new_licence, new_sanction + change, new_listing, mark_submitted,
-    check_publish + mark_published), each step's snapshot taken as the per-record path
-    would see it; then one flush for the records, and one for their Events (numbered in
+    check_publish + mark_published), each step's snapshot taken as the services writing
+    one record at a time would see it; then one flush for the records, and one for their Events (numbered in
     row order) and publication-log entries (one chain, as if appended one by one)."""
 
     def __init__(self, state: _ImportState) -> None:
@@ -475,7 +387,7 @@ class _Batch:
 
     def _set_versions(self) -> None:
         """An INSERT starts a record at version 1 and a flush adds one per changed record;
-        the per-record path counts every step: set the counts it would have left."""
+        the services writing one record at a time count every step: set those counts."""
         fix: dict[tuple[type, int], list] = {}
         for obj, version in self.versions.values():
             if obj.version_id != version:
@@ -530,7 +442,7 @@ def _insert_plan(cls: type) -> tuple[list, list]:
 
 def _fill_defaults(obj) -> None:
     """Set the Python-side column defaults an INSERT would, so a snapshot taken before
-    the flush shows what the per-record path's snapshot after its flush shows."""
+    the flush shows what a service's snapshot after its own flush shows."""
     mapper = inspect(obj).mapper
     for attr in mapper.column_attrs:
         if attr.key in SKIPPED_COLUMNS or attr.key == "version_id":
