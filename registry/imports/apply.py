@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import insert, inspect, update
 from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,6 +30,7 @@ from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
 from registry.services import sanctions as sanction_service
 from registry.services.history import SKIPPED_COLUMNS, event_values, next_seqs, snapshot
+from registry.services.lookups import Lookups
 
 CHUNK = 500
 # Columns a new record only gets at flush: taken from the flushed row into the snapshots
@@ -103,9 +104,10 @@ def apply_plan(
     return result
 
 
-class _ImportState:
+class _ImportState(Lookups):
     """What the chunks of one import share: actors, the firms, licences and decisions
-    created so far (the lookups the services would make by query)."""
+    created so far. As the builders' lookups it answers from these maps and from what
+    validate() preloaded instead of a query per record."""
 
     def __init__(
         self,
@@ -116,7 +118,7 @@ class _ImportState:
         label: str,
         result: ImportResult,
     ) -> None:
-        self.session = session
+        super().__init__(session)
         self.plan = plan
         self.publisher = publisher
         self.on = on
@@ -127,7 +129,6 @@ class _ImportState:
         self.usccs: dict[str, Enterprise] = {}
         self.licences: set[str] = set()
         self.new_sanctions: dict[str, Sanction] = {}
-        self._province_codes: set[str] | None = None
         # validate() matched every USCC of the file against the database
         self.known = {r.uscc: r.enterprise for r in plan.rows if r.enterprise and r.uscc}
 
@@ -137,18 +138,15 @@ class _ImportState:
             actor = self.actors[authority.id] = import_actor(authority, self.label)
         return actor
 
-    def province_codes(self) -> set[str]:
-        if self._province_codes is None:
-            self._province_codes = {
-                code[:2] + "0000"
-                for code in self.session.scalars(
-                    select(Authority.code).where(Authority.level != "ministry")
-                )
-            }
-        return self._province_codes
-
     def uscc_owner(self, uscc: str) -> Enterprise | None:
         return self.usccs.get(uscc) or self.known.get(uscc)
+
+    # validate() refused the licences and decision numbers already in the database
+    def licence_registered(self, canonical: str) -> bool:
+        return canonical in self.licences
+
+    def decision_holder(self, canonical: str) -> Sanction | None:
+        return self.new_sanctions.get(canonical)
 
 
 class _Step:
@@ -209,12 +207,7 @@ class _Batch:
             firm = enterprise_service.new_enterprise(
                 actor,
                 {"name": row.name, "uscc": row.uscc, "province_code": row.province_code},
-                lambda values: enterprise_service.clean(
-                    values,
-                    None,
-                    uscc_owner=state.uscc_owner,
-                    province_codes=state.province_codes,
-                ),
+                state,
             )
             self.new.append(firm)
             self._step(firm, "create", actor)
@@ -230,7 +223,7 @@ class _Batch:
         state.firms[row.firm_key] = firm
         if row.add_licence:
             licence = enterprise_service.new_licence(
-                actor, firm, number=row.licence_no, registered=state.licences.__contains__
+                actor, firm, number=row.licence_no, lookups=state
             )
             state.licences.add(licence.number_canonical)
             self.new.append(licence)
@@ -246,9 +239,8 @@ class _Batch:
                     actor,
                     firm,
                     {"decision_no": row.decision_no, "decided_on": decided_on, "facts": facts},
-                    lambda values: sanction_service.clean(
-                        values, None, state.on, holder=state.new_sanctions.get
-                    ),
+                    state.on,
+                    state,
                 )
                 self.new.append(sanction)
                 self._step(sanction, "create", actor)
