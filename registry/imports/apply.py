@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from registry import publog, rules
 from registry.db import utcnow
 from registry.errors import DomainError
-from registry.imports.validate import Plan
+from registry.imports.validate import Plan, PlannedRow
 from registry.models import Authority, Enterprise, Event, FormerName, Licence, Listing, Sanction
 from registry.rules import Actor
 from registry.services import enterprises as enterprise_service
@@ -199,9 +199,15 @@ class _Batch:
             licences = [licence.number for licence in entity.enterprise.licences]
         self.steps.append(_Step(entity, action, actor, snap, authority_id, licences))
 
-    def add_row(self, row) -> None:
+    def add_row(self, row: PlannedRow) -> None:
+        actor = self.state.actor(row.authority)
+        firm = self._firm(row, actor)
+        sanction = self._sanction(row, actor, firm)
+        self._listing(row, actor, firm, sanction)
+
+    def _firm(self, row: PlannedRow, actor: Actor) -> Enterprise:
+        """The row's firm: known (a new name becomes a former name) or new; its licence."""
         state, result = self.state, self.state.result
-        actor = state.actor(row.authority)
         firm = state.firms.get(row.firm_key) or row.enterprise
         if firm is None:
             firm = enterprise_service.new_enterprise(
@@ -229,7 +235,11 @@ class _Batch:
             self.new.append(licence)
             self._step(licence, "create", actor, authority_id=firm.authority_id)
             result.licences += 1
+        return firm
 
+    def _sanction(self, row: PlannedRow, actor: Actor, firm: Enterprise) -> Sanction | None:
+        """The row's penalty decision, submitted: stored, new in this import, or created."""
+        state, result = self.state, self.state.result
         sanction = row.sanction
         if row.decision_key and sanction is None:
             sanction = state.new_sanctions.get(row.decision_key)
@@ -256,7 +266,13 @@ class _Batch:
                 sanction_service.change(actor, sanction, "submit")
                 self._step(sanction, "submit", actor)
             result.sanctions_linked += 1
+        return sanction
 
+    def _listing(
+        self, row: PlannedRow, actor: Actor, firm: Enterprise, sanction: Sanction | None
+    ) -> None:
+        """The listing, submitted; published (its decision first) when there is a publisher."""
+        state, result = self.state, self.state.result
         listing = listing_service.new_listing(
             actor,
             firm,
