@@ -99,6 +99,7 @@ def apply_plan(
             except DomainError as exc:
                 raise ImportApplyError(row.number, str(exc)) from exc
         batch.write()
+        state.release(batch, rows, start + len(rows))
         if progress is not None:
             progress(len(rows))
     return result
@@ -131,12 +132,43 @@ class _ImportState(Lookups):
         self.new_sanctions: dict[str, Sanction] = {}
         # validate() matched every USCC of the file against the database
         self.known = {r.uscc: r.enterprise for r in plan.rows if r.enterprise and r.uscc}
+        # the index of the last row naming each firm and each new decision
+        self.last_firm_row = {r.firm_key: i for i, r in enumerate(plan.rows)}
+        self.last_decision_row = {
+            r.decision_key: i for i, r in enumerate(plan.rows) if r.decision_key
+        }
 
     def actor(self, authority: Authority) -> Actor:
         actor = self.actors.get(authority.id)
         if actor is None:
             actor = self.actors[authority.id] = import_actor(authority, self.label)
         return actor
+
+    def release(self, batch: _Batch, rows: list[PlannedRow], done: int) -> None:
+        """Once a chunk is written, forget and expunge the records no later row names (its
+        listings; the new firms, their licences and the new decisions whose last row is
+        written): the session and these maps then hold about a chunk, not the whole file.
+        A new firm has one firm key and a new decision one firm (validate() saw to it)."""
+        session = self.session
+        gone: list = [obj for obj in batch.new if isinstance(obj, Listing)]
+        for row in rows:
+            if row.enterprise is None and self.last_firm_row[row.firm_key] < done:
+                firm = self.firms.pop(row.firm_key, None)
+                if firm is not None:
+                    if firm.uscc:
+                        self.usccs.pop(firm.uscc, None)
+                    gone += [firm, *firm.licences]
+            if (
+                row.sanction is None
+                and row.decision_key
+                and self.last_decision_row[row.decision_key] < done
+            ):
+                sanction = self.new_sanctions.pop(row.decision_key, None)
+                if sanction is not None:
+                    gone.append(sanction)
+        for obj in gone:
+            if obj in session:
+                session.expunge(obj)
 
     def uscc_owner(self, uscc: str) -> Enterprise | None:
         return self.usccs.get(uscc) or self.known.get(uscc)
