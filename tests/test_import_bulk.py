@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from registry import publog, rules
 from registry.imports import apply_plan, read_bytes, validate
-from registry.imports.apply import apply_plan_per_record
 from registry.models import Enterprise, Event, Licence, Listing, LogEntry, Sanction
 from registry.services.history import snapshot
+from tests.import_reference import apply_plan_per_record
 from tests.test_import import generated_rows, row, to_csv, valid_uscc
 
 # Assigned by the database or the clock: differ between two runs of the same import.
@@ -162,4 +162,31 @@ def test_bulk_import_twice_is_idempotent_and_keeps_the_chain(session, make):
         select(Listing).where(Listing.published_by_id == reviewer.user_id)
     ).all()
     assert {(lst.state, lst.version_id) for lst in listings} == {("published", 3)}
+    assert not publog.verify(session)[1]
+
+
+def test_bulk_import_lets_go_of_the_records_of_written_chunks(session, make):
+    """Each chunk's listings, and the new firms, licences and decisions no later row names,
+    leave the session once written: memory follows the chunk, not the file."""
+    reviewer = make.actor("reviewer", "MIIT")
+    plan = validate(session, read_bytes(to_csv(generated_rows(30, seed=23))), publisher=reviewer)
+    held: list[tuple[int, int, int]] = []
+
+    def count_held(_rows: int) -> None:
+        objects = list(session.identity_map.values())
+        held.append(
+            (
+                sum(isinstance(o, Listing) for o in objects),
+                sum(isinstance(o, Enterprise) for o in objects),
+                sum(isinstance(o, Licence) for o in objects),
+            )
+        )
+
+    result = apply_plan(session, plan, publisher=reviewer, chunk=8, progress=count_held)
+    assert result.listings == 30 and result.enterprises >= 20
+    assert len(held) == 4
+    assert held[-1] == (0, 0, 0)
+    assert all(listings == 0 for listings, _, _ in held)
+    # what was let go is stored and reads back as written
+    assert session.scalar(select(func.count()).select_from(Listing)) >= 30
     assert not publog.verify(session)[1]

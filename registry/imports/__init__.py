@@ -10,7 +10,6 @@ from registry.imports.parse import ImportFileError, ParsedFile, read_bytes, read
 from registry.imports.validate import ImportProblem, Plan, validate
 
 # The back-office upload view still imports the former name.
-Problem = ImportProblem
 
 __all__ = [
     "ImportApplyError",
@@ -19,7 +18,6 @@ __all__ = [
     "ImportResult",
     "ParsedFile",
     "Plan",
-    "Problem",
     "apply_plan",
     "import_actor",
     "read_bytes",

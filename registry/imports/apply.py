@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import insert, inspect, update
 from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import publog, rules
 from registry.db import utcnow
 from registry.errors import DomainError
-from registry.imports.validate import Plan
+from registry.imports.validate import Plan, PlannedRow
 from registry.models import Authority, Enterprise, Event, FormerName, Licence, Listing, Sanction
 from registry.rules import Actor
 from registry.sequence import next_seqs
@@ -31,6 +31,7 @@ from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
 from registry.services import sanctions as sanction_service
 from registry.services.history import SKIPPED_COLUMNS, event_values, snapshot
+from registry.services.lookups import Lookups
 
 CHUNK = 500
 # Columns a new record only gets at flush: taken from the flushed row into the snapshots
@@ -99,102 +100,16 @@ def apply_plan(
             except DomainError as exc:
                 raise ImportApplyError(row.number, str(exc)) from exc
         batch.write()
+        state.release(batch, rows, start + len(rows))
         if progress is not None:
             progress(len(rows))
     return result
 
 
-def apply_plan_per_record(
-    session: Session,
-    plan: Plan,
-    *,
-    publisher: Actor | None = None,
-    on: date | None = None,
-    label: str = "import",
-    progress: Callable[[int], None] | None = None,
-) -> ImportResult:
-    """The same import through the services one record at a time (a flush per change):
-    the reference the bulk path is tested against."""
-    on = on or rules.today()
-    result = ImportResult(unchanged=len(plan.unchanged))
-    actors: dict[int, Actor] = {}
-    firms: dict[str, Enterprise] = {}
-    new_sanctions: dict[str, Sanction] = {}
-    for row in plan.rows:
-        actor = actors.get(row.authority.id)
-        if actor is None:
-            actor = actors[row.authority.id] = import_actor(row.authority, label)
-        try:
-            firm = firms.get(row.firm_key) or row.enterprise
-            if firm is None:
-                firm = enterprise_service.create_enterprise(
-                    session,
-                    actor,
-                    name=row.name,
-                    uscc=row.uscc,
-                    province_code=row.province_code,
-                )
-                result.enterprises += 1
-            elif enterprise_service.add_former_name(session, actor, firm, row.name) is not None:
-                result.former_names += 1
-            firms[row.firm_key] = firm
-            if row.add_licence:
-                enterprise_service.add_licence(session, actor, firm, number=row.licence_no)
-                result.licences += 1
-
-            sanction = row.sanction
-            if row.decision_key and sanction is None:
-                sanction = new_sanctions.get(row.decision_key)
-                if sanction is None:
-                    decided_on, facts = plan.new_sanctions[row.decision_key]
-                    sanction = sanction_service.record_sanction(
-                        session,
-                        actor,
-                        firm,
-                        decision_no=row.decision_no,
-                        decided_on=decided_on,
-                        facts=facts,
-                        on=on,
-                    )
-                    sanction_service.submit_sanction(session, actor, sanction)
-                    new_sanctions[row.decision_key] = sanction
-                    result.sanctions += 1
-                else:
-                    result.sanctions_linked += 1
-            elif sanction is not None:
-                if sanction.state == "draft":
-                    sanction_service.submit_sanction(session, actor, sanction)
-                result.sanctions_linked += 1
-
-            listing = listing_service.create_listing(
-                session,
-                actor,
-                firm,
-                ground=row.ground,
-                decided_on=row.decided_on,
-                sanction=sanction,
-                facts=row.facts,
-                source_expires_on=row.source_expires_on,
-                on=on,
-            )
-            listing_service.submit_listing(session, actor, listing, on=on)
-            result.listings += 1
-            if publisher is not None:
-                listing_service.publish_listing(session, publisher, listing)
-                result.published += 1
-        except DomainError as exc:
-            raise ImportApplyError(row.number, str(exc)) from exc
-        if progress is not None:
-            progress(1)
-    return result
-
-
-# --- the bulk path --------------------------------------------------------------------
-
-
-class _ImportState:
+class _ImportState(Lookups):
     """What the chunks of one import share: actors, the firms, licences and decisions
-    created so far (the lookups the services would make by query)."""
+    created so far. As the builders' lookups it answers from these maps and from what
+    validate() preloaded instead of a query per record."""
 
     def __init__(
         self,
@@ -205,7 +120,7 @@ class _ImportState:
         label: str,
         result: ImportResult,
     ) -> None:
-        self.session = session
+        super().__init__(session)
         self.plan = plan
         self.publisher = publisher
         self.on = on
@@ -216,9 +131,13 @@ class _ImportState:
         self.usccs: dict[str, Enterprise] = {}
         self.licences: set[str] = set()
         self.new_sanctions: dict[str, Sanction] = {}
-        self._province_codes: set[str] | None = None
         # validate() matched every USCC of the file against the database
         self.known = {r.uscc: r.enterprise for r in plan.rows if r.enterprise and r.uscc}
+        # the index of the last row naming each firm and each new decision
+        self.last_firm_row = {r.firm_key: i for i, r in enumerate(plan.rows)}
+        self.last_decision_row = {
+            r.decision_key: i for i, r in enumerate(plan.rows) if r.decision_key
+        }
 
     def actor(self, authority: Authority) -> Actor:
         actor = self.actors.get(authority.id)
@@ -226,18 +145,41 @@ class _ImportState:
             actor = self.actors[authority.id] = import_actor(authority, self.label)
         return actor
 
-    def province_codes(self) -> set[str]:
-        if self._province_codes is None:
-            self._province_codes = {
-                code[:2] + "0000"
-                for code in self.session.scalars(
-                    select(Authority.code).where(Authority.level != "ministry")
-                )
-            }
-        return self._province_codes
+    def release(self, batch: _Batch, rows: list[PlannedRow], done: int) -> None:
+        """Once a chunk is written, forget and expunge the records no later row names (its
+        listings; the new firms, their licences and the new decisions whose last row is
+        written): the session and these maps then hold about a chunk, not the whole file.
+        A new firm has one firm key and a new decision one firm (validate() saw to it)."""
+        session = self.session
+        gone: list = [obj for obj in batch.new if isinstance(obj, Listing)]
+        for row in rows:
+            if row.enterprise is None and self.last_firm_row[row.firm_key] < done:
+                firm = self.firms.pop(row.firm_key, None)
+                if firm is not None:
+                    if firm.uscc:
+                        self.usccs.pop(firm.uscc, None)
+                    gone += [firm, *firm.licences]
+            if (
+                row.sanction is None
+                and row.decision_key
+                and self.last_decision_row[row.decision_key] < done
+            ):
+                sanction = self.new_sanctions.pop(row.decision_key, None)
+                if sanction is not None:
+                    gone.append(sanction)
+        for obj in gone:
+            if obj in session:
+                session.expunge(obj)
 
     def uscc_owner(self, uscc: str) -> Enterprise | None:
         return self.usccs.get(uscc) or self.known.get(uscc)
+
+    # validate() refused the licences and decision numbers already in the database
+    def licence_registered(self, canonical: str) -> bool:
+        return canonical in self.licences
+
+    def decision_holder(self, canonical: str) -> Sanction | None:
+        return self.new_sanctions.get(canonical)
 
 
 class _Step:
@@ -255,8 +197,8 @@ class _Step:
 class _Batch:
     """One chunk of rows: the records built in memory by the services' builders and
     checks (new_enterprise, new_licence, new_sanction + change, new_listing, mark_submitted,
-    check_publish + mark_published), each step's snapshot taken as the per-record path
-    would see it; then one flush for the records, and one for their Events (numbered in
+    check_publish + mark_published), each step's snapshot taken as the services writing
+    one record at a time would see it; then one flush for the records, and one for their Events (numbered in
     row order) and publication-log entries (one chain, as if appended one by one)."""
 
     def __init__(self, state: _ImportState) -> None:
@@ -290,20 +232,21 @@ class _Batch:
             licences = [licence.number for licence in entity.enterprise.licences]
         self.steps.append(_Step(entity, action, actor, snap, authority_id, licences))
 
-    def add_row(self, row) -> None:
+    def add_row(self, row: PlannedRow) -> None:
+        actor = self.state.actor(row.authority)
+        firm = self._firm(row, actor)
+        sanction = self._sanction(row, actor, firm)
+        self._listing(row, actor, firm, sanction)
+
+    def _firm(self, row: PlannedRow, actor: Actor) -> Enterprise:
+        """The row's firm: known (a new name becomes a former name) or new; its licence."""
         state, result = self.state, self.state.result
-        actor = state.actor(row.authority)
         firm = state.firms.get(row.firm_key) or row.enterprise
         if firm is None:
             firm = enterprise_service.new_enterprise(
                 actor,
                 {"name": row.name, "uscc": row.uscc, "province_code": row.province_code},
-                lambda values: enterprise_service.clean(
-                    values,
-                    None,
-                    uscc_owner=state.uscc_owner,
-                    province_codes=state.province_codes,
-                ),
+                state,
             )
             self.new.append(firm)
             self._step(firm, "create", actor)
@@ -319,13 +262,17 @@ class _Batch:
         state.firms[row.firm_key] = firm
         if row.add_licence:
             licence = enterprise_service.new_licence(
-                actor, firm, number=row.licence_no, registered=state.licences.__contains__
+                actor, firm, number=row.licence_no, lookups=state
             )
             state.licences.add(licence.number_canonical)
             self.new.append(licence)
             self._step(licence, "create", actor, authority_id=firm.authority_id)
             result.licences += 1
+        return firm
 
+    def _sanction(self, row: PlannedRow, actor: Actor, firm: Enterprise) -> Sanction | None:
+        """The row's penalty decision, submitted: stored, new in this import, or created."""
+        state, result = self.state, self.state.result
         sanction = row.sanction
         if row.decision_key and sanction is None:
             sanction = state.new_sanctions.get(row.decision_key)
@@ -335,9 +282,8 @@ class _Batch:
                     actor,
                     firm,
                     {"decision_no": row.decision_no, "decided_on": decided_on, "facts": facts},
-                    lambda values: sanction_service.clean(
-                        values, None, state.on, holder=state.new_sanctions.get
-                    ),
+                    state.on,
+                    state,
                 )
                 self.new.append(sanction)
                 self._step(sanction, "create", actor)
@@ -353,7 +299,13 @@ class _Batch:
                 sanction_service.change(actor, sanction, "submit")
                 self._step(sanction, "submit", actor)
             result.sanctions_linked += 1
+        return sanction
 
+    def _listing(
+        self, row: PlannedRow, actor: Actor, firm: Enterprise, sanction: Sanction | None
+    ) -> None:
+        """The listing, submitted; published (its decision first) when there is a publisher."""
+        state, result = self.state, self.state.result
         listing = listing_service.new_listing(
             actor,
             firm,
@@ -476,7 +428,7 @@ class _Batch:
 
     def _set_versions(self) -> None:
         """An INSERT starts a record at version 1 and a flush adds one per changed record;
-        the per-record path counts every step: set the counts it would have left."""
+        the services writing one record at a time count every step: set those counts."""
         fix: dict[tuple[type, int], list] = {}
         for obj, version in self.versions.values():
             if obj.version_id != version:
@@ -531,7 +483,7 @@ def _insert_plan(cls: type) -> tuple[list, list]:
 
 def _fill_defaults(obj) -> None:
     """Set the Python-side column defaults an INSERT would, so a snapshot taken before
-    the flush shows what the per-record path's snapshot after its flush shows."""
+    the flush shows what a service's snapshot after its own flush shows."""
     mapper = inspect(obj).mapper
     for attr in mapper.column_attrs:
         if attr.key in SKIPPED_COLUMNS or attr.key == "version_id":

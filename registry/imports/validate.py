@@ -10,10 +10,11 @@ its row number, column and a reason in Chinese and English.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -190,7 +191,7 @@ def _chunks(values: Iterable, size: int = CHUNK) -> Iterator[list]:
         yield batch
 
 
-# --- the check ------------------------------------------------------------------------
+# --- first pass: each cell on its own ------------------------------------------------
 
 
 @dataclass
@@ -247,224 +248,295 @@ def _required_columns(
     return problems
 
 
+class _FirstPass:
+    """What the column parsers share: the file, the catalogue, the authority given on the
+    command line, today, and the problems found so far."""
+
+    def __init__(
+        self,
+        parsed: ParsedFile,
+        catalogue: Catalogue,
+        default_authority: Authority | None,
+        on: date,
+    ) -> None:
+        self.parsed = parsed
+        self.catalogue = catalogue
+        self.default_authority = default_authority
+        self.on = on
+        self.problems: list[ImportProblem] = []
+
+    def error(self, c: _Cells, field_name: str, message: str) -> None:
+        self.problems.append(ImportProblem(c.row.number, self.parsed.column(field_name), message))
+
+
+def _cell(row: Row, field_name: str) -> str | date | None:
+    """The cell as read: text, a date (Excel) or None when empty."""
+    return row.cells.get(field_name)
+
+
+def _text(row: Row, field_name: str) -> str:
+    """The cell as display text ("" when empty; an Excel date as YYYY-MM-DD)."""
+    value = row.cells.get(field_name)
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, date) else text.clean_display(value)
+
+
+def _name(p: _FirstPass, c: _Cells, raw: str) -> None:
+    c.name = raw
+    if not raw:
+        p.error(c, "name", "必填项“经营者名称”为空 / required field name is empty")
+    elif len(raw) < 2 or len(raw) > 200:
+        p.error(c, "name", "经营者名称应为2–200个字符 / the name must be 2–200 characters")
+
+
+def _uscc(p: _FirstPass, c: _Cells, raw: str) -> None:
+    if raw:
+        try:
+            c.uscc = text.validate_uscc(raw)
+        except ValueError as exc:
+            p.error(c, "uscc", str(exc))
+
+
+def _licence_no(p: _FirstPass, c: _Cells, raw: str) -> None:
+    if raw:
+        c.licence_no = raw
+        c.licence_key = text.canonical_licence(raw)
+        if len(c.licence_key) < 4 or len(c.licence_key) > 60:
+            p.error(
+                c,
+                "licence_no",
+                f"许可证编号“{raw}”不完整 / licence number {raw!r} is incomplete",
+            )
+            c.licence_key = None
+
+
+def _firm_identified(p: _FirstPass, c: _Cells, raw_uscc: str) -> None:
+    """A row check: the firm needs a USCC or a licence number (the licence parser ran)."""
+    if not raw_uscc and c.licence_no is None:
+        p.error(
+            c,
+            "uscc",
+            "统一社会信用代码和许可证编号至少填写一项 / give the USCC or the licence number",
+        )
+
+
+def _list(p: _FirstPass, c: _Cells, raw: str) -> None:
+    if not raw:
+        p.error(c, "list", "必填项“名单类型”为空 / required field list is empty")
+        return
+    c.list_code = LIST_NAMES.get(_key(raw))
+    if c.list_code is None:
+        p.error(
+            c,
+            "list",
+            f"未知的名单类型“{raw}”，应为“不良名单”或“失信名单” / "
+            f"unknown list {raw!r}: write bad (不良名单) or dishonest (失信名单)",
+        )
+
+
+def _ground(p: _FirstPass, c: _Cells, raw: str) -> None:
+    """The ground by code or title: active, and of the row's list (the list parser ran)."""
+    if not raw:
+        p.error(c, "ground", "必填项“列入事由”为空 / required field ground is empty")
+        return
+    ground = p.catalogue.ground(raw)
+    if ground is None:
+        codes = "、".join(g.code for g in p.catalogue.grounds if g.active)
+        p.error(
+            c,
+            "ground",
+            f"未知的列入事由“{raw}”，应为事由代码（{codes}）或目录中的事由全文 / "
+            f"unknown ground {raw!r}: use a code ({codes}) or the catalogue title",
+        )
+    elif not ground.active:
+        p.error(c, "ground", f"列入事由 {ground.code} 已停用 / ground {ground.code} is retired")
+    elif c.list_code and ground.list_code != c.list_code:
+        p.error(
+            c,
+            "ground",
+            f"列入事由 {ground.code} 属于{'不良名单' if ground.list_code == 'bad' else '失信名单'}，"
+            f"与名单类型不符 / ground {ground.code} belongs to the {ground.list_code} list",
+        )
+    else:
+        c.ground = ground
+
+
+def _decided_on(p: _FirstPass, c: _Cells, raw: str | date | None) -> None:
+    if raw is None:
+        p.error(c, "decided_on", "必填项“处理日期”为空 / required field decided_on is empty")
+        return
+    try:
+        decided_on = parse_date(raw)
+    except CellError as exc:
+        p.error(c, "decided_on", str(exc))
+        return
+    if decided_on > p.on:
+        p.error(
+            c,
+            "decided_on",
+            f"处理日期{decided_on.isoformat()}晚于今天，不能列入 / "
+            f"decision date {decided_on.isoformat()} is in the future",
+        )
+    else:
+        c.decided_on = decided_on
+
+
+def _authority(p: _FirstPass, c: _Cells, raw: str) -> None:
+    if raw:
+        c.authority = p.catalogue.authority(raw)
+        if c.authority is None:
+            p.error(
+                c,
+                "authority",
+                f"未知的列入单位“{raw}”，应为机构代码（如 440000、MIIT）或全称 / "
+                f"unknown authority {raw!r}: use its code (440000, MIIT) or full name",
+            )
+    elif p.default_authority is not None:
+        c.authority = p.default_authority
+    else:
+        p.error(
+            c,
+            "authority",
+            "必填项“列入单位”为空（或使用 --authority 指定） / "
+            "required field authority is empty (or give --authority)",
+        )
+
+
+def _province(p: _FirstPass, c: _Cells, raw: str) -> None:
+    """The province by name, short name or code; else the authority's (its parser ran)."""
+    if raw:
+        c.province_code = p.catalogue.province(raw)
+        if c.province_code is None:
+            p.error(
+                c,
+                "province",
+                f"未知的省份“{raw}”，应为省名（广东省）、简称（粤、广东）或行政区划代码 / "
+                f"unknown province {raw!r}: use 广东省, 粤, 广东 or 440000",
+            )
+    elif c.authority is not None:
+        c.province_code = c.authority.province_code
+
+
+def _decision_no(p: _FirstPass, c: _Cells, raw: str) -> None:
+    if raw:
+        c.decision_no = raw
+        c.decision_key = text.canonical_decision_no(raw)
+        if len(c.decision_key) < 4 or len(c.decision_key) > 80:
+            p.error(
+                c,
+                "decision_no",
+                f"处罚决定书文号“{raw}”不完整 / decision number {raw!r} is incomplete",
+            )
+            c.decision_key = None
+
+
+def _facts(p: _FirstPass, c: _Cells, raw: str) -> None:
+    c.facts = raw.strip()
+
+
+def _source_expires_on(p: _FirstPass, c: _Cells, raw: str | date | None) -> None:
+    if raw is not None:
+        try:
+            c.source_expires_on = parse_date(raw)
+        except CellError as exc:
+            p.error(c, "source_expires_on", str(exc))
+
+
+def _source_term(p: _FirstPass, c: _Cells, raw: str | date | None) -> None:
+    """A row check: a ground whose term is the source decision's needs that decision's
+    end date, still to come (the ground and source_expires_on parsers ran)."""
+    if c.ground is None or c.ground.term_kind != "source":
+        return
+    code = c.ground.code
+    if c.source_expires_on is None and raw is None:
+        p.error(
+            c,
+            "source_expires_on",
+            f"列入事由 {code} 的期限以原决定为准，请在“原决定截止日期”列填写原决定的截止日期 / "
+            f"ground {code} lasts as long as the source decision: "
+            "fill in the source_expires_on column",
+        )
+    elif c.source_expires_on is not None and c.source_expires_on <= p.on:
+        ended = c.source_expires_on.isoformat()
+        p.error(
+            c,
+            "source_expires_on",
+            f"原决定已于{ended}截止，不能再列入 / the source decision ended on {ended}",
+        )
+
+
+_Reader = Callable[[Row, str], Any]
+_Parser = Callable[[_FirstPass, _Cells, Any], None]
+
+# (column, how its cell is read, parser), run in this order on every row: a parser may use
+# what the ones above it set; a row's problems are listed in this order.
+_COLUMNS: tuple[tuple[str, _Reader, _Parser], ...] = (
+    ("name", _text, _name),
+    ("uscc", _text, _uscc),
+    ("licence_no", _text, _licence_no),
+    ("uscc", _text, _firm_identified),
+    ("list", _text, _list),
+    ("ground", _text, _ground),
+    ("decided_on", _cell, _decided_on),
+    ("authority", _text, _authority),
+    ("province", _text, _province),
+    ("decision_no", _text, _decision_no),
+    ("facts", _text, _facts),
+    ("source_expires_on", _cell, _source_expires_on),
+    ("source_expires_on", _cell, _source_term),
+)
+
+
 def _first_pass(
     parsed: ParsedFile, catalogue: Catalogue, default_authority: Authority | None, on: date
 ) -> tuple[list[_Cells], list[ImportProblem]]:
-    problems: list[ImportProblem] = []
+    check = _FirstPass(parsed, catalogue, default_authority, on)
     out: list[_Cells] = []
-
     for row in parsed.rows:
         c = _Cells(row)
-
-        def error(field_name: str, message: str, row: Row = row) -> None:
-            problems.append(ImportProblem(row.number, parsed.column(field_name), message))
-
-        def cell(field_name: str, row: Row = row) -> str | date | None:
-            return row.cells.get(field_name)
-
-        def text_cell(field_name: str, row: Row = row) -> str:
-            value = row.cells.get(field_name)
-            if value is None:
-                return ""
-            return value.isoformat() if isinstance(value, date) else text.clean_display(value)
-
-        c.name = text_cell("name")
-        if not c.name:
-            error("name", "必填项“经营者名称”为空 / required field name is empty")
-        elif len(c.name) < 2 or len(c.name) > 200:
-            error("name", "经营者名称应为2–200个字符 / the name must be 2–200 characters")
-
-        raw_uscc = text_cell("uscc")
-        if raw_uscc:
-            try:
-                c.uscc = text.validate_uscc(raw_uscc)
-            except ValueError as exc:
-                error("uscc", str(exc))
-        raw_licence = text_cell("licence_no")
-        if raw_licence:
-            c.licence_no = raw_licence
-            c.licence_key = text.canonical_licence(raw_licence)
-            if len(c.licence_key) < 4 or len(c.licence_key) > 60:
-                error(
-                    "licence_no",
-                    f"许可证编号“{raw_licence}”不完整 / licence number {raw_licence!r} is incomplete",
-                )
-                c.licence_key = None
-        if not raw_uscc and not raw_licence:
-            error(
-                "uscc",
-                "统一社会信用代码和许可证编号至少填写一项 / give the USCC or the licence number",
-            )
-
-        raw_list = text_cell("list")
-        if not raw_list:
-            error("list", "必填项“名单类型”为空 / required field list is empty")
-        else:
-            c.list_code = LIST_NAMES.get(_key(raw_list))
-            if c.list_code is None:
-                error(
-                    "list",
-                    f"未知的名单类型“{raw_list}”，应为“不良名单”或“失信名单” / "
-                    f"unknown list {raw_list!r}: write bad (不良名单) or dishonest (失信名单)",
-                )
-
-        raw_ground = text_cell("ground")
-        if not raw_ground:
-            error("ground", "必填项“列入事由”为空 / required field ground is empty")
-        else:
-            c.ground = catalogue.ground(raw_ground)
-            if c.ground is None:
-                codes = "、".join(g.code for g in catalogue.grounds if g.active)
-                error(
-                    "ground",
-                    f"未知的列入事由“{raw_ground}”，应为事由代码（{codes}）或目录中的事由全文 / "
-                    f"unknown ground {raw_ground!r}: use a code ({codes}) or the catalogue title",
-                )
-            elif not c.ground.active:
-                error(
-                    "ground", f"列入事由 {c.ground.code} 已停用 / ground {c.ground.code} is retired"
-                )
-                c.ground = None
-            elif c.list_code and c.ground.list_code != c.list_code:
-                error(
-                    "ground",
-                    f"列入事由 {c.ground.code} 属于{'不良名单' if c.ground.list_code == 'bad' else '失信名单'}，"
-                    f"与名单类型不符 / ground {c.ground.code} belongs to the {c.ground.list_code} list",
-                )
-                c.ground = None
-
-        raw_date = cell("decided_on")
-        if raw_date is None:
-            error("decided_on", "必填项“处理日期”为空 / required field decided_on is empty")
-        else:
-            try:
-                c.decided_on = parse_date(raw_date)
-            except CellError as exc:
-                error("decided_on", str(exc))
-            else:
-                if c.decided_on > on:
-                    error(
-                        "decided_on",
-                        f"处理日期{c.decided_on.isoformat()}晚于今天，不能列入 / "
-                        f"decision date {c.decided_on.isoformat()} is in the future",
-                    )
-                    c.decided_on = None
-
-        raw_authority = text_cell("authority")
-        if raw_authority:
-            c.authority = catalogue.authority(raw_authority)
-            if c.authority is None:
-                error(
-                    "authority",
-                    f"未知的列入单位“{raw_authority}”，应为机构代码（如 440000、MIIT）或全称 / "
-                    f"unknown authority {raw_authority!r}: use its code (440000, MIIT) or full name",
-                )
-        elif default_authority is not None:
-            c.authority = default_authority
-        else:
-            error(
-                "authority",
-                "必填项“列入单位”为空（或使用 --authority 指定） / "
-                "required field authority is empty (or give --authority)",
-            )
-
-        raw_province = text_cell("province")
-        if raw_province:
-            c.province_code = catalogue.province(raw_province)
-            if c.province_code is None:
-                error(
-                    "province",
-                    f"未知的省份“{raw_province}”，应为省名（广东省）、简称（粤、广东）或行政区划代码 / "
-                    f"unknown province {raw_province!r}: use 广东省, 粤, 广东 or 440000",
-                )
-        elif c.authority is not None:
-            c.province_code = c.authority.province_code
-
-        raw_decision = text_cell("decision_no")
-        if raw_decision:
-            c.decision_no = raw_decision
-            c.decision_key = text.canonical_decision_no(raw_decision)
-            if len(c.decision_key) < 4 or len(c.decision_key) > 80:
-                error(
-                    "decision_no",
-                    f"处罚决定书文号“{raw_decision}”不完整 / decision number {raw_decision!r} is incomplete",
-                )
-                c.decision_key = None
-
-        c.facts = (text_cell("facts") or "").strip()
-
-        raw_end = cell("source_expires_on")
-        if raw_end is not None:
-            try:
-                c.source_expires_on = parse_date(raw_end)
-            except CellError as exc:
-                error("source_expires_on", str(exc))
-        if c.ground is not None and c.ground.term_kind == "source":
-            if c.source_expires_on is None and raw_end is None:
-                error(
-                    "source_expires_on",
-                    f"列入事由 {c.ground.code} 的期限以原决定为准，请在“原决定截止日期”列填写原决定的截止日期 / "
-                    f"ground {c.ground.code} lasts as long as the source decision: "
-                    "fill in the source_expires_on column",
-                )
-            elif c.source_expires_on is not None and c.source_expires_on <= on:
-                error(
-                    "source_expires_on",
-                    f"原决定已于{c.source_expires_on.isoformat()}截止，不能再列入 / "
-                    f"the source decision ended on {c.source_expires_on.isoformat()}",
-                )
+        for field_name, read, parse in _COLUMNS:
+            parse(check, c, read(row, field_name))
         out.append(c)
-    return out, problems
+    return out, check.problems
 
 
-def validate(
-    session: Session,
-    parsed: ParsedFile,
-    *,
-    default_authority: Authority | None = None,
-    publisher: Actor | None = None,
-    on: date | None = None,
-) -> Plan:
-    """Check every row against the catalogue, the database and the rest of the file."""
-    on = on or rules.today()
-    plan = Plan(total=len(parsed.rows))
-    header_problems = _required_columns(parsed, default_authority)
-    if header_problems:
-        plan.problems.extend(header_problems)
-        return plan
-    catalogue = Catalogue(session)
-    cells, problems = _first_pass(parsed, catalogue, default_authority, on)
-    plan.problems.extend(problems)
-    bad = {p.row for p in problems}
+# --- second pass: each row against the database and the rows before it -------------------
 
-    # Preload what the database already knows about the firms, licences and decisions.
-    usccs = {c.uscc for c in cells if c.uscc}
-    licence_keys = {c.licence_key for c in cells if c.licence_key}
-    decision_keys = {c.decision_key for c in cells if c.decision_key}
-    by_uscc: dict[str, Enterprise] = {}
-    for batch in _chunks(usccs):
+
+@dataclass
+class _Known:
+    """What the database already knows about the firms, licences and decisions of a file."""
+
+    by_uscc: dict[str, Enterprise] = field(default_factory=dict)
+    by_id: dict[int, Enterprise] = field(default_factory=dict)
+    licences: dict[str, Licence] = field(default_factory=dict)
+    sanctions: dict[str, Sanction] = field(default_factory=dict)
+    # (firm id, list, ground id, decision date) of the firms' listings not annulled
+    listing_keys: set[tuple[int, str, int, date]] = field(default_factory=set)
+
+
+def _preload(session: Session, cells: list[_Cells]) -> _Known:
+    """A few queries in chunks of CHUNK keys, not one per row."""
+    known = _Known()
+    for batch in _chunks({c.uscc for c in cells if c.uscc}):
         for firm in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(batch))):
-            by_uscc[firm.uscc] = firm
-    licences: dict[str, Licence] = {}
-    for batch in _chunks(licence_keys):
+            known.by_uscc[firm.uscc] = firm
+    for batch in _chunks({c.licence_key for c in cells if c.licence_key}):
         for licence in session.scalars(select(Licence).where(Licence.number_canonical.in_(batch))):
-            licences[licence.number_canonical] = licence
-    firm_ids = {licence.enterprise_id for licence in licences.values()} - {
-        f.id for f in by_uscc.values()
-    }
-    by_id: dict[int, Enterprise] = {f.id: f for f in by_uscc.values()}
+            known.licences[licence.number_canonical] = licence
+    known.by_id = {f.id: f for f in known.by_uscc.values()}
+    firm_ids = {licence.enterprise_id for licence in known.licences.values()} - set(known.by_id)
     for batch in _chunks(firm_ids):
         for firm in session.scalars(select(Enterprise).where(Enterprise.id.in_(batch))):
-            by_id[firm.id] = firm
-    sanctions: dict[str, Sanction] = {}
-    for batch in _chunks(decision_keys):
+            known.by_id[firm.id] = firm
+    for batch in _chunks({c.decision_key for c in cells if c.decision_key}):
         for sanction in session.scalars(
             select(Sanction).where(Sanction.decision_no_canonical.in_(batch))
         ):
-            sanctions[sanction.decision_no_canonical] = sanction
-    existing_keys: set[tuple[int, str, int, date]] = set()
-    for batch in _chunks(by_id):
-        existing_keys.update(
+            known.sanctions[sanction.decision_no_canonical] = sanction
+    for batch in _chunks(known.by_id):
+        known.listing_keys.update(
             tuple(key)
             for key in session.execute(
                 select(
@@ -472,120 +544,173 @@ def validate(
                 ).where(Listing.enterprise_id.in_(batch), Listing.state != "annulled")
             )
         )
+    return known
 
-    seen_rows: dict[tuple[str, str, int, date], int] = {}
-    licence_owner: dict[str, tuple[str, int]] = {}  # licence key → (firm key, first row)
-    decision_owner: dict[str, tuple[str, int, int]] = {}  # key → (firm key, authority, row)
-    new_licences: set[str] = set()
 
-    for c in cells:
-        number = c.row.number
-        if number in bad:
-            continue
-        row_errors: list[ImportProblem] = []
+class _SecondPass:
+    """The rows that passed the first pass, one by one, into `plan`: the firm, licence and
+    decision each names, checked against the database and the rows before it."""
 
-        def error(
-            field_name: str, message: str, number: int = number, row_errors=row_errors
-        ) -> None:
-            row_errors.append(ImportProblem(number, parsed.column(field_name), message))
+    def __init__(
+        self, parsed: ParsedFile, known: _Known, publisher: Actor | None, on: date, plan: Plan
+    ) -> None:
+        self.parsed = parsed
+        self.known = known
+        self.publisher = publisher
+        self.on = on
+        self.plan = plan
+        self.seen_rows: dict[tuple[str, str, int, date], int] = {}
+        self.licence_owner: dict[str, tuple[str, int]] = {}  # key → (firm key, first row)
+        self.decision_owner: dict[str, tuple[str, int, int]] = {}  # (firm key, authority, row)
+        self.new_licences: set[str] = set()
 
-        # Which firm: by USCC, else by licence number.
-        firm = by_uscc.get(c.uscc) if c.uscc else None
-        licence = licences.get(c.licence_key) if c.licence_key else None
+    def problem(
+        self, c: _Cells, field_name: str, message: str, severity: str = "error"
+    ) -> ImportProblem:
+        return ImportProblem(c.row.number, self.parsed.column(field_name), message, severity)
+
+    def add(self, c: _Cells) -> None:
+        errors: list[ImportProblem] = []
+        firm, licence = self._firm(c, errors)
+        self._duplicate(c, errors)
+        sanction = self._decision(c, firm, errors)
+        self._publisher(c, errors)
+        if errors:
+            self.plan.problems.extend(errors)
+        elif firm is not None and (
+            (firm.id, c.list_code, c.ground.id, c.decided_on) in self.known.listing_keys
+        ):
+            self.plan.unchanged.append(c.row.number)
+        else:
+            self._plan_row(c, firm, licence, sanction)
+
+    def _firm(
+        self, c: _Cells, errors: list[ImportProblem]
+    ) -> tuple[Enterprise | None, Licence | None]:
+        """Which firm: by USCC, else by licence number; a licence is one firm's."""
+        firm = self.known.by_uscc.get(c.uscc) if c.uscc else None
+        licence = self.known.licences.get(c.licence_key) if c.licence_key else None
         if licence is not None:
-            owner = by_id.get(licence.enterprise_id) or licence.enterprise
+            owner = self.known.by_id.get(licence.enterprise_id) or licence.enterprise
             if firm is None and not c.uscc:
                 firm = owner
             elif owner is not firm:
-                error(
-                    "licence_no",
-                    f"许可证编号“{c.licence_no}”已登记在另一经营者“{owner.name}”名下 / "
-                    f"licence {c.licence_no!r} is registered to another operator ({owner.name})",
+                errors.append(
+                    self.problem(
+                        c,
+                        "licence_no",
+                        f"许可证编号“{c.licence_no}”已登记在另一经营者“{owner.name}”名下 / "
+                        f"licence {c.licence_no!r} is registered to another operator ({owner.name})",
+                    )
                 )
         if c.licence_key:
-            first = licence_owner.setdefault(c.licence_key, (c.firm_key, number))
+            first = self.licence_owner.setdefault(c.licence_key, (c.firm_key, c.row.number))
             if first[0] != c.firm_key:
-                error(
-                    "licence_no",
-                    f"许可证编号与第{first[1]}行的另一经营者相同 / "
-                    f"the same licence number is given for another operator on row {first[1]}",
+                errors.append(
+                    self.problem(
+                        c,
+                        "licence_no",
+                        f"许可证编号与第{first[1]}行的另一经营者相同 / "
+                        f"the same licence number is given for another operator on row {first[1]}",
+                    )
                 )
+        return firm, licence
 
-        # Duplicate row in the file (same firm, list, ground and decision date).
+    def _duplicate(self, c: _Cells, errors: list[ImportProblem]) -> None:
+        """The same firm, list, ground and decision date as an earlier row of the file."""
         key = (c.firm_key, c.list_code, c.ground.id, c.decided_on)
-        if key in seen_rows:
-            error(
-                "decided_on",
-                f"与第{seen_rows[key]}行重复（同一经营者、名单、事由和处理日期） / "
-                f"duplicate of row {seen_rows[key]} (same operator, list, ground and date)",
-            )
-        else:
-            seen_rows[key] = number
-
-        # Decision number: links the existing sanction of the same firm, never another firm's.
-        sanction = None
-        if c.decision_key:
-            sanction = sanctions.get(c.decision_key)
-            if sanction is not None:
-                if firm is None or sanction.enterprise_id != firm.id:
-                    error(
-                        "decision_no",
-                        f"处罚决定书文号“{c.decision_no}”已登记在另一经营者名下 / "
-                        f"decision {c.decision_no!r} is recorded for another operator",
-                    )
-                elif sanction.authority_id != c.authority.id:
-                    error(
-                        "decision_no",
-                        f"处罚决定书“{c.decision_no}”由其他机构作出，不能由{c.authority.name}列入 / "
-                        "the decision belongs to another authority",
-                    )
-                elif sanction.state == "annulled":
-                    error(
-                        "decision_no",
-                        f"处罚决定书“{c.decision_no}”已撤销 / decision {c.decision_no!r} was annulled",
-                    )
-            else:
-                first = decision_owner.setdefault(
-                    c.decision_key, (c.firm_key, c.authority.id, number)
+        first = self.seen_rows.setdefault(key, c.row.number)
+        if first != c.row.number:
+            errors.append(
+                self.problem(
+                    c,
+                    "decided_on",
+                    f"与第{first}行重复（同一经营者、名单、事由和处理日期） / "
+                    f"duplicate of row {first} (same operator, list, ground and date)",
                 )
-                if first[0] != c.firm_key:
-                    error(
-                        "decision_no",
-                        f"处罚决定书文号与第{first[2]}行的另一经营者相同 / "
-                        f"the same decision number is given for another operator on row {first[2]}",
-                    )
-                elif first[1] != c.authority.id:
-                    error(
-                        "decision_no",
-                        f"处罚决定书文号与第{first[2]}行相同但列入单位不同 / "
-                        f"same decision number as row {first[2]} with another authority",
-                    )
-            if sanction is not None:
-                try:
-                    rules.check_list_for_sanction(c.list_code, sanction.measures)
-                except rules.RuleViolation as exc:
-                    error("list", exc.message)
-
-        if publisher is not None and not rules.may(publisher, "publish", c.authority.id):
-            error(
-                "authority",
-                f"审核员 {publisher.username} 无权发布{c.authority.name}的名单记录 / "
-                f"{publisher.username} may not publish this authority's listings",
             )
 
-        if row_errors:
-            plan.problems.extend(row_errors)
-            continue
-        if firm is not None and (firm.id, c.list_code, c.ground.id, c.decided_on) in existing_keys:
-            plan.unchanged.append(number)
-            continue
+    def _decision(
+        self, c: _Cells, firm: Enterprise | None, errors: list[ImportProblem]
+    ) -> Sanction | None:
+        """A decision number links the stored decision of the same firm, never another
+        firm's; a new one is the same firm's and authority's on every row naming it."""
+        if not c.decision_key:
+            return None
+        sanction = self.known.sanctions.get(c.decision_key)
+        if sanction is None:
+            self._new_decision(c, errors)
+            return None
+        if firm is None or sanction.enterprise_id != firm.id:
+            message = (
+                f"处罚决定书文号“{c.decision_no}”已登记在另一经营者名下 / "
+                f"decision {c.decision_no!r} is recorded for another operator"
+            )
+        elif sanction.authority_id != c.authority.id:
+            message = (
+                f"处罚决定书“{c.decision_no}”由其他机构作出，不能由{c.authority.name}列入 / "
+                "the decision belongs to another authority"
+            )
+        elif sanction.state == "annulled":
+            message = f"处罚决定书“{c.decision_no}”已撤销 / decision {c.decision_no!r} was annulled"
+        else:
+            message = None
+        if message is not None:
+            errors.append(self.problem(c, "decision_no", message))
+        try:
+            rules.check_list_for_sanction(c.list_code, sanction.measures)
+        except rules.RuleViolation as exc:
+            errors.append(self.problem(c, "list", exc.message))
+        return sanction
 
-        add_licence = bool(c.licence_key and licence is None and c.licence_key not in new_licences)
+    def _new_decision(self, c: _Cells, errors: list[ImportProblem]) -> None:
+        first = self.decision_owner.setdefault(
+            c.decision_key, (c.firm_key, c.authority.id, c.row.number)
+        )
+        if first[0] != c.firm_key:
+            errors.append(
+                self.problem(
+                    c,
+                    "decision_no",
+                    f"处罚决定书文号与第{first[2]}行的另一经营者相同 / "
+                    f"the same decision number is given for another operator on row {first[2]}",
+                )
+            )
+        elif first[1] != c.authority.id:
+            errors.append(
+                self.problem(
+                    c,
+                    "decision_no",
+                    f"处罚决定书文号与第{first[2]}行相同但列入单位不同 / "
+                    f"same decision number as row {first[2]} with another authority",
+                )
+            )
+
+    def _publisher(self, c: _Cells, errors: list[ImportProblem]) -> None:
+        publisher = self.publisher
+        if publisher is not None and not rules.may(publisher, "publish", c.authority.id):
+            errors.append(
+                self.problem(
+                    c,
+                    "authority",
+                    f"审核员 {publisher.username} 无权发布{c.authority.name}的名单记录 / "
+                    f"{publisher.username} may not publish this authority's listings",
+                )
+            )
+
+    def _plan_row(
+        self, c: _Cells, firm: Enterprise | None, licence: Licence | None, sanction: Sanction | None
+    ) -> None:
+        """A good row: its warnings, and what applying it will create."""
+        plan = self.plan
+        add_licence = bool(
+            c.licence_key and licence is None and c.licence_key not in self.new_licences
+        )
         if add_licence and firm is not None and firm.authority_id != c.authority.id:
             plan.problems.append(
-                ImportProblem(
-                    number,
-                    parsed.column("licence_no"),
+                self.problem(
+                    c,
+                    "licence_no",
                     f"经营者“{firm.name}”由其他机构维护，许可证编号未登记，请联系该机构 / "
                     "the operator is maintained by another authority: the licence is not added",
                     "warning",
@@ -593,27 +718,15 @@ def validate(
             )
             add_licence = False
         if add_licence:
-            new_licences.add(c.licence_key)
+            self.new_licences.add(c.licence_key)
         if c.decision_key and sanction is None:
             known = plan.new_sanctions.get(c.decision_key)
             if known is None or c.decided_on < known[0]:
                 plan.new_sanctions[c.decision_key] = (c.decided_on, c.facts)
-
-        listed_on = on if publisher is not None else None
-        if rules.is_overdue(c.decided_on, listed_on, on):
-            deadline = rules.listing_deadline(c.decided_on)
-            plan.problems.append(
-                ImportProblem(
-                    number,
-                    parsed.column("decided_on"),
-                    f"已超过30日列入期限（处理日期{c.decided_on.isoformat()}，应于{deadline.isoformat()}前列入；"
-                    f"办法第42条） / past the 30-day listing deadline ({deadline.isoformat()}; art. 42)",
-                    "warning",
-                )
-            )
+        self._overdue(c)
         plan.rows.append(
             PlannedRow(
-                number=number,
+                number=c.row.number,
                 name=c.name,
                 uscc=c.uscc,
                 licence_no=c.licence_no,
@@ -633,6 +746,45 @@ def validate(
                 add_licence=add_licence,
             )
         )
+
+    def _overdue(self, c: _Cells) -> None:
+        """A warning: listed later than 30 days after the decision (art. 42)."""
+        listed_on = self.on if self.publisher is not None else None
+        if rules.is_overdue(c.decided_on, listed_on, self.on):
+            deadline = rules.listing_deadline(c.decided_on)
+            self.plan.problems.append(
+                self.problem(
+                    c,
+                    "decided_on",
+                    f"已超过30日列入期限（处理日期{c.decided_on.isoformat()}，应于{deadline.isoformat()}前列入；"
+                    f"办法第42条） / past the 30-day listing deadline ({deadline.isoformat()}; art. 42)",
+                    "warning",
+                )
+            )
+
+
+def validate(
+    session: Session,
+    parsed: ParsedFile,
+    *,
+    default_authority: Authority | None = None,
+    publisher: Actor | None = None,
+    on: date | None = None,
+) -> Plan:
+    """Check every row against the catalogue, the database and the rest of the file."""
+    on = on or rules.today()
+    plan = Plan(total=len(parsed.rows))
+    header_problems = _required_columns(parsed, default_authority)
+    if header_problems:
+        plan.problems.extend(header_problems)
+        return plan
+    cells, problems = _first_pass(parsed, Catalogue(session), default_authority, on)
+    plan.problems.extend(problems)
+    bad = {p.row for p in problems}
+    second = _SecondPass(parsed, _preload(session, cells), publisher, on, plan)
+    for c in cells:
+        if c.row.number not in bad:
+            second.add(c)
     plan.problems.sort(key=lambda p: (p.row, p.severity != "error"))
     return plan
 

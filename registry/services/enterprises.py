@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -22,34 +21,11 @@ from registry.models import (
 )
 from registry.rules import Actor, check_may
 from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.lookups import Lookups
 
 
-def _province_codes(session: Session) -> set[str]:
-    # Authority.province_code, computed from the codes alone (no ORM objects to load).
-    return {
-        code[:2] + "0000"
-        for code in session.scalars(select(Authority.code).where(Authority.level != "ministry"))
-    }
-
-
-def _clean(session: Session, values: dict[str, Any], current: Enterprise | None) -> dict[str, Any]:
-    return clean(
-        values,
-        current,
-        uscc_owner=lambda uscc: session.scalar(select(Enterprise).where(Enterprise.uscc == uscc)),
-        province_codes=lambda: _province_codes(session),
-    )
-
-
-def clean(
-    values: dict[str, Any],
-    current: Enterprise | None,
-    *,
-    uscc_owner: Callable[[str], Enterprise | None],
-    province_codes: Callable[[], set[str]],
-) -> dict[str, Any]:
-    """Check and normalise an operator's fields; the lookups answer who holds a USCC and
-    which province codes exist (queries for a form, preloaded maps for an import)."""
+def _clean(values: dict[str, Any], current: Enterprise | None, lookups: Lookups) -> dict[str, Any]:
+    """Check and normalise an operator's fields."""
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     if "name" in values or current is None:
@@ -67,7 +43,7 @@ def clean(
             except ValueError as exc:
                 errors["uscc"] = str(exc)
             else:
-                clash = uscc_owner(uscc)
+                clash = lookups.uscc_owner(uscc)
                 if clash is not None and clash is not current:
                     errors["uscc"] = _("该统一社会信用代码已登记：%(name)s", name=clash.name)
                 cleaned["uscc"] = uscc
@@ -75,7 +51,7 @@ def clean(
             cleaned["uscc"] = None
     if "province_code" in values:
         province = (values.get("province_code") or "").strip() or None
-        if province is not None and province not in province_codes():
+        if province is not None and province not in lookups.province_codes():
             errors["province_code"] = _("未知的省份代码")
         cleaned["province_code"] = province
     if "kind" in values:
@@ -91,23 +67,19 @@ def clean(
 
 def create_enterprise(session: Session, actor: Actor, **values: Any) -> Enterprise:
     """Register an operator under the actor's authority (name, uscc, province_code, kind, address)."""
-    enterprise = new_enterprise(
-        actor, values, lambda cleaned_values: _clean(session, cleaned_values, None)
-    )
+    enterprise = new_enterprise(actor, values, Lookups(session))
     session.add(enterprise)
     flush(session)
     record_event(session, actor, enterprise, "create")
     return enterprise
 
 
-def new_enterprise(
-    actor: Actor,
-    values: dict[str, Any],
-    cleaner: Callable[[dict[str, Any]], dict[str, Any]],
-) -> Enterprise:
+def new_enterprise(actor: Actor, values: dict[str, Any], lookups: Lookups) -> Enterprise:
     """The operator `create_enterprise` registers, not yet added to a session."""
     check_may(actor, "create", actor.authority_id)
-    return Enterprise(authority_id=actor.authority_id, **cleaner({"uscc": None, **values}))
+    return Enterprise(
+        authority_id=actor.authority_id, **_clean({"uscc": None, **values}, None, lookups)
+    )
 
 
 def update_enterprise(
@@ -121,7 +93,7 @@ def update_enterprise(
     """Change an operator's data; a new name keeps the old one as a former name (曾用名)."""
     check_may(actor, "edit", enterprise.authority_id)
     check_version(enterprise, expected_version)
-    cleaned = _clean(session, values, enterprise)
+    cleaned = _clean(values, enterprise, Lookups(session))
     before = snapshot(enterprise)
     if "name" in cleaned and cleaned["name"] != enterprise.name:
         _remember_name(session, enterprise, enterprise.name, used_until=None)
@@ -205,10 +177,7 @@ def add_licence(
         status=status,
         issued_on=issued_on,
         expires_on=expires_on,
-        registered=lambda canonical: (
-            session.scalar(select(Licence.id).where(Licence.number_canonical == canonical))
-            is not None
-        ),
+        lookups=Lookups(session),
     )
     session.add(licence)
     flush(session)
@@ -221,22 +190,21 @@ def new_licence(
     enterprise: Enterprise,
     *,
     number: str,
-    registered: Callable[[str], bool],
+    lookups: Lookups,
     services: str = "",
     issuer: Authority | None = None,
     status: str = "valid",
     issued_on: date | None = None,
     expires_on: date | None = None,
 ) -> Licence:
-    """The licence `add_licence` records, not yet added; `registered(canonical)` tells
-    whether that number is taken."""
+    """The licence `add_licence` records, not yet added to a session."""
     check_may(actor, "edit", enterprise.authority_id)
     errors: dict[str, str] = {}
     number = text.clean_display(number)
     canonical = text.canonical_licence(number)
     if len(canonical) < 4:
         errors["number"] = _("请填写许可证编号")
-    elif registered(canonical):
+    elif lookups.licence_registered(canonical):
         errors["number"] = _("该许可证编号已登记")
     if status not in LICENCE_STATUSES:
         errors["status"] = _("未知的许可证状态")

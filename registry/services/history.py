@@ -102,32 +102,6 @@ def event_values(
     }
 
 
-def build_event(
-    actor: Actor,
-    entity: Any,
-    action: str,
-    *,
-    seq: int,
-    after: dict[str, Any],
-    before: dict[str, Any] | None = None,
-    reason: str = "",
-    authority_id: int | None = None,
-) -> Event:
-    """The Event of one change, from the snapshots before and after it (not added)."""
-    return Event(
-        **event_values(
-            actor,
-            entity,
-            action,
-            seq=seq,
-            after=after,
-            before=before,
-            reason=reason,
-            authority_id=authority_id,
-        )
-    )
-
-
 def record_event(
     session: Session,
     actor: Actor,
@@ -141,15 +115,17 @@ def record_event(
     """Append one Event for `entity` and flush it."""
     if getattr(entity, "id", None) is None:
         session.flush()
-    event = build_event(
-        actor,
-        entity,
-        action,
-        seq=next_seq(session),
-        after=snapshot(entity),
-        before=before,
-        reason=reason,
-        authority_id=authority_id,
+    event = Event(
+        **event_values(
+            actor,
+            entity,
+            action,
+            seq=next_seq(session),
+            after=snapshot(entity),
+            before=before,
+            reason=reason,
+            authority_id=authority_id,
+        )
     )
     session.add(event)
     session.flush()  # visible to the caller's queries at once (sessions do not autoflush)

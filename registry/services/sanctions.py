@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import rules, text
@@ -24,6 +22,7 @@ from registry.rules import (
     next_state,
 )
 from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.lookups import Lookups
 
 EDITABLE = (
     "decision_no",
@@ -51,27 +50,9 @@ def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
 
 
 def _clean(
-    session: Session, values: dict[str, Any], current: Sanction | None, on: date
+    values: dict[str, Any], current: Sanction | None, on: date, lookups: Lookups
 ) -> dict[str, Any]:
-    return clean(
-        values,
-        current,
-        on,
-        holder=lambda canonical: session.scalar(
-            select(Sanction).where(Sanction.decision_no_canonical == canonical)
-        ),
-    )
-
-
-def clean(
-    values: dict[str, Any],
-    current: Sanction | None,
-    on: date,
-    *,
-    holder: Callable[[str], Sanction | None],
-) -> dict[str, Any]:
-    """Check and normalise a decision's fields; `holder(canonical number)` answers which
-    decision already carries that number."""
+    """Check and normalise a decision's fields."""
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     if "decision_no" in values:
@@ -80,7 +61,7 @@ def clean(
         if len(canonical) < 4:
             errors["decision_no"] = _("请填写处罚决定书文号")
         else:
-            clash = holder(canonical)
+            clash = lookups.decision_holder(canonical)
             if clash is not None and clash is not current:
                 errors["decision_no"] = _("该文号已登记")
         cleaned.update(decision_no=number, decision_no_canonical=canonical)
@@ -117,9 +98,7 @@ def record_sanction(
 ) -> Sanction:
     """Record a penalty decision as a draft of the actor's authority."""
     on = on or rules.today()
-    sanction = new_sanction(
-        actor, enterprise, values, lambda cleaned: _clean(session, cleaned, None, on)
-    )
+    sanction = new_sanction(actor, enterprise, values, on, Lookups(session))
     session.add(sanction)
     flush(session)
     record_event(session, actor, sanction, "create")
@@ -127,10 +106,7 @@ def record_sanction(
 
 
 def new_sanction(
-    actor: Actor,
-    enterprise: Enterprise,
-    values: dict[str, Any],
-    cleaner: Callable[[dict[str, Any]], dict[str, Any]],
+    actor: Actor, enterprise: Enterprise, values: dict[str, Any], on: date, lookups: Lookups
 ) -> Sanction:
     """The draft decision `record_sanction` records, not yet added to a session."""
     check_may(actor, "create", actor.authority_id)
@@ -139,7 +115,7 @@ def new_sanction(
         authority_id=actor.authority_id,
         enterprise=enterprise,
         created_by_id=actor.user_id,
-        **cleaner(values),
+        **_clean(values, None, on, lookups),
     )
 
 
@@ -156,7 +132,10 @@ def update_sanction(
     check_editable(sanction.state)
     check_version(sanction, expected_version)
     cleaned = _clean(
-        session, {k: v for k, v in values.items() if k in EDITABLE}, sanction, on or rules.today()
+        {k: v for k, v in values.items() if k in EDITABLE},
+        sanction,
+        on or rules.today(),
+        Lookups(session),
     )
     before = snapshot(sanction)
     for key, value in cleaned.items():
