@@ -45,10 +45,14 @@ class Follower:
         session_factory: Callable[[], Session],
         step: Callable[[Session], Any],
         interval: float = 0.25,
+        foreground_step: Callable[[Session], Any] | None = None,
     ) -> None:
         self.name = name
         self.session_factory = session_factory
         self.step = step
+        # What a command (or a test) runs in its own thread when it needs the work done
+        # now; by default the same step.
+        self.foreground_step = foreground_step or step
         self.interval = interval
         self.runs = 0
         self.failures = 0
@@ -60,12 +64,14 @@ class Follower:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one step at a time in this process
 
-    def run_once(self) -> bool:
-        """One step now, in the calling thread. True if it succeeded."""
+    def run_once(self, foreground: bool = False) -> bool:
+        """One step now, in the calling thread (`foreground`: the command's step). True if
+        it succeeded."""
+        step = self.foreground_step if foreground else self.step
         with self._lock:
             try:
                 with self.session_factory() as session:
-                    result = self.step(session)
+                    result = step(session)
             except Exception as exc:
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"

@@ -30,12 +30,20 @@ def name_grams(normalised: str) -> list[str]:
     return [normalised[i : i + 2] for i in range(len(normalised) - 1)]
 
 
+def load_word_dictionary() -> None:
+    """Load jieba's dictionary (about 60 MB, a few seconds) in this process; a no-op after.
+    Only a process that writes index documents needs it (queries use the index's words)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+
+
 def words(normalised: str) -> list[str]:
     """jieba search-mode words of a normalised text (ranking only, never recall)."""
     import jieba
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()  # once per process; a no-op after
+    load_word_dictionary()
     return [w for w in jieba.cut_for_search(normalised) if w.strip()]
 
 

@@ -1,17 +1,25 @@
 """The search index of a web app: one handle per process, kept current by a follower.
 
 Requests never index. A background thread in each serving process (`start_followers`,
-called by registry.wsgi and `registry serve`) applies new events under the index's writer
-lock — in each host one process holds it, the others find it taken and only re-open
-their searcher — and loads this process's bitmaps. A search compares the database's event
-counter with what its searcher holds and looks at the disk when it is behind; an index
-that cannot be read answers a 503 page (registry.web.errors), never a 500.
+called by registry.wsgi and `registry serve`) follows the event sequence. In each host one
+process leads: it holds a lock on the index folder for as long as it lives (the kernel
+releases it if the process dies, and another worker's follower takes over at its next
+step), loads the word dictionary once and applies new events under Whoosh's writer lock.
+The others only re-open their searcher when the index on disk moved. Every follower then
+loads its own process's bitmaps. A search compares the database's event counter with what
+its searcher holds and looks at the disk when it is behind; an index that cannot be read
+answers a 503 page (registry.web.errors), never a 500. Commands and tests run the step in
+their own thread (`follow_now`) and apply the events themselves.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import threading
 from datetime import date
+from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
@@ -23,6 +31,7 @@ from registry.search import (
     SearchResult,
     committed_seq,
 )
+from registry.search.analysis import load_word_dictionary
 
 log = logging.getLogger(__name__)
 EXTENSION = "registry_search"
@@ -34,9 +43,19 @@ def init_app(app: Flask) -> None:
     index = SearchIndex(app.config["INDEX_DIR"])
     app.extensions[EXTENSION] = index
 
+    leadership = Leadership(Path(app.config["INDEX_DIR"]))
+
     def follow(session: Session) -> bool:
-        current = index.ensure_current(session)
+        if leadership.acquire():
+            current = index.ensure_current(session)
+        else:  # another process of this host applies the events
+            current = index.refresh_to(committed_seq(session))
         index.bitmaps()  # loaded here, not by the first search after a change
+        return current
+
+    def follow_now(session: Session) -> bool:
+        current = index.ensure_current(session)
+        index.bitmaps()
         return current
 
     def sessions() -> Session:
@@ -44,7 +63,7 @@ def init_app(app: Flask) -> None:
 
         return get_db(app).session_factory()
 
-    follower = Follower("search-index", sessions, follow)
+    follower = Follower("search-index", sessions, follow, foreground_step=follow_now)
     app.extensions.setdefault(FOLLOWERS, {})["search-index"] = follower
     app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())
 
@@ -72,7 +91,39 @@ def follow_now(app: Flask) -> None:
     """Run every follower's step once in this thread (commands, and tests whose data is in
     a transaction no other thread can see)."""
     for follower in followers(app).values():
-        follower.run_once()
+        follower.run_once(foreground=True)
+
+
+class Leadership:
+    """A lock on the index folder held by one process of the host for as long as it lives:
+    that process's follower writes the index. Not blocking: `acquire` says whether this
+    process leads now (once it does, it keeps leading)."""
+
+    LOCK = ".follower.lock"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        with self._lock:
+            if self._fd is not None:
+                return True
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.root / self.LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:  # the folder cannot be written: no one can lead from here
+                return False
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return False
+            self._fd = fd
+            log.info("this process (%d) now writes the search index in %s", os.getpid(), self.root)
+            load_word_dictionary()  # once, in the one process per host that indexes
+            return True
 
 
 def search(
