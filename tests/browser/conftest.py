@@ -179,6 +179,9 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         session.commit()
         data = _load_data(session)
         session.commit()
+    from registry.web.indexing import followers, start_followers
+
+    start_followers(app, wait=60)  # the search index follows the database, as in production
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -188,6 +191,8 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+        for follower in followers(app).values():
+            follower.stop()
         db.engine.dispose()
 
 
