@@ -400,7 +400,7 @@ def import_command(
     try:
         parsed = read_path(file)
     except ImportFileError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(for_console(exc.message)) from None
     with _session() as session:
         default_authority = None
         if authority_code:
@@ -423,9 +423,9 @@ def import_command(
         plan = validate(session, parsed, default_authority=default_authority, publisher=publisher)
         errors, warnings = plan.errors, plan.warnings
         for problem in errors:
-            click.echo(str(problem), err=True)
+            click.echo(for_console(problem.describe()), err=True)
         for problem in warnings[:MAX_SHOWN_WARNINGS]:
-            click.echo(str(problem), err=True)
+            click.echo(for_console(problem.describe()), err=True)
         if len(warnings) > MAX_SHOWN_WARNINGS:
             more = _("…… 另有%(count)s条警告", count=len(warnings) - MAX_SHOWN_WARNINGS)
             click.echo(for_console(more), err=True)
@@ -464,7 +464,7 @@ def import_command(
             refresh_statistics(session)  # thousands of new rows: the planner should know
         except ImportApplyError as exc:
             session.rollback()
-            refused = _("%(error)s；未写入任何记录", error=str(exc))
+            refused = _("%(error)s；未写入任何记录", error=exc.message)
             raise click.ClickException(for_console(refused)) from None
     # The search index (and anything else that follows the event sequence) catches up now,
     # so the imported firms are searchable when the command returns.

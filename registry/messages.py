@@ -4,8 +4,9 @@
 catalogue (`make translations` extracts `_` calls) and returns a `Message`: the Chinese text
 with its parameters filled in, which is what `str()` shows, plus the msgid and parameters, so
 the web layer and the CLI translate it into the reader's language when they show it
-(`registry.web.messages.localize`, `translate` here). No Flask: rules and services stay plain
-Python.
+(`registry.web.messages.localize`, `translate` here). A parameter that is itself a Message is
+translated with it; a tuple or list parameter is shown as a list ("B1、B2" in Chinese, "B1, B2"
+in English). No Flask: rules and services stay plain Python.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 DEFAULT_LOCALE = "zh_Hans"
 
 
+def N_(msgid: str) -> str:
+    """Mark a string for the catalogue without translating it here."""
+    return msgid
+
+
+# How the items of a list parameter are separated, in the catalogue's language.
+LIST_SEPARATOR = N_("、")
+
+
 class Message(str):
     """A Chinese message (the str itself) that remembers its msgid and parameters."""
 
@@ -30,17 +40,17 @@ class Message(str):
     params: Mapping[str, object]
 
     def __new__(cls, msgid: str, params: Mapping[str, object] | None = None) -> Message:
-        frozen = MappingProxyType(dict(params or {}))
-        # Same rule as gettext: the %-formatting applies only when there are parameters.
-        self = super().__new__(cls, msgid % frozen if frozen else msgid)
+        frozen = MappingProxyType(
+            {k: tuple(v) if isinstance(v, list) else v for k, v in (params or {}).items()}
+        )
+        self = super().__new__(cls, _format(msgid, frozen, _identity))
         self.msgid = msgid
         self.params = frozen
         return self
 
     def translated(self, gettext: _Gettext) -> str:
         """The message in the language of `gettext` (a catalogue's gettext function)."""
-        text = gettext(self.msgid)
-        return text % self.params if self.params else text
+        return _format(gettext(self.msgid), self.params, gettext)
 
     def __reduce__(self) -> tuple[type[Message], tuple[str, dict[str, object]]]:
         return (Message, (self.msgid, dict(self.params)))
@@ -48,6 +58,26 @@ class Message(str):
 
 class _Gettext(Protocol):
     def __call__(self, message: str, /) -> str: ...
+
+
+def _identity(message: str, /) -> str:
+    return message
+
+
+def _format(text: str, params: Mapping[str, object], gettext: _Gettext) -> str:
+    """`text` with its parameters, those that are Messages or lists in `gettext`'s language.
+    Same rule as gettext: the %-formatting applies only when there are parameters."""
+    if not params:
+        return text
+    return text % {name: _shown(value, gettext) for name, value in params.items()}
+
+
+def _shown(value: object, gettext: _Gettext) -> object:
+    if isinstance(value, Message):
+        return value.translated(gettext)
+    if isinstance(value, tuple):
+        return gettext(LIST_SEPARATOR).join(str(_shown(item, gettext)) for item in value)
+    return value
 
 
 def _(msgid: str, **params: object) -> Message:

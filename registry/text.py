@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 from stdnum.cn import uscc as _stdnum_uscc
 
+from registry.messages import Message, _
+
 if TYPE_CHECKING:
     import opencc
 
@@ -144,7 +146,7 @@ def normalize(text: str) -> str:
     result = _normalize_once(text)
     # t2s is phrase based and NFKC/casefold interact, so one pass is not always
     # a fixed point; a couple more passes settle every case seen in practice.
-    for _ in range(2):
+    for _pass in range(2):
         again = _normalize_once(result)
         if again == result:
             break
@@ -183,11 +185,16 @@ _USCC_CHARS = frozenset(USCC_ALPHABET)
 
 class InvalidUscc(ValueError):
     """A USCC that failed validation; ``reason`` is one of
-    ``"empty"``, ``"length"``, ``"characters"``, ``"format"``, ``"checksum"``."""
+    ``"empty"``, ``"length"``, ``"characters"``, ``"format"``, ``"checksum"``; ``message``
+    says what is wrong, translated where it is shown (``str()`` is the Chinese text)."""
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: Message, reason: str) -> None:
         super().__init__(message)
+        self.message = message
         self.reason = reason
+
+    def __str__(self) -> Message:  # the Message itself, so that callers can translate it
+        return self.message
 
 
 def canonical_uscc(value: str) -> str:
@@ -214,41 +221,50 @@ def valid_uscc(value: str) -> bool:
 def validate_uscc(value: str) -> str:
     """Return the canonical USCC or raise :class:`InvalidUscc` (a ``ValueError``).
 
-    The message (Chinese, then English) says whether the length, the
-    characters, the format of the first 8 characters or the check character
-    is wrong; for a bad checksum it names the expected check character.
+    The message says whether the length, the characters, the format of the
+    first 8 characters or the check character is wrong; for a bad checksum it
+    names the expected check character.
     """
     code = canonical_uscc(value)
     if not code:
-        raise InvalidUscc("统一社会信用代码为空 / USCC is empty", "empty")
+        raise InvalidUscc(_("统一社会信用代码为空"), "empty")
     bad = sorted({ch for ch in code if ch not in _USCC_CHARS}, key=code.index)
     if bad:
-        shown = "、".join(bad)
         raise InvalidUscc(
-            f"统一社会信用代码“{code}”含有无效字符：{shown}"
-            "（只能使用数字和除 I、O、S、V、Z 以外的大写字母） / "
-            f"USCC {code!r} contains invalid characters: {', '.join(bad)} "
-            "(only digits and upper-case letters except I, O, S, V, Z are allowed)",
+            _(
+                "统一社会信用代码“%(code)s”含有无效字符：%(chars)s"
+                "（只能使用数字和除 I、O、S、V、Z 以外的大写字母）",
+                code=code,
+                chars=tuple(bad),
+            ),
             "characters",
         )
     if len(code) != 18:
         raise InvalidUscc(
-            f"统一社会信用代码应为18位，“{code}”为{len(code)}位 / "
-            f"USCC must be 18 characters long, {code!r} has {len(code)}",
+            _(
+                "统一社会信用代码应为18位，“%(code)s”为%(length)s位",
+                code=code,
+                length=len(code),
+            ),
             "length",
         )
     if not code[:8].isdigit():
         raise InvalidUscc(
-            f"统一社会信用代码“{code}”的前8位（登记管理部门、机构类别、行政区划代码）应为数字 / "
-            f"the first 8 characters of USCC {code!r} must be digits",
+            _(
+                "统一社会信用代码“%(code)s”的前8位（登记管理部门、机构类别、行政区划代码）应为数字",
+                code=code,
+            ),
             "format",
         )
     expected = _stdnum_uscc.calc_check_digit(code[:17])
     if code[17] != expected:
         raise InvalidUscc(
-            f"统一社会信用代码“{code}”校验码错误：第18位应为“{expected}”，实为“{code[17]}” / "
-            f"USCC {code!r} has a bad check character: expected {expected!r}, "
-            f"got {code[17]!r}",
+            _(
+                "统一社会信用代码“%(code)s”校验码错误：第18位应为“%(expected)s”，实为“%(got)s”",
+                code=code,
+                expected=expected,
+                got=code[17],
+            ),
             "checksum",
         )
     return code
@@ -266,7 +282,7 @@ _LICENCE_CATEGORY_RE = re.compile(r"(?<![A-Z])([AB][0-9](?:\.[AB][0-9])*)-?([0-9
 
 def _upper_nfkc(text: str) -> str:
     """Upper-case and re-apply NFKC (``upper()`` of e.g. Greek is not always NFKC)."""
-    for _ in range(3):
+    for _pass in range(3):
         again = unicodedata.normalize("NFKC", text.upper())
         if again == text:
             break
@@ -277,7 +293,7 @@ def _upper_nfkc(text: str) -> str:
 def _code_base(value: str) -> str:
     """NFKC, controls and all whitespace removed, t2s, upper-case (to a fixed point)."""
     text = _upper_nfkc(_t2s(_compact(value)))
-    for _ in range(2):  # t2s is not always idempotent (e.g. 薴 → 苧 → 苎)
+    for _pass in range(2):  # t2s is not always idempotent (e.g. 薴 → 苧 → 苎)
         again = _upper_nfkc(_t2s(text))
         if again == text:
             break

@@ -96,7 +96,7 @@ def reviewer(app, make):
     return _client(app, make, "reviewer")
 
 
-def upload(client, data: bytes, filename="名单.csv", authority=None, publish=False):
+def upload(client, data: bytes, filename="名单.csv", authority=None, publish=False, query=""):
     form = {
         "file": (io.BytesIO(data), filename),
         "authority": str(authority or client.authority_id),
@@ -104,7 +104,7 @@ def upload(client, data: bytes, filename="名单.csv", authority=None, publish=F
     }
     if publish:
         form["publish"] = "y"
-    return client.post("/admin/import", data=form, content_type="multipart/form-data")
+    return client.post("/admin/import" + query, data=form, content_type="multipart/form-data")
 
 
 _HIDDEN = re.compile(r'<input id="(\w+)" name="\w+" type="hidden" value="([^"]*)"')
@@ -217,6 +217,35 @@ def test_unreadable_file_is_the_form_again_with_400_and_nothing_stored(
     assert "上传并校验" in text and message in text
     assert counts(session) == before
     assert staged_hashes(session) == []
+
+
+def test_report_problems_are_chinese_by_default_and_english_with_lang_en(clerk):
+    body = rows(3)
+    uscc = body[0][1]
+    body[0][1] = uscc[:17] + ("0" if uscc[17] != "0" else "1")  # bad check character
+    body[1][3] = "Z9"  # no such ground
+    data = to_csv(body)
+    chinese = upload(clerk, data)
+    assert chinese.status_code == 200
+    text = chinese.get_data(as_text=True)
+    assert f"统一社会信用代码“{body[0][1]}”校验码错误：第18位应为“{uscc[17]}”" in text
+    assert "未知的列入事由“Z9”" in text
+    assert "bad check character" not in text and "unknown ground" not in text
+    english = upload(clerk, data, query="?lang=en")
+    assert english.status_code == 200
+    text = english.get_data(as_text=True)
+    assert f"USCC “{body[0][1]}” has a bad check character: expected “{uscc[17]}”" in text
+    assert "unknown ground “Z9”: use a code (" in text
+    assert "校验码错误" not in text and "未知的列入事由" not in text
+
+
+def test_unreadable_file_and_missing_column_are_explained_in_english_with_lang_en(clerk):
+    old_excel = upload(clerk, b"\xd0\xcf\x11\xe0old excel", "a.xls", query="?lang=en")
+    assert old_excel.status_code == 400
+    assert "old .xls files are not supported" in old_excel.get_data(as_text=True)
+    data = "经营者名称,名单类型\n某公司,不良名单\n".encode()
+    missing = upload(clerk, data, "a.csv", query="?lang=en").get_data(as_text=True)
+    assert "missing required column “列入事由”" in missing and "缺少必填列" not in missing
 
 
 def test_another_bureaus_clerk_cannot_import_for_this_bureau(app, make, session):

@@ -17,7 +17,9 @@ from registry.cli import import_command
 from registry.db import Base
 from registry.imports import apply_plan, read_bytes, validate
 from registry.imports.validate import parse_date
+from registry.messages import translate
 from registry.models import Enterprise, Event, FormerName, Listing, Sanction
+from tests.test_i18n import HAN as HAN_RE
 
 HEADERS = list(fakedata.HEADERS)
 
@@ -153,8 +155,8 @@ def test_one_bad_row_in_the_middle_writes_nothing_and_names_row_and_column(app, 
     before = table_counts(session)
     result = invoke(app, path)
     assert result.exit_code != 0
-    assert "第16行" in result.output and "uscc" in result.output  # header is row 1
-    assert "校验码" in result.output
+    assert "row 16 · uscc · error" in result.output  # header is row 1
+    assert "bad check character" in result.output
     assert "nothing was written" in result.output
     assert table_counts(session) == before
 
@@ -167,8 +169,29 @@ def test_skip_bad_imports_the_good_rows(app, session, tmp_path):
     before = session.scalar(select(func.count(Listing.id)))
     result = invoke(app, path, "--skip-bad")
     assert result.exit_code == 0, result.output
-    assert "第5行" in result.output and "Z9" in result.output
+    assert "row 5 · ground · error: unknown ground “Z9”" in result.output
     assert session.scalar(select(func.count(Listing.id))) == before + 9
+
+
+def test_import_problems_follow_the_console_language(app, session, tmp_path):
+    rows = generated_rows(4, seed=10)
+    uscc = rows[1]["uscc"]
+    rows[1]["uscc"] = uscc[:17] + ("0" if uscc[17] != "0" else "1")  # bad check character
+    rows[2]["ground"] = "Z9"
+    path = tmp_path / "list.csv"
+    path.write_bytes(to_csv(rows))
+    english = invoke(app, path, "--dry-run", lang="en")
+    assert english.exit_code != 0
+    assert f"row 3 · uscc · error: USCC “{rows[1]['uscc']}” has a bad check character" in (
+        english.output
+    )
+    assert "row 4 · ground · error: unknown ground “Z9”" in english.output
+    assert not HAN_RE.search(english.output)
+    chinese = invoke(app, path, "--dry-run", lang="zh_CN.UTF-8")
+    assert chinese.exit_code != 0
+    assert f"第3行 · uscc · 错误：统一社会信用代码“{rows[1]['uscc']}”校验码错误" in chinese.output
+    assert "第4行 · ground · 错误：未知的列入事由“Z9”" in chinese.output
+    assert "bad check character" not in chinese.output and "unknown ground" not in chinese.output
 
 
 def test_dry_run_reports_and_writes_nothing(app, session, tmp_path):
@@ -301,7 +324,7 @@ def test_bad_cell_is_reported_with_row_column_and_reason(session, values, column
     assert not plan.rows or all(r.number == 2 for r in plan.rows)
     message = problems.get((3, column, "error"))
     assert message is not None, problems
-    assert says in message and " / " in message  # Chinese, then English
+    assert says in message and translate(message, "en") != message  # and in English
 
 
 def test_catalogue_titles_names_and_province_forms_are_accepted(session, make):
@@ -391,7 +414,8 @@ def test_unreadable_files_get_a_clear_message(session):
         read_bytes(b"\xd0\xcf\x11\xe0old excel", "list.xls")
     with pytest.raises(ImportFileError, match="xlsx"):
         read_bytes(b"PK\x03\x04broken", "list.xlsx")
-    with pytest.raises(ImportFileError, match="row 1"):
+    with pytest.raises(ImportFileError, match="第1行应为表头") as info:
         read_bytes(b"a,b\n1,2\n")
+    assert translate(info.value.message, "en").startswith("row 1 must be the header row")
     plan = validate(session, read_bytes("经营者名称,名单类型\nX公司,bad\n".encode()))
     assert {p.column for p in plan.errors} >= {"列入事由", "处理日期", "统一社会信用代码"}

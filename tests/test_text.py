@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
+from registry.messages import translate
 from registry.text import (
     USCC_ALPHABET,
     InvalidUscc,
@@ -199,9 +200,9 @@ def test_uscc_checksum_error_names_expected_check_character() -> None:
     with pytest.raises(ValueError, match="Q") as info:
         validate_uscc("91110108551385082A")
     message = str(info.value)
-    assert "校验码" in message and "check" in message
-    assert "expected 'Q'" in message
-    assert "“Q”" in message
+    assert "校验码" in message and "第18位应为“Q”，实为“A”" in message
+    english = translate(message, "en")
+    assert "bad check character" in english and "expected “Q”, got “A”" in english
     assert isinstance(info.value, InvalidUscc) and info.value.reason == "checksum"
     assert not valid_uscc("91110108551385082A")
     assert looks_like_uscc("91110108551385082A")
@@ -217,10 +218,11 @@ def test_uscc_wrong_length_is_reported_as_length() -> None:
 @pytest.mark.parametrize("bad_char", ["I", "O", "S", "V", "Z"])
 def test_uscc_with_excluded_letter_is_reported_as_bad_characters(bad_char: str) -> None:
     code = VALID_USCC[:10] + bad_char + VALID_USCC[11:]
-    with pytest.raises(ValueError, match="I, O, S, V, Z") as info:
+    with pytest.raises(ValueError, match="I、O、S、V、Z") as info:
         validate_uscc(code)
     assert info.value.reason == "characters"  # type: ignore[attr-defined]
-    assert bad_char in str(info.value)
+    assert f"无效字符：{bad_char}（" in str(info.value)
+    assert f"invalid characters: {bad_char} (" in translate(str(info.value), "en")
     assert not valid_uscc(code)
     assert not looks_like_uscc(code)
 
@@ -233,8 +235,9 @@ def test_uscc_with_letters_in_first_eight_is_reported_as_format() -> None:
 
 
 def test_empty_uscc_is_rejected() -> None:
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="为空") as info:
         validate_uscc(" - ")
+    assert translate(str(info.value), "en") == "the USCC is empty"
 
 
 def test_computed_usccs_validate() -> None:

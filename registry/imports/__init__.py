@@ -9,8 +9,6 @@ from registry.imports.apply import ImportApplyError, ImportResult, apply_plan, i
 from registry.imports.parse import ImportFileError, ParsedFile, read_bytes, read_path
 from registry.imports.validate import ImportProblem, Plan, validate
 
-# The back-office upload view still imports the former name.
-
 __all__ = [
     "ImportApplyError",
     "ImportFileError",

@@ -22,8 +22,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from registry import publog, rules
 from registry.db import utcnow
-from registry.errors import DomainError
+from registry.errors import DomainError, ValidationError
 from registry.imports.validate import Plan, PlannedRow
+from registry.messages import Message, _
 from registry.models import Authority, Enterprise, Event, FormerName, Licence, Listing, Sanction
 from registry.rules import Actor
 from registry.sequence import next_seqs
@@ -40,12 +41,31 @@ _FLUSH_KEYS = ("id", "enterprise_id", "ground_id", "sanction_id")
 
 
 class ImportApplyError(DomainError):
-    """A row the checks let through but a service refused; nothing of the batch stands."""
+    """A row the checks let through but a service refused; nothing of the batch stands.
+    `reason` is what the service said; `message` names the row too (a Message, translated
+    where it is shown; `str()` is the Chinese text)."""
 
-    def __init__(self, row: int, message: str) -> None:
-        super().__init__(f"第{row}行 row {row}: {message}")
+    def __init__(self, row: int, reason: str | tuple[str, ...]) -> None:
         self.row = row
-        self.message = message
+        self.reason = reason
+        self.message = _("第%(row)s行：%(reason)s", row=row, reason=reason)
+        super().__init__(self.message)
+
+    def __str__(self) -> Message:  # the Message itself, so that callers can translate it
+        return self.message
+
+
+def _reason(exc: DomainError) -> str | tuple[str, ...]:
+    """What a service's error says, its Messages kept so that they are translated where the
+    import's error is shown: every field's message of a ValidationError."""
+    if isinstance(exc, ValidationError):
+        return tuple(exc.errors.values())
+    message = getattr(exc, "message", None)
+    if isinstance(message, str):
+        return message
+    if exc.args and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc)
 
 
 @dataclass
@@ -98,7 +118,7 @@ def apply_plan(
             try:
                 batch.add_row(row)
             except DomainError as exc:
-                raise ImportApplyError(row.number, str(exc)) from exc
+                raise ImportApplyError(row.number, _reason(exc)) from exc
         batch.write()
         state.release(batch, rows, start + len(rows))
         if progress is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import DomainError
+from registry.messages import Message, _
 
 # Field → accepted headers (compared after NFKC, case folding and removal of spaces and '*').
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -41,7 +42,15 @@ MAX_ROWS = 200_000
 
 
 class ImportFileError(DomainError):
-    """The file as a whole cannot be read (format, encoding, header)."""
+    """The file as a whole cannot be read (format, encoding, header); `message` says why,
+    translated where it is shown (`str()` is the Chinese text)."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> Message:  # the Message itself, so that callers can translate it
+        return self.message
 
 
 Cell = str | date | None
@@ -90,16 +99,20 @@ def _map_headers(header: list[Any]) -> tuple[dict[int, str], dict[str, str], lis
             continue
         if field_name in headers:
             raise ImportFileError(
-                f"第1行：列“{headers[field_name]}”与“{label}”重复 / "
-                f"row 1: columns {headers[field_name]!r} and {label!r} are the same field"
+                _(
+                    "第1行：列“%(first)s”与“%(second)s”重复",
+                    first=headers[field_name],
+                    second=label,
+                )
             )
         positions[index] = field_name
         headers[field_name] = label
     if not headers:
         raise ImportFileError(
-            "第1行应为表头（经营者名称、统一社会信用代码、名单类型、列入事由、处理日期……），"
-            "未找到可识别的列 / row 1 must be the header row (name, uscc, list, ground, "
-            "decided_on, ...); no known column found"
+            _(
+                "第1行应为表头（经营者名称、统一社会信用代码、名单类型、列入事由、处理日期……），"
+                "未找到可识别的列"
+            )
         )
     return positions, headers, ignored
 
@@ -130,9 +143,7 @@ def _rows(records: Any, positions: dict[int, str]) -> list[Row]:
             continue  # blank lines are not rows
         rows.append(Row(number, cells))
         if len(rows) > MAX_ROWS:
-            raise ImportFileError(
-                f"文件超过{MAX_ROWS}行，请拆分后导入 / more than {MAX_ROWS} rows: split the file"
-            )
+            raise ImportFileError(_("文件超过%(max)s行，请拆分后导入", max=MAX_ROWS))
     return rows
 
 
@@ -151,10 +162,12 @@ def decode(data: bytes) -> tuple[str, str]:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError as exc:
                 raise ImportFileError(
-                    f"文件以 {label} 标记开头，但第 {exc.start + 1} 字节起不是有效的 {label} 文本，"
-                    "请在 Excel 中另存为“CSV UTF-8”或 .xlsx / "
-                    f"the file starts with a {label} byte-order mark but byte {exc.start + 1} "
-                    "is not valid in it: save it again as CSV UTF-8 or .xlsx"
+                    _(
+                        "文件以 %(encoding)s 标记开头，但第 %(byte)s 字节起不是有效的 "
+                        "%(encoding)s 文本，请在 Excel 中另存为“CSV UTF-8”或 .xlsx",
+                        encoding=label,
+                        byte=exc.start + 1,
+                    )
                 ) from None
     try:
         return data.decode("utf-8"), "utf-8"
@@ -173,10 +186,7 @@ def decode(data: bytes) -> tuple[str, str]:
             return data.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError):
             continue
-    raise ImportFileError(
-        "无法识别文件编码，请在 Excel 中另存为“CSV UTF-8”或 .xlsx / "
-        "cannot tell the file's encoding: save it as CSV UTF-8 or .xlsx"
-    )
+    raise ImportFileError(_("无法识别文件编码，请在 Excel 中另存为“CSV UTF-8”或 .xlsx"))
 
 
 class _Semicolon(csv.excel):
@@ -201,9 +211,9 @@ def read_csv(data: bytes) -> ParsedFile:
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), dialect))
     except csv.Error as exc:
-        raise ImportFileError(f"CSV 格式错误 / malformed CSV: {exc}") from None
+        raise ImportFileError(_("CSV 格式错误：%(error)s", error=str(exc))) from None
     if not records:
-        raise ImportFileError("文件为空 / the file is empty")
+        raise ImportFileError(_("文件为空"))
     positions, headers, ignored = _map_headers(records[0])
     return ParsedFile("csv", encoding, headers, _rows(records[1:], positions), ignored)
 
@@ -218,16 +228,18 @@ def read_xlsx(data: bytes) -> ParsedFile:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # zipfile, XML and openpyxl errors alike: a file the clerk can fix
         raise ImportFileError(
-            f"无法读取 Excel 文件（{type(exc).__name__}），请用 Excel 另存为 .xlsx 后重试 / "
-            "cannot read this Excel file; save it again as .xlsx"
+            _(
+                "无法读取 Excel 文件（%(error)s），请用 Excel 另存为 .xlsx 后重试",
+                error=type(exc).__name__,
+            )
         ) from None
     try:
         if not workbook.worksheets:
-            raise ImportFileError("工作簿没有工作表 / the workbook has no sheet")
+            raise ImportFileError(_("工作簿没有工作表"))
         records = workbook.worksheets[0].iter_rows(values_only=True)
         header = next(records, None)
         if header is None:
-            raise ImportFileError("第一个工作表为空 / the first sheet is empty")
+            raise ImportFileError(_("第一个工作表为空"))
         positions, headers, ignored = _map_headers(list(header))
         rows = _rows(records, positions)
     finally:
@@ -238,16 +250,13 @@ def read_xlsx(data: bytes) -> ParsedFile:
 def read_bytes(data: bytes, filename: str = "") -> ParsedFile:
     """Parse CSV or XLSX, recognised by content (the name only helps the error message)."""
     if not data:
-        raise ImportFileError("文件为空 / the file is empty")
+        raise ImportFileError(_("文件为空"))
     if data.startswith(b"PK\x03\x04"):
         return read_xlsx(data)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ImportFileError(
-            "不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV UTF-8 / "
-            "old .xls files are not supported: save as .xlsx or CSV UTF-8"
-        )
+        raise ImportFileError(_("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV UTF-8"))
     if filename.lower().endswith((".xlsx", ".xlsm")):
-        raise ImportFileError("该文件不是有效的 .xlsx 文件 / this is not a valid .xlsx file")
+        raise ImportFileError(_("该文件不是有效的 .xlsx 文件"))
     return read_csv(data)
 
 
@@ -256,5 +265,7 @@ def read_path(path: str | Path) -> ParsedFile:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ImportFileError(f"无法读取文件 / cannot read {path}: {exc.strerror}") from None
+        raise ImportFileError(
+            _("无法读取文件 %(path)s：%(error)s", path=str(path), error=exc.strerror)
+        ) from None
     return read_bytes(data, path.name)

@@ -4,7 +4,7 @@ The database is read in a few preloading queries (authorities, grounds, the firm
 decision numbers and listings the file mentions), not once per row, so that checking an
 11,000-row quarterly list takes seconds. The result is a :class:`Plan`: the good rows ready
 to apply, the rows that already exist (skipped, idempotent re-import) and every problem with
-its row number, column and a reason in Chinese and English.
+its row number, column and reason (a Message, in the reader's language where it is shown).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from registry import rules, text
 from registry.imports.parse import FIELD_LABELS, ParsedFile, Row
+from registry.messages import Message, _
 from registry.models import Authority, Enterprise, Ground, Licence, Listing, Sanction
 from registry.rules import Actor
 
@@ -49,12 +50,18 @@ CHUNK = 500
 class ImportProblem:
     row: int  # 1 is the header row
     column: str  # the header as written in the file
-    message: str  # Chinese / English
+    message: str  # a Message, or text already in the reader's language
     severity: str = "error"  # error | warning
 
+    def describe(self) -> Message:
+        """Row, column, kind and reason in one line (the command line prints it)."""
+        where = {"row": self.row, "column": self.column, "message": self.message}
+        if self.severity == "error":
+            return _("第%(row)s行 · %(column)s · 错误：%(message)s", **where)
+        return _("第%(row)s行 · %(column)s · 警告：%(message)s", **where)
+
     def __str__(self) -> str:
-        kind = "错误 error" if self.severity == "error" else "警告 warning"
-        return f"第{self.row}行 row {self.row} · {self.column} · {kind}: {self.message}"
+        return self.describe()
 
 
 @dataclass
@@ -156,7 +163,14 @@ class Catalogue:
 
 
 class CellError(ValueError):
-    pass
+    """A cell that cannot be read; `message` says why (`str()` is the Chinese text)."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> Message:  # the Message itself, so that callers can translate it
+        return self.message
 
 
 def parse_date(value: str | date) -> date:
@@ -171,12 +185,12 @@ def parse_date(value: str | date) -> date:
             try:
                 return date(year, month, day)
             except ValueError:
-                raise CellError(
-                    f"日期“{value}”不存在 / {value!r} is not a real date (no such day)"
-                ) from None
+                raise CellError(_("日期“%(value)s”不存在", value=value)) from None
     raise CellError(
-        f"日期“{value}”格式不正确，应为 2020-03-15、2020/3/15 或 2020年3月15日 / "
-        f"{value!r} is not a date: write 2020-03-15, 2020/3/15 or 2020年3月15日"
+        _(
+            "日期“%(value)s”格式不正确，应为 2020-03-15、2020/3/15 或 2020年3月15日",
+            value=value,
+        )
     )
 
 
@@ -227,22 +241,19 @@ def _required_columns(
         required.append("authority")
     for name in required:
         if name not in parsed.headers:
-            hint = (
-                "（或使用 --authority 指定）/ (or give --authority)" if name == "authority" else ""
+            label = FIELD_LABELS[name]
+            message = (
+                _("缺少必填列“%(label)s”（或使用 --authority 指定）", label=label)
+                if name == "authority"
+                else _("缺少必填列“%(label)s”", label=label)
             )
-            problems.append(
-                ImportProblem(
-                    1,
-                    FIELD_LABELS[name],
-                    f"缺少必填列“{FIELD_LABELS[name]}”{hint} / missing required column {name!r}",
-                )
-            )
+            problems.append(ImportProblem(1, label, message))
     if "uscc" not in parsed.headers and "licence_no" not in parsed.headers:
         problems.append(
             ImportProblem(
                 1,
                 FIELD_LABELS["uscc"],
-                "缺少“统一社会信用代码”或“许可证编号”列 / need a uscc or a licence_no column",
+                _("缺少“统一社会信用代码”或“许可证编号”列"),
             )
         )
     return problems
@@ -265,7 +276,7 @@ class _FirstPass:
         self.on = on
         self.problems: list[ImportProblem] = []
 
-    def error(self, c: _Cells, field_name: str, message: str) -> None:
+    def error(self, c: _Cells, field_name: str, message: Message) -> None:
         self.problems.append(ImportProblem(c.row.number, self.parsed.column(field_name), message))
 
 
@@ -285,17 +296,17 @@ def _text(row: Row, field_name: str) -> str:
 def _name(p: _FirstPass, c: _Cells, raw: str) -> None:
     c.name = raw
     if not raw:
-        p.error(c, "name", "必填项“经营者名称”为空 / required field name is empty")
+        p.error(c, "name", _("必填项“经营者名称”为空"))
     elif len(raw) < 2 or len(raw) > 200:
-        p.error(c, "name", "经营者名称应为2–200个字符 / the name must be 2–200 characters")
+        p.error(c, "name", _("经营者名称应为2–200个字符"))
 
 
 def _uscc(p: _FirstPass, c: _Cells, raw: str) -> None:
     if raw:
         try:
             c.uscc = text.validate_uscc(raw)
-        except ValueError as exc:
-            p.error(c, "uscc", str(exc))
+        except text.InvalidUscc as exc:
+            p.error(c, "uscc", exc.message)
 
 
 def _licence_no(p: _FirstPass, c: _Cells, raw: str) -> None:
@@ -303,60 +314,51 @@ def _licence_no(p: _FirstPass, c: _Cells, raw: str) -> None:
         c.licence_no = raw
         c.licence_key = text.canonical_licence(raw)
         if len(c.licence_key) < 4 or len(c.licence_key) > 60:
-            p.error(
-                c,
-                "licence_no",
-                f"许可证编号“{raw}”不完整 / licence number {raw!r} is incomplete",
-            )
+            p.error(c, "licence_no", _("许可证编号“%(number)s”不完整", number=raw))
             c.licence_key = None
 
 
 def _firm_identified(p: _FirstPass, c: _Cells, raw_uscc: str) -> None:
     """A row check: the firm needs a USCC or a licence number (the licence parser ran)."""
     if not raw_uscc and c.licence_no is None:
-        p.error(
-            c,
-            "uscc",
-            "统一社会信用代码和许可证编号至少填写一项 / give the USCC or the licence number",
-        )
+        p.error(c, "uscc", _("统一社会信用代码和许可证编号至少填写一项"))
 
 
 def _list(p: _FirstPass, c: _Cells, raw: str) -> None:
     if not raw:
-        p.error(c, "list", "必填项“名单类型”为空 / required field list is empty")
+        p.error(c, "list", _("必填项“名单类型”为空"))
         return
     c.list_code = LIST_NAMES.get(_key(raw))
     if c.list_code is None:
-        p.error(
-            c,
-            "list",
-            f"未知的名单类型“{raw}”，应为“不良名单”或“失信名单” / "
-            f"unknown list {raw!r}: write bad (不良名单) or dishonest (失信名单)",
-        )
+        p.error(c, "list", _("未知的名单类型“%(value)s”，应为“不良名单”或“失信名单”", value=raw))
 
 
 def _ground(p: _FirstPass, c: _Cells, raw: str) -> None:
     """The ground by code or title: active, and of the row's list (the list parser ran)."""
     if not raw:
-        p.error(c, "ground", "必填项“列入事由”为空 / required field ground is empty")
+        p.error(c, "ground", _("必填项“列入事由”为空"))
         return
     ground = p.catalogue.ground(raw)
     if ground is None:
-        codes = "、".join(g.code for g in p.catalogue.grounds if g.active)
+        codes = tuple(g.code for g in p.catalogue.grounds if g.active)
         p.error(
             c,
             "ground",
-            f"未知的列入事由“{raw}”，应为事由代码（{codes}）或目录中的事由全文 / "
-            f"unknown ground {raw!r}: use a code ({codes}) or the catalogue title",
+            _(
+                "未知的列入事由“%(value)s”，应为事由代码（%(codes)s）或目录中的事由全文",
+                value=raw,
+                codes=codes,
+            ),
         )
     elif not ground.active:
-        p.error(c, "ground", f"列入事由 {ground.code} 已停用 / ground {ground.code} is retired")
+        p.error(c, "ground", _("列入事由 %(code)s 已停用", code=ground.code))
     elif c.list_code and ground.list_code != c.list_code:
         p.error(
             c,
             "ground",
-            f"列入事由 {ground.code} 属于{'不良名单' if ground.list_code == 'bad' else '失信名单'}，"
-            f"与名单类型不符 / ground {ground.code} belongs to the {ground.list_code} list",
+            _("列入事由 %(code)s 属于不良名单，与名单类型不符", code=ground.code)
+            if ground.list_code == "bad"
+            else _("列入事由 %(code)s 属于失信名单，与名单类型不符", code=ground.code),
         )
     else:
         c.ground = ground
@@ -364,19 +366,18 @@ def _ground(p: _FirstPass, c: _Cells, raw: str) -> None:
 
 def _decided_on(p: _FirstPass, c: _Cells, raw: str | date | None) -> None:
     if raw is None:
-        p.error(c, "decided_on", "必填项“处理日期”为空 / required field decided_on is empty")
+        p.error(c, "decided_on", _("必填项“处理日期”为空"))
         return
     try:
         decided_on = parse_date(raw)
     except CellError as exc:
-        p.error(c, "decided_on", str(exc))
+        p.error(c, "decided_on", exc.message)
         return
     if decided_on > p.on:
         p.error(
             c,
             "decided_on",
-            f"处理日期{decided_on.isoformat()}晚于今天，不能列入 / "
-            f"decision date {decided_on.isoformat()} is in the future",
+            _("处理日期%(date)s晚于今天，不能列入", date=decided_on.isoformat()),
         )
     else:
         c.decided_on = decided_on
@@ -389,18 +390,12 @@ def _authority(p: _FirstPass, c: _Cells, raw: str) -> None:
             p.error(
                 c,
                 "authority",
-                f"未知的列入单位“{raw}”，应为机构代码（如 440000、MIIT）或全称 / "
-                f"unknown authority {raw!r}: use its code (440000, MIIT) or full name",
+                _("未知的列入单位“%(value)s”，应为机构代码（如 440000、MIIT）或全称", value=raw),
             )
     elif p.default_authority is not None:
         c.authority = p.default_authority
     else:
-        p.error(
-            c,
-            "authority",
-            "必填项“列入单位”为空（或使用 --authority 指定） / "
-            "required field authority is empty (or give --authority)",
-        )
+        p.error(c, "authority", _("必填项“列入单位”为空（或使用 --authority 指定）"))
 
 
 def _province(p: _FirstPass, c: _Cells, raw: str) -> None:
@@ -411,8 +406,10 @@ def _province(p: _FirstPass, c: _Cells, raw: str) -> None:
             p.error(
                 c,
                 "province",
-                f"未知的省份“{raw}”，应为省名（广东省）、简称（粤、广东）或行政区划代码 / "
-                f"unknown province {raw!r}: use 广东省, 粤, 广东 or 440000",
+                _(
+                    "未知的省份“%(value)s”，应为省名（广东省）、简称（粤、广东）或行政区划代码",
+                    value=raw,
+                ),
             )
     elif c.authority is not None:
         c.province_code = c.authority.province_code
@@ -423,11 +420,7 @@ def _decision_no(p: _FirstPass, c: _Cells, raw: str) -> None:
         c.decision_no = raw
         c.decision_key = text.canonical_decision_no(raw)
         if len(c.decision_key) < 4 or len(c.decision_key) > 80:
-            p.error(
-                c,
-                "decision_no",
-                f"处罚决定书文号“{raw}”不完整 / decision number {raw!r} is incomplete",
-            )
+            p.error(c, "decision_no", _("处罚决定书文号“%(number)s”不完整", number=raw))
             c.decision_key = None
 
 
@@ -440,7 +433,7 @@ def _source_expires_on(p: _FirstPass, c: _Cells, raw: str | date | None) -> None
         try:
             c.source_expires_on = parse_date(raw)
         except CellError as exc:
-            p.error(c, "source_expires_on", str(exc))
+            p.error(c, "source_expires_on", exc.message)
 
 
 def _source_term(p: _FirstPass, c: _Cells, raw: str | date | None) -> None:
@@ -453,16 +446,16 @@ def _source_term(p: _FirstPass, c: _Cells, raw: str | date | None) -> None:
         p.error(
             c,
             "source_expires_on",
-            f"列入事由 {code} 的期限以原决定为准，请在“原决定截止日期”列填写原决定的截止日期 / "
-            f"ground {code} lasts as long as the source decision: "
-            "fill in the source_expires_on column",
+            _(
+                "列入事由 %(code)s 的期限以原决定为准，请在“原决定截止日期”列填写原决定的截止日期",
+                code=code,
+            ),
         )
     elif c.source_expires_on is not None and c.source_expires_on <= p.on:
-        ended = c.source_expires_on.isoformat()
         p.error(
             c,
             "source_expires_on",
-            f"原决定已于{ended}截止，不能再列入 / the source decision ended on {ended}",
+            _("原决定已于%(date)s截止，不能再列入", date=c.source_expires_on.isoformat()),
         )
 
 
@@ -565,7 +558,7 @@ class _SecondPass:
         self.new_licences: set[str] = set()
 
     def problem(
-        self, c: _Cells, field_name: str, message: str, severity: str = "error"
+        self, c: _Cells, field_name: str, message: Message, severity: str = "error"
     ) -> ImportProblem:
         return ImportProblem(c.row.number, self.parsed.column(field_name), message, severity)
 
@@ -599,8 +592,11 @@ class _SecondPass:
                     self.problem(
                         c,
                         "licence_no",
-                        f"许可证编号“{c.licence_no}”已登记在另一经营者“{owner.name}”名下 / "
-                        f"licence {c.licence_no!r} is registered to another operator ({owner.name})",
+                        _(
+                            "许可证编号“%(number)s”已登记在另一经营者“%(name)s”名下",
+                            number=c.licence_no,
+                            name=owner.name,
+                        ),
                     )
                 )
         if c.licence_key:
@@ -610,8 +606,7 @@ class _SecondPass:
                     self.problem(
                         c,
                         "licence_no",
-                        f"许可证编号与第{first[1]}行的另一经营者相同 / "
-                        f"the same licence number is given for another operator on row {first[1]}",
+                        _("许可证编号与第%(row)s行的另一经营者相同", row=first[1]),
                     )
                 )
         return firm, licence
@@ -625,8 +620,7 @@ class _SecondPass:
                 self.problem(
                     c,
                     "decided_on",
-                    f"与第{first}行重复（同一经营者、名单、事由和处理日期） / "
-                    f"duplicate of row {first} (same operator, list, ground and date)",
+                    _("与第%(row)s行重复（同一经营者、名单、事由和处理日期）", row=first),
                 )
             )
 
@@ -641,18 +635,17 @@ class _SecondPass:
         if sanction is None:
             self._new_decision(c, errors)
             return None
+        message: Message | None
         if firm is None or sanction.enterprise_id != firm.id:
-            message = (
-                f"处罚决定书文号“{c.decision_no}”已登记在另一经营者名下 / "
-                f"decision {c.decision_no!r} is recorded for another operator"
-            )
+            message = _("处罚决定书文号“%(number)s”已登记在另一经营者名下", number=c.decision_no)
         elif sanction.authority_id != c.authority.id:
-            message = (
-                f"处罚决定书“{c.decision_no}”由其他机构作出，不能由{c.authority.name}列入 / "
-                "the decision belongs to another authority"
+            message = _(
+                "处罚决定书“%(number)s”由其他机构作出，不能由%(authority)s列入",
+                number=c.decision_no,
+                authority=c.authority.name,
             )
         elif sanction.state == "annulled":
-            message = f"处罚决定书“{c.decision_no}”已撤销 / decision {c.decision_no!r} was annulled"
+            message = _("处罚决定书“%(number)s”已撤销", number=c.decision_no)
         else:
             message = None
         if message is not None:
@@ -672,8 +665,7 @@ class _SecondPass:
                 self.problem(
                     c,
                     "decision_no",
-                    f"处罚决定书文号与第{first[2]}行的另一经营者相同 / "
-                    f"the same decision number is given for another operator on row {first[2]}",
+                    _("处罚决定书文号与第%(row)s行的另一经营者相同", row=first[2]),
                 )
             )
         elif first[1] != c.authority.id:
@@ -681,8 +673,7 @@ class _SecondPass:
                 self.problem(
                     c,
                     "decision_no",
-                    f"处罚决定书文号与第{first[2]}行相同但列入单位不同 / "
-                    f"same decision number as row {first[2]} with another authority",
+                    _("处罚决定书文号与第%(row)s行相同但列入单位不同", row=first[2]),
                 )
             )
 
@@ -693,8 +684,11 @@ class _SecondPass:
                 self.problem(
                     c,
                     "authority",
-                    f"审核员 {publisher.username} 无权发布{c.authority.name}的名单记录 / "
-                    f"{publisher.username} may not publish this authority's listings",
+                    _(
+                        "审核员 %(user)s 无权发布%(authority)s的名单记录",
+                        user=publisher.username,
+                        authority=c.authority.name,
+                    ),
                 )
             )
 
@@ -711,8 +705,10 @@ class _SecondPass:
                 self.problem(
                     c,
                     "licence_no",
-                    f"经营者“{firm.name}”由其他机构维护，许可证编号未登记，请联系该机构 / "
-                    "the operator is maintained by another authority: the licence is not added",
+                    _(
+                        "经营者“%(name)s”由其他机构维护，许可证编号未登记，请联系该机构",
+                        name=firm.name,
+                    ),
                     "warning",
                 )
             )
@@ -756,8 +752,11 @@ class _SecondPass:
                 self.problem(
                     c,
                     "decided_on",
-                    f"已超过30日列入期限（处理日期{c.decided_on.isoformat()}，应于{deadline.isoformat()}前列入；"
-                    f"办法第42条） / past the 30-day listing deadline ({deadline.isoformat()}; art. 42)",
+                    _(
+                        "已超过30日列入期限（处理日期%(date)s，应于%(deadline)s前列入；办法第42条）",
+                        date=c.decided_on.isoformat(),
+                        deadline=deadline.isoformat(),
+                    ),
                     "warning",
                 )
             )

@@ -21,7 +21,7 @@ submission by a system actor of the listing authority); a clerk cannot publish.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -50,6 +50,7 @@ from registry.models import Authority
 from registry.services import staging
 from registry.web.admin.blueprint import bp
 from registry.web.admin.policy import actor, deny, requires
+from registry.web.messages import error_message, localize
 
 # Problems shown in the report table; the rest are counted in an "and N more" line.
 MAX_SHOWN = 200
@@ -106,8 +107,12 @@ class Report:
 
     @property
     def shown(self) -> list[ImportProblem]:
+        """The problems of the table, each reason in the request's language."""
         errors = self.plan.errors[:MAX_SHOWN]
-        return errors + self.plan.warnings[: MAX_SHOWN - len(errors)]
+        return [
+            replace(p, message=localize(p.message))
+            for p in errors + self.plan.warnings[: MAX_SHOWN - len(errors)]
+        ]
 
     @property
     def hidden(self) -> int:
@@ -140,7 +145,7 @@ def check(data: bytes, filename: str, authority: Authority, publish: bool) -> Re
                 ImportProblem(
                     row.number,
                     column,
-                    f"无权导入{named.name}的名单记录 / you may not import listings of {named.name}",
+                    _("无权导入%(authority)s的名单记录", authority=named.name),
                 )
             )
         else:
@@ -180,12 +185,12 @@ def import_upload():
             try:
                 report = check(data, form.file.data.filename or "", authority, form.publish.data)
             except ImportFileError as exc:
-                form.file.errors.append(str(exc))
+                form.file.errors.append(error_message(exc))
             except UnicodeError:  # a BOM that the bytes after it belie
                 form.file.errors.append(_("无法识别文件编码，请另存为“CSV UTF-8”或 .xlsx 后重试。"))
             else:
                 if report.header_errors:
-                    form.file.errors.extend(p.message for p in report.header_errors)
+                    form.file.errors.extend(localize(p.message) for p in report.header_errors)
                 else:
                     db = get_session()
                     digest = staging.stage(db, data, user_id=actor().user_id)
@@ -216,7 +221,9 @@ def import_confirm():
         abort(404, _("找不到上传的文件（可能已过期），请重新上传。"))
     try:
         report = check(data, "", authority, form.publish.data == "1")
-    except (ImportFileError, UnicodeError) as exc:  # only if the stored file changed
+    except ImportFileError as exc:  # only if the stored file changed
+        abort(400, error_message(exc))
+    except UnicodeError as exc:
         abort(400, str(exc))
     plan = report.plan
     if plan.errors and (not form.skip_bad.data or not report.can_skip_bad):
@@ -227,7 +234,7 @@ def import_confirm():
         result = apply_plan(db, plan, publisher=_publisher(form.publish.data == "1"))
     except ImportApplyError as exc:
         db.rollback()
-        form.form_errors.append(_("导入失败，未写入任何记录：%(error)s", error=str(exc)))
+        form.form_errors.append(_("导入失败，未写入任何记录：%(error)s", error=error_message(exc)))
         return _render_report(report, form, 409)
     db.commit()
     refresh_statistics(db)  # thousands of new rows, maybe: the planner should know
