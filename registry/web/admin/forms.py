@@ -73,7 +73,7 @@ class EnterpriseForm(VersionedForm):
             try:
                 field.data = text.validate_uscc(field.data)
             except ValueError as exc:
-                raise ValidationError(str(exc)) from None
+                raise ValidationError(localize(str(exc))) from None
 
 
 class LicenceForm(FlaskForm):
