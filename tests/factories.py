@@ -122,3 +122,52 @@ def login(client, user: User, password: str = PASSWORD):
 def post(client, url: str, data: dict | None = None, **kw):
     """POST with the session's CSRF token."""
     return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client)}, **kw)
+
+
+def publish_committed(session, name: str, uscc: str, ground: str = "B3") -> None:
+    """A firm of the Guangdong bureau with one published listing, committed: for tests on a
+    database of their own that other threads or processes read."""
+    from registry.services import enterprises as enterprise_service
+    from registry.services import listings as listing_service
+    from registry.services.reference import authority_by_code, ground_by_code
+
+    bureau = authority_by_code(session, "440000")
+    clerk = Actor(None, "clerk", "clerk", bureau.id, False)
+    reviewer = Actor(None, "reviewer", "reviewer", bureau.id, False)
+    firm = enterprise_service.create_enterprise(
+        session, clerk, name=name, uscc=uscc, province_code="440000"
+    )
+    listing = listing_service.create_listing(
+        session,
+        clerk,
+        firm,
+        ground=ground_by_code(session, ground),
+        decided_on=rules.today(),
+        facts="未按规定履行行政处罚决定",
+    )
+    listing_service.submit_listing(session, clerk, listing)
+    listing_service.publish_listing(session, reviewer, listing)
+    session.commit()
+
+
+def record_sanction_committed(session, username: str, name: str, decision_no: str) -> int:
+    """A draft penalty decision of `username`'s bureau on a new firm, committed; its id."""
+    from registry.services import enterprises, sanctions
+    from registry.services.accounts import actor_for
+
+    clerk = actor_for(session.scalar(select(User).where(User.username == username)))
+    firm = enterprises.create_enterprise(
+        session, clerk, name=name, uscc=new_uscc(), province_code="440000"
+    )
+    sanction = sanctions.record_sanction(
+        session,
+        clerk,
+        firm,
+        decision_no=decision_no,
+        decided_on=rules.today() - timedelta(days=3),
+        measures=["fine"],
+        fine_amount="10000",
+        facts="未按规定办理经营许可证变更手续",
+    )
+    session.commit()
+    return sanction.id

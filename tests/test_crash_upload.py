@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.factories import new_uscc
+from tests.factories import record_sanction_committed
 from tests.test_crash import Instance
 
 KILLS = int(os.environ.get("REGISTRY_SOAK_KILLS", "20"))
@@ -93,40 +93,16 @@ def instance(tmp_path_factory) -> tuple[Instance, int]:
 
 def _sanction(instance: Instance) -> int:
     """A draft penalty decision of the clerk's bureau, to attach evidence to."""
-    from datetime import timedelta
-
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from registry import rules
     from registry.db import make_engine
-    from registry.models import User
-    from registry.services import enterprises, sanctions
-    from registry.services.accounts import actor_for
 
     engine = make_engine(f"sqlite:///{instance.db}")
     try:
         with Session(engine) as session:
-            clerk = actor_for(session.scalar(select(User).where(User.username == "clerk1")))
-            firm = enterprises.create_enterprise(
-                session,
-                clerk,
-                name="深圳市崩溃测试网络科技有限公司",
-                uscc=new_uscc(),
-                province_code="440000",
+            return record_sanction_committed(
+                session, "clerk1", "深圳市崩溃测试网络科技有限公司", "粤通管罚〔2026〕1号"
             )
-            sanction = sanctions.record_sanction(
-                session,
-                clerk,
-                firm,
-                decision_no="粤通管罚〔2026〕1号",
-                decided_on=rules.today() - timedelta(days=3),
-                measures=["fine"],
-                fine_amount="10000",
-                facts="未按规定办理经营许可证变更手续",
-            )
-            session.commit()
-            return sanction.id
     finally:
         engine.dispose()
 

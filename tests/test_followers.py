@@ -9,37 +9,17 @@ import time
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry import create_app, rules
+from registry import create_app
 from registry.database import get_db
 from registry.followers import Follower
-from registry.rules import Actor
-from registry.services import enterprises as enterprise_service
-from registry.services import listings as listing_service
-from registry.services.reference import authority_by_code, ground_by_code
 from registry.web.indexing import followers, get_index, start_followers
 from tests.conftest import TEST_SECRET
-from tests.factories import new_uscc
+from tests.factories import new_uscc, publish_committed
 
 
 def _publish(session: Session, name: str) -> str:
-    bureau = authority_by_code(session, "440000")
-    clerk = Actor(None, "clerk", "clerk", bureau.id, False)
-    reviewer = Actor(None, "reviewer", "reviewer", bureau.id, False)
     uscc = new_uscc()
-    firm = enterprise_service.create_enterprise(
-        session, clerk, name=name, uscc=uscc, province_code="440000"
-    )
-    listing = listing_service.create_listing(
-        session,
-        clerk,
-        firm,
-        ground=ground_by_code(session, "B3"),
-        decided_on=rules.today(),
-        facts="未按规定履行行政处罚决定",
-    )
-    listing_service.submit_listing(session, clerk, listing)
-    listing_service.publish_listing(session, reviewer, listing)
-    session.commit()
+    publish_committed(session, name, uscc)
     return uscc
 
 

@@ -11,16 +11,16 @@ import time
 import pytest
 from sqlalchemy import select
 
-from registry import create_app, rules
+from registry import create_app
 from registry.database import get_db
 from registry.migrate import upgrade
 from registry.models import Enterprise
 from registry.rules import Actor
 from registry.services import enterprises as enterprise_service
-from registry.services import listings as listing_service
-from registry.services.reference import authority_by_code, ground_by_code, seed
+from registry.services.reference import authority_by_code, seed
 from registry.web.indexing import followers, get_index, start_followers
 from tests.conftest import TEST_SECRET
+from tests.factories import publish_committed
 
 
 @pytest.fixture
@@ -64,23 +64,7 @@ def _settle(app, timeout: float = 5.0) -> None:
 
 def _publish(app, name: str, uscc: str, settle: bool = True) -> None:
     with get_db(app).session_factory() as session:
-        bureau = authority_by_code(session, "440000")
-        clerk = Actor(None, "clerk", "clerk", bureau.id, False)
-        reviewer = Actor(None, "reviewer", "reviewer", bureau.id, False)
-        firm = enterprise_service.create_enterprise(
-            session, clerk, name=name, uscc=uscc, province_code="440000"
-        )
-        listing = listing_service.create_listing(
-            session,
-            clerk,
-            firm,
-            ground=ground_by_code(session, "B3"),
-            decided_on=rules.today(),
-            facts="未按规定履行行政处罚决定",
-        )
-        listing_service.submit_listing(session, clerk, listing)
-        listing_service.publish_listing(session, reviewer, listing)
-        session.commit()
+        publish_committed(session, name, uscc)
     if settle:
         _settle(app)
 

@@ -61,24 +61,15 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(IndexUnavailable)
     def index_unavailable(exc: IndexUnavailable):
         log.error("search answered 503: the index cannot be read (%s)", exc)
-        return _render(
-            503,
-            _("搜索暂不可用"),
-            _("搜索索引暂时无法读取，请稍后再试。其他页面不受影响。"),
-            [("Retry-After", str(RETRY_AFTER_SECONDS))],
-        )
+        message = _("搜索索引暂时无法读取，请稍后再试。其他页面不受影响。")
+        return _unavailable(_("搜索暂不可用"), message)
 
     @app.errorhandler(DBAPIError)
     def database_unavailable(exc: DBAPIError):
         if not exc.connection_invalidated and not _is_disconnect(exc):
             raise exc
         log.error("answered 503: the database is unreachable (%s)", exc.orig)
-        return _render(
-            503,
-            _("服务暂不可用"),
-            _("数据库暂时无法连接，请稍后再试。"),
-            [("Retry-After", str(RETRY_AFTER_SECONDS))],
-        )
+        return _unavailable(_("服务暂不可用"), _("数据库暂时无法连接，请稍后再试。"))
 
     @app.errorhandler(NotFoundError)
     def not_found(exc: NotFoundError):
@@ -103,6 +94,11 @@ def init_app(app: Flask) -> None:
         if status == 403:
             _log_denial(403, f"{exc.code}: {exc.message}")
         return _render(status, "Forbidden" if status == 403 else "Bad Request", error_message(exc))
+
+
+def _unavailable(title: str, message: str):
+    """503 with Retry-After: a fault of one part (index, database), for a while."""
+    return _render(503, title, message, [("Retry-After", str(RETRY_AFTER_SECONDS))])
 
 
 def _is_disconnect(exc: DBAPIError) -> bool:

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from registry import rules
 from registry.models import Enterprise, Evidence, Ground, Listing
 from tests.deploy.conftest import client_from, csrf, form_fields, log_in, wait_for
-from tests.factories import new_uscc
+from tests.factories import new_uscc, record_sanction_committed
 
 pytestmark = pytest.mark.deploy
 
@@ -211,31 +211,10 @@ def test_an_import_uploaded_on_a_is_confirmed_on_b(deployment):
 
 
 def _sanction(deployment) -> int:
-    from registry.models import User
-    from registry.services import enterprises, sanctions
-    from registry.services.accounts import actor_for
-
     with Session(_engine(deployment)) as session:
-        clerk = actor_for(session.scalar(select(User).where(User.username == "clerk1")))
-        firm = enterprises.create_enterprise(
-            session,
-            clerk,
-            name="深圳市证据跨主机网络科技有限公司",
-            uscc=new_uscc(),
-            province_code="440000",
+        return record_sanction_committed(
+            session, "clerk1", "深圳市证据跨主机网络科技有限公司", "粤通管罚〔2026〕77号"
         )
-        sanction = sanctions.record_sanction(
-            session,
-            clerk,
-            firm,
-            decision_no="粤通管罚〔2026〕77号",
-            decided_on=rules.today() - timedelta(days=3),
-            measures=["fine"],
-            fine_amount="10000",
-            facts="未按规定办理经营许可证变更手续",
-        )
-        session.commit()
-        return sanction.id
 
 
 def test_evidence_uploaded_on_a_downloads_on_b_with_the_same_sha256(deployment):
