@@ -38,7 +38,9 @@ def scanned_modules() -> list[Path]:
     services.worklists), search, and the publication log, exports, feeds and statistics."""
     web = list((ROOT / "web").rglob("*.py"))
     search = list((ROOT / "search").rglob("*.py"))
-    return sorted(web + search + [ROOT / name for name in ("publog.py", "exports.py", "feeds.py", "stats.py")])
+    return sorted(
+        web + search + [ROOT / name for name in ("publog.py", "exports.py", "feeds.py", "stats.py")]
+    )
 
 
 def _is_state(node: ast.AST) -> bool:
