@@ -465,3 +465,11 @@ def test_dashboard_shows_its_own_authority_timeliness_and_the_ministry_all(
     parser.feed(client.get("/admin/?lang=en").get_data(as_text=True))
     rows = parser.tables["Timeliness of listing by authority and quarter"][1:]
     assert {r[0] for r in rows} == {"广东省通信管理局", "北京市通信管理局"}
+
+
+def test_stats_is_public_and_read_only(client):
+    """Anyone may read the statistics without logging in; nothing can be sent to them."""
+    for path in ("/stats", "/stats.json", "/stats.csv"):
+        assert client.get(path).status_code == 200
+        assert client.post(path).status_code in (400, 405)  # CSRF or method: never written
+        assert client.get(path).headers["Access-Control-Allow-Origin"] == "*"
