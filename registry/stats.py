@@ -249,6 +249,12 @@ def _groups(
     return totals, ordered
 
 
+def quarter_start(day: date, back: int = 0) -> date:
+    """First day of the quarter `back` quarters before the one holding `day`."""
+    index = day.year * 4 + (day.month - 1) // 3 - back
+    return date(index // 4, index % 4 * 3 + 1, 1)
+
+
 def _median(histogram: dict[int, int]) -> float | None:
     """Median of a multiset given as value -> count (mean of the two middles when even)."""
     n = sum(histogram.values())
@@ -274,8 +280,10 @@ def timeliness(
     filters: Filters,
     authority_id: int | None = None,
     authorities: dict[int, tuple[str, str]] | None = None,
+    since: date | None = None,
 ) -> tuple[list[Timeliness], list[Timeliness]]:
-    """Art. 42 timeliness per authority and quarter, and per authority over the period."""
+    """Art. 42 timeliness per authority and quarter, and per authority over the period
+    (of one authority only with `authority_id`; from the day `since` on when given)."""
     if authorities is None:
         authorities, _grounds = _names(session)
     days = days_between(Listing.listed_on, Listing.decided_on)
@@ -288,6 +296,8 @@ def timeliness(
     )
     if authority_id is not None:
         stmt = stmt.where(Listing.authority_id == authority_id)
+    if since is not None:
+        stmt = stmt.where(Listing.listed_on >= since)
     per_quarter: dict[tuple[int, int, int], dict[int, int]] = defaultdict(dict)
     per_authority: dict[int, dict[int, int]] = defaultdict(dict)
     for auth, y, q, d, n in session.execute(stmt):

@@ -19,9 +19,13 @@ def dashboard():
     today = rules.today()
     session, who = get_session(), actor()
     lists = worklists(session, who, today)
-    # Art. 42 timeliness: of its own authority; the ministry sees every authority's.
+    # Art. 42 timeliness over the last four quarters: of its own authority; the ministry
+    # sees every authority's. /stats has the whole history.
     timeliness, timeliness_totals = stats.timeliness(
-        session, stats.Filters(), authority_id=None if who.is_ministry else who.authority_id
+        session,
+        stats.Filters(),
+        authority_id=None if who.is_ministry else who.authority_id,
+        since=stats.quarter_start(today, back=3),
     )
     return render_template(
         "admin/dashboard.html",
