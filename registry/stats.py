@@ -112,14 +112,6 @@ def _period(column: Any, year: int | None) -> ColumnElement[bool]:
     return and_(column >= date(year, 1, 1), column <= date(year, 12, 31))
 
 
-def province_codes(session: Session) -> frozenset[str]:
-    """The GB/T 2260 province codes the ?province= filter accepts."""
-    return frozenset(
-        code[:2] + "0000"
-        for code in session.scalars(select(Authority.code).where(Authority.level == "province"))
-    )
-
-
 def _base(filters: Filters) -> Any:
     stmt = select().select_from(Listing).where(visibility.listing_ever_published())
     if filters.province is not None:
