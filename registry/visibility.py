@@ -8,6 +8,9 @@ the search index stores) — side by side here so they cannot drift apart.
 - A listing is public while it is in force (rules.in_force): published, not removed or
   annulled, and today (Asia/Shanghai) before its expiry date — computed at read time, so
   the site is right even when `registry sweep` has not run.
+- A listing that was ever published stays a public fact after it left the list: statistics
+  count it as new in the quarter it was published, and as a removal on the day it left
+  (listing_left_on: removal or annulment day, or the expiry date, even before the sweep).
 - A sanction, its decision number included, is public once published.
 - A notice is public once published; it names the listings that were ever published
   (a removal notice names listings no longer in force).
@@ -24,6 +27,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, or_, select
 
 from registry import rules
 from registry.models import Evidence, Listing, Notice, Sanction
+from registry.sqldates import shanghai_date
 
 PUBLISHED = "published"
 # Listing states reached only through publication: what a public notice may name.
@@ -68,6 +72,44 @@ def listing_named_in_notice() -> ColumnElement[bool]:
 
 def listing_is_named_in_notice(listing: Listing) -> bool:
     return listing.state in EVER_PUBLISHED
+
+
+def listing_ever_published() -> ColumnElement[bool]:
+    """SQL: a listing that was published at some point (in force now or since left)."""
+    return Listing.state.in_(EVER_PUBLISHED)
+
+
+def listing_was_published(listing: Listing) -> bool:
+    return listing.state in EVER_PUBLISHED
+
+
+def listing_left_on(on: date) -> ColumnElement[date | None]:
+    """SQL: the Asia/Shanghai day a once-published listing left the list, NULL while it is
+    in force (or was never published). Removed or annulled: the day of `ended_at`; expired:
+    `expires_on`, the first day it is no longer in force — also for a published listing
+    past that date that `registry sweep` has not yet marked expired."""
+    return case(
+        (Listing.state.in_(("removed", "annulled")), shanghai_date(Listing.ended_at)),
+        (Listing.state == "expired", Listing.expires_on),
+        (and_(Listing.state == PUBLISHED, Listing.expires_on <= on), Listing.expires_on),
+        else_=None,
+    )
+
+
+def listing_exit_kind() -> ColumnElement[str]:
+    """SQL, beside listing_left_on: how it left (removed, expired or annulled)."""
+    return case((Listing.state == PUBLISHED, "expired"), else_=Listing.state)
+
+
+def listing_left_day(listing: Listing, on: date) -> date | None:
+    """Python twin of listing_left_on."""
+    if listing.state in ("removed", "annulled"):
+        return rules.today(listing.ended_at) if listing.ended_at is not None else None
+    if listing.state == "expired":
+        return listing.expires_on
+    if listing.state == PUBLISHED and listing.expires_on is not None and listing.expires_on <= on:
+        return listing.expires_on
+    return None
 
 
 # --- sanctions and decision numbers -------------------------------------------------------

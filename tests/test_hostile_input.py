@@ -469,3 +469,13 @@ def test_login_form_survives_the_corpus(app, client, tally):
         )
         tally.check(response, "POST", f"/admin/login {value[:40]!r}")
     tally.assert_clean()
+
+
+def test_stats_routes_and_their_parameters_are_attacked(app, client, published):
+    """The statistics page and its twins are in the URL map the corpus walks, and the
+    parameters they read are found, so each gets every value of the corpus."""
+    paths = {rule.rule for rule in app.url_map.iter_rules()}
+    assert {"/stats", "/stats.json", "/stats.csv"} <= paths
+    for path in ("/stats", "/stats.json", "/stats.csv"):
+        assert _reads(app, client, path) == {"year", "province"}
+        assert {"year", "province"} <= set(QUERY_PARAMETERS)

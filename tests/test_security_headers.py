@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 
-@pytest.mark.parametrize("path", ["/", "/admin/login", "/no/such/page", "/admin/"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/admin/login", "/no/such/page", "/admin/", "/stats", "/stats.json", "/stats.csv"],
+)
 def test_every_response_carries_the_security_headers(client, path):
     response = client.get(path)
     csp = response.headers["Content-Security-Policy"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,10 +35,12 @@ EVIDENCE_COLUMNS = frozenset({"public", "retracted_at"})
 
 def scanned_modules() -> list[Path]:
     """Every module of the web layer (the back office too: its work lists by state live in
-    services.worklists), search, and the publication log, exports and feeds."""
+    services.worklists), search, and the publication log, exports, feeds and statistics."""
     web = list((ROOT / "web").rglob("*.py"))
     search = list((ROOT / "search").rglob("*.py"))
-    return sorted(web + search + [ROOT / name for name in ("publog.py", "exports.py", "feeds.py")])
+    return sorted(
+        web + search + [ROOT / name for name in ("publog.py", "exports.py", "feeds.py", "stats.py")]
+    )
 
 
 def _is_state(node: ast.AST) -> bool:
@@ -117,7 +119,7 @@ def test_detector_lets_visibility_calls_and_plain_values_pass(code):
 def test_scanned_modules_cover_web_search_feeds_publog_and_exports():
     names = {p.relative_to(ROOT).as_posix() for p in scanned_modules()}
     assert {"web/public.py", "web/api.py", "web/feeds.py", "search/engine.py"} <= names
-    assert {"publog.py", "exports.py", "feeds.py", "web/admin/dashboard.py"} <= names
+    assert {"publog.py", "exports.py", "feeds.py", "stats.py", "web/admin/dashboard.py"} <= names
 
 
 def test_no_web_search_feed_log_or_export_module_filters_on_a_publication_state():
@@ -235,3 +237,35 @@ def test_evidence_sql_and_python_agree(session, make):
         )
     )
     assert by_sql == {f.id for f in files if visibility.evidence_is_public(f)} == {files[1].id}
+
+
+def test_listing_ever_published_and_left_on_sql_and_python_agree(session, make, today):
+    from datetime import UTC, datetime
+
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    rows = []
+    for state in LISTING_STATES:
+        for expires in (None, today - timedelta(days=1), today, today + timedelta(days=1)):
+            listing = make.published_listing(clerk, reviewer)
+            listing.state, listing.expires_on = state, expires
+            # 16:30 UTC is already the next day in Shanghai
+            listing.ended_at = datetime(2025, 3, 31, 16, 30, tzinfo=UTC)
+            rows.append(listing)
+    session.flush()
+    ids = [li.id for li in rows]
+    ever = set(
+        session.scalars(
+            select(Listing.id).where(Listing.id.in_(ids), visibility.listing_ever_published())
+        )
+    )
+    assert ever == {li.id for li in rows if visibility.listing_was_published(li)}
+    assert not {li.id for li in rows if li.state in ("draft", "submitted")} & ever
+    left = dict(
+        session.execute(
+            select(Listing.id, visibility.listing_left_on(today)).where(Listing.id.in_(ids))
+        ).all()
+    )
+    by_python = {li.id: visibility.listing_left_day(li, today) for li in rows}
+    as_dates = {k: (date.fromisoformat(v) if isinstance(v, str) else v) for k, v in left.items()}
+    assert as_dates == by_python
+    assert date(2025, 4, 1) in by_python.values()

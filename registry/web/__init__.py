@@ -33,7 +33,7 @@ def _translations() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import api, data, errors, feeds, log, public
+    from registry.web import api, data, errors, feeds, log, public, stats
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(
@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(log.bp)
     app.register_blueprint(data.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(stats.bp)
 
     from flask_wtf.csrf import CSRFProtect
 

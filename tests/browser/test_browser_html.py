@@ -34,6 +34,7 @@ def public_paths(live_server) -> list[str]:
         "/about",
         "/log",
         "/data",
+        "/stats",
         "/enterprises/91440300MA5XXX0000",  # the 404 page
     ]
 

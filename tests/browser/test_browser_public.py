@@ -25,6 +25,7 @@ def public_paths(live_server) -> list[str]:
         "/about",
         "/log",
         "/data",
+        "/stats",
     ]
 
 

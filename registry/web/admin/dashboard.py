@@ -6,7 +6,7 @@ from dataclasses import fields
 
 from flask import render_template
 
-from registry import rules
+from registry import rules, stats
 from registry.database import get_session
 from registry.services.worklists import worklists
 from registry.web.admin.blueprint import bp
@@ -17,10 +17,21 @@ from registry.web.admin.policy import actor, requires
 @requires("read")
 def dashboard():
     today = rules.today()
-    lists = worklists(get_session(), actor(), today)
+    session, who = get_session(), actor()
+    lists = worklists(session, who, today)
+    # Art. 42 timeliness over the last four quarters: of its own authority; the ministry
+    # sees every authority's. /stats has the whole history.
+    timeliness, timeliness_totals = stats.timeliness(
+        session,
+        stats.Filters(),
+        authority_id=None if who.is_ministry else who.authority_id,
+        since=stats.quarter_start(today, back=3),
+    )
     return render_template(
         "admin/dashboard.html",
         **{f.name: getattr(lists, f.name) for f in fields(lists)},
         today=today,
         deadline=rules.listing_deadline,
+        timeliness=timeliness,
+        timeliness_totals=timeliness_totals,
     )
