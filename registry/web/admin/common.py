@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -164,6 +165,30 @@ def save_form(
         return 400, None
     db.commit()
     return 200, result
+
+
+def form_page(
+    form: Any,
+    change: Callable[[Session], T],
+    *,
+    done: str,
+    saved_url: Callable[[T], str],
+    template: str,
+    rule_errors: bool = False,
+    **context: Any,
+) -> ResponseReturnValue:
+    """A form page: a GET shows the form; a valid POST runs `change` through save_form and,
+    once committed, flashes `done` and redirects to `saved_url(result)`. Anything else shows
+    the form again with save_form's status (400 for a form that is not valid)."""
+    from flask import flash, redirect, render_template, request
+
+    status = 400 if request.method == "POST" else 200
+    if form.validate_on_submit():
+        status, result = save_form(form, change, rule_errors=rule_errors)
+        if status == 200:
+            flash(done, "success")
+            return redirect(saved_url(cast(T, result)))
+    return render_template(template, form=form, **context), status
 
 
 def form_messages(form: Any) -> list[str]:
