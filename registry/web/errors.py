@@ -32,6 +32,11 @@ def _render(status: int, title: str, message: str, headers: list[tuple[str, str]
     return page, status, headers
 
 
+def _unavailable(title: str, message: str):
+    """A 503 that tells the client when to try again."""
+    return _render(503, title, message, [("Retry-After", str(RETRY_AFTER_SECONDS))])
+
+
 def _exception_headers(exc: HTTPException) -> list[tuple[str, str]]:
     """The headers the exception's own answer would carry: `Allow` on a 405 (RFC 9110),
     `Retry-After`, `WWW-Authenticate`; the body, and so its type, is ours."""
@@ -61,11 +66,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(IndexUnavailable)
     def index_unavailable(exc: IndexUnavailable):
         log.error("search answered 503: the index cannot be read (%s)", exc)
-        return _render(
-            503,
-            _("搜索暂不可用"),
-            _("搜索索引暂时无法读取，请稍后再试。其他页面不受影响。"),
-            [("Retry-After", str(RETRY_AFTER_SECONDS))],
+        return _unavailable(
+            _("搜索暂不可用"), _("搜索索引暂时无法读取，请稍后再试。其他页面不受影响。")
         )
 
     @app.errorhandler(DBAPIError)
@@ -73,12 +75,7 @@ def init_app(app: Flask) -> None:
         if not exc.connection_invalidated and not _is_disconnect(exc):
             raise exc
         log.error("answered 503: the database is unreachable (%s)", exc.orig)
-        return _render(
-            503,
-            _("服务暂不可用"),
-            _("数据库暂时无法连接，请稍后再试。"),
-            [("Retry-After", str(RETRY_AFTER_SECONDS))],
-        )
+        return _unavailable(_("服务暂不可用"), _("数据库暂时无法连接，请稍后再试。"))
 
     @app.errorhandler(NotFoundError)
     def not_found(exc: NotFoundError):
