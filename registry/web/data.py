@@ -23,7 +23,7 @@ def _disposition(on, ext: str) -> dict[str, str]:
 def index():
     session = get_session()
     today = rules.today()
-    counts = dict(session.execute(visibility.in_force_by_list(today)).tuples().all())
+    counts = dict(session.execute(visibility.in_force_by_list(today)).all())
     return render_template("data/index.html", counts=counts, today=today, columns=exports.COLUMNS)
 
 

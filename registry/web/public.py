@@ -79,7 +79,7 @@ def public_helpers() -> dict[str, object]:
 def home():
     session = get_session()
     today = rules.today()
-    counts = dict(session.execute(visibility.in_force_by_list(today)).tuples().all())
+    counts = dict(session.execute(visibility.in_force_by_list(today)).all())
     latest = session.scalars(
         visibility.public_listings(today)
         .options(
