@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from types import ModuleType
 from typing import Any, TypeVar, cast
 
 from flask.typing import ResponseReturnValue
@@ -137,6 +138,30 @@ def register_transitions(
             view_func=requires(action)(view),
             methods=["POST"],
         )
+
+
+def workflow_verbs(
+    service: ModuleType,
+    noun: str,
+    actions: Iterable[str],
+    **extra: Callable[[Any], dict[str, Any]],
+) -> dict[str, Callable[..., Any]]:
+    """The verbs for register_transitions of a record whose service has one function per
+    action, `<action>_<noun>(session, actor, record[, reason], expected_version=...)`. The
+    reason goes to the actions that need one (rules.ACTIONS_NEEDING_REASON); `extra[action]`
+    gives an action's further arguments from the form."""
+
+    def verb(action: str) -> Callable[..., Any]:
+        function = getattr(service, f"{action}_{noun}")
+
+        def run(db: Session, who: rules.Actor, record: Any, form: Any) -> Any:
+            reason = (form.reason.data or "",) if action in rules.ACTIONS_NEEDING_REASON else ()
+            more = extra[action](form) if action in extra else {}
+            return function(db, who, record, *reason, expected_version=form.version_id.data, **more)
+
+        return run
+
+    return {action: verb(action) for action in actions}
 
 
 def save_form(

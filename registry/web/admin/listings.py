@@ -13,7 +13,7 @@ from registry.models import Enterprise, Ground, Listing, Petition, Sanction
 from registry.services import listings as service
 from registry.services.worklists import linkable_sanctions
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import form_page, history, register_transitions
+from registry.web.admin.common import form_page, history, register_transitions, workflow_verbs
 from registry.web.admin.forms import ListingForm, WorkflowForm
 from registry.web.admin.policy import actor, load, requires
 
@@ -102,32 +102,18 @@ def listing_edit(listing_id: int):
     )
 
 
-def _kw(form: WorkflowForm) -> dict:
-    return {"expected_version": form.version_id.data}
-
-
 register_transitions(
     "listing",
     Listing,
-    {
-        "submit": lambda db, who, rec, form: service.submit_listing(db, who, rec, **_kw(form)),
-        "return": lambda db, who, rec, form: service.return_listing(
-            db, who, rec, form.reason.data or "", **_kw(form)
-        ),
-        "publish": lambda db, who, rec, form: service.publish_listing(db, who, rec, **_kw(form)),
-        "remove": lambda db, who, rec, form: service.remove_listing(
-            db,
-            who,
-            rec,
-            form.reason.data or "",
-            report_filed_on=form.report_filed_on.data,
-            filing_confirmed=bool(form.filing_confirmed.data),
-            **_kw(form),
-        ),
-        "annul": lambda db, who, rec, form: service.annul_listing(
-            db, who, rec, form.reason.data or "", **_kw(form)
-        ),
-    },
+    workflow_verbs(
+        service,
+        "listing",
+        ("submit", "return", "publish", "remove", "annul"),
+        remove=lambda form: {
+            "report_filed_on": form.report_filed_on.data,
+            "filing_confirmed": bool(form.filing_confirmed.data),
+        },
+    ),
     "/listings",
     "admin.listing",
 )

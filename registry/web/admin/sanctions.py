@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from registry.models import Enterprise, Sanction
 from registry.services import sanctions as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import form_page, history, register_transitions
+from registry.web.admin.common import form_page, history, register_transitions, workflow_verbs
 from registry.web.admin.forms import SanctionForm, WorkflowForm
 from registry.web.admin.policy import actor, load, requires
 
@@ -72,23 +72,10 @@ def sanction_edit(sanction_id: int):
     )
 
 
-def _kw(form: WorkflowForm) -> dict:
-    return {"expected_version": form.version_id.data}
-
-
 register_transitions(
     "sanction",
     Sanction,
-    {
-        "submit": lambda db, who, rec, form: service.submit_sanction(db, who, rec, **_kw(form)),
-        "return": lambda db, who, rec, form: service.return_sanction(
-            db, who, rec, form.reason.data or "", **_kw(form)
-        ),
-        "publish": lambda db, who, rec, form: service.publish_sanction(db, who, rec, **_kw(form)),
-        "annul": lambda db, who, rec, form: service.annul_sanction(
-            db, who, rec, form.reason.data or "", **_kw(form)
-        ),
-    },
+    workflow_verbs(service, "sanction", ("submit", "return", "publish", "annul")),
     "/sanctions",
     "admin.sanction",
 )
