@@ -384,17 +384,7 @@ def import_command(
     """
     import time
 
-    from registry.errors import DomainError, error_text
-    from registry.imports import (
-        ImportApplyError,
-        ImportFileError,
-        apply_plan,
-        read_path,
-        validate,
-    )
-    from registry.models import User
-    from registry.services.accounts import actor_for
-    from registry.services.reference import authority_by_code
+    from registry.imports import ImportFileError, read_path, validate
 
     started = time.perf_counter()
     try:
@@ -402,70 +392,19 @@ def import_command(
     except ImportFileError as exc:
         raise click.ClickException(for_console(exc.message)) from None
     with _session() as session:
-        default_authority = None
-        if authority_code:
-            try:
-                default_authority = authority_by_code(session, authority_code)
-            except DomainError as exc:
-                raise click.ClickException(error_text(exc, for_console)) from None
-        publisher = None
-        if publish_as:
-            user = session.scalar(select(User).where(User.username == publish_as))
-            if user is None or not user.active:
-                raise click.ClickException(
-                    for_console(_("未知或已停用的用户：%(user)s", user=repr(publish_as)))
-                )
-            if user.role != "reviewer":
-                raise click.ClickException(
-                    for_console(_("%(user)s 不是审核员，只有审核员可以发布", user=publish_as))
-                )
-            publisher = actor_for(user)
-        plan = validate(session, parsed, default_authority=default_authority, publisher=publisher)
-        errors, warnings = plan.errors, plan.warnings
-        for problem in errors:
-            click.echo(for_console(problem.describe()), err=True)
-        for problem in warnings[:MAX_SHOWN_WARNINGS]:
-            click.echo(for_console(problem.describe()), err=True)
-        if len(warnings) > MAX_SHOWN_WARNINGS:
-            more = _("…… 另有%(count)s条警告", count=len(warnings) - MAX_SHOWN_WARNINGS)
-            click.echo(for_console(more), err=True)
-        bad_rows = len(plan.bad_rows - {1})
-        summary = _(
-            "%(total)s 行 · 可导入 %(new)s · 已存在 %(unchanged)s · 有错误 %(bad)s · 警告 %(warnings)s",
-            total=plan.total,
-            new=len(plan.rows),
-            unchanged=len(plan.unchanged),
-            bad=bad_rows,
-            warnings=len(warnings),
+        publisher = _import_publisher(session, publish_as)
+        plan = validate(
+            session,
+            parsed,
+            default_authority=_import_authority(session, authority_code),
+            publisher=publisher,
         )
-        click.echo(
-            f"{parsed.kind.upper()}{f' ({parsed.encoding})' if parsed.encoding else ''}: "
-            + for_console(summary)
-        )
-        if errors and (not skip_bad or any(p.row == 1 for p in errors)):
-            refused = (
-                _("%(count)s 处错误，未写入任何记录", count=len(errors))
-                if any(p.row == 1 for p in errors)
-                else _(
-                    "%(count)s 处错误，未写入任何记录（--skip-bad 导入其余正确的行）",
-                    count=len(errors),
-                )
-            )
-            raise click.ClickException(for_console(refused))
+        _report_plan(parsed, plan)
+        _refuse_bad_plan(plan.errors, skip_bad)
         if dry_run:
             click.echo(for_console(_("试运行，未写入任何记录")))
             return
-        try:
-            with click.progressbar(
-                length=len(plan.rows), label=for_console(_("导入")), file=sys.stderr
-            ) as bar:
-                result = apply_plan(session, plan, publisher=publisher, progress=bar.update)
-            session.commit()
-            refresh_statistics(session)  # thousands of new rows: the planner should know
-        except ImportApplyError as exc:
-            session.rollback()
-            refused = _("%(error)s；未写入任何记录", error=exc.message)
-            raise click.ClickException(for_console(refused)) from None
+        result = _apply_import(session, plan, publisher)
     # The search index (and anything else that follows the event sequence) catches up now,
     # so the imported firms are searchable when the command returns.
     from registry.web.indexing import follow_now
@@ -478,6 +417,96 @@ def import_command(
         seconds=time.perf_counter() - started,
     )
     click.echo(for_console(imported))
+
+
+def _import_authority(session, authority_code: str | None):
+    """The authority named by --authority, or None; an unknown code stops the command."""
+    from registry.errors import DomainError, error_text
+    from registry.services.reference import authority_by_code
+
+    if not authority_code:
+        return None
+    try:
+        return authority_by_code(session, authority_code)
+    except DomainError as exc:
+        raise click.ClickException(error_text(exc, for_console)) from None
+
+
+def _import_publisher(session, publish_as: str | None) -> Actor | None:
+    """The reviewer named by --publish-as, or None; anyone else stops the command."""
+    from registry.models import User
+    from registry.services.accounts import actor_for
+
+    if not publish_as:
+        return None
+    user = session.scalar(select(User).where(User.username == publish_as))
+    if user is None or not user.active:
+        raise click.ClickException(
+            for_console(_("未知或已停用的用户：%(user)s", user=repr(publish_as)))
+        )
+    if user.role != "reviewer":
+        raise click.ClickException(
+            for_console(_("%(user)s 不是审核员，只有审核员可以发布", user=publish_as))
+        )
+    return actor_for(user)
+
+
+def _report_plan(parsed, plan) -> None:
+    """The problems on stderr (warnings cut at MAX_SHOWN_WARNINGS), the counts on stdout."""
+    errors, warnings = plan.errors, plan.warnings
+    for problem in errors:
+        click.echo(for_console(problem.describe()), err=True)
+    for problem in warnings[:MAX_SHOWN_WARNINGS]:
+        click.echo(for_console(problem.describe()), err=True)
+    if len(warnings) > MAX_SHOWN_WARNINGS:
+        more = _("…… 另有%(count)s条警告", count=len(warnings) - MAX_SHOWN_WARNINGS)
+        click.echo(for_console(more), err=True)
+    summary = _(
+        "%(total)s 行 · 可导入 %(new)s · 已存在 %(unchanged)s · 有错误 %(bad)s · 警告 %(warnings)s",
+        total=plan.total,
+        new=len(plan.rows),
+        unchanged=len(plan.unchanged),
+        bad=len(plan.bad_rows - {1}),
+        warnings=len(warnings),
+    )
+    click.echo(
+        f"{parsed.kind.upper()}{f' ({parsed.encoding})' if parsed.encoding else ''}: "
+        + for_console(summary)
+    )
+
+
+def _refuse_bad_plan(errors, skip_bad: bool) -> None:
+    """Stop when any row is bad, unless --skip-bad; a bad header (row 1) always stops."""
+    header_bad = any(p.row == 1 for p in errors)
+    if not errors or (skip_bad and not header_bad):
+        return
+    refused = (
+        _("%(count)s 处错误，未写入任何记录", count=len(errors))
+        if header_bad
+        else _(
+            "%(count)s 处错误，未写入任何记录（--skip-bad 导入其余正确的行）",
+            count=len(errors),
+        )
+    )
+    raise click.ClickException(for_console(refused))
+
+
+def _apply_import(session, plan, publisher: Actor | None):
+    """Write the plan in one transaction, with a progress bar; nothing is written on failure."""
+    from registry.imports import ImportApplyError, apply_plan
+
+    try:
+        with click.progressbar(
+            length=len(plan.rows), label=for_console(_("导入")), file=sys.stderr
+        ) as bar:
+            result = apply_plan(session, plan, publisher=publisher, progress=bar.update)
+        session.commit()
+        refresh_statistics(session)  # thousands of new rows: the planner should know
+    except ImportApplyError as exc:
+        session.rollback()
+        refused = _("%(error)s；未写入任何记录", error=exc.message)
+        raise click.ClickException(for_console(refused)) from None
+    return result
 
 
 COMMANDS = (

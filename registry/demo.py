@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import fakedata, rules
-from registry.models import Authority, Enterprise, Ground, Sanction, User
+from registry.models import Authority, Enterprise, Ground, Listing, Sanction, User
 from registry.rules import Actor
 from registry.services import listings as listing_service
 from registry.services import notices as notice_service
@@ -46,7 +47,19 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
     if session.scalar(select(User.id).where(User.username == DEMO_USERS[0][0])) is not None:
         return []
     authorities = {a.code: a for a in session.scalars(select(Authority))}
-    grounds = {g.code: g for g in session.scalars(select(Ground))}
+    users, logins = _demo_users(session, system, authorities)
+    today = rules.today()
+    published = _demo_listings(session, authorities, users, firms, today)
+    removed = _demo_endings(session, users, published, today)
+    _demo_notices(session, users, published, removed, today)
+    session.flush()
+    return logins
+
+
+def _demo_users(
+    session: Session, system: Actor, authorities: dict[str, Authority]
+) -> tuple[dict[str, User], list[str]]:
+    """One user per demo login, with a random password; returns them and the logins."""
     logins = []
     users: dict[str, User] = {}
     for username, code, role in DEMO_USERS:
@@ -60,9 +73,19 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
             role=role,
         )
         logins.append(f"{username} / {password} / {role} @ {authorities[code].name}")
-    ministry_reviewer = actor_for(users["miit-reviewer"])
-    today = rules.today()
+    return users, logins
 
+
+def _demo_listings(
+    session: Session,
+    authorities: dict[str, Authority],
+    users: dict[str, User],
+    firms: int,
+    today: date,
+) -> list[Listing]:
+    """The generated listings, each with its firm and decision; returns the published ones."""
+    grounds = {g.code: g for g in session.scalars(select(Ground))}
+    ministry_reviewer = actor_for(users["miit-reviewer"])
     generated = fakedata.firms(firms, seed=2018)
     entries = fakedata.listings(generated, seed=2018, end=today - timedelta(days=3))
     known: dict[str, Enterprise] = {}
@@ -73,35 +96,12 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
         clerk = Actor(None, "demo", "system", authority.id, authority.is_ministry)
         firm = known.get(entry.firm.uscc)
         if firm is None:
-            firm = create_enterprise(
-                session,
-                clerk,
-                name=entry.firm.name,
-                uscc=entry.firm.uscc,
-                province_code=entry.firm.province_code,
-                kind=entry.firm.kind,
-            )
-            if entry.firm.licence_no:
-                add_licence(session, clerk, firm, number=entry.firm.licence_no, issuer=authority)
-            known[entry.firm.uscc] = firm
+            firm = known[entry.firm.uscc] = _demo_firm(session, clerk, authority, entry.firm)
         sanction = sanctions_by_no.get(entry.decision_no) if entry.decision_no else None
         if entry.decision_no and sanction is None:  # a D2 listing reuses its B3 decision
-            sanction = record_sanction(
-                session,
-                clerk,
-                firm,
-                decision_no=entry.decision_no,
-                decided_on=entry.decided_on,
-                facts=entry.facts,
-                measures=MEASURES_BY_GROUND.get(entry.ground_code, ["rectify"]),
-                fine_amount="30000"
-                if "fine" in MEASURES_BY_GROUND.get(entry.ground_code, [])
-                else None,
-                campaign=entry.campaign or "",
-                legal_basis="《电信业务经营许可管理办法》",
+            sanction = sanctions_by_no[entry.decision_no] = _demo_sanction(
+                session, clerk, firm, entry
             )
-            submit_sanction(session, clerk, sanction)
-            sanctions_by_no[entry.decision_no] = sanction
         ground = grounds[entry.ground_code]
         source_end = (
             entry.decided_on + timedelta(days=3 * 365) if ground.term_kind == "source" else None
@@ -124,9 +124,53 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
             continue
         listing_service.publish_listing(session, ministry_reviewer, listing, at=_at(listed_day))
         published.append(listing)
+    return published
 
-    # Some annual-report listings removed once the report was filed (art. 38), one annulled.
-    # Each by a reviewer of the listing's own authority (the ministry does not remove bureau records).
+
+def _demo_firm(
+    session: Session, clerk: Actor, authority: Authority, firm: fakedata.FakeFirm
+) -> Enterprise:
+    """The operator of a generated firm, with its licence when it has one."""
+    enterprise = create_enterprise(
+        session,
+        clerk,
+        name=firm.name,
+        uscc=firm.uscc,
+        province_code=firm.province_code,
+        kind=firm.kind,
+    )
+    if firm.licence_no:
+        add_licence(session, clerk, enterprise, number=firm.licence_no, issuer=authority)
+    return enterprise
+
+
+def _demo_sanction(
+    session: Session, clerk: Actor, firm: Enterprise, entry: fakedata.FakeListing
+) -> Sanction:
+    """The submitted penalty decision a generated listing rests on."""
+    measures = MEASURES_BY_GROUND.get(entry.ground_code, ["rectify"])
+    sanction = record_sanction(
+        session,
+        clerk,
+        firm,
+        decision_no=entry.decision_no,
+        decided_on=entry.decided_on,
+        facts=entry.facts,
+        measures=measures,
+        fine_amount="30000" if "fine" in measures else None,
+        campaign=entry.campaign or "",
+        legal_basis="《电信业务经营许可管理办法》",
+    )
+    submit_sanction(session, clerk, sanction)
+    return sanction
+
+
+def _demo_endings(
+    session: Session, users: dict[str, User], published: list[Listing], today: date
+) -> list[Listing]:
+    """Some annual-report listings removed once the report was filed (art. 38), one
+    annulled; returns the removed ones. Each by a reviewer of the listing's own authority
+    (the ministry does not remove bureau records)."""
     reviewers = {
         users[name].authority_id: actor_for(users[name])
         for name in ("miit-reviewer", "gd-reviewer")
@@ -151,12 +195,22 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
         listing_service.annul_listing(
             session, reviewers[listing.authority_id], listing, "列入有误，经复核撤销"
         )
+    return removed
 
-    miit_clerk = actor_for(users["miit-clerk"])
+
+def _demo_notices(
+    session: Session,
+    users: dict[str, User],
+    published: list[Listing],
+    removed: list[Listing],
+    today: date,
+) -> None:
+    """An exposure notice of the bad-conduct listings in force and, when some were
+    removed, a removal notice; both published."""
     bad_in_force = [p for p in published if rules.in_force(p, today) and p.list_code == "bad"][:40]
-    notice = notice_service.create_notice(
+    _publish_notice(
         session,
-        miit_clerk,
+        users,
         slug="2019-q2-bad-conduct",
         kind="exposure",
         title="关于公布2019年第二季度电信业务经营不良名单的公告",
@@ -164,19 +218,21 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
         "对列入名单有异议的，可自公告之日起向列入单位提出。",
         listings=bad_in_force,
     )
-    notice_service.transition_notice(session, miit_clerk, notice, "submit")
-    notice_service.transition_notice(session, ministry_reviewer, notice, "publish")
     if removed:
-        removal = notice_service.create_notice(
+        _publish_notice(
             session,
-            miit_clerk,
+            users,
             slug="2020-q1-removals",
             kind="removal",
             title="关于移出电信业务经营不良名单的公告",
             body_md="以下经营者已补报年报并经电信管理机构确认，现移出不良名单。",
             listings=removed,
         )
-        notice_service.transition_notice(session, miit_clerk, removal, "submit")
-        notice_service.transition_notice(session, ministry_reviewer, removal, "publish")
-    session.flush()
-    return logins
+
+
+def _publish_notice(session: Session, users: dict[str, User], **values: Any) -> None:
+    """A notice drafted and submitted by the ministry's clerk, published by its reviewer."""
+    clerk = actor_for(users["miit-clerk"])
+    notice = notice_service.create_notice(session, clerk, **values)
+    notice_service.transition_notice(session, clerk, notice, "submit")
+    notice_service.transition_notice(session, actor_for(users["miit-reviewer"]), notice, "publish")

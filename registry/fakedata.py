@@ -737,64 +737,86 @@ def listings(
         raise ValueError("end before start")
     rng = random.Random(seed * 1_000_003 + 17)
     batch_dates, batch_cum = _b1_batches(rng, start, end)
-    batch_years = [d.year for d in batch_dates]
-    total = batch_cum[-1]
     drafts: list[_Draft] = []
     shared: dict[int, int] = {}  # index of a D2 draft -> index of its B3 penalty draft
     for firm in firms:
-        ground = _GROUNDS[bisect_left(_GROUND_CUM, rng.random() * _GROUND_CUM[-1])]
-        licensed = _licence_year(firm.licence_no)
-        if licensed is None:  # unlicensed: penalised for operating without a licence
-            if ground in ("B1", "B2", "D1", "D3"):
-                ground = "B3" if rng.random() < 0.8 else "D4"
-            earliest = start
-        else:  # nothing before the licence was issued
-            earliest = max(start, date(licensed, 7, 1))
-            if ground == "B1":
-                # first batch for a report year the firm was licensed in
-                k = bisect_right(batch_years, licensed)
-                if k < len(batch_dates):
-                    lo = batch_cum[k - 1] if k else 0.0
-                    x = lo + rng.random() * (total - lo)
-                    day = batch_dates[min(bisect_right(batch_cum, x), len(batch_dates) - 1)]
-                else:
-                    ground = "B3"
-        if ground != "B1":
-            day = (
-                _random_day(rng, earliest, end) if earliest <= end else _random_day(rng, start, end)
-            )
+        ground, day = _first_ground(rng, firm, start, end, batch_dates, batch_cum)
         first = _draft(rng, firm, ground, day, start)
         drafts.append(first)
         if rng.random() >= 0.03:
             continue
-        # A second listing, later than the first.
-        later_lo = first.decided_on + timedelta(days=rng.randint(90, 420))
-        if later_lo > end:
+        second = _second_draft(rng, firm, first, start, end)
+        if second is None:
             continue
-        later = _random_day(rng, later_lo, min(end, later_lo + timedelta(days=365)))
-        if first.ground == "B3":
-            if rng.random() < 0.7:
-                second = _Draft(
-                    firm,
-                    "D2",
-                    later,
-                    first.authority,
-                    "逾期不履行行政处罚决定{decision}，经催告后仍未履行",
-                    None,
-                    None,
-                )
-                shared[len(drafts)] = len(drafts) - 1
-            elif firm.licence_no is not None:
-                second = _draft(rng, firm, "D1", later, start)
-            else:
-                continue
-        elif first.ground == "B1" and firm.licence_no is not None:
-            second = _draft(rng, firm, rng.choice(("B2", "B3", "B3")), later, start)
-        else:
-            continue
+        if second.ground == "D2":
+            shared[len(drafts)] = len(drafts) - 1
         drafts.append(second)
+    numbers = _decision_numbers(rng, drafts)
+    for i, j in shared.items():
+        numbers[i] = numbers[j]
+    return [_finished(d, numbers.get(i), end) for i, d in enumerate(drafts)]
 
-    # Decision numbers in chronological order of the penalties, per authority and year.
+
+def _first_ground(
+    rng: random.Random,
+    firm: FakeFirm,
+    start: date,
+    end: date,
+    batch_dates: list[date],
+    batch_cum: list[float],
+) -> tuple[str, date]:
+    """The ground and decision date of a firm's first listing."""
+    ground = _GROUNDS[bisect_left(_GROUND_CUM, rng.random() * _GROUND_CUM[-1])]
+    licensed = _licence_year(firm.licence_no)
+    if licensed is None:  # unlicensed: penalised for operating without a licence
+        if ground in ("B1", "B2", "D1", "D3"):
+            ground = "B3" if rng.random() < 0.8 else "D4"
+        earliest = start
+    else:  # nothing before the licence was issued
+        earliest = max(start, date(licensed, 7, 1))
+        if ground == "B1":
+            # first batch for a report year the firm was licensed in
+            k = bisect_right([d.year for d in batch_dates], licensed)
+            if k < len(batch_dates):
+                lo = batch_cum[k - 1] if k else 0.0
+                x = lo + rng.random() * (batch_cum[-1] - lo)
+                return ground, batch_dates[min(bisect_right(batch_cum, x), len(batch_dates) - 1)]
+            ground = "B3"
+    day = _random_day(rng, earliest, end) if earliest <= end else _random_day(rng, start, end)
+    return ground, day
+
+
+def _second_draft(
+    rng: random.Random, firm: FakeFirm, first: _Draft, start: date, end: date
+) -> _Draft | None:
+    """A second listing, later than the first, or None when the first leads to none: a B3
+    penalty not carried out (D2, sharing its decision), a licence later revoked (D1), or a
+    penalty on top of a missing report."""
+    later_lo = first.decided_on + timedelta(days=rng.randint(90, 420))
+    if later_lo > end:
+        return None
+    later = _random_day(rng, later_lo, min(end, later_lo + timedelta(days=365)))
+    if first.ground == "B3":
+        if rng.random() < 0.7:
+            return _Draft(
+                firm,
+                "D2",
+                later,
+                first.authority,
+                "逾期不履行行政处罚决定{decision}，经催告后仍未履行",
+                None,
+                None,
+            )
+        if firm.licence_no is not None:
+            return _draft(rng, firm, "D1", later, start)
+        return None
+    if first.ground == "B1" and firm.licence_no is not None:
+        return _draft(rng, firm, rng.choice(("B2", "B3", "B3")), later, start)
+    return None
+
+
+def _decision_numbers(rng: random.Random, drafts: list[_Draft]) -> dict[int, str]:
+    """Decision numbers in chronological order of the penalties, per authority and year."""
     counters: dict[tuple[str, int], int] = {}
     numbers: dict[int, str] = {}
     order = sorted((d.penalty_on, i) for i, d in enumerate(drafts) if d.penalty_on is not None)
@@ -804,31 +826,25 @@ def listings(
         serial = counters.get(key, rng.randint(0, 4)) + rng.randint(1, 3)
         counters[key] = serial
         numbers[i] = f"{prefix}〔{penalty_on.year}〕{serial}号"
-    for i, j in shared.items():
-        numbers[i] = numbers[j]
+    return numbers
 
-    out: list[FakeListing] = []
-    for i, d in enumerate(drafts):
-        number = numbers.get(i)
-        facts = (
-            d.facts.format(decision=f"（{number}）" if number else "")
-            if d.ground == "D2"
-            else d.facts
-        )
-        out.append(
-            FakeListing(
-                d.firm,
-                GROUND_LISTS[d.ground],
-                d.ground,
-                d.decided_on,
-                d.authority,
-                number,
-                facts,
-                d.campaign,
-                _source_end(d.decided_on, end) if d.ground == "D4" else None,
-            )
-        )
-    return out
+
+def _finished(d: _Draft, number: str | None, end: date) -> FakeListing:
+    """The listing of a draft once its decision number is known."""
+    facts = (
+        d.facts.format(decision=f"（{number}）" if number else "") if d.ground == "D2" else d.facts
+    )
+    return FakeListing(
+        d.firm,
+        GROUND_LISTS[d.ground],
+        d.ground,
+        d.decided_on,
+        d.authority,
+        number,
+        facts,
+        d.campaign,
+        _source_end(d.decided_on, end) if d.ground == "D4" else None,
+    )
 
 
 def _source_end(decided_on: date, end: date) -> date:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 
 from registry import rules
 from registry.models import Evidence, Listing, Notice, Sanction
@@ -47,6 +47,15 @@ def listing_in_force(on: date) -> ColumnElement[bool]:
 
 def public_listings(on: date) -> Select[Listing]:
     return select(Listing).where(listing_in_force(on))
+
+
+def in_force_by_list(on: date) -> Select[str, int]:
+    """(list code, number of listings in force on `on`), one row per list that has any."""
+    return (
+        select(Listing.list_code, func.count())
+        .where(listing_in_force(on))
+        .group_by(Listing.list_code)
+    )
 
 
 def listing_is_in_force(listing: rules.HasLifecycle, on: date) -> bool:

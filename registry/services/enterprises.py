@@ -20,7 +20,7 @@ from registry.models import (
     Licence,
 )
 from registry.rules import Actor, check_may
-from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.history import check_change, flush, record_new, recorded
 from registry.services.lookups import Lookups
 
 
@@ -67,11 +67,7 @@ def _clean(values: dict[str, Any], current: Enterprise | None, lookups: Lookups)
 
 def create_enterprise(session: Session, actor: Actor, **values: Any) -> Enterprise:
     """Register an operator under the actor's authority (name, uscc, province_code, kind, address)."""
-    enterprise = new_enterprise(actor, values, Lookups(session))
-    session.add(enterprise)
-    flush(session)
-    record_event(session, actor, enterprise, "create")
-    return enterprise
+    return record_new(session, actor, new_enterprise(actor, values, Lookups(session)))
 
 
 def new_enterprise(actor: Actor, values: dict[str, Any], lookups: Lookups) -> Enterprise:
@@ -91,16 +87,13 @@ def update_enterprise(
     **values: Any,
 ) -> Enterprise:
     """Change an operator's data; a new name keeps the old one as a former name (曾用名)."""
-    check_may(actor, "edit", enterprise.authority_id)
-    check_version(enterprise, expected_version)
+    check_change(actor, enterprise, "edit", expected_version)
     cleaned = _clean(values, enterprise, Lookups(session))
-    before = snapshot(enterprise)
-    if "name" in cleaned and cleaned["name"] != enterprise.name:
-        _remember_name(session, enterprise, enterprise.name, used_until=None)
-    for key, value in cleaned.items():
-        setattr(enterprise, key, value)
-    flush(session)
-    record_event(session, actor, enterprise, "update", before=before)
+    with recorded(session, actor, enterprise, "update"):
+        if "name" in cleaned and cleaned["name"] != enterprise.name:
+            _remember_name(session, enterprise, enterprise.name, used_until=None)
+        for key, value in cleaned.items():
+            setattr(enterprise, key, value)
     return enterprise
 
 
@@ -149,40 +142,15 @@ def add_former_name(
     appends to the record, with an Event of the actor's authority.
     """
     former = new_former_name(actor, enterprise, name, used_until)
-    if former is not None:
-        session.add(former)
-        flush(session)
-        record_event(session, actor, former, "create", authority_id=actor.authority_id)
-    return former
+    if former is None:
+        return None
+    return record_new(session, actor, former, authority_id=actor.authority_id)
 
 
-def add_licence(
-    session: Session,
-    actor: Actor,
-    enterprise: Enterprise,
-    *,
-    number: str,
-    services: str = "",
-    issuer: Authority | None = None,
-    status: str = "valid",
-    issued_on: date | None = None,
-    expires_on: date | None = None,
-) -> Licence:
-    licence = new_licence(
-        actor,
-        enterprise,
-        number=number,
-        services=services,
-        issuer=issuer,
-        status=status,
-        issued_on=issued_on,
-        expires_on=expires_on,
-        lookups=Lookups(session),
-    )
-    session.add(licence)
-    flush(session)
-    record_event(session, actor, licence, "create", authority_id=enterprise.authority_id)
-    return licence
+def add_licence(session: Session, actor: Actor, enterprise: Enterprise, **values: Any) -> Licence:
+    """Record a licence of the operator; the values are those of `new_licence`."""
+    licence = new_licence(actor, enterprise, lookups=Lookups(session), **values)
+    return record_new(session, actor, licence, authority_id=enterprise.authority_id)
 
 
 def new_licence(

@@ -43,7 +43,7 @@ from registry.errors import DomainError, NotFoundError, ValidationError
 from registry.messages import _
 from registry.models import Evidence, Listing, Sanction
 from registry.rules import Actor, RuleViolation, check_may
-from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.history import check_change, record_new, recorded
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -305,10 +305,7 @@ def add_evidence(
         description=(description or "").strip(),
         uploaded_by_id=actor.user_id,
     )
-    session.add(evidence)
-    flush(session)
-    record_event(session, actor, evidence, "upload")
-    return evidence
+    return record_new(session, actor, evidence, "upload")
 
 
 def retract_evidence(
@@ -320,18 +317,15 @@ def retract_evidence(
     expected_version: int | None = None,
 ) -> Evidence:
     """Withdraw a file (wrong or superseded): it stops being shown, stays on disk and in the history."""
-    check_may(actor, "retract", evidence.authority_id)
-    check_version(evidence, expected_version)
+    check_change(actor, evidence, "retract", expected_version)
     if not (reason or "").strip():
         raise RuleViolation("reason_required", _("此操作须填写理由"))
     if evidence.retracted_at is not None:
         raise RuleViolation("already_retracted", _("该文件已撤回"))
-    before = snapshot(evidence)
-    evidence.retracted_at = utcnow()
-    evidence.retracted_by_id = actor.user_id
-    evidence.public = False
-    flush(session)
-    record_event(session, actor, evidence, "retract", before=before, reason=reason.strip())
+    with recorded(session, actor, evidence, "retract", reason=reason.strip()):
+        evidence.retracted_at = utcnow()
+        evidence.retracted_by_id = actor.user_id
+        evidence.public = False
     return evidence
 
 
@@ -344,14 +338,11 @@ def set_public(
     expected_version: int | None = None,
 ) -> Evidence:
     """A reviewer decides whether the public may download this file."""
-    check_may(actor, "mark_public", evidence.authority_id)
-    check_version(evidence, expected_version)
+    check_change(actor, evidence, "mark_public", expected_version)
     if public and evidence.retracted_at is not None:
         raise RuleViolation("retracted", _("已撤回的文件不能公开"))
-    before = snapshot(evidence)
-    evidence.public = bool(public)
-    flush(session)
-    record_event(session, actor, evidence, "mark_public", before=before)
+    with recorded(session, actor, evidence, "mark_public"):
+        evidence.public = bool(public)
     return evidence
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Mapper, Session
@@ -14,8 +16,10 @@ from registry import publog
 from registry.errors import ConflictError
 from registry.messages import _
 from registry.models import Event
-from registry.rules import Actor, is_cross_authority
+from registry.rules import Actor, check_may, is_cross_authority
 from registry.sequence import next_seq
+
+E = TypeVar("E")
 
 SKIPPED_COLUMNS = frozenset({"password_hash", "session_token", "updated_at", "created_at"})
 
@@ -147,3 +151,31 @@ def flush(session: Session) -> None:
         session.flush()
     except StaleDataError:
         raise ConflictError(_("此记录已被他人修改，请刷新后重试")) from None
+
+
+def record_new(
+    session: Session, actor: Actor, entity: E, action: str = "create", **event: Any
+) -> E:
+    """Add a new record, flush it and append the Event of its creation."""
+    session.add(entity)
+    flush(session)
+    record_event(session, actor, entity, action, **event)
+    return entity
+
+
+@contextmanager
+def recorded(
+    session: Session, actor: Actor, entity: Any, action: str, *, reason: str = ""
+) -> Iterator[None]:
+    """The change made in the block, recorded: the snapshot before it, then a flush and
+    the Event of `action`. Nothing is recorded when the block raises."""
+    before = snapshot(entity)
+    yield
+    flush(session)
+    record_event(session, actor, entity, action, before=before, reason=reason)
+
+
+def check_change(actor: Actor, entity: Any, action: str, expected_version: int | None) -> None:
+    """The actor may do `action` to this authority's record, as loaded at `expected_version`."""
+    check_may(actor, action, entity.authority_id)
+    check_version(entity, expected_version)

@@ -22,7 +22,15 @@ from registry.rules import (
     check_reason,
     next_state,
 )
-from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.history import (
+    check_change,
+    check_version,
+    flush,
+    record_event,
+    record_new,
+    recorded,
+    snapshot,
+)
 from registry.services.sanctions import publish_sanction
 
 EDITABLE = ("ground", "decided_on", "sanction", "facts", "source_expires_on")
@@ -71,32 +79,11 @@ def _clean(values: dict[str, Any], on: date) -> dict[str, Any]:
 
 
 def create_listing(
-    session: Session,
-    actor: Actor,
-    enterprise: Enterprise,
-    *,
-    ground: Ground,
-    decided_on: date,
-    sanction: Sanction | None = None,
-    facts: str = "",
-    source_expires_on: date | None = None,
-    on: date | None = None,
+    session: Session, actor: Actor, enterprise: Enterprise, **values: Any
 ) -> Listing:
-    """A draft listing of the actor's authority; the list follows from the ground."""
-    listing = new_listing(
-        actor,
-        enterprise,
-        ground=ground,
-        decided_on=decided_on,
-        sanction=sanction,
-        facts=facts,
-        source_expires_on=source_expires_on,
-        on=on,
-    )
-    session.add(listing)
-    flush(session)
-    record_event(session, actor, listing, "create")
-    return listing
+    """A draft listing of the actor's authority; the list follows from the ground. The
+    values are those of `new_listing`."""
+    return record_new(session, actor, new_listing(actor, enterprise, **values))
 
 
 def new_listing(
@@ -145,14 +132,12 @@ def update_listing(
     check_version(listing, expected_version)
     on = on or rules.today()
     cleaned = _clean({k: v for k, v in values.items() if k in EDITABLE}, on)
-    before = snapshot(listing)
-    for key, value in cleaned.items():
-        setattr(listing, key, value)
-    if "ground" in cleaned:
-        listing.list_code = cleaned["ground"].list_code
-    _check_consistency(listing, on)
-    flush(session)
-    record_event(session, actor, listing, "update", before=before)
+    with recorded(session, actor, listing, "update"):
+        for key, value in cleaned.items():
+            setattr(listing, key, value)
+        if "ground" in cleaned:
+            listing.list_code = cleaned["ground"].list_code
+        _check_consistency(listing, on)
     return listing
 
 
@@ -166,8 +151,7 @@ def _transition(
     expected_version: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Check who may act and whether the state allows it; returns (new state, snapshot)."""
-    check_may(actor, action, listing.authority_id)
-    check_version(listing, expected_version)
+    check_change(actor, listing, action, expected_version)
     check_reason(action, reason)
     return next_state(listing.state, action), snapshot(listing)
 

@@ -23,7 +23,7 @@ from registry.rules import (
     check_reason,
     next_state,
 )
-from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.history import check_change, check_version, record_new, recorded
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,118}$")
 
@@ -72,10 +72,7 @@ def create_notice(
         listings=list(listings),
         created_by_id=actor.user_id,
     )
-    session.add(notice)
-    flush(session)
-    record_event(session, actor, notice, "create")
-    return notice
+    return record_new(session, actor, notice)
 
 
 def update_notice(
@@ -89,18 +86,16 @@ def update_notice(
     check_may(actor, "edit", notice.authority_id)
     check_editable(notice.state)
     check_version(notice, expected_version)
-    before = snapshot(notice)
-    if "title" in values:
-        if not values["title"].strip():
-            raise ValidationError({"title": _("请填写标题")})
-        notice.title = values["title"].strip()
-    if "body_md" in values:
-        notice.body_md = values["body_md"]
-    if "listings" in values:
-        _check_listings(actor, notice.kind, values["listings"])
-        notice.listings = list(values["listings"])
-    flush(session)
-    record_event(session, actor, notice, "update", before=before)
+    with recorded(session, actor, notice, "update"):
+        if "title" in values:
+            if not values["title"].strip():
+                raise ValidationError({"title": _("请填写标题")})
+            notice.title = values["title"].strip()
+        if "body_md" in values:
+            notice.body_md = values["body_md"]
+        if "listings" in values:
+            _check_listings(actor, notice.kind, values["listings"])
+            notice.listings = list(values["listings"])
     return notice
 
 
@@ -114,24 +109,17 @@ def transition_notice(
     expected_version: int | None = None,
 ) -> Notice:
     """submit / return / publish a notice (four eyes on publish)."""
-    check_may(actor, action, notice.authority_id)
-    check_version(notice, expected_version)
+    check_change(actor, notice, action, expected_version)
     check_reason(action, reason)
     new_state = next_state(notice.state, action, rules.NOTICE_TRANSITIONS)
-    before = snapshot(notice)
-    if action == "submit":
-        notice.submitted_by_id = actor.user_id
-    elif action == "publish":
-        check_four_eyes(actor, notice.submitted_by_id)
-        unpublished = [item for item in notice.listings if item.state in ("draft", "submitted")]
-        if unpublished:
-            raise RuleViolation(
-                "notice_unpublished_listing",
-                _("公告包含尚未公示的记录"),
-            )
-        notice.published_by_id = actor.user_id
-        notice.published_at = utcnow()
-    notice.state = new_state
-    flush(session)
-    record_event(session, actor, notice, action, before=before, reason=reason)
+    with recorded(session, actor, notice, action, reason=reason):
+        if action == "submit":
+            notice.submitted_by_id = actor.user_id
+        elif action == "publish":
+            check_four_eyes(actor, notice.submitted_by_id)
+            if any(item.state in ("draft", "submitted") for item in notice.listings):
+                raise RuleViolation("notice_unpublished_listing", _("公告包含尚未公示的记录"))
+            notice.published_by_id = actor.user_id
+            notice.published_at = utcnow()
+        notice.state = new_state
     return notice

@@ -11,7 +11,7 @@ from registry.errors import ValidationError
 from registry.messages import _
 from registry.models import Listing, Petition
 from registry.rules import Actor, RuleViolation, check_may
-from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.history import check_change, record_new, recorded
 
 PETITION_KINDS = ("objection", "credit_repair")
 OUTCOMES = ("upheld", "rejected", "withdrawn")
@@ -56,10 +56,7 @@ def record_petition(
         statement=statement.strip(),
         recorded_by_id=actor.user_id,
     )
-    session.add(petition)
-    flush(session)
-    record_event(session, actor, petition, "create")
-    return petition
+    return record_new(session, actor, petition)
 
 
 def decide_petition(
@@ -74,8 +71,7 @@ def decide_petition(
 ) -> Petition:
     """A reviewer decides: upheld (then remove or annul the listing separately, each with
     its Event), rejected, or withdrawn by the petitioner."""
-    check_may(actor, "decide_petition", petition.authority_id)
-    check_version(petition, expected_version)
+    check_change(actor, petition, "decide_petition", expected_version)
     if petition.state != "received":
         raise RuleViolation("petition_decided", _("该申请已处理"))
     if outcome_state not in OUTCOMES:
@@ -85,11 +81,9 @@ def decide_petition(
     decided_on = decided_on or rules.today()
     if decided_on < petition.received_on:
         raise ValidationError({"decided_on": _("处理日期早于收到日期")})
-    before = snapshot(petition)
-    petition.state = outcome_state
-    petition.outcome = outcome.strip()
-    petition.decided_on = decided_on
-    petition.decided_by_id = actor.user_id
-    flush(session)
-    record_event(session, actor, petition, "decide", before=before, reason=outcome.strip())
+    with recorded(session, actor, petition, "decide", reason=outcome.strip()):
+        petition.state = outcome_state
+        petition.outcome = outcome.strip()
+        petition.decided_on = decided_on
+        petition.decided_by_id = actor.user_id
     return petition

@@ -21,7 +21,7 @@ from registry.rules import (
     check_reason,
     next_state,
 )
-from registry.services.history import check_version, flush, record_event, snapshot
+from registry.services.history import check_change, check_version, record_new, recorded
 from registry.services.lookups import Lookups
 
 EDITABLE = (
@@ -98,11 +98,7 @@ def record_sanction(
 ) -> Sanction:
     """Record a penalty decision as a draft of the actor's authority."""
     on = on or rules.today()
-    sanction = new_sanction(actor, enterprise, values, on, Lookups(session))
-    session.add(sanction)
-    flush(session)
-    record_event(session, actor, sanction, "create")
-    return sanction
+    return record_new(session, actor, new_sanction(actor, enterprise, values, on, Lookups(session)))
 
 
 def new_sanction(
@@ -137,11 +133,9 @@ def update_sanction(
         on or rules.today(),
         Lookups(session),
     )
-    before = snapshot(sanction)
-    for key, value in cleaned.items():
-        setattr(sanction, key, value)
-    flush(session)
-    record_event(session, actor, sanction, "update", before=before)
+    with recorded(session, actor, sanction, "update"):
+        for key, value in cleaned.items():
+            setattr(sanction, key, value)
     return sanction
 
 
@@ -154,12 +148,9 @@ def _transition(
     reason: str = "",
     expected_version: int | None = None,
 ) -> Sanction:
-    check_may(actor, action, sanction.authority_id)
-    check_version(sanction, expected_version)
-    before = snapshot(sanction)
-    change(actor, sanction, action, reason)
-    flush(session)
-    record_event(session, actor, sanction, action, before=before, reason=reason)
+    check_change(actor, sanction, action, expected_version)
+    with recorded(session, actor, sanction, action, reason=reason):
+        change(actor, sanction, action, reason)
     return sanction
 
 

@@ -491,8 +491,6 @@ def _responses(schema: str, *errors: int) -> dict[str, Any]:
 
 def openapi_document(server: str, provinces: list[str], grounds: list[str]) -> dict[str, Any]:
     """The API's description; tests check every response against it."""
-    province = {"type": "string", "enum": provinces}
-    listing = _object({"id": {"type": "integer"}} | _FIRM_PROPS | _LISTING_PROPS)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -502,126 +500,128 @@ def openapi_document(server: str, provinces: list[str], grounds: list[str]) -> d
             "Dates are ISO 8601 (Asia/Shanghai calendar days).",
         },
         "servers": [{"url": server + "/api/v1"}],
-        "paths": {
-            "/listings": {
-                "get": {
-                    "summary": "Listings in force, newest first",
-                    "operationId": "listListings",
-                    "parameters": [
-                        _param("list", {"type": "string", "enum": list(LISTS)}, "bad | dishonest"),
-                        _param("province", province, "GB/T 2260 province code of the firm"),
-                        _param("since", {"type": "string", "format": "date"}, "listed on or after"),
-                        *_PAGE_PARAMS,
-                    ],
-                    "responses": _responses("ListingPage", 400),
-                }
-            },
-            "/search": {
-                "get": {
-                    "summary": "Firms by name (part), USCC, licence or decision number",
-                    "operationId": "searchFirms",
-                    "parameters": [
-                        _param(
-                            "q",
-                            {"type": "string", "maxLength": MAX_QUERY},
-                            f"what to look for, at most {MAX_QUERY} characters",
-                        ),
-                        _param("list", {"type": "string", "enum": list(LISTS)}, "bad | dishonest"),
-                        _param("province", province, "GB/T 2260 province code of the firm"),
-                        _param("ground", {"type": "string", "enum": grounds}, "ground code"),
-                        _param(
-                            "page",
-                            {"type": "integer", "minimum": 1, "maximum": SEARCH_MAX_PAGE},
-                            "page number, from 1",
-                        ),
-                        _PAGE_PARAMS[1],
-                    ],
-                    "responses": _responses("SearchPage", 400),
-                }
-            },
-            "/enterprises/{uscc}": {
-                "get": {
-                    "summary": "A firm with its in-force listings and published sanctions",
-                    "operationId": "getEnterprise",
-                    "parameters": [_param("uscc", _STR, "unified social credit code", "path")],
-                    "responses": _responses("Enterprise", 404),
-                }
-            },
-            "/notices": {
-                "get": {
-                    "summary": "Published exposure and removal notices, newest first",
-                    "operationId": "listNotices",
-                    "parameters": [
-                        _param(
-                            "kind",
-                            {"type": "string", "enum": list(NOTICE_KINDS)},
-                            "exposure | removal",
-                        ),
-                        *_PAGE_PARAMS,
-                    ],
-                    "responses": _responses("NoticePage", 400),
-                }
-            },
-            "/notices/{slug}": {
-                "get": {
-                    "summary": "One published notice with the listings it names",
-                    "operationId": "getNotice",
-                    "parameters": [_param("slug", _STR, "the notice's slug", "path")],
-                    "responses": _responses("NoticeDetail", 404),
-                }
-            },
-        },
-        "components": {
-            "schemas": {
-                "Error": _object(
-                    {"error": _object({"code": {"type": "integer"}, "message": {"type": "string"}})}
+        "paths": _openapi_paths(provinces, grounds),
+        "components": {"schemas": _openapi_schemas()},
+    }
+
+
+def _get(summary: str, operation: str, parameters: list[Any], responses: dict) -> dict:
+    """A read-only path of the API."""
+    return {
+        "get": {
+            "summary": summary,
+            "operationId": operation,
+            "parameters": parameters,
+            "responses": responses,
+        }
+    }
+
+
+def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
+    province = _param(
+        "province", {"type": "string", "enum": provinces}, "GB/T 2260 province code of the firm"
+    )
+    list_code = _param("list", {"type": "string", "enum": list(LISTS)}, "bad | dishonest")
+    return {
+        "/listings": _get(
+            "Listings in force, newest first",
+            "listListings",
+            [
+                list_code,
+                province,
+                _param("since", {"type": "string", "format": "date"}, "listed on or after"),
+                *_PAGE_PARAMS,
+            ],
+            _responses("ListingPage", 400),
+        ),
+        "/search": _get(
+            "Firms by name (part), USCC, licence or decision number",
+            "searchFirms",
+            [
+                _param(
+                    "q",
+                    {"type": "string", "maxLength": MAX_QUERY},
+                    f"what to look for, at most {MAX_QUERY} characters",
                 ),
-                "Listing": _object(_LISTING_PROPS),
-                "ListingRow": listing,
-                "ListingPage": _paged("ListingRow"),
-                "Sanction": _object(
-                    {
-                        "decision_no": _STR,
-                        "decided_on": _DATE,
-                        "authority": _STR,
-                        "authority_code": _STR,
-                        "facts": _STR,
-                        "legal_basis": _STR,
-                        "measures": {"type": "array", "items": _STR},
-                        "fine_amount": _NSTR,
-                        "campaign": _STR,
-                    }
+                list_code,
+                province,
+                _param("ground", {"type": "string", "enum": grounds}, "ground code"),
+                _param(
+                    "page",
+                    {"type": "integer", "minimum": 1, "maximum": SEARCH_MAX_PAGE},
+                    "page number, from 1",
                 ),
-                "Enterprise": _object(
-                    _FIRM_PROPS
-                    | {
-                        "former_names": {"type": "array", "items": _STR},
-                        "licences": {
-                            "type": "array",
-                            "items": _object({"number": _STR, "services": _STR, "status": _STR}),
-                        },
-                        "listings": {"type": "array", "items": _ref("Listing")},
-                        "sanctions": {"type": "array", "items": _ref("Sanction")},
-                    }
+                _PAGE_PARAMS[1],
+            ],
+            _responses("SearchPage", 400),
+        ),
+        "/enterprises/{uscc}": _get(
+            "A firm with its in-force listings and published sanctions",
+            "getEnterprise",
+            [_param("uscc", _STR, "unified social credit code", "path")],
+            _responses("Enterprise", 404),
+        ),
+        "/notices": _get(
+            "Published exposure and removal notices, newest first",
+            "listNotices",
+            [
+                _param(
+                    "kind", {"type": "string", "enum": list(NOTICE_KINDS)}, "exposure | removal"
                 ),
-                "Notice": _object(_NOTICE_PROPS),
-                "NoticePage": _paged("Notice"),
-                "SearchResult": _object(
-                    _FIRM_PROPS | {"listings": {"type": "array", "items": _ref("Listing")}}
-                ),
-                "SearchPage": _paged("SearchResult"),
-                "NoticeDetail": _object(
-                    _NOTICE_PROPS
-                    | {
-                        "body_md": _STR,
-                        "listings": {
-                            "type": "array",
-                            "items": _object(_FIRM_PROPS | _LISTING_PROPS),
-                        },
-                    }
-                ),
+                *_PAGE_PARAMS,
+            ],
+            _responses("NoticePage", 400),
+        ),
+        "/notices/{slug}": _get(
+            "One published notice with the listings it names",
+            "getNotice",
+            [_param("slug", _STR, "the notice's slug", "path")],
+            _responses("NoticeDetail", 404),
+        ),
+    }
+
+
+def _openapi_schemas() -> dict[str, Any]:
+    def array(items: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "array", "items": items}
+
+    return {
+        "Error": _object(
+            {"error": _object({"code": {"type": "integer"}, "message": {"type": "string"}})}
+        ),
+        "Listing": _object(_LISTING_PROPS),
+        "ListingRow": _object({"id": {"type": "integer"}} | _FIRM_PROPS | _LISTING_PROPS),
+        "ListingPage": _paged("ListingRow"),
+        "Sanction": _object(
+            {
+                "decision_no": _STR,
+                "decided_on": _DATE,
+                "authority": _STR,
+                "authority_code": _STR,
+                "facts": _STR,
+                "legal_basis": _STR,
+                "measures": array(_STR),
+                "fine_amount": _NSTR,
+                "campaign": _STR,
             }
-        },
+        ),
+        "Enterprise": _object(
+            _FIRM_PROPS
+            | {
+                "former_names": array(_STR),
+                "licences": array(_object({"number": _STR, "services": _STR, "status": _STR})),
+                "listings": array(_ref("Listing")),
+                "sanctions": array(_ref("Sanction")),
+            }
+        ),
+        "Notice": _object(_NOTICE_PROPS),
+        "NoticePage": _paged("Notice"),
+        "SearchResult": _object(_FIRM_PROPS | {"listings": array(_ref("Listing"))}),
+        "SearchPage": _paged("SearchResult"),
+        "NoticeDetail": _object(
+            _NOTICE_PROPS
+            | {"body_md": _STR, "listings": array(_object(_FIRM_PROPS | _LISTING_PROPS))}
+        ),
     }
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import io
 
 from flask import Blueprint, Response, render_template, stream_with_context
-from sqlalchemy import func, select
 
 from registry import exports, rules, visibility
 from registry.database import get_session
-from registry.models import Listing
 from registry.web.api import allow_cors
 
 bp = Blueprint("data", __name__, url_prefix="/data")
@@ -25,13 +23,7 @@ def _disposition(on, ext: str) -> dict[str, str]:
 def index():
     session = get_session()
     today = rules.today()
-    counts = dict(
-        session.execute(
-            select(Listing.list_code, func.count())
-            .where(visibility.listing_in_force(today))
-            .group_by(Listing.list_code)
-        ).all()
-    )
+    counts = dict(session.execute(visibility.in_force_by_list(today)).all())
     return render_template("data/index.html", counts=counts, today=today, columns=exports.COLUMNS)
 
 

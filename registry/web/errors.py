@@ -32,6 +32,11 @@ def _render(status: int, title: str, message: str, headers: list[tuple[str, str]
     return page, status, headers
 
 
+def _unavailable(title: str, message: str):
+    """A 503 that tells the client when to try again."""
+    return _render(503, title, message, [("Retry-After", str(RETRY_AFTER_SECONDS))])
+
+
 def _exception_headers(exc: HTTPException) -> list[tuple[str, str]]:
     """The headers the exception's own answer would carry: `Allow` on a 405 (RFC 9110),
     `Retry-After`, `WWW-Authenticate`; the body, and so its type, is ours."""
@@ -94,11 +99,6 @@ def init_app(app: Flask) -> None:
         if status == 403:
             _log_denial(403, f"{exc.code}: {exc.message}")
         return _render(status, "Forbidden" if status == 403 else "Bad Request", error_message(exc))
-
-
-def _unavailable(title: str, message: str):
-    """503 with Retry-After: a fault of one part (index, database), for a while."""
-    return _render(503, title, message, [("Retry-After", str(RETRY_AFTER_SECONDS))])
 
 
 def _is_disconnect(exc: DBAPIError) -> bool:

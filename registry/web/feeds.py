@@ -5,6 +5,7 @@ immutable, so an item's GUID, date and summary never change after the fact."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
@@ -108,19 +109,15 @@ def _headers(response: Response, fmt: str, checked: Validators) -> Response:
     return response
 
 
-def _not_modified(fmt: str, follows: str = "events") -> tuple[Response | None, Validators]:
-    """A 304 when the client's copy is current (nothing built), else None and the
-    validators to send with the feed."""
+def _serve(fmt: str, build: Callable[[], feeds.Feed], follows: str = "events") -> Response:
+    """The feed `build` makes, or a 304 (nothing built) when the client's copy is current;
+    either with the validators of the sequence the feed follows."""
     checked = validators(fmt, follows)
-    if is_resource_modified(
+    if not is_resource_modified(
         request.environ, etag=checked.etag, last_modified=checked.last_modified
     ):
-        return None, checked
-    return _headers(Response(status=304), fmt, checked), checked
-
-
-def _answer(feed: feeds.Feed, fmt: str, checked: Validators) -> Response:
-    return _headers(Response(feeds.render(feed, fmt)), fmt, checked)
+        return _headers(Response(status=304), fmt, checked)
+    return _headers(Response(feeds.render(build(), fmt)), fmt, checked)
 
 
 def _fmt(ext: str, allowed: tuple[str, ...] = feeds.FORMATS) -> str:
@@ -237,68 +234,66 @@ def _self() -> str:
 
 @bp.get("/notices.<ext>")
 def notices_feed(ext: str):
-    fmt = _fmt(ext)
-    early, checked = _not_modified(fmt)
-    if early is not None:
-        return early
-    feed = feeds.Feed(
-        id=_tag("feeds/notices"),
-        title=_("电信业务经营不良名单和失信名单 · 公告"),
-        link=f"{base_url()}/notices",
-        self_link=_self(),
-        description=_("电信管理机构发布的曝光公告和移出公告"),
-        items=[notice_item(notice) for notice in published_notices()],
+    return _serve(
+        _fmt(ext),
+        lambda: feeds.Feed(
+            id=_tag("feeds/notices"),
+            title=_("电信业务经营不良名单和失信名单 · 公告"),
+            link=f"{base_url()}/notices",
+            self_link=_self(),
+            description=_("电信管理机构发布的曝光公告和移出公告"),
+            items=[notice_item(notice) for notice in published_notices()],
+        ),
     )
-    return _answer(feed, fmt, checked)
 
 
 @bp.get("/listings.<ext>")
 def listings_feed(ext: str):
-    fmt = _fmt(ext)
-    early, checked = _not_modified(fmt, follows="log")
-    if early is not None:
-        return early
-    feed = feeds.Feed(
-        id=_tag("feeds/listings"),
-        title=_("电信业务经营不良名单和失信名单 · 列入与移出"),
-        link=f"{base_url()}/",
-        self_link=_self(),
-        description=_("每一次列入公示和每一次移出"),
-        items=[log_item(entry) for entry in listing_entries([])],
+    return _serve(
+        _fmt(ext),
+        lambda: feeds.Feed(
+            id=_tag("feeds/listings"),
+            title=_("电信业务经营不良名单和失信名单 · 列入与移出"),
+            link=f"{base_url()}/",
+            self_link=_self(),
+            description=_("每一次列入公示和每一次移出"),
+            items=[log_item(entry) for entry in listing_entries([])],
+        ),
+        follows="log",
     )
-    return _answer(feed, fmt, checked)
 
 
 @bp.get("/enterprises/<uscc>.<ext>")
 def enterprise_feed(uscc: str, ext: str):
     fmt = _fmt(ext, ("atom",))
-    session = get_session()
-    enterprise = session.scalar(
+    enterprise = get_session().scalar(
         select(Enterprise).where(Enterprise.uscc == text.canonical_uscc(uscc))
     )
     if enterprise is None:
         abort(404)
-    early, checked = _not_modified(fmt)
-    if early is not None:
-        return early
-    listing_ids = select(Listing.id).where(Listing.enterprise_id == enterprise.id)
-    entries = listing_entries([LogEntry.entity_id.in_(listing_ids)])
-    notices = published_notices(
-        Notice.id.in_(
-            select(notice_listing.c.notice_id).where(notice_listing.c.listing_id.in_(listing_ids))
+
+    def build() -> feeds.Feed:
+        listing_ids = select(Listing.id).where(Listing.enterprise_id == enterprise.id)
+        entries = listing_entries([LogEntry.entity_id.in_(listing_ids)])
+        notices = published_notices(
+            Notice.id.in_(
+                select(notice_listing.c.notice_id).where(
+                    notice_listing.c.listing_id.in_(listing_ids)
+                )
+            )
         )
-    )
-    if not entries and not notices:
-        abort(404)
-    feed = feeds.Feed(
-        id=_tag(f"feeds/enterprises/{enterprise.uscc}"),
-        title=enterprise.name,
-        link=base_url() + enterprise_path(enterprise),
-        self_link=_self(),
-        description=_("关于该经营者公示的全部信息"),
-        items=[log_item(e) for e in entries] + [notice_item(n) for n in notices],
-    )
-    return _answer(feed, fmt, checked)
+        if not entries and not notices:
+            abort(404)
+        return feeds.Feed(
+            id=_tag(f"feeds/enterprises/{enterprise.uscc}"),
+            title=enterprise.name,
+            link=base_url() + enterprise_path(enterprise),
+            self_link=_self(),
+            description=_("关于该经营者公示的全部信息"),
+            items=[log_item(e) for e in entries] + [notice_item(n) for n in notices],
+        )
+
+    return _serve(fmt, build)
 
 
 @bp.get("/provinces/<code>.<ext>")
@@ -307,19 +302,18 @@ def province_feed(code: str, ext: str):
     authority = get_session().scalar(select(Authority).where(Authority.code == code.upper()))
     if authority is None:
         abort(404)
-    early, checked = _not_modified(fmt)
-    if early is not None:
-        return early
-    feed = feeds.Feed(
-        id=_tag(f"feeds/provinces/{authority.code}"),
-        title=authority.name,
-        link=f"{base_url()}/",
-        self_link=_self(),
-        description=_("%(name)s 公示的列入、移出和公告", name=authority.name),
-        items=[log_item(e) for e in listing_entries([LogEntry.authority_id == authority.id])]
-        + [notice_item(n) for n in published_notices(Notice.authority_id == authority.id)],
+    return _serve(
+        fmt,
+        lambda: feeds.Feed(
+            id=_tag(f"feeds/provinces/{authority.code}"),
+            title=authority.name,
+            link=f"{base_url()}/",
+            self_link=_self(),
+            description=_("%(name)s 公示的列入、移出和公告", name=authority.name),
+            items=[log_item(e) for e in listing_entries([LogEntry.authority_id == authority.id])]
+            + [notice_item(n) for n in published_notices(Notice.authority_id == authority.id)],
+        ),
     )
-    return _answer(feed, fmt, checked)
 
 
 @bp.get("/search.<ext>")
@@ -328,24 +322,28 @@ def search_feed(ext: str):
     fmt = _fmt(ext)
     session = get_session()
     query, filters = search_args(session)
-    early, checked = _not_modified(fmt)
-    if early is not None:
-        return early
-    result = indexing.search(query, filters, 1, SEARCH_HITS, session=session)
-    listing_ids = [
-        listing.id for _, found in search_listings(session, result, filters) for listing in found
-    ]
-    entries = listing_entries([LogEntry.entity_id.in_(listing_ids), LogEntry.action == "publish"])
-    params = {k: v for k, v in request.args.items() if k in SEARCH_PARAMS and v}
-    feed = feeds.Feed(
-        id=_tag("feeds/search?" + urlencode(sorted(params.items()))),
-        title=_("搜索：%(q)s", q=query) if query else _("搜索"),
-        link=f"{base_url()}/search" + ("?" + urlencode(params) if params else ""),
-        self_link=_self() + ("?" + urlencode(params) if params else ""),
-        description=_("与该搜索匹配的公示记录，最新的在前"),
-        items=[log_item(entry) for entry in entries],
-    )
-    return _answer(feed, fmt, checked)
+
+    def build() -> feeds.Feed:
+        result = indexing.search(query, filters, 1, SEARCH_HITS, session=session)
+        listing_ids = [
+            listing.id
+            for _, found in search_listings(session, result, filters)
+            for listing in found
+        ]
+        entries = listing_entries(
+            [LogEntry.entity_id.in_(listing_ids), LogEntry.action == "publish"]
+        )
+        params = {k: v for k, v in request.args.items() if k in SEARCH_PARAMS and v}
+        return feeds.Feed(
+            id=_tag("feeds/search?" + urlencode(sorted(params.items()))),
+            title=_("搜索：%(q)s", q=query) if query else _("搜索"),
+            link=f"{base_url()}/search" + ("?" + urlencode(params) if params else ""),
+            self_link=_self() + ("?" + urlencode(params) if params else ""),
+            description=_("与该搜索匹配的公示记录，最新的在前"),
+            items=[log_item(entry) for entry in entries],
+        )
+
+    return _serve(fmt, build)
 
 
 @bp.errorhandler(BadParameter)

@@ -79,13 +79,7 @@ def public_helpers() -> dict[str, object]:
 def home():
     session = get_session()
     today = rules.today()
-    counts = dict(
-        session.execute(
-            select(Listing.list_code, func.count())
-            .where(visibility.listing_in_force(today))
-            .group_by(Listing.list_code)
-        ).all()
-    )
+    counts = dict(session.execute(visibility.in_force_by_list(today)).all())
     latest = session.scalars(
         visibility.public_listings(today)
         .options(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from types import ModuleType
 from typing import Any, TypeVar, cast
 
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -138,6 +140,30 @@ def register_transitions(
         )
 
 
+def workflow_verbs(
+    service: ModuleType,
+    noun: str,
+    actions: Iterable[str],
+    **extra: Callable[[Any], dict[str, Any]],
+) -> dict[str, Callable[..., Any]]:
+    """The verbs for register_transitions of a record whose service has one function per
+    action, `<action>_<noun>(session, actor, record[, reason], expected_version=...)`. The
+    reason goes to the actions that need one (rules.ACTIONS_NEEDING_REASON); `extra[action]`
+    gives an action's further arguments from the form."""
+
+    def verb(action: str) -> Callable[..., Any]:
+        function = getattr(service, f"{action}_{noun}")
+
+        def run(db: Session, who: rules.Actor, record: Any, form: Any) -> Any:
+            reason = (form.reason.data or "",) if action in rules.ACTIONS_NEEDING_REASON else ()
+            more = extra[action](form) if action in extra else {}
+            return function(db, who, record, *reason, expected_version=form.version_id.data, **more)
+
+        return run
+
+    return {action: verb(action) for action in actions}
+
+
 def save_form(
     form: Any, change: Callable[[Session], T], *, rule_errors: bool = False
 ) -> tuple[int, T | None]:
@@ -164,6 +190,30 @@ def save_form(
         return 400, None
     db.commit()
     return 200, result
+
+
+def form_page(
+    form: Any,
+    change: Callable[[Session], T],
+    *,
+    done: str,
+    saved_url: Callable[[T], str],
+    template: str,
+    rule_errors: bool = False,
+    **context: Any,
+) -> ResponseReturnValue:
+    """A form page: a GET shows the form; a valid POST runs `change` through save_form and,
+    once committed, flashes `done` and redirects to `saved_url(result)`. Anything else shows
+    the form again with save_form's status (400 for a form that is not valid)."""
+    from flask import flash, redirect, render_template, request
+
+    status = 400 if request.method == "POST" else 200
+    if form.validate_on_submit():
+        status, result = save_form(form, change, rule_errors=rule_errors)
+        if status == 200:
+            flash(done, "success")
+            return redirect(saved_url(cast(T, result)))
+    return render_template(template, form=form, **context), status
 
 
 def form_messages(form: Any) -> list[str]:

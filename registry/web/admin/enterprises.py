@@ -12,7 +12,7 @@ from registry.database import get_session
 from registry.models import Authority, Enterprise, Listing, Sanction
 from registry.services import enterprises as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import history, save_form
+from registry.web.admin.common import form_page, history, save_form
 from registry.web.admin.forms import (
     EnterpriseForm,
     FormerNameForm,
@@ -56,28 +56,32 @@ def enterprises():
     return render_template("admin/enterprises.html", items=items, q=q)
 
 
+def _values(form: EnterpriseForm) -> dict:
+    return {
+        "name": form.name.data,
+        "uscc": form.uscc.data or None,
+        "province_code": form.province_code.data or None,
+        "kind": form.kind.data,
+        "address": form.address.data or "",
+    }
+
+
+def _to_enterprise(enterprise: Enterprise) -> str:
+    return url_for("admin.enterprise", enterprise_id=enterprise.id)
+
+
 @bp.route("/enterprises/new", methods=["GET", "POST"])
 @requires("create")
 def enterprise_new():
     form = _enterprise_form()
-    status = 400 if request.method == "POST" else 200
-    if form.validate_on_submit():
-        status, enterprise = save_form(
-            form,
-            lambda db: service.create_enterprise(
-                db,
-                actor(),
-                name=form.name.data,
-                uscc=form.uscc.data or None,
-                province_code=form.province_code.data or None,
-                kind=form.kind.data,
-                address=form.address.data or "",
-            ),
-        )
-        if enterprise is not None:
-            flash(_("已登记经营者。"), "success")
-            return redirect(url_for("admin.enterprise", enterprise_id=enterprise.id))
-    return render_template("admin/enterprise_form.html", form=form, enterprise=None), status
+    return form_page(
+        form,
+        lambda db: service.create_enterprise(db, actor(), **_values(form)),
+        done=_("已登记经营者。"),
+        saved_url=_to_enterprise,
+        template="admin/enterprise_form.html",
+        enterprise=None,
+    )
 
 
 @bp.get("/enterprises/<int:enterprise_id>")
@@ -114,27 +118,16 @@ def enterprise_edit(enterprise_id: int):
     form = _enterprise_form(obj=record if request.method == "GET" else None)
     if request.method == "GET":
         form.province_code.data = record.province_code or ""
-        return render_template("admin/enterprise_form.html", form=form, enterprise=record)
-    status = 400
-    if form.validate_on_submit():
-        status, _saved = save_form(
-            form,
-            lambda db: service.update_enterprise(
-                db,
-                actor(),
-                record,
-                expected_version=form.version_id.data,
-                name=form.name.data,
-                uscc=form.uscc.data or None,
-                province_code=form.province_code.data or None,
-                kind=form.kind.data,
-                address=form.address.data or "",
-            ),
-        )
-        if status == 200:
-            flash(_("已保存。"), "success")
-            return redirect(url_for("admin.enterprise", enterprise_id=record.id))
-    return render_template("admin/enterprise_form.html", form=form, enterprise=record), status
+    return form_page(
+        form,
+        lambda db: service.update_enterprise(
+            db, actor(), record, expected_version=form.version_id.data, **_values(form)
+        ),
+        done=_("已保存。"),
+        saved_url=lambda _saved: _to_enterprise(record),
+        template="admin/enterprise_form.html",
+        enterprise=record,
+    )
 
 
 @bp.post("/enterprises/<int:enterprise_id>/licences")
@@ -142,25 +135,23 @@ def enterprise_edit(enterprise_id: int):
 def licence_add(enterprise_id: int):
     record = load(Enterprise, enterprise_id, "edit", shared=True)
     form = LicenceForm()
-    status = 400
-    if form.validate_on_submit():
-        status, _added = save_form(
-            form,
-            lambda db: service.add_licence(
-                db,
-                actor(),
-                record,
-                number=form.number.data,
-                services=form.services.data or "",
-                status=form.status.data,
-                issued_on=form.issued_on.data,
-                expires_on=form.expires_on.data,
-            ),
-        )
-        if status == 200:
-            flash(_("已添加许可证。"), "success")
-            return redirect(url_for("admin.enterprise", enterprise_id=record.id))
-    return render_template("admin/licence_form.html", form=form, enterprise=record), status
+    return form_page(
+        form,
+        lambda db: service.add_licence(
+            db,
+            actor(),
+            record,
+            number=form.number.data,
+            services=form.services.data or "",
+            status=form.status.data,
+            issued_on=form.issued_on.data,
+            expires_on=form.expires_on.data,
+        ),
+        done=_("已添加许可证。"),
+        saved_url=lambda _added: _to_enterprise(record),
+        template="admin/licence_form.html",
+        enterprise=record,
+    )
 
 
 @bp.post("/enterprises/<int:enterprise_id>/former-names")
@@ -178,7 +169,7 @@ def former_name_add(enterprise_id: int):
         )
         if added is not None:
             flash(_("已添加曾用名。"), "success")
-            return redirect(url_for("admin.enterprise", enterprise_id=record.id))
+            return redirect(_to_enterprise(record))
         if status == 200:  # nothing was added: the name is already known
             status = 400
             form.former_name.errors = [_("该名称已登记为现名称或曾用名。")]

@@ -52,6 +52,22 @@ MEASURE_LABELS = {
 }
 
 
+def _text(
+    label: str, max_length: int, *, required: bool = False, area: bool = False
+) -> StringField:
+    """A text field of at most `max_length` characters, required or left empty."""
+    field = TextAreaField if area else StringField
+    presence = DataRequired() if required else Optional()
+    return field(label, validators=[presence, Length(max=max_length)])
+
+
+def _choice(label: str, labels: dict[str, str]) -> SelectField:
+    """A select among `labels` (value → label), in their order."""
+    return SelectField(
+        label, choices=[SelectChoice(value, shown) for value, shown in labels.items()]
+    )
+
+
 class VersionedForm(FlaskForm):
     """Carries the version the record was loaded at (optimistic locking)."""
 
@@ -59,13 +75,11 @@ class VersionedForm(FlaskForm):
 
 
 class EnterpriseForm(VersionedForm):
-    name = StringField(_l("经营者名称"), validators=[DataRequired(), Length(max=200)])
-    uscc = StringField(_l("统一社会信用代码"), validators=[Optional(), Length(max=40)])
+    name = _text(_l("经营者名称"), 200, required=True)
+    uscc = _text(_l("统一社会信用代码"), 40)
     province_code = SelectField(_l("省份"), choices=[], validate_choice=True)
-    kind = SelectField(
-        _l("经营者类别"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in ENTERPRISE_KINDS]
-    )
-    address = StringField(_l("地址"), validators=[Optional(), Length(max=500)])
+    kind = _choice(_l("经营者类别"), {k: KIND_LABELS[k] for k in ENTERPRISE_KINDS})
+    address = _text(_l("地址"), 500)
 
     def validate_uscc(self, field: StringField) -> None:
         """The checksum error (GB 32100-2015) is shown at the field, with the expected digit."""
@@ -77,17 +91,15 @@ class EnterpriseForm(VersionedForm):
 
 
 class LicenceForm(FlaskForm):
-    number = StringField(_l("许可证编号"), validators=[DataRequired(), Length(max=60)])
-    services = StringField(_l("业务种类"), validators=[Optional(), Length(max=500)])
-    status = SelectField(
-        _l("状态"), choices=[SelectChoice(s, LICENCE_STATUS_LABELS[s]) for s in LICENCE_STATUSES]
-    )
+    number = _text(_l("许可证编号"), 60, required=True)
+    services = _text(_l("业务种类"), 500)
+    status = _choice(_l("状态"), {s: LICENCE_STATUS_LABELS[s] for s in LICENCE_STATUSES})
     issued_on = DateField(_l("发证日期"), validators=[Optional()])
     expires_on = DateField(_l("有效期至"), validators=[Optional()])
 
 
 class FormerNameForm(FlaskForm):
-    former_name = StringField(_l("曾用名"), validators=[DataRequired(), Length(max=200)])
+    former_name = _text(_l("曾用名"), 200, required=True)
     used_until = DateField(_l("使用至"), validators=[Optional()])
 
 
@@ -97,16 +109,16 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class SanctionForm(VersionedForm):
-    decision_no = StringField(_l("处罚决定书文号"), validators=[DataRequired(), Length(max=80)])
+    decision_no = _text(_l("处罚决定书文号"), 80, required=True)
     decided_on = DateField(_l("处理日期"), validators=[InputRequired()])
-    facts = TextAreaField(_l("违法事实"), validators=[Optional(), Length(max=20000)])
-    legal_basis = TextAreaField(_l("处罚依据"), validators=[Optional(), Length(max=5000)])
+    facts = _text(_l("违法事实"), 20000, area=True)
+    legal_basis = _text(_l("处罚依据"), 5000, area=True)
     measures = MultiCheckboxField(
         _l("处罚措施"), choices=[SelectChoice(m, MEASURE_LABELS[m]) for m in MEASURES]
     )
-    fine_amount = StringField(_l("罚款金额（元）"), validators=[Optional(), Length(max=20)])
-    confiscated_amount = StringField(_l("没收金额（元）"), validators=[Optional(), Length(max=20)])
-    campaign = StringField(_l("专项行动"), validators=[Optional(), Length(max=200)])
+    fine_amount = _text(_l("罚款金额（元）"), 20)
+    confiscated_amount = _text(_l("没收金额（元）"), 20)
+    campaign = _text(_l("专项行动"), 200)
 
 
 class ListingForm(VersionedForm):
@@ -116,70 +128,63 @@ class ListingForm(VersionedForm):
     source_expires_on = DateField(
         _l("原决定截止日期（期限以原决定为准的事由）"), validators=[Optional()]
     )
-    facts = TextAreaField(_l("事实说明"), validators=[Optional(), Length(max=20000)])
+    facts = _text(_l("事实说明"), 20000, area=True)
 
 
 class WorkflowForm(VersionedForm):
     """The buttons of the workflow: submit, publish, return, remove, annul."""
 
-    reason = TextAreaField(_l("理由"), validators=[Optional(), Length(max=5000)])
+    reason = _text(_l("理由"), 5000, area=True)
     report_filed_on = DateField(_l("年报补报日期（第38条）"), validators=[Optional()])
     filing_confirmed = BooleanField(_l("已核实年报补报"))
 
 
 class NoticeForm(VersionedForm):
-    slug = StringField(_l("网址标识"), validators=[DataRequired(), Length(max=120)])
-    kind = SelectField(
+    slug = _text(_l("网址标识"), 120, required=True)
+    kind = _choice(
         _l("公告类型"),
-        choices=[SelectChoice("exposure", _l("曝光公告")), SelectChoice("removal", _l("移出公告"))],
+        {"exposure": _l("曝光公告"), "removal": _l("移出公告")},
     )
-    title = StringField(_l("标题"), validators=[DataRequired(), Length(max=300)])
-    body_md = TextAreaField(_l("正文（Markdown）"), validators=[Optional(), Length(max=100000)])
+    title = _text(_l("标题"), 300, required=True)
+    body_md = _text(_l("正文（Markdown）"), 100000, area=True)
     listings = MultiCheckboxField(_l("包含的名单记录"), coerce=int, choices=[])
 
 
 class PetitionForm(FlaskForm):
-    kind = SelectField(
+    kind = _choice(
         _l("申请类型"),
-        choices=[
-            SelectChoice("objection", _l("异议")),
-            SelectChoice("credit_repair", _l("信用修复")),
-        ],
+        {"objection": _l("异议"), "credit_repair": _l("信用修复")},
     )
-    petitioner = StringField(_l("申请人"), validators=[DataRequired(), Length(max=200)])
-    contact = StringField(_l("联系方式"), validators=[Optional(), Length(max=200)])
+    petitioner = _text(_l("申请人"), 200, required=True)
+    contact = _text(_l("联系方式"), 200)
     received_on = DateField(_l("收到日期"), validators=[InputRequired()])
-    statement = TextAreaField(_l("申请内容"), validators=[Optional(), Length(max=20000)])
+    statement = _text(_l("申请内容"), 20000, area=True)
 
 
 class DecidePetitionForm(VersionedForm):
-    outcome_state = SelectField(
+    outcome_state = _choice(
         _l("处理结果"),
-        choices=[
-            SelectChoice("upheld", _l("成立")),
-            SelectChoice("rejected", _l("不成立")),
-            SelectChoice("withdrawn", _l("撤回")),
-        ],
+        {"upheld": _l("成立"), "rejected": _l("不成立"), "withdrawn": _l("撤回")},
     )
-    outcome = TextAreaField(_l("处理意见"), validators=[DataRequired(), Length(max=20000)])
+    outcome = _text(_l("处理意见"), 20000, required=True, area=True)
     decided_on = DateField(_l("处理日期"), validators=[Optional()])
 
 
 class EvidenceForm(FlaskForm):
     file = FileField(_l("文件（PDF、PNG、JPEG、OFD、XLSX）"), validators=[FileRequired()])
-    description = StringField(_l("说明"), validators=[Optional(), Length(max=1000)])
+    description = _text(_l("说明"), 1000)
 
 
 class EvidenceActionForm(VersionedForm):
     """Retract (with a reason) or set public / private."""
 
-    reason = StringField(_l("撤回理由"), validators=[Optional(), Length(max=2000)])
+    reason = _text(_l("撤回理由"), 2000)
     public = HiddenField(validators=[Optional()])
 
 
 class UserForm(FlaskForm):
     username = StringField(_l("用户名"), validators=[DataRequired(), Length(min=3, max=64)])
-    display_name = StringField(_l("姓名"), validators=[Optional(), Length(max=200)])
+    display_name = _text(_l("姓名"), 200)
     authority = SelectField(_l("所属机构"), coerce=int, choices=[])
     role = SelectField(_l("角色"), choices=[])
     password = PasswordField(_l("初始密码"), validators=[DataRequired(), Length(min=10, max=1000)])
@@ -189,38 +194,38 @@ class UserForm(FlaskForm):
 
 
 class DisableUserForm(FlaskForm):
-    reason = StringField(_l("停用理由"), validators=[DataRequired(), Length(max=1000)])
+    reason = _text(_l("停用理由"), 1000, required=True)
 
 
 class GroundForm(VersionedForm):
-    code = StringField(_l("代码"), validators=[Optional(), Length(max=10)])
-    list_code = SelectField(
+    code = _text(_l("代码"), 10)
+    list_code = _choice(
         _l("名单类型"),
-        choices=[SelectChoice("bad", _l("不良名单")), SelectChoice("dishonest", _l("失信名单"))],
+        {"bad": _l("不良名单"), "dishonest": _l("失信名单")},
     )
-    title = TextAreaField(_l("列入事由"), validators=[DataRequired(), Length(max=2000)])
-    legal_basis = StringField(_l("依据"), validators=[Optional(), Length(max=200)])
-    term_kind = SelectField(
+    title = _text(_l("列入事由"), 2000, required=True, area=True)
+    legal_basis = _text(_l("依据"), 200)
+    term_kind = _choice(
         _l("期限类型"),
-        choices=[
-            SelectChoice("fixed", _l("固定期限（月）")),
-            SelectChoice("until_removed", _l("至移出为止")),
-            SelectChoice("source", _l("以原决定为准")),
-        ],
+        {
+            "fixed": _l("固定期限（月）"),
+            "until_removed": _l("至移出为止"),
+            "source": _l("以原决定为准"),
+        },
     )
     term_months = IntegerField(
         _l("期限（月）"), validators=[Optional(), NumberRange(min=1, max=1200)]
     )
-    removal_rule = SelectField(
+    removal_rule = _choice(
         _l("移出规则"),
-        choices=[
-            SelectChoice("on_filing", _l("补报并经确认后移出（第38条）")),
-            SelectChoice("expiry_or_early", _l("期满移出，或经决定提前移出")),
-            SelectChoice("expiry_only", _l("仅期满移出")),
-            SelectChoice("source", _l("以原决定为准")),
-        ],
+        {
+            "on_filing": _l("补报并经确认后移出（第38条）"),
+            "expiry_or_early": _l("期满移出，或经决定提前移出"),
+            "expiry_only": _l("仅期满移出"),
+            "source": _l("以原决定为准"),
+        },
     )
-    removal_note = TextAreaField(_l("移出说明"), validators=[Optional(), Length(max=2000)])
+    removal_note = _text(_l("移出说明"), 2000, area=True)
     active = BooleanField(_l("启用"), default=True)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -13,7 +13,7 @@ from registry.models import Enterprise, Ground, Listing, Petition, Sanction
 from registry.services import listings as service
 from registry.services.worklists import linkable_sanctions
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import history, register_transitions, save_form
+from registry.web.admin.common import form_page, history, register_transitions, workflow_verbs
 from registry.web.admin.forms import ListingForm, WorkflowForm
 from registry.web.admin.policy import actor, load, requires
 
@@ -49,19 +49,16 @@ def _values(form: ListingForm) -> dict:
 def listing_new(enterprise_id: int):
     enterprise = load(Enterprise, enterprise_id, shared=True)
     form = _listing_form(enterprise)
-    status = 400 if request.method == "POST" else 200
-    if form.validate_on_submit():
-        status, listing = save_form(
-            form,
-            lambda db: service.create_listing(db, actor(), enterprise, **_values(form)),
-            rule_errors=True,
-        )
-        if listing is not None:
-            flash(_("已新建名单记录（草稿）。"), "success")
-            return redirect(url_for("admin.listing", listing_id=listing.id))
-    return render_template(
-        "admin/listing_form.html", form=form, enterprise=enterprise, listing=None
-    ), status
+    return form_page(
+        form,
+        lambda db: service.create_listing(db, actor(), enterprise, **_values(form)),
+        rule_errors=True,
+        done=_("已新建名单记录（草稿）。"),
+        saved_url=lambda listing: url_for("admin.listing", listing_id=listing.id),
+        template="admin/listing_form.html",
+        enterprise=enterprise,
+        listing=None,
+    )
 
 
 @bp.get("/listings/<int:listing_id>")
@@ -88,54 +85,35 @@ def listing(listing_id: int):
 def listing_edit(listing_id: int):
     record = load(Listing, listing_id, "edit")
     form = _listing_form(record.enterprise, obj=record if request.method == "GET" else None)
-    status = 200
     if request.method == "GET":
         form.ground.data = record.ground_id
         form.sanction.data = record.sanction_id or 0
-    else:
-        status = 400
-        if form.validate_on_submit():
-            status, _saved = save_form(
-                form,
-                lambda db: service.update_listing(
-                    db, actor(), record, expected_version=form.version_id.data, **_values(form)
-                ),
-                rule_errors=True,
-            )
-            if status == 200:
-                flash(_("已保存。"), "success")
-                return redirect(url_for("admin.listing", listing_id=record.id))
-    return render_template(
-        "admin/listing_form.html", form=form, enterprise=record.enterprise, listing=record
-    ), status
-
-
-def _kw(form: WorkflowForm) -> dict:
-    return {"expected_version": form.version_id.data}
+    return form_page(
+        form,
+        lambda db: service.update_listing(
+            db, actor(), record, expected_version=form.version_id.data, **_values(form)
+        ),
+        rule_errors=True,
+        done=_("已保存。"),
+        saved_url=lambda _saved: url_for("admin.listing", listing_id=record.id),
+        template="admin/listing_form.html",
+        enterprise=record.enterprise,
+        listing=record,
+    )
 
 
 register_transitions(
     "listing",
     Listing,
-    {
-        "submit": lambda db, who, rec, form: service.submit_listing(db, who, rec, **_kw(form)),
-        "return": lambda db, who, rec, form: service.return_listing(
-            db, who, rec, form.reason.data or "", **_kw(form)
-        ),
-        "publish": lambda db, who, rec, form: service.publish_listing(db, who, rec, **_kw(form)),
-        "remove": lambda db, who, rec, form: service.remove_listing(
-            db,
-            who,
-            rec,
-            form.reason.data or "",
-            report_filed_on=form.report_filed_on.data,
-            filing_confirmed=bool(form.filing_confirmed.data),
-            **_kw(form),
-        ),
-        "annul": lambda db, who, rec, form: service.annul_listing(
-            db, who, rec, form.reason.data or "", **_kw(form)
-        ),
-    },
+    workflow_verbs(
+        service,
+        "listing",
+        ("submit", "return", "publish", "remove", "annul"),
+        remove=lambda form: {
+            "report_filed_on": form.report_filed_on.data,
+            "filing_confirmed": bool(form.filing_confirmed.data),
+        },
+    ),
     "/listings",
     "admin.listing",
 )

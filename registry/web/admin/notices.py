@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -17,9 +17,9 @@ from registry.web.admin.blueprint import bp
 from registry.web.admin.common import (
     LIST_LABELS,
     STATE_LABELS,
+    form_page,
     history,
     register_transitions,
-    save_form,
 )
 from registry.web.admin.forms import NoticeForm, WorkflowForm
 from registry.web.admin.policy import actor, load, requires
@@ -67,25 +67,23 @@ def notices():
 @requires("create")
 def notice_new():
     form = _notice_form()
-    status = 400 if request.method == "POST" else 200
-    if form.validate_on_submit():
-        status, notice = save_form(
-            form,
-            lambda db: service.create_notice(
-                db,
-                actor(),
-                slug=form.slug.data,
-                title=form.title.data,
-                body_md=form.body_md.data or "",
-                kind=form.kind.data,
-                listings=_chosen(form),
-            ),
-            rule_errors=True,
-        )
-        if notice is not None:
-            flash(_("已新建公告（草稿）。"), "success")
-            return redirect(url_for("admin.notice", notice_id=notice.id))
-    return render_template("admin/notice_form.html", form=form, notice=None), status
+    return form_page(
+        form,
+        lambda db: service.create_notice(
+            db,
+            actor(),
+            slug=form.slug.data,
+            title=form.title.data,
+            body_md=form.body_md.data or "",
+            kind=form.kind.data,
+            listings=_chosen(form),
+        ),
+        rule_errors=True,
+        done=_("已新建公告（草稿）。"),
+        saved_url=lambda notice: url_for("admin.notice", notice_id=notice.id),
+        template="admin/notice_form.html",
+        notice=None,
+    )
 
 
 @bp.get("/notices/<int:notice_id>")
@@ -106,29 +104,25 @@ def notice(notice_id: int):
 def notice_edit(notice_id: int):
     record = load(Notice, notice_id, "edit")
     form = _notice_form(obj=record if request.method == "GET" else None)
-    status = 200
     if request.method == "GET":
         form.listings.data = [item.id for item in record.listings]
-    else:
-        status = 400
-        if form.validate_on_submit():
-            status, _saved = save_form(
-                form,
-                lambda db: service.update_notice(
-                    db,
-                    actor(),
-                    record,
-                    expected_version=form.version_id.data,
-                    title=form.title.data,
-                    body_md=form.body_md.data or "",
-                    listings=_chosen(form),
-                ),
-                rule_errors=True,
-            )
-            if status == 200:
-                flash(_("已保存。"), "success")
-                return redirect(url_for("admin.notice", notice_id=record.id))
-    return render_template("admin/notice_form.html", form=form, notice=record), status
+    return form_page(
+        form,
+        lambda db: service.update_notice(
+            db,
+            actor(),
+            record,
+            expected_version=form.version_id.data,
+            title=form.title.data,
+            body_md=form.body_md.data or "",
+            listings=_chosen(form),
+        ),
+        rule_errors=True,
+        done=_("已保存。"),
+        saved_url=lambda _saved: url_for("admin.notice", notice_id=record.id),
+        template="admin/notice_form.html",
+        notice=record,
+    )
 
 
 register_transitions(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, url_for
 from flask_babel import gettext as _
 
 from registry.models import Listing, Petition
 from registry.services import petitions as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import history, save_form
+from registry.web.admin.common import form_page, history
 from registry.web.admin.forms import DecidePetitionForm, PetitionForm
 from registry.web.admin.policy import actor, load, requires
 
@@ -18,26 +18,24 @@ from registry.web.admin.policy import actor, load, requires
 def petition_new(listing_id: int):
     listing = load(Listing, listing_id, "record_petition")
     form = PetitionForm()
-    status = 400 if request.method == "POST" else 200
-    if form.validate_on_submit():
-        status, petition = save_form(
-            form,
-            lambda db: service.record_petition(
-                db,
-                actor(),
-                listing,
-                kind=form.kind.data,
-                petitioner=form.petitioner.data,
-                contact=form.contact.data or "",
-                received_on=form.received_on.data,
-                statement=form.statement.data or "",
-            ),
-            rule_errors=True,
-        )
-        if petition is not None:
-            flash(_("已登记申请。"), "success")
-            return redirect(url_for("admin.petition", petition_id=petition.id))
-    return render_template("admin/petition_form.html", form=form, listing=listing), status
+    return form_page(
+        form,
+        lambda db: service.record_petition(
+            db,
+            actor(),
+            listing,
+            kind=form.kind.data,
+            petitioner=form.petitioner.data,
+            contact=form.contact.data or "",
+            received_on=form.received_on.data,
+            statement=form.statement.data or "",
+        ),
+        rule_errors=True,
+        done=_("已登记申请。"),
+        saved_url=lambda petition: url_for("admin.petition", petition_id=petition.id),
+        template="admin/petition_form.html",
+        listing=listing,
+    )
 
 
 @bp.get("/petitions/<int:petition_id>")
@@ -57,24 +55,21 @@ def petition(petition_id: int):
 def petition_decide(petition_id: int):
     record = load(Petition, petition_id, "decide_petition")
     form = DecidePetitionForm()
-    status = 400
-    if form.validate_on_submit():
-        status, _saved = save_form(
-            form,
-            lambda db: service.decide_petition(
-                db,
-                actor(),
-                record,
-                outcome_state=form.outcome_state.data,
-                outcome=form.outcome.data,
-                decided_on=form.decided_on.data,
-                expected_version=form.version_id.data,
-            ),
-            rule_errors=True,
-        )
-        if status == 200:
-            flash(_("已处理申请。"), "success")
-            return redirect(url_for("admin.petition", petition_id=record.id))
-    return render_template(
-        "admin/petition.html", petition=record, form=form, events=history("petition", [record.id])
-    ), status
+    return form_page(
+        form,
+        lambda db: service.decide_petition(
+            db,
+            actor(),
+            record,
+            outcome_state=form.outcome_state.data,
+            outcome=form.outcome.data,
+            decided_on=form.decided_on.data,
+            expected_version=form.version_id.data,
+        ),
+        rule_errors=True,
+        done=_("已处理申请。"),
+        saved_url=lambda _saved: url_for("admin.petition", petition_id=record.id),
+        template="admin/petition.html",
+        petition=record,
+        events=history("petition", [record.id]),
+    )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 
 from registry.models import Enterprise, Sanction
 from registry.services import sanctions as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import history, register_transitions, save_form
+from registry.web.admin.common import form_page, history, register_transitions, workflow_verbs
 from registry.web.admin.forms import SanctionForm, WorkflowForm
 from registry.web.admin.policy import actor, load, requires
 
@@ -31,17 +31,15 @@ def _values(form: SanctionForm) -> dict:
 def sanction_new(enterprise_id: int):
     enterprise = load(Enterprise, enterprise_id, shared=True)
     form = SanctionForm()
-    status = 400 if request.method == "POST" else 200
-    if form.validate_on_submit():
-        status, sanction = save_form(
-            form, lambda db: service.record_sanction(db, actor(), enterprise, **_values(form))
-        )
-        if sanction is not None:
-            flash(_("已登记处罚决定（草稿）。"), "success")
-            return redirect(url_for("admin.sanction", sanction_id=sanction.id))
-    return render_template(
-        "admin/sanction_form.html", form=form, enterprise=enterprise, sanction=None
-    ), status
+    return form_page(
+        form,
+        lambda db: service.record_sanction(db, actor(), enterprise, **_values(form)),
+        done=_("已登记处罚决定（草稿）。"),
+        saved_url=lambda sanction: url_for("admin.sanction", sanction_id=sanction.id),
+        template="admin/sanction_form.html",
+        enterprise=enterprise,
+        sanction=None,
+    )
 
 
 @bp.get("/sanctions/<int:sanction_id>")
@@ -61,41 +59,23 @@ def sanction(sanction_id: int):
 def sanction_edit(sanction_id: int):
     record = load(Sanction, sanction_id, "edit")
     form = SanctionForm(obj=record if request.method == "GET" else None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.validate_on_submit():
-            status, _saved = save_form(
-                form,
-                lambda db: service.update_sanction(
-                    db, actor(), record, expected_version=form.version_id.data, **_values(form)
-                ),
-            )
-            if status == 200:
-                flash(_("已保存。"), "success")
-                return redirect(url_for("admin.sanction", sanction_id=record.id))
-    return render_template(
-        "admin/sanction_form.html", form=form, enterprise=record.enterprise, sanction=record
-    ), status
-
-
-def _kw(form: WorkflowForm) -> dict:
-    return {"expected_version": form.version_id.data}
+    return form_page(
+        form,
+        lambda db: service.update_sanction(
+            db, actor(), record, expected_version=form.version_id.data, **_values(form)
+        ),
+        done=_("已保存。"),
+        saved_url=lambda _saved: url_for("admin.sanction", sanction_id=record.id),
+        template="admin/sanction_form.html",
+        enterprise=record.enterprise,
+        sanction=record,
+    )
 
 
 register_transitions(
     "sanction",
     Sanction,
-    {
-        "submit": lambda db, who, rec, form: service.submit_sanction(db, who, rec, **_kw(form)),
-        "return": lambda db, who, rec, form: service.return_sanction(
-            db, who, rec, form.reason.data or "", **_kw(form)
-        ),
-        "publish": lambda db, who, rec, form: service.publish_sanction(db, who, rec, **_kw(form)),
-        "annul": lambda db, who, rec, form: service.annul_sanction(
-            db, who, rec, form.reason.data or "", **_kw(form)
-        ),
-    },
+    workflow_verbs(service, "sanction", ("submit", "return", "publish", "annul")),
     "/sanctions",
     "admin.sanction",
 )
