@@ -121,7 +121,7 @@ def app(database_url, session_factory, tmp_path):
     from registry.web.indexing import followers
 
     def follow_search_index() -> None:
-        followers(app)["search-index"].run_once()
+        followers(app)["search-index"].run_once(foreground=True)
 
     app.before_request(follow_search_index)
     return app
