@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from registry import exports, opendata, publog, rules
 from registry.services import listings as listing_service
-from registry.web.indexing import follow_now
+from registry.web.indexing import follow_now, followers
 
 
 def _folder(app) -> Path:
@@ -315,3 +315,44 @@ def test_the_data_package_of_demo_data_passes_frictionless_validate(own_engine, 
     ] + [error.get("message") for error in report.get("errors", [])]
     assert report["valid"], errors
     assert result.returncode == 0
+
+
+def test_a_fresh_worker_does_not_wait_for_the_files_to_be_built(tmp_path):
+    """Another process holds the builder lock: the worker starts once its search index is
+    ready, and the open-data follower reports itself behind."""
+    import fcntl
+    import time
+
+    from registry import create_app
+    from registry.database import get_db
+    from registry.migrate import upgrade
+    from registry.web.indexing import start_followers
+    from tests.conftest import TEST_SECRET
+
+    exports_dir = tmp_path / "exports"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+            "INDEX_DIR": str(tmp_path / "index"),
+            "EVIDENCE_DIR": str(tmp_path / "evidence"),
+            "EXPORT_DIR": str(exports_dir),
+        },
+        instance_path=tmp_path / "instance",
+    )
+    upgrade(get_db(app).engine)
+    exports_dir.mkdir()
+    fd = os.open(exports_dir / opendata.LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        started = time.monotonic()
+        start_followers(app, wait=5)
+        assert time.monotonic() - started < 4
+        assert followers(app)["search-index"].caught_up
+        assert not followers(app)["open-data"].caught_up
+    finally:
+        for follower in followers(app).values():
+            follower.stop()
+        os.close(fd)
+        get_db(app).engine.dispose()

@@ -52,8 +52,14 @@ def init_app(app: Flask) -> None:
 
         return get_db(app).session_factory()
 
+    # A fresh worker does not wait for it: building the files of a large registry takes
+    # longer than a worker should stay out of service, and downloads stream meanwhile.
     follower = Follower(
-        FOLLOWER, sessions, lambda session: opendata.build_if_changed(session, folder), 1.0
+        FOLLOWER,
+        sessions,
+        lambda session: opendata.build_if_changed(session, folder),
+        1.0,
+        gates_start=False,
     )
     app.extensions.setdefault("registry_followers", {})[FOLLOWER] = follower
     app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())
