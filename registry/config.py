@@ -32,6 +32,7 @@ class Settings:
     DATABASE_URL: str = ""  # default: sqlite:///<instance>/registry.db
     INDEX_DIR: str = ""  # default: <instance>/index
     EVIDENCE_DIR: str = ""  # default: <instance>/evidence
+    EXPORT_DIR: str = ""  # default: <instance>/exports (open-data files, registry/opendata.py)
     MAX_UPLOAD_BYTES: int = 20 * 1024 * 1024
     SESSION_IDLE_MINUTES: int = 30
     SESSION_ABSOLUTE_HOURS: int = 12
@@ -101,6 +102,7 @@ def load_settings(instance_path: Path, overrides: Mapping[str, Any] | None = Non
         DATABASE_URL=settings.DATABASE_URL or f"sqlite:///{instance_path / 'registry.db'}",
         INDEX_DIR=settings.INDEX_DIR or str(instance_path / "index"),
         EVIDENCE_DIR=settings.EVIDENCE_DIR or str(instance_path / "evidence"),
+        EXPORT_DIR=settings.EXPORT_DIR or str(instance_path / "exports"),
     )
     check(settings)
     return settings

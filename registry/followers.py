@@ -46,8 +46,12 @@ class Follower:
         step: Callable[[Session], Any],
         interval: float = 0.25,
         foreground_step: Callable[[Session], Any] | None = None,
+        gates_start: bool = True,
     ) -> None:
         self.name = name
+        # Whether a fresh worker waits for this follower before it takes requests (the
+        # search index: yes; the open-data files, which downloads stream meanwhile: no).
+        self.gates_start = gates_start
         self.session_factory = session_factory
         self.step = step
         # What a command (or a test) runs in its own thread when it needs the work done

@@ -112,13 +112,18 @@ def app(database_url, session_factory, tmp_path):
         instance_path=tmp_path / "instance",
     )
     get_db(app).session_factory = session_factory
-    # The followers' step (the search index catching up) runs before each request, in the
-    # request's thread: the test's data lives in one uncommitted transaction that the
-    # followers' background thread could not see. Requests themselves never index;
-    # tests/deploy runs the real background followers against a committed database.
-    from registry.web.indexing import follow_now
+    # The search index's follower step runs before each request, in the request's thread:
+    # the test's data lives in one uncommitted transaction that the followers' background
+    # thread could not see. Requests themselves never index; tests/deploy runs the real
+    # background followers against a committed database. The open-data files are built
+    # only where a test calls `follow_now` (tests/test_opendata.py): every other download
+    # is streamed from the database, as before the first build.
+    from registry.web.indexing import followers
 
-    app.before_request(lambda: follow_now(app))
+    def follow_search_index() -> None:
+        followers(app)["search-index"].run_once(foreground=True)
+
+    app.before_request(follow_search_index)
     return app
 
 

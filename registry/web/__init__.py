@@ -60,7 +60,7 @@ def init_app(app: Flask) -> None:
     health.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(log.bp)
-    app.register_blueprint(data.bp)
+    data.init_app(app)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(stats.bp)
 

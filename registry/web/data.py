@@ -1,21 +1,110 @@
-"""Open-data downloads: `/data` and `/data/listings.csv|.json|.xlsx` (streamed)."""
+"""Open-data downloads: `/data`, `/data/listings.csv|.json|.xlsx`, `/data/datapackage.json`.
+
+The files are built outside requests by the "open-data" follower (registry/opendata.py) in
+EXPORT_DIR. A download reads the publication log head (one query) and, when the files were
+built at that head and today, sends the file: with ETag (the file's SHA-256), Last-Modified
+and Range, so a conditional request answers 304 and a resumed one 206. Behind the nginx of
+deploy/, which sends ``X-Accel-Exports`` with the internal location of that folder, the app
+only answers ``X-Accel-Redirect`` and nginx sends the file. While the files are missing or
+behind (fresh install, a change the follower has not built yet, a new day), the download is
+streamed from the database as before, so it is never stale and never missing.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+from datetime import date
+from typing import Any
 
-from flask import Blueprint, Response, render_template, stream_with_context
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+)
+from sqlalchemy.orm import Session
 
-from registry import exports, rules, visibility
+from registry import exports, opendata, rules, visibility
 from registry.database import get_session
+from registry.followers import Follower
 from registry.web.api import allow_cors
 
 bp = Blueprint("data", __name__, url_prefix="/data")
 bp.after_request(allow_cors)
+FOLLOWER = "open-data"
+ACCEL_HEADER = "X-Accel-Exports"
 
 
-def _disposition(on, ext: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="listings-{on.isoformat()}.{ext}"'}
+def init_app(app: Flask) -> None:
+    """Register the follower that rebuilds the files (started with the search index's in
+    every serving process; `follow_now` runs it in commands and tests)."""
+    folder = app.config["EXPORT_DIR"]
+
+    def sessions() -> Session:
+        from registry.database import get_db
+
+        return get_db(app).session_factory()
+
+    # A fresh worker does not wait for it: building the files of a large registry takes
+    # longer than a worker should stay out of service, and downloads stream meanwhile.
+    follower = Follower(
+        FOLLOWER,
+        sessions,
+        lambda session: opendata.build_if_changed(session, folder),
+        1.0,
+        gates_start=False,
+    )
+    app.extensions.setdefault("registry_followers", {})[FOLLOWER] = follower
+    app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())
+    app.register_blueprint(bp)
+
+
+def _built(today: date) -> dict[str, Any] | None:
+    """The data package when the files show what the database shows now (one query)."""
+    head = opendata.head_now(get_session(), today)
+    return opendata.current(current_app.config["EXPORT_DIR"], head)
+
+
+def _send(package: dict[str, Any], fmt: str, download_name: str | None) -> Response | None:
+    """The built file of `fmt`, or None if it vanished (the folder was cleared)."""
+    entry = opendata.resource(package, fmt)
+    if entry is None:
+        return None
+    folder = current_app.config["EXPORT_DIR"]
+    path = os.path.join(folder, entry["path"])
+    etag = str(entry.get("hash", "")).removeprefix("sha256:") or None
+    accel = request.headers.get(ACCEL_HEADER)
+    if accel and current_app.config.get("PROXY_HOPS", 0) > 0 and accel.startswith("/"):
+        response = Response(b"", mimetype=opendata.MEDIA_TYPES.get(fmt, "application/json"))
+        response.headers["X-Accel-Redirect"] = accel.rstrip("/") + "/" + entry["path"]
+        if download_name:
+            response.headers.update(_attachment(download_name))
+        return response
+    try:
+        return send_file(
+            path,
+            mimetype=opendata.MEDIA_TYPES.get(fmt, "application/json"),
+            as_attachment=download_name is not None,
+            download_name=download_name,
+            conditional=True,
+            etag=etag if etag else True,
+            max_age=0,
+        )
+    except FileNotFoundError:
+        return None
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _download_name(on: date, ext: str) -> str:
+    return f"listings-{on.isoformat()}.{ext}"
 
 
 @bp.get("")
@@ -30,17 +119,25 @@ def index():
 @bp.get("/listings.csv")
 def listings_csv():
     today = rules.today()
+    package = _built(today)
+    built = package and _send(package, "csv", _download_name(today, "csv"))
+    if built:
+        return built
     records = exports.rows(get_session(), today, release=True)
     return Response(
         stream_with_context(exports.iter_csv(records)),
         mimetype="text/csv",
-        headers=_disposition(today, "csv"),
+        headers=_attachment(_download_name(today, "csv")),
     )
 
 
 @bp.get("/listings.json")
 def listings_json():
     today = rules.today()
+    package = _built(today)
+    built = package and _send(package, "json", None)
+    if built:
+        return built
     records = exports.rows(get_session(), today, release=True)
     return Response(
         stream_with_context(exports.iter_json(records, today)),
@@ -52,10 +149,34 @@ def listings_json():
 def listings_xlsx():
     """Rows stream into openpyxl's write-only sheet; only the compressed file is held."""
     today = rules.today()
+    package = _built(today)
+    built = package and _send(package, "xlsx", _download_name(today, "xlsx"))
+    if built:
+        return built
     buffer = io.BytesIO()
     exports.write_xlsx(exports.rows(get_session(), today), buffer)
     return Response(
         buffer.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=_disposition(today, "xlsx"),
+        headers=_attachment(_download_name(today, "xlsx")),
     )
+
+
+@bp.get("/datapackage.json")
+def datapackage():
+    """The data package the follower wrote next to the files; while they are not built, one
+    describing the streamed downloads (without sizes and hashes)."""
+    today = rules.today()
+    package = _built(today)
+    built = package and _send_package()
+    if built:
+        return built
+    return opendata.datapackage(opendata.head_now(get_session(), today), None)
+
+
+def _send_package() -> Response | None:
+    path = os.path.join(current_app.config["EXPORT_DIR"], opendata.PACKAGE)
+    try:
+        return send_file(path, mimetype="application/json", conditional=True, max_age=0)
+    except FileNotFoundError:
+        return None

@@ -190,7 +190,7 @@ class Host:
 class Nginx:
     """Debian's nginx with deploy/nginx/registry.conf, its upstream set to the hosts."""
 
-    def __init__(self, root: Path, hosts: list[Host]) -> None:
+    def __init__(self, root: Path, hosts: list[Host], exports: Path) -> None:
         binary = shutil.which("nginx") or (
             "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
         )
@@ -208,6 +208,7 @@ class Nginx:
         site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
         site = site.replace("listen [::]:80;", "")
         site = site.replace("/srv/registry/static/", f"{ROOT / 'static'}/")
+        site = site.replace("/srv/registry/exports/", f"{exports}/")
         root.mkdir(parents=True, exist_ok=True)
         (root / "site.conf").write_text(site)
         temp = root / "temp"
@@ -253,12 +254,14 @@ class Deployment:
         self.pg = Postgres(Path(tempfile.mkdtemp(prefix="registry-deploy-pg-")))
         self.pg.init()
         self.evidence = root / "shared-evidence"
+        self.exports = root / "shared-exports"  # one folder both hosts and nginx mount
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")},
             "REGISTRY_DATABASE_URL": self.pg.url,
             "REGISTRY_SECRET_KEY": SECRET,
             "REGISTRY_PROXY_HOPS": "1",
             "REGISTRY_EVIDENCE_DIR": str(self.evidence),
+            "REGISTRY_EXPORT_DIR": str(self.exports),
             "LANGUAGE": "en",
         }
         self.a = Host("a", root, env)
@@ -278,7 +281,7 @@ class Deployment:
             assert created.returncode == 0, created.stderr
         self.a.start()
         self.b.start()
-        self.nginx = Nginx(root / "nginx", [self.a, self.b])
+        self.nginx = Nginx(root / "nginx", [self.a, self.b], self.exports)
         self.nginx.start()
 
     def stop(self) -> None:

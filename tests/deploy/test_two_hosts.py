@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from registry import rules
-from registry.models import Enterprise, Evidence, Ground, Listing
+from registry.models import Enterprise, Evidence, Ground, Listing, LogEntry
 from tests.deploy.conftest import client_from, csrf, form_fields, log_in, wait_for
 from tests.factories import new_uscc, record_sanction_committed
 
@@ -137,6 +137,46 @@ def test_a_listing_published_on_a_shows_on_every_worker_of_b_and_its_annulment_t
     _on_every_worker(
         f"{b.url}/api/v1/search?q={uscc}", lambda r: r.json()["total"] == 0, "annulled, API"
     )
+
+
+def test_open_data_files_are_built_once_and_sent_by_nginx_with_304_and_range(deployment):
+    """The followers of both hosts build the files into the shared EXPORT_DIR (one of them
+    at a time); nginx sends them once the app has checked they are current."""
+    proxy, plain = deployment.nginx.url, {"Accept-Encoding": "identity"}
+    reviewer = client_from()
+    assert log_in(reviewer, deployment.a.url, "reviewer1").status_code == 302
+    name, uscc = "深圳市开放数据测试通信有限公司", new_uscc()
+    fields = _upload(reviewer, deployment.a.url, _csv([(name, uscc)]), publish=True)
+    assert _confirm(reviewer, deployment.a.url, fields).status_code == 302
+
+    def sent_by_nginx():
+        answer = requests.get(f"{proxy}/data/listings.csv", headers=plain, timeout=30)
+        return answer if "ETag" in answer.headers and uscc in answer.text else None
+
+    first = wait_for(sent_by_nginx, 30, "the CSV built and sent as a file")
+    on_disk = (deployment.exports / "listings.csv").read_bytes()
+    assert first.content == on_disk
+    # nginx's own ETag (mtime and size), not the app's (the SHA-256): nginx sent the file
+    assert hashlib.sha256(on_disk).hexdigest() not in first.headers["ETag"]
+    assert first.headers["Content-Disposition"].startswith("attachment;")
+    assert first.headers["Access-Control-Allow-Origin"] == "*"
+    again = requests.get(
+        f"{proxy}/data/listings.csv",
+        headers={**plain, "If-None-Match": first.headers["ETag"]},
+        timeout=30,
+    )
+    assert again.status_code == 304
+    part = requests.get(
+        f"{proxy}/data/listings.csv", headers={**plain, "Range": "bytes=0-99"}, timeout=30
+    )
+    assert part.status_code == 206 and part.content == on_disk[:100]
+    assert requests.get(f"{proxy}/_exports/listings.csv", timeout=30).status_code == 404
+    package = requests.get(f"{proxy}/data/datapackage.json", timeout=30).json()
+    with Session(_engine(deployment)) as session:
+        head = session.scalar(select(LogEntry).order_by(LogEntry.number.desc()).limit(1))
+        assert package["registry"]["publog_number"] == head.number
+        assert package["registry"]["publog_hash"] == head.entry_hash
+    assert not [p for p in deployment.exports.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_a_ground_edited_on_a_shows_its_new_title_on_every_worker_of_b(deployment):

@@ -1,0 +1,364 @@
+"""Open-data files: built by a follower once per change, replaced atomically, served as
+static files (ETag, 304, Range), streamed from the database while not built, described by a
+Frictionless Data Package that `frictionless validate` accepts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from registry import exports, opendata, publog, rules
+from registry.services import enterprises as enterprise_service
+from registry.services import listings as listing_service
+from registry.web.indexing import follow_now, followers
+
+
+def _folder(app) -> Path:
+    return Path(app.config["EXPORT_DIR"])
+
+
+def _csv_usccs(path: Path) -> set[str]:
+    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))
+    next(reader)
+    return {row[1] for row in reader}
+
+
+def _built_number(app) -> int:
+    package = opendata.read_package(_folder(app))
+    assert package is not None
+    return package["registry"]["publog_number"]
+
+
+def test_files_are_rebuilt_after_any_write_that_can_change_them_and_only_then(app, session, make):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    first = make.published_listing(clerk, reviewer)
+    session.flush()
+    follow_now(app)
+    folder = _folder(app)
+    assert {first.enterprise.uscc} <= _csv_usccs(folder / "listings.csv")
+    assert _built_number(app) == publog.head(session).number
+
+    second = make.published_listing(clerk, reviewer)
+    session.flush()
+    follow_now(app)
+    assert second.enterprise.uscc in _csv_usccs(folder / "listings.csv")
+    listed = json.loads((folder / "listings.json").read_text(encoding="utf-8"))
+    assert second.enterprise.uscc in {row["uscc"] for row in listed["listings"]}
+    assert _built_number(app) == publog.head(session).number
+
+    # a write without a log entry that changes an exported column (a firm renamed): rebuilt
+    enterprise_service.update_enterprise(
+        session, clerk, first.enterprise, name="深圳市改名以后网络科技有限公司"
+    )
+    session.flush()
+    follow_now(app)
+    assert "深圳市改名以后网络科技有限公司" in (folder / "listings.csv").read_text("utf-8-sig")
+    # nothing written since: the files stay as they are
+    built_at = {name: (folder / name).stat().st_mtime_ns for name in os.listdir(folder)}
+    follow_now(app)
+    assert {name: (folder / name).stat().st_mtime_ns for name in os.listdir(folder)} == built_at
+
+    listing_service.remove_listing(session, reviewer, second, "已整改")
+    session.flush()
+    follow_now(app)
+    assert second.enterprise.uscc not in _csv_usccs(folder / "listings.csv")
+    assert first.enterprise.uscc in _csv_usccs(folder / "listings.csv")
+    assert _built_number(app) == publog.head(session).number
+
+
+def test_files_hold_exactly_the_rows_of_the_database_export(app, session, make):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    for _ in range(3):
+        make.published_listing(clerk, reviewer)
+    session.flush()
+    follow_now(app)
+    folder = _folder(app)
+    streamed = "".join(exports.iter_csv(exports.rows(session, rules.today())))
+    assert (folder / "listings.csv").read_bytes() == streamed.encode("utf-8")
+    listed = json.loads((folder / "listings.json").read_text(encoding="utf-8"))
+    assert len(listed["listings"]) == len(list(exports.rows(session, rules.today())))
+
+
+def test_a_new_day_rebuilds_the_files_even_without_a_write(app, session, make):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    make.published_listing(clerk, reviewer)
+    session.flush()
+    folder = _folder(app)
+    today = rules.today()
+    assert opendata.build_if_changed(session, folder, today)
+    package = opendata.read_package(folder)
+    assert package is not None and package["registry"]["as_of"] == today.isoformat()
+    tomorrow = today + timedelta(days=1)
+    assert opendata.build_if_changed(session, folder, tomorrow)
+    package = opendata.read_package(folder)
+    assert package is not None and package["registry"]["as_of"] == tomorrow.isoformat()
+
+
+def test_a_builder_that_finds_the_folder_locked_skips_and_reports_behind(app, session, make):
+    import fcntl
+
+    folder = _folder(app)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / opendata.LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert opendata.build_if_changed(session, folder) is False
+        assert opendata.read_package(folder) is None
+    finally:
+        os.close(fd)
+    assert opendata.build_if_changed(session, folder) is True
+    assert opendata.read_package(folder) is not None
+
+
+def test_a_reader_never_sees_half_a_file(app, session, make):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    for _ in range(30):
+        make.published_listing(clerk, reviewer)
+    session.flush()
+    folder = _folder(app)
+    folder.mkdir(parents=True, exist_ok=True)
+    head = opendata.head_now(session)
+    opendata.build(session, folder, head)
+    complete = (folder / "listings.csv").read_bytes()
+    problems: list[str] = []
+    reads = 0
+    done = threading.Event()
+
+    def read() -> None:
+        nonlocal reads
+        while not done.is_set():
+            body = (folder / "listings.csv").read_bytes()
+            if body != complete:
+                problems.append(f"{len(body)} bytes")
+            try:
+                json.loads((folder / "listings.json").read_bytes())
+            except ValueError as exc:
+                problems.append(f"json: {exc}")
+            reads += 1
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(15):
+            opendata.build(session, folder, head)
+    finally:
+        done.set()
+        reader.join()
+    assert reads > 0
+    assert problems == []
+    assert not [name for name in os.listdir(folder) if name.endswith(".tmp")]
+
+
+@pytest.fixture
+def statements(connection):
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", record)
+    yield seen
+    event.remove(connection, "before_cursor_execute", record)
+
+
+def _without_search_follower(app) -> None:
+    """Requests of these tests run no follower step first (so their queries are the view's)."""
+    funcs = app.before_request_funcs.get(None, [])
+    app.before_request_funcs[None] = [f for f in funcs if f.__name__ != "follow_search_index"]
+
+
+def test_a_built_file_answers_304_to_its_etag_after_two_index_lookups(
+    app, client, session, make, statements
+):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    make.published_listing(clerk, reviewer)
+    session.flush()
+    follow_now(app)
+    _without_search_follower(app)
+    first = client.get("/data/listings.csv")
+    assert first.status_code == 200
+    assert first.headers["ETag"] and first.headers["Last-Modified"]
+    assert first.headers["Content-Disposition"].startswith("attachment;")
+    assert first.data == (_folder(app) / "listings.csv").read_bytes()
+    first.close()
+    statements.clear()
+    again = client.get("/data/listings.csv", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.data == b""
+    again.close()
+    # two index lookups, the log head and the last event (the savepoints around them are
+    # the test's transaction); nothing of the listings is read
+    queries = [q for q in statements if "SAVEPOINT" not in q]
+    assert len(queries) == 2 and all("listing" not in q for q in queries), statements
+    assert all(q.lstrip().upper().startswith("SELECT") for q in queries)
+    since = client.get(
+        "/data/listings.xlsx", headers={"If-Modified-Since": first.headers["Last-Modified"]}
+    )
+    assert since.status_code == 304
+    since.close()
+
+
+def test_a_range_request_answers_206_with_those_bytes(app, client, session, make):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    make.published_listing(clerk, reviewer)
+    session.flush()
+    follow_now(app)
+    whole = (_folder(app) / "listings.json").read_bytes()
+    response = client.get("/data/listings.json", headers={"Range": "bytes=10-99"})
+    assert response.status_code == 206
+    assert response.data == whole[10:100]
+    assert response.headers["Content-Range"] == f"bytes 10-99/{len(whole)}"
+    response.close()
+
+
+def test_downloads_are_streamed_from_the_database_before_the_first_build(
+    app, client, session, make
+):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    listing = make.published_listing(clerk, reviewer)
+    session.flush()
+    assert opendata.read_package(_folder(app)) is None
+    response = client.get("/data/listings.csv")
+    assert response.status_code == 200
+    assert response.is_streamed and "ETag" not in response.headers  # built per request
+    assert listing.enterprise.uscc in response.get_data(as_text=True)
+    package = client.get("/data/datapackage.json").get_json()
+    assert [r["path"] for r in package["resources"]] == [
+        "listings.csv",
+        "listings.json",
+        "listings.xlsx",
+    ]
+    assert package["registry"]["publog_number"] == publog.head(session).number
+    assert client.get("/data/listings.xlsx").status_code == 200
+    assert client.get("/data/listings.json").get_json()["listings"]
+
+
+def test_files_behind_the_log_are_not_served_the_database_answers(app, client, session, make):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    make.published_listing(clerk, reviewer)
+    session.flush()
+    follow_now(app)
+    newer = make.published_listing(clerk, reviewer)
+    session.flush()
+    response = client.get("/data/listings.csv")
+    assert response.is_streamed and "ETag" not in response.headers  # built per request
+    assert newer.enterprise.uscc in response.get_data(as_text=True)
+
+
+def test_behind_nginx_the_app_hands_the_file_to_an_internal_location(app, client, session, make):
+    make.published_listing(make.actor("clerk"), make.actor("reviewer"))
+    session.flush()
+    follow_now(app)
+    app.config["PROXY_HOPS"] = 1
+    response = client.get("/data/listings.csv", headers={"X-Accel-Exports": "/_exports/"})
+    assert response.headers["X-Accel-Redirect"] == "/_exports/listings.csv"
+    assert response.data == b""
+    app.config["PROXY_HOPS"] = 0  # without a trusted proxy the header is ignored
+    response = client.get("/data/listings.csv", headers={"X-Accel-Exports": "/_exports/"})
+    assert "X-Accel-Redirect" not in response.headers
+    assert response.data == (_folder(app) / "listings.csv").read_bytes()
+    response.close()
+
+
+def test_the_data_page_links_the_data_package(client):
+    page = client.get("/data").get_data(as_text=True)
+    assert 'href="/data/datapackage.json"' in page
+
+
+def _frictionless() -> str:
+    found = shutil.which("frictionless") or shutil.which(
+        "frictionless", path=str(Path(os.sys.executable).parent)
+    )
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("frictionless is not installed (pip install -e .[test])")
+        pytest.skip("frictionless is not installed")
+    return found
+
+
+def test_the_data_package_of_demo_data_passes_frictionless_validate(own_engine, tmp_path):
+    tool = _frictionless()
+    from registry.demo import load_demo
+    from registry.rules import Actor
+
+    with Session(own_engine) as session:
+        load_demo(session, Actor(None, "demo", "system", 0, True), firms=40)
+        session.commit()
+    folder = tmp_path / "exports"
+    with Session(own_engine) as session:
+        assert opendata.build_if_changed(session, folder)
+        session.commit()
+    package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["registry"]["publog_number"] > 0
+    with Session(own_engine) as session:
+        assert package["registry"]["publog_hash"] == publog.head(session).entry_hash
+        rows = len(list(exports.rows(session, rules.today())))
+    assert rows > 0
+    assert len(_csv_usccs(folder / "listings.csv")) <= rows
+    result = subprocess.run(
+        [tool, "validate", "--json", str(folder / "datapackage.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=folder,
+    )
+    report = json.loads(result.stdout)
+    errors = [
+        (task.get("name"), error.get("note") or error.get("message"))
+        for task in report.get("tasks", [])
+        for error in task.get("errors", [])
+    ] + [error.get("message") for error in report.get("errors", [])]
+    assert report["valid"], errors
+    assert result.returncode == 0
+
+
+def test_a_fresh_worker_does_not_wait_for_the_files_to_be_built(tmp_path):
+    """Another process holds the builder lock: the worker starts once its search index is
+    ready, and the open-data follower reports itself behind."""
+    import fcntl
+    import time
+
+    from registry import create_app
+    from registry.database import get_db
+    from registry.migrate import upgrade
+    from registry.web.indexing import start_followers
+    from tests.conftest import TEST_SECRET
+
+    exports_dir = tmp_path / "exports"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+            "INDEX_DIR": str(tmp_path / "index"),
+            "EVIDENCE_DIR": str(tmp_path / "evidence"),
+            "EXPORT_DIR": str(exports_dir),
+        },
+        instance_path=tmp_path / "instance",
+    )
+    upgrade(get_db(app).engine)
+    exports_dir.mkdir()
+    fd = os.open(exports_dir / opendata.LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        started = time.monotonic()
+        start_followers(app, wait=5)
+        assert time.monotonic() - started < 4
+        assert followers(app)["search-index"].caught_up
+        assert not followers(app)["open-data"].caught_up
+    finally:
+        for follower in followers(app).values():
+            follower.stop()
+        os.close(fd)
+        get_db(app).engine.dispose()
