@@ -60,9 +60,10 @@ def init_command(demo: bool) -> None:
     """Create or upgrade the database, seed authorities and listing grounds.
 
     Safe to run again: it applies only missing migrations and seed rows. The first run
-    writes instance/config.py with a random SECRET_KEY.
+    writes instance/config.py with a random SECRET_KEY and, on SQLite,
+    instance/log-signing-key.pem with the key that signs the publication log's tree heads.
     """
-    from registry import create_app
+    from registry import create_app, signing
     from registry.database import get_db
     from registry.migrate import upgrade
     from registry.services.reference import seed
@@ -74,6 +75,9 @@ def init_command(demo: bool) -> None:
     if not shared and write_instance_config(instance):
         wrote = _("已写入 %(path)s，含新生成的随机 SECRET_KEY", path=instance / "config.py")
         click.echo(for_console(wrote))
+    if not shared and signing.ensure_key_file(instance):
+        made = _("已写入 %(path)s，含新生成的公示日志签名密钥", path=instance / signing.KEY_FILE)
+        click.echo(for_console(made))
     try:
         app = create_app(instance_path=instance)
     except ConfigError as exc:

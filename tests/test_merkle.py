@@ -468,6 +468,37 @@ def test_on_sqlite_the_key_is_kept_private_in_the_instance_folder(tmp_path, monk
     assert load_settings(tmp_path, {"SECRET_KEY": TEST_SECRET}).LOG_SIGNING_KEY == path.read_text()
 
 
+def test_init_on_sqlite_writes_the_key_once_and_private(tmp_path, monkeypatch):
+    from registry.cli import main
+
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(instance))
+    for name in ("REGISTRY_SECRET_KEY", "REGISTRY_DATABASE_URL", "REGISTRY_LOG_SIGNING_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    first = CliRunner().invoke(main, ["init"], env={"LANGUAGE": "en"})
+    assert first.exit_code == 0, first.output
+    assert "publication log signing key" in first.output
+    path = instance / "log-signing-key.pem"
+    assert path.stat().st_mode & 0o777 == 0o600
+    key = path.read_text()
+    second = CliRunner().invoke(main, ["init"], env={"LANGUAGE": "en"})
+    assert second.exit_code == 0 and "signing key" not in second.output
+    assert path.read_text() == key
+
+
+def test_init_on_postgresql_without_the_key_names_the_setting(tmp_path, monkeypatch):
+    from registry.cli import main
+
+    monkeypatch.setenv("REGISTRY_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", POSTGRES)
+    monkeypatch.setenv("REGISTRY_SECRET_KEY", TEST_SECRET)
+    monkeypatch.delenv("REGISTRY_LOG_SIGNING_KEY", raising=False)
+    result = CliRunner().invoke(main, ["init"], env={"LANGUAGE": "en"})
+    assert result.exit_code == 1
+    assert "REGISTRY_LOG_SIGNING_KEY" in result.output
+    assert not (tmp_path / "instance" / "log-signing-key.pem").exists()
+
+
 # --- verify-log --url against a served instance -----------------------------------------------
 
 
