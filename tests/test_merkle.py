@@ -672,3 +672,31 @@ def test_since_without_url_is_a_usage_error(app, tmp_path):
         args=["verify-log", "--since", str(tmp_path / "x")], env={"LANGUAGE": "en"}
     )
     assert result.exit_code == 2 and "--since can only be used with --url" in result.output
+
+
+# --- who may call the new routes -----------------------------------------------------------
+
+NEW_ROUTES = [
+    "/log/key",
+    "/log/key.json",
+    "/log/sth.json",
+    "/log/proof/inclusion?index=0&size=1",
+    "/log/proof/consistency?first=1&second=1",
+]
+
+
+def test_the_tree_routes_are_public_reads_and_refuse_writes(client, session):
+    """Anyone may read them without logging in; nothing may be posted to them."""
+    append_entries(session, 1)
+    session.flush()
+    for url in NEW_ROUTES:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert client.post(url).status_code == 405, url
+
+
+def test_the_log_page_links_the_signed_tree_head(client):
+    page = client.get("/log").get_data(as_text=True)
+    assert 'rel="alternate" type="application/json" href="/log/sth.json"' in page
+    assert 'href="/log/key"' in page
