@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, or_, select, tuple_
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from registry import merkle, rules, signing, visibility
@@ -278,16 +278,24 @@ class TreeBroken(RuntimeError):
 
 
 def fetch_nodes(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    wanted = sorted(set(keys))
+    """The stored hashes at these (level, position) pairs, in one query (grouped by level:
+    a row-value IN is not answered from the primary key on SQLite)."""
+    by_level: dict[int, list[int]] = {}
+    for level, position in set(keys):
+        by_level.setdefault(level, []).append(position)
     found: dict[tuple[int, int], bytes] = {}
-    for start in range(0, len(wanted), 200):
-        chunk = wanted[start : start + 200]
-        for level, position, value in session.execute(
-            select(LogNode.level, LogNode.position, LogNode.hash).where(
-                tuple_(LogNode.level, LogNode.position).in_(chunk)
-            )
-        ):
-            found[(level, position)] = bytes.fromhex(value)
+    if not by_level:
+        return found
+    condition = or_(
+        *(
+            (LogNode.level == level) & LogNode.position.in_(sorted(positions))
+            for level, positions in sorted(by_level.items())
+        )
+    )
+    for level, position, value in session.execute(
+        select(LogNode.level, LogNode.position, LogNode.hash).where(condition)
+    ):
+        found[(level, position)] = bytes.fromhex(value)
     return found
 
 
