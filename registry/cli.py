@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import date
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -59,9 +60,10 @@ def init_command(demo: bool) -> None:
     """Create or upgrade the database, seed authorities and listing grounds.
 
     Safe to run again: it applies only missing migrations and seed rows. The first run
-    writes instance/config.py with a random SECRET_KEY.
+    writes instance/config.py with a random SECRET_KEY and, on SQLite,
+    instance/log-signing-key.pem with the key that signs the publication log's tree heads.
     """
-    from registry import create_app
+    from registry import create_app, signing
     from registry.database import get_db
     from registry.migrate import upgrade
     from registry.services.reference import seed
@@ -73,6 +75,9 @@ def init_command(demo: bool) -> None:
     if not shared and write_instance_config(instance):
         wrote = _("已写入 %(path)s，含新生成的随机 SECRET_KEY", path=instance / "config.py")
         click.echo(for_console(wrote))
+    if not shared and signing.ensure_key_file(instance):
+        made = _("已写入 %(path)s，含新生成的公示日志签名密钥", path=instance / signing.KEY_FILE)
+        click.echo(for_console(made))
     try:
         app = create_app(instance_path=instance)
     except ConfigError as exc:
@@ -284,21 +289,62 @@ def stats_command() -> None:
 
 
 @click.command("verify-log")
-@with_appcontext
-def verify_log_command() -> None:
-    """Recompute the publication log's hash chain; exit 1 on any mismatch."""
+@click.option("--url", help="Check the registry at this address over HTTP instead.")
+@click.option(
+    "--since",
+    type=click.Path(dir_okay=False),
+    help="With --url: the tree head saved last time; checked, then replaced by the new one.",
+)
+@click.pass_context
+def verify_log_command(ctx: click.Context, url: str | None, since: str | None) -> None:
+    """Recompute the publication log's hash chain and Merkle tree; exit 1 on any mismatch.
+
+    With --url, audit a remote registry: the signed tree head against its key, consistency
+    with the head saved in --since, and every entry against the tree."""
+    if url is not None:
+        _verify_remote(url, Path(since) if since else None)
+        return
+    if since is not None:
+        raise click.UsageError(for_console(_("--since 只能与 --url 一起使用")))
+    from flask.cli import ScriptInfo
+
     from registry import publog
 
-    with _session() as session:
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    with app.app_context(), _session() as session:
         count, problems = publog.verify(session)
         top = publog.head(session)
+        tree = publog.tree_head(session) if not problems else None
     for problem in problems:
         click.echo(for_console(_("不一致：%(problem)s", problem=problem)), err=True)
-    if problems:
+    if problems or tree is None:
         raise SystemExit(1)
     head_hash = top.entry_hash if top is not None else publog.GENESIS_HASH
     intact = _("公示日志完好：共 %(count)s 条，最新哈希 %(hash)s", count=count, hash=head_hash)
     click.echo(for_console(intact))
+    click.echo(for_console(_("默克尔树根：%(root)s", root=tree.root_hash.hex())))
+
+
+def _verify_remote(url: str, since: Path | None) -> None:
+    from registry import logaudit
+
+    try:
+        result = logaudit.audit(url, since)
+    except logaudit.AuditFailed as exc:
+        click.echo(for_console(_("不一致：%(problem)s", problem=exc)), err=True)
+        raise SystemExit(1) from None
+    for problem in result.problems:
+        click.echo(for_console(_("不一致：%(problem)s", problem=problem)), err=True)
+    if result.problems or result.head is None:
+        raise SystemExit(1)
+    intact = _(
+        "远程公示日志完好：共 %(count)s 条，默克尔树根 %(root)s",
+        count=result.head.tree_size,
+        root=result.head.root_hash.hex(),
+    )
+    click.echo(for_console(intact))
+    if since is not None:
+        click.echo(for_console(_("已将树头保存到 %(path)s", path=since)))
 
 
 @click.command("export")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from registry import signing
+
 ENV_PREFIX = "REGISTRY_"
 # Values people copy from tutorials; never accepted as a secret.
 WEAK_SECRETS = frozenset({"", "dev", "secret", "changeme", "change-me", "secret-key", "default"})
@@ -49,6 +51,9 @@ class Settings:
     BASE_URL: str = ""  # absolute links in feeds when served behind a proxy
     SECURE_COOKIES: bool = False  # set True when served over HTTPS
     PUBLIC_CACHE: bool = True  # keep anonymous public answers until the next write (web/cache.py)
+    # Ed25519 key signing the publication log's tree heads (registry/signing.py): base64 of
+    # the raw 32 bytes or PEM. On SQLite: instance/log-signing-key.pem when unset.
+    LOG_SIGNING_KEY: str = ""
     TESTING: bool = False
 
 
@@ -97,6 +102,7 @@ def load_settings(instance_path: Path, overrides: Mapping[str, Any] | None = Non
             raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
         values.update(overrides)
     settings = Settings(**{k: _coerce(k, v, known[k]) for k, v in values.items()})
+    settings = replace(settings, LOG_SIGNING_KEY=_log_signing_key(settings, instance_path))
     settings = replace(
         settings,
         DATABASE_URL=settings.DATABASE_URL or f"sqlite:///{instance_path / 'registry.db'}",
@@ -106,6 +112,19 @@ def load_settings(instance_path: Path, overrides: Mapping[str, Any] | None = Non
     )
     check(settings)
     return settings
+
+
+def _log_signing_key(settings: Settings, instance_path: Path) -> str:
+    """The configured key; on SQLite (one host) the instance folder's, made when missing.
+    In tests on PostgreSQL without one, a new key for this process."""
+    if settings.LOG_SIGNING_KEY:
+        return settings.LOG_SIGNING_KEY
+    if not settings.DATABASE_URL or settings.DATABASE_URL.startswith("sqlite"):
+        signing.ensure_key_file(instance_path)
+        return (instance_path / signing.KEY_FILE).read_text("ascii")
+    if settings.TESTING:
+        return signing.new_key_pem()
+    return ""
 
 
 def check(settings: Settings) -> None:
@@ -126,6 +145,18 @@ def check(settings: Settings) -> None:
             "instance/config.py) or set REGISTRY_SECRET_KEY to at least "
             f"{MIN_SECRET_LENGTH} random characters."
         )
+    if not settings.LOG_SIGNING_KEY:
+        raise ConfigError(
+            "LOG_SIGNING_KEY is not set. With a shared database (PostgreSQL) every host must "
+            "sign the publication log with the same Ed25519 key: set REGISTRY_LOG_SIGNING_KEY "
+            "in the environment of every app host (base64 of 32 random bytes, e.g. the output "
+            "of `python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'`"
+            ", or a PKCS#8 PEM)."
+        )
+    try:
+        signing.parse_private_key(settings.LOG_SIGNING_KEY)
+    except signing.SigningKeyError as exc:
+        raise ConfigError(f"LOG_SIGNING_KEY is not an Ed25519 private key: {exc}") from None
     if not settings.DATABASE_URL.startswith(("sqlite", "postgresql")):
         raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
 

@@ -10,6 +10,14 @@ published — appends one entry in the same transaction as the change:
 - ``entry_hash`` = SHA-256 of the canonical JSON of ``{"number", "prev_hash", "content_hash"}``;
 - ``prev_hash`` = the previous entry's ``entry_hash`` (64 zeros for entry 1).
 
+The log is also a Merkle tree as RFC 9162 section 2.1 defines (registry/merkle.py): leaf
+number - 1 is SHA-256(0x00 || the 32 bytes of ``entry_hash``) — the entry hash already
+commits to the number, the previous entry and the payload. The perfect subtrees (table
+log_node, leaves at level 0) are written with the entries that complete them, so a tree
+head or a proof reads O(log n) rows. Signed tree heads are signed on request from the
+stored tree (registry/signing.py): timestamp is the last entry's time, so every host gives
+the same head, byte for byte.
+
 Numbers come from the "publog" counter row (``next_seq``), whose row lock is held until
 commit: two reviewers publishing at once queue on that row and still give one chain, and
 commit order equals number order. Anyone holding a copy of ``/log.json`` can recompute every
@@ -20,19 +28,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from registry import rules, visibility
+from registry import merkle, rules, signing, visibility
 from registry.db import utcnow
-from registry.models import Event, Listing, LogEntry, Notice, SequenceCounter
+from registry.models import Event, Listing, LogEntry, LogNode, Notice, SequenceCounter
 from registry.sequence import current_transaction, next_seq, take_numbers
 
+T = TypeVar("T")
 GENESIS_HASH = "0" * 64
 SEQUENCE = "publog"
 PUBLICATION_EVENTS = frozenset(
@@ -239,7 +248,96 @@ def chain_values(
         prev_hash = digest
         number += 1
     session.info["publog_head"] = (number - 1, prev_hash, current_transaction(session))
+    grow_tree(session, rows[0]["number"] - 1, [leaf_of(row["entry_hash"]) for row in rows])
     return rows
+
+
+def leaf_of(entry_hash_hex: str) -> bytes:
+    """The Merkle leaf hash of an entry: MTH leaf over the raw bytes of its entry hash."""
+    return merkle.leaf_hash(bytes.fromhex(entry_hash_hex))
+
+
+def grow_tree(session: Session, first_index: int, leaves: list[bytes]) -> None:
+    """Store the leaves appended at `first_index` and the perfect subtrees they complete."""
+    # the left siblings from before the batch: the perfect subtrees that make up [0, first)
+    frontier = [
+        (level, (first_index >> level) - 1)
+        for level in range(first_index.bit_length())
+        if first_index >> level & 1
+    ]
+    stored = fetch_nodes(session, frontier)
+    rows = [
+        {"level": level, "position": position, "hash": value.hex()}
+        for level, position, value in merkle.parents(first_index, leaves, _getter(stored))
+    ]
+    session.execute(insert(LogNode.__table__), rows)
+
+
+class TreeBroken(RuntimeError):
+    """A stored subtree the tree needs is missing."""
+
+
+def fetch_nodes(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored hashes at these (level, position) pairs, in one query (grouped by level:
+    a row-value IN is not answered from the primary key on SQLite)."""
+    by_level: dict[int, list[int]] = {}
+    for level, position in set(keys):
+        by_level.setdefault(level, []).append(position)
+    found: dict[tuple[int, int], bytes] = {}
+    if not by_level:
+        return found
+    condition = or_(
+        *(
+            (LogNode.level == level) & LogNode.position.in_(sorted(positions))
+            for level, positions in sorted(by_level.items())
+        )
+    )
+    for level, position, value in session.execute(
+        select(LogNode.level, LogNode.position, LogNode.hash).where(condition)
+    ):
+        found[(level, position)] = bytes.fromhex(value)
+    return found
+
+
+def _getter(found: dict[tuple[int, int], bytes]) -> merkle.NodeSource:
+    def get(level: int, position: int) -> bytes:
+        try:
+            return found[(level, position)]
+        except KeyError:
+            raise TreeBroken(f"subtree {level}/{position} is missing") from None
+
+    return get
+
+
+def from_tree(session: Session, algorithm: Callable[[merkle.NodeSource], T]) -> T:
+    """Run a merkle algorithm on the stored tree, reading its nodes in one go."""
+    return algorithm(_getter(fetch_nodes(session, merkle.nodes_needed(algorithm))))
+
+
+def tree_size(session: Session) -> int:
+    return session.scalar(select(func.max(LogEntry.number))) or 0
+
+
+def tree_head(session: Session) -> signing.TreeHead:
+    """The head of the whole log: size, root hash, and the last entry's time in ms."""
+    top = head(session)
+    if top is None:
+        return signing.TreeHead(0, 0, merkle.EMPTY_ROOT)
+    at = top.at if top.at.tzinfo is not None else top.at.replace(tzinfo=UTC)
+    root = from_tree(session, lambda nodes: merkle.root(nodes, top.number))
+    return signing.TreeHead(top.number, int(at.timestamp() * 1000), root)
+
+
+def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
+    return from_tree(session, lambda nodes: merkle.inclusion_path(nodes, index, size))
+
+
+def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
+    return from_tree(session, lambda nodes: merkle.consistency_path(nodes, first, second))
+
+
+def root_at(session: Session, size: int) -> bytes:
+    return from_tree(session, lambda nodes: merkle.root(nodes, size))
 
 
 def _take_numbers(session: Session, count: int) -> int:
@@ -322,9 +420,12 @@ def verify(session: Session) -> tuple[int, list[ChainProblem]]:
     problems: list[ChainProblem] = []
     prev_hash = GENESIS_HASH
     count = 0
+    leaves: list[bytes] = []
     for count, entry in enumerate(iter_entries(session), start=1):
         problems.extend(check_entry(entry, count, prev_hash))
         prev_hash = entry.entry_hash
+        leaves.append(leaf_of(entry.entry_hash))
+    problems.extend(check_tree(session, leaves))
     counter = session.scalar(select(SequenceCounter.value).where(SequenceCounter.name == SEQUENCE))
     if counter is not None and counter != count:
         problems.append(
@@ -334,6 +435,32 @@ def verify(session: Session) -> tuple[int, list[ChainProblem]]:
         )
     problems.extend(_missing_entries(session))
     return count, problems
+
+
+def check_tree(session: Session, leaves: list[bytes]) -> list[ChainProblem]:
+    """Every stored subtree equals the one recomputed from the entries, none is missing and
+    none is extra."""
+    expected = merkle.build(leaves)
+    problems: list[ChainProblem] = []
+    seen = 0
+    for level, position, value in session.execute(
+        select(LogNode.level, LogNode.position, LogNode.hash)
+        .order_by(LogNode.level, LogNode.position)
+        .execution_options(yield_per=5000)
+    ):
+        want = expected.get((level, position))
+        number = (position << level) + 1
+        if want is None:
+            problems.append(ChainProblem(None, f"tree node {level}/{position} has no entries"))
+        else:
+            seen += 1
+            if want.hex() != value:
+                what = "leaf hash" if level == 0 else f"tree node {level}/{position}"
+                problems.append(ChainProblem(number, f"{what} does not match the entries"))
+    if seen != len(expected):
+        missing = len(expected) - seen
+        problems.append(ChainProblem(None, f"{missing} tree nodes are missing"))
+    return problems
 
 
 def _missing_entries(session: Session) -> list[ChainProblem]:

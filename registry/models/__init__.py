@@ -9,7 +9,7 @@ from registry.models.enterprise import (
     FormerName,
     Licence,
 )
-from registry.models.history import Event, LogEntry, SequenceCounter
+from registry.models.history import Event, LogEntry, LogNode, SequenceCounter
 from registry.models.listing import (
     LISTING_STATES,
     LISTS,
@@ -50,6 +50,7 @@ __all__ = [
     "Licence",
     "Listing",
     "LogEntry",
+    "LogNode",
     "Notice",
     "Petition",
     "Sanction",

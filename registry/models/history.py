@@ -73,3 +73,18 @@ class LogEntry(Base):  # 公示日志
 
     def __repr__(self) -> str:
         return f"<LogEntry {self.number} {self.entity_type}:{self.entity_id} {self.action}>"
+
+
+class LogNode(Base):
+    """A perfect subtree of the publication log's Merkle tree (registry/merkle.py): level 0
+    holds the leaf hashes, level ℓ the node over leaves position·2^ℓ … (position+1)·2^ℓ - 1.
+    Written with the entries that complete it, so proofs read O(log n) rows. Never updated."""
+
+    __tablename__ = "log_node"
+
+    level: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))  # hex
+
+    def __repr__(self) -> str:
+        return f"<LogNode {self.level}/{self.position}>"

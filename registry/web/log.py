@@ -1,13 +1,27 @@
-"""The publication log in public: `/log` (HTML) and `/log.json?after=N` (incremental)."""
+"""The publication log in public: `/log` (HTML) and `/log.json?after=N` (incremental); as a
+Merkle tree, its signed tree head `/log/sth.json`, the key `/log/key` and the inclusion and
+consistency proofs of RFC 9162 under `/log/proof/`."""
 
 from __future__ import annotations
 
+import functools
 import json
 
-from flask import Blueprint, abort, jsonify, render_template, url_for
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from registry import publog
+from registry import publog, signing
 from registry.database import get_session
 from registry.models import LogEntry
 from registry.web.api import BadParameter, int_arg, register_json_errors
@@ -65,5 +79,91 @@ def as_json():
             "after": after,
             "entries": [publog.entry_json(entry) for entry in entries],
             "next": url_for(".as_json", after=last, limit=limit, _external=True) if more else None,
+        }
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_key(text: str) -> Ed25519PrivateKey:
+    return signing.parse_private_key(text)
+
+
+def signing_key() -> Ed25519PrivateKey:
+    return _parse_key(current_app.config["LOG_SIGNING_KEY"])
+
+
+@bp.get("/log/key")
+def key() -> Response:
+    """The public key that signs the tree heads, PEM; its key id in the Key-Id header."""
+    public = signing_key().public_key()
+    response = Response(signing.public_pem(public), mimetype="text/plain")
+    response.headers["Key-Id"] = signing.key_id(public)
+    return response
+
+
+@bp.get("/log/key.json")
+def key_json() -> Response:
+    public = signing_key().public_key()
+    return jsonify(
+        {
+            "algorithm": "Ed25519",
+            "key_id": signing.key_id(public),
+            "public_key": signing.public_pem(public),
+        }
+    )
+
+
+@bp.get("/log/sth.json")
+def sth() -> Response:
+    """The signed head of the whole log (the same on every host until the next entry)."""
+    return jsonify(signing.sign(signing_key(), publog.tree_head(get_session())))
+
+
+def required_arg(name: str, minimum: int) -> int:
+    if name not in request.args:
+        raise BadParameter(name, _("缺少参数 %(name)s", name=name))
+    return int_arg(name, minimum, minimum=minimum)
+
+
+@bp.get("/log/proof/inclusion")
+def inclusion() -> Response:
+    """The audit path of leaf `index` (entry number index + 1) in the tree of `size`."""
+    session = get_session()
+    index = required_arg("index", 0)
+    size = required_arg("size", 1)
+    current = publog.tree_size(session)
+    if size > current:
+        raise BadParameter("size", _("参数 size 不能大于当前日志条数 %(current)d", current=current))
+    if index >= size:
+        raise BadParameter("index", _("参数 index 必须小于 size"))
+    path = publog.inclusion_proof(session, index, size)
+    return jsonify(
+        {
+            "leaf_index": index,
+            "tree_size": size,
+            "inclusion_path": [node.hex() for node in path],
+        }
+    )
+
+
+@bp.get("/log/proof/consistency")
+def consistency() -> Response:
+    """The proof that the tree of `first` entries is a prefix of the tree of `second`."""
+    session = get_session()
+    first = required_arg("first", 1)
+    second = required_arg("second", 1)
+    current = publog.tree_size(session)
+    if second > current:
+        raise BadParameter(
+            "second", _("参数 second 不能大于当前日志条数 %(current)d", current=current)
+        )
+    if first > second:
+        raise BadParameter("first", _("参数 first 不能大于 second"))
+    path = publog.consistency_proof(session, first, second)
+    return jsonify(
+        {
+            "first": first,
+            "second": second,
+            "consistency_path": [node.hex() for node in path],
         }
     )

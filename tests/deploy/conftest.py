@@ -9,6 +9,7 @@ missing PostgreSQL, nginx or gunicorn fails the run instead of skipping it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import glob
 import html.parser
@@ -259,6 +260,10 @@ class Deployment:
             **{k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")},
             "REGISTRY_DATABASE_URL": self.pg.url,
             "REGISTRY_SECRET_KEY": SECRET,
+            # the tree heads are signed with one key on every host
+            "REGISTRY_LOG_SIGNING_KEY": base64.b64encode(
+                b"deploy-test-log-signing-key-32b!"
+            ).decode(),
             "REGISTRY_PROXY_HOPS": "1",
             "REGISTRY_EVIDENCE_DIR": str(self.evidence),
             "REGISTRY_EXPORT_DIR": str(self.exports),
