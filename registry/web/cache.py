@@ -14,9 +14,10 @@ for a path is built whole, without the condition, then compared. Never cached: a
 but GET, regulators (any cookie but ``lang``), ``If-Modified-Since`` or ranged requests
 (Flask answers those), the back office, login, health checks, the downloads under /data
 and static files, answers other than 200, answers that set a cookie, answers over 1 MB,
-answers built while this process's search index had not yet applied every event up to
-the counter value (a search page would be missing the newest records), and answers the
-view marked with `do_not_keep`. The key holds everything an answer depends on: path,
+and answers the view marked with `do_not_keep` — a search answered while this process's
+searcher did not yet hold every event up to the counter value (it would miss the newest
+records; the check is made on the searcher the answer was built with, not on a newer one
+the follower may have opened meanwhile). The key holds everything an answer depends on: path,
 query, host, scheme, ``Accept-Language``, the ``lang`` cookie and the day.
 """
 
@@ -88,11 +89,7 @@ class PublicCache:
         if not captured:  # pragma: no cover - an app that never started its response
             return [body]
         entry = (version, captured[0], list(captured[1]), body)
-        if (
-            not environ.get(_SKIP)
-            and self._index_holds(version)
-            and self._storable(captured[0], captured[1], body)
-        ):
+        if not environ.get(_SKIP) and self._storable(captured[0], captured[1], body):
             self._store(key, entry)
         return _answer(entry, wanted, start_response)
 
@@ -129,14 +126,6 @@ class PublicCache:
                 return connection.exec_driver_sql(_COUNTER_SQL).scalar()
         except Exception:  # the database is down or not migrated: Flask says so
             return None
-
-    def _index_holds(self, version: int) -> bool:
-        from registry.web.indexing import get_index
-
-        try:
-            return get_index(self.app).last_applied() >= version
-        except Exception:  # unreadable: the answer said so; keep nothing
-            return False
 
     @staticmethod
     def _storable(status: str, headers: list, body: bytes) -> bool:

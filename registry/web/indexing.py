@@ -138,10 +138,13 @@ def search(
     """Search the app's index, first re-opening the searcher from disk when the database's
     event counter is ahead of it (the follower may have applied the events meanwhile).
     Raises IndexUnavailable when no index generation can be read."""
-    from registry.web.cache import event_counter
+    from registry.web.cache import do_not_keep, event_counter
 
     index = get_index()
-    index.refresh_to(event_counter(session))
+    if not index.refresh_to(event_counter(session)):
+        # Right for now, but built before this process's searcher held every event up to
+        # the counter this answer would be kept under: never kept for later.
+        do_not_keep()
     return index.search(query, filters, page, per_page, on)
 
 
