@@ -1,9 +1,10 @@
 """Open-data files: the exports built once per change, and their Frictionless Data Package.
 
 `build_if_changed` writes ``listings.csv``, ``listings.json``, ``listings.xlsx`` and
-``datapackage.json`` into the export folder when what they show can have changed: the
-publication log head moved (every publication, removal, expiry and annulment appends an
-entry) or the day changed (listings expire at read time, in Asia/Shanghai). Each file is
+``datapackage.json`` into the export folder when what they show can have changed: a new
+event (every write records one; a rename or a sanction made public changes exported columns
+without a publication-log entry) or a new day (listings expire at read time, in
+Asia/Shanghai). The data package names the publication log head the files were built at. Each file is
 written to a temporary file in the same folder, fsynced and put in place with `os.replace`,
 so a reader opens either the old file or the new one, never half of one; the data package
 goes last, so it never names files older than it says.
