@@ -133,6 +133,21 @@ def client(app):
 
 
 @pytest.fixture
+def statements(connection) -> Iterator[list[str]]:
+    """The SQL statements the test's connection runs while the test holds this list."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", record)
+    yield seen
+    event.remove(connection, "before_cursor_execute", record)
+
+
+@pytest.fixture
 def cheap_password_hashing(monkeypatch):
     """Argon2 at its lowest cost, for suites that log many users in (hashing at production
     cost is tested in tests/test_auth.py)."""

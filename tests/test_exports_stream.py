@@ -4,23 +4,8 @@ licence, the decision number of a listing's published sanction."""
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import event
-
 from registry import exports, rules
 from registry.services import enterprises, sanctions
-
-
-@pytest.fixture
-def statements(connection):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    yield seen
-    event.remove(connection, "before_cursor_execute", record)
 
 
 def test_export_rows_come_in_batch_queries_with_first_licence_and_decision(

@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from registry import exports, opendata, publog, rules
@@ -158,18 +157,6 @@ def test_a_reader_never_sees_half_a_file(app, session, make):
     assert reads > 0
     assert problems == []
     assert not [name for name in os.listdir(folder) if name.endswith(".tmp")]
-
-
-@pytest.fixture
-def statements(connection):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    yield seen
-    event.remove(connection, "before_cursor_execute", record)
 
 
 def _without_search_follower(app) -> None:

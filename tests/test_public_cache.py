@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import event
 
 from registry.database import get_session
 from registry.web import catalogue
@@ -24,18 +23,6 @@ def loads(monkeypatch):
 
     monkeypatch.setattr(catalogue, "load", counting)
     return calls
-
-
-@pytest.fixture
-def statements(connection):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", record)
-    yield seen
-    event.remove(connection, "before_cursor_execute", record)
 
 
 def test_the_catalogue_is_loaded_once_per_process_not_per_request(client, loads):
