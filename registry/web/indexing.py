@@ -146,9 +146,3 @@ def search(
         # the counter this answer would be kept under: never kept for later.
         do_not_keep()
     return index.search(query, filters, page, per_page, on)
-
-
-def lag(session: Session, app: Flask | None = None) -> int:
-    """Events the database has that this process's searcher does not hold."""
-    index = get_index(app)
-    return max(0, committed_seq(session) - index.last_applied())
