@@ -14,6 +14,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    Integer,
     MetaData,
     String,
     Text,
@@ -21,7 +22,14 @@ from sqlalchemy import (
     event,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+)
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints, so migrations can refer to them on every backend.
@@ -76,6 +84,34 @@ str200 = Annotated[str, mapped_column(String(200))]
 longtext = Annotated[str, mapped_column(Text, default="")]
 created_at = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow)]
 updated_at = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)]
+
+# Mixin columns follow a table's own ones (sort_order 0) in the order the migrations created
+# them; a table may slot its own columns between them with the places in between.
+CREATED_AT_PLACE = 80
+UPDATED_AT_PLACE = 90
+VERSION_ID_PLACE = 100
+
+
+class Versioned:
+    """Optimistic locking: every UPDATE checks and bumps `version_id`, so a write based on a
+    stale read fails (services.history.flush turns that into a ConflictError)."""
+
+    version_id: Mapped[int] = mapped_column(Integer, default=1, sort_order=VERSION_ID_PLACE)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version_id}  # type: ignore[attr-defined]
+
+
+class Tracked(Versioned):
+    """A versioned record stamped when it was created and last changed."""
+
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, sort_order=CREATED_AT_PLACE
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, sort_order=UPDATED_AT_PLACE
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:

@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
-from registry.db import Base, make_engine
+from registry.db import Base, Versioned, make_engine
 from registry.migrate import alembic_config, downgrade, upgrade
 from registry.models import Authority, Event
 from registry.rules import Actor
@@ -39,6 +39,19 @@ def test_upgrade_head_matches_models(fresh_engine):
             MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
         )
     assert diff == []
+
+
+def test_mixin_columns_stand_where_the_migrations_put_them(fresh_engine):
+    """Autogenerate ignores column order; the shared columns of the mixins (placed with
+    sort_order) must still stand where the migrations created them, so create_all and the
+    migrations build the same tables."""
+    upgrade(fresh_engine)
+    inspector = inspect(fresh_engine)
+    tables = [m.local_table for m in Base.registry.mappers if issubclass(m.class_, Versioned)]
+    assert {"notice", "sanction", "listing", "user_account"} <= {t.name for t in tables}
+    for table in tables:
+        migrated = [column["name"] for column in inspector.get_columns(table.name)]
+        assert migrated == list(table.columns.keys()), table.name
 
 
 def test_every_revision_goes_down_and_up_with_data(fresh_engine):

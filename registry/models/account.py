@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, created_at, intpk, str200
+from registry.db import Base, Versioned, created_at, intpk, str200
 from registry.models.authority import Authority
 
 ROLES = ("clerk", "reviewer", "admin")  # 录入员, 审核员, 系统管理员
 
 
-class User(Base):  # 用户
+class User(Versioned, Base):  # 用户
     __tablename__ = "user_account"
     __table_args__ = (CheckConstraint("role IN ('clerk', 'reviewer', 'admin')", name="role"),)
 
@@ -28,11 +28,8 @@ class User(Base):  # 用户
     # Rotated at login, logout and disabling: a session cookie is valid only while it matches.
     session_token: Mapped[str | None] = mapped_column(String(64))
     password_changed_at: Mapped[datetime | None]
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     authority: Mapped[Authority] = relationship(lazy="joined")
-
-    __mapper_args__ = {"version_id_col": version_id}
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role}@{self.authority_id}>"

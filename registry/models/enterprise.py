@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, created_at, intpk, str200, updated_at
+from registry.db import Base, Tracked, created_at, intpk, str200
 from registry.models.authority import Authority
 
 ENTERPRISE_KINDS = ("basic", "value_added", "resale", "other")  # 基础 / 增值 / 转售 / 其他
 LICENCE_STATUSES = ("valid", "suspended", "revoked", "cancelled", "expired")
 
 
-class Enterprise(Base):  # 电信业务经营者
+class Enterprise(Tracked, Base):  # 电信业务经营者
     __tablename__ = "enterprise"
     __table_args__ = (
         CheckConstraint("kind IN ('basic', 'value_added', 'resale', 'other')", name="kind"),
@@ -29,9 +29,6 @@ class Enterprise(Base):  # 电信业务经营者
     address: Mapped[str] = mapped_column(Text, default="")
     # The authority that created and maintains this record (tenancy for edits).
     authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"), index=True)
-    created_at: Mapped[created_at]
-    updated_at: Mapped[updated_at]
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     authority: Mapped[Authority] = relationship()
     former_names: Mapped[list[FormerName]] = relationship(
@@ -40,8 +37,6 @@ class Enterprise(Base):  # 电信业务经营者
     licences: Mapped[list[Licence]] = relationship(
         back_populates="enterprise", order_by="Licence.id", cascade="save-update, merge"
     )
-
-    __mapper_args__ = {"version_id_col": version_id}
 
     def __repr__(self) -> str:
         return f"<Enterprise {self.id} {self.uscc} {self.name}>"
@@ -59,7 +54,7 @@ class FormerName(Base):  # 曾用名
     enterprise: Mapped[Enterprise] = relationship(back_populates="former_names")
 
 
-class Licence(Base):  # 经营许可证
+class Licence(Tracked, Base):  # 经营许可证
     __tablename__ = "licence"
     __table_args__ = (
         CheckConstraint(
@@ -76,14 +71,9 @@ class Licence(Base):  # 经营许可证
     status: Mapped[str] = mapped_column(String(10), default="valid")
     issued_on: Mapped[date | None]
     expires_on: Mapped[date | None]
-    created_at: Mapped[created_at]
-    updated_at: Mapped[updated_at]
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     enterprise: Mapped[Enterprise] = relationship(back_populates="licences")
     issuer: Mapped[Authority | None] = relationship()
-
-    __mapper_args__ = {"version_id_col": version_id}
 
 
 __all__ = ["ENTERPRISE_KINDS", "LICENCE_STATUSES", "Enterprise", "FormerName", "Licence"]

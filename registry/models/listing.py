@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, created_at, intpk, updated_at
+from registry.db import Base, Tracked, Versioned, intpk
 from registry.models.account import User
 from registry.models.authority import Authority
 from registry.models.enterprise import Enterprise
 from registry.models.sanction import Evidence, Sanction
+from registry.models.workflow import ENDED_PLACE, SUBMITTED_PLACE, Workflow
 
 LISTS = ("bad", "dishonest")  # 不良名单, 失信名单
 LISTING_STATES = ("draft", "submitted", "published", "removed", "expired", "annulled")
@@ -22,7 +23,7 @@ TERM_KINDS = ("fixed", "until_removed", "source")
 REMOVAL_RULES = ("on_filing", "expiry_or_early", "expiry_only", "source")
 
 
-class Ground(Base):  # 列入事由 (catalogue row)
+class Ground(Versioned, Base):  # 列入事由 (catalogue row)
     __tablename__ = "ground"
     __table_args__ = (
         CheckConstraint("list_code IN ('bad', 'dishonest')", name="list_code"),
@@ -47,15 +48,12 @@ class Ground(Base):  # 列入事由 (catalogue row)
     removal_note: Mapped[str] = mapped_column(Text, default="")
     active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version_id}
 
     def __repr__(self) -> str:
         return f"<Ground {self.code}>"
 
 
-class Listing(Base):  # 名单记录
+class Listing(Workflow, Base):  # 名单记录
     __tablename__ = "listing"
     __table_args__ = (
         CheckConstraint("list_code IN ('bad', 'dishonest')", name="list_code"),
@@ -79,39 +77,29 @@ class Listing(Base):  # 名单记录
     # For grounds whose term comes from the source decision (联合惩戒): entered by the clerk.
     source_expires_on: Mapped[date | None]
     facts: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(10), default="draft")
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    submitted_at: Mapped[datetime | None]
-    returned_reason: Mapped[str] = mapped_column(Text, default="")
-    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    published_at: Mapped[datetime | None]
-    ended_at: Mapped[datetime | None]  # removed / expired / annulled
-    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    end_reason: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[created_at]
-    updated_at: Mapped[updated_at]
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_at: Mapped[datetime | None] = mapped_column(sort_order=SUBMITTED_PLACE)
+    returned_reason: Mapped[str] = mapped_column(Text, default="", sort_order=SUBMITTED_PLACE)
+    # When and by whom it was removed, expired or annulled, and why.
+    ended_at: Mapped[datetime | None] = mapped_column(sort_order=ENDED_PLACE)
+    ended_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id"), sort_order=ENDED_PLACE
+    )
+    end_reason: Mapped[str] = mapped_column(Text, default="", sort_order=ENDED_PLACE)
 
     authority: Mapped[Authority] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
     ground: Mapped[Ground] = relationship()
     sanction: Mapped[Sanction | None] = relationship()
-    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
-    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
-    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
     ended_by: Mapped[User | None] = relationship(foreign_keys=[ended_by_id])
     evidence: Mapped[list[Evidence]] = relationship(
         primaryjoin="Evidence.listing_id == Listing.id", order_by="Evidence.id", viewonly=True
     )
 
-    __mapper_args__ = {"version_id_col": version_id}
-
     def __repr__(self) -> str:
         return f"<Listing {self.id} {self.list_code}/{self.state}>"
 
 
-class Petition(Base):  # 异议 / 信用修复申请
+class Petition(Tracked, Base):  # 异议 / 信用修复申请
     __tablename__ = "petition"
     __table_args__ = (
         CheckConstraint("kind IN ('objection', 'credit_repair')", name="kind"),
@@ -131,11 +119,6 @@ class Petition(Base):  # 异议 / 信用修复申请
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     outcome: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[created_at]
-    updated_at: Mapped[updated_at]
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     listing: Mapped[Listing] = relationship()
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
-
-    __mapper_args__ = {"version_id_col": version_id}

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, created_at, intpk, updated_at
-from registry.models.account import User
+from registry.db import Base, intpk
 from registry.models.authority import Authority
 from registry.models.listing import Listing
 from registry.models.sanction import Sanction
+from registry.models.workflow import Workflow
 
 NOTICE_KINDS = ("exposure", "removal")
 NOTICE_STATES = ("draft", "submitted", "published")
@@ -31,7 +29,7 @@ notice_sanction = Table(
 )
 
 
-class Notice(Base):  # 公告
+class Notice(Workflow, Base):  # 公告
     __tablename__ = "notice"
     __table_args__ = (
         CheckConstraint("kind IN ('exposure', 'removal')", name="kind"),
@@ -44,21 +42,9 @@ class Notice(Base):  # 公告
     kind: Mapped[str] = mapped_column(String(10), default="exposure")
     title: Mapped[str] = mapped_column(String(300))
     body_md: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(10), default="draft")
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    published_at: Mapped[datetime | None]
-    created_at: Mapped[created_at]
-    updated_at: Mapped[updated_at]
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     authority: Mapped[Authority] = relationship()
     listings: Mapped[list[Listing]] = relationship(secondary=notice_listing, order_by=Listing.id)
     sanctions: Mapped[list[Sanction]] = relationship(
         secondary=notice_sanction, order_by=Sanction.id
     )
-    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
-    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
-
-    __mapper_args__ = {"version_id_col": version_id}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, created_at, intpk, updated_at
-from registry.models.account import User
+from registry.db import Base, Versioned, created_at, intpk
 from registry.models.authority import Authority
 from registry.models.enterprise import Enterprise
+from registry.models.workflow import Workflow
 
 # Measures a decision can impose (处罚措施). Order is the display order.
 MEASURES = (
@@ -27,7 +27,7 @@ MEASURES = (
 )
 
 
-class Sanction(Base):  # 行政处罚 / 处理决定
+class Sanction(Workflow, Base):  # 行政处罚 / 处理决定
     __tablename__ = "sanction"
     __table_args__ = (
         CheckConstraint("state IN ('draft', 'submitted', 'published', 'annulled')", name="state"),
@@ -46,28 +46,15 @@ class Sanction(Base):  # 行政处罚 / 处理决定
     fine_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # CNY
     confiscated_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # CNY
     campaign: Mapped[str] = mapped_column(String(200), default="")  # 专项行动
-    state: Mapped[str] = mapped_column(String(10), default="draft")
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    published_at: Mapped[datetime | None]
-    created_at: Mapped[created_at]
-    updated_at: Mapped[updated_at]
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     authority: Mapped[Authority] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
-    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
-    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
-    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
     evidence: Mapped[list[Evidence]] = relationship(
         back_populates="sanction", order_by="Evidence.id"
     )
 
-    __mapper_args__ = {"version_id_col": version_id}
 
-
-class Evidence(Base):  # 证据材料
+class Evidence(Versioned, Base):  # 证据材料
     __tablename__ = "evidence"
     __table_args__ = (
         CheckConstraint("(sanction_id IS NULL) <> (listing_id IS NULL)", name="one_owner"),
@@ -87,8 +74,5 @@ class Evidence(Base):  # 证据材料
     uploaded_at: Mapped[created_at]
     retracted_at: Mapped[datetime | None]
     retracted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
-    version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     sanction: Mapped[Sanction | None] = relationship(back_populates="evidence")
-
-    __mapper_args__ = {"version_id_col": version_id}
