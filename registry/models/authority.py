@@ -36,3 +36,10 @@ class Authority(Base):  # 电信管理机构
 
     def __repr__(self) -> str:
         return f"<Authority {self.code} {self.name}>"
+
+
+class Owned:
+    """A record of one authority (tenancy: who may edit it): its id, then the authority's."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-2)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"), index=True, sort_order=-1)

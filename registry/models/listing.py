@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.db import Base, Tracked, Versioned, intpk
 from registry.models.account import User
-from registry.models.authority import Authority
+from registry.models.authority import Authority, Owned
 from registry.models.enterprise import Enterprise
 from registry.models.sanction import Evidence, Sanction
 from registry.models.workflow import ENDED_PLACE, SUBMITTED_PLACE, Workflow
@@ -65,8 +65,6 @@ class Listing(Workflow, Base):  # 名单记录
         Index("ix_listing_state_list", "state", "list_code"),
     )
 
-    id: Mapped[intpk]
-    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
     list_code: Mapped[str] = mapped_column(String(10))  # bad | dishonest
     ground_id: Mapped[int] = mapped_column(ForeignKey("ground.id"), index=True)
@@ -99,15 +97,13 @@ class Listing(Workflow, Base):  # 名单记录
         return f"<Listing {self.id} {self.list_code}/{self.state}>"
 
 
-class Petition(Tracked, Base):  # 异议 / 信用修复申请
+class Petition(Owned, Tracked, Base):  # 异议 / 信用修复申请
     __tablename__ = "petition"
     __table_args__ = (
         CheckConstraint("kind IN ('objection', 'credit_repair')", name="kind"),
         CheckConstraint("state IN ('received', 'upheld', 'rejected', 'withdrawn')", name="state"),
     )
 
-    id: Mapped[intpk]
-    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"), index=True)
     listing_id: Mapped[int] = mapped_column(ForeignKey("listing.id"), index=True)
     kind: Mapped[str] = mapped_column(String(15))
     petitioner: Mapped[str] = mapped_column(String(200))

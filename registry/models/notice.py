@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, intpk
+from registry.db import Base
 from registry.models.authority import Authority
 from registry.models.listing import Listing
 from registry.models.sanction import Sanction
@@ -36,8 +36,6 @@ class Notice(Workflow, Base):  # 公告
         CheckConstraint("state IN ('draft', 'submitted', 'published')", name="state"),
     )
 
-    id: Mapped[intpk]
-    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"), index=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     kind: Mapped[str] = mapped_column(String(10), default="exposure")
     title: Mapped[str] = mapped_column(String(300))

@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, Versioned, created_at, intpk
-from registry.models.authority import Authority
+from registry.db import Base, Versioned, created_at
+from registry.models.authority import Authority, Owned
 from registry.models.enterprise import Enterprise
 from registry.models.workflow import Workflow
 
@@ -34,8 +34,6 @@ class Sanction(Workflow, Base):  # 行政处罚 / 处理决定
         CheckConstraint("fine_amount IS NULL OR fine_amount >= 0", name="fine_not_negative"),
     )
 
-    id: Mapped[intpk]
-    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
     decision_no: Mapped[str] = mapped_column(String(80))  # 文号 as printed: 粤通管罚〔2020〕12号
     decision_no_canonical: Mapped[str] = mapped_column(String(80), unique=True)
@@ -54,14 +52,12 @@ class Sanction(Workflow, Base):  # 行政处罚 / 处理决定
     )
 
 
-class Evidence(Versioned, Base):  # 证据材料
+class Evidence(Owned, Versioned, Base):  # 证据材料
     __tablename__ = "evidence"
     __table_args__ = (
         CheckConstraint("(sanction_id IS NULL) <> (listing_id IS NULL)", name="one_owner"),
     )
 
-    id: Mapped[intpk]
-    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"), index=True)
     sanction_id: Mapped[int | None] = mapped_column(ForeignKey("sanction.id"), index=True)
     listing_id: Mapped[int | None] = mapped_column(ForeignKey("listing.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)  # content address on disk

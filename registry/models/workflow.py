@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from registry.db import Tracked, UTCDateTime
 from registry.models.account import User
+from registry.models.authority import Owned
 
 # Places of the workflow columns (see registry.db): a table with its own submission or
 # ending columns gives them SUBMITTED_PLACE or ENDED_PLACE, after the submitter and after
@@ -34,7 +35,7 @@ def _user(mapped: Any, column: str) -> Mapped[User | None]:
     return relationship(User, foreign_keys=f"{mapped.__name__}.{column}")
 
 
-class Workflow(Tracked):
+class Workflow(Owned, Tracked):
     """State and actors of a notice, sanction or listing; the state values allowed are each
     table's own CHECK constraint."""
 
