@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,7 +16,6 @@ from registry.models import Enterprise, Ground, Listing, Sanction
 from registry.rules import (
     Actor,
     RuleViolation,
-    check_editable,
     check_four_eyes,
     check_may,
     check_reason,
@@ -24,7 +23,6 @@ from registry.rules import (
 )
 from registry.services.history import (
     check_change,
-    check_version,
     flush,
     record_event,
     record_new,
@@ -32,6 +30,7 @@ from registry.services.history import (
     snapshot,
 )
 from registry.services.sanctions import publish_sanction
+from registry.services.workflow import StepOptions, check_draft_edit
 
 EDITABLE = ("ground", "decided_on", "sanction", "facts", "source_expires_on")
 
@@ -127,9 +126,7 @@ def update_listing(
     on: date | None = None,
     **values: Any,
 ) -> Listing:
-    check_may(actor, "edit", listing.authority_id)
-    check_editable(listing.state)
-    check_version(listing, expected_version)
+    check_draft_edit(actor, listing, expected_version)
     on = on or rules.today()
     cleaned = _clean({k: v for k, v in values.items() if k in EDITABLE}, on)
     with recorded(session, actor, listing, "update"):
@@ -142,17 +139,11 @@ def update_listing(
 
 
 def _transition(
-    session: Session,
-    actor: Actor,
-    listing: Listing,
-    action: str,
-    *,
-    reason: str = "",
-    expected_version: int | None = None,
+    session: Session, actor: Actor, listing: Listing, action: str, **options: Unpack[StepOptions]
 ) -> tuple[str, dict[str, Any]]:
     """Check who may act and whether the state allows it; returns (new state, snapshot)."""
-    check_change(actor, listing, action, expected_version)
-    check_reason(action, reason)
+    check_change(actor, listing, action, options.get("expected_version"))
+    check_reason(action, options.get("reason", ""))
     return next_state(listing.state, action), snapshot(listing)
 
 

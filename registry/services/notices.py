@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import rules
-from registry.db import utcnow
 from registry.errors import ValidationError
 from registry.messages import _
 from registry.models import Listing, Notice
-from registry.rules import (
-    Actor,
-    RuleViolation,
-    check_editable,
-    check_four_eyes,
-    check_may,
-    check_reason,
-    next_state,
-)
-from registry.services.history import check_change, check_version, record_new, recorded
+from registry.rules import Actor, RuleViolation, check_may
+from registry.services.history import record_new, recorded
+from registry.services.workflow import StepOptions, check_draft_edit, check_step, stamp, transition
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,118}$")
 
@@ -83,9 +75,7 @@ def update_notice(
     expected_version: int | None = None,
     **values: Any,
 ) -> Notice:
-    check_may(actor, "edit", notice.authority_id)
-    check_editable(notice.state)
-    check_version(notice, expected_version)
+    check_draft_edit(actor, notice, expected_version)
     with recorded(session, actor, notice, "update"):
         if "title" in values:
             if not values["title"].strip():
@@ -100,26 +90,18 @@ def update_notice(
 
 
 def transition_notice(
-    session: Session,
-    actor: Actor,
-    notice: Notice,
-    action: str,
-    *,
-    reason: str = "",
-    expected_version: int | None = None,
+    session: Session, actor: Actor, notice: Notice, action: str, **options: Unpack[StepOptions]
 ) -> Notice:
     """submit / return / publish a notice (four eyes on publish)."""
-    check_change(actor, notice, action, expected_version)
-    check_reason(action, reason)
-    new_state = next_state(notice.state, action, rules.NOTICE_TRANSITIONS)
-    with recorded(session, actor, notice, action, reason=reason):
-        if action == "submit":
-            notice.submitted_by_id = actor.user_id
-        elif action == "publish":
-            check_four_eyes(actor, notice.submitted_by_id)
-            if any(item.state in ("draft", "submitted") for item in notice.listings):
-                raise RuleViolation("notice_unpublished_listing", _("公告包含尚未公示的记录"))
-            notice.published_by_id = actor.user_id
-            notice.published_at = utcnow()
-        notice.state = new_state
-    return notice
+    return transition(session, actor, notice, action, change, **options)
+
+
+def change(actor: Actor, notice: Notice, action: str, reason: str = "") -> None:
+    """Check and apply a step to the object only; a notice is published only once every
+    listing it names is."""
+    new_state = check_step(actor, notice, action, reason, rules.NOTICE_TRANSITIONS)
+    if action == "publish" and any(
+        item.state in ("draft", "submitted") for item in notice.listings
+    ):
+        raise RuleViolation("notice_unpublished_listing", _("公告包含尚未公示的记录"))
+    stamp(actor, notice, action, new_state)

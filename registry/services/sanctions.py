@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy.orm import Session
 
 from registry import rules, text
-from registry.db import utcnow
 from registry.errors import ValidationError
 from registry.messages import _
 from registry.models import MEASURES, Enterprise, Sanction
-from registry.rules import (
-    Actor,
-    check_editable,
-    check_four_eyes,
-    check_may,
-    check_reason,
-    next_state,
-)
-from registry.services.history import check_change, check_version, record_new, recorded
+from registry.rules import Actor, check_may
+from registry.services.history import record_new, recorded
 from registry.services.lookups import Lookups
+from registry.services.workflow import StepOptions, check_draft_edit, check_step, stamp, transition
 
 EDITABLE = (
     "decision_no",
@@ -124,9 +117,7 @@ def update_sanction(
     on: date | None = None,
     **values: Any,
 ) -> Sanction:
-    check_may(actor, "edit", sanction.authority_id)
-    check_editable(sanction.state)
-    check_version(sanction, expected_version)
+    check_draft_edit(actor, sanction, expected_version)
     cleaned = _clean(
         {k: v for k, v in values.items() if k in EDITABLE},
         sanction,
@@ -139,50 +130,31 @@ def update_sanction(
     return sanction
 
 
-def _transition(
-    session: Session,
-    actor: Actor,
-    sanction: Sanction,
-    action: str,
-    *,
-    reason: str = "",
-    expected_version: int | None = None,
+def transition_sanction(
+    session: Session, actor: Actor, sanction: Sanction, action: str, **options: Unpack[StepOptions]
 ) -> Sanction:
-    check_change(actor, sanction, action, expected_version)
-    with recorded(session, actor, sanction, action, reason=reason):
-        change(actor, sanction, action, reason)
-    return sanction
+    """submit / return / publish / annul a decision (four eyes on publish)."""
+    return transition(session, actor, sanction, action, change, **options)
 
 
 def change(actor: Actor, sanction: Sanction, action: str, reason: str = "") -> None:
     """Check and apply a state change (submit, return, publish, annul) to the object only."""
     check_may(actor, action, sanction.authority_id)
-    check_reason(action, reason)
-    new_state = next_state(sanction.state, action, rules.SANCTION_TRANSITIONS)
-    if action == "submit":
-        sanction.submitted_by_id = actor.user_id
-    elif action == "publish":
-        check_four_eyes(actor, sanction.submitted_by_id)
-        sanction.published_by_id = actor.user_id
-        sanction.published_at = utcnow()
-    sanction.state = new_state
+    stamp(
+        actor,
+        sanction,
+        action,
+        check_step(actor, sanction, action, reason, rules.SANCTION_TRANSITIONS),
+    )
 
 
-def submit_sanction(session: Session, actor: Actor, sanction: Sanction, **kw: Any) -> Sanction:
-    return _transition(session, actor, sanction, "submit", **kw)
-
-
-def return_sanction(
-    session: Session, actor: Actor, sanction: Sanction, reason: str, **kw: Any
+def submit_sanction(
+    session: Session, actor: Actor, sanction: Sanction, **options: Unpack[StepOptions]
 ) -> Sanction:
-    return _transition(session, actor, sanction, "return", reason=reason, **kw)
+    return transition_sanction(session, actor, sanction, "submit", **options)
 
 
-def publish_sanction(session: Session, actor: Actor, sanction: Sanction, **kw: Any) -> Sanction:
-    return _transition(session, actor, sanction, "publish", **kw)
-
-
-def annul_sanction(
-    session: Session, actor: Actor, sanction: Sanction, reason: str, **kw: Any
+def publish_sanction(
+    session: Session, actor: Actor, sanction: Sanction, **options: Unpack[StepOptions]
 ) -> Sanction:
-    return _transition(session, actor, sanction, "annul", reason=reason, **kw)
+    return transition_sanction(session, actor, sanction, "publish", **options)

@@ -164,6 +164,28 @@ def workflow_verbs(
     return {action: verb(action) for action in actions}
 
 
+def transition_verbs(
+    transition: Callable[..., Any], actions: Iterable[str]
+) -> dict[str, Callable[..., Any]]:
+    """The verbs for register_transitions of a record whose service takes the action as an
+    argument, `transition(session, actor, record, action, reason=..., expected_version=...)`."""
+
+    def verb(action: str) -> Callable[..., Any]:
+        def run(db: Session, who: rules.Actor, record: Any, form: Any) -> Any:
+            return transition(
+                db,
+                who,
+                record,
+                action,
+                reason=form.reason.data or "",
+                expected_version=form.version_id.data,
+            )
+
+        return run
+
+    return {action: verb(action) for action in actions}
+
+
 def save_form(
     form: Any, change: Callable[[Session], T], *, rule_errors: bool = False
 ) -> tuple[int, T | None]:
