@@ -18,6 +18,7 @@ from registry.web.admin.forms import (
     FormerNameForm,
     LicenceForm,
 )
+from registry.web.admin.pages import record_form
 from registry.web.admin.policy import actor, load, requires
 
 PER_PAGE = 50
@@ -74,13 +75,11 @@ def _to_enterprise(enterprise: Enterprise) -> str:
 @requires("create")
 def enterprise_new():
     form = _enterprise_form()
-    return form_page(
+    return record_form(
+        "enterprise",
         form,
         lambda db: service.create_enterprise(db, actor(), **_values(form)),
         done=_("已登记经营者。"),
-        saved_url=_to_enterprise,
-        template="admin/enterprise_form.html",
-        enterprise=None,
     )
 
 
@@ -118,15 +117,14 @@ def enterprise_edit(enterprise_id: int):
     form = _enterprise_form(obj=record if request.method == "GET" else None)
     if request.method == "GET":
         form.province_code.data = record.province_code or ""
-    return form_page(
+    return record_form(
+        "enterprise",
         form,
         lambda db: service.update_enterprise(
             db, actor(), record, expected_version=form.version_id.data, **_values(form)
         ),
         done=_("已保存。"),
-        saved_url=lambda _saved: _to_enterprise(record),
-        template="admin/enterprise_form.html",
-        enterprise=record,
+        record=record,
     )
 
 

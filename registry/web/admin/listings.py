@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+from flask import request
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -13,8 +13,9 @@ from registry.models import Enterprise, Ground, Listing, Petition, Sanction
 from registry.services import listings as service
 from registry.services.worklists import linkable_sanctions
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import form_page, history, register_transitions, workflow_verbs
-from registry.web.admin.forms import ListingForm, WorkflowForm
+from registry.web.admin.common import register_transitions, workflow_verbs
+from registry.web.admin.forms import ListingForm
+from registry.web.admin.pages import record_form, record_page
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -49,15 +50,13 @@ def _values(form: ListingForm) -> dict:
 def listing_new(enterprise_id: int):
     enterprise = load(Enterprise, enterprise_id, shared=True)
     form = _listing_form(enterprise)
-    return form_page(
+    return record_form(
+        "listing",
         form,
         lambda db: service.create_listing(db, actor(), enterprise, **_values(form)),
         rule_errors=True,
         done=_("已新建名单记录（草稿）。"),
-        saved_url=lambda listing: url_for("admin.listing", listing_id=listing.id),
-        template="admin/listing_form.html",
         enterprise=enterprise,
-        listing=None,
     )
 
 
@@ -66,11 +65,9 @@ def listing_new(enterprise_id: int):
 def listing(listing_id: int):
     record = load(Listing, listing_id)
     today = rules.today()
-    return render_template(
-        "admin/listing.html",
-        listing=record,
-        form=WorkflowForm(formdata=None, version_id=record.version_id),
-        events=history("listing", [record.id]),
+    return record_page(
+        "listing",
+        record,
         deadline=rules.listing_deadline(record.decided_on),
         overdue=rules.is_overdue(record.decided_on, record.listed_on, today),
         effective_state=rules.effective_state(record, today),
@@ -88,17 +85,16 @@ def listing_edit(listing_id: int):
     if request.method == "GET":
         form.ground.data = record.ground_id
         form.sanction.data = record.sanction_id or 0
-    return form_page(
+    return record_form(
+        "listing",
         form,
         lambda db: service.update_listing(
             db, actor(), record, expected_version=form.version_id.data, **_values(form)
         ),
         rule_errors=True,
         done=_("已保存。"),
-        saved_url=lambda _saved: url_for("admin.listing", listing_id=record.id),
-        template="admin/listing_form.html",
+        record=record,
         enterprise=record.enterprise,
-        listing=record,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+from flask import render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -17,11 +17,11 @@ from registry.web.admin.blueprint import bp
 from registry.web.admin.common import (
     LIST_LABELS,
     STATE_LABELS,
-    form_page,
-    history,
     register_transitions,
+    transition_verbs,
 )
-from registry.web.admin.forms import NoticeForm, WorkflowForm
+from registry.web.admin.forms import NoticeForm
+from registry.web.admin.pages import record_form, record_page
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -67,7 +67,8 @@ def notices():
 @requires("create")
 def notice_new():
     form = _notice_form()
-    return form_page(
+    return record_form(
+        "notice",
         form,
         lambda db: service.create_notice(
             db,
@@ -80,9 +81,6 @@ def notice_new():
         ),
         rule_errors=True,
         done=_("已新建公告（草稿）。"),
-        saved_url=lambda notice: url_for("admin.notice", notice_id=notice.id),
-        template="admin/notice_form.html",
-        notice=None,
     )
 
 
@@ -90,13 +88,7 @@ def notice_new():
 @requires("read")
 def notice(notice_id: int):
     record = load(Notice, notice_id)
-    return render_template(
-        "admin/notice.html",
-        notice=record,
-        body=render_markdown(record.body_md),
-        form=WorkflowForm(formdata=None, version_id=record.version_id),
-        events=history("notice", [record.id]),
-    )
+    return record_page("notice", record, body=render_markdown(record.body_md))
 
 
 @bp.route("/notices/<int:notice_id>/edit", methods=["GET", "POST"])
@@ -106,7 +98,8 @@ def notice_edit(notice_id: int):
     form = _notice_form(obj=record if request.method == "GET" else None)
     if request.method == "GET":
         form.listings.data = [item.id for item in record.listings]
-    return form_page(
+    return record_form(
+        "notice",
         form,
         lambda db: service.update_notice(
             db,
@@ -119,28 +112,14 @@ def notice_edit(notice_id: int):
         ),
         rule_errors=True,
         done=_("已保存。"),
-        saved_url=lambda _saved: url_for("admin.notice", notice_id=record.id),
-        template="admin/notice_form.html",
-        notice=record,
+        record=record,
     )
 
 
 register_transitions(
     "notice",
     Notice,
-    {
-        action: (
-            lambda db, who, rec, form, action=action: service.transition_notice(
-                db,
-                who,
-                rec,
-                action,
-                reason=form.reason.data or "",
-                expected_version=form.version_id.data,
-            )
-        )
-        for action in ("submit", "return", "publish")
-    },
+    transition_verbs(service.transition_notice, ("submit", "return", "publish")),
     "/notices",
     "admin.notice",
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template, url_for
+from flask import url_for
 from flask_babel import gettext as _
 
 from registry.models import Listing, Petition
@@ -10,6 +10,7 @@ from registry.services import petitions as service
 from registry.web.admin.blueprint import bp
 from registry.web.admin.common import form_page, history
 from registry.web.admin.forms import DecidePetitionForm, PetitionForm
+from registry.web.admin.pages import record_form, record_page
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -18,7 +19,8 @@ from registry.web.admin.policy import actor, load, requires
 def petition_new(listing_id: int):
     listing = load(Listing, listing_id, "record_petition")
     form = PetitionForm()
-    return form_page(
+    return record_form(
+        "petition",
         form,
         lambda db: service.record_petition(
             db,
@@ -32,8 +34,6 @@ def petition_new(listing_id: int):
         ),
         rule_errors=True,
         done=_("已登记申请。"),
-        saved_url=lambda petition: url_for("admin.petition", petition_id=petition.id),
-        template="admin/petition_form.html",
         listing=listing,
     )
 
@@ -42,11 +42,8 @@ def petition_new(listing_id: int):
 @requires("read")
 def petition(petition_id: int):
     record = load(Petition, petition_id)
-    return render_template(
-        "admin/petition.html",
-        petition=record,
-        form=DecidePetitionForm(formdata=None, version_id=record.version_id),
-        events=history("petition", [record.id]),
+    return record_page(
+        "petition", record, DecidePetitionForm(formdata=None, version_id=record.version_id)
     )
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+from flask import request
 from flask_babel import gettext as _
 
 from registry.models import Enterprise, Sanction
 from registry.services import sanctions as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import form_page, history, register_transitions, workflow_verbs
-from registry.web.admin.forms import SanctionForm, WorkflowForm
+from registry.web.admin.common import register_transitions, transition_verbs
+from registry.web.admin.forms import SanctionForm
+from registry.web.admin.pages import record_form, record_page
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -31,27 +32,19 @@ def _values(form: SanctionForm) -> dict:
 def sanction_new(enterprise_id: int):
     enterprise = load(Enterprise, enterprise_id, shared=True)
     form = SanctionForm()
-    return form_page(
+    return record_form(
+        "sanction",
         form,
         lambda db: service.record_sanction(db, actor(), enterprise, **_values(form)),
         done=_("已登记处罚决定（草稿）。"),
-        saved_url=lambda sanction: url_for("admin.sanction", sanction_id=sanction.id),
-        template="admin/sanction_form.html",
         enterprise=enterprise,
-        sanction=None,
     )
 
 
 @bp.get("/sanctions/<int:sanction_id>")
 @requires("read")
 def sanction(sanction_id: int):
-    record = load(Sanction, sanction_id)
-    return render_template(
-        "admin/sanction.html",
-        sanction=record,
-        form=WorkflowForm(formdata=None, version_id=record.version_id),
-        events=history("sanction", [record.id]),
-    )
+    return record_page("sanction", load(Sanction, sanction_id))
 
 
 @bp.route("/sanctions/<int:sanction_id>/edit", methods=["GET", "POST"])
@@ -59,23 +52,22 @@ def sanction(sanction_id: int):
 def sanction_edit(sanction_id: int):
     record = load(Sanction, sanction_id, "edit")
     form = SanctionForm(obj=record if request.method == "GET" else None)
-    return form_page(
+    return record_form(
+        "sanction",
         form,
         lambda db: service.update_sanction(
             db, actor(), record, expected_version=form.version_id.data, **_values(form)
         ),
         done=_("已保存。"),
-        saved_url=lambda _saved: url_for("admin.sanction", sanction_id=record.id),
-        template="admin/sanction_form.html",
+        record=record,
         enterprise=record.enterprise,
-        sanction=record,
     )
 
 
 register_transitions(
     "sanction",
     Sanction,
-    workflow_verbs(service, "sanction", ("submit", "return", "publish", "annul")),
+    transition_verbs(service.transition_sanction, ("submit", "return", "publish", "annul")),
     "/sanctions",
     "admin.sanction",
 )
