@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from registry import publog, signing
 from registry.database import get_session
@@ -125,25 +126,28 @@ def required_arg(name: str, minimum: int) -> int:
     return int_arg(name, minimum, minimum=minimum)
 
 
+def tree_size_arg(session: Session, name: str) -> int:
+    """The required tree size `name`, from 1 to the log's current number of entries."""
+    size = required_arg(name, 1)
+    current = publog.tree_size(session)
+    if size > current:
+        raise BadParameter(
+            name,
+            _("参数 %(name)s 不能大于当前日志条数 %(current)d", name=name, current=current),
+        )
+    return size
+
+
 @bp.get("/log/proof/inclusion")
 def inclusion() -> Response:
     """The audit path of leaf `index` (entry number index + 1) in the tree of `size`."""
     session = get_session()
     index = required_arg("index", 0)
-    size = required_arg("size", 1)
-    current = publog.tree_size(session)
-    if size > current:
-        raise BadParameter("size", _("参数 size 不能大于当前日志条数 %(current)d", current=current))
+    size = tree_size_arg(session, "size")
     if index >= size:
         raise BadParameter("index", _("参数 index 必须小于 size"))
     path = publog.inclusion_proof(session, index, size)
-    return jsonify(
-        {
-            "leaf_index": index,
-            "tree_size": size,
-            "inclusion_path": [node.hex() for node in path],
-        }
-    )
+    return _proof(leaf_index=index, tree_size=size, inclusion_path=path)
 
 
 @bp.get("/log/proof/consistency")
@@ -151,19 +155,18 @@ def consistency() -> Response:
     """The proof that the tree of `first` entries is a prefix of the tree of `second`."""
     session = get_session()
     first = required_arg("first", 1)
-    second = required_arg("second", 1)
-    current = publog.tree_size(session)
-    if second > current:
-        raise BadParameter(
-            "second", _("参数 second 不能大于当前日志条数 %(current)d", current=current)
-        )
+    second = tree_size_arg(session, "second")
     if first > second:
         raise BadParameter("first", _("参数 first 不能大于 second"))
     path = publog.consistency_proof(session, first, second)
+    return _proof(first=first, second=second, consistency_path=path)
+
+
+def _proof(**fields: int | list[bytes]) -> Response:
+    """A proof as JSON: its tree sizes as given, its path of hashes in hex."""
     return jsonify(
         {
-            "first": first,
-            "second": second,
-            "consistency_path": [node.hex() for node in path],
+            name: [node.hex() for node in value] if isinstance(value, list) else value
+            for name, value in fields.items()
         }
     )
