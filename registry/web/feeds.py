@@ -232,33 +232,52 @@ def _self() -> str:
     return base_url() + request.path
 
 
+def _feed(
+    fmt: str,
+    tag: str,
+    *,
+    title: str,
+    link: str,
+    description: str,
+    items: Callable[[], list[feeds.FeedItem]],
+    follows: str = "events",
+) -> Response:
+    """The feed with id `tag` and its items, gathered only when the client's copy is stale."""
+    return _serve(
+        fmt,
+        lambda: feeds.Feed(
+            id=_tag(tag),
+            title=title,
+            link=link,
+            self_link=_self(),
+            description=description,
+            items=items(),
+        ),
+        follows=follows,
+    )
+
+
 @bp.get("/notices.<ext>")
 def notices_feed(ext: str):
-    return _serve(
+    return _feed(
         _fmt(ext),
-        lambda: feeds.Feed(
-            id=_tag("feeds/notices"),
-            title=_("电信业务经营不良名单和失信名单 · 公告"),
-            link=f"{base_url()}/notices",
-            self_link=_self(),
-            description=_("电信管理机构发布的曝光公告和移出公告"),
-            items=[notice_item(notice) for notice in published_notices()],
-        ),
+        "feeds/notices",
+        title=_("电信业务经营不良名单和失信名单 · 公告"),
+        link=f"{base_url()}/notices",
+        description=_("电信管理机构发布的曝光公告和移出公告"),
+        items=lambda: [notice_item(notice) for notice in published_notices()],
     )
 
 
 @bp.get("/listings.<ext>")
 def listings_feed(ext: str):
-    return _serve(
+    return _feed(
         _fmt(ext),
-        lambda: feeds.Feed(
-            id=_tag("feeds/listings"),
-            title=_("电信业务经营不良名单和失信名单 · 列入与移出"),
-            link=f"{base_url()}/",
-            self_link=_self(),
-            description=_("每一次列入公示和每一次移出"),
-            items=[log_item(entry) for entry in listing_entries([])],
-        ),
+        "feeds/listings",
+        title=_("电信业务经营不良名单和失信名单 · 列入与移出"),
+        link=f"{base_url()}/",
+        description=_("每一次列入公示和每一次移出"),
+        items=lambda: [log_item(entry) for entry in listing_entries([])],
         follows="log",
     )
 
@@ -302,16 +321,15 @@ def province_feed(code: str, ext: str):
     authority = get_session().scalar(select(Authority).where(Authority.code == code.upper()))
     if authority is None:
         abort(404)
-    return _serve(
+    return _feed(
         fmt,
-        lambda: feeds.Feed(
-            id=_tag(f"feeds/provinces/{authority.code}"),
-            title=authority.name,
-            link=f"{base_url()}/",
-            self_link=_self(),
-            description=_("%(name)s 公示的列入、移出和公告", name=authority.name),
-            items=[log_item(e) for e in listing_entries([LogEntry.authority_id == authority.id])]
-            + [notice_item(n) for n in published_notices(Notice.authority_id == authority.id)],
+        f"feeds/provinces/{authority.code}",
+        title=authority.name,
+        link=f"{base_url()}/",
+        description=_("%(name)s 公示的列入、移出和公告", name=authority.name),
+        items=lambda: (
+            [log_item(e) for e in listing_entries([LogEntry.authority_id == authority.id])]
+            + [notice_item(n) for n in published_notices(Notice.authority_id == authority.id)]
         ),
     )
 
