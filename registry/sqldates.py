@@ -7,56 +7,58 @@ elements compile to each dialect's own functions. No Flask here.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import ColumnElement, Date, Integer, cast, extract
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+T = TypeVar("T")
 
-class shanghai_date(FunctionElement[date]):  # noqa: N801 - reads like the SQL function it is
+
+class _Spelled(FunctionElement[T]):
+    """A SQL function spelled by a template per dialect: `postgresql` or `default` (SQLite),
+    with {0}, {1}, ... standing for the compiled arguments."""
+
+    inherit_cache = True
+    postgresql: ClassVar[str]
+    default: ClassVar[str]
+
+
+def _arguments(element: _Spelled[Any], compiler: SQLCompiler, kw: dict[str, Any]) -> list[str]:
+    return [compiler.process(argument, **kw) for argument in element.clauses]
+
+
+@compiles(_Spelled, "postgresql")
+def _spelled_pg(element: _Spelled[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return element.postgresql.format(*_arguments(element, compiler, kw))
+
+
+@compiles(_Spelled)
+def _spelled_default(element: _Spelled[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return element.default.format(*_arguments(element, compiler, kw))
+
+
+class shanghai_date(_Spelled[date]):  # noqa: N801 - reads like the SQL function it is
     """The Asia/Shanghai calendar date of a UTC timestamp column (China keeps no DST)."""
 
     type = Date()
-    inherit_cache = True
+    inherit_cache = True  # SQLAlchemy asks each class for it
     name = "shanghai_date"
-
-
-@compiles(shanghai_date, "postgresql")
-def _shanghai_date_pg(element: shanghai_date, compiler: SQLCompiler, **kw: Any) -> str:
-    (arg,) = list(element.clauses)
-    return f"CAST(({compiler.process(arg, **kw)} AT TIME ZONE 'Asia/Shanghai') AS DATE)"
-
-
-@compiles(shanghai_date)
-def _shanghai_date_default(element: shanghai_date, compiler: SQLCompiler, **kw: Any) -> str:
+    postgresql = "CAST(({0} AT TIME ZONE 'Asia/Shanghai') AS DATE)"
     # SQLite stores the UTC timestamp as text; DATE() shifts it by the fixed UTC+8.
-    (arg,) = list(element.clauses)
-    return f"DATE({compiler.process(arg, **kw)}, '+8 hours')"
+    default = "DATE({0}, '+8 hours')"
 
 
-class days_between(FunctionElement[int]):  # noqa: N801 - reads like the SQL function it is
+class days_between(_Spelled[int]):  # noqa: N801 - reads like the SQL function it is
     """Whole days from the second date to the first (later - earlier)."""
 
     type = Integer()
     inherit_cache = True
     name = "days_between"
-
-
-@compiles(days_between, "postgresql")
-def _days_between_pg(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = list(element.clauses)
-    return f"({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)})"
-
-
-@compiles(days_between)
-def _days_between_default(element: days_between, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = list(element.clauses)
-    return (
-        f"CAST(ROUND(JULIANDAY({compiler.process(later, **kw)})"
-        f" - JULIANDAY({compiler.process(earlier, **kw)})) AS INTEGER)"
-    )
+    postgresql = "({0} - {1})"
+    default = "CAST(ROUND(JULIANDAY({0}) - JULIANDAY({1})) AS INTEGER)"
 
 
 def year_of(column: Any) -> ColumnElement[int]:
