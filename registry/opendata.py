@@ -43,6 +43,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from registry import exports, rules
+from registry.durable import fsync_dir
 from registry.models import Event, LogEntry
 from registry.publog import GENESIS_HASH
 
@@ -286,16 +287,8 @@ def _write_atomically(path: Path, write: Callable[[IO[bytes]], Any]) -> tuple[in
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return size, digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

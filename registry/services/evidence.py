@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from registry import rules
 from registry.db import utcnow
+from registry.durable import fsync_dir
 from registry.errors import DomainError, NotFoundError, ValidationError
 from registry.messages import _
 from registry.models import Evidence, Listing, Sanction
@@ -135,14 +136,6 @@ TEMP_PREFIX = ".upload-"
 _STORED_NAME = re.compile(r"[0-9a-f]{64}")
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_once(evidence_dir: Path | str, sha256: str, data: bytes) -> Path:
     path = storage_path(evidence_dir, sha256)
     if path.exists():
@@ -159,7 +152,7 @@ def _write_once(evidence_dir: Path | str, sha256: str, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)  # the rename itself survives a power cut before the commit
+    fsync_dir(path.parent)  # the rename itself survives a power cut before the commit
     return path
 
 
