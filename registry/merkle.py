@@ -138,6 +138,17 @@ def _nothing_stored(level: int, index: int) -> bytes:
 # --- verification (RFC 9162 sections 2.1.3.2 and 2.1.4.2), for clients ----------------------
 
 
+def _step(fn: int, sn: int) -> tuple[bool, int, int]:
+    """One step of the RFC 9162 verification walk up the tree: whether the next path node
+    is a left sibling, and the node numbers (fn, sn) one level up."""
+    left = fn % 2 == 1 or fn == sn
+    if left:
+        while fn % 2 == 0 and fn != 0:
+            fn >>= 1
+            sn >>= 1
+    return left, fn >> 1, sn >> 1
+
+
 def verify_inclusion(
     index: int, size: int, leaf: bytes, path: list[bytes], expected_root: bytes
 ) -> bool:
@@ -147,16 +158,8 @@ def verify_inclusion(
     for p in path:
         if sn == 0:
             return False
-        if fn % 2 == 1 or fn == sn:
-            r = node_hash(p, r)
-            if fn % 2 == 0:
-                while fn % 2 == 0 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
+        left, fn, sn = _step(fn, sn)
+        r = node_hash(p, r) if left else node_hash(r, p)
     return sn == 0 and r == expected_root
 
 
@@ -180,17 +183,12 @@ def verify_consistency(
     for c in path[1:]:
         if sn == 0:
             return False
-        if fn % 2 == 1 or fn == sn:
+        left, fn, sn = _step(fn, sn)
+        if left:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            if fn % 2 == 0:
-                while fn % 2 == 0 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
         else:
             sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
     return sn == 0 and fr == first_root and sr == second_root
 
 
