@@ -34,16 +34,10 @@ def _create_app():
 
 def system_actor(session, authority_code: str = "MIIT", label: str = "cli") -> Actor:
     """The actor for commands run by an operator at the console."""
+    from registry.services.accounts import system_actor_for
     from registry.services.reference import authority_by_code
 
-    authority = authority_by_code(session, authority_code)
-    return Actor(
-        user_id=None,
-        username=label,
-        role="system",
-        authority_id=authority.id,
-        is_ministry=authority.is_ministry,
-    )
+    return system_actor_for(authority_by_code(session, authority_code), label)
 
 
 def _session():

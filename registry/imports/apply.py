@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
+from typing import Any
 
 from sqlalchemy import insert, inspect, update
 from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached
@@ -31,6 +32,7 @@ from registry.sequence import next_seqs
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
 from registry.services import sanctions as sanction_service
+from registry.services.accounts import system_actor_for
 from registry.services.history import SKIPPED_COLUMNS, event_values, snapshot
 from registry.services.lookups import Lookups
 
@@ -85,13 +87,7 @@ class ImportResult:
 
 def import_actor(authority: Authority, label: str = "import") -> Actor:
     """The system actor that submits on behalf of the listing authority."""
-    return Actor(
-        user_id=None,
-        username=label,
-        role="system",
-        authority_id=authority.id,
-        is_ministry=authority.is_ministry,
-    )
+    return system_actor_for(authority, label)
 
 
 def apply_plan(
@@ -202,16 +198,16 @@ class _ImportState(Lookups):
         return self.new_sanctions.get(canonical)
 
 
+@dataclass(slots=True)
 class _Step:
-    __slots__ = ("action", "actor", "authority_id", "entity", "licences", "snap")
+    """One record written by a batch: its Event's action, actor and snapshot."""
 
-    def __init__(self, entity, action, actor, snap, authority_id=None, licences=None) -> None:
-        self.entity = entity
-        self.action = action
-        self.actor = actor
-        self.snap = snap
-        self.authority_id = authority_id
-        self.licences = licences
+    entity: Any
+    action: str
+    actor: Actor
+    snap: dict[str, Any]
+    authority_id: int | None = None
+    licences: list[str] | None = None  # numbers, for a publication-log entry
 
 
 class _Batch:

@@ -48,6 +48,12 @@ def actor_for(user: User) -> Actor:
     )
 
 
+def system_actor_for(authority: Authority, label: str) -> Actor:
+    """The actor of work no user does by hand (the console, the import, the daily sweep)
+    for `authority`; `label` names it in the history."""
+    return Actor(None, label, "system", authority.id, authority.is_ministry)
+
+
 def check_may_manage_users(actor: Actor, authority_id: int) -> None:
     """A system admin manages the accounts of their own authority; the ministry's manage all
     (and so does the command line)."""
