@@ -309,13 +309,35 @@ def _uscc(p: _FirstPass, c: _Cells, raw: str) -> None:
             p.error(c, "uscc", exc.message)
 
 
-def _licence_no(p: _FirstPass, c: _Cells, raw: str) -> None:
-    if raw:
-        c.licence_no = raw
-        c.licence_key = text.canonical_licence(raw)
-        if len(c.licence_key) < 4 or len(c.licence_key) > 60:
-            p.error(c, "licence_no", _("许可证编号“%(number)s”不完整", number=raw))
-            c.licence_key = None
+def _document_number(
+    column: str,
+    key: str,
+    canonical: Callable[[str], str],
+    longest: int,
+    incomplete: Callable[[str], Message],
+) -> Callable[[_FirstPass, _Cells, str], None]:
+    """The parser of a printed document number in `column`: kept as printed, its canonical
+    form in `key` when 4 to `longest` characters long, else the `incomplete` problem."""
+
+    def parse(p: _FirstPass, c: _Cells, raw: str) -> None:
+        if raw:
+            setattr(c, column, raw)
+            canonical_form = canonical(raw)
+            if 4 <= len(canonical_form) <= longest:
+                setattr(c, key, canonical_form)
+            else:
+                p.error(c, column, incomplete(raw))
+
+    return parse
+
+
+_licence_no = _document_number(
+    "licence_no",
+    "licence_key",
+    text.canonical_licence,
+    60,
+    lambda raw: _("许可证编号“%(number)s”不完整", number=raw),
+)
 
 
 def _firm_identified(p: _FirstPass, c: _Cells, raw_uscc: str) -> None:
@@ -415,13 +437,13 @@ def _province(p: _FirstPass, c: _Cells, raw: str) -> None:
         c.province_code = c.authority.province_code
 
 
-def _decision_no(p: _FirstPass, c: _Cells, raw: str) -> None:
-    if raw:
-        c.decision_no = raw
-        c.decision_key = text.canonical_decision_no(raw)
-        if len(c.decision_key) < 4 or len(c.decision_key) > 80:
-            p.error(c, "decision_no", _("处罚决定书文号“%(number)s”不完整", number=raw))
-            c.decision_key = None
+_decision_no = _document_number(
+    "decision_no",
+    "decision_key",
+    text.canonical_decision_no,
+    80,
+    lambda raw: _("处罚决定书文号“%(number)s”不完整", number=raw),
+)
 
 
 def _facts(p: _FirstPass, c: _Cells, raw: str) -> None:
@@ -540,22 +562,22 @@ def _preload(session: Session, cells: list[_Cells]) -> _Known:
     return known
 
 
+@dataclass
 class _SecondPass:
     """The rows that passed the first pass, one by one, into `plan`: the firm, licence and
     decision each names, checked against the database and the rows before it."""
 
-    def __init__(
-        self, parsed: ParsedFile, known: _Known, publisher: Actor | None, on: date, plan: Plan
-    ) -> None:
-        self.parsed = parsed
-        self.known = known
-        self.publisher = publisher
-        self.on = on
-        self.plan = plan
-        self.seen_rows: dict[tuple[str, str, int, date], int] = {}
-        self.licence_owner: dict[str, tuple[str, int]] = {}  # key → (firm key, first row)
-        self.decision_owner: dict[str, tuple[str, int, int]] = {}  # (firm key, authority, row)
-        self.new_licences: set[str] = set()
+    parsed: ParsedFile
+    known: _Known
+    publisher: Actor | None
+    on: date
+    plan: Plan
+    seen_rows: dict[tuple[str, str, int, date], int] = field(default_factory=dict)
+    # licence key → (firm key, first row)
+    licence_owner: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # decision key → (firm key, authority, row)
+    decision_owner: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    new_licences: set[str] = field(default_factory=set)
 
     def problem(
         self, c: _Cells, field_name: str, message: Message, severity: str = "error"
