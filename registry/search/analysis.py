@@ -8,7 +8,7 @@ a name, so no gram straddles two names.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from whoosh.analysis import Token, Tokenizer
 
@@ -74,30 +74,30 @@ def _tokens(terms: list[str], positions: bool, chars: bool, mode: str, **kw) -> 
 # an index written before (its schema is pickled in the index) names them.
 
 
-class BigramTokenizer(Tokenizer):
-    """Whoosh tokenizer: bigrams of each newline-separated, already normalised name."""
+class _PerNameTokenizer(Tokenizer):
+    """Whoosh tokenizer: the terms `split` gives for each newline-separated, already
+    normalised name."""
+
+    split: Callable[[str], Iterable[str]]
 
     def __call__(  # type: ignore[override]
         self, value: str, positions: bool = False, chars: bool = False, mode: str = "", **kw
     ) -> Iterator[Token]:
-        terms: list[str] = []
-        for name in value.split(NAME_SEPARATOR):
-            terms.extend(name_grams(name))
+        terms = [term for name in value.split(NAME_SEPARATOR) for term in self.split(name)]
         kw.pop("removestops", None)
         yield from _tokens(terms, positions, chars, mode, **kw)
 
 
-class JiebaTokenizer(Tokenizer):
-    """Whoosh tokenizer: jieba words of each newline-separated, already normalised name."""
+class BigramTokenizer(_PerNameTokenizer):
+    """Bigrams of each name."""
 
-    def __call__(  # type: ignore[override]
-        self, value: str, positions: bool = False, chars: bool = False, mode: str = "", **kw
-    ) -> Iterator[Token]:
-        terms: list[str] = []
-        for name in value.split(NAME_SEPARATOR):
-            terms.extend(words(name))
-        kw.pop("removestops", None)
-        yield from _tokens(terms, positions, chars, mode, **kw)
+    split = staticmethod(name_grams)
+
+
+class JiebaTokenizer(_PerNameTokenizer):
+    """jieba words of each name."""
+
+    split = staticmethod(words)
 
 
 def normalise_query(raw: object) -> str:
