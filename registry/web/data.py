@@ -12,8 +12,10 @@ streamed from the database as before, so it is never stale and never missing.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -38,6 +40,7 @@ bp = Blueprint("data", __name__, url_prefix="/data")
 bp.after_request(allow_cors)
 FOLLOWER = "open-data"
 ACCEL_HEADER = "X-Accel-Exports"
+DayView = Callable[[date], Response]  # a download of the listings in force that day
 
 
 def init_app(app: Flask) -> None:
@@ -116,13 +119,26 @@ def index():
     return render_template("data/index.html", counts=counts, today=today, columns=exports.COLUMNS)
 
 
+def prebuilt(fmt: str, *, attach: bool = True) -> Callable[[DayView], Callable[[], Response]]:
+    """A download view answered from today's built file of `fmt` (as an attachment when
+    `attach`) when the files show what the database shows; else the view streams it."""
+
+    def wrap(view: DayView) -> Callable[[], Response]:
+        @functools.wraps(view)
+        def serve() -> Response:
+            today = rules.today()
+            package = _built(today)
+            download_name = _download_name(today, fmt) if attach else None
+            return (package and _send(package, fmt, download_name)) or view(today)
+
+        return serve
+
+    return wrap
+
+
 @bp.get("/listings.csv")
-def listings_csv():
-    today = rules.today()
-    package = _built(today)
-    built = package and _send(package, "csv", _download_name(today, "csv"))
-    if built:
-        return built
+@prebuilt("csv")
+def listings_csv(today: date) -> Response:
     records = exports.rows(get_session(), today, release=True)
     return Response(
         stream_with_context(exports.iter_csv(records)),
@@ -132,12 +148,8 @@ def listings_csv():
 
 
 @bp.get("/listings.json")
-def listings_json():
-    today = rules.today()
-    package = _built(today)
-    built = package and _send(package, "json", None)
-    if built:
-        return built
+@prebuilt("json", attach=False)
+def listings_json(today: date) -> Response:
     records = exports.rows(get_session(), today, release=True)
     return Response(
         stream_with_context(exports.iter_json(records, today)),
@@ -146,13 +158,9 @@ def listings_json():
 
 
 @bp.get("/listings.xlsx")
-def listings_xlsx():
+@prebuilt("xlsx")
+def listings_xlsx(today: date) -> Response:
     """Rows stream into openpyxl's write-only sheet; only the compressed file is held."""
-    today = rules.today()
-    package = _built(today)
-    built = package and _send(package, "xlsx", _download_name(today, "xlsx"))
-    if built:
-        return built
     buffer = io.BytesIO()
     exports.write_xlsx(exports.rows(get_session(), today), buffer)
     return Response(
