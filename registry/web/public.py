@@ -26,7 +26,7 @@ from registry.models import (
     notice_sanction,
 )
 from registry.web import catalogue, indexing
-from registry.web.api import search_listings
+from registry.web.api import listings_in_force, search_listings
 
 bp = Blueprint("public", __name__)
 
@@ -121,12 +121,14 @@ def search_page():
     rows = search_listings(session, result, search.SearchFilters())
     kept = {k: v for k, v in args.items() if k in ("q", "list", "province", "ground", "year") and v}
 
+    here = url_for("public.search_page")  # once: the facets link to it a hundred times
+
     def link(**changes) -> str:
         params = {**kept, **{k: v for k, v in changes.items() if v is not None}}
         for key, value in changes.items():
             if value is None:
                 params.pop(key, None)
-        return url_for("public.search_page") + ("?" + urlencode(params) if params else "")
+        return here + ("?" + urlencode(params) if params else "")
 
     feed_query = urlencode({k: v for k, v in kept.items() if k in ("q", "list")})
     return render_template(
@@ -147,13 +149,7 @@ def _enterprise_page(firm: Enterprise | None):
     if firm is None:
         abort(404, description=_("未找到该经营者。"))
     session = get_session()
-    today = rules.today()
-    listings = session.scalars(
-        visibility.public_listings(today)
-        .where(Listing.enterprise_id == firm.id)
-        .options(joinedload(Listing.ground), joinedload(Listing.authority))
-        .order_by(Listing.decided_on.desc())
-    ).all()
+    listings = listings_in_force(session, [firm.id]).get(firm.id, (firm, []))[1]
     sanctions = session.scalars(
         select(Sanction)
         .where(Sanction.enterprise_id == firm.id, visibility.sanction_public())
