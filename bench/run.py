@@ -997,7 +997,7 @@ TARGETS = {
     "enterprise_page": ("hello", 0.3, None),
     "feed_304": ("hello", 0.5, None),
 }
-# The long tail (issue 15): each path once (the Zipf mix: popular queries repeat).
+# The long tail: each path once (the Zipf mix: popular queries repeat).
 LONG_TAIL_TARGETS = {
     "distinct_search_page": ("hello", 0.3, 20.0),
     "distinct_search_api": ("hello", 0.3, 20.0),
