@@ -194,3 +194,21 @@ def test_hostile_queries_through_the_cache_never_fail(cached_app):
             assert (second.status_code, second.data) == (first.status_code, first.data)
     weird = {"Accept-Language": "\x00zz;q=x," * 50, "Cookie": "lang=\x7f; ;=;"}
     assert client.get("/about", headers=weird).status_code < 500
+
+
+def test_healthz_reports_this_workers_cache_hits_and_misses(cached_app):
+    client = cached_app.test_client()
+    _publish(cached_app, "杭州市虎鲸信息技术有限公司", "91330100MA2CE4QX5N")
+    before = client.get("/healthz").get_json()["public_cache"]
+    client.get("/api/v1/search?q=虎鲸信息")  # built: a miss
+    client.get("/api/v1/search?q=虎鲸信息")  # kept: a hit
+    client.get("/api/v1/search?q=虎鲸")  # another path: a miss
+    after = client.get("/healthz").get_json()["public_cache"]
+    assert after["hits"] - before["hits"] == 1
+    assert after["misses"] - before["misses"] == 2
+    assert after["entries"] >= 2
+
+
+def test_healthz_says_null_when_the_cache_is_off(app, client):
+    assert app.config["PUBLIC_CACHE"] is False
+    assert client.get("/healthz").get_json()["public_cache"] is None

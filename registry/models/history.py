@@ -56,6 +56,9 @@ class LogEntry(Base):  # 公示日志
     """
 
     __tablename__ = "log_entry"
+    # A firm's or a search's feed: the entries of given listings, newest first (without it
+    # each feed walked the whole log backwards).
+    __table_args__ = (Index("ix_log_entry_entity", "entity_type", "entity_id", "number"),)
 
     number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[created_at]

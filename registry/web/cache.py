@@ -93,6 +93,11 @@ class PublicCache:
             self._store(key, entry)
         return _answer(entry, wanted, start_response)
 
+    def counts(self) -> dict[str, int]:
+        """Since this process started: answers served from the cache, answers built for a
+        request it could have kept, and the entries it holds now."""
+        return {"hits": self.hits, "misses": self.misses, "entries": len(self._entries)}
+
     # --- deciding ---------------------------------------------------------------------
 
     def _key(self, environ: dict[str, Any]) -> Key | None:

@@ -3,7 +3,8 @@
 Healthy (200) when the database answers and the search index can be read; 503 otherwise,
 with the reason. `index_lag` is how many events the database has that this process's
 searcher does not hold yet (a moment after a write it may be a few; a follower that stopped
-applying them shows up as a growing number and a follower error).
+applying them shows up as a growing number and a follower error). `public_cache` counts this
+worker's cache hits and misses (`make bench` reads them for the hit rate of each workload).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app
 
 from registry.search import committed_seq
 from registry.web.indexing import followers, get_index
@@ -27,6 +28,15 @@ def _version() -> str:
         return version("telecom-credit-registry")
     except PackageNotFoundError:  # running from a checkout that was not installed
         return "unknown"
+
+
+def _cache_counts() -> dict[str, int] | None:
+    """This worker's public cache since it started: answers served from it (hits) and
+    answers built by Flask for a request it could have kept (misses); None when it is off."""
+    cache = current_app.extensions.get("registry_public_cache")
+    if cache is None:
+        return None
+    return cache.counts()
 
 
 @bp.get("/healthz")
@@ -65,6 +75,7 @@ def healthz() -> tuple[dict[str, Any], int, dict[str, str]]:
         for name, follower in followers().items()
         for status in [follower.status()]
     }
+    body["public_cache"] = _cache_counts()
     body["version"] = _version()
     body["pid"] = os.getpid()  # which worker answered (a host runs several)
     body["status"] = "ok" if healthy else "unavailable"

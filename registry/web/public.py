@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,15 +18,12 @@ from registry.database import get_session
 from registry.markdown import render_markdown
 from registry.models import (
     Enterprise,
-    Evidence,
     Ground,
     Listing,
     Notice,
-    Sanction,
     notice_listing,
-    notice_sanction,
 )
-from registry.web import catalogue, indexing
+from registry.web import catalogue, firmpage, indexing
 from registry.web.api import search_listings
 
 bp = Blueprint("public", __name__)
@@ -121,12 +119,14 @@ def search_page():
     rows = search_listings(session, result, search.SearchFilters())
     kept = {k: v for k, v in args.items() if k in ("q", "list", "province", "ground", "year") and v}
 
+    here = url_for("public.search_page")  # once: the facets link to it a hundred times
+
     def link(**changes) -> str:
         params = {**kept, **{k: v for k, v in changes.items() if v is not None}}
         for key, value in changes.items():
             if value is None:
                 params.pop(key, None)
-        return url_for("public.search_page") + ("?" + urlencode(params) if params else "")
+        return here + ("?" + urlencode(params) if params else "")
 
     feed_query = urlencode({k: v for k, v in kept.items() if k in ("q", "list")})
     return render_template(
@@ -143,81 +143,25 @@ def search_page():
     )
 
 
-def _enterprise_page(firm: Enterprise | None):
+def _enterprise_page(firm: SimpleNamespace | None):
     if firm is None:
         abort(404, description=_("未找到该经营者。"))
     session = get_session()
-    today = rules.today()
-    listings = session.scalars(
-        visibility.public_listings(today)
-        .where(Listing.enterprise_id == firm.id)
-        .options(joinedload(Listing.ground), joinedload(Listing.authority))
-        .order_by(Listing.decided_on.desc())
-    ).all()
-    sanctions = session.scalars(
-        select(Sanction)
-        .where(Sanction.enterprise_id == firm.id, visibility.sanction_public())
-        .options(joinedload(Sanction.authority))
-        .order_by(Sanction.decided_on.desc())
-    ).all()
-    if not listings and not sanctions:
+    page = firmpage.firm_page(session, firm)
+    if page is None:
         abort(404, description=_("该经营者目前没有公示中的记录。"))
-    evidence = session.scalars(
-        select(Evidence)
-        .where(
-            visibility.evidence_public(),
-            (Evidence.listing_id.in_([li.id for li in listings]))
-            | (Evidence.sanction_id.in_([s.id for s in sanctions])),
-        )
-        .order_by(Evidence.id)
-    ).all()
-    notices = session.scalars(
-        visibility.public_notices()
-        .where(
-            Notice.id.in_(
-                select(notice_listing.c.notice_id)
-                .join(Listing, Listing.id == notice_listing.c.listing_id)
-                .where(Listing.enterprise_id == firm.id)
-                .union(
-                    select(notice_sanction.c.notice_id)
-                    .join(Sanction, Sanction.id == notice_sanction.c.sanction_id)
-                    .where(Sanction.enterprise_id == firm.id)
-                )
-            ),
-        )
-        .order_by(Notice.published_at.desc())
-    ).all()
-    return render_template(
-        "public/enterprise.html",
-        firm=firm,
-        listings=listings,
-        sanctions=sanctions,
-        evidence=evidence,
-        notices=notices,
-        provinces=_provinces(session),
-    )
+    return render_template("public/enterprise.html", provinces=_provinces(session), **page)
 
 
 @bp.get("/enterprises/<uscc>")
 def enterprise(uscc: str):
-    session = get_session()
-    # The firm with its names and licences in one query (a firm has a handful of each).
-    firm = (
-        session.execute(
-            select(Enterprise)
-            .where(Enterprise.uscc == text.canonical_uscc(uscc)[:18])
-            .options(joinedload(Enterprise.former_names), joinedload(Enterprise.licences))
-        )
-        .unique()
-        .scalar_one_or_none()
-    )
+    firm = firmpage.find_firm(get_session(), uscc=text.canonical_uscc(uscc)[:18])
     return _enterprise_page(firm)
 
 
 @bp.get("/enterprises/id/<int:firm_id>")
 def enterprise_by_id(firm_id: int):
-    session = get_session()
-    firm = session.get(Enterprise, firm_id) if firm_id < 2**31 else None
+    firm = firmpage.find_firm(get_session(), firm_id=firm_id) if firm_id < 2**31 else None
     return _enterprise_page(firm)
 
 
