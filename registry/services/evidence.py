@@ -41,7 +41,7 @@ from registry import rules
 from registry.db import utcnow
 from registry.errors import DomainError, NotFoundError, ValidationError
 from registry.messages import _
-from registry.models import Evidence, Listing, Sanction
+from registry.models import Evidence, Listing, Sanction, SubmissionFile
 from registry.rules import Actor, RuleViolation, check_may
 from registry.services.history import check_change, record_new, recorded
 
@@ -251,6 +251,8 @@ def sweep_orphans(
         try:
             with _locked(root, fcntl.LOCK_EX | fcntl.LOCK_NB):
                 referenced = set(session.scalars(select(Evidence.sha256).distinct()))
+                # attachments of public submissions share the folder
+                referenced |= set(session.scalars(select(SubmissionFile.sha256).distinct()))
                 removed = orphans(root, referenced, min_age)
                 for path in removed:
                     path.unlink(missing_ok=True)
