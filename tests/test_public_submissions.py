@@ -142,7 +142,7 @@ def test_field_errors_are_shown_at_the_fields(client, session, listing):
 
 def test_rate_limit_answers_429_with_retry_after(app, client, session, listing):
     limit = app.config["SETTINGS"].SUBMISSIONS_PER_ADDRESS
-    url = f"/tips/new"
+    url = "/tips/new"
     for n in range(limit):
         data = {"authority": "440000", "subject_name": f"公司{n}", "statement": "线索"}
         assert submit(client, url, data).status_code == 200
