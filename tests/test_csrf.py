@@ -189,6 +189,14 @@ def records(app, make, users, session):
         received_on=listing.listed_on,
     )
     evidence = _evidence(make, actors)
+    from tests.test_admin_policy import _submission
+
+    submission = _submission(make, actors, "accepted")
+    from registry.models import SubmissionFile
+
+    submission.files.append(
+        SubmissionFile(sha256="0" * 64, size=1, media_type="application/pdf", original_name="a")
+    )
     session.flush()
     firm = listing.enterprise
     return {
@@ -202,6 +210,8 @@ def records(app, make, users, session):
         "slug": notice.slug,
         "petition_id": petition.id,
         "evidence_id": evidence.id,
+        "submission_id": submission.id,
+        "file_id": submission.files[0].id,
         "ground_id": make.ground("B3").id,
         "user_id": users["clerk_a"].id,
         "list_code": "bad",
@@ -239,6 +249,7 @@ def test_every_get_route_changes_nothing(app, session, clients, records, securit
             assert statuses[f"/admin/listings/{records['listing_id']}"] == 200
             assert statuses[f"/admin/evidence/{records['evidence_id']}"] == 200
             assert statuses[f"/admin/petitions/{records['petition_id']}"] == 200
+            assert statuses[f"/admin/submissions/{records['submission_id']}"] == 200
 
 
 def test_upload_page_post_without_token_leaves_no_file(app, make, users, clients):
