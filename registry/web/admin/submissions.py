@@ -103,6 +103,7 @@ def submission_file(file_id: int):
     stored = get_session().get(SubmissionFile, file_id)
     if stored is None or not casework.may_see_personal_data(actor(), stored.submission):
         deny(404, f"submission file {file_id} not readable")
+        abort(404)  # deny() aborts; this tells the type checker
     from flask import current_app
 
     path = evidence.storage_path(current_app.config["EVIDENCE_DIR"], stored.sha256)
