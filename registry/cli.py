@@ -198,11 +198,15 @@ def user_create_command(
 )
 @with_appcontext
 def sweep_command(on, min_age: int) -> None:
-    """Record the expiry of listings whose term has ended; remove orphaned evidence files.
+    """Record the expiry of listings whose term has ended; delete old personal data of
+    closed public submissions; remove orphaned evidence files.
 
     Public pages already compute expiry at read time; the sweep writes the state change
-    and its Event so the history and the publication log show it. Evidence files that no
-    row names (an upload killed between writing its file and committing) are removed.
+    and its Event so the history and the publication log show it. The personal data of
+    objections, repair requests and tip-offs closed more than SUBMISSION_RETENTION_DAYS
+    days ago is deleted (the case and its decision stay), with an Event each. Evidence
+    files that no row names (an upload killed between writing its file and committing,
+    or an attachment whose submission's personal data was deleted) are removed.
     """
     from registry import rules
     from registry.services.evidence import sweep_orphans
@@ -215,12 +219,28 @@ def sweep_command(on, min_age: int) -> None:
         refresh_statistics(session)
     swept = _("截至 %(day)s 期满的记录：%(count)s 条", count=len(expired), day=day.isoformat())
     click.echo(for_console(swept))
+    _purge_submissions()
     with _session() as session:
         removed = sweep_orphans(session, current_app.config["EVIDENCE_DIR"], min_age=min_age)
     if removed is None:
         click.echo(for_console(_("证据材料目录正在上传，本次未清理无主文件")))
     else:
         click.echo(for_console(_("已删除无主的证据材料文件 %(count)s 个", count=removed)))
+
+
+def _purge_submissions() -> None:
+    """Delete the personal data of public submissions closed longer than the retention
+    period (SUBMISSION_RETENTION_DAYS), one Event per case."""
+    from registry.services.casework import purge_closed
+
+    days = current_app.config["SETTINGS"].SUBMISSION_RETENTION_DAYS
+    with _session() as session:
+        purged = purge_closed(session, system_actor(session, label="sweep"), days)
+        session.commit()
+    message = _(
+        "已删除办结超过 %(days)s 天的申请中的个人信息：%(count)s 件", days=days, count=purged
+    )
+    click.echo(for_console(message))
 
 
 @click.command("reindex")

@@ -54,6 +54,27 @@ class Settings:
     # Ed25519 key signing the publication log's tree heads (registry/signing.py): base64 of
     # the raw 32 bytes or PEM. On SQLite: instance/log-signing-key.pem when unset.
     LOG_SIGNING_KEY: str = ""
+    # Public submissions (objections, credit repair, tip-offs): at most this many a day from
+    # one client address and about one target (a listing, a firm); attachments per
+    # submission; time limits in calendar days (credit repair: per ground, in the catalogue);
+    # personal data of closed cases is deleted this many days after closing (registry sweep).
+    SUBMISSIONS_PER_ADDRESS: int = 10
+    SUBMISSIONS_PER_TARGET: int = 20
+    SUBMISSION_MAX_FILES: int = 5
+    OBJECTION_ACCEPT_DAYS: int = 3
+    OBJECTION_DECIDE_DAYS: int = 15
+    TIP_ACCEPT_DAYS: int = 7
+    TIP_DECIDE_DAYS: int = 60
+    SUBMISSION_RETENTION_DAYS: int = 365
+    # Outgoing mail (registry/mail.py): no MAIL_HOST, no mail is sent (it waits in the
+    # outbox). MAIL_TLS: "none", "starttls" or "ssl" (implicit TLS, usually port 465).
+    MAIL_HOST: str = ""
+    MAIL_PORT: int = 25
+    MAIL_TLS: str = "none"
+    MAIL_USERNAME: str = ""
+    MAIL_PASSWORD: str = ""
+    MAIL_FROM: str = ""
+    MAIL_TIMEOUT: int = 10
     TESTING: bool = False
 
 
@@ -157,6 +178,10 @@ def check(settings: Settings) -> None:
         signing.parse_private_key(settings.LOG_SIGNING_KEY)
     except signing.SigningKeyError as exc:
         raise ConfigError(f"LOG_SIGNING_KEY is not an Ed25519 private key: {exc}") from None
+    if settings.MAIL_TLS not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"MAIL_TLS must be none, starttls or ssl, not {settings.MAIL_TLS!r}")
+    if settings.MAIL_HOST and not settings.MAIL_FROM:
+        raise ConfigError("MAIL_FROM is not set: the sender address of the mail MAIL_HOST sends")
     if not settings.DATABASE_URL.startswith(("sqlite", "postgresql")):
         raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
 

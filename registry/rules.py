@@ -187,6 +187,17 @@ NOTICE_TRANSITIONS: dict[tuple[str, str], str] = {
     ("submitted", "publish"): "published",
 }
 
+# Submissions from the public: received → accepted (受理) | refused (不予受理); a decision
+# that changes a listing is proposed by one handler and confirmed by a second person.
+SUBMISSION_TRANSITIONS: dict[tuple[str, str], str] = {
+    ("received", "accept"): "accepted",
+    ("received", "refuse"): "refused",
+    ("accepted", "propose"): "proposed",
+    ("proposed", "return_proposal"): "accepted",
+    ("proposed", "confirm"): "decided",
+    ("accepted", "decide"): "decided",
+}
+
 EDITABLE_STATES = frozenset({"draft"})
 # Actions that must carry a reason the public or the clerk can read.
 ACTIONS_NEEDING_REASON = frozenset({"return", "remove", "annul"})
@@ -256,7 +267,18 @@ class Actor:
 
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "clerk": frozenset({"read", "create", "edit", "submit", "upload", "record_petition", "import"}),
+    "clerk": frozenset(
+        {
+            "read",
+            "create",
+            "edit",
+            "submit",
+            "upload",
+            "record_petition",
+            "import",
+            "handle_submission",
+        }
+    ),
     "reviewer": frozenset(
         {
             "read",
@@ -273,6 +295,8 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "mark_public",
             "retract",
             "import",
+            "handle_submission",
+            "decide_submission",
         }
     ),
     "admin": frozenset({"read", "manage_users", "manage_catalogue"}),

@@ -412,6 +412,9 @@ def test_catalogue_term_change_applies_to_later_publications(app, clerk, reviewe
 
 # New records under a firm another bureau may have registered: the firm is only read.
 _UNDER_A_SHARED_FIRM = {"admin.listing_new", "admin.sanction_new"}
+# A submitter's files are personal data: the handling authority's clerks and reviewers
+# only, not the ministry (a 404, as for a record it may not read).
+_PERSONAL = {"admin.submission_file"}
 
 
 def _expected_status(who, endpoint: str, arguments: set[str], action: str, owner_id: int) -> int:
@@ -424,6 +427,8 @@ def _expected_status(who, endpoint: str, arguments: set[str], action: str, owner
         return 200 if who.is_ministry else 403
     if not arguments:
         return 200
+    if endpoint in _PERSONAL:
+        return 200 if who.authority_id == owner_id and who.role != "admin" else 404
     shared = arguments == {"enterprise_id"}  # firms are reference data every bureau reads
     if not shared and not rules.may_read(who, owner_id):
         return 404
@@ -460,8 +465,27 @@ def test_every_admin_page_answers_each_role_as_its_policy_says(app, make, sessio
         evidence_dir=app.config["EVIDENCE_DIR"],
         max_bytes=1000,
     )
+    from registry.services.submissions import Intake, IntakeLimits, file_submission
+
+    submission, _code = file_submission(
+        session,
+        Intake(
+            "objection",
+            name="甲",
+            capacity="firm",
+            phone="1",
+            statement="有误",
+            files=[("a.pdf", b"%PDF-1.4\n%%EOF\n")],
+        ),
+        authority=item.authority,
+        listing=item,
+        address="192.0.2.1",
+        limits=IntakeLimits("s" * 40, 9, 9, 5, 1000, app.config["EVIDENCE_DIR"], 3, 15),
+    )
     session.flush()
     ids = {
+        "submission_id": submission.id,
+        "file_id": submission.files[0].id,
         "enterprise_id": item.enterprise_id,
         "sanction_id": sanction.id,
         "listing_id": item.id,

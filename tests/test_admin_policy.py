@@ -217,6 +217,57 @@ def case_petition_decide(make, u):
 PDF = b"%PDF-1.7\n%%EOF\n"
 
 
+def _submission(make, u, state="received"):
+    """A public objection to a published listing of bureau A, taken to `state`."""
+    from registry.services import casework
+    from registry.services.submissions import Intake, IntakeLimits, file_submission
+
+    item = _listing(make, u, "published")
+    limits = IntakeLimits(
+        "s" * 40, 10**6, 10**6, 5, 10**6, getattr(make, "evidence_dir", "/tmp"), 3, 15
+    )
+    submission, _code = file_submission(
+        make.session,
+        Intake("objection", name="某某公司", capacity="firm", phone="1", statement="有误"),
+        authority=item.authority,
+        listing=item,
+        address=f"192.0.2.{next(_ADDRESSES)}",
+        limits=limits,
+    )
+    clerk = u["clerk_a"].actor
+    if state in ("accepted", "proposed"):
+        casework.accept(make.session, clerk, submission)
+    if state == "proposed":
+        casework.propose(
+            make.session, clerk, submission, outcome="upheld", effect="annul", reason="列入错误"
+        )
+    return submission
+
+
+_ADDRESSES = itertools.count(1)
+
+
+def _submission_case(state: str, action: str, **data):
+    def case(make, u):
+        submission = _submission(make, u, state)
+        values = {"version_id": submission.version_id} | data
+        if action == "assign":
+            values["user_id"] = u["clerk_a"].user.id
+        return f"/admin/submissions/{submission.id}/{action}", values
+
+    return case
+
+
+def case_repair_rule_edit(make, u):
+    ground = make.ground("B3")
+    return f"/admin/repair-rules/{ground.id}", {
+        "proof": "整改完成的证明",
+        "accept_days": "3",
+        "decide_days": "10",
+        "active": "y",
+    }
+
+
 def case_evidence_upload_sanction(make, u):
     s = _sanction(make, u)
     return f"/admin/sanctions/{s.id}/evidence", {"file": (io.BytesIO(PDF), "决定书.pdf")}
@@ -383,6 +434,28 @@ CASES = {
         {"reviewer_a"},
         _transition("listing", "published", "annul", "列入错误"),
     ),
+    "admin.submission_accept": (BUREAU_A, _submission_case("received", "accept")),
+    "admin.submission_refuse": (
+        BUREAU_A,
+        _submission_case("received", "refuse", reason="材料不全"),
+    ),
+    "admin.submission_assign": (BUREAU_A, _submission_case("received", "assign")),
+    "admin.submission_note": (BUREAU_A, _submission_case("received", "note", body="已电话核实")),
+    "admin.submission_propose": (
+        BUREAU_A,
+        _submission_case("accepted", "propose", outcome="upheld", effect="annul", reason="有误"),
+    ),
+    "admin.submission_decide": (
+        {"reviewer_a"},
+        _submission_case("accepted", "decide", outcome="rejected", reason="理由不成立"),
+    ),
+    # Four eyes: the clerk proposed; a reviewer of the handling authority confirms.
+    "admin.submission_confirm": ({"reviewer_a"}, _submission_case("proposed", "confirm")),
+    "admin.submission_return_proposal": (
+        {"reviewer_a"},
+        _submission_case("proposed", "return_proposal", reason="证据不足"),
+    ),
+    "admin.repair_rule_edit": ({"admin_m"}, case_repair_rule_edit),
     "admin.import_upload": (IMPORTERS, case_import_upload),
     "admin.import_confirm": (IMPORTERS, case_import_confirm),
 }

@@ -132,3 +132,10 @@ def test_sweep_reports_and_accepts_a_date(instance):
             "SELECT count(*) FROM listing WHERE state = 'published' AND expires_on IS NOT NULL"
         ).fetchone()[0]
     assert left == 0
+
+
+def test_sweep_deletes_old_personal_data_of_closed_submissions_and_says_so(instance):
+    run("init")
+    result = run("sweep")
+    assert result.exit_code == 0, result.output
+    assert "personal data of submissions closed more than 365 days ago: 0" in result.output

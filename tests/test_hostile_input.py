@@ -373,7 +373,7 @@ def test_admin_pages_survive_the_corpus(app, make, users, published, tally):
     make.evidence_dir = app.config["EVIDENCE_DIR"]
     listing = _listing(make, actors, "published")
     sanction = _sanction(make, actors)
-    from tests.test_admin_policy import _evidence, _notice
+    from tests.test_admin_policy import _evidence, _notice, _submission
 
     evidence = _evidence(make, actors)
     notice = _notice(make, actors)
@@ -396,6 +396,7 @@ def test_admin_pages_survive_the_corpus(app, make, users, published, tally):
         "notice_id": str(notice.id),
         "petition_id": str(petition.id),
         "record_id": str(listing.id),
+        "submission_id": str(_submission(make, actors, "accepted").id),
     }
     rules = [
         rule
@@ -479,3 +480,63 @@ def test_stats_routes_and_their_parameters_are_attacked(app, client, published):
     for path in ("/stats", "/stats.json", "/stats.csv"):
         assert _reads(app, client, path) == {"year", "province"}
         assert {"year", "province"} <= set(QUERY_PARAMETERS)
+
+
+# --- the public submission forms -----------------------------------------------------------
+
+PUBLIC_FORMS = {
+    "/objections/new?listing={id}": ("name", "capacity", "email", "phone", "statement"),
+    "/repairs/new?listing={id}": ("name", "capacity", "email", "phone", "statement"),
+    "/tips/new": ("authority", "subject_name", "subject_uscc", "statement", "name", "email"),
+    "/track": ("number", "code"),
+}
+
+
+def test_public_submission_forms_survive_the_corpus(app, make, session, tally):
+    """Every field of every public form, with every hostile value, and all at once; no
+    account needed. Rate limits are lifted so that the values reach the services."""
+    import dataclasses
+
+    settings = app.config["SETTINGS"]
+    app.config["SETTINGS"] = dataclasses.replace(
+        settings, SUBMISSIONS_PER_ADDRESS=10**6, SUBMISSIONS_PER_TARGET=10**6
+    )
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    listing = make.published_listing(clerk, reviewer, "B1")
+    session.flush()
+    base = {
+        "name": "某某公司",
+        "capacity": "firm",
+        "email": "a@example.com",
+        "phone": "1",
+        "statement": "理由",
+        "authority": "440000",
+        "subject_name": "某某公司",
+        "subject_uscc": "",
+        "number": "YY261204AAAAAA",
+        "code": "AAAA",
+    }
+    client = app.test_client()
+    for pattern, fields in PUBLIC_FORMS.items():
+        url = pattern.format(id=listing.id)
+        token = re.search(
+            r'name="csrf_token" type="hidden" value="([^"]+)"',
+            client.get(url).get_data(as_text=True),
+        ).group(1)
+        for value in FORM_VALUES:
+            for field in [*fields, None] if value in FORM_SHARP else [None]:
+                data = {k: base[k] for k in fields} | {"csrf_token": token}
+                for name in [field] if field else fields:
+                    data[name] = value
+                if pattern != "/track":
+                    data["files"] = (io.BytesIO(PDF), value or "x.pdf")
+                response = client.post(url, data=data, content_type="multipart/form-data")
+                tally.check(response, "POST", f"{url} {field}={value[:40]!r}")
+        for raw in RAW:
+            body = "&".join(f"{k}={raw}" for k in fields) + f"&csrf_token={token}"
+            response = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+            tally.check(response, "POST", f"{url} raw {raw}")
+    tally.assert_clean()
+    from registry.models import Submission
+
+    assert session.query(Submission).count() > 10  # the values did reach the services

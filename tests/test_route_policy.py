@@ -26,6 +26,15 @@ from tests.test_admin_policy import CASES, CHECK_ONLY, _actors
 A, B, MINISTRY = "440000", "110000", "MIIT"
 # Writes anyone may send: they touch only the sender's own session (and the login throttle).
 PUBLIC_WRITES = {"auth.login", "auth.logout"}
+# Public submissions: anyone may file one, without an account; they write only the new
+# submission (CSRF, honeypot and rate limits: tests/test_public_submissions.py), and /track
+# writes nothing.
+PUBLIC_WRITES |= {
+    "submissions.objection_new",
+    "submissions.repair_new",
+    "submissions.tip_new",
+    "submissions.track",
+}
 ROLES = {
     "clerk_a": ("clerk", A),
     "reviewer_a": ("reviewer", A),

@@ -19,6 +19,7 @@ from registry.models.listing import (
     Listing,
     Petition,
 )
+from registry.models.mail import OutboxMail
 from registry.models.notice import (
     NOTICE_KINDS,
     NOTICE_STATES,
@@ -27,9 +28,30 @@ from registry.models.notice import (
     notice_sanction,
 )
 from registry.models.sanction import MEASURES, Evidence, Sanction
+from registry.models.submission import (
+    EFFECTS,
+    OUTCOMES,
+    SUBMISSION_KINDS,
+    SUBMISSION_STATES,
+    RepairRule,
+    Submission,
+    SubmissionFile,
+    SubmissionNote,
+    SubmissionPrivate,
+)
 from registry.models.upload import StagedUpload
 
 __all__ = [
+    "EFFECTS",
+    "OUTCOMES",
+    "SUBMISSION_KINDS",
+    "SUBMISSION_STATES",
+    "OutboxMail",
+    "RepairRule",
+    "Submission",
+    "SubmissionFile",
+    "SubmissionNote",
+    "SubmissionPrivate",
     "ENTERPRISE_KINDS",
     "LICENCE_STATUSES",
     "LISTING_STATES",

@@ -42,7 +42,7 @@ from registry.db import utcnow
 from registry.durable import fsync_dir
 from registry.errors import DomainError, NotFoundError, ValidationError
 from registry.messages import _
-from registry.models import Evidence, Listing, Sanction
+from registry.models import Evidence, Listing, Sanction, SubmissionFile
 from registry.rules import Actor, RuleViolation, check_may
 from registry.services.history import check_change, record_new, recorded
 
@@ -244,6 +244,8 @@ def sweep_orphans(
         try:
             with _locked(root, fcntl.LOCK_EX | fcntl.LOCK_NB):
                 referenced = set(session.scalars(select(Evidence.sha256).distinct()))
+                # attachments of public submissions share the folder
+                referenced |= set(session.scalars(select(SubmissionFile.sha256).distinct()))
                 removed = orphans(root, referenced, min_age)
                 for path in removed:
                     path.unlink(missing_ok=True)

@@ -21,7 +21,18 @@ from registry.sequence import next_seq
 
 E = TypeVar("E")
 
-SKIPPED_COLUMNS = frozenset({"password_hash", "session_token", "updated_at", "created_at"})
+# Secrets and keyed hashes never enter the history (the access code's hash, the rate
+# limits' address key).
+SKIPPED_COLUMNS = frozenset(
+    {
+        "password_hash",
+        "session_token",
+        "updated_at",
+        "created_at",
+        "access_code_hash",
+        "address_key",
+    }
+)
 
 
 def _jsonable(value: Any) -> Any:

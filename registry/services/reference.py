@@ -65,6 +65,10 @@ def seed(session: Session, actor: Actor) -> dict[str, int]:
         record_event(session, actor, ground, "seed")
         added["grounds"] += 1
     session.flush()
+    from registry.services.repair_rules import seed_rules
+
+    added["repair_rules"] = seed_rules(session, actor)
+    session.flush()
     return added
 
 

@@ -63,6 +63,10 @@ def init_app(app: Flask) -> None:
     data.init_app(app)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(stats.bp)
+    from registry.web import mailing, submissions
+
+    submissions.init_app(app)
+    mailing.init_app(app)
 
     from flask_wtf.csrf import CSRFProtect
 

@@ -21,7 +21,9 @@ from registry.web.admin import (  # noqa: F401
     listings,
     notices,
     petitions,
+    repair_rules,
     sanctions,
+    submissions,
     users,
 )
 

@@ -37,6 +37,15 @@ ACTION_LABELS = {
     "mark_public": _l("证据设为公开"),
     "decide": _l("处理"),
     "disable": _l("停用"),
+    "receive": _l("收到"),
+    "accept": _l("受理"),
+    "refuse": _l("不予受理"),
+    "assign": _l("分配"),
+    "note": _l("添加办理记录"),
+    "propose": _l("提出处理意见"),
+    "return_proposal": _l("退回处理意见"),
+    "confirm": _l("复核通过"),
+    "purge": _l("删除个人信息"),
 }
 STATE_LABELS = {
     "draft": _l("草稿"),

@@ -242,3 +242,31 @@ def apply_errors(form: FlaskForm, errors: dict[str, str], aliases: dict[str, str
             field.errors = [*field.errors, message]
     form.form_errors = [*form.form_errors, *unplaced]
     return form
+
+
+class SubmissionActionForm(VersionedForm):
+    """The buttons of a public submission's handling; each action reads its own fields."""
+
+    reason = _text(_l("理由"), 5000, area=True)
+    outcome = SelectField(
+        _l("处理结果"),
+        choices=[SelectChoice("upheld", _l("成立")), SelectChoice("rejected", _l("不成立"))],
+        validate_choice=False,
+    )
+    effect = SelectField(
+        _l("对名单记录"),
+        choices=[
+            SelectChoice("remove", _l("提前移出")),
+            SelectChoice("annul", _l("撤销")),
+        ],
+        validate_choice=False,
+    )
+    user_id = IntegerField(_l("经办人"), validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    body = _text(_l("办理记录"), 5000, area=True)
+
+
+class RepairRuleForm(VersionedForm):
+    proof = _text(_l("需要提交的证明材料"), 5000, area=True)
+    accept_days = IntegerField(_l("受理期限（日）"), validators=[InputRequired()])
+    decide_days = IntegerField(_l("决定期限（日）"), validators=[InputRequired()])
+    active = BooleanField(_l("接受网上信用修复申请"))

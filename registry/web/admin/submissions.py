@@ -1,0 +1,209 @@
+"""The queue of public submissions (异议、信用修复、举报线索) of the user's authority.
+
+Every regulator reads the queue of their authority (the ministry: every queue, without the
+submitters' personal data); clerks and reviewers of the handling authority accept or
+refuse, assign, keep notes and propose; reviewers decide and confirm (services.casework).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import rules
+from registry.database import get_session
+from registry.models import Submission, SubmissionFile, User
+from registry.services import casework, evidence
+from registry.web.admin.blueprint import bp
+from registry.web.admin.common import history, save_action
+from registry.web.admin.forms import SubmissionActionForm
+from registry.web.admin.policy import actor, deny, load, requires
+
+KIND_LABELS = {"objection": _l("异议"), "repair": _l("信用修复"), "tip": _l("举报线索")}
+SUBMISSION_STATE_LABELS = {
+    "received": _l("待受理"),
+    "accepted": _l("办理中"),
+    "refused": _l("不予受理"),
+    "proposed": _l("待复核"),
+    "decided": _l("已办结"),
+}
+OPEN_STATES = ("received", "accepted", "proposed")
+PAGE_SIZE = 100
+
+
+def _queue_query(who: rules.Actor, state: str, kind: str) -> Any:
+    query = select(Submission).order_by(Submission.received_at)
+    if not who.is_ministry or request.args.get("all") != "1":
+        query = query.where(Submission.authority_id == who.authority_id)
+    if state == "open":
+        query = query.where(Submission.state.in_(OPEN_STATES))
+    elif state in SUBMISSION_STATE_LABELS:
+        query = query.where(Submission.state == state)
+    if kind in KIND_LABELS:
+        query = query.where(Submission.kind == kind)
+    return query.limit(PAGE_SIZE)
+
+
+@bp.get("/submissions")
+@requires("read")
+def submissions():
+    state = request.args.get("state", "open")
+    kind = request.args.get("kind", "")
+    items = get_session().scalars(_queue_query(actor(), state, kind)).all()
+    return render_template(
+        "admin/submissions.html",
+        items=items,
+        state=state,
+        kind=kind,
+        today=rules.today(),
+        overdue=casework.overdue,
+        KIND_LABELS=KIND_LABELS,
+        SUBMISSION_STATE_LABELS=SUBMISSION_STATE_LABELS,
+    )
+
+
+@bp.get("/submissions/<int:submission_id>")
+@requires("read")
+def submission(submission_id: int):
+    record = load(Submission, submission_id)
+    who = actor()
+    staff = get_session().scalars(
+        select(User)
+        .where(
+            User.authority_id == record.authority_id,
+            User.active.is_(True),
+            User.role.in_(("clerk", "reviewer")),
+        )
+        .order_by(User.username)
+    )
+    return render_template(
+        "admin/submission.html",
+        submission=record,
+        personal=casework.may_see_personal_data(who, record),
+        form=SubmissionActionForm(formdata=None, version_id=record.version_id),
+        staff=list(staff),
+        events=history("submission", [record.id]),
+        overdue=casework.overdue(record, rules.today()),
+        KIND_LABELS=KIND_LABELS,
+        SUBMISSION_STATE_LABELS=SUBMISSION_STATE_LABELS,
+    )
+
+
+@bp.get("/submission-files/<int:file_id>")
+@requires("read")
+def submission_file(file_id: int):
+    """An attachment, for the handling authority only (it is personal data)."""
+    stored = get_session().get(SubmissionFile, file_id)
+    if stored is None or not casework.may_see_personal_data(actor(), stored.submission):
+        deny(404, f"submission file {file_id} not readable")
+        abort(404)  # deny() aborts; this tells the type checker
+    from flask import current_app
+
+    path = evidence.storage_path(current_app.config["EVIDENCE_DIR"], stored.sha256)
+    if not path.is_file():
+        abort(404)
+    name = stored.original_name or f"{stored.sha256[:12]}.{evidence.EXTENSIONS[stored.media_type]}"
+    return send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype=stored.media_type,
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
+    )
+
+
+def _staff(form: SubmissionActionForm, record: Submission) -> User | None:
+    if not form.user_id.data:
+        return None
+    user = get_session().get(User, form.user_id.data)
+    if user is None:
+        abort(400, _("没有这个用户。"))
+    return user
+
+
+Verb = Callable[[Session, rules.Actor, Submission, SubmissionActionForm], Any]
+VERBS: dict[str, tuple[str, Verb]] = {
+    "accept": (
+        "handle_submission",
+        lambda db, who, s, f: casework.accept(db, who, s, expected_version=f.version_id.data),
+    ),
+    "refuse": (
+        "handle_submission",
+        lambda db, who, s, f: casework.refuse(
+            db, who, s, f.reason.data or "", expected_version=f.version_id.data
+        ),
+    ),
+    "assign": (
+        "handle_submission",
+        lambda db, who, s, f: casework.assign(
+            db, who, s, _staff(f, s), expected_version=f.version_id.data
+        ),
+    ),
+    "note": (
+        "handle_submission",
+        lambda db, who, s, f: casework.add_note(db, who, s, f.body.data or ""),
+    ),
+    "propose": (
+        "handle_submission",
+        lambda db, who, s, f: casework.propose(
+            db,
+            who,
+            s,
+            outcome=f.outcome.data or "",
+            effect=f.effect.data or "",
+            reason=f.reason.data or "",
+            expected_version=f.version_id.data,
+        ),
+    ),
+    "return_proposal": (
+        "decide_submission",
+        lambda db, who, s, f: casework.return_proposal(
+            db, who, s, f.reason.data or "", expected_version=f.version_id.data
+        ),
+    ),
+    "confirm": (
+        "decide_submission",
+        lambda db, who, s, f: casework.confirm(db, who, s, expected_version=f.version_id.data),
+    ),
+    "decide": (
+        "decide_submission",
+        lambda db, who, s, f: casework.decide(
+            db,
+            who,
+            s,
+            outcome=f.outcome.data or "",
+            reason=f.reason.data or "",
+            expected_version=f.version_id.data,
+        ),
+    ),
+}
+
+
+def _register(action: str, permission: str, verb: Verb) -> None:
+    def view(submission_id: int) -> Any:
+        record = load(Submission, submission_id, permission)
+        form = SubmissionActionForm()
+        if not form.validate_on_submit():
+            abort(400, _("表单无效，请返回重试。"))
+        save_action(form, lambda db: verb(db, actor(), record, form), rule_errors=False)
+        flash(_("已保存。"), "success")
+        return redirect(url_for("admin.submission", submission_id=record.id))
+
+    view.__name__ = f"submission_{action}"
+    bp.add_url_rule(
+        f"/submissions/<int:submission_id>/{action}",
+        endpoint=f"submission_{action}",
+        view_func=requires(permission)(view),
+        methods=["POST"],
+    )
+
+
+for _action, (_permission, _verb) in VERBS.items():
+    _register(_action, _permission, _verb)
