@@ -479,3 +479,27 @@ def test_stats_routes_and_their_parameters_are_attacked(app, client, published):
     for path in ("/stats", "/stats.json", "/stats.csv"):
         assert _reads(app, client, path) == {"year", "province"}
         assert {"year", "province"} <= set(QUERY_PARAMETERS)
+
+
+def test_match_api_survives_the_corpus(app, client, published, tally):
+    """POST /api/v1/match: every corpus value in every field, as a key, as the threshold and
+    limit, and as the whole body."""
+    url = "/api/v1/match"
+    values = TEXT + [-1, 10**30, 1.5, None, [], {}, True]
+    for value in values:
+        for field in ("name", "uscc", "licence_no", "province"):
+            body = {"queries": {"a": {field: value}}}
+            tally.check(client.post(url, json=body), "POST", f"{url} {field}={value!r:.40}")
+        if isinstance(value, str):
+            body = {"queries": {value: {"name": value}}}
+            tally.check(client.post(url, json=body), "POST", f"{url} key={value!r:.40}")
+            for param in ("threshold", "limit"):
+                response = client.post(
+                    url, json={"queries": {"a": {}}}, query_string={param: value}
+                )
+                tally.check(response, "POST", f"{url}?{param}={value!r:.40}")
+        tally.check(client.post(url, json=value), "POST", f"{url} body={value!r:.40}")
+    for raw in (b"\xff\xfe", b"{" * 10_000, b'{"queries": {"a": {"name": "\\ud800"}}}'):
+        response = client.post(url, data=raw, content_type="application/json")
+        tally.check(response, "POST", f"{url} raw={raw[:20]!r}")
+    tally.assert_clean()
