@@ -10,8 +10,9 @@ only, a conflicting credit code. Pure functions, no database, no Flask.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
@@ -44,11 +45,11 @@ class Query:
     licence_no: str = ""
     province: str = ""
 
-    @property
+    @cached_property
     def uscc_key(self) -> str:
         return text.canonical_uscc(self.uscc) if self.uscc else ""
 
-    @property
+    @cached_property
     def licence_key(self) -> str:
         return text.canonical_licence(self.licence_no) if self.licence_no else ""
 
@@ -93,81 +94,68 @@ def _part_similarities(q: NameParts, c: NameParts) -> tuple[float, float]:
     return max(0.0, trade), max(0.0, 1 - industry_edits / rest)
 
 
-def name_similarity(q: NameParts, c: NameParts) -> Scored:
-    """The name part of the score (qualifiers included), with its explanations."""
+def name_similarity(q: NameParts, c: NameParts, explain: bool = True) -> Scored:
+    """The name part of the score (qualifiers included), with its explanations unless
+    `explain` is false (ranking many candidates before explaining the best)."""
     if q.core == c.core:
         trade, industry = 1.0, 1.0
-        why = [_why("name", "same_core", 1.0, core=c.core)]
     else:
         trade, industry = _part_similarities(q, c)
+    score = trade**2 * (1 - INDUSTRY_WEIGHT * (1 - industry))
+    qualifiers = _qualifiers(q, c)
+    for factor, *_ in qualifiers:
+        score *= factor
+    if not explain:
+        return Scored(score)
+    if q.core == c.core:
+        why = [_why("name", "same_core", 1.0, core=c.core)]
+    else:
         why = [
-            _why(
-                "trade_name",
-                "similar" if trade < 1 else "same",
-                trade**2,
-                query=q.trade,
-                firm=c.trade,
-            ),
+            _why("trade_name", _same(trade), trade**2, query=q.trade, firm=c.trade),
             _why(
                 "industry",
-                "similar" if industry < 1 else "same",
+                _same(industry),
                 1 - INDUSTRY_WEIGHT * (1 - industry),
                 query=q.core[len(q.trade) :],
                 firm=c.industry,
             ),
         ]
-    score = trade**2 * (1 - INDUSTRY_WEIGHT * (1 - industry))
-    for factor, explanation in _qualifiers(q, c):
-        score *= factor
-        why.append(explanation)
+    for factor, feature, result, mine, theirs in qualifiers:
+        why.append(_why(feature, result, factor, query=mine, firm=theirs))
     return Scored(score, why)
 
 
-def _qualifiers(q: NameParts, c: NameParts) -> Iterable[tuple[float, dict[str, Any]]]:
+def _same(similarity: float) -> str:
+    return "similar" if similarity < 1 else "same"
+
+
+Qualifier = tuple[float, str, str, str | None, str | None]
+
+
+def _qualifiers(q: NameParts, c: NameParts) -> list[Qualifier]:
+    """(factor, feature, result, query's value, firm's value) for each qualifier that differs."""
+    out: list[Qualifier] = []
     if q.legal_family and c.legal_family:
         if q.legal_family != c.legal_family:
-            yield (
-                LEGAL_FORM_DIFFERS,
-                _why(
-                    "legal_form",
-                    "differs",
-                    LEGAL_FORM_DIFFERS,
-                    query=q.legal_form,
-                    firm=c.legal_form,
-                ),
-            )
+            out.append((LEGAL_FORM_DIFFERS, "legal_form", "differs", q.legal_form, c.legal_form))
     elif q.legal_family or c.legal_family:
-        yield (
-            LEGAL_FORM_MISSING,
-            _why(
-                "legal_form", "missing", LEGAL_FORM_MISSING, query=q.legal_form, firm=c.legal_form
-            ),
-        )
+        out.append((LEGAL_FORM_MISSING, "legal_form", "missing", q.legal_form, c.legal_form))
     if q.province and c.province:
-        conflict = q.province != c.province or (q.city and c.city and q.city != c.city)
-        if conflict:
-            yield (
-                REGION_CONFLICT,
-                _why("region", "differs", REGION_CONFLICT, query=q.region, firm=c.region),
-            )
+        if q.province != c.province or (q.city and c.city and q.city != c.city):
+            out.append((REGION_CONFLICT, "region", "differs", q.region, c.region))
         elif bool(q.city) != bool(c.city):
-            yield (
-                REGION_LESS_SPECIFIC,
-                _why(
-                    "region", "less_specific", REGION_LESS_SPECIFIC, query=q.region, firm=c.region
-                ),
-            )
+            out.append((REGION_LESS_SPECIFIC, "region", "less_specific", q.region, c.region))
     if q.branch != c.branch:
         if q.branch and c.branch:
-            yield (
-                BRANCH_DIFFERS,
-                _why("branch", "differs", BRANCH_DIFFERS, query=q.branch, firm=c.branch),
-            )
+            out.append((BRANCH_DIFFERS, "branch", "differs", q.branch, c.branch))
         else:
-            yield (
-                BRANCH_ONE_SIDE,
-                _why("branch", "one_side", BRANCH_ONE_SIDE, query=q.branch, firm=c.branch),
-            )
+            out.append((BRANCH_ONE_SIDE, "branch", "one_side", q.branch, c.branch))
+    return out
+
+
+def name_score(q: NameParts, names: Sequence[str]) -> float:
+    """The best name score over a firm's names, without explanations."""
+    return max((name_similarity(q, analyse(n), explain=False).score for n in names), default=0.0)
 
 
 def score(query: Query, firm: Firm, parts: NameParts | None = None) -> Scored:

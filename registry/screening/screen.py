@@ -11,8 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from registry import text
-from registry.screening.match import DEFAULT_THRESHOLD, MARGIN, Firm, Query, score
+from registry.screening.match import (
+    DEFAULT_THRESHOLD,
+    MARGIN,
+    Firm,
+    Query,
+    name_score,
+    score,
+)
 from registry.screening.normalize import analyse
 
 CANDIDATES = 40  # found per query before scoring
@@ -55,11 +61,11 @@ def match_one(
 ) -> list[Result]:
     """The best `limit` firms for one counterparty, best first, with scores and reasons."""
     parts = analyse(query.name) if query.name else None
-    core = text.normalize(parts.core) if parts else ""
+    core = parts.core if parts else ""  # already normalised as the index's names are
     found = index.match_candidates(core, query.uscc_key, query.licence_key, CANDIDATES)
     by_name = []
     for candidate in found:
-        first = 1.0 if candidate.codes else score(query, Firm(candidate.names), parts).score
+        first = 1.0 if candidate.codes or parts is None else name_score(parts, candidate.names)
         by_name.append((first, candidate))
     by_name.sort(key=lambda pair: (-pair[0], pair[1].enterprise_id))
     results = []
