@@ -28,7 +28,7 @@ A, B, MINISTRY = "440000", "110000", "MIIT"
 PUBLIC_WRITES = {"auth.login", "auth.logout"}
 # POSTs that only read: a body too large for a query string; they change nothing
 # (tests/test_csrf.py checks that, without a token and without a session).
-READ_ONLY_POSTS = {"match.match"}
+READ_ONLY_POSTS = {"match.match", "screen.screen"}
 ROLES = {
     "clerk_a": ("clerk", A),
     "reviewer_a": ("reviewer", A),

@@ -62,6 +62,9 @@ def init_app(app: Flask) -> None:
     from registry.web import match
 
     app.register_blueprint(match.bp)
+    from registry.web import screen
+
+    app.register_blueprint(screen.bp)
     app.register_blueprint(log.bp)
     data.init_app(app)
     app.register_blueprint(feeds.bp)

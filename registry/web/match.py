@@ -90,7 +90,7 @@ def parse_queries(body: Any) -> dict[str, Query]:
     return parsed
 
 
-def _lists_in_force(session: Any, ids: set[int]) -> dict[int, list[str]]:
+def lists_in_force(session: Any, ids: set[int]) -> dict[int, list[str]]:
     found: dict[int, set[str]] = {}
     if ids:
         rows = session.execute(
@@ -127,7 +127,7 @@ def match():
     index = indexing.get_index()
     index.refresh_to(event_counter(session))
     found = {key: match_one(index, query, threshold, limit) for key, query in queries.items()}
-    lists = _lists_in_force(session, {r.enterprise_id for rs in found.values() for r in rs})
+    lists = lists_in_force(session, {r.enterprise_id for rs in found.values() for r in rs})
     root = base_url()
     responses = {}
     for key, results in found.items():
