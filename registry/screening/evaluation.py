@@ -137,7 +137,8 @@ def cases(firms: list[dict[str, str]], per_kind: int = 200, seed: int = 7) -> li
     rng = random.Random(seed)
     by_core: dict[str, set[str]] = defaultdict(set)
     keys = {analyse(f["name"]).key for f in firms}
-    places = set()  # (core, province): a "different" firm there may be registered
+    # (core, province): a "different" firm generated there may in fact be registered
+    places: set[tuple[str, str | None]] = set()
     for firm in firms:
         parts = analyse(firm["name"])
         by_core[parts.core].add(firm["uscc"])

@@ -80,7 +80,8 @@ def _part_similarities(q: NameParts, c: NameParts) -> tuple[float, float]:
     name, any other against the industry. The registered name's cut is trusted, the query's
     only where the firm's says nothing (its cut goes wrong when its industry has a typo)."""
     trade_edits = industry_edits = 0
-    for tag, src, dest in Levenshtein.editops(q.core, c.core):
+    for op in Levenshtein.editops(q.core, c.core):
+        tag, src, dest = op.tag, op.src_pos, op.dest_pos
         if tag in ("replace", "insert"):  # a character of the firm's name
             in_trade = dest < len(c.trade)
         else:  # a character of the query only
