@@ -129,3 +129,53 @@ def test_evaluation_set_precision_and_recall_meet_the_targets(generated):
     assert figures.recall >= 0.95, dict(figures.by_kind)
     for kind in evaluation.NEGATIVE_KINDS:  # near namesakes are not flagged
         assert figures.by_kind[kind]["wrong"] <= 2, figures.by_kind[kind]
+
+
+@pytest.fixture(scope="module")
+def demo_index(engine, tmp_path_factory):
+    """The demo data (200 firms) in the database and a real search index over it."""
+    from sqlalchemy.orm import Session
+
+    from registry.demo import load_demo
+    from registry.rules import Actor
+    from registry.search import SearchIndex
+    from registry.services.reference import authority_by_code
+
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint")
+        actor = Actor(None, "test", "system", authority_by_code(session, "MIIT").id, True)
+        load_demo(session, actor, firms=200)
+        session.flush()
+        index = SearchIndex(tmp_path_factory.mktemp("screening") / "index")
+        index.catch_up(session)
+        yield session, index
+        session.close()
+        outer.rollback()
+
+
+def test_variants_of_every_indexed_firm_are_found_through_the_search_index(demo_index):
+    """The same matcher over the real index (Whoosh codes, bitmaps kept from the events)."""
+    from sqlalchemy import select
+
+    from registry import rules, visibility
+    from registry.models import Enterprise, Listing
+
+    session, index = demo_index
+    firms = session.scalars(
+        select(Enterprise)
+        .join(Listing, Listing.enterprise_id == Enterprise.id)
+        .where(visibility.listing_in_force(rules.today()))
+        .distinct()
+    ).all()
+    assert len(firms) > 20
+    misses = []
+    for firm in firms:
+        for query in (
+            Query(name=evaluation._t2s_inverse(firm.name)),
+            Query(name="别的名字", uscc=firm.uscc.lower()),
+        ):
+            flagged = [r.uscc for r in match_one(index, query) if r.match]
+            if flagged != [firm.uscc]:
+                misses.append((query, flagged))
+    assert len(misses) <= len(firms) // 50, misses[:5]
