@@ -29,6 +29,7 @@ from tests.test_admin_policy import (
     _notice,
     _sanction,
 )
+from tests.test_route_policy import READ_ONLY_POSTS
 
 A, B, MINISTRY = "440000", "110000", "MIIT"
 ROLES = {
@@ -91,7 +92,20 @@ def _post_routes(app) -> set[str]:
 def test_every_post_route_is_covered(app):
     from tests.test_route_policy import PUBLIC_WRITES
 
-    assert _post_routes(app) <= set(CASES) | PUBLIC_WRITES
+    assert _post_routes(app) <= set(CASES) | PUBLIC_WRITES | READ_ONLY_POSTS
+
+
+def test_read_only_posts_need_no_token_and_write_nothing(app, make, session):
+    """POST /api/v1/match is exempt from the token: it reads no session and writes no row."""
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    firm = make.published_listing(clerk, reviewer).enterprise
+    before = snapshot(session)
+    response = app.test_client().post(
+        "/api/v1/match", json={"queries": {"a": {"name": firm.name, "uscc": firm.uscc}}}
+    )
+    assert response.status_code == 200
+    assert response.get_json()["responses"]["a"]["results"][0]["uscc"] == firm.uscc
+    assert snapshot(session) == before
 
 
 def test_post_without_valid_csrf_token_is_400_and_writes_nothing(

@@ -540,3 +540,55 @@ def test_public_submission_forms_survive_the_corpus(app, make, session, tally):
     from registry.models import Submission
 
     assert session.query(Submission).count() > 10  # the values did reach the services
+
+
+def test_match_api_survives_the_corpus(app, client, published, tally):
+    """POST /api/v1/match: every corpus value in every field, as a key, as the threshold and
+    limit, and as the whole body."""
+    url = "/api/v1/match"
+    values = TEXT + [-1, 10**30, 1.5, None, [], {}, True]
+    for value in values:
+        for field in ("name", "uscc", "licence_no", "province"):
+            body = {"queries": {"a": {field: value}}}
+            tally.check(client.post(url, json=body), "POST", f"{url} {field}={value!r:.40}")
+        if isinstance(value, str):
+            body = {"queries": {value: {"name": value}}}
+            tally.check(client.post(url, json=body), "POST", f"{url} key={value!r:.40}")
+            for param in ("threshold", "limit"):
+                response = client.post(
+                    url, json={"queries": {"a": {}}}, query_string={param: value}
+                )
+                tally.check(response, "POST", f"{url}?{param}={value!r:.40}")
+        tally.check(client.post(url, json=value), "POST", f"{url} body={value!r:.40}")
+    for raw in (b"\xff\xfe", b"{" * 10_000, b'{"queries": {"a": {"name": "\\ud800"}}}'):
+        response = client.post(url, data=raw, content_type="application/json")
+        tally.check(response, "POST", f"{url} raw={raw[:20]!r}")
+    tally.assert_clean()
+
+
+def test_screen_upload_survives_the_corpus(app, client, published, tally):
+    """POST /screen: corpus values as the threshold, the format, the file name and the file."""
+    url = "/screen"
+    token = csrf_token(client)
+    good = "经营者名称\n深圳市测试网络科技有限公司\n".encode()
+    for value in TEXT:
+        for field in ("threshold", "format"):
+            data = {"csrf_token": token, "file": (io.BytesIO(good), "a.csv"), field: value}
+            response = client.post(url, data=data, content_type="multipart/form-data")
+            tally.check(response, "POST", f"{url} {field}={value!r:.40}")
+        for filename, body in (
+            (value[:200] or "x", good),
+            ("a.csv", value.encode("utf-8", "replace")),
+        ):
+            data = {"csrf_token": token, "file": (io.BytesIO(body), filename)}
+            response = client.post(url, data=data, content_type="multipart/form-data")
+            tally.check(response, "POST", f"{url} file={filename!r:.40}")
+    for body in (
+        b"\xff\xfe\x00",
+        b"PK\x03\x04" + b"\x00" * 100,
+        "经营者名称\n".encode() + b"=1+2\n" * 5,
+    ):
+        data = {"csrf_token": token, "file": (io.BytesIO(body), "a.xlsx")}
+        response = client.post(url, data=data, content_type="multipart/form-data")
+        tally.check(response, "POST", f"{url} body={body[:20]!r}")
+    tally.assert_clean()

@@ -34,7 +34,7 @@ from whoosh.index import LockError
 from whoosh.query import Term
 
 from registry import rules, text, visibility
-from registry.search import documents
+from registry.search import documents, matching
 from registry.search.analysis import normalise_query
 from registry.search.bitmaps import Bitmaps
 
@@ -448,6 +448,24 @@ class SearchIndex:
             facets=answer.facets,
             too_short=answer.too_short,
         )
+
+    def match_candidates(
+        self, core: str, uscc: str = "", licence: str = "", limit: int = 40
+    ) -> list[matching.MatchCandidate]:
+        """Firms that may be the counterparty: those with the USCC or licence number given
+        (canonical forms), then those sharing the most bigrams of `core` (normalised name
+        without its region, legal form and branch). Never raises on any input."""
+        with self._bm_lock:
+            view = self._reader()
+            state = self._refresh(view)
+            return matching.candidates(view.searcher, state, core, uscc, licence, limit)
+
+    def firm_fields(self, enterprise_id: int) -> dict[str, Any] | None:
+        """The stored fields of one firm of the open generation (name, uscc, province,
+        licences, listings as indexed), or None when it is not in the index."""
+        with self._bm_lock:
+            view = self._reader()
+            return self._stored(view.searcher, enterprise_id)
 
     def _stored(self, searcher: Any, eid: int) -> dict[str, Any] | None:
         """A firm's stored fields from the open searcher, remembered until it is replaced

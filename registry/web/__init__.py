@@ -59,6 +59,12 @@ def init_app(app: Flask) -> None:
 
     health.init_app(app)
     app.register_blueprint(api.bp)
+    from registry.web import match
+
+    app.register_blueprint(match.bp)
+    from registry.web import screen
+
+    app.register_blueprint(screen.bp)
     app.register_blueprint(log.bp)
     data.init_app(app)
     app.register_blueprint(feeds.bp)
@@ -73,7 +79,8 @@ def init_app(app: Flask) -> None:
     from registry.web import admin, auth, security
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["SESSION_ABSOLUTE_HOURS"] * 3600)
-    CSRFProtect(app)  # every POST carries the session's token, or nothing is written
+    csrf = CSRFProtect(app)  # every POST carries the session's token, or nothing is written
+    csrf.exempt(match.bp)  # read-only and sessionless: it writes nothing and reads no cookie
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(admin.bp)

@@ -38,6 +38,13 @@ SEARCH_MAX_PAGE = search.engine.MAX_PAGE
 MAX_QUERY = 200
 INTEGER = re.compile(r"-?[0-9]+")
 DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# POST /match (registry.web.match): limits the OpenAPI document states.
+MATCH_MAX_QUERIES = 100
+MATCH_MAX_KEY = 200
+MATCH_MAX_FIELD = 200
+MATCH_DEFAULT_LIMIT = 5
+MATCH_MAX_LIMIT = 20
+MATCH_FIELDS = ("name", "uscc", "licence_no", "province")
 
 
 class BadParameter(Exception):
@@ -618,6 +625,7 @@ def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
             ],
             _responses("SearchPage", 400),
         ),
+        "/match": _match_path(),
         "/enterprises/{uscc}": _get(
             "A firm with its in-force listings and published sanctions",
             "getEnterprise",
@@ -644,11 +652,98 @@ def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
     }
 
 
+def _match_path() -> dict[str, Any]:
+    field = {"type": ["string", "null"], "maxLength": MATCH_MAX_FIELD}
+    query = {"type": "object", "properties": dict.fromkeys(MATCH_FIELDS, field)}
+    body = {
+        "type": "object",
+        "required": ["queries"],
+        "properties": {
+            "queries": {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": MATCH_MAX_QUERIES,
+                "propertyNames": {"maxLength": MATCH_MAX_KEY},
+                "additionalProperties": query,
+            }
+        },
+    }
+    return {
+        "post": {
+            "summary": "Match up to 100 counterparties (name, USCC, licence number, province) "
+            "against the firms with a listing in force; yente /match shape",
+            "operationId": "matchFirms",
+            "parameters": [
+                _param(
+                    "threshold",
+                    {"type": "number", "minimum": 0, "maximum": 1},
+                    "score from which a candidate is flagged as a match (default 0.8)",
+                ),
+                _param(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": MATCH_MAX_LIMIT},
+                    f"candidates per query, at most {MATCH_MAX_LIMIT} (default 5)",
+                ),
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": body}},
+            },
+            "responses": _responses("MatchAnswer", 400),
+        }
+    }
+
+
+def _match_schemas() -> dict[str, Any]:
+    explanation = {
+        "type": "object",
+        "required": ["feature", "result", "factor"],
+        "properties": {
+            "feature": _STR,
+            "result": _STR,
+            "factor": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    }
+    result = _object(
+        {
+            "id": _STR,
+            "uscc": _NSTR,
+            "name": _STR,
+            "province": _NSTR,
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+            "match": {"type": "boolean"},
+            "lists": {"type": "array", "items": {"type": "string", "enum": list(LISTS)}},
+            "explanations": {"type": "array", "items": explanation},
+            "url": {"type": ["string", "null"], "format": "uri"},
+        }
+    )
+    response = _object(
+        {
+            "query": _object(dict.fromkeys(MATCH_FIELDS, _STR)),
+            "results": {"type": "array", "items": result},
+            "total": _object(
+                {"value": {"type": "integer", "minimum": 0}, "relation": {"const": "eq"}}
+            ),
+        }
+    )
+    return {
+        "MatchResult": result,
+        "MatchResponse": response,
+        "MatchAnswer": _object(
+            {
+                "responses": {"type": "object", "additionalProperties": _ref("MatchResponse")},
+                "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                "limit": {"type": "integer", "minimum": 1, "maximum": MATCH_MAX_LIMIT},
+            }
+        ),
+    }
+
+
 def _openapi_schemas() -> dict[str, Any]:
     def array(items: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": items}
 
-    return {
+    return _match_schemas() | {
         "Error": _object(
             {"error": _object({"code": {"type": "integer"}, "message": {"type": "string"}})}
         ),

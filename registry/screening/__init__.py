@@ -1,0 +1,1 @@
+"""Screening counterparties against the registry: name analysis, scoring, batches."""

@@ -1,0 +1,1 @@
+"""Watchlists: subscribers told when a watched firm is listed, removed or changed."""

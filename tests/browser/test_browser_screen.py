@@ -1,0 +1,59 @@
+"""Screening in a real browser: a 200-row file uploaded through the form gives a report
+with one line per row, the listed firms flagged; the form and the report are axe-clean and
+valid HTML (Nu HTML Checker)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import urllib.request
+
+import pytest
+
+from tests.browser.support import assert_accessible, describe_vnu, open_page, run_vnu
+
+pytestmark = pytest.mark.browser
+
+
+def _listed_names(live_server) -> list[str]:
+    with urllib.request.urlopen(live_server("/api/v1/listings?per_page=100"), timeout=30) as r:
+        rows = json.load(r)["results"]
+    return sorted({row["name"] for row in rows if "<" not in row["name"]})
+
+
+def _file(listed: list[str]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["经营者名称", "统一社会信用代码"])
+    for i in range(200):
+        if i % 4 == 0:  # a listed firm, in traditional characters with full-width brackets
+            name = listed[i % len(listed)].replace("网络", "網絡").replace("(", "（")
+        else:
+            name = f"无关{i:03d}商贸有限公司"
+        writer.writerow([name, ""])
+    return buffer.getvalue().encode("utf-8")
+
+
+def test_screening_a_200_row_file_in_the_browser(page, live_server, vnu_jar, tmp_path):
+    listed = _listed_names(live_server)
+    assert listed, "the demo data has no listed firm"
+    open_page(page, live_server("/screen"))
+    assert_accessible(page, "/screen")
+    path = tmp_path / "counterparties.csv"
+    path.write_bytes(_file(listed))
+    page.set_input_files("#screen-file", str(path))
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    rows = page.locator("section table tbody tr")
+    assert rows.count() == 200
+    flagged = page.locator("section table tbody tr td strong")
+    assert flagged.count() >= 40  # each of the 50 listed names, save the odd near namesake
+    assert_accessible(page, "/screen report")
+    report = tmp_path / "report.html"
+    report.write_text(page.content())
+    form = tmp_path / "form.html"
+    response = page.goto(live_server("/screen"))
+    form.write_bytes(response.body())
+    errors = run_vnu(vnu_jar, [form, report])
+    assert not errors, describe_vnu(errors)
