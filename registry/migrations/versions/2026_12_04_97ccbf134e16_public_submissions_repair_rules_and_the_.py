@@ -1,7 +1,7 @@
 """public submissions, repair rules and the mail outbox
 
 Revision ID: 97ccbf134e16
-Revises: 1c4805db920d
+Revises: 5e1a9c3b7d20
 Create Date: 2026-12-04 13:28:31.221640
 """
 
@@ -14,7 +14,7 @@ import registry.db
 
 
 revision = '97ccbf134e16'
-down_revision = '1c4805db920d'
+down_revision = "5e1a9c3b7d20"
 branch_labels = None
 depends_on = None
 
