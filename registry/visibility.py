@@ -37,8 +37,8 @@ EVER_PUBLISHED = ("published", "removed", "expired", "annulled")
 # --- listings -----------------------------------------------------------------------------
 
 
-def listing_in_force(on: date) -> ColumnElement[bool]:
-    """SQL twin of rules.in_force."""
+def listing_in_force(on: date | ColumnElement[Any]) -> ColumnElement[bool]:
+    """SQL twin of rules.in_force; `on` may be a bound parameter set at execution."""
     return and_(
         Listing.state == PUBLISHED,
         or_(Listing.expires_on.is_(None), Listing.expires_on > on),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from types import SimpleNamespace
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from registry import visibility
@@ -35,7 +35,7 @@ _FIRM_COLUMNS = (Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.pro
 
 @functools.cache
 def _statements() -> dict[str, Select]:
-    firm_id = bindparam("firm_id")
+    firm_id: BindParameter[int] = bindparam("firm_id")
     notice_ids = (
         select(notice_listing.c.notice_id)
         .join(Listing, Listing.id == notice_listing.c.listing_id)
