@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from registry.db import Base, created_at, intpk, updated_at
 from registry.models.account import User
 from registry.models.authority import Authority
+from registry.models.campaign import Campaign
 from registry.models.enterprise import Enterprise
 from registry.models.sanction import Evidence, Sanction
 
@@ -79,6 +80,7 @@ class Listing(Base):  # 名单记录
     # For grounds whose term comes from the source decision (联合惩戒): entered by the clerk.
     source_expires_on: Mapped[date | None]
     facts: Mapped[str] = mapped_column(Text, default="")
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"), index=True)
     state: Mapped[str] = mapped_column(String(10), default="draft")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -97,6 +99,7 @@ class Listing(Base):  # 名单记录
     enterprise: Mapped[Enterprise] = relationship()
     ground: Mapped[Ground] = relationship()
     sanction: Mapped[Sanction | None] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()  # 专项行动
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])

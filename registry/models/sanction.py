@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from registry.db import Base, created_at, intpk, updated_at
 from registry.models.account import User
 from registry.models.authority import Authority
+from registry.models.campaign import Campaign
 from registry.models.enterprise import Enterprise
 
 # Measures a decision can impose (处罚措施). Order is the display order.
@@ -45,7 +46,7 @@ class Sanction(Base):  # 行政处罚 / 处理决定
     measures: Mapped[list[str]] = mapped_column(JSON, default=list)
     fine_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # CNY
     confiscated_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # CNY
-    campaign: Mapped[str] = mapped_column(String(200), default="")  # 专项行动
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"), index=True)
     state: Mapped[str] = mapped_column(String(10), default="draft")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -57,6 +58,7 @@ class Sanction(Base):  # 行政处罚 / 处理决定
 
     authority: Mapped[Authority] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()  # 专项行动
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id])
