@@ -201,6 +201,7 @@ def records(app, make, users, session):
         "petition_id": petition.id,
         "evidence_id": evidence.id,
         "ground_id": make.ground("B3").id,
+        "campaign_id": make.campaign().id,
         "user_id": users["clerk_a"].id,
         "list_code": "bad",
         "ext": "atom",

@@ -582,6 +582,29 @@ def _get(summary: str, operation: str, parameters: list[Any], responses: dict) -
     }
 
 
+_CAMPAIGN_PATHS = {
+    "/campaigns": _get(
+        "Enforcement campaigns (专项行动) with their national totals",
+        "listCampaigns",
+        [],
+        _responses("CampaignList"),
+    ),
+    "/campaigns/{slug}": _get(
+        "One campaign: progress by province and a page of its public firms",
+        "getCampaign",
+        [
+            _param("slug", _STR, "the campaign's slug", "path"),
+            _param(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                "page of firms, from 1",
+            ),
+        ],
+        _responses("CampaignDetail", 400, 404),
+    ),
+}
+
+
 def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
     province = _param(
         "province", {"type": "string", "enum": provinces}, "GB/T 2260 province code of the firm"
@@ -637,25 +660,7 @@ def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
             ],
             _responses("NoticePage", 400),
         ),
-        "/campaigns": _get(
-            "Enforcement campaigns (专项行动) with their national totals",
-            "listCampaigns",
-            [],
-            _responses("CampaignList"),
-        ),
-        "/campaigns/{slug}": _get(
-            "One campaign: progress by province and a page of its public firms",
-            "getCampaign",
-            [
-                _param("slug", _STR, "the campaign's slug", "path"),
-                _param(
-                    "page",
-                    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
-                    "page of firms, from 1",
-                ),
-            ],
-            _responses("CampaignDetail", 400, 404),
-        ),
+        **_CAMPAIGN_PATHS,
         "/notices/{slug}": _get(
             "One published notice with the listings it names",
             "getNotice",

@@ -118,7 +118,7 @@ class SanctionForm(VersionedForm):
     )
     fine_amount = _text(_l("罚款金额（元）"), 20)
     confiscated_amount = _text(_l("没收金额（元）"), 20)
-    campaign_id = SelectField(_l("专项行动"), coerce=int, choices=[])
+    campaign_id = SelectField(_l("专项行动"), coerce=int, choices=[], default=0)
 
 
 class ListingForm(VersionedForm):
@@ -129,7 +129,7 @@ class ListingForm(VersionedForm):
         _l("原决定截止日期（期限以原决定为准的事由）"), validators=[Optional()]
     )
     facts = _text(_l("事实说明"), 20000, area=True)
-    campaign_id = SelectField(_l("专项行动"), coerce=int, choices=[])
+    campaign_id = SelectField(_l("专项行动"), coerce=int, choices=[], default=0)
 
 
 class CampaignForm(VersionedForm):
