@@ -74,8 +74,8 @@ def _catalogue_free_text() -> None:
                 " description, created_at, updated_at, version_id) VALUES (:slug, :name,"
                 " :starts_on, :lead, '', '', :now, :now, 1)"
             ).bindparams(
+                # starts_on goes back as the backend gave it (a date, or ISO text on SQLite)
                 sa.bindparam("now", type_=registry.db.UTCDateTime(timezone=True)),
-                sa.bindparam("starts_on", type_=sa.Date()),
             ),
             {
                 "slug": f"campaign-{number}",
