@@ -98,7 +98,7 @@ def _listing_counts(
         .group_by(Listing.campaign_id, Enterprise.province_code)
     )
     return {
-        (cid, province or ""): (int(n), int(force or 0), int(gone or 0))
+        (cid or 0, province or ""): (int(n), int(force or 0), int(gone or 0))
         for cid, province, n, force, gone in session.execute(stmt)
     }
 
@@ -111,7 +111,7 @@ def _sanction_counts(session: Session, campaign_ids: list[int]) -> dict[tuple[in
         .where(Sanction.campaign_id.in_(campaign_ids), visibility.sanction_public())
         .group_by(Sanction.campaign_id, Enterprise.province_code)
     )
-    return {(cid, province or ""): int(n) for cid, province, n in session.execute(stmt)}
+    return {(cid or 0, province or ""): int(n) for cid, province, n in session.execute(stmt)}
 
 
 def progress(

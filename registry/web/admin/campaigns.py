@@ -70,7 +70,7 @@ def _save(campaign: Campaign | None):
                     db, actor(), campaign, expected_version=form.version_id.data, **values
                 ),
             )
-            if status == 200:
+            if status == 200 and saved is not None:
                 flash(_("已保存专项行动“%(name)s”。", name=saved.name), "success")
                 return redirect(url_for("admin.campaigns"))
     return render_template("admin/campaign_form.html", form=form, campaign=campaign), status
