@@ -495,3 +495,11 @@ def test_campaign_pages_are_in_the_navigation_and_link_their_twins(client, datas
     page = client.get("/campaigns/broadband-2020").get_data(as_text=True)
     assert 'href="/api/v1/campaigns/broadband-2020"' in page
     assert 'href="/feeds/campaigns/broadband-2020.atom"' in page
+
+
+def test_sitemap_lists_the_campaign_pages(client, make, session):
+    make.campaign("in-sitemap")
+    session.flush()
+    body = client.get("/sitemap.xml").get_data(as_text=True)
+    assert "/campaigns</loc>" in body
+    assert "/campaigns/in-sitemap</loc>" in body
