@@ -90,6 +90,9 @@ updated_at = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow, on
 CREATED_AT_PLACE = 80
 UPDATED_AT_PLACE = 90
 VERSION_ID_PLACE = 100
+# A column a later migration added stands after all of the above (ALTER TABLE appends it):
+# LATER_PLACE, then LATER_PLACE + 1 … in the order the migrations added them.
+LATER_PLACE = 200
 
 
 class Versioned:

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import fakedata, rules
-from registry.models import Authority, Enterprise, Ground, Listing, Sanction, User
+from registry.models import Authority, Campaign, Enterprise, Ground, Listing, Sanction, User
 from registry.rules import Actor
+from registry.services import campaigns as campaign_service
 from registry.services import listings as listing_service
 from registry.services import notices as notice_service
 from registry.services.accounts import actor_for, create_user
@@ -49,7 +50,8 @@ def load_demo(session: Session, system: Actor, firms: int = DEMO_FIRMS) -> list[
     authorities = {a.code: a for a in session.scalars(select(Authority))}
     users, logins = _demo_users(session, system, authorities)
     today = rules.today()
-    published = _demo_listings(session, authorities, users, firms, today)
+    campaigns = _demo_campaigns(session, actor_for(users["admin"]), authorities["MIIT"])
+    published = _demo_listings(session, authorities, users, firms, today, campaigns)
     removed = _demo_endings(session, users, published, today)
     _demo_notices(session, users, published, removed, today)
     session.flush()
@@ -76,12 +78,33 @@ def _demo_users(
     return users, logins
 
 
+def _demo_campaigns(session: Session, admin: Actor, ministry: Authority) -> dict[str, Campaign]:
+    """The catalogue of the generator's campaigns, led by the ministry; by name."""
+    made = {}
+    for name, (slug, starts_on, ends_on, basis) in zip(
+        fakedata.CAMPAIGNS, fakedata.CAMPAIGN_CATALOGUE, strict=True
+    ):
+        made[name] = campaign_service.save_campaign(
+            session,
+            admin,
+            None,
+            slug=slug,
+            name=name,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            lead_authority_id=ministry.id,
+            legal_basis=basis,
+        )
+    return made
+
+
 def _demo_listings(
     session: Session,
     authorities: dict[str, Authority],
     users: dict[str, User],
     firms: int,
     today: date,
+    campaigns: dict[str, Campaign],
 ) -> list[Listing]:
     """The generated listings, each with its firm and decision; returns the published ones."""
     grounds = {g.code: g for g in session.scalars(select(Ground))}
@@ -100,7 +123,7 @@ def _demo_listings(
         sanction = sanctions_by_no.get(entry.decision_no) if entry.decision_no else None
         if entry.decision_no and sanction is None:  # a D2 listing reuses its B3 decision
             sanction = sanctions_by_no[entry.decision_no] = _demo_sanction(
-                session, clerk, firm, entry
+                session, clerk, firm, entry, campaigns.get(entry.campaign or "")
             )
         ground = grounds[entry.ground_code]
         source_end = (
@@ -115,6 +138,7 @@ def _demo_listings(
             sanction=sanction,
             facts=entry.facts,
             source_expires_on=source_end,
+            campaign=campaigns.get(entry.campaign or ""),
         )
         listing_service.submit_listing(session, clerk, listing)
         if number % 17 == 16:
@@ -145,7 +169,11 @@ def _demo_firm(
 
 
 def _demo_sanction(
-    session: Session, clerk: Actor, firm: Enterprise, entry: fakedata.FakeListing
+    session: Session,
+    clerk: Actor,
+    firm: Enterprise,
+    entry: fakedata.FakeListing,
+    campaign: Campaign | None,
 ) -> Sanction:
     """The submitted penalty decision a generated listing rests on."""
     measures = MEASURES_BY_GROUND.get(entry.ground_code, ["rectify"])
@@ -158,7 +186,7 @@ def _demo_sanction(
         facts=entry.facts,
         measures=measures,
         fine_amount="30000" if "fine" in measures else None,
-        campaign=entry.campaign or "",
+        campaign=campaign,
         legal_basis="《电信业务经营许可管理办法》",
     )
     submit_sanction(session, clerk, sanction)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import visibility
-from registry.models import Authority, Enterprise, Ground, Licence, Listing, Sanction
+from registry.models import Authority, Campaign, Enterprise, Ground, Licence, Listing, Sanction
 
 # (key, Chinese header): the import format's columns, then the published dates.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -33,6 +33,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("decision_no", "处罚决定书文号"),
     ("facts", "违法事实"),
     ("province", "省份"),
+    ("campaign", "专项行动"),
     ("listed_on", "列入日期"),
     ("expires_on", "有效期至"),
 )
@@ -69,6 +70,7 @@ def listing_row(listing: Listing) -> dict[str, Any]:
         "decision_no": visibility.public_decision_no(sanction),
         "facts": listing.facts or None,
         "province": enterprise.province_code,
+        "campaign": listing.campaign.name if listing.campaign else None,
         "listed_on": _iso(listing.listed_on),
         "expires_on": _iso(listing.expires_on),
     }
@@ -101,6 +103,7 @@ def rows(session: Session, on: date, *, release: bool = False) -> Iterator[dict[
             visibility.public_decision_no_column(),
             Listing.facts,
             Enterprise.province_code,
+            Campaign.name,
             Listing.listed_on,
             Listing.expires_on,
         )
@@ -109,6 +112,7 @@ def rows(session: Session, on: date, *, release: bool = False) -> Iterator[dict[
         .join(Ground, Ground.id == Listing.ground_id)
         .join(Authority, Authority.id == Listing.authority_id)
         .outerjoin(Sanction, Sanction.id == Listing.sanction_id)
+        .outerjoin(Campaign, Campaign.id == Listing.campaign_id)
         .order_by(*order)
     )
     # Batches fetched whole: no cursor stays open while the client reads (a streaming
@@ -136,6 +140,7 @@ def _row(values: Any) -> dict[str, Any]:
         decision_no,
         facts,
         province,
+        campaign,
         listed_on,
         expires_on,
     ) = values
@@ -150,6 +155,7 @@ def _row(values: Any) -> dict[str, Any]:
         "decision_no": decision_no,
         "facts": facts or None,
         "province": province,
+        "campaign": campaign,
         "listed_on": _iso(listed_on),
         "expires_on": _iso(expires_on),
     }

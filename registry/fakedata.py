@@ -34,6 +34,7 @@ from operator import mul
 
 __all__ = [
     "CAMPAIGNS",
+    "CAMPAIGN_CATALOGUE",
     "CHINESE_HEADERS",
     "CITY_DISTRICTS",
     "GROUND_LISTS",
@@ -314,6 +315,18 @@ CAMPAIGNS: tuple[str, ...] = (
     "互联网接入服务市场清理规范专项行动",
     "APP侵害用户权益专项整治",
     "电信市场秩序专项整治",
+)
+
+# The catalogue rows of those campaigns, in the same order: (slug, first day, last day or
+# None while it runs, legal basis or notice number). Fictional periods; the broadband
+# campaign's notice is the 2020 one that orders penalised firms onto the lists.
+CAMPAIGN_CATALOGUE: tuple[tuple[str, date, date | None, str], ...] = (
+    ("broadband-buildings", date(2020, 5, 1), date(2022, 12, 31), "工信厅通信函〔2020〕162号"),
+    ("anti-fraud", date(2018, 11, 1), None, "《中华人民共和国反电信网络诈骗法》"),
+    ("nuisance-calls", date(2018, 7, 1), date(2021, 12, 31), "《电信业务经营许可管理办法》"),
+    ("internet-access", date(2018, 1, 1), date(2019, 3, 31), "《电信业务经营许可管理办法》"),
+    ("app-user-rights", date(2019, 11, 1), None, "《电信和互联网用户个人信息保护规定》"),
+    ("market-order", date(2018, 1, 1), None, "《中华人民共和国电信条例》"),
 )
 
 # B3 violations: (facts, campaign or None). {year} is filled in.

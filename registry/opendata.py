@@ -83,6 +83,7 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     ),
     "facts": ("string", "违法事实", "Facts of the violation"),
     "province": ("string", "省份代码", "Province code"),
+    "campaign": ("string", "专项行动名称", "Name of the enforcement campaign, if any"),
     "listed_on": ("date", "列入名单的日期", "Date the listing was published"),
     "expires_on": ("date", "公示期满日期（失信名单无期限时为空）", "Date the listing expires"),
 }

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc as uscc_mod
 
 from registry import rules
-from registry.models import Authority, Enterprise, Ground, Listing, User
+from registry.models import Authority, Campaign, Enterprise, Ground, Listing, User
 from registry.rules import Actor
-from registry.services import enterprises, listings, sanctions
+from registry.services import campaigns, enterprises, listings, sanctions
 from registry.services.accounts import actor_for, create_user
 
 _counter = itertools.count(1)
@@ -61,7 +61,23 @@ class Factory:
             **values,
         )
 
-    def sanction(self, actor: Actor, enterprise: Enterprise, measures=("fine",), decided_on=None):
+    def campaign(self, slug: str | None = None, **values) -> Campaign:
+        n = next(_counter)
+        admin = Actor(None, "test", "admin", self.authority("MIIT").id, True)
+        return campaigns.save_campaign(
+            self.session,
+            admin,
+            None,
+            slug=slug or f"campaign-{n}",
+            name=values.pop("name", f"测试专项行动{n}"),
+            starts_on=values.pop("starts_on", date(2020, 1, 1)),
+            lead_authority_id=values.pop("lead_authority_id", self.authority("MIIT").id),
+            **values,
+        )
+
+    def sanction(
+        self, actor: Actor, enterprise: Enterprise, measures=("fine",), decided_on=None, **kw
+    ):
         return sanctions.record_sanction(
             self.session,
             actor,
@@ -71,6 +87,7 @@ class Factory:
             measures=list(measures),
             fine_amount="10000" if "fine" in measures else None,
             facts="未按规定办理经营许可证变更手续",
+            **kw,
         )
 
     def listing(

@@ -423,7 +423,7 @@ def _expected_status(who, endpoint: str, arguments: set[str], action: str, owner
     the record may be read but not acted on, else 200."""
     if action not in rules.ROLE_ACTIONS.get(who.role, frozenset()):
         return 403
-    if action == "manage_catalogue":  # the catalogue of grounds is national
+    if action == "manage_catalogue":  # the catalogues of grounds and campaigns are national
         return 200 if who.is_ministry else 403
     if not arguments:
         return 200
@@ -493,6 +493,7 @@ def test_every_admin_page_answers_each_role_as_its_policy_says(app, make, sessio
         "petition_id": petition.id,
         "evidence_id": ev.id,
         "ground_id": item.ground_id,
+        "campaign_id": make.campaign().id,
     }
     users = [
         clerk_user,

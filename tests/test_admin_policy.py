@@ -341,6 +341,27 @@ def case_ground_edit(make, u):
     }
 
 
+def case_campaign_new(make, u):
+    return "/admin/campaigns/new", {
+        "slug": f"policy-campaign-{next(_slugs)}",
+        "name": f"策略专项行动{next(_slugs)}",
+        "starts_on": "2021-03-01",
+        "lead_authority_id": make.authority("MIIT").id,
+        "legal_basis": "工信厅通信函〔2020〕162号",
+    }
+
+
+def case_campaign_edit(make, u):
+    c = make.campaign()
+    return f"/admin/campaigns/{c.id}/edit", {
+        "name": c.name,
+        "starts_on": "2020-06-01",
+        "ends_on": "2020-12-31",
+        "lead_authority_id": c.lead_authority_id,
+        "version_id": c.version_id,
+    }
+
+
 def _import_file() -> bytes:
     """One new firm's listing in the import format (a new USCC each time: never unchanged)."""
     from tests.factories import new_uscc
@@ -430,6 +451,8 @@ CASES = {
     # The catalogue is national: only the ministry's admins change it.
     "admin.ground_new": ({"admin_m"}, case_ground_new),
     "admin.ground_edit": ({"admin_m"}, case_ground_edit),
+    "admin.campaign_new": ({"admin_m"}, case_campaign_new),
+    "admin.campaign_edit": ({"admin_m"}, case_campaign_edit),
     "admin.listing_annul": (
         {"reviewer_a"},
         _transition("listing", "published", "annul", "列入错误"),

@@ -176,9 +176,14 @@ def test_openapi_document(client):
     assert response.status_code == 200
     document = response.get_json()
     assert document["openapi"].startswith("3.")
-    assert {"/listings", "/enterprises/{uscc}", "/notices", "/notices/{slug}"} <= set(
-        document["paths"]
-    )
+    assert {
+        "/listings",
+        "/enterprises/{uscc}",
+        "/notices",
+        "/notices/{slug}",
+        "/campaigns",
+        "/campaigns/{slug}",
+    } <= set(document["paths"])
     jsonschema.Draft202012Validator.check_schema(
         {"components": document["components"], "$ref": "#/components/schemas/ListingPage"}
     )
@@ -188,7 +193,7 @@ def test_api_matches_its_openapi_document(app, published):
     """schemathesis: no server error, and every response fits the documented schema."""
     api = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) == 6  # five GETs and POST /match
+    assert len(operations) == 8  # seven GETs and POST /match
     for operation in operations:
 
         @given(case=operation.as_strategy())

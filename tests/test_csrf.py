@@ -227,6 +227,7 @@ def records(app, make, users, session):
         "submission_id": submission.id,
         "file_id": submission.files[0].id,
         "ground_id": make.ground("B3").id,
+        "campaign_id": make.campaign().id,
         "user_id": users["clerk_a"].id,
         "list_code": "bad",
         "ext": "atom",

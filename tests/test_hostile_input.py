@@ -591,4 +591,26 @@ def test_screen_upload_survives_the_corpus(app, client, published, tally):
         data = {"csrf_token": token, "file": (io.BytesIO(body), "a.xlsx")}
         response = client.post(url, data=data, content_type="multipart/form-data")
         tally.check(response, "POST", f"{url} body={body[:20]!r}")
+
+
+def test_campaign_routes_and_their_parameters_are_attacked(app, client, make, session, tally):
+    """The campaign pages, API and feed are in the URL map the corpus walks, and the page
+    parameter they read gets every value of the corpus on a real campaign."""
+    paths = {rule.rule for rule in app.url_map.iter_rules()}
+    assert {
+        "/campaigns",
+        "/campaigns/<slug>",
+        "/api/v1/campaigns",
+        "/api/v1/campaigns/<slug>",
+        "/feeds/campaigns/<slug>.atom",
+    } <= paths
+    make.campaign("hostile-campaign")
+    session.flush()
+    for path in ("/campaigns/hostile-campaign", "/api/v1/campaigns/hostile-campaign"):
+        assert _reads(app, client, path) == {"page"}
+        for value in SHARP_VALUES:
+            tally.check(client.get(path, query_string=f"page={value}"), "GET", path)
+    for value in SHARP_VALUES:
+        for url in (f"/campaigns/{value}", f"/feeds/campaigns/{value}.atom"):
+            tally.check(client.get(url), "GET", url)
     tally.assert_clean()

@@ -330,6 +330,7 @@ class _Batch:
             sanction=sanction,
             facts=row.facts,
             source_expires_on=row.source_expires_on,
+            campaign=row.campaign,
             on=state.on,
         )
         self.new.append(listing)

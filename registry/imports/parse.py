@@ -33,6 +33,8 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "province": ("省份", "province", "所在省份"),
     # Grounds whose term follows the source decision (联合惩戒) need its end date.
     "source_expires_on": ("原决定截止日期", "source_expires_on", "截止日期"),
+    # An enforcement campaign of the catalogue, by name or slug.
+    "campaign": ("专项行动", "campaign"),
 }
 
 # Chinese label of each field, for messages about a column missing from the file.

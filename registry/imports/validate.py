@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from registry import rules, text
 from registry.imports.parse import FIELD_LABELS, ParsedFile, Row
 from registry.messages import Message, _
-from registry.models import Authority, Enterprise, Ground, Licence, Listing, Sanction
+from registry.models import Authority, Campaign, Enterprise, Ground, Licence, Listing, Sanction
 from registry.rules import Actor
 
 LIST_NAMES = {
@@ -86,6 +86,7 @@ class PlannedRow:
     facts: str
     source_expires_on: date | None
     add_licence: bool = False  # the licence is new and belongs to this row's firm
+    campaign: Campaign | None = None
 
 
 @dataclass
@@ -129,11 +130,16 @@ def _province_names(authority: Authority) -> list[str]:
 
 
 class Catalogue:
-    """Authorities, grounds and provinces, loaded once."""
+    """Authorities, grounds, provinces and campaigns, loaded once."""
 
     def __init__(self, session: Session) -> None:
         self.authorities = list(session.scalars(select(Authority)))
         self.grounds = list(session.scalars(select(Ground)))
+        self.campaigns = list(session.scalars(select(Campaign).order_by(Campaign.slug)))
+        self.campaign_by_key: dict[str, Campaign] = {}
+        for campaign in self.campaigns:
+            self.campaign_by_key[_key(campaign.name)] = campaign
+            self.campaign_by_key[_key(campaign.slug)] = campaign
         self.authority_by_key: dict[str, Authority] = {}
         for authority in self.authorities:
             self.authority_by_key[_key(authority.code)] = authority
@@ -157,6 +163,9 @@ class Catalogue:
 
     def province(self, value: str) -> str | None:
         return self.province_by_key.get(_key(value))
+
+    def campaign(self, value: str) -> Campaign | None:
+        return self.campaign_by_key.get(_key(value))
 
 
 # --- cell parsing ---------------------------------------------------------------------
@@ -226,6 +235,7 @@ class _Cells:
     decision_key: str | None = None
     facts: str = ""
     source_expires_on: date | None = None
+    campaign: Campaign | None = None
 
     @property
     def firm_key(self) -> str:
@@ -458,6 +468,24 @@ def _source_expires_on(p: _FirstPass, c: _Cells, raw: str | date | None) -> None
             p.error(c, "source_expires_on", exc.message)
 
 
+def _campaign(p: _FirstPass, c: _Cells, raw: str) -> None:
+    """A campaign of the catalogue, by name or slug."""
+    if not raw:
+        return
+    c.campaign = p.catalogue.campaign(raw)
+    if c.campaign is None:
+        slugs = tuple(campaign.slug for campaign in p.catalogue.campaigns)
+        p.error(
+            c,
+            "campaign",
+            _(
+                "未知的专项行动“%(value)s”，应为目录中专项行动的名称或标识（%(slugs)s）",
+                value=raw[:200],
+                slugs=slugs,
+            ),
+        )
+
+
 def _source_term(p: _FirstPass, c: _Cells, raw: str | date | None) -> None:
     """A row check: a ground whose term is the source decision's needs that decision's
     end date, still to come (the ground and source_expires_on parsers ran)."""
@@ -500,6 +528,7 @@ _COLUMNS: tuple[tuple[str, _Reader, _Parser], ...] = (
     ("facts", _text, _facts),
     ("source_expires_on", _cell, _source_expires_on),
     ("source_expires_on", _cell, _source_term),
+    ("campaign", _text, _campaign),
 )
 
 
@@ -762,6 +791,7 @@ class _SecondPass:
                 facts=c.facts,
                 source_expires_on=c.source_expires_on,
                 add_licence=add_licence,
+                campaign=c.campaign,
             )
         )
 

@@ -2,6 +2,7 @@
 
 from registry.models.account import ROLES, User
 from registry.models.authority import MINISTRY_CODE, Authority
+from registry.models.campaign import Campaign
 from registry.models.enterprise import (
     ENTERPRISE_KINDS,
     LICENCE_STATUSES,
@@ -64,6 +65,7 @@ __all__ = [
     "ROLES",
     "TERM_KINDS",
     "Authority",
+    "Campaign",
     "Enterprise",
     "Event",
     "Evidence",

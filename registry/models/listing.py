@@ -7,9 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, Tracked, Versioned, intpk
+from registry.db import LATER_PLACE, Base, Tracked, Versioned, intpk
 from registry.models.account import User
 from registry.models.authority import Authority, Owned
+from registry.models.campaign import Campaign
 from registry.models.enterprise import Enterprise
 from registry.models.sanction import Evidence, Sanction
 from registry.models.workflow import ENDED_PLACE, SUBMITTED_PLACE, Workflow
@@ -83,11 +84,15 @@ class Listing(Workflow, Base):  # 名单记录
         ForeignKey("user_account.id"), sort_order=ENDED_PLACE
     )
     end_reason: Mapped[str] = mapped_column(Text, default="", sort_order=ENDED_PLACE)
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id"), index=True, sort_order=LATER_PLACE
+    )
 
     authority: Mapped[Authority] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
     ground: Mapped[Ground] = relationship()
     sanction: Mapped[Sanction | None] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()  # 专项行动
     ended_by: Mapped[User | None] = relationship(foreign_keys=[ended_by_id])
     evidence: Mapped[list[Evidence]] = relationship(
         primaryjoin="Evidence.listing_id == Listing.id", order_by="Evidence.id", viewonly=True

@@ -8,8 +8,9 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, Versioned, created_at
+from registry.db import LATER_PLACE, Base, Versioned, created_at
 from registry.models.authority import Authority, Owned
+from registry.models.campaign import Campaign
 from registry.models.enterprise import Enterprise
 from registry.models.workflow import Workflow
 
@@ -43,10 +44,13 @@ class Sanction(Workflow, Base):  # 行政处罚 / 处理决定
     measures: Mapped[list[str]] = mapped_column(JSON, default=list)
     fine_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # CNY
     confiscated_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # CNY
-    campaign: Mapped[str] = mapped_column(String(200), default="")  # 专项行动
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id"), index=True, sort_order=LATER_PLACE
+    )
 
     authority: Mapped[Authority] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()  # 专项行动
     evidence: Mapped[list[Evidence]] = relationship(
         back_populates="sanction", order_by="Evidence.id"
     )

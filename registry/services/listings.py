@@ -12,7 +12,7 @@ from registry import rules
 from registry.db import utcnow
 from registry.errors import ValidationError
 from registry.messages import _
-from registry.models import Enterprise, Ground, Listing, Sanction
+from registry.models import Campaign, Enterprise, Ground, Listing, Sanction
 from registry.rules import (
     Actor,
     RuleViolation,
@@ -32,7 +32,7 @@ from registry.services.history import (
 from registry.services.sanctions import publish_sanction
 from registry.services.workflow import StepOptions, check_draft_edit
 
-EDITABLE = ("ground", "decided_on", "sanction", "facts", "source_expires_on")
+EDITABLE = ("ground", "decided_on", "sanction", "facts", "source_expires_on", "campaign")
 
 
 def _check_consistency(listing: Listing, on: date) -> None:
@@ -70,6 +70,8 @@ def _clean(values: dict[str, Any], on: date) -> dict[str, Any]:
         and not isinstance(values["sanction"], Sanction)
     ):
         errors["sanction"] = _("未知的处罚决定")
+    if values.get("campaign") is not None and not isinstance(values["campaign"], Campaign):
+        errors["campaign"] = _("未知的专项行动")
     if "facts" in values:
         values["facts"] = (values["facts"] or "").strip()
     if errors:
@@ -94,12 +96,16 @@ def new_listing(
     sanction: Sanction | None = None,
     facts: str = "",
     source_expires_on: date | None = None,
+    campaign: Campaign | None = None,
     on: date | None = None,
 ) -> Listing:
     """The checked draft `create_listing` records, not yet added to a session."""
     check_may(actor, "create", actor.authority_id)
     on = on or rules.today()
-    _clean({"ground": ground, "decided_on": decided_on, "sanction": sanction}, on)
+    _clean(
+        {"ground": ground, "decided_on": decided_on, "sanction": sanction, "campaign": campaign},
+        on,
+    )
     if sanction is not None and sanction.authority_id != actor.authority_id:
         raise RuleViolation("forbidden", _("不能引用其他机构的处罚决定"))
     listing = Listing(
@@ -111,6 +117,7 @@ def new_listing(
         decided_on=decided_on,
         facts=(facts or "").strip(),
         source_expires_on=source_expires_on,
+        campaign=campaign,
         created_by_id=actor.user_id,
     )
     _check_consistency(listing, on)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from registry import rules, text
 from registry.errors import ValidationError
 from registry.messages import _
-from registry.models import MEASURES, Enterprise, Sanction
+from registry.models import MEASURES, Campaign, Enterprise, Sanction
 from registry.rules import Actor, check_may
 from registry.services.history import record_new, recorded
 from registry.services.lookups import Lookups
@@ -78,9 +78,13 @@ def _clean(
     fine = cleaned.get("fine_amount", current.fine_amount if current else None)
     if "fine" in measures and not fine:
         errors["fine_amount"] = _("处罚措施含罚款，请填写罚款金额")
-    for field in ("facts", "legal_basis", "campaign"):
+    for field in ("facts", "legal_basis"):
         if field in values:
             cleaned[field] = (values[field] or "").strip()
+    if "campaign" in values:
+        if values["campaign"] is not None and not isinstance(values["campaign"], Campaign):
+            errors["campaign"] = _("未知的专项行动")
+        cleaned["campaign"] = values["campaign"]
     if errors:
         raise ValidationError(errors)
     return cleaned

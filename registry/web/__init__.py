@@ -33,7 +33,7 @@ def _translations() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import api, data, errors, feeds, log, public, stats
+    from registry.web import api, campaigns, data, errors, feeds, log, public, stats
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(
@@ -73,6 +73,7 @@ def init_app(app: Flask) -> None:
 
     submissions.init_app(app)
     mailing.init_app(app)
+    app.register_blueprint(campaigns.bp)
 
     from flask_wtf.csrf import CSRFProtect
 

@@ -14,13 +14,14 @@ from flask_babel import gettext as _
 from sqlalchemy import Date, Select, bindparam, func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from registry import rules, search, text, visibility
+from registry import campaigns, rules, search, text, visibility
 from registry.database import get_session
 from registry.errors import NotFoundError
 from registry.models import (
     LISTS,
     NOTICE_KINDS,
     Authority,
+    Campaign,
     Enterprise,
     Ground,
     Listing,
@@ -91,7 +92,8 @@ def int_arg(name: str, default: int, *, minimum: int = 1, maximum: int | None = 
     # ASCII digits only: int() would also take "1_000" and other scripts' digits.
     if not INTEGER.fullmatch(raw):
         raise BadParameter(name, _("参数 %(name)s 必须是整数", name=name))
-    value = int(raw)
+    # A dozen digits is past any bound below; int() refuses strings of 4,300 digits.
+    value = int(raw) if len(raw) <= 12 else (-(2**63) if raw.startswith("-") else 2**63)
     if value < minimum:
         raise BadParameter(name, _("参数 %(name)s 不能小于 %(min)d", name=name, min=minimum))
     # Past a 32-bit integer no row, page or log entry exists; the database would overflow.
@@ -415,7 +417,8 @@ def sanction_json(sanction: Sanction) -> dict[str, Any]:
         "legal_basis": sanction.legal_basis,
         "measures": list(sanction.measures or []),
         "fine_amount": str(sanction.fine_amount) if sanction.fine_amount is not None else None,
-        "campaign": sanction.campaign,
+        "campaign": sanction.campaign.name if sanction.campaign else "",
+        "campaign_slug": sanction.campaign.slug if sanction.campaign else None,
     }
 
 
@@ -477,6 +480,68 @@ def notice(slug: str):
             for listing in found.listings
             if visibility.listing_is_named_in_notice(listing)
         ],
+    }
+
+
+def _progress_json(row: campaigns.Progress) -> dict[str, int]:
+    return {
+        "sanctions": row.sanctions,
+        "listings": row.listings,
+        "in_force": row.in_force,
+        "removals": row.removals,
+    }
+
+
+def campaign_json(campaign: Campaign, total: campaigns.Progress) -> dict[str, Any]:
+    return {
+        "slug": campaign.slug,
+        "name": campaign.name,
+        "starts_on": campaign.starts_on.isoformat(),
+        "ends_on": _iso(campaign.ends_on),
+        "lead_authority": campaign.lead_authority.name,
+        "lead_authority_code": campaign.lead_authority.code,
+        "legal_basis": campaign.legal_basis,
+        "url": f"{base_url()}/campaigns/{campaign.slug}",
+        "totals": _progress_json(total),
+    }
+
+
+@bp.get("/campaigns")
+def campaign_list():
+    """Every enforcement campaign with its national totals."""
+    session = get_session()
+    found = campaigns.catalogue(session)
+    progress = campaigns.progress(session, found, rules.today())
+    return {"campaigns": [campaign_json(c, progress[c.id][1]) for c in found]}
+
+
+@bp.get("/campaigns/<slug>")
+def campaign(slug: str):
+    """One campaign: progress by province and one page of its public firms."""
+    session = get_session()
+    page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
+    found = campaigns.campaign_by_slug(session, slug)
+    data = campaigns.campaign_progress(session, found, rules.today(), page)
+    firms = [
+        {
+            "uscc": firm.uscc,
+            "name": firm.name,
+            "province": firm.province_code or None,
+            "url": base_url()
+            + (f"/enterprises/{firm.uscc}" if firm.uscc else f"/enterprises/id/{firm.id}"),
+            "in_force": firm.in_force,
+            "sanctions": firm.sanctions,
+        }
+        for firm in data.firms
+    ]
+    return campaign_json(found, data.total) | {
+        "description": found.description,
+        "provinces": [
+            {"province": row.province_code or None, "province_name": row.province or None}
+            | _progress_json(row)
+            for row in data.provinces
+        ],
+        "firms": _page(data.firms_total, page, campaigns.FIRMS_PER_PAGE, firms),
     }
 
 
@@ -587,6 +652,29 @@ def _get(summary: str, operation: str, parameters: list[Any], responses: dict) -
     }
 
 
+_CAMPAIGN_PATHS = {
+    "/campaigns": _get(
+        "Enforcement campaigns (专项行动) with their national totals",
+        "listCampaigns",
+        [],
+        _responses("CampaignList"),
+    ),
+    "/campaigns/{slug}": _get(
+        "One campaign: progress by province and a page of its public firms",
+        "getCampaign",
+        [
+            _param("slug", _STR, "the campaign's slug", "path"),
+            _param(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                "page of firms, from 1",
+            ),
+        ],
+        _responses("CampaignDetail", 400, 404),
+    ),
+}
+
+
 def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
     province = _param(
         "province", {"type": "string", "enum": provinces}, "GB/T 2260 province code of the firm"
@@ -643,6 +731,7 @@ def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
             ],
             _responses("NoticePage", 400),
         ),
+        **_CAMPAIGN_PATHS,
         "/notices/{slug}": _get(
             "One published notice with the listings it names",
             "getNotice",
@@ -761,6 +850,7 @@ def _openapi_schemas() -> dict[str, Any]:
                 "measures": array(_STR),
                 "fine_amount": _NSTR,
                 "campaign": _STR,
+                "campaign_slug": _NSTR,
             }
         ),
         "Enterprise": _object(
@@ -770,6 +860,29 @@ def _openapi_schemas() -> dict[str, Any]:
                 "licences": array(_object({"number": _STR, "services": _STR, "status": _STR})),
                 "listings": array(_ref("Listing")),
                 "sanctions": array(_ref("Sanction")),
+            }
+        ),
+        "CampaignList": _object({"campaigns": array(_ref("Campaign"))}),
+        "Campaign": _object(_CAMPAIGN_PROPS),
+        "CampaignDetail": _object(
+            _CAMPAIGN_PROPS
+            | {
+                "description": _STR,
+                "provinces": array(
+                    _object(
+                        {"province": _NSTR, "province_name": _NSTR} | _PROGRESS_PROPS,
+                    )
+                ),
+                "firms": _object(
+                    {
+                        "total": _COUNT,
+                        "page": {"type": "integer", "minimum": 1},
+                        "per_page": {"type": "integer", "minimum": 1},
+                        "results": array(
+                            _object(_FIRM_PROPS | {"in_force": _COUNT, "sanctions": _COUNT})
+                        ),
+                    }
+                ),
             }
         ),
         "Notice": _object(_NOTICE_PROPS),
@@ -782,6 +895,20 @@ def _openapi_schemas() -> dict[str, Any]:
         ),
     }
 
+
+_COUNT = {"type": "integer", "minimum": 0}
+_PROGRESS_PROPS = {"sanctions": _COUNT, "listings": _COUNT, "in_force": _COUNT, "removals": _COUNT}
+_CAMPAIGN_PROPS = {
+    "slug": _STR,
+    "name": _STR,
+    "starts_on": _DATE,
+    "ends_on": _NDATE,
+    "lead_authority": _STR,
+    "lead_authority_code": _STR,
+    "legal_basis": _STR,
+    "url": {"type": "string", "format": "uri"},
+    "totals": _object(_PROGRESS_PROPS),
+}
 
 _NOTICE_PROPS = {
     "slug": _STR,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from werkzeug.http import is_resource_modified
 
-from registry import feeds, rules, text, visibility
+from registry import campaigns, feeds, rules, text, visibility
 from registry.database import get_session
 from registry.models import (
     Authority,
@@ -330,6 +330,24 @@ def province_feed(code: str, ext: str):
         items=lambda: (
             [log_item(e) for e in listing_entries([LogEntry.authority_id == authority.id])]
             + [notice_item(n) for n in published_notices(Notice.authority_id == authority.id)]
+        ),
+    )
+
+
+@bp.get("/campaigns/<slug>.atom")
+def campaign_feed(slug: str):
+    """Listings tagged with the campaign, as they were published and left the list."""
+    campaign = campaigns.campaign_by_slug(get_session(), slug)
+    tagged = select(Listing.id).where(Listing.campaign_id == campaign.id)
+    return _serve(
+        "atom",
+        lambda: feeds.Feed(
+            id=_tag(f"feeds/campaigns/{campaign.slug}"),
+            title=_("专项行动：%(name)s", name=campaign.name),
+            link=f"{base_url()}/campaigns/{campaign.slug}",
+            self_link=_self(),
+            description=_("该专项行动中每一次列入公示和每一次移出"),
+            items=[log_item(entry) for entry in listing_entries([LogEntry.entity_id.in_(tagged)])],
         ),
     )
 

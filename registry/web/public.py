@@ -17,6 +17,7 @@ from registry import rules, search, text, visibility
 from registry.database import get_session
 from registry.markdown import render_markdown
 from registry.models import (
+    Campaign,
     Enterprise,
     Ground,
     Listing,
@@ -289,7 +290,10 @@ def sitemap():
         url_for("public.list_page", list_code="dishonest", _external=True),
         url_for("public.notices", _external=True),
         url_for("public.about", _external=True),
+        url_for("campaigns.index", _external=True),
     ]
+    for slug in session.scalars(select(Campaign.slug).order_by(Campaign.slug)):
+        urls.append(url_for("campaigns.page", slug=slug, _external=True))
     for slug in session.scalars(select(Notice.slug).where(visibility.notice_public())):
         urls.append(url_for("public.notice", slug=slug, _external=True))
     for firm in session.scalars(

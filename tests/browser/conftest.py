@@ -69,7 +69,8 @@ def _load_data(session) -> dict:
     from registry.cli import system_actor
     from registry.demo import load_demo
     from registry.models import Authority, Ground, Notice
-    from registry.services import enterprises, listings, notices, sanctions
+    from registry.rules import Actor
+    from registry.services import campaigns, enterprises, listings, notices, sanctions
     from registry.services.accounts import actor_for, create_user
 
     load_demo(session, system_actor(session, label="demo"), firms=60)
@@ -97,6 +98,18 @@ def _load_data(session) -> dict:
     )
     enterprises.add_former_name(session, clerk, firm, f"旧名{XSS_SCRIPT}")
     decided = rules.today() - timedelta(days=5)
+    ministry = session.scalar(select(Authority).where(Authority.code == "MIIT"))
+    campaign = campaigns.save_campaign(
+        session,
+        Actor(None, "browser-tests", "admin", ministry.id, True),
+        None,
+        slug="xss-campaign",
+        name=f"专项{XSS_SCRIPT}",
+        starts_on=decided,
+        lead_authority_id=ministry.id,
+        legal_basis=f"通知{XSS_ATTR}",
+        description=f"说明{XSS_SCRIPT}{XSS_ATTR}",
+    )
     sanction = sanctions.record_sanction(
         session,
         clerk,
@@ -107,7 +120,7 @@ def _load_data(session) -> dict:
         legal_basis=f"依据{XSS_ATTR}",
         measures=["fine"],
         fine_amount="10000",
-        campaign=f"专项{XSS_SCRIPT}",
+        campaign=campaign,
     )
     sanctions.submit_sanction(session, clerk, sanction)
     sanctions.publish_sanction(session, reviewer, sanction)
@@ -120,6 +133,7 @@ def _load_data(session) -> dict:
         decided_on=decided,
         sanction=sanction,
         facts=f"事实说明{XSS_SCRIPT}{XSS_ATTR}",
+        campaign=campaign,
     )
     listings.submit_listing(session, clerk, listing)
     listings.publish_listing(session, reviewer, listing)
@@ -147,6 +161,7 @@ def _load_data(session) -> dict:
             "sanction": sanction.id,
             "listing": listing.id,
             "notice": notice.id,
+            "campaign": campaign.id,
         },
     }
 

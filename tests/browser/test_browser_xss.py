@@ -62,6 +62,8 @@ def test_payloads_never_run_on_public_pages(browser, live_server):
         (f"/notices/{slug}", XSS_SCRIPT),
         ("/log", XSS_SCRIPT),
         ("/data", None),
+        ("/campaigns", XSS_SCRIPT),
+        ("/campaigns/xss-campaign", XSS_SCRIPT),
     ]
     problems = []
     try:
@@ -87,6 +89,7 @@ def test_payloads_never_run_on_admin_pages(browser, live_server):
         (f"/admin/listings/{ids['listing']}", XSS_SCRIPT),
         ("/admin/notices", XSS_SCRIPT),
         (f"/admin/notices/{ids['notice']}", XSS_SCRIPT),
+        ("/admin/campaigns", XSS_SCRIPT),
     ]
     problems = []
     try:
@@ -132,6 +135,9 @@ def test_payloads_never_run_in_feeds_json_and_exports(browser, live_server, secu
         f"/feeds/search.atom?q={uscc}",
         f"/feeds/search.rss?q={uscc}",
         "/feeds/provinces/440000.atom",
+        "/feeds/campaigns/xss-campaign.atom",
+        "/api/v1/campaigns",
+        "/api/v1/campaigns/xss-campaign",
         f"/api/v1/enterprises/{uscc}",
         f"/api/v1/search?q={uscc}",
         "/api/v1/notices",

@@ -12,6 +12,7 @@ from registry.web.admin.blueprint import bp
 # The views register themselves on bp; bp is bound above first for the modules that
 # still import it from this package.
 from registry.web.admin import (  # noqa: F401
+    campaigns,
     common,
     dashboard,
     enterprises,

@@ -118,7 +118,7 @@ class SanctionForm(VersionedForm):
     )
     fine_amount = _text(_l("罚款金额（元）"), 20)
     confiscated_amount = _text(_l("没收金额（元）"), 20)
-    campaign = _text(_l("专项行动"), 200)
+    campaign_id = SelectField(_l("专项行动"), coerce=int, choices=[], default=0)
 
 
 class ListingForm(VersionedForm):
@@ -129,6 +129,17 @@ class ListingForm(VersionedForm):
         _l("原决定截止日期（期限以原决定为准的事由）"), validators=[Optional()]
     )
     facts = _text(_l("事实说明"), 20000, area=True)
+    campaign_id = SelectField(_l("专项行动"), coerce=int, choices=[], default=0)
+
+
+class CampaignForm(VersionedForm):
+    slug = _text(_l("标识（网址中使用，如 broadband-2020）"), 60)
+    name = _text(_l("名称"), 200, required=True)
+    starts_on = DateField(_l("开始日期"), validators=[InputRequired()])
+    ends_on = DateField(_l("结束日期"), validators=[Optional()])
+    lead_authority_id = SelectField(_l("牵头机构"), coerce=int, choices=[])
+    legal_basis = _text(_l("依据或通知文号"), 200)
+    description = _text(_l("说明"), 20000, area=True)
 
 
 class WorkflowForm(VersionedForm):

@@ -13,6 +13,7 @@ from registry.models import Enterprise, Ground, Listing, Petition, Sanction
 from registry.services import listings as service
 from registry.services.worklists import linkable_sanctions
 from registry.web.admin.blueprint import bp
+from registry.web.admin.campaigns import campaign_choices, chosen_campaign
 from registry.web.admin.common import register_transitions, workflow_verbs
 from registry.web.admin.forms import ListingForm
 from registry.web.admin.pages import record_form, record_page
@@ -31,6 +32,7 @@ def _listing_form(enterprise: Enterprise, **kwargs) -> ListingForm:
     form.sanction.choices = [SelectChoice(0, _("（无）"))] + [
         SelectChoice(s.id, f"{s.decision_no}（{s.decided_on.isoformat()}）") for s in sanctions
     ]
+    form.campaign_id.choices = campaign_choices()
     return form
 
 
@@ -42,6 +44,7 @@ def _values(form: ListingForm) -> dict:
         "sanction": db.get(Sanction, form.sanction.data) if form.sanction.data else None,
         "facts": form.facts.data or "",
         "source_expires_on": form.source_expires_on.data,
+        "campaign": chosen_campaign(form.campaign_id.data),
     }
 
 
@@ -85,6 +88,7 @@ def listing_edit(listing_id: int):
     if request.method == "GET":
         form.ground.data = record.ground_id
         form.sanction.data = record.sanction_id or 0
+        form.campaign_id.data = record.campaign_id or 0
     return record_form(
         "listing",
         form,

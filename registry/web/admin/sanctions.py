@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from registry.models import Enterprise, Sanction
 from registry.services import sanctions as service
 from registry.web.admin.blueprint import bp
+from registry.web.admin.campaigns import campaign_choices, chosen_campaign
 from registry.web.admin.common import register_transitions, transition_verbs
 from registry.web.admin.forms import SanctionForm
 from registry.web.admin.pages import record_form, record_page
@@ -23,15 +24,21 @@ def _values(form: SanctionForm) -> dict:
         "measures": form.measures.data or [],
         "fine_amount": form.fine_amount.data or None,
         "confiscated_amount": form.confiscated_amount.data or None,
-        "campaign": form.campaign.data or "",
+        "campaign": chosen_campaign(form.campaign_id.data),
     }
+
+
+def _sanction_form(**kwargs) -> SanctionForm:
+    form = SanctionForm(**kwargs)
+    form.campaign_id.choices = campaign_choices()
+    return form
 
 
 @bp.route("/enterprises/<int:enterprise_id>/sanctions/new", methods=["GET", "POST"])
 @requires("create")
 def sanction_new(enterprise_id: int):
     enterprise = load(Enterprise, enterprise_id, shared=True)
-    form = SanctionForm()
+    form = _sanction_form()
     return record_form(
         "sanction",
         form,
@@ -51,7 +58,9 @@ def sanction(sanction_id: int):
 @requires("edit")
 def sanction_edit(sanction_id: int):
     record = load(Sanction, sanction_id, "edit")
-    form = SanctionForm(obj=record if request.method == "GET" else None)
+    form = _sanction_form(obj=record if request.method == "GET" else None)
+    if request.method == "GET":
+        form.campaign_id.data = record.campaign_id or 0
     return record_form(
         "sanction",
         form,

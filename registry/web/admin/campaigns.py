@@ -1,0 +1,91 @@
+"""The catalogue of enforcement campaigns (专项行动目录): national, so only the ministry's
+admins change it (each change an Event); clerks pick a campaign on sanctions and listings."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from registry.database import get_session
+from registry.models import Authority, Campaign
+from registry.services import campaigns as service
+from registry.web.admin.blueprint import bp
+from registry.web.admin.common import save_form
+from registry.web.admin.forms import CampaignForm
+from registry.web.admin.policy import actor, requires
+
+FIELDS = ("name", "starts_on", "ends_on", "lead_authority_id", "legal_basis", "description")
+
+
+def campaign_choices() -> list[SelectChoice]:
+    """For the campaign select of sanction and listing forms: none (0), then newest first."""
+    rows = get_session().execute(
+        select(Campaign.id, Campaign.name).order_by(Campaign.starts_on.desc(), Campaign.id)
+    )
+    return [SelectChoice(0, _("（无）"))] + [SelectChoice(i, name) for i, name in rows]
+
+
+def chosen_campaign(campaign_id: int | None) -> Campaign | None:
+    return get_session().get(Campaign, campaign_id) if campaign_id else None
+
+
+def _national() -> None:
+    if not actor().is_ministry:
+        abort(403, _("专项行动目录由工业和信息化部维护。"))
+
+
+@bp.get("/campaigns")
+@requires("read")
+def campaigns():
+    items = get_session().scalars(select(Campaign).order_by(Campaign.starts_on.desc())).all()
+    return render_template("admin/campaigns.html", items=items)
+
+
+def _form(campaign: Campaign | None) -> CampaignForm:
+    form = CampaignForm(obj=campaign if request.method == "GET" else None)
+    authorities = get_session().execute(
+        select(Authority.id, Authority.name).order_by(Authority.level.desc(), Authority.code)
+    )
+    form.lead_authority_id.choices = [SelectChoice(i, name) for i, name in authorities]
+    if campaign is not None:  # the slug is in public URLs: fixed once created
+        del form.slug
+    return form
+
+
+def _save(campaign: Campaign | None):
+    _national()
+    form = _form(campaign)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            values = {name: getattr(form, name).data for name in FIELDS}
+            if campaign is None:
+                values["slug"] = form.slug.data or ""
+            status, saved = save_form(
+                form,
+                lambda db: service.save_campaign(
+                    db, actor(), campaign, expected_version=form.version_id.data, **values
+                ),
+            )
+            if status == 200 and saved is not None:
+                flash(_("已保存专项行动“%(name)s”。", name=saved.name), "success")
+                return redirect(url_for("admin.campaigns"))
+    return render_template("admin/campaign_form.html", form=form, campaign=campaign), status
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@requires("manage_catalogue")
+def campaign_new():
+    return _save(None)
+
+
+@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+@requires("manage_catalogue")
+def campaign_edit(campaign_id: int):
+    campaign = get_session().get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    return _save(campaign)
