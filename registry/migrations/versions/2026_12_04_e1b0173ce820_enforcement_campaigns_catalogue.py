@@ -1,7 +1,7 @@
 """enforcement campaigns catalogue
 
 Revision ID: e1b0173ce820
-Revises: 1c4805db920d
+Revises: 97ccbf134e16
 Create Date: 2026-12-04 13:27:58.968912
 
 The free-text campaign of a sanction becomes a reference to a catalogue row: each distinct
@@ -17,7 +17,7 @@ from alembic import op
 import registry.db
 
 revision = "e1b0173ce820"
-down_revision = "1c4805db920d"
+down_revision = "97ccbf134e16"
 branch_labels = None
 depends_on = None
 
