@@ -21,6 +21,7 @@ from registry.web.admin import (  # noqa: F401
     listings,
     notices,
     petitions,
+    registers,
     sanctions,
     users,
 )
