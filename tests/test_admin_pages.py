@@ -469,6 +469,7 @@ def test_every_admin_page_answers_each_role_as_its_policy_says(app, make, sessio
         "petition_id": petition.id,
         "evidence_id": ev.id,
         "ground_id": item.ground_id,
+        "batch_id": make.import_batch(clerk).id,
     }
     users = [
         clerk_user,

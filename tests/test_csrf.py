@@ -201,6 +201,7 @@ def records(app, make, users, session):
         "petition_id": petition.id,
         "evidence_id": evidence.id,
         "ground_id": make.ground("B3").id,
+        "batch_id": make.import_batch(actors["clerk_a"].actor).id,
         "user_id": users["clerk_a"].id,
         "list_code": "bad",
         "ext": "atom",

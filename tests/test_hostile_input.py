@@ -396,6 +396,7 @@ def test_admin_pages_survive_the_corpus(app, make, users, published, tally):
         "notice_id": str(notice.id),
         "petition_id": str(petition.id),
         "record_id": str(listing.id),
+        "batch_id": str(make.import_batch(actors["clerk_a"].actor).id),
     }
     rules = [
         rule

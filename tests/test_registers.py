@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from registry import rules, text
-from registry.models import Licence, Listing, Notice, Petition, Sanction
+from registry.models import ImportBatch, Licence, Listing, Notice, Petition, Sanction
 from registry.services import enterprises, listings, notices, petitions, registers, sanctions
 from registry.services.accounts import actor_for
 from registry.services.registers import Filters
@@ -81,6 +81,8 @@ def world(make, session):
             )
             if n % 3:
                 notices.transition_notice(session, clerk, note, "submit")
+    make.import_batch(who["clerk_a"], count=3)
+    make.import_batch(who["clerk_b"], count=2, ground_code="D2")
     session.flush()
     return users, who
 
@@ -117,6 +119,7 @@ def _brute(kind: str, record, who, f: Filters, *, with_state: bool = True) -> bo
             and (not f.ground or record.ground.code == f.ground)
             and (not f.province or record.enterprise.province_code == f.province)
             and (f.submitter is None or record.submitted_by_id == f.submitter)
+            and (f.batch is None or record.import_batch_id == f.batch)
             and _in_range(record.decided_on, f)
             and (
                 not f.q
@@ -162,7 +165,9 @@ def _views(session, kind: str, who, users) -> list[Filters]:
     licence = session.scalars(select(Licence).order_by(Licence.id)).first()
     decision = session.scalars(select(Sanction).order_by(Sanction.id)).first()
     authority_a = users["clerk_a"].authority_id
+    batches = session.scalars(select(ImportBatch.id).order_by(ImportBatch.id)).all()
     single = [
+        *(Filters(batch=batch) for batch in batches[-2:]),
         Filters(),
         *(Filters(state=s) for s in registers.STATES[kind]),
         Filters(list_code="bad"),
@@ -189,7 +194,7 @@ def _views(session, kind: str, who, users) -> list[Filters]:
     ]
     pairs = [
         Filters(**(vars(a) | {k: v for k, v in vars(b).items() if v not in ("", None, 1)}))
-        for a, b in itertools.combinations(single[1:12], 2)
+        for a, b in itertools.combinations(single[2:14], 2)
     ]
     return single + pairs
 
@@ -228,7 +233,7 @@ def test_pages_cover_the_view_once_in_its_order(world, session, monkeypatch):
         seen += [r.id for r in result.items]
         if number >= result.pages:
             break
-    assert seen == every and len(every) == 36
+    assert seen == every and len(every) == 36 + 5
     names = [session.get(Listing, i).enterprise.name for i in seen]
     assert names == sorted(names)
 

@@ -10,6 +10,7 @@ from registry.models.enterprise import (
     Licence,
 )
 from registry.models.history import Event, LogEntry, LogNode, SequenceCounter
+from registry.models.import_batch import IMPORT_SOURCES, ImportBatch
 from registry.models.listing import (
     LISTING_STATES,
     LISTS,
@@ -31,6 +32,7 @@ from registry.models.upload import StagedUpload
 
 __all__ = [
     "ENTERPRISE_KINDS",
+    "IMPORT_SOURCES",
     "LICENCE_STATUSES",
     "LISTING_STATES",
     "LISTS",
@@ -47,6 +49,7 @@ __all__ = [
     "Evidence",
     "FormerName",
     "Ground",
+    "ImportBatch",
     "Licence",
     "Listing",
     "LogEntry",

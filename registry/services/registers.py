@@ -17,7 +17,16 @@ from sqlalchemy import ColumnElement, Select, exists, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from registry import text
-from registry.models import Enterprise, Ground, Licence, Listing, Notice, Petition, Sanction
+from registry.models import (
+    Enterprise,
+    Ground,
+    ImportBatch,
+    Licence,
+    Listing,
+    Notice,
+    Petition,
+    Sanction,
+)
 from registry.rules import Actor
 
 KINDS = ("listing", "sanction", "notice", "petition")
@@ -131,6 +140,8 @@ def _where(kind: str, who: Actor, f: Filters) -> list[ColumnElement[bool]]:
         where.append(Listing.list_code == f.list_code)
     if kind == "listing" and f.ground:
         where.append(Ground.code == f.ground)
+    if kind == "listing" and f.batch is not None:
+        where.append(Listing.import_batch_id == f.batch)
     if f.q:
         where.append(_search(kind, f.q))
     return where
@@ -228,6 +239,23 @@ def page(session: Session, kind: str, who: Actor, filters: Filters) -> Page:
         _loaded(kind, statement).limit(PER_PAGE).offset((number - 1) * PER_PAGE)
     ).unique()
     return Page(list(items), total, number, pages, by_state)
+
+
+def import_batches(session: Session, who: Actor, page: int = 1) -> tuple[list[ImportBatch], int]:
+    """One page of the import batches `who` may see, newest first, and the number of pages."""
+    where = _tenancy(ImportBatch, who, Filters())
+    total = session.scalar(select(func.count(ImportBatch.id)).where(where)) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    number = min(max(1, page), pages)
+    items = session.scalars(
+        select(ImportBatch)
+        .options(joinedload(ImportBatch.authority))
+        .where(where)
+        .order_by(ImportBatch.id.desc())
+        .limit(PER_PAGE)
+        .offset((number - 1) * PER_PAGE)
+    )
+    return list(items), pages
 
 
 def iter_records(session: Session, kind: str, who: Actor, filters: Filters) -> Iterator[Any]:

@@ -37,6 +37,7 @@ ACTION_LABELS = {
     "mark_public": _l("证据设为公开"),
     "decide": _l("处理"),
     "disable": _l("停用"),
+    "import": _l("导入"),
 }
 STATE_LABELS = {
     "draft": _l("草稿"),

@@ -83,6 +83,10 @@ def _pattern(name: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
+def parse_page() -> int:
+    return _integer("page") or 1
+
+
 def parse_filters(kind: str) -> registers.Filters:
     """The view the query string asks for; a malformed value is a 400 naming it."""
     kinds = NOTICE_KINDS if kind == "notice" else PETITION_KINDS
@@ -141,6 +145,7 @@ def _register(kind: str) -> Any:
         page_url=lambda n: url_for(request.endpoint or "", **_args_with(page=n)),
         state_url=lambda s: url_for(request.endpoint or "", **_args_with(state=s, page=None)),
         csv_url=url_for(f"admin.{kind}s_csv", **_args_with(page=None)),
+        bulk_args=_args_with(page=None, state=None),
         **_options(kind),
     )
 
