@@ -317,6 +317,18 @@ def case_import_confirm(make, u):
     }
 
 
+def case_notice_draft(make, u):
+    _listing(make, u, "published")
+    today = rules.today()
+    return "/admin/notices/draft", {
+        "kind": "exposure",
+        "year": today.year,
+        "quarter": (today.month - 1) // 3 + 1,
+        "list_code": "bad",
+        "authority": make.authority(A).id,
+    }
+
+
 def _bulk_case(action: str, by_batch: bool):
     """Bulk review of a batch clerk A imported: by the batch's route, or by the filtered
     view of /admin/listings (every submitted listing the reviewer sees)."""
@@ -410,6 +422,9 @@ CASES = {
     "admin.import_batch_return": (REVIEWER_A_OR_MINISTRY, _bulk_case("return", True)),
     "admin.listings_bulk_publish": (REVIEWER_A_OR_MINISTRY, _bulk_case("publish", False)),
     "admin.listings_bulk_return": (REVIEWER_A_OR_MINISTRY, _bulk_case("return", False)),
+    # A notice drafted from bureau A's listings: by the bureau, or by the ministry, which
+    # reads every bureau's records; another bureau is not offered A (400).
+    "admin.notice_draft": (IMPORTERS, case_notice_draft),
 }
 
 

@@ -21,6 +21,7 @@ from registry.web.admin import (  # noqa: F401
     import_batches,
     imports,
     listings,
+    notice_drafts,
     notices,
     petitions,
     registers,
