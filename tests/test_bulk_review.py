@@ -3,6 +3,8 @@ any filtered view) in one action, each listing exactly as a single publication w
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 
@@ -185,3 +187,43 @@ def test_page_import_records_its_batch_and_leads_to_it(app, make, session):
     batch = session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).first()
     assert batch.source == "web" and batch.filename.endswith(".csv")
     assert len(_batch_listings(session, batch)) == 3
+
+
+def test_bulk_publication_records_what_a_single_publication_records(make, session):
+    """The same Event fields and log payload keys, the decision behind a listing published
+    first, and the version counted once."""
+    from registry.services import listings, sanctions
+
+    clerk, reviewer = make.actor("clerk", A), make.actor("reviewer", A)
+    single = make.listing(clerk)
+    listings.submit_listing(session, clerk, single)
+    listings.publish_listing(session, reviewer, single)
+    firm = make.enterprise(clerk)
+    decision = make.sanction(clerk, firm)
+    sanctions.submit_sanction(session, clerk, decision)
+    with_decision = make.listing(clerk, enterprise=firm, sanction=decision)
+    listings.submit_listing(session, clerk, with_decision)
+    plain = _batch_listings(session, make.import_batch(clerk, count=2))
+    bulk_review.bulk_review(session, reviewer, [with_decision, *plain], "publish")
+    session.flush()
+    assert decision.state == "published" and with_decision.state == "published"
+
+    def published(item):
+        event = session.scalars(
+            select(Event).where(
+                Event.entity_type == "listing",
+                Event.entity_id == item.id,
+                Event.action == "publish",
+            )
+        ).one()
+        entry = session.scalars(select(LogEntry).where(LogEntry.event_id == event.id)).one()
+        return event, entry
+
+    one_event, one_entry = published(single)
+    for item in [with_decision, *plain]:
+        event, entry = published(item)
+        assert set(event.after) == set(one_event.after)
+        assert event.actor_id == reviewer.user_id and event.before["state"] == "submitted"
+        assert set(json.loads(entry.payload)) == set(json.loads(one_entry.payload))
+        assert item.version_id == event.after["version_id"]
+    assert publog.verify(session)[1] == []

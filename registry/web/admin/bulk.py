@@ -17,7 +17,7 @@ from wtforms import IntegerField, TextAreaField, widgets
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from registry.database import get_session
-from registry.models import ImportBatch, Listing
+from registry.models import Enterprise, ImportBatch, Listing
 from registry.services import bulk_review, registers
 from registry.web.admin.blueprint import bp
 from registry.web.admin.common import save_action
@@ -42,8 +42,9 @@ def _selected(filters: registers.Filters) -> list[Listing]:
         .scalars(
             select(Listing)
             .options(
-                joinedload(Listing.enterprise),
+                joinedload(Listing.enterprise).selectinload(Enterprise.licences),
                 joinedload(Listing.ground),
+                joinedload(Listing.authority),
                 joinedload(Listing.sanction),
             )
             .where(Listing.id.in_(ids))
