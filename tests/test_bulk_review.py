@@ -137,6 +137,8 @@ def test_reviewer_publishes_a_batch_from_its_page_in_one_action(app, make, sessi
     batch = make.import_batch(actor_for(clerk_user), count=5)
     session.flush()
     reviewer = _client(app, reviewer_user)
+    dashboard = reviewer.get("/admin/").get_data(as_text=True)
+    assert "全部待审核名单记录：5条" in dashboard  # counted, not only the first 50 shown
     page = reviewer.get(f"/admin/imports/{batch.id}").get_data(as_text=True)
     assert batch.sha256 in page and "公示本批次全部5条待审核记录" in page
     # The clerk who imported it is not offered the action.

@@ -8,6 +8,7 @@ from flask import render_template
 
 from registry import rules, stats
 from registry.database import get_session
+from registry.services import registers
 from registry.services.worklists import worklists
 from registry.web.admin.activity import sentences
 from registry.web.admin.blueprint import bp
