@@ -138,7 +138,9 @@ def test_reviewer_publishes_a_batch_from_its_page_in_one_action(app, make, sessi
     session.flush()
     reviewer = _client(app, reviewer_user)
     dashboard = reviewer.get("/admin/").get_data(as_text=True)
-    assert "全部待审核名单记录：5条" in dashboard  # counted, not only the first 50 shown
+    section = dashboard[dashboard.index('id="to-review"') :].split("</section>")[0]
+    assert "全部待审核名单记录：5条" in dashboard, section  # counted, not only the first 50
+    assert section.count("/admin/listings/") == 5  # the import's listings are to review
     page = reviewer.get(f"/admin/imports/{batch.id}").get_data(as_text=True)
     assert batch.sha256 in page and "公示本批次全部5条待审核记录" in page
     # The clerk who imported it is not offered the action.

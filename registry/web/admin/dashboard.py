@@ -37,4 +37,7 @@ def dashboard():
         deadline=rules.listing_deadline,
         timeliness=timeliness,
         timeliness_totals=timeliness_totals,
+        waiting=registers.counts_by_state(session, "listing", who, registers.Filters())[
+            "submitted"
+        ],
     )
