@@ -453,18 +453,15 @@ def import_command(
         raise click.ClickException(for_console(exc.message)) from None
     with _session() as session:
         publisher = _import_publisher(session, publish_as)
-        plan = validate(
-            session,
-            parsed,
-            default_authority=_import_authority(session, authority_code),
-            publisher=publisher,
-        )
+        authority = _import_authority(session, authority_code)
+        plan = validate(session, parsed, default_authority=authority, publisher=publisher)
         _report_plan(parsed, plan)
         _refuse_bad_plan(plan.errors, skip_bad)
         if dry_run:
             click.echo(for_console(_("试运行，未写入任何记录")))
             return
-        result = _apply_import(session, plan, publisher)
+        opened = _open_cli_batch(session, file, plan, authority) if plan.rows else None
+        result = _apply_import(session, plan, publisher, opened)
     # The search index (and anything else that follows the event sequence) catches up now,
     # so the imported firms are searchable when the command returns.
     from registry.web.indexing import follow_now
@@ -551,15 +548,57 @@ def _refuse_bad_plan(errors, skip_bad: bool) -> None:
     raise click.ClickException(for_console(refused))
 
 
-def _apply_import(session, plan, publisher: Actor | None):
+def _open_cli_batch(session, file: str, plan, authority):
+    """The batch record of a command-line import: of the --authority, else of the rows'
+    one authority, else of the ministry; imported by the CLI's system actor."""
+    import hashlib
+    from pathlib import Path
+
+    from registry.imports import import_actor
+    from registry.models import MINISTRY_CODE
+    from registry.services import import_batches
+    from registry.services.reference import authority_by_code
+
+    named = {row.authority.id: row.authority for row in plan.rows}
+    authority = authority or (
+        next(iter(named.values())) if len(named) == 1 else authority_by_code(session, MINISTRY_CODE)
+    )
+    data = Path(file).read_bytes()
+    actor = import_actor(authority, "cli")
+    batch = import_batches.open_batch(
+        session,
+        actor,
+        authority,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        filename=Path(file).name,
+        source="cli",
+        total_rows=plan.total,
+    )
+    return actor, batch
+
+
+def _apply_import(session, plan, publisher: Actor | None, opened):
     """Write the plan in one transaction, with a progress bar; nothing is written on failure."""
     from registry.imports import ImportApplyError, apply_plan
+    from registry.services import import_batches
 
+    actor, batch = opened or (None, None)
     try:
         with click.progressbar(
             length=len(plan.rows), label=for_console(_("导入")), file=sys.stderr
         ) as bar:
-            result = apply_plan(session, plan, publisher=publisher, progress=bar.update)
+            result = apply_plan(
+                session,
+                plan,
+                publisher=publisher,
+                progress=bar.update,
+                batch_id=batch.id if batch is not None else None,
+            )
+        if batch is not None:  # nothing new (the same file again): no batch
+            counts = result.as_dict() | {"bad": len(plan.bad_rows - {1})}
+            problems = import_batches.report_rows(plan.problems)
+            import_batches.close_batch(session, actor, batch, counts, problems)
         session.commit()
         refresh_statistics(session)  # thousands of new rows: the planner should know
     except ImportApplyError as exc:

@@ -8,7 +8,8 @@ from markupsafe import Markup
 
 # Raw HTML in the source is escaped, not passed through; nh3 then removes anything unsafe
 # that Markdown itself produced (javascript: links and the like).
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+# Tables are on: notices drafted from the data list the firms in one.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
 def render_markdown(body: str | None) -> Markup:

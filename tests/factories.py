@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from stdnum.cn import uscc as uscc_mod
 
 from registry import rules
-from registry.models import Authority, Campaign, Enterprise, Ground, Listing, User
+from registry.models import Authority, Campaign, Enterprise, Ground, ImportBatch, Listing, User
 from registry.rules import Actor
-from registry.services import campaigns, enterprises, listings, sanctions
+from registry.services import campaigns, enterprises, import_batches, listings, sanctions
 from registry.services.accounts import actor_for, create_user
 
 _counter = itertools.count(1)
@@ -113,6 +113,38 @@ class Factory:
         listing = self.listing(clerk, ground_code, **kw)
         listings.submit_listing(self.session, clerk, listing)
         return listings.publish_listing(self.session, reviewer, listing)
+
+    def import_batch(
+        self, importer: Actor, count: int = 1, ground_code: str = "B3", days_ago: int = 3
+    ) -> ImportBatch:
+        """`count` new firms' listings imported (submitted) by `importer` as one batch,
+        through the import's own parse, validate and apply."""
+        import hashlib
+
+        from registry.imports import apply_plan, read_bytes, validate
+
+        day = (rules.today() - timedelta(days=days_ago)).isoformat()
+        lines = ["经营者名称,统一社会信用代码,名单类型,列入事由,处理日期"]
+        list_name = "失信名单" if ground_code.startswith("D") else "不良名单"
+        for _ in range(count):
+            name = f"广州市批次{next(_counter)}网络科技有限公司"
+            lines.append(f"{name},{new_uscc()},{list_name},{ground_code},{day}")
+        data = ("\n".join(lines) + "\n").encode()
+        authority = self.session.get(Authority, importer.authority_id)
+        plan = validate(self.session, read_bytes(data, "批次.csv"), default_authority=authority)
+        assert not plan.errors, [str(p) for p in plan.errors]
+        batch = import_batches.open_batch(
+            self.session,
+            importer,
+            authority,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            filename="批次.csv",
+            total_rows=plan.total,
+        )
+        result = apply_plan(self.session, plan, batch_id=batch.id)
+        problems = import_batches.report_rows(plan.problems)
+        return import_batches.close_batch(self.session, importer, batch, result.as_dict(), problems)
 
 
 # --- web helpers (back-office tests) ---------------------------------------------------

@@ -494,6 +494,7 @@ def test_every_admin_page_answers_each_role_as_its_policy_says(app, make, sessio
         "evidence_id": ev.id,
         "ground_id": item.ground_id,
         "campaign_id": make.campaign().id,
+        "batch_id": make.import_batch(clerk).id,
     }
     users = [
         clerk_user,

@@ -389,6 +389,37 @@ def case_import_confirm(make, u):
     }
 
 
+def case_notice_draft(make, u):
+    _listing(make, u, "published")
+    today = rules.today()
+    return "/admin/notices/draft", {
+        "kind": "exposure",
+        "year": today.year,
+        "quarter": (today.month - 1) // 3 + 1,
+        "list_code": "bad",
+        "authority": make.authority(A).id,
+    }
+
+
+def _bulk_case(action: str, by_batch: bool):
+    """Bulk review of a batch clerk A imported: by the batch's route, or by the filtered
+    view of /admin/listings (every submitted listing the reviewer sees)."""
+
+    def case(make, u):
+        from registry.models import Listing
+
+        batch = make.import_batch(u["clerk_a"].actor)
+        data = {"reason": "批量退回"} if action == "return" else {}
+        if by_batch:
+            return f"/admin/imports/{batch.id}/{action}", data | {"expected": 1}
+        waiting = make.session.scalar(
+            select(func.count(Listing.id)).where(Listing.state == "submitted")
+        )
+        return f"/admin/listings/bulk-{action}", data | {"expected": waiting}
+
+    return case
+
+
 # Writes that check and show, and write nothing to the database: the import's upload step
 # answers with its validation report (200) and keeps the file for the confirmation.
 CHECK_ONLY = {"admin.import_upload"}
@@ -481,6 +512,15 @@ CASES = {
     "admin.repair_rule_edit": ({"admin_m"}, case_repair_rule_edit),
     "admin.import_upload": (IMPORTERS, case_import_upload),
     "admin.import_confirm": (IMPORTERS, case_import_confirm),
+    # Bureau A's reviewer, or the ministry's on the bureau's behalf; another bureau's
+    # reviewer sees none of the records (its view is empty: 400) or not the batch (404).
+    "admin.import_batch_publish": (REVIEWER_A_OR_MINISTRY, _bulk_case("publish", True)),
+    "admin.import_batch_return": (REVIEWER_A_OR_MINISTRY, _bulk_case("return", True)),
+    "admin.listings_bulk_publish": (REVIEWER_A_OR_MINISTRY, _bulk_case("publish", False)),
+    "admin.listings_bulk_return": (REVIEWER_A_OR_MINISTRY, _bulk_case("return", False)),
+    # A notice drafted from bureau A's listings: by the bureau, or by the ministry, which
+    # reads every bureau's records; another bureau is not offered A (400).
+    "admin.notice_draft": (IMPORTERS, case_notice_draft),
 }
 
 

@@ -228,6 +228,7 @@ def records(app, make, users, session):
         "file_id": submission.files[0].id,
         "ground_id": make.ground("B3").id,
         "campaign_id": make.campaign().id,
+        "batch_id": make.import_batch(actors["clerk_a"].actor).id,
         "user_id": users["clerk_a"].id,
         "list_code": "bad",
         "ext": "atom",

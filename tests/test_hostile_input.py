@@ -397,6 +397,7 @@ def test_admin_pages_survive_the_corpus(app, make, users, published, tally):
         "petition_id": str(petition.id),
         "record_id": str(listing.id),
         "submission_id": str(_submission(make, actors, "accepted").id),
+        "batch_id": str(make.import_batch(actors["clerk_a"].actor).id),
     }
     rules = [
         rule

@@ -99,14 +99,17 @@ def apply_plan(
     label: str = "import",
     progress: Callable[[int], None] | None = None,
     chunk: int = CHUNK,
+    batch_id: int | None = None,
 ) -> ImportResult:
     """Create the good rows of `plan`; rows already in the database count as unchanged.
 
     Rows are built in chunks with the services' own checks and written with one flush per
-    chunk, then their Events and publication-log entries with one more (see `_Batch`)."""
+    chunk, then their Events and publication-log entries with one more (see `_Batch`).
+    `batch_id`: the ImportBatch the new listings belong to."""
     on = on or rules.today()
     result = ImportResult(unchanged=len(plan.unchanged))
     state = _ImportState(session, plan, publisher, on, label, result)
+    state.batch_id = batch_id
     for start in range(0, len(plan.rows), chunk):
         rows = plan.rows[start : start + chunk]
         batch = _Batch(state)
@@ -126,6 +129,8 @@ class _ImportState(Lookups):
     """What the chunks of one import share: actors, the firms, licences and decisions
     created so far. As the builders' lookups it answers from these maps and from what
     validate() preloaded instead of a query per record."""
+
+    batch_id: int | None = None
 
     def __init__(
         self,
@@ -333,6 +338,7 @@ class _Batch:
             campaign=row.campaign,
             on=state.on,
         )
+        listing.import_batch_id = state.batch_id
         self.new.append(listing)
         self._step(listing, "create", actor)
         listing.state = listing_service.mark_submitted(actor, listing, state.on)

@@ -11,6 +11,7 @@ from registry.models.enterprise import (
     Licence,
 )
 from registry.models.history import Event, LogEntry, LogNode, SequenceCounter
+from registry.models.import_batch import IMPORT_SOURCES, ImportBatch
 from registry.models.listing import (
     LISTING_STATES,
     LISTS,
@@ -54,6 +55,7 @@ __all__ = [
     "SubmissionNote",
     "SubmissionPrivate",
     "ENTERPRISE_KINDS",
+    "IMPORT_SOURCES",
     "LICENCE_STATUSES",
     "LISTING_STATES",
     "LISTS",
@@ -71,6 +73,7 @@ __all__ = [
     "Evidence",
     "FormerName",
     "Ground",
+    "ImportBatch",
     "Licence",
     "Listing",
     "LogEntry",

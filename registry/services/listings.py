@@ -12,7 +12,7 @@ from registry import rules
 from registry.db import utcnow
 from registry.errors import ValidationError
 from registry.messages import _
-from registry.models import Campaign, Enterprise, Ground, Listing, Sanction
+from registry.models import Campaign, Enterprise, Ground, ImportBatch, Listing, Sanction
 from registry.rules import (
     Actor,
     RuleViolation,
@@ -29,6 +29,7 @@ from registry.services.history import (
     recorded,
     snapshot,
 )
+from registry.services.import_batches import check_not_importer
 from registry.services.sanctions import publish_sanction
 from registry.services.workflow import StepOptions, check_draft_edit
 
@@ -205,6 +206,8 @@ def publish_listing(
     `at` (default: now) is for loading historical records (demo, migrations of old lists).
     """
     new_state, before = _transition(session, actor, listing, "publish", **kw)
+    if listing.import_batch_id is not None and listing.submitted_by_id is None:
+        check_not_importer(actor, session.get(ImportBatch, listing.import_batch_id))
     at = at or utcnow()
     if check_publish(actor, listing, at) and listing.sanction is not None:
         publish_sanction(session, actor, listing.sanction)

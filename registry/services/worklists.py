@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from registry import rules
-from registry.models import Enterprise, Event, Listing, Sanction
+from registry.models import Enterprise, Event, ImportBatch, Listing, Sanction
 from registry.rules import Actor
 
 EXPIRING_DAYS = 30
@@ -72,10 +72,18 @@ def worklists(session: Session, who: Actor, today: date) -> Worklists:
         )
     )
     if "publish" in rules.ROLE_ACTIONS.get(who.role, ()):
+        # Not what they submitted; an import's listings (submitted by the import, no user)
+        # unless they imported the batch themselves.
+        imported_by_them = exists().where(
+            ImportBatch.id == Listing.import_batch_id, ImportBatch.created_by_id == who.user_id
+        )
         lists.to_review = listings(
             Listing.state == "submitted",
             _own(Listing, who),
-            Listing.submitted_by_id != who.user_id,
+            or_(
+                Listing.submitted_by_id != who.user_id,
+                and_(Listing.submitted_by_id.is_(None), ~imported_by_them),
+            ),
         )
     # Art. 42: listed within 30 days of the decision; unpublished ones past that are overdue.
     overdue = listings(

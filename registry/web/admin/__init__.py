@@ -12,16 +12,20 @@ from registry.web.admin.blueprint import bp
 # The views register themselves on bp; bp is bound above first for the modules that
 # still import it from this package.
 from registry.web.admin import (  # noqa: F401
+    bulk,
     campaigns,
     common,
     dashboard,
     enterprises,
     evidence,
     grounds,
+    import_batches,
     imports,
     listings,
+    notice_drafts,
     notices,
     petitions,
+    registers,
     repair_rules,
     sanctions,
     submissions,

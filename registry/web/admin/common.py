@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from registry import rules
 from registry.database import get_session
 from registry.errors import ConflictError, ValidationError
-from registry.models import Event
+from registry.models import Event, Ground, Sanction
 from registry.web.admin.blueprint import bp
 from registry.web.admin.forms import MEASURE_LABELS, apply_errors
 from registry.web.messages import error_message
@@ -46,6 +46,8 @@ ACTION_LABELS = {
     "return_proposal": _l("退回处理意见"),
     "confirm": _l("复核通过"),
     "purge": _l("删除个人信息"),
+    "import": _l("导入"),
+    "seed": _l("初始化"),
 }
 STATE_LABELS = {
     "draft": _l("草稿"),
@@ -60,7 +62,6 @@ STATE_LABELS = {
     "withdrawn": _l("已撤回"),
 }
 LIST_LABELS = {"bad": _l("不良名单"), "dishonest": _l("失信名单")}
-HIDDEN_FIELDS = frozenset({"version_id", "id"})
 
 
 def history(entity_type: str, ids: Iterable[int]) -> list[Event]:
@@ -77,15 +78,87 @@ def history(entity_type: str, ids: Iterable[int]) -> list[Event]:
     )
 
 
+FIELD_LABELS = {
+    "state": _l("状态"),
+    "decided_on": _l("处理日期"),
+    "facts": _l("事实"),
+    "ground_id": _l("列入事由"),
+    "sanction_id": _l("处罚决定"),
+    "list_code": _l("名单"),
+    "listed_on": _l("列入日期"),
+    "expires_on": _l("到期日"),
+    "source_expires_on": _l("原决定截止日期"),
+    "submitted_by_id": _l("提交人"),
+    "submitted_at": _l("提交时间"),
+    "published_by_id": _l("公示人"),
+    "published_at": _l("公示时间"),
+    "returned_reason": _l("退回理由"),
+    "ended_at": _l("结束时间"),
+    "ended_by_id": _l("操作人"),
+    "end_reason": _l("理由"),
+    "title": _l("标题"),
+    "body_md": _l("正文"),
+    "name": _l("名称"),
+    "uscc": _l("统一社会信用代码"),
+    "province_code": _l("省份"),
+    "address": _l("地址"),
+    "decision_no": _l("文号"),
+    "measures": _l("处罚措施"),
+    "fine_amount": _l("罚款金额"),
+    "legal_basis": _l("处罚依据"),
+    "outcome": _l("处理结果"),
+    "public": _l("公开"),
+    "retracted_at": _l("撤回时间"),
+}
+
+
+def _shown(key: str, value: Any, users: dict[int, str]) -> Any:
+    """A changed value as a regulator reads it: states and lists by name, people by name."""
+    if value is None:
+        return None
+    if key == "state":
+        return STATE_LABELS.get(value, value)
+    if key == "list_code":
+        return LIST_LABELS.get(value, value)
+    if key.endswith("_by_id"):
+        return users.get(value, "—")
+    if key == "ground_id":
+        ground = get_session().get(Ground, value)
+        return ground.code if ground is not None else "—"
+    if key == "sanction_id":
+        sanction = get_session().get(Sanction, value)
+        return sanction.decision_no if sanction is not None else "—"
+    return value
+
+
 def changes(event: Event) -> list[tuple[str, Any, Any]]:
-    """(field, before, after) for an update-like Event; empty for a creation."""
+    """(field label, before, after) of an update-like Event; empty for a creation. Internal
+    columns (ids, versions, timestamps of the row) are left out; people are named."""
     if event.before is None:
         return []
+    from registry.web.admin.activity import user_names
+
+    after = event.after or {}
+    keys = [k for k in after if k in FIELD_LABELS]
+    people = [event.before.get(k) for k in keys if k.endswith("_by_id")]
+    users = user_names([*people, *(after[k] for k in keys if k.endswith("_by_id"))])
     return [
-        (key, event.before.get(key), value)
-        for key, value in (event.after or {}).items()
-        if key not in HIDDEN_FIELDS
+        (
+            str(FIELD_LABELS[key]),
+            _shown(key, event.before.get(key), users),
+            _shown(key, after[key], users),
+        )
+        for key in keys
     ]
+
+
+def actor_name(event: Event) -> str:
+    """The display name of who made the change (the label of a system actor otherwise)."""
+    from registry.web.admin.activity import user_names
+
+    if event.actor_id is None:
+        return event.actor_label
+    return user_names([event.actor_id]).get(event.actor_id, event.actor_label)
 
 
 @bp.app_template_filter("shanghai")
@@ -103,6 +176,7 @@ def admin_labels() -> dict[str, Any]:
         "LIST_LABELS": LIST_LABELS,
         "MEASURE_LABELS": MEASURE_LABELS,
         "event_changes": changes,
+        "actor_name": actor_name,
         "role_actions": _role_actions(),
     }
 

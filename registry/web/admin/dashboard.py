@@ -8,7 +8,9 @@ from flask import render_template
 
 from registry import rules, stats
 from registry.database import get_session
+from registry.services import registers
 from registry.services.worklists import worklists
+from registry.web.admin.activity import sentences
 from registry.web.admin.blueprint import bp
 from registry.web.admin.policy import actor, requires
 
@@ -29,9 +31,13 @@ def dashboard():
     )
     return render_template(
         "admin/dashboard.html",
-        **{f.name: getattr(lists, f.name) for f in fields(lists)},
+        **{f.name: getattr(lists, f.name) for f in fields(lists)}
+        | {"activity": sentences(lists.activity)},
         today=today,
         deadline=rules.listing_deadline,
         timeliness=timeliness,
         timeliness_totals=timeliness_totals,
+        waiting=registers.counts_by_state(session, "listing", who, registers.Filters())[
+            "submitted"
+        ],
     )

@@ -22,6 +22,7 @@ submission by a system actor of the listing authority); a clerk cannot publish.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -30,7 +31,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, IntegerField, SelectChoice, SelectField, widgets
-from wtforms.validators import DataRequired, Regexp
+from wtforms.validators import DataRequired, Length, Regexp
 
 from registry import rules
 from registry.database import get_session
@@ -46,8 +47,8 @@ from registry.imports import (
     validate,
 )
 from registry.imports.validate import Catalogue
-from registry.models import Authority
-from registry.services import staging
+from registry.models import Authority, ImportBatch
+from registry.services import import_batches, staging
 from registry.web.admin.blueprint import bp
 from registry.web.admin.policy import actor, deny, requires
 from registry.web.messages import error_message, localize
@@ -70,6 +71,7 @@ class ConfirmForm(FlaskForm):
     sha256 = HiddenField(validators=[DataRequired(), Regexp(SHA256_PATTERN)])
     authority = IntegerField(widget=widgets.HiddenInput(), validators=[DataRequired()])
     publish = HiddenField(validators=[Regexp(r"^[01]?$")])
+    filename = HiddenField(validators=[Length(max=255)])
     skip_bad = BooleanField(_l("跳过有错误的行，只导入其余各行"))
 
 
@@ -200,6 +202,7 @@ def import_upload():
                         sha256=digest,
                         authority=authority.id,
                         publish="1" if form.publish.data else "",
+                        filename=(form.file.data.filename or "")[:255],
                     )
                     return _render_report(report, confirm)
     return render_template(
@@ -230,12 +233,22 @@ def import_confirm():
         form.form_errors.append(_("文件有%(n)d处错误，未写入任何记录。", n=len(plan.errors)))
         return _render_report(report, form, 400)
     db = get_session()
+    publisher = _publisher(form.publish.data == "1")
+    # A confirmation with nothing new to write (a double click) records no batch.
+    batch = _open_batch(form, authority, len(data), plan.total, publisher) if plan.rows else None
     try:
-        result = apply_plan(db, plan, publisher=_publisher(form.publish.data == "1"))
+        result = apply_plan(
+            db, plan, publisher=publisher, batch_id=batch.id if batch is not None else None
+        )
     except ImportApplyError as exc:
         db.rollback()
         form.form_errors.append(_("导入失败，未写入任何记录：%(error)s", error=error_message(exc)))
         return _render_report(report, form, 409)
+    if batch is not None:
+        counts = result.as_dict() | {"bad": report.bad_rows}
+        import_batches.close_batch(
+            db, actor(), batch, counts, import_batches.report_rows(plan.problems)
+        )
     db.commit()
     refresh_statistics(db)  # thousands of new rows, maybe: the planner should know
     flash(
@@ -250,4 +263,22 @@ def import_confirm():
         ),
         "success",
     )
-    return redirect(url_for("admin.import_upload"))
+    if batch is None:
+        return redirect(url_for("admin.import_upload"))
+    return redirect(url_for("admin.import_batch", batch_id=batch.id))
+
+
+def _open_batch(
+    form: ConfirmForm, authority: Authority, size: int, total: int, publisher: Any
+) -> ImportBatch:
+    return import_batches.open_batch(
+        get_session(),
+        actor(),
+        authority,
+        sha256=form.sha256.data,
+        size=size,
+        filename=form.filename.data or "",
+        source="web",
+        total_rows=total,
+        publisher=publisher,
+    )

@@ -53,16 +53,6 @@ def _chosen(form: NoticeForm) -> list[Listing]:
     return [db.get(Listing, listing_id) for listing_id in form.listings.data or []]
 
 
-@bp.get("/notices")
-@requires("read")
-def notices():
-    who = actor()
-    query = select(Notice).order_by(Notice.id.desc()).limit(200)
-    if not who.is_ministry:
-        query = query.where(Notice.authority_id == who.authority_id)
-    return render_template("admin/notices.html", items=get_session().scalars(query).all())
-
-
 @bp.route("/notices/new", methods=["GET", "POST"])
 @requires("create")
 def notice_new():

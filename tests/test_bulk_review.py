@@ -1,0 +1,233 @@
+"""Import batches as records, and bulk review: a reviewer publishes or returns a batch (or
+any filtered view) in one action, each listing exactly as a single publication would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from registry import publog, rules
+from registry.models import Event, ImportBatch, Listing, LogEntry
+from registry.services import bulk_review
+from registry.services.accounts import actor_for
+from tests.factories import login, post
+from tests.test_route_policy import row_counts
+
+A, B, MINISTRY = "440000", "110000", "MIIT"
+pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
+
+
+def _count(session, model, *where) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def _batch_listings(session, batch) -> list[Listing]:
+    return list(
+        session.scalars(
+            select(Listing).where(Listing.import_batch_id == batch.id).order_by(Listing.id)
+        )
+    )
+
+
+def test_a_batch_records_who_when_which_file_and_links_its_listings(make, session):
+    clerk = make.user("clerk", A)
+    batch = make.import_batch(actor_for(clerk), count=4)
+    assert batch.created_by_id == clerk.id and batch.actor_label == clerk.username
+    assert len(batch.sha256) == 64 and batch.size > 0 and batch.total_rows == 4
+    assert batch.counts["listings"] == 4 and batch.counts["enterprises"] == 4
+    listings = _batch_listings(session, batch)
+    assert [item.state for item in listings] == ["submitted"] * 4
+    events = session.scalars(
+        select(Event).where(Event.entity_type == "import_batch", Event.entity_id == batch.id)
+    ).all()
+    assert [e.action for e in events] == ["import"]
+
+
+def test_bulk_publish_of_a_batch_publishes_exactly_its_submitted_records(make, session, app):
+    clerk, reviewer = make.actor("clerk", A), make.actor("reviewer", A)
+    batch = make.import_batch(clerk, count=6)
+    other = make.import_batch(clerk, count=2)  # not selected: stays submitted
+    chosen = _batch_listings(session, batch)
+    events_before = _count(session, Event, Event.action == "publish")
+    log_before = _count(session, LogEntry)
+    done = bulk_review.bulk_review(session, reviewer, chosen, "publish")
+    session.flush()
+    assert done == 6
+    assert {item.state for item in _batch_listings(session, batch)} == {"published"}
+    assert {item.state for item in _batch_listings(session, other)} == {"submitted"}
+    publishes = session.scalars(
+        select(Event.entity_id).where(Event.action == "publish", Event.entity_type == "listing")
+    ).all()
+    assert _count(session, Event, Event.action == "publish") - events_before == 6
+    assert sorted(publishes)[-6:] == sorted(item.id for item in chosen)
+    entries = session.scalars(
+        select(LogEntry.entity_id).where(LogEntry.entity_type == "listing")
+    ).all()
+    assert _count(session, LogEntry) - log_before == 6
+    assert set(item.id for item in chosen) <= set(entries)
+    assert publog.verify(session)[1] == []
+    result = app.test_cli_runner().invoke(args=["verify-log"], env={"LANGUAGE": "en"})
+    assert result.exit_code == 0, result.output
+
+
+def test_the_importer_may_not_publish_their_own_batch(make, session):
+    reviewer = make.actor("reviewer", A)
+    batch = make.import_batch(reviewer, count=3)  # imported (submitted) by the reviewer
+    before = row_counts(session)
+    with pytest.raises(rules.RuleViolation) as refused:
+        bulk_review.bulk_review(session, reviewer, _batch_listings(session, batch), "publish")
+    assert refused.value.code == "four_eyes"
+    assert row_counts(session) == before
+    # One at a time neither.
+    from registry.services import listings
+
+    with pytest.raises(rules.RuleViolation):
+        listings.publish_listing(session, reviewer, _batch_listings(session, batch)[0])
+
+
+def test_the_submitter_in_the_set_refuses_the_whole_set(make, session):
+    clerk, reviewer = make.actor("clerk", A), make.actor("reviewer", A)
+    from registry.services import listings
+
+    mine = make.listing(reviewer)
+    listings.submit_listing(session, reviewer, mine)
+    batch = make.import_batch(clerk, count=3)
+    chosen = [*_batch_listings(session, batch), mine]
+    before = row_counts(session)
+    with pytest.raises(rules.RuleViolation) as refused:
+        bulk_review.bulk_review(session, reviewer, chosen, "publish")
+    assert refused.value.code == "four_eyes"
+    assert row_counts(session) == before
+    assert {item.state for item in chosen} == {"submitted"}
+
+
+def test_a_set_reaching_another_bureaus_records_is_refused_with_nothing_written(make, session):
+    clerk_a, clerk_b = make.actor("clerk", A), make.actor("clerk", B)
+    reviewer_b = make.actor("reviewer", B)
+    own = _batch_listings(session, make.import_batch(clerk_b, count=2))
+    foreign = _batch_listings(session, make.import_batch(clerk_a, count=2))
+    before = row_counts(session)
+    for action, reason in (("publish", ""), ("return", "不符合条件")):
+        with pytest.raises(rules.RuleViolation) as refused:
+            bulk_review.bulk_review(session, reviewer_b, own + foreign, action, reason=reason)
+        assert refused.value.code == "forbidden"
+        assert row_counts(session) == before
+    assert {item.state for item in own + foreign} == {"submitted"}
+
+
+def test_bulk_return_needs_a_reason_and_returns_each_with_it(make, session):
+    clerk, reviewer = make.actor("clerk", A), make.actor("reviewer", A)
+    chosen = _batch_listings(session, make.import_batch(clerk, count=3))
+    with pytest.raises(rules.RuleViolation):
+        bulk_review.bulk_review(session, reviewer, chosen, "return")
+    bulk_review.bulk_review(session, reviewer, chosen, "return", reason="列入事由有误")
+    assert {(item.state, item.returned_reason) for item in chosen} == {("draft", "列入事由有误")}
+
+
+def _client(app, user):
+    client = app.test_client()
+    assert login(client, user).status_code == 302
+    return client
+
+
+def test_reviewer_publishes_a_batch_from_its_page_in_one_action(app, make, session):
+    clerk_user, reviewer_user = make.user("clerk", A), make.user("reviewer", A)
+    batch = make.import_batch(actor_for(clerk_user), count=5)
+    session.flush()
+    reviewer = _client(app, reviewer_user)
+    dashboard = reviewer.get("/admin/").get_data(as_text=True)
+    section = dashboard[dashboard.index('id="to-review"') :].split("</section>")[0]
+    assert "全部待审核名单记录：5条" in dashboard, section  # counted, not only the first 50
+    assert section.count("/admin/listings/") == 5  # the import's listings are to review
+    page = reviewer.get(f"/admin/imports/{batch.id}").get_data(as_text=True)
+    assert batch.sha256 in page and "公示本批次全部5条待审核记录" in page
+    # The clerk who imported it is not offered the action.
+    clerk_page = _client(app, clerk_user).get(f"/admin/imports/{batch.id}")
+    assert "公示本批次" not in clerk_page.get_data(as_text=True)
+    stale = post(reviewer, f"/admin/imports/{batch.id}/publish", {"expected": 4})
+    assert stale.status_code == 409
+    response = post(reviewer, f"/admin/imports/{batch.id}/publish", {"expected": 5})
+    assert response.status_code == 302
+    assert {item.state for item in _batch_listings(session, batch)} == {"published"}
+    listed = reviewer.get(f"/admin/listings?batch={batch.id}&state=published")
+    assert "共 5 条" in listed.get_data(as_text=True)
+
+
+def test_bulk_publish_of_a_filtered_view_takes_only_that_view(app, make, session):
+    clerk, reviewer_user = make.actor("clerk", A), make.user("reviewer", A)
+    d2 = _batch_listings(session, make.import_batch(clerk, count=2, ground_code="D2"))
+    b3 = _batch_listings(session, make.import_batch(clerk, count=3, ground_code="B3"))
+    session.flush()
+    reviewer = _client(app, reviewer_user)
+    response = post(reviewer, "/admin/listings/bulk-publish?ground=D2", {"expected": 2})
+    assert response.status_code == 302
+    session.expire_all()
+    assert {item.state for item in d2} == {"published"}
+    assert {item.state for item in b3} == {"submitted"}
+
+
+def test_another_bureaus_batch_page_and_actions_are_404(app, make, session):
+    batch = make.import_batch(make.actor("clerk", A), count=1)
+    reviewer_b = make.user("reviewer", B)
+    session.flush()
+    client = _client(app, reviewer_b)
+    before = row_counts(session)
+    assert client.get(f"/admin/imports/{batch.id}").status_code == 404
+    assert post(client, f"/admin/imports/{batch.id}/publish", {"expected": 1}).status_code == 404
+    assert row_counts(session) == before
+    assert f"/admin/imports/{batch.id}" not in client.get("/admin/imports").get_data(as_text=True)
+
+
+def test_page_import_records_its_batch_and_leads_to_it(app, make, session):
+    from tests.test_admin_import import _client as import_client
+    from tests.test_admin_import import confirm, confirm_fields, rows, to_csv, upload
+
+    clerk = import_client(app, make, "clerk")
+    page = upload(clerk, to_csv(rows(3))).get_data(as_text=True)
+    response = confirm(clerk, confirm_fields(page))
+    assert response.status_code == 302 and "/admin/imports/" in response.headers["Location"]
+    batch = session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).first()
+    assert batch.source == "web" and batch.filename.endswith(".csv")
+    assert len(_batch_listings(session, batch)) == 3
+
+
+def test_bulk_publication_records_what_a_single_publication_records(make, session):
+    """The same Event fields and log payload keys, the decision behind a listing published
+    first, and the version counted once."""
+    from registry.services import listings, sanctions
+
+    clerk, reviewer = make.actor("clerk", A), make.actor("reviewer", A)
+    single = make.listing(clerk)
+    listings.submit_listing(session, clerk, single)
+    listings.publish_listing(session, reviewer, single)
+    firm = make.enterprise(clerk)
+    decision = make.sanction(clerk, firm)
+    sanctions.submit_sanction(session, clerk, decision)
+    with_decision = make.listing(clerk, enterprise=firm, sanction=decision)
+    listings.submit_listing(session, clerk, with_decision)
+    plain = _batch_listings(session, make.import_batch(clerk, count=2))
+    bulk_review.bulk_review(session, reviewer, [with_decision, *plain], "publish")
+    session.flush()
+    assert decision.state == "published" and with_decision.state == "published"
+
+    def published(item):
+        event = session.scalars(
+            select(Event).where(
+                Event.entity_type == "listing",
+                Event.entity_id == item.id,
+                Event.action == "publish",
+            )
+        ).one()
+        entry = session.scalars(select(LogEntry).where(LogEntry.event_id == event.id)).one()
+        return event, entry
+
+    one_event, one_entry = published(single)
+    for item in [with_decision, *plain]:
+        event, entry = published(item)
+        assert set(event.after) == set(one_event.after)
+        assert event.actor_id == reviewer.user_id and event.before["state"] == "submitted"
+        assert set(json.loads(entry.payload)) == set(json.loads(one_entry.payload))
+        assert item.version_id == event.after["version_id"]
+    assert publog.verify(session)[1] == []
