@@ -70,8 +70,6 @@ class Listing(Workflow, Base):  # 名单记录
     list_code: Mapped[str] = mapped_column(String(10))  # bad | dishonest
     ground_id: Mapped[int] = mapped_column(ForeignKey("ground.id"), index=True)
     sanction_id: Mapped[int | None] = mapped_column(ForeignKey("sanction.id"), index=True)
-    # The import batch that made this listing (NULL when entered through the form).
-    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"), index=True)
     decided_on: Mapped[date]  # 处理日期
     listed_on: Mapped[date | None]  # set when published (Asia/Shanghai date)
     expires_on: Mapped[date | None]  # fixed at publication from the ground's term
@@ -88,6 +86,10 @@ class Listing(Workflow, Base):  # 名单记录
     end_reason: Mapped[str] = mapped_column(Text, default="", sort_order=ENDED_PLACE)
     campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id"), index=True, sort_order=LATER_PLACE
+    )
+    # The import batch that made this listing (NULL when entered through the form).
+    import_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_batch.id"), index=True, sort_order=LATER_PLACE + 1
     )
 
     authority: Mapped[Authority] = relationship()

@@ -1,7 +1,7 @@
 """import batches and the listings they made
 
 Revision ID: 1cb11813a051
-Revises: 1c4805db920d
+Revises: e1b0173ce820
 Create Date: 2026-12-04 13:36:14.875387
 """
 
@@ -14,7 +14,7 @@ import registry.db
 
 
 revision = '1cb11813a051'
-down_revision = '1c4805db920d'
+down_revision = "e1b0173ce820"
 branch_labels = None
 depends_on = None
 
