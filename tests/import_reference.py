@@ -70,6 +70,7 @@ def apply_plan_per_record(
                         decision_no=row.decision_no,
                         decided_on=decided_on,
                         facts=facts,
+                        campaign=row.campaign,
                         on=on,
                     )
                     sanction_service.submit_sanction(session, actor, sanction)
@@ -91,6 +92,7 @@ def apply_plan_per_record(
                 sanction=sanction,
                 facts=row.facts,
                 source_expires_on=row.source_expires_on,
+                campaign=row.campaign,
                 on=on,
             )
             listing_service.submit_listing(session, actor, listing, on=on)

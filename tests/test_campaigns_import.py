@@ -222,3 +222,26 @@ def test_migration_turns_free_text_campaigns_into_catalogue_rows_and_back(backen
 def test_campaign_column_is_documented_in_the_data_package(client):
     fields = client.get("/data/datapackage.json").get_json()["resources"][0]["schema"]["fields"]
     assert "专项行动" in {f["name"] for f in fields} | {f["title"].split(" / ")[0] for f in fields}
+
+
+def test_a_penalty_decision_the_import_creates_carries_the_rows_campaign(session, make):
+    _catalogue(make)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*HEADER, "处罚决定书文号", "专项行动"])
+    writer.writerow([*_row("anti-fraud", 7)[:-1], "粤通管罚〔2026〕77号", "anti-fraud"])
+    writer.writerow([*_row("", 8)[:-1], "粤通管罚〔2026〕78号", ""])
+    plan = validate(session, read_bytes(out.getvalue().encode("utf-8-sig")))
+    assert not plan.errors, [str(p) for p in plan.errors]
+    apply_plan(session, plan)
+    session.flush()
+    tags = dict(
+        session.execute(
+            text(
+                "SELECT s.decision_no, c.slug FROM sanction s"
+                " LEFT JOIN campaign c ON c.id = s.campaign_id"
+                " WHERE s.decision_no LIKE '粤通管罚〔2026〕7%'"
+            )
+        ).all()
+    )
+    assert tags == {"粤通管罚〔2026〕77号": "anti-fraud", "粤通管罚〔2026〕78号": None}

@@ -302,7 +302,12 @@ class _Batch:
                 sanction = sanction_service.new_sanction(
                     actor,
                     firm,
-                    {"decision_no": row.decision_no, "decided_on": decided_on, "facts": facts},
+                    {
+                        "decision_no": row.decision_no,
+                        "decided_on": decided_on,
+                        "facts": facts,
+                        "campaign": row.campaign,
+                    },
                     state.on,
                     state,
                 )
