@@ -595,7 +595,7 @@ def _apply_import(session, plan, publisher: Actor | None, opened):
                 progress=bar.update,
                 batch_id=batch.id if batch is not None else None,
             )
-        if batch is not None:  # nothing new (the same file again): no batch
+        if batch is not None and actor is not None:  # the same file again: no batch
             counts = result.as_dict() | {"bad": len(plan.bad_rows - {1})}
             problems = import_batches.report_rows(plan.problems)
             import_batches.close_batch(session, actor, batch, counts, problems)

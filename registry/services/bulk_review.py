@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from registry import publog
@@ -122,7 +123,7 @@ def _publish_chunk(
         event_values(actor, listing, "publish", seq=seq, after=snapshot(listing), before=before)
         for listing, before, seq in zip(listings, befores, numbers, strict=True)
     ]
-    table = Event.__table__
+    table = cast(Table, Event.__table__)
     ids = session.scalars(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), events
     ).all()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
@@ -92,9 +92,9 @@ class Page:
 
 def _tenancy(model: Any, who: Actor, filters: Filters) -> ColumnElement[bool]:
     if not who.is_ministry:
-        return model.authority_id == who.authority_id
+        return cast(ColumnElement[bool], model.authority_id == who.authority_id)
     if filters.authority is not None:
-        return model.authority_id == filters.authority
+        return cast(ColumnElement[bool], model.authority_id == filters.authority)
     return true()
 
 

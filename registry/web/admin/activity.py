@@ -67,7 +67,7 @@ def _firm_child(item: Any) -> tuple[str, str]:
 
 
 # entity type → (model, (title, url) of a loaded record)
-_TITLES: dict[str, tuple[type, Callable[[Any], tuple[str, str | None]]]] = {
+_TITLES: dict[str, tuple[Any, Callable[[Any], tuple[str, str | None]]]] = {
     "listing": (Listing, _listing),
     "sanction": (
         Sanction,

@@ -79,7 +79,7 @@ def _bulk(action: str, filters: registers.Filters) -> int:
 
 def _view_bulk(action: str) -> Any:
     _bulk(action, parse_filters("listing"))
-    args = {k: v for k, v in request.args.items() if k not in ("state", "page")}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("state", "page")}
     return redirect(url_for("admin.listings", **args))
 
 

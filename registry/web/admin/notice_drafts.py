@@ -63,7 +63,7 @@ def notice_draft() -> Any:
             db,
             actor(),
             kind=form.kind.data,
-            authority=db.get(Authority, form.authority.data),
+            authority=db.get_one(Authority, form.authority.data),
             list_code=form.list_code.data,
             year=form.year.data,
             quarter=form.quarter.data,
