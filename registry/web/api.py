@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from registry import rules, search, text, visibility
+from registry import asof, rules, search, text, visibility
 from registry.database import get_session
 from registry.errors import NotFoundError
 from registry.models import (
@@ -102,6 +102,20 @@ def date_arg(name: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise BadParameter(name, _("参数 %(name)s 须为 YYYY-MM-DD 格式的日期", name=name)) from None
+
+
+def as_of_arg() -> date | None:
+    """`as_of`: a past day whose end (Asia/Shanghai) the answer shows; None: today."""
+    day = date_arg("as_of")
+    if day is not None and not asof.EARLIEST <= day <= rules.today():
+        raise BadParameter(
+            "as_of",
+            _(
+                "参数 as_of 须为 %(first)s 至今天（北京时间）之间的日期",
+                first=asof.EARLIEST.isoformat(),
+            ),
+        )
+    return day
 
 
 def text_arg(name: str, max_length: int) -> str:
@@ -207,15 +221,16 @@ def _province_codes(session) -> frozenset[str]:
 
 @bp.get("/listings")
 def listings():
-    """Listings in force, newest first."""
+    """Listings in force (today, or at the end of the day `as_of`), newest first."""
     session = get_session()
     list_code = choice_arg("list", LISTS)
     province = choice_arg("province", _province_codes(session))
     since = date_arg("since")
+    as_of = as_of_arg()
     page, per_page = pagination()
     today = rules.today()
     query = (
-        visibility.public_listings(today)
+        visibility.public_listings(today, as_of)
         .join(Listing.enterprise)
         .options(
             contains_eager(Listing.enterprise),
@@ -236,7 +251,8 @@ def listings():
         .limit(per_page)
     ).all()
     results = [{"id": row.id} | firm_json(row.enterprise) | listing_json(row) for row in rows]
-    return _page(total, page, per_page, results)
+    answer = _page(total, page, per_page, results)
+    return answer | {"as_of": as_of.isoformat()} if as_of else answer
 
 
 def search_args(session) -> tuple[str, search.SearchFilters]:
@@ -453,6 +469,12 @@ def _paged(item: str) -> dict[str, Any]:
     )
 
 
+def _as_of_page(page: dict[str, Any]) -> dict[str, Any]:
+    """A page that may answer for a past day: then it says which (`as_of`)."""
+    page["properties"]["as_of"] = {"type": "string", "format": "date"}
+    return page
+
+
 def _param(name: str, schema: dict[str, Any], description: str, where: str = "query"):
     return {
         "name": name,
@@ -530,6 +552,12 @@ def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
                 list_code,
                 province,
                 _param("since", {"type": "string", "format": "date"}, "listed on or after"),
+                _param(
+                    "as_of",
+                    {"type": "string", "format": "date"},
+                    f"a past day from {asof.EARLIEST.isoformat()} to today: the listings in "
+                    "force at its end (Asia/Shanghai), replayed from the publication log",
+                ),
                 *_PAGE_PARAMS,
             ],
             _responses("ListingPage", 400),
@@ -591,7 +619,7 @@ def _openapi_schemas() -> dict[str, Any]:
         ),
         "Listing": _object(_LISTING_PROPS),
         "ListingRow": _object({"id": {"type": "integer"}} | _FIRM_PROPS | _LISTING_PROPS),
-        "ListingPage": _paged("ListingRow"),
+        "ListingPage": _as_of_page(_paged("ListingRow")),
         "Sanction": _object(
             {
                 "decision_no": _STR,

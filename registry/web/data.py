@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from registry import exports, opendata, rules, visibility
 from registry.database import get_session
 from registry.followers import Follower
-from registry.web.api import allow_cors
+from registry.web.api import BadParameter, allow_cors, as_of_arg, json_error
 
 bp = Blueprint("data", __name__, url_prefix="/data")
 bp.after_request(allow_cors)
@@ -62,6 +62,11 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("registry_followers", {})[FOLLOWER] = follower
     app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())
     app.register_blueprint(bp)
+
+
+@bp.errorhandler(BadParameter)
+def _bad_parameter(exc: BadParameter) -> Response:
+    return json_error(exc.status, exc.message)
 
 
 def _built(today: date) -> dict[str, Any] | None:
@@ -116,31 +121,39 @@ def index():
     return render_template("data/index.html", counts=counts, today=today, columns=exports.COLUMNS)
 
 
+def _prebuilt(fmt: str, download: bool) -> tuple[date, date | None, Response | None]:
+    """(today, as_of, the built file when it may be sent). A download `as_of` a past day
+    is always streamed: the built files show today."""
+    today = rules.today()
+    as_of = as_of_arg()
+    if as_of is not None:
+        return today, as_of, None
+    package = _built(today)
+    name = _download_name(today, fmt) if download else None
+    return today, None, (package and _send(package, fmt, name)) or None
+
+
 @bp.get("/listings.csv")
 def listings_csv():
-    today = rules.today()
-    package = _built(today)
-    built = package and _send(package, "csv", _download_name(today, "csv"))
+    today, as_of, built = _prebuilt("csv", True)
     if built:
         return built
-    records = exports.rows(get_session(), today, release=True)
+    records = exports.rows(get_session(), today, release=True, as_of=as_of)
     return Response(
         stream_with_context(exports.iter_csv(records)),
         mimetype="text/csv",
-        headers=_attachment(_download_name(today, "csv")),
+        headers=_attachment(_download_name(as_of or today, "csv")),
     )
 
 
 @bp.get("/listings.json")
 def listings_json():
-    today = rules.today()
-    package = _built(today)
-    built = package and _send(package, "json", None)
+    today, as_of, built = _prebuilt("json", False)
     if built:
         return built
-    records = exports.rows(get_session(), today, release=True)
+    records = exports.rows(get_session(), today, release=True, as_of=as_of)
     return Response(
-        stream_with_context(exports.iter_json(records, today)),
+        stream_with_context(exports.iter_json(records, as_of or today)),
         mimetype="application/json",
     )
 
@@ -148,17 +161,15 @@ def listings_json():
 @bp.get("/listings.xlsx")
 def listings_xlsx():
     """Rows stream into openpyxl's write-only sheet; only the compressed file is held."""
-    today = rules.today()
-    package = _built(today)
-    built = package and _send(package, "xlsx", _download_name(today, "xlsx"))
+    today, as_of, built = _prebuilt("xlsx", True)
     if built:
         return built
     buffer = io.BytesIO()
-    exports.write_xlsx(exports.rows(get_session(), today), buffer)
+    exports.write_xlsx(exports.rows(get_session(), today, as_of=as_of), buffer)
     return Response(
         buffer.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=_attachment(_download_name(today, "xlsx")),
+        headers=_attachment(_download_name(as_of or today, "xlsx")),
     )
 
 
