@@ -33,7 +33,7 @@ def _translations() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import api, data, errors, feeds, log, public, stats
+    from registry.web import api, changes, data, errors, feeds, log, public, stats
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(
@@ -63,6 +63,7 @@ def init_app(app: Flask) -> None:
     data.init_app(app)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(changes.bp)
 
     from flask_wtf.csrf import CSRFProtect
 

@@ -104,18 +104,24 @@ def date_arg(name: str) -> date | None:
         raise BadParameter(name, _("参数 %(name)s 须为 YYYY-MM-DD 格式的日期", name=name)) from None
 
 
-def as_of_arg() -> date | None:
-    """`as_of`: a past day whose end (Asia/Shanghai) the answer shows; None: today."""
-    day = date_arg("as_of")
+def past_day_arg(name: str) -> date | None:
+    """A past day (Asia/Shanghai) from the log's first possible day to today, or None."""
+    day = date_arg(name)
     if day is not None and not asof.EARLIEST <= day <= rules.today():
         raise BadParameter(
-            "as_of",
+            name,
             _(
-                "参数 as_of 须为 %(first)s 至今天（北京时间）之间的日期",
+                "参数 %(name)s 须为 %(first)s 至今天（北京时间）之间的日期",
+                name=name,
                 first=asof.EARLIEST.isoformat(),
             ),
         )
     return day
+
+
+def as_of_arg() -> date | None:
+    """`as_of`: a past day whose end (Asia/Shanghai) the answer shows; None: today."""
+    return past_day_arg("as_of")
 
 
 def text_arg(name: str, max_length: int) -> str:
