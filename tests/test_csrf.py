@@ -89,7 +89,7 @@ def _post_routes(app) -> set[str]:
 
 
 def test_every_post_route_is_covered(app):
-    assert _post_routes(app) <= set(CASES) | {"auth.login", "auth.logout"}
+    assert _post_routes(app) <= set(CASES) | {"auth.login", "auth.logout", "report.verify_upload"}
 
 
 def test_post_without_valid_csrf_token_is_400_and_writes_nothing(
@@ -206,6 +206,7 @@ def records(app, make, users, session):
         "ext": "atom",
         "code": A,
         "filename": "css/site.css",
+        "number": "91440300MA5FXXXX0X-1-20260101000000-0123456789ab",
     }
 
 
@@ -254,3 +255,15 @@ def test_upload_page_post_without_token_leaves_no_file(app, make, users, clients
 
     root = Path(app.config["EVIDENCE_DIR"])
     assert not root.exists() or not [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_report_verifier_without_csrf_token_is_refused_and_writes_nothing(app, session):
+    client = app.test_client()
+    before = snapshot(session)
+    response = client.post(
+        "/verify",
+        data={"report": (io.BytesIO(b"{}"), "r.json")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert snapshot(session) == before

@@ -24,8 +24,9 @@ from tests.factories import csrf_token, login
 from tests.test_admin_policy import CASES, CHECK_ONLY, _actors
 
 A, B, MINISTRY = "440000", "110000", "MIIT"
-# Writes anyone may send: they touch only the sender's own session (and the login throttle).
-PUBLIC_WRITES = {"auth.login", "auth.logout"}
+# Writes anyone may send: they touch only the sender's own session (and the login throttle),
+# or nothing at all (the report verifier reads an upload and answers).
+PUBLIC_WRITES = {"auth.login", "auth.logout", "report.verify_upload"}
 ROLES = {
     "clerk_a": ("clerk", A),
     "reviewer_a": ("reviewer", A),

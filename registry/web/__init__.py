@@ -33,7 +33,7 @@ def _translations() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import api, changes, data, errors, feeds, log, public, stats
+    from registry.web import api, changes, data, errors, feeds, log, public, report, stats
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(
@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(feeds.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(changes.bp)
+    app.register_blueprint(report.bp)
 
     from flask_wtf.csrf import CSRFProtect
 
