@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from registry import asof, rules, search, text, visibility
+from registry import rules, search, text, visibility
 from registry.database import get_session
 from registry.errors import NotFoundError
 from registry.models import (
@@ -105,16 +105,14 @@ def date_arg(name: str) -> date | None:
 
 
 def past_day_arg(name: str) -> date | None:
-    """A past day (Asia/Shanghai) from the log's first possible day to today, or None."""
+    """A day whose end (Asia/Shanghai) has been reached or is today's, or None. A later day
+    has no answer yet: 404, as for any record that does not exist."""
     day = date_arg(name)
-    if day is not None and not asof.EARLIEST <= day <= rules.today():
+    if day is not None and day > rules.today():
         raise BadParameter(
             name,
-            _(
-                "参数 %(name)s 须为 %(first)s 至今天（北京时间）之间的日期",
-                name=name,
-                first=asof.EARLIEST.isoformat(),
-            ),
+            _("参数 %(name)s 的日期 %(day)s 尚未到来（北京时间）", name=name, day=day.isoformat()),
+            status=404,
         )
     return day
 
@@ -561,12 +559,12 @@ def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
                 _param(
                     "as_of",
                     {"type": "string", "format": "date"},
-                    f"a past day from {asof.EARLIEST.isoformat()} to today: the listings in "
-                    "force at its end (Asia/Shanghai), replayed from the publication log",
+                    "a day up to today: the listings in force at its end (Asia/Shanghai), "
+                    "replayed from the publication log; a later day is a 404",
                 ),
                 *_PAGE_PARAMS,
             ],
-            _responses("ListingPage", 400),
+            _responses("ListingPage", 400, 404),
         ),
         "/search": _get(
             "Firms by name (part), USCC, licence or decision number",

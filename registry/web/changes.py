@@ -128,7 +128,7 @@ def page():
         first, upto = window()
         number = int_arg("page", 1, maximum=1_000_000)
     except BadParameter as exc:
-        abort(400, description=exc.message)
+        abort(exc.status, description=exc.message)
     rows = change_rows(first, upto)
     pages = max(1, -(-len(rows) // PER_PAGE))
     return render_template(
@@ -165,7 +165,7 @@ def as_csv():
     try:
         first, upto = window()
     except BadParameter as exc:
-        abort(400, description=exc.message)
+        abort(exc.status, description=exc.message)
     labels = change_labels()
     buffer = io.StringIO()
     buffer.write("\ufeff")
@@ -187,7 +187,7 @@ def as_feed(ext: str):
     try:
         first, upto = window()
     except BadParameter as exc:
-        abort(400, description=exc.message)
+        abort(exc.status, description=exc.message)
     return serve_feed(ext, _feed(first, upto), follows="log")
 
 

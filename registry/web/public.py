@@ -75,7 +75,7 @@ def _as_of() -> date | None:
     try:
         return as_of_arg()
     except BadParameter as exc:
-        abort(400, description=exc.message)
+        abort(exc.status, description=exc.message)
 
 
 @bp.app_context_processor
