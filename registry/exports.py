@@ -76,9 +76,12 @@ def listing_row(listing: Listing) -> dict[str, Any]:
     }
 
 
-def rows(session: Session, on: date, *, release: bool = False) -> Iterator[dict[str, Any]]:
-    """Every listing in force on `on`, oldest first, as plain rows: the ids, then one query
-    per BATCH listings (no ORM objects: building three per listing would dominate an export)."""
+def rows(
+    session: Session, on: date, *, release: bool = False, as_of: date | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every listing in force on `on` (or at the end of the past day `as_of`), oldest first,
+    as plain rows: the ids, then one query per BATCH listings (no ORM objects: building
+    three per listing would dominate an export)."""
     first_licence = (
         select(Licence.number)
         .where(Licence.enterprise_id == Listing.enterprise_id)
@@ -88,9 +91,12 @@ def rows(session: Session, on: date, *, release: bool = False) -> Iterator[dict[
         .scalar_subquery()
     )
     order = (Listing.listed_on, Listing.id)
-    ids = session.scalars(
-        select(Listing.id).where(visibility.listing_in_force(on)).order_by(*order)
-    ).all()
+    in_force = (
+        visibility.listing_in_force_as_of(as_of)
+        if as_of is not None
+        else visibility.listing_in_force(on)
+    )
+    ids = session.scalars(select(Listing.id).where(in_force).order_by(*order)).all()
     query = (
         select(
             Enterprise.name,

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 
-from registry import rules
+from registry import asof, rules
 from registry.models import Evidence, Listing, Notice, Sanction
 from registry.sqldates import shanghai_date
 
@@ -45,7 +45,16 @@ def listing_in_force(on: date | ColumnElement[Any]) -> ColumnElement[bool]:
     )
 
 
-def public_listings(on: date) -> Select[Listing]:
+def listing_in_force_as_of(day: date) -> ColumnElement[bool]:
+    """SQL: in force at the end of a past `day`, replayed from the publication log (the
+    twin of listing_in_force for a date gone by; registry/asof.py)."""
+    return asof.in_force_on(day)
+
+
+def public_listings(on: date, as_of: date | None = None) -> Select[Listing]:
+    """Listings in force today (`on`), or at the end of the past day `as_of` when given."""
+    if as_of is not None:
+        return select(Listing).where(listing_in_force_as_of(as_of))
     return select(Listing).where(listing_in_force(on))
 
 

@@ -234,6 +234,7 @@ def records(app, make, users, session):
         "ext": "atom",
         "code": A,
         "filename": "css/site.css",
+        "number": "91440300MA5FXXXX0X-1-20260101000000-0123456789ab",
     }
 
 
@@ -283,3 +284,15 @@ def test_upload_page_post_without_token_leaves_no_file(app, make, users, clients
 
     root = Path(app.config["EVIDENCE_DIR"])
     assert not root.exists() or not [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_report_verifier_without_csrf_token_is_refused_and_writes_nothing(app, session):
+    client = app.test_client()
+    before = snapshot(session)
+    response = client.post(
+        "/verify",
+        data={"report": (io.BytesIO(b"{}"), "r.json")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert snapshot(session) == before

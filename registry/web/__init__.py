@@ -33,7 +33,18 @@ def _translations() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import api, campaigns, data, errors, feeds, log, public, stats
+    from registry.web import (
+        api,
+        campaigns,
+        changes,
+        data,
+        errors,
+        feeds,
+        log,
+        public,
+        report,
+        stats,
+    )
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(
@@ -74,6 +85,8 @@ def init_app(app: Flask) -> None:
     submissions.init_app(app)
     mailing.init_app(app)
     app.register_blueprint(campaigns.bp)
+    app.register_blueprint(changes.bp)
+    app.register_blueprint(report.bp)
 
     from flask_wtf.csrf import CSRFProtect
 

@@ -116,6 +116,24 @@ def date_arg(name: str) -> date | None:
         raise BadParameter(name, _("参数 %(name)s 须为 YYYY-MM-DD 格式的日期", name=name)) from None
 
 
+def past_day_arg(name: str) -> date | None:
+    """A day whose end (Asia/Shanghai) has been reached or is today's, or None. A later day
+    has no answer yet: 404, as for any record that does not exist."""
+    day = date_arg(name)
+    if day is not None and day > rules.today():
+        raise BadParameter(
+            name,
+            _("参数 %(name)s 的日期 %(day)s 尚未到来（北京时间）", name=name, day=day.isoformat()),
+            status=404,
+        )
+    return day
+
+
+def as_of_arg() -> date | None:
+    """`as_of`: a past day whose end (Asia/Shanghai) the answer shows; None: today."""
+    return past_day_arg("as_of")
+
+
 def text_arg(name: str, max_length: int) -> str:
     """A free-text parameter, "" when absent; longer than max_length is refused."""
     values = request.args.getlist(name)
@@ -219,15 +237,16 @@ def _province_codes(session) -> frozenset[str]:
 
 @bp.get("/listings")
 def listings():
-    """Listings in force, newest first."""
+    """Listings in force (today, or at the end of the day `as_of`), newest first."""
     session = get_session()
     list_code = choice_arg("list", LISTS)
     province = choice_arg("province", _province_codes(session))
     since = date_arg("since")
+    as_of = as_of_arg()
     page, per_page = pagination()
     today = rules.today()
     query = (
-        visibility.public_listings(today)
+        visibility.public_listings(today, as_of)
         .join(Listing.enterprise)
         .options(
             contains_eager(Listing.enterprise),
@@ -248,7 +267,8 @@ def listings():
         .limit(per_page)
     ).all()
     results = [{"id": row.id} | firm_json(row.enterprise) | listing_json(row) for row in rows]
-    return _page(total, page, per_page, results)
+    answer = _page(total, page, per_page, results)
+    return answer | {"as_of": as_of.isoformat()} if as_of else answer
 
 
 def search_args(session) -> tuple[str, search.SearchFilters]:
@@ -270,6 +290,7 @@ _HIT_COLUMNS = (
     Listing.id,
     Listing.enterprise_id,
     Listing.list_code,
+    Listing.ground_id,
     Listing.decided_on,
     Listing.listed_on,
     Listing.expires_on,
@@ -335,6 +356,7 @@ def listings_in_force(
                 id=row.id,
                 enterprise_id=firm_id,
                 list_code=row.list_code,
+                ground_id=row.ground_id,
                 decided_on=row.decided_on,
                 listed_on=row.listed_on,
                 expires_on=row.expires_on,
@@ -588,6 +610,12 @@ def _paged(item: str) -> dict[str, Any]:
     )
 
 
+def _as_of_page(page: dict[str, Any]) -> dict[str, Any]:
+    """A page that may answer for a past day: then it says which (`as_of`)."""
+    page["properties"]["as_of"] = {"type": "string", "format": "date"}
+    return page
+
+
 def _param(name: str, schema: dict[str, Any], description: str, where: str = "query"):
     return {
         "name": name,
@@ -688,9 +716,15 @@ def _openapi_paths(provinces: list[str], grounds: list[str]) -> dict[str, Any]:
                 list_code,
                 province,
                 _param("since", {"type": "string", "format": "date"}, "listed on or after"),
+                _param(
+                    "as_of",
+                    {"type": "string", "format": "date"},
+                    "a day up to today: the listings in force at its end (Asia/Shanghai), "
+                    "replayed from the publication log; a later day is a 404",
+                ),
                 *_PAGE_PARAMS,
             ],
-            _responses("ListingPage", 400),
+            _responses("ListingPage", 400, 404),
         ),
         "/search": _get(
             "Firms by name (part), USCC, licence or decision number",
@@ -838,7 +872,7 @@ def _openapi_schemas() -> dict[str, Any]:
         ),
         "Listing": _object(_LISTING_PROPS),
         "ListingRow": _object({"id": {"type": "integer"}} | _FIRM_PROPS | _LISTING_PROPS),
-        "ListingPage": _paged("ListingRow"),
+        "ListingPage": _as_of_page(_paged("ListingRow")),
         "Sanction": _object(
             {
                 "decision_no": _STR,

@@ -34,13 +34,14 @@ from sqlalchemy.orm import Session
 from registry import exports, opendata, rules, visibility
 from registry.database import get_session
 from registry.followers import Follower
-from registry.web.api import allow_cors
+from registry.web.api import BadParameter, allow_cors, as_of_arg, json_error
 
 bp = Blueprint("data", __name__, url_prefix="/data")
 bp.after_request(allow_cors)
 FOLLOWER = "open-data"
 ACCEL_HEADER = "X-Accel-Exports"
-DayView = Callable[[date], Response]  # a download of the listings in force that day
+# A download of the listings in force on a day: (today, a past day asked for with ?as_of= or None).
+DayView = Callable[[date, date | None], Response]
 
 
 def init_app(app: Flask) -> None:
@@ -65,6 +66,11 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("registry_followers", {})[FOLLOWER] = follower
     app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())
     app.register_blueprint(bp)
+
+
+@bp.errorhandler(BadParameter)
+def _bad_parameter(exc: BadParameter) -> Response:
+    return json_error(exc.status, exc.message)
 
 
 def _built(today: date) -> dict[str, Any] | None:
@@ -127,9 +133,12 @@ def prebuilt(fmt: str, *, attach: bool = True) -> Callable[[DayView], Callable[[
         @functools.wraps(view)
         def serve() -> Response:
             today = rules.today()
+            as_of = as_of_arg()
+            if as_of is not None:  # a past day is always streamed: the built files show today
+                return view(today, as_of)
             package = _built(today)
             download_name = _download_name(today, fmt) if attach else None
-            return (package and _send(package, fmt, download_name)) or view(today)
+            return (package and _send(package, fmt, download_name)) or view(today, None)
 
         return serve
 
@@ -138,35 +147,35 @@ def prebuilt(fmt: str, *, attach: bool = True) -> Callable[[DayView], Callable[[
 
 @bp.get("/listings.csv")
 @prebuilt("csv")
-def listings_csv(today: date) -> Response:
-    records = exports.rows(get_session(), today, release=True)
+def listings_csv(today: date, as_of: date | None) -> Response:
+    records = exports.rows(get_session(), today, release=True, as_of=as_of)
     return Response(
         stream_with_context(exports.iter_csv(records)),
         mimetype="text/csv",
-        headers=_attachment(_download_name(today, "csv")),
+        headers=_attachment(_download_name(as_of or today, "csv")),
     )
 
 
 @bp.get("/listings.json")
 @prebuilt("json", attach=False)
-def listings_json(today: date) -> Response:
-    records = exports.rows(get_session(), today, release=True)
+def listings_json(today: date, as_of: date | None) -> Response:
+    records = exports.rows(get_session(), today, release=True, as_of=as_of)
     return Response(
-        stream_with_context(exports.iter_json(records, today)),
+        stream_with_context(exports.iter_json(records, as_of or today)),
         mimetype="application/json",
     )
 
 
 @bp.get("/listings.xlsx")
 @prebuilt("xlsx")
-def listings_xlsx(today: date) -> Response:
+def listings_xlsx(today: date, as_of: date | None) -> Response:
     """Rows stream into openpyxl's write-only sheet; only the compressed file is held."""
     buffer = io.BytesIO()
-    exports.write_xlsx(exports.rows(get_session(), today), buffer)
+    exports.write_xlsx(exports.rows(get_session(), today, as_of=as_of), buffer)
     return Response(
         buffer.getvalue(),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=_attachment(_download_name(today, "xlsx")),
+        headers=_attachment(_download_name(as_of or today, "xlsx")),
     )
 
 

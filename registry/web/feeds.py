@@ -47,7 +47,7 @@ LIST_LABELS = {"bad": "不良名单", "dishonest": "失信名单"}
 ACTION_LABELS = {"publish": "列入", "remove": "提前移出", "expire": "期满移出", "annul": "撤销"}
 
 
-def _tag(specific: str) -> str:
+def tag_uri(specific: str) -> str:
     """tag: URI (RFC 4151) on the site's host; the year is the registry's, fixed."""
     host = urlsplit(base_url()).hostname or "localhost"
     return f"tag:{host},2026:{specific}"
@@ -109,7 +109,7 @@ def _headers(response: Response, fmt: str, checked: Validators) -> Response:
     return response
 
 
-def _serve(fmt: str, build: Callable[[], feeds.Feed], follows: str = "events") -> Response:
+def serve_feed(fmt: str, build: Callable[[], feeds.Feed], follows: str = "events") -> Response:
     """The feed `build` makes, or a 304 (nothing built) when the client's copy is current;
     either with the validators of the sequence the feed follows."""
     checked = validators(fmt, follows)
@@ -163,7 +163,7 @@ def log_item(entry: LogEntry) -> feeds.FeedItem:
     else:
         link = f"{base_url()}{url_for('log.index')}#e{entry.number}"
     return feeds.FeedItem(
-        guid=_tag(f"publog/{entry.number}"),
+        guid=tag_uri(f"publog/{entry.number}"),
         title=f"{action}{LIST_LABELS.get(data['list'], '')}：{data['name']}",
         link=link,
         published=entry.at,
@@ -182,7 +182,7 @@ def notice_item(notice: Notice) -> feeds.FeedItem:
     if firms:
         summary += "\n" + _("涉及经营者：") + "；".join(firms)
     return feeds.FeedItem(
-        guid=_tag(f"notice/{notice.id}"),
+        guid=tag_uri(f"notice/{notice.id}"),
         title=notice.title,
         link=f"{base_url()}/notices/{notice.slug}",
         published=notice.published_at,
@@ -243,10 +243,10 @@ def _feed(
     follows: str = "events",
 ) -> Response:
     """The feed with id `tag` and its items, gathered only when the client's copy is stale."""
-    return _serve(
+    return serve_feed(
         fmt,
         lambda: feeds.Feed(
-            id=_tag(tag),
+            id=tag_uri(tag),
             title=title,
             link=link,
             self_link=_self(),
@@ -304,7 +304,7 @@ def enterprise_feed(uscc: str, ext: str):
         if not entries and not notices:
             abort(404)
         return feeds.Feed(
-            id=_tag(f"feeds/enterprises/{enterprise.uscc}"),
+            id=tag_uri(f"feeds/enterprises/{enterprise.uscc}"),
             title=enterprise.name,
             link=base_url() + enterprise_path(enterprise),
             self_link=_self(),
@@ -312,7 +312,7 @@ def enterprise_feed(uscc: str, ext: str):
             items=[log_item(e) for e in entries] + [notice_item(n) for n in notices],
         )
 
-    return _serve(fmt, build)
+    return serve_feed(fmt, build)
 
 
 @bp.get("/provinces/<code>.<ext>")
@@ -339,10 +339,10 @@ def campaign_feed(slug: str):
     """Listings tagged with the campaign, as they were published and left the list."""
     campaign = campaigns.campaign_by_slug(get_session(), slug)
     tagged = select(Listing.id).where(Listing.campaign_id == campaign.id)
-    return _serve(
+    return serve_feed(
         "atom",
         lambda: feeds.Feed(
-            id=_tag(f"feeds/campaigns/{campaign.slug}"),
+            id=tag_uri(f"feeds/campaigns/{campaign.slug}"),
             title=_("专项行动：%(name)s", name=campaign.name),
             link=f"{base_url()}/campaigns/{campaign.slug}",
             self_link=_self(),
@@ -371,7 +371,7 @@ def search_feed(ext: str):
         )
         params = {k: v for k, v in request.args.items() if k in SEARCH_PARAMS and v}
         return feeds.Feed(
-            id=_tag("feeds/search?" + urlencode(sorted(params.items()))),
+            id=tag_uri("feeds/search?" + urlencode(sorted(params.items()))),
             title=_("搜索：%(q)s", q=query) if query else _("搜索"),
             link=f"{base_url()}/search" + ("?" + urlencode(params) if params else ""),
             self_link=_self() + ("?" + urlencode(params) if params else ""),
@@ -379,7 +379,7 @@ def search_feed(ext: str):
             items=[log_item(entry) for entry in entries],
         )
 
-    return _serve(fmt, build)
+    return serve_feed(fmt, build)
 
 
 @bp.errorhandler(BadParameter)

@@ -25,7 +25,7 @@ from registry.models import (
     notice_listing,
 )
 from registry.web import catalogue, firmpage, indexing
-from registry.web.api import search_listings
+from registry.web.api import BadParameter, as_of_arg, search_listings
 
 bp = Blueprint("public", __name__)
 
@@ -67,6 +67,14 @@ def _provinces(session) -> dict[str, str]:
 def _grounds(session) -> dict[str, Any]:
     """Ground code → its catalogue columns, in catalogue order, cached per process."""
     return catalogue.get(session).grounds
+
+
+def _as_of() -> date | None:
+    """The page's `as_of` day (a past date it shows), or None for today; bad ones are 400."""
+    try:
+        return as_of_arg()
+    except BadParameter as exc:
+        abort(exc.status, description=exc.message)
 
 
 @bp.app_context_processor
@@ -147,11 +155,45 @@ def search_page():
 def _enterprise_page(firm: SimpleNamespace | None):
     if firm is None:
         abort(404, description=_("未找到该经营者。"))
+    as_of = _as_of()
+    if as_of is not None:
+        return _enterprise_as_of(firm, as_of)
     session = get_session()
     page = firmpage.firm_page(session, firm)
     if page is None:
         abort(404, description=_("该经营者目前没有公示中的记录。"))
     return render_template("public/enterprise.html", provinces=_provinces(session), **page)
+
+
+def _enterprise_as_of(firm: SimpleNamespace, as_of: date):
+    """The firm's listings in force at the end of a past day, from the publication log.
+    A firm none of whose listings was ever published is unknown to the public (404). Only
+    listings are replayed: names, licences and the rest are today's, on today's page."""
+    session = get_session()
+    firm.former_names, firm.licences = [], []
+    ever = session.scalar(
+        select(func.count())
+        .select_from(Listing)
+        .where(Listing.enterprise_id == firm.id, visibility.listing_ever_published())
+    )
+    if not ever:
+        abort(404, description=_("该经营者目前没有公示中的记录。"))
+    listings = session.scalars(
+        visibility.public_listings(rules.today(), as_of)
+        .where(Listing.enterprise_id == firm.id)
+        .options(joinedload(Listing.ground), joinedload(Listing.authority))
+        .order_by(Listing.decided_on.desc())
+    ).all()
+    return render_template(
+        "public/enterprise.html",
+        firm=firm,
+        listings=listings,
+        sanctions=[],
+        evidence=[],
+        notices=[],
+        provinces=_provinces(session),
+        as_of=as_of,
+    )
 
 
 @bp.get("/enterprises/<uscc>")
@@ -175,8 +217,9 @@ def list_page(list_code: str):
     if sort not in LIST_SORTS:
         abort(400, description=_("不支持的排序方式。"))
     province, ground = _code_arg("province"), _code_arg("ground")
+    as_of = _as_of()
     stmt = (
-        visibility.public_listings(today)
+        visibility.public_listings(today, as_of)
         .join(Enterprise, Enterprise.id == Listing.enterprise_id)
         .join(Ground, Ground.id == Listing.ground_id)
         .where(Listing.list_code == list_code)
@@ -196,7 +239,8 @@ def list_page(list_code: str):
         .limit(PER_PAGE)
         .offset((page - 1) * PER_PAGE)
     ).all()
-    args = {k: v for k, v in {"province": province, "ground": ground, "sort": sort}.items() if v}
+    kept = {"province": province, "ground": ground, "sort": sort, "as_of": _iso(as_of)}
+    args = {k: v for k, v in kept.items() if v}
     grounds = {code: g for code, g in _grounds(session).items() if g.list_code == list_code}
     return render_template(
         "public/list.html",
@@ -211,7 +255,8 @@ def list_page(list_code: str):
         args=args,
         provinces=_provinces(session),
         grounds=grounds,
-        api_url=f"/api/v1/listings?list={list_code}",
+        api_url=f"/api/v1/listings?list={list_code}" + (f"&as_of={as_of}" if as_of else ""),
+        as_of=as_of,
     )
 
 
@@ -317,6 +362,10 @@ def enterprise_url(firm: Enterprise, external: bool = False) -> str:
 @bp.app_template_global()
 def firm_url(firm: Enterprise) -> str:
     return enterprise_url(firm)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 @bp.app_template_filter()

@@ -26,6 +26,12 @@ def public_paths(live_server) -> list[str]:
         "/log",
         "/data",
         "/stats",
+        "/lists/bad?as_of=2020-06-30",
+        f"/enterprises/{live_server.firm_uscc}?as_of=2020-06-30",
+        "/changes?from=2019-01-01&to=2020-12-31",
+        f"/enterprises/{live_server.firm_uscc}/report",
+        f"/enterprises/{live_server.xss_uscc}/report",
+        "/verify",
     ]
 
 
