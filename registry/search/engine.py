@@ -34,7 +34,7 @@ from whoosh.index import LockError
 from whoosh.query import Term
 
 from registry import rules, text, visibility
-from registry.search import documents
+from registry.search import build, documents
 from registry.search.analysis import normalise_query
 from registry.search.bitmaps import Bitmaps
 
@@ -66,7 +66,8 @@ def _storage(path: Path) -> FileStorage:
 
 def make_schema() -> Schema:
     return Schema(
-        kind=ID(),
+        # kind and province are never looked up as terms (bitmaps hold the provinces).
+        kind=STORED(),
         eid=ID(stored=True, unique=True),
         # Names are matched by the per-process bigram bitmaps built from the stored
         # normalised names, and ranked with the stored jieba words ("terms"): no Whoosh
@@ -77,7 +78,7 @@ def make_schema() -> Schema:
         uscc=ID(stored=True),
         licences=KEYWORD(stored=True),
         decisions=KEYWORD(),
-        province=ID(stored=True),
+        province=STORED(),
         listings=STORED(),
         seq=STORED(),
         counter=STORED(),
@@ -350,21 +351,21 @@ class SearchIndex:
         upto = documents.max_seq(session)
         on = rules.today()
         ids = documents.indexable_ids(session, on)
+        parts = list(documents.records(session, ids, on))
         gen = self._new_generation()
         ix = _storage(gen).open_index()
-        writer = ix.writer(limitmb=256)
         done = 0
+
+        def step(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress is not None:
+                progress(done, len(ids))
+
+        meta = {"kind": "meta", "eid": META_ID, "seq": upto, "counter": max(counter, upto)}
         try:
-            for _, doc in documents.documents(session, ids, on):
-                if doc is not None:
-                    writer.add_document(**doc)
-                done += 1
-                if progress is not None and (done % 200 == 0 or done == len(ids)):
-                    progress(done, len(ids))
-            writer.update_document(kind="meta", eid=META_ID, seq=upto, counter=max(counter, upto))
-            writer.commit()
+            build.write_generation(ix, parts, meta, step)
         except BaseException:
-            writer.cancel()
             shutil.rmtree(gen, ignore_errors=True)
             raise
         link = self.root / CURRENT
