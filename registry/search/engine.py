@@ -49,6 +49,8 @@ _CACHE_SIZE = 64
 _DOCS_SIZE = 10_000  # stored fields of this many firms kept per process (a few MB)
 _INCREMENTAL_LIMIT = 20_000  # more changed firms than this: reload all bitmaps
 _LOG_ENTRIES = 200
+# A catch-up touching this many firms, and half those indexed, builds a new generation.
+_REBUILD_MIN = 5_000
 
 
 def _close_open(held: dict[str, Any]) -> None:
@@ -312,6 +314,9 @@ class SearchIndex:
             if upto == last and counter <= view.counter:
                 writer.cancel()
                 return 0
+            if on is None and len(firms) >= max(_REBUILD_MIN, view.searcher.doc_count() // 2):
+                writer.cancel()  # e.g. a large import: a new generation is written faster
+                return self._rebuild_instead(session, len(firms))
             for firm_id, doc in documents.documents(session, firms, on or rules.today()):
                 if doc is None:
                     writer.delete_by_term("eid", str(firm_id))
@@ -327,6 +332,13 @@ class SearchIndex:
             raise
         self._reader(force=True)
         return len(firms)
+
+    def _rebuild_instead(self, session: Session, firms: int) -> int | None:
+        try:
+            self.rebuild(session)
+        except RebuildLocked:  # a reindex is running: it applies these events too
+            return None
+        return firms
 
     def rebuild(self, session: Session, progress: Callable[[int, int], None] | None = None) -> int:
         """Build a fresh generation from the database and swap it in atomically.
