@@ -38,20 +38,23 @@ def codec() -> W3Codec:
 
 def write_generation(
     ix: Any,
-    parts: list[tuple[int, Any]],
+    ids: list[int],
+    read: Callable[[list[int]], list[tuple[int, Any]]],
     meta: dict[str, Any],
     progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Add a document per firm of `parts` ((firm id, records) as documents.records reads
-    them; None for a firm with nothing public) and the meta document, then commit."""
+    """Add a document per firm of `ids` and the meta document, then commit. `read(ids)`
+    gives (firm id, records) as documents.records reads them (None: nothing public). The
+    child's half is read first, so this process reads its own while the child writes."""
     load_word_dictionary()  # before the fork: the child shares it
     writer = SegmentWriter(ix, limitmb=256, codec=codec())
     child = None
     try:
-        if len(parts) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
-            half = len(parts) // 2
-            child = _Child(ix, parts[half:])
-            parts = parts[:half]
+        if len(ids) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
+            half = len(ids) // 2
+            child = _Child(ix, read(ids[half:]))
+            ids = ids[:half]
+        parts = read(ids)
         _add(writer, parts, progress)
         writer.update_document(**meta)  # replaces the empty generation's meta document
         # What SegmentWriter.commit does, with the child's segment after this one's.
@@ -90,8 +93,10 @@ class _Child:
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
         self.count = len(parts)
-        self._process = context.Process(target=_child_main, args=(ix, parts, send), daemon=True)
+        box = [parts]  # emptied once forked: the child has its copy, this process needs none
+        self._process = context.Process(target=_child_main, args=(ix, box, send), daemon=True)
         self._process.start()
+        box.clear()
         send.close()
 
     def segment(self) -> Any:
@@ -110,10 +115,10 @@ class _Child:
         self._process.join()
 
 
-def _child_main(ix: Any, parts: list[tuple[int, Any]], send: Any) -> None:
+def _child_main(ix: Any, box: list[list[tuple[int, Any]]], send: Any) -> None:
     try:
         writer = SegmentWriter(ix, _lk=False, limitmb=256, codec=codec())
-        _add(writer, parts, None)
+        _add(writer, box.pop(), None)
         result = ("ok", writer._finalize_segment())
     except BaseException as exc:  # reported to the parent, which raises it
         result = ("error", f"{type(exc).__name__}: {exc}")

@@ -363,7 +363,6 @@ class SearchIndex:
         upto = documents.max_seq(session)
         on = rules.today()
         ids = documents.indexable_ids(session, on)
-        parts = list(documents.records(session, ids, on))
         gen = self._new_generation()
         ix = _storage(gen).open_index()
         done = 0
@@ -376,7 +375,9 @@ class SearchIndex:
 
         meta = {"kind": "meta", "eid": META_ID, "seq": upto, "counter": max(counter, upto)}
         try:
-            build.write_generation(ix, parts, meta, step)
+            build.write_generation(
+                ix, ids, lambda some: list(documents.records(session, some, on)), meta, step
+            )
         except BaseException:
             shutil.rmtree(gen, ignore_errors=True)
             raise
