@@ -1,8 +1,9 @@
 """Writing the documents of a fresh index generation, in two processes when there are many.
 
-The firms' rows are read by the caller (one database session, one process). Turning them
+The firms' rows are read in this process, through the caller's session. Turning them
 into documents (normalising names, cutting words) and writing Whoosh segments is pure
-Python work: with PARALLEL_MIN firms or more and more than one CPU, a forked child builds
+Python work: with PARALLEL_MIN firms or more, more than one CPU and a single thread (the
+`registry reindex` and `registry import` commands), a forked child builds
 the second half into a segment of its own while this process builds the first half, and
 one commit lists both segments (what Whoosh's own multi-process writer does with
 ``multisegment=True``, without pickling every document through a queue). The child never
@@ -14,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +52,7 @@ def write_generation(
     writer = SegmentWriter(ix, limitmb=256, codec=codec())
     child = None
     try:
-        if len(ids) >= PARALLEL_MIN and (os.cpu_count() or 1) > 1:
+        if len(ids) >= PARALLEL_MIN and _may_fork():
             half = len(ids) // 2
             child = _Child(ix, read(ids[half:]))
             ids = ids[:half]
@@ -72,6 +74,13 @@ def write_generation(
             child.stop()
         writer.cancel()
         raise
+
+
+def _may_fork() -> bool:
+    """More than one CPU, and no other thread in this process (a command, not a serving
+    process's follower): a forked child gets only the forking thread, and a lock another
+    thread held at the fork would stay held in the child."""
+    return (os.cpu_count() or 1) > 1 and threading.active_count() == 1
 
 
 def _add(writer: SegmentWriter, parts: list[tuple[int, Any]], progress) -> None:
