@@ -444,9 +444,31 @@ def import_command(
     """
     import time
 
+    started = time.perf_counter()
+    result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
+    if result is None:
+        return
+    # The search index (and anything else that follows the event sequence) catches up now,
+    # so the imported firms are searchable when the command returns. The file and its plan
+    # are let go first: the index may be rebuilt here, with every firm in memory.
+    from registry.web.indexing import follow_now
+
+    follow_now(current_app._get_current_object())  # type: ignore[attr-defined]
+    counts = result.as_dict()
+    imported = _(
+        "已导入：%(counts)s（%(seconds).1f 秒）",
+        counts=", ".join(f"{key} {value}" for key, value in counts.items()),
+        seconds=time.perf_counter() - started,
+    )
+    click.echo(for_console(imported))
+
+
+def _import_file(
+    file: str, authority_code: str | None, dry_run: bool, publish_as: str | None, skip_bad: bool
+):
+    """Read, check and (unless a dry run) write the file; the result, or None if dry."""
     from registry.imports import ImportFileError, read_path, validate
 
-    started = time.perf_counter()
     try:
         parsed = read_path(file)
     except ImportFileError as exc:
@@ -459,21 +481,10 @@ def import_command(
         _refuse_bad_plan(plan.errors, skip_bad)
         if dry_run:
             click.echo(for_console(_("试运行，未写入任何记录")))
-            return
+            return None
+        parsed.rows.clear()  # checked: the plan holds what the writing needs
         opened = _open_cli_batch(session, file, plan, authority) if plan.rows else None
-        result = _apply_import(session, plan, publisher, opened)
-    # The search index (and anything else that follows the event sequence) catches up now,
-    # so the imported firms are searchable when the command returns.
-    from registry.web.indexing import follow_now
-
-    follow_now(current_app._get_current_object())  # type: ignore[attr-defined]
-    counts = result.as_dict()
-    imported = _(
-        "已导入：%(counts)s（%(seconds).1f 秒）",
-        counts=", ".join(f"{key} {value}" for key, value in counts.items()),
-        seconds=time.perf_counter() - started,
-    )
-    click.echo(for_console(imported))
+        return _apply_import(session, plan, publisher, opened)
 
 
 def _import_authority(session, authority_code: str | None):

@@ -99,6 +99,8 @@ def _strip_controls(text: str) -> str:
     U+202A–E, U+2066–9), zero-width characters (U+200B–D, U+2060, U+FEFF) and
     the soft hyphen. Runs of whitespace are *not* collapsed here.
     """
+    if text.isprintable():  # no Cc/Cf/Cs and no whitespace but " ": nothing to change
+        return text
     out: list[str] = []
     for ch in text:
         if ch.isspace():

@@ -26,6 +26,7 @@ from registry.search.analysis import NAME_SEPARATOR, name_words
 
 # Tables whose rows belong to one firm: a change to any of them re-indexes that firm.
 _OWNED_BY_FIRM = {"listing": Listing, "sanction": Sanction, "licence": Licence}
+_CHUNK = 2000
 
 
 def max_seq(session: Session) -> int:
@@ -55,7 +56,7 @@ def touched_since(session: Session, after: int) -> tuple[int, set[int]]:
             by_table[entity_type].add(entity_id)
     for table, ids in by_table.items():
         model = _OWNED_BY_FIRM[table]
-        for chunk in _chunks(sorted(ids)):
+        for chunk in _chunks(sorted(ids), 500):
             firms.update(
                 session.scalars(select(model.enterprise_id).where(model.id.in_(chunk))).all()
             )
@@ -75,78 +76,106 @@ def indexable_ids(session: Session, on: date) -> list[int]:
 
 
 def documents(session: Session, ids: Iterable[int], on: date) -> Iterator[tuple[int, Any]]:
-    """(firm id, document or None) for each id; None when nothing about it is public.
+    """(firm id, document or None) for each id; None when nothing about it is public."""
+    for firm_id, parts in records(session, ids, on):
+        yield firm_id, None if parts is None else document(parts)
 
-    Read as plain rows, 500 firms at a time (no ORM objects: a reindex reads every firm)."""
-    for chunk in _chunks(sorted(set(ids))):
-        listings: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for row in session.execute(
-            select(
-                Listing.id,
-                Listing.enterprise_id,
-                Listing.list_code,
-                Ground.code,
-                Listing.decided_on,
-                Listing.expires_on,
-            )
-            .join(Ground, Ground.id == Listing.ground_id)
-            .where(Listing.enterprise_id.in_(chunk), visibility.listing_in_force(on))
-            .order_by(Listing.id)
-        ):
-            listings[row.enterprise_id].append(
-                {
-                    "id": row.id,
-                    "list": row.list_code,
-                    "ground": row.code,
-                    "year": row.decided_on.year,
-                    "decided_on": row.decided_on.isoformat(),
-                    "expires_on": row.expires_on.isoformat() if row.expires_on else None,
-                }
-            )
-        decisions: dict[int, set[str]] = defaultdict(set)
-        for firm_id, number in session.execute(
+
+def records(session: Session, ids: Iterable[int], on: date) -> Iterator[tuple[int, Any]]:
+    """(firm id, what its document is made of, or None) for each id, in id order: plain
+    rows, a query per table for every _CHUNK firms (no ORM objects: a reindex reads every
+    firm). A chunk of neighbouring ids is read as a range of ids, not a list of them."""
+    for chunk in _chunks(sorted(set(ids)), _CHUNK):
+        wanted = set(chunk)
+        dense = chunk[-1] - chunk[0] < 2 * len(chunk)
+
+        def where(column: Any, chunk: list[int] = chunk, dense: bool = dense) -> Any:
+            return column.between(chunk[0], chunk[-1]) if dense else column.in_(chunk)
+
+        listings = _listings(session, where(Listing.enterprise_id), on)
+        decisions = _by_firm(
+            session,
             select(Sanction.enterprise_id, Sanction.decision_no_canonical).where(
-                Sanction.enterprise_id.in_(chunk), visibility.sanction_public()
-            )
-        ):
-            decisions[firm_id].add(number)
-        former: dict[int, list[str]] = defaultdict(list)
-        for firm_id, name in session.execute(
+                where(Sanction.enterprise_id), visibility.sanction_public()
+            ),
+        )
+        former = _by_firm(
+            session,
             select(FormerName.enterprise_id, FormerName.name)
-            .where(FormerName.enterprise_id.in_(chunk))
-            .order_by(FormerName.id)
-        ):
-            former[firm_id].append(name)
-        licences: dict[int, set[str]] = defaultdict(set)
-        for firm_id, number in session.execute(
+            .where(where(FormerName.enterprise_id))
+            .order_by(FormerName.id),
+        )
+        licences = _by_firm(
+            session,
             select(Licence.enterprise_id, Licence.number_canonical).where(
-                Licence.enterprise_id.in_(chunk)
-            )
-        ):
-            licences[firm_id].add(number)
+                where(Licence.enterprise_id)
+            ),
+        )
         firms = {
             row.id: row
             for row in session.execute(
                 select(
                     Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.province_code
-                ).where(Enterprise.id.in_(chunk))
+                ).where(where(Enterprise.id))
             )
+            if row.id in wanted
         }
         for firm_id in chunk:
             firm = firms.get(firm_id)
-            if firm is None or not listings[firm_id]:
+            if firm is None or not listings.get(firm_id):
                 yield firm_id, None
             else:
                 yield (
                     firm_id,
-                    _document(
-                        firm,
-                        former[firm_id],
-                        licences[firm_id],
+                    (
+                        tuple(firm),
+                        former.get(firm_id, []),
+                        set(licences.get(firm_id, ())),
                         listings[firm_id],
-                        decisions[firm_id],
+                        set(decisions.get(firm_id, ())),
                     ),
                 )
+
+
+def _listings(session: Session, condition: Any, on: date) -> dict[int, list[dict[str, Any]]]:
+    """The listings in force on `on` of the firms `condition` selects, as stored fields."""
+    listings: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in session.execute(
+        select(
+            Listing.id,
+            Listing.enterprise_id,
+            Listing.list_code,
+            Ground.code,
+            Listing.decided_on,
+            Listing.expires_on,
+        )
+        .join(Ground, Ground.id == Listing.ground_id)
+        .where(condition, visibility.listing_in_force(on))
+        .order_by(Listing.id)
+    ):
+        listings[row.enterprise_id].append(
+            {
+                "id": row.id,
+                "list": row.list_code,
+                "ground": row.code,
+                "year": row.decided_on.year,
+                "decided_on": row.decided_on.isoformat(),
+                "expires_on": row.expires_on.isoformat() if row.expires_on else None,
+            }
+        )
+    return listings
+
+
+def _by_firm(session: Session, query: Any) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = defaultdict(list)
+    for firm_id, value in session.execute(query):
+        found[firm_id].append(value)
+    return found
+
+
+def document(parts: tuple) -> dict[str, Any]:
+    """A firm's index document from what `records` read for it."""
+    return _document(*parts)
 
 
 def _document(
@@ -156,7 +185,8 @@ def _document(
     listings: list[dict[str, Any]],
     decisions: set[str],
 ) -> dict[str, Any]:
-    names = [text.normalize(firm.name)]
+    firm_id, name, uscc, province_code = firm
+    names = [text.normalize(name)]
     for former in former_names:
         normalised = text.normalize(former)
         if normalised and normalised not in names:
@@ -164,18 +194,18 @@ def _document(
     joined = NAME_SEPARATOR.join(names)
     return {
         "kind": "firm",
-        "eid": str(firm.id),
+        "eid": str(firm_id),
         "names_norm": joined,
         "terms": name_words(joined),
-        "name": firm.name,
-        "uscc": firm.uscc or "",
+        "name": name,
+        "uscc": uscc or "",
         "licences": " ".join(sorted(licences)),
         "decisions": " ".join(sorted(decisions)),
-        "province": firm.province_code or "",
+        "province": province_code or "",
         "listings": listings,
     }
 
 
-def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

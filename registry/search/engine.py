@@ -34,7 +34,7 @@ from whoosh.index import LockError
 from whoosh.query import Term
 
 from registry import rules, text, visibility
-from registry.search import documents, matching
+from registry.search import build, documents, matching
 from registry.search.analysis import normalise_query
 from registry.search.bitmaps import Bitmaps
 
@@ -49,6 +49,8 @@ _CACHE_SIZE = 64
 _DOCS_SIZE = 10_000  # stored fields of this many firms kept per process (a few MB)
 _INCREMENTAL_LIMIT = 20_000  # more changed firms than this: reload all bitmaps
 _LOG_ENTRIES = 200
+# A catch-up touching this many firms, and half those indexed, builds a new generation.
+_REBUILD_MIN = 5_000
 
 
 def _close_open(held: dict[str, Any]) -> None:
@@ -66,7 +68,8 @@ def _storage(path: Path) -> FileStorage:
 
 def make_schema() -> Schema:
     return Schema(
-        kind=ID(),
+        # kind and province are never looked up as terms (bitmaps hold the provinces).
+        kind=STORED(),
         eid=ID(stored=True, unique=True),
         # Names are matched by the per-process bigram bitmaps built from the stored
         # normalised names, and ranked with the stored jieba words ("terms"): no Whoosh
@@ -77,7 +80,7 @@ def make_schema() -> Schema:
         uscc=ID(stored=True),
         licences=KEYWORD(stored=True),
         decisions=KEYWORD(),
-        province=ID(stored=True),
+        province=STORED(),
         listings=STORED(),
         seq=STORED(),
         counter=STORED(),
@@ -311,6 +314,9 @@ class SearchIndex:
             if upto == last and counter <= view.counter:
                 writer.cancel()
                 return 0
+            if on is None and len(firms) >= max(_REBUILD_MIN, view.searcher.doc_count() // 2):
+                writer.cancel()  # e.g. a large import: a new generation is written faster
+                return self._rebuild_instead(session, len(firms))
             for firm_id, doc in documents.documents(session, firms, on or rules.today()):
                 if doc is None:
                     writer.delete_by_term("eid", str(firm_id))
@@ -326,6 +332,13 @@ class SearchIndex:
             raise
         self._reader(force=True)
         return len(firms)
+
+    def _rebuild_instead(self, session: Session, firms: int) -> int | None:
+        try:
+            self.rebuild(session)
+        except RebuildLocked:  # a reindex is running: it applies these events too
+            return None
+        return firms
 
     def rebuild(self, session: Session, progress: Callable[[int, int], None] | None = None) -> int:
         """Build a fresh generation from the database and swap it in atomically.
@@ -352,19 +365,20 @@ class SearchIndex:
         ids = documents.indexable_ids(session, on)
         gen = self._new_generation()
         ix = _storage(gen).open_index()
-        writer = ix.writer(limitmb=256)
         done = 0
+
+        def step(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress is not None:
+                progress(done, len(ids))
+
+        meta = {"kind": "meta", "eid": META_ID, "seq": upto, "counter": max(counter, upto)}
         try:
-            for _, doc in documents.documents(session, ids, on):
-                if doc is not None:
-                    writer.add_document(**doc)
-                done += 1
-                if progress is not None and (done % 200 == 0 or done == len(ids)):
-                    progress(done, len(ids))
-            writer.update_document(kind="meta", eid=META_ID, seq=upto, counter=max(counter, upto))
-            writer.commit()
+            build.write_generation(
+                ix, ids, lambda some: list(documents.records(session, some, on)), meta, step
+            )
         except BaseException:
-            writer.cancel()
             shutil.rmtree(gen, ignore_errors=True)
             raise
         link = self.root / CURRENT
