@@ -33,19 +33,28 @@ def _translations() -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import (
-        api,
-        campaigns,
-        changes,
-        data,
-        errors,
-        feeds,
-        log,
-        public,
-        report,
-        stats,
-    )
+    _init_babel(app)
+    _register_public_views(app)
 
+    from flask_wtf.csrf import CSRFProtect
+
+    from registry.web import admin, auth, match, security
+
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["SESSION_ABSOLUTE_HOURS"] * 3600)
+    csrf = CSRFProtect(app)  # every POST carries the session's token, or nothing is written
+    csrf.exempt(match.bp)  # read-only and sessionless: it writes nothing and reads no cookie
+    security.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(admin.bp)
+    _init_language_choice(app)
+
+    from registry.web import cache, errors
+
+    errors.init_app(app)
+    cache.init_app(app)  # outermost: a kept answer skips everything above
+
+
+def _init_babel(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(
         app,
@@ -62,43 +71,43 @@ def init_app(app: Flask) -> None:
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
+
+
+def _register_public_views(app: Flask) -> None:
+    """The public site, API, data, feeds and log, with the followers they read from."""
+    from registry.web import (
+        api,
+        campaigns,
+        changes,
+        data,
+        feeds,
+        health,
+        indexing,
+        log,
+        mailing,
+        match,
+        public,
+        report,
+        screen,
+        stats,
+        submissions,
+    )
+
     app.register_blueprint(public.bp)
-    from registry.web import indexing
-
     indexing.init_app(app)
-    from registry.web import health
-
     health.init_app(app)
-    app.register_blueprint(api.bp)
-    from registry.web import match
-
-    app.register_blueprint(match.bp)
-    from registry.web import screen
-
-    app.register_blueprint(screen.bp)
-    app.register_blueprint(log.bp)
+    for blueprint in (api.bp, match.bp, screen.bp, log.bp):
+        app.register_blueprint(blueprint)
     data.init_app(app)
-    app.register_blueprint(feeds.bp)
-    app.register_blueprint(stats.bp)
-    from registry.web import mailing, submissions
-
+    for blueprint in (feeds.bp, stats.bp):
+        app.register_blueprint(blueprint)
     submissions.init_app(app)
     mailing.init_app(app)
-    app.register_blueprint(campaigns.bp)
-    app.register_blueprint(changes.bp)
-    app.register_blueprint(report.bp)
+    for blueprint in (campaigns.bp, changes.bp, report.bp):
+        app.register_blueprint(blueprint)
 
-    from flask_wtf.csrf import CSRFProtect
 
-    from registry.web import admin, auth, security
-
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["SESSION_ABSOLUTE_HOURS"] * 3600)
-    csrf = CSRFProtect(app)  # every POST carries the session's token, or nothing is written
-    csrf.exempt(match.bp)  # read-only and sessionless: it writes nothing and reads no cookie
-    security.init_app(app)
-    auth.init_app(app)
-    app.register_blueprint(admin.bp)
-
+def _init_language_choice(app: Flask) -> None:
     @app.context_processor
     def locale_context() -> dict[str, object]:
         locale = str(get_locale() or "zh_Hans")
@@ -120,11 +129,6 @@ def init_app(app: Flask) -> None:
         response.vary.add("Accept-Language")
         response.vary.add("Cookie")
         return response
-
-    errors.init_app(app)
-    from registry.web import cache
-
-    cache.init_app(app)  # outermost: a kept answer skips everything above
 
 
 def lang_url(locale: str) -> str:
