@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, request
+from flask import Blueprint, Flask, Response, g, request
 from flask_babel import Babel, get_locale, get_translations
 
 SUPPORTED_LOCALES = ("zh_Hans", "en")
@@ -40,10 +41,16 @@ def init_app(app: Flask) -> None:
         data,
         errors,
         feeds,
+        health,
+        indexing,
         log,
+        mailing,
+        match,
         public,
         report,
+        screen,
         stats,
+        submissions,
     )
 
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
@@ -62,31 +69,29 @@ def init_app(app: Flask) -> None:
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
-    app.register_blueprint(public.bp)
-    from registry.web import indexing
-
-    indexing.init_app(app)
-    from registry.web import health
-
-    health.init_app(app)
-    app.register_blueprint(api.bp)
-    from registry.web import match
-
-    app.register_blueprint(match.bp)
-    from registry.web import screen
-
-    app.register_blueprint(screen.bp)
-    app.register_blueprint(log.bp)
-    data.init_app(app)
-    app.register_blueprint(feeds.bp)
-    app.register_blueprint(stats.bp)
-    from registry.web import mailing, submissions
-
-    submissions.init_app(app)
-    mailing.init_app(app)
-    app.register_blueprint(campaigns.bp)
-    app.register_blueprint(changes.bp)
-    app.register_blueprint(report.bp)
+    # A module's blueprint, or its init_app where the module also sets up a follower or hooks.
+    parts: tuple[Blueprint | Callable[[Flask], None], ...] = (
+        public.bp,
+        indexing.init_app,
+        health.init_app,
+        api.bp,
+        match.bp,
+        screen.bp,
+        log.bp,
+        data.init_app,
+        feeds.bp,
+        stats.bp,
+        submissions.init_app,
+        mailing.init_app,
+        campaigns.bp,
+        changes.bp,
+        report.bp,
+    )
+    for part in parts:
+        if isinstance(part, Blueprint):
+            app.register_blueprint(part)
+        else:
+            part(app)
 
     from flask_wtf.csrf import CSRFProtect
 

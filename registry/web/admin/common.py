@@ -301,24 +301,36 @@ def form_page(
     form: Any,
     change: Callable[[Session], T],
     *,
-    done: str,
+    done: str | Callable[[T], str],
     saved_url: Callable[[T], str],
     template: str,
     rule_errors: bool = False,
     **context: Any,
 ) -> ResponseReturnValue:
     """A form page: a GET shows the form; a valid POST runs `change` through save_form and,
-    once committed, flashes `done` and redirects to `saved_url(result)`. Anything else shows
-    the form again with save_form's status (400 for a form that is not valid)."""
+    once committed, flashes `done` (or `done(result)`) and redirects to `saved_url(result)`.
+    Anything else shows the form again with save_form's status (400 for a form that is not
+    valid)."""
     from flask import flash, redirect, render_template, request
 
     status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
         status, result = save_form(form, change, rule_errors=rule_errors)
         if status == 200:
-            flash(done, "success")
-            return redirect(saved_url(cast(T, result)))
+            saved = cast(T, result)
+            flash(done(saved) if callable(done) else done, "success")
+            return redirect(saved_url(saved))
     return render_template(template, form=form, **context), status
+
+
+def get_or_404(model: type[T], record_id: int) -> T:
+    """A record of a national catalogue (no tenancy), or a 404."""
+    from flask import abort
+
+    record = get_session().get(model, record_id)
+    if record is None:
+        abort(404)
+    return record
 
 
 def form_messages(form: Any) -> list[str]:
