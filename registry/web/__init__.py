@@ -33,13 +33,13 @@ def _translations() -> Any:
     return found
 
 
-def init_app(app: Flask) -> None:
+def _register_parts(app: Flask) -> None:
+    """The routes and followers of the public site, the API, the downloads and the feeds."""
     from registry.web import (
         api,
         campaigns,
         changes,
         data,
-        errors,
         feeds,
         health,
         indexing,
@@ -53,22 +53,6 @@ def init_app(app: Flask) -> None:
         submissions,
     )
 
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
-    Babel(
-        app,
-        locale_selector=select_locale,
-        default_locale="zh_Hans",
-        default_timezone="Asia/Shanghai",
-    )
-    # Templates look the catalogue up once per request, not three context lookups per
-    # string (gettext was a third of rendering a firm's page).
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
-        newstyle=True,
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
-    )
     # A module's blueprint, or its init_app where the module also sets up a follower or hooks.
     parts: tuple[Blueprint | Callable[[Flask], None], ...] = (
         public.bp,
@@ -93,9 +77,31 @@ def init_app(app: Flask) -> None:
         else:
             part(app)
 
+
+def init_app(app: Flask) -> None:
+    from registry.web import errors
+
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+    Babel(
+        app,
+        locale_selector=select_locale,
+        default_locale="zh_Hans",
+        default_timezone="Asia/Shanghai",
+    )
+    # Templates look the catalogue up once per request, not three context lookups per
+    # string (gettext was a third of rendering a firm's page).
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+    )
+    _register_parts(app)
+
     from flask_wtf.csrf import CSRFProtect
 
-    from registry.web import admin, auth, security
+    from registry.web import admin, auth, match, security
 
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["SESSION_ABSOLUTE_HOURS"] * 3600)
     csrf = CSRFProtect(app)  # every POST carries the session's token, or nothing is written
