@@ -3,7 +3,7 @@ admins change it (each change an Event); clerks pick a campaign on sanctions and
 
 from __future__ import annotations
 
-from flask import abort, render_template, request, url_for
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from registry.database import get_session
 from registry.models import Authority, Campaign
 from registry.services import campaigns as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import form_page, get_or_404
+from registry.web.admin.common import catalogue_form, get_or_404
 from registry.web.admin.forms import CampaignForm
 from registry.web.admin.policy import actor, requires
 
@@ -68,13 +68,12 @@ def _save(campaign: Campaign | None) -> ResponseReturnValue:
             db, actor(), campaign, expected_version=form.version_id.data, **values
         )
 
-    return form_page(
+    return catalogue_form(
+        "campaign",
         form,
         change,
         done=lambda saved: _("已保存专项行动“%(name)s”。", name=saved.name),
-        saved_url=lambda _saved: url_for("admin.campaigns"),
-        template="admin/campaign_form.html",
-        campaign=campaign,
+        entry=campaign,
     )
 
 

@@ -323,6 +323,28 @@ def form_page(
     return render_template(template, form=form, **context), status
 
 
+def catalogue_form(
+    noun: str,
+    form: Any,
+    change: Callable[[Session], T],
+    *,
+    done: Callable[[T], str],
+    entry: Any,
+) -> ResponseReturnValue:
+    """form_page for a new (`entry` None) or existing entry of a national catalogue:
+    template `admin/<noun>_form.html`; once saved, back to the catalogue `admin.<noun>s`."""
+    from flask import url_for
+
+    return form_page(
+        form,
+        change,
+        done=done,
+        saved_url=lambda _saved: url_for(f"admin.{noun}s"),
+        template=f"admin/{noun}_form.html",
+        **{noun: entry},
+    )
+
+
 def get_or_404(model: type[T], record_id: int) -> T:
     """A record of a national catalogue (no tenancy), or a 404."""
     from flask import abort

@@ -4,7 +4,7 @@ the ministry's admins change it."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request, url_for
+from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from registry.database import get_session
 from registry.models import Ground
 from registry.services import reference
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import form_page, get_or_404
+from registry.web.admin.common import catalogue_form, get_or_404
 from registry.web.admin.forms import GroundForm
 from registry.web.admin.policy import actor, requires
 
@@ -52,13 +52,12 @@ def _save(ground: Ground | None) -> ResponseReturnValue:
             db, actor(), ground, expected_version=form.version_id.data, **values
         )
 
-    return form_page(
+    return catalogue_form(
+        "ground",
         form,
         change,
         done=lambda saved: _("已保存列入事由 %(code)s。", code=saved.code),
-        saved_url=lambda _saved: url_for("admin.grounds"),
-        template="admin/ground_form.html",
-        ground=ground,
+        entry=ground,
     )
 
 
