@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar, cast
 
+from flask import Response
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -16,6 +19,7 @@ from registry import rules
 from registry.database import get_session
 from registry.errors import ConflictError, ValidationError
 from registry.models import Event, Ground, Sanction
+from registry.services.evidence import EXTENSIONS
 from registry.web.admin.blueprint import bp
 from registry.web.admin.forms import MEASURE_LABELS, apply_errors
 from registry.web.messages import error_message
@@ -342,6 +346,22 @@ def catalogue_form(
         saved_url=lambda _saved: url_for(f"admin.{noun}s"),
         template=f"admin/{noun}_form.html",
         **{noun: entry},
+    )
+
+
+def send_upload(stored: Any, path: Path) -> Response:
+    """A stored upload (evidence, a submission's attachment) as a download, named as it was
+    uploaded or else by its hash. Read whole (at most MAX_UPLOAD_BYTES): no file handle
+    outlives the request, whoever the client."""
+    from flask import send_file
+
+    name = stored.original_name or f"{stored.sha256[:12]}.{EXTENSIONS[stored.media_type]}"
+    return send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype=stored.media_type,
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
     )
 
 
