@@ -165,27 +165,21 @@ def check_ground_list(ground_list: str, list_code: str) -> None:
 
 # --- state machine ---------------------------------------------------------------------
 
-LISTING_TRANSITIONS: dict[tuple[str, str], str] = {
+# Listings, sanctions and notices share the road to publication: a draft is submitted
+# for review, then published or returned to draft.
+_REVIEW: dict[tuple[str, str], str] = {
     ("draft", "submit"): "submitted",
     ("submitted", "return"): "draft",
     ("submitted", "publish"): "published",
+}
+LISTING_TRANSITIONS: dict[tuple[str, str], str] = {
+    **_REVIEW,
     ("published", "remove"): "removed",
     ("published", "expire"): "expired",
     ("published", "annul"): "annulled",
 }
-
-SANCTION_TRANSITIONS: dict[tuple[str, str], str] = {
-    ("draft", "submit"): "submitted",
-    ("submitted", "return"): "draft",
-    ("submitted", "publish"): "published",
-    ("published", "annul"): "annulled",
-}
-
-NOTICE_TRANSITIONS: dict[tuple[str, str], str] = {
-    ("draft", "submit"): "submitted",
-    ("submitted", "return"): "draft",
-    ("submitted", "publish"): "published",
-}
+SANCTION_TRANSITIONS: dict[tuple[str, str], str] = {**_REVIEW, ("published", "annul"): "annulled"}
+NOTICE_TRANSITIONS: dict[tuple[str, str], str] = dict(_REVIEW)
 
 # Submissions from the public: received → accepted (受理) | refused (不予受理); a decision
 # that changes a listing is proposed by one handler and confirmed by a second person.
@@ -266,39 +260,32 @@ class Actor:
     is_ministry: bool
 
 
+_CLERK_ACTIONS = frozenset(
+    {
+        "read",
+        "create",
+        "edit",
+        "submit",
+        "upload",
+        "record_petition",
+        "import",
+        "handle_submission",
+    }
+)
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
-    "clerk": frozenset(
-        {
-            "read",
-            "create",
-            "edit",
-            "submit",
-            "upload",
-            "record_petition",
-            "import",
-            "handle_submission",
-        }
-    ),
-    "reviewer": frozenset(
-        {
-            "read",
-            "create",
-            "edit",
-            "submit",
-            "upload",
-            "record_petition",
-            "publish",
-            "return",
-            "remove",
-            "annul",
-            "decide_petition",
-            "mark_public",
-            "retract",
-            "import",
-            "handle_submission",
-            "decide_submission",
-        }
-    ),
+    "clerk": _CLERK_ACTIONS,
+    # A reviewer does what a clerk does, and reviews.
+    "reviewer": _CLERK_ACTIONS
+    | {
+        "publish",
+        "return",
+        "remove",
+        "annul",
+        "decide_petition",
+        "mark_public",
+        "retract",
+        "decide_submission",
+    },
     "admin": frozenset({"read", "manage_users", "manage_catalogue"}),
     # The command line and the expiry sweep.
     "system": frozenset({"read", "create", "edit", "submit", "expire", "manage_catalogue"}),

@@ -29,12 +29,11 @@ from flask import (
     send_file,
     stream_with_context,
 )
-from sqlalchemy.orm import Session
 
 from registry import exports, opendata, rules, visibility
 from registry.database import get_session
-from registry.followers import Follower
 from registry.web.api import BadParameter, allow_cors, as_of_arg, json_error
+from registry.web.indexing import add_follower
 
 bp = Blueprint("data", __name__, url_prefix="/data")
 bp.after_request(allow_cors)
@@ -49,22 +48,15 @@ def init_app(app: Flask) -> None:
     every serving process; `follow_now` runs it in commands and tests)."""
     folder = app.config["EXPORT_DIR"]
 
-    def sessions() -> Session:
-        from registry.database import get_db
-
-        return get_db(app).session_factory()
-
     # A fresh worker does not wait for it: building the files of a large registry takes
     # longer than a worker should stay out of service, and downloads stream meanwhile.
-    follower = Follower(
+    add_follower(
+        app,
         FOLLOWER,
-        sessions,
         lambda session: opendata.build_if_changed(session, folder),
         1.0,
         gates_start=False,
     )
-    app.extensions.setdefault("registry_followers", {})[FOLLOWER] = follower
-    app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())
     app.register_blueprint(bp)
 
 

@@ -18,8 +18,10 @@ import fcntl
 import logging
 import os
 import threading
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
@@ -58,14 +60,37 @@ def init_app(app: Flask) -> None:
         index.bitmaps()
         return current
 
+    add_follower(app, "search-index", follow, foreground_step=follow_now)
+
+
+def add_follower(
+    app: Flask,
+    name: str,
+    step: Callable[[Session], Any],
+    interval: float = 0.25,
+    *,
+    foreground_step: Callable[[Session], Any] | None = None,
+    gates_start: bool = True,
+) -> Follower:
+    """Register a follower of the event sequence with this app's others: it opens its own
+    sessions on the app's database, and every commit wakes it."""
+
     def sessions() -> Session:
         from registry.database import get_db
 
         return get_db(app).session_factory()
 
-    follower = Follower("search-index", sessions, follow, foreground_step=follow_now)
-    app.extensions.setdefault(FOLLOWERS, {})["search-index"] = follower
+    follower = Follower(
+        name,
+        sessions,
+        step,
+        interval,
+        foreground_step=foreground_step,
+        gates_start=gates_start,
+    )
+    app.extensions.setdefault(FOLLOWERS, {})[name] = follower
     app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())
+    return follower
 
 
 def get_index(app: Flask | None = None) -> SearchIndex:

@@ -3,16 +3,18 @@ admins change it (each change an Event); clerks pick a campaign on sanctions and
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from registry.database import get_session
 from registry.models import Authority, Campaign
 from registry.services import campaigns as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import save_form
+from registry.web.admin.common import catalogue_form, get_or_404
 from registry.web.admin.forms import CampaignForm
 from registry.web.admin.policy import actor, requires
 
@@ -54,26 +56,25 @@ def _form(campaign: Campaign | None) -> CampaignForm:
     return form
 
 
-def _save(campaign: Campaign | None):
+def _save(campaign: Campaign | None) -> ResponseReturnValue:
     _national()
     form = _form(campaign)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.validate_on_submit():
-            values = {name: getattr(form, name).data for name in FIELDS}
-            if campaign is None:
-                values["slug"] = form.slug.data or ""
-            status, saved = save_form(
-                form,
-                lambda db: service.save_campaign(
-                    db, actor(), campaign, expected_version=form.version_id.data, **values
-                ),
-            )
-            if status == 200 and saved is not None:
-                flash(_("已保存专项行动“%(name)s”。", name=saved.name), "success")
-                return redirect(url_for("admin.campaigns"))
-    return render_template("admin/campaign_form.html", form=form, campaign=campaign), status
+
+    def change(db: Session) -> Campaign:
+        values = {name: getattr(form, name).data for name in FIELDS}
+        if campaign is None:
+            values["slug"] = form.slug.data or ""
+        return service.save_campaign(
+            db, actor(), campaign, expected_version=form.version_id.data, **values
+        )
+
+    return catalogue_form(
+        "campaign",
+        form,
+        change,
+        done=lambda saved: _("已保存专项行动“%(name)s”。", name=saved.name),
+        entry=campaign,
+    )
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -85,7 +86,4 @@ def campaign_new():
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
 @requires("manage_catalogue")
 def campaign_edit(campaign_id: int):
-    campaign = get_session().get(Campaign, campaign_id)
-    if campaign is None:
-        abort(404)
-    return _save(campaign)
+    return _save(get_or_404(Campaign, campaign_id))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar, cast
 
+from flask import Response
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -16,6 +19,7 @@ from registry import rules
 from registry.database import get_session
 from registry.errors import ConflictError, ValidationError
 from registry.models import Event, Ground, Sanction
+from registry.services.evidence import EXTENSIONS
 from registry.web.admin.blueprint import bp
 from registry.web.admin.forms import MEASURE_LABELS, apply_errors
 from registry.web.messages import error_message
@@ -301,24 +305,74 @@ def form_page(
     form: Any,
     change: Callable[[Session], T],
     *,
-    done: str,
+    done: str | Callable[[T], str],
     saved_url: Callable[[T], str],
     template: str,
     rule_errors: bool = False,
     **context: Any,
 ) -> ResponseReturnValue:
     """A form page: a GET shows the form; a valid POST runs `change` through save_form and,
-    once committed, flashes `done` and redirects to `saved_url(result)`. Anything else shows
-    the form again with save_form's status (400 for a form that is not valid)."""
+    once committed, flashes `done` (or `done(result)`) and redirects to `saved_url(result)`.
+    Anything else shows the form again with save_form's status (400 for a form that is not
+    valid)."""
     from flask import flash, redirect, render_template, request
 
     status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
         status, result = save_form(form, change, rule_errors=rule_errors)
         if status == 200:
-            flash(done, "success")
-            return redirect(saved_url(cast(T, result)))
+            saved = cast(T, result)
+            flash(done(saved) if callable(done) else done, "success")
+            return redirect(saved_url(saved))
     return render_template(template, form=form, **context), status
+
+
+def catalogue_form(
+    noun: str,
+    form: Any,
+    change: Callable[[Session], T],
+    *,
+    done: Callable[[T], str],
+    entry: Any,
+) -> ResponseReturnValue:
+    """form_page for a new (`entry` None) or existing entry of a national catalogue:
+    template `admin/<noun>_form.html`; once saved, back to the catalogue `admin.<noun>s`."""
+    from flask import url_for
+
+    return form_page(
+        form,
+        change,
+        done=done,
+        saved_url=lambda _saved: url_for(f"admin.{noun}s"),
+        template=f"admin/{noun}_form.html",
+        **{noun: entry},
+    )
+
+
+def send_upload(stored: Any, path: Path) -> Response:
+    """A stored upload (evidence, a submission's attachment) as a download, named as it was
+    uploaded or else by its hash. Read whole (at most MAX_UPLOAD_BYTES): no file handle
+    outlives the request, whoever the client."""
+    from flask import send_file
+
+    name = stored.original_name or f"{stored.sha256[:12]}.{EXTENSIONS[stored.media_type]}"
+    return send_file(
+        io.BytesIO(path.read_bytes()),
+        mimetype=stored.media_type,
+        as_attachment=True,
+        download_name=name,
+        max_age=0,
+    )
+
+
+def get_or_404(model: type[T], record_id: int) -> T:
+    """A record of a national catalogue (no tenancy), or a 404."""
+    from flask import abort
+
+    record = get_session().get(model, record_id)
+    if record is None:
+        abort(404)
+    return record
 
 
 def form_messages(form: Any) -> list[str]:

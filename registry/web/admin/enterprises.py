@@ -18,7 +18,7 @@ from registry.web.admin.forms import (
     FormerNameForm,
     LicenceForm,
 )
-from registry.web.admin.pages import record_form
+from registry.web.admin.pages import edit_form, record_form
 from registry.web.admin.policy import actor, load, requires
 
 PER_PAGE = 50
@@ -117,15 +117,7 @@ def enterprise_edit(enterprise_id: int):
     form = _enterprise_form(obj=record if request.method == "GET" else None)
     if request.method == "GET":
         form.province_code.data = record.province_code or ""
-    return record_form(
-        "enterprise",
-        form,
-        lambda db: service.update_enterprise(
-            db, actor(), record, expected_version=form.version_id.data, **_values(form)
-        ),
-        done=_("已保存。"),
-        record=record,
-    )
+    return edit_form("enterprise", form, record, service.update_enterprise, _values)
 
 
 @bp.post("/enterprises/<int:enterprise_id>/licences")

@@ -4,16 +4,15 @@ The files a killed upload left behind are swept by `registry sweep` (services.ev
 
 from __future__ import annotations
 
-import io
 import logging
 
-from flask import abort, current_app, flash, redirect, send_file, url_for
+from flask import abort, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
 
 from registry.models import Evidence, Listing, Sanction
 from registry.services import evidence as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import save_action
+from registry.web.admin.common import save_action, send_upload
 from registry.web.admin.forms import EvidenceActionForm, EvidenceForm
 from registry.web.admin.policy import actor, load, requires
 from registry.web.messages import error_message
@@ -79,15 +78,7 @@ def evidence_upload_listing(listing_id: int):
 def evidence_download(evidence_id: int):
     record = load(Evidence, evidence_id)
     path = service.file_for(actor(), record, current_app.config["EVIDENCE_DIR"])
-    name = record.original_name or f"{record.sha256[:12]}.{service.EXTENSIONS[record.media_type]}"
-    # Read whole (≤ MAX_UPLOAD_BYTES): no file handle outlives the request, whoever the client.
-    return send_file(
-        io.BytesIO(path.read_bytes()),
-        mimetype=record.media_type,
-        as_attachment=True,
-        download_name=name,
-        max_age=0,
-    )
+    return send_upload(record, path)
 
 
 def _evidence_action(evidence_id: int, action: str):

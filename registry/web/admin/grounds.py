@@ -4,15 +4,17 @@ the ministry's admins change it."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from registry.database import get_session
 from registry.models import Ground
 from registry.services import reference
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import save_form
+from registry.web.admin.common import catalogue_form, get_or_404
 from registry.web.admin.forms import GroundForm
 from registry.web.admin.policy import actor, requires
 
@@ -31,33 +33,32 @@ def grounds():
     return render_template("admin/grounds.html", items=items)
 
 
-def _save(ground: Ground | None):
+def _save(ground: Ground | None) -> ResponseReturnValue:
     _national()
     form = GroundForm(obj=ground if request.method == "GET" else None)
     if ground is not None:  # code and list are fixed once a ground exists
         del form.code
         del form.list_code
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.validate_on_submit():
-            values = {name: getattr(form, name).data for name in FIELDS}
-            values["title"] = (values["title"] or "").strip()
-            values["legal_basis"] = values["legal_basis"] or ""
-            values["removal_note"] = values["removal_note"] or ""
-            values["active"] = bool(form.active.data)
-            if ground is None:
-                values.update(code=form.code.data or "", list_code=form.list_code.data)
-            status, saved = save_form(
-                form,
-                lambda db: reference.save_ground(
-                    db, actor(), ground, expected_version=form.version_id.data, **values
-                ),
-            )
-            if status == 200:
-                flash(_("已保存列入事由 %(code)s。", code=saved.code), "success")
-                return redirect(url_for("admin.grounds"))
-    return render_template("admin/ground_form.html", form=form, ground=ground), status
+
+    def change(db: Session) -> Ground:
+        values = {name: getattr(form, name).data for name in FIELDS}
+        values["title"] = (values["title"] or "").strip()
+        values["legal_basis"] = values["legal_basis"] or ""
+        values["removal_note"] = values["removal_note"] or ""
+        values["active"] = bool(form.active.data)
+        if ground is None:
+            values.update(code=form.code.data or "", list_code=form.list_code.data)
+        return reference.save_ground(
+            db, actor(), ground, expected_version=form.version_id.data, **values
+        )
+
+    return catalogue_form(
+        "ground",
+        form,
+        change,
+        done=lambda saved: _("已保存列入事由 %(code)s。", code=saved.code),
+        entry=ground,
+    )
 
 
 @bp.route("/grounds/new", methods=["GET", "POST"])
@@ -69,7 +70,4 @@ def ground_new():
 @bp.route("/grounds/<int:ground_id>/edit", methods=["GET", "POST"])
 @requires("manage_catalogue")
 def ground_edit(ground_id: int):
-    ground = get_session().get(Ground, ground_id)
-    if ground is None:
-        abort(404)
-    return _save(ground)
+    return _save(get_or_404(Ground, ground_id))

@@ -16,7 +16,7 @@ from registry.web.admin.blueprint import bp
 from registry.web.admin.campaigns import campaign_choices, chosen_campaign
 from registry.web.admin.common import register_transitions, workflow_verbs
 from registry.web.admin.forms import ListingForm
-from registry.web.admin.pages import record_form, record_page
+from registry.web.admin.pages import edit_form, record_form, record_page
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -89,15 +89,13 @@ def listing_edit(listing_id: int):
         form.ground.data = record.ground_id
         form.sanction.data = record.sanction_id or 0
         form.campaign_id.data = record.campaign_id or 0
-    return record_form(
+    return edit_form(
         "listing",
         form,
-        lambda db: service.update_listing(
-            db, actor(), record, expected_version=form.version_id.data, **_values(form)
-        ),
+        record,
+        service.update_listing,
+        _values,
         rule_errors=True,
-        done=_("已保存。"),
-        record=record,
         enterprise=record.enterprise,
     )
 

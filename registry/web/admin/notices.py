@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -21,7 +23,7 @@ from registry.web.admin.common import (
     transition_verbs,
 )
 from registry.web.admin.forms import NoticeForm
-from registry.web.admin.pages import record_form, record_page
+from registry.web.admin.pages import edit_form, record_form, record_page
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -51,6 +53,15 @@ def _notice_form(**kwargs) -> NoticeForm:
 def _chosen(form: NoticeForm) -> list[Listing]:
     db = get_session()
     return [db.get(Listing, listing_id) for listing_id in form.listings.data or []]
+
+
+def _edits(form: NoticeForm) -> dict[str, Any]:
+    """What an edit may change: the slug stays, and so does the kind."""
+    return {
+        "title": form.title.data,
+        "body_md": form.body_md.data or "",
+        "listings": _chosen(form),
+    }
 
 
 @bp.route("/notices/new", methods=["GET", "POST"])
@@ -88,22 +99,7 @@ def notice_edit(notice_id: int):
     form = _notice_form(obj=record if request.method == "GET" else None)
     if request.method == "GET":
         form.listings.data = [item.id for item in record.listings]
-    return record_form(
-        "notice",
-        form,
-        lambda db: service.update_notice(
-            db,
-            actor(),
-            record,
-            expected_version=form.version_id.data,
-            title=form.title.data,
-            body_md=form.body_md.data or "",
-            listings=_chosen(form),
-        ),
-        rule_errors=True,
-        done=_("已保存。"),
-        record=record,
-    )
+    return edit_form("notice", form, record, service.update_notice, _edits, rule_errors=True)
 
 
 register_transitions(

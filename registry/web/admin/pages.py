@@ -10,10 +10,12 @@ from typing import Any
 
 from flask import render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from registry.web.admin.common import form_page, history
 from registry.web.admin.forms import WorkflowForm
+from registry.web.admin.policy import actor
 
 
 def record_url(noun: str, record: Any) -> str:
@@ -52,5 +54,31 @@ def record_form(
         template=f"admin/{noun}_form.html",
         rule_errors=rule_errors,
         **{noun: record},
+        **context,
+    )
+
+
+def edit_form(
+    noun: str,
+    form: Any,
+    record: Any,
+    update: Callable[..., Any],
+    values: Callable[[Any], dict[str, Any]],
+    *,
+    rule_errors: bool = False,
+    **context: Any,
+) -> ResponseReturnValue:
+    """record_form for the edit form of `record`, saved by the service's
+    `update(session, actor, record, expected_version=..., **values(form))` with the version
+    the form was loaded at (409 when someone saved the record in between)."""
+    return record_form(
+        noun,
+        form,
+        lambda db: update(
+            db, actor(), record, expected_version=form.version_id.data, **values(form)
+        ),
+        done=_("已保存。"),
+        record=record,
+        rule_errors=rule_errors,
         **context,
     )

@@ -11,7 +11,7 @@ from registry.web.admin.blueprint import bp
 from registry.web.admin.campaigns import campaign_choices, chosen_campaign
 from registry.web.admin.common import register_transitions, transition_verbs
 from registry.web.admin.forms import SanctionForm
-from registry.web.admin.pages import record_form, record_page
+from registry.web.admin.pages import edit_form, record_form, record_page
 from registry.web.admin.policy import actor, load, requires
 
 
@@ -61,15 +61,8 @@ def sanction_edit(sanction_id: int):
     form = _sanction_form(obj=record if request.method == "GET" else None)
     if request.method == "GET":
         form.campaign_id.data = record.campaign_id or 0
-    return record_form(
-        "sanction",
-        form,
-        lambda db: service.update_sanction(
-            db, actor(), record, expected_version=form.version_id.data, **_values(form)
-        ),
-        done=_("已保存。"),
-        record=record,
-        enterprise=record.enterprise,
+    return edit_form(
+        "sanction", form, record, service.update_sanction, _values, enterprise=record.enterprise
     )
 
 
