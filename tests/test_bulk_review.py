@@ -126,6 +126,42 @@ def test_bulk_return_needs_a_reason_and_returns_each_with_it(make, session):
     assert {(item.state, item.returned_reason) for item in chosen} == {("draft", "列入事由有误")}
 
 
+def test_bulk_return_records_what_a_single_return_records(make, session):
+    """The same Event fields and reason, no publication-log entry, the version counted
+    once and the rows as the objects say."""
+    from registry.services import listings
+
+    clerk, reviewer = make.actor("clerk", A), make.actor("reviewer", A)
+    single = make.listing(clerk)
+    listings.submit_listing(session, clerk, single)
+    listings.return_listing(session, reviewer, single, " 材料不全 ")
+    chosen = _batch_listings(session, make.import_batch(clerk, count=3))
+    session.flush()
+    versions = {item.id: item.version_id for item in chosen}
+    log_before = _count(session, LogEntry)
+    bulk_review.bulk_review(session, reviewer, chosen, "return", reason=" 材料不全 ")
+
+    def returned(item):
+        return session.scalars(
+            select(Event).where(
+                Event.entity_type == "listing",
+                Event.entity_id == item.id,
+                Event.action == "return",
+            )
+        ).one()
+
+    one = returned(single)
+    for item in chosen:
+        event = returned(item)
+        assert set(event.after) == set(one.after) and event.reason == one.reason == "材料不全"
+        assert event.before["state"] == "submitted" and event.after["state"] == "draft"
+        assert event.after["version_id"] == versions[item.id] + 1
+    assert _count(session, LogEntry) == log_before
+    session.expire_all()
+    assert {(item.state, item.returned_reason) for item in chosen} == {("draft", "材料不全")}
+    assert [item.version_id for item in chosen] == [versions[item.id] + 1 for item in chosen]
+
+
 def _client(app, user):
     client = app.test_client()
     assert login(client, user).status_code == 302
