@@ -232,16 +232,24 @@ def check_publish(actor: Actor, listing: Listing, at: datetime) -> bool:
     return False
 
 
-def mark_published(actor: Actor, listing: Listing, at: datetime) -> None:
-    """Stamp a checked publication on the object: listed today, expiry fixed from the
-    ground's term now in force."""
+def publication_values(actor: Actor, listing: Listing, at: datetime) -> dict[str, Any]:
+    """The columns a checked publication at `at` sets: listed today, expiry fixed from the
+    ground's term now in force, who published it and when."""
     on = rules.today(at)
-    listing.listed_on = on
-    listing.expires_on = rules.compute_expiry(
-        on, listing.ground.term_kind, listing.ground.term_months, listing.source_expires_on
-    )
-    listing.published_by_id = actor.user_id
-    listing.published_at = at
+    return {
+        "listed_on": on,
+        "expires_on": rules.compute_expiry(
+            on, listing.ground.term_kind, listing.ground.term_months, listing.source_expires_on
+        ),
+        "published_by_id": actor.user_id,
+        "published_at": at,
+    }
+
+
+def mark_published(actor: Actor, listing: Listing, at: datetime) -> None:
+    """Stamp a checked publication on the object (publication_values)."""
+    for key, value in publication_values(actor, listing, at).items():
+        setattr(listing, key, value)
 
 
 def remove_listing(

@@ -9,7 +9,7 @@ from flask import render_template, request
 
 from registry.database import get_session
 from registry.models import ImportBatch, User
-from registry.services import registers
+from registry.services import bulk_review, registers
 from registry.web.admin.blueprint import bp
 from registry.web.admin.bulk import BulkForm
 from registry.web.admin.policy import actor, load, requires
@@ -43,6 +43,7 @@ def import_batch(batch_id: int) -> Any:
         first=first,
         waiting=waiting,
         form=BulkForm(formdata=None, expected=waiting),
+        bulk_seconds=bulk_review.expected_seconds,
         may_review=who.user_id != batch.created_by_id,
         show_all=request.args.get("problems") == "all",
     )

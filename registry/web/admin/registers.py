@@ -17,7 +17,7 @@ from sqlalchemy import select
 from registry.database import get_session
 from registry.exports import neutralise
 from registry.models import LISTS, NOTICE_KINDS, Authority, Ground, User
-from registry.services import registers
+from registry.services import bulk_review, registers
 from registry.services.petitions import PETITION_KINDS
 from registry.web.admin.blueprint import bp
 from registry.web.admin.common import LIST_LABELS, STATE_LABELS
@@ -146,6 +146,7 @@ def _register(kind: str) -> Any:
         state_url=lambda s: url_for(request.endpoint or "", **_args_with(state=s, page=None)),
         csv_url=url_for(f"admin.{kind}s_csv", **_args_with(page=None)),
         bulk_args=_args_with(page=None, state=None),
+        bulk_seconds=bulk_review.expected_seconds,
         **_options(kind),
     )
 
