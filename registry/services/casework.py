@@ -5,7 +5,8 @@ acceptance time limit, assign it, keep notes and decide it within its decision t
 A decision that removes or annuls a listing is proposed by one person and confirmed by a
 reviewer who is not that person (four eyes); the confirmation removes or annuls the
 listing through services.listings, so the removal reaches the pages, search, feeds and
-the publication log like any other. A decision without effect on a list (a refused or
+the publication log like any other, and drafts the removal notice (移出公告), which another
+reviewer publishes. A decision without effect on a list (a refused or
 rejected case, a tip-off dealt with) is taken by a reviewer in one step. The submitter is
 told by mail when an address was given. Personal data of cases closed longer than the
 retention period is deleted by `purge_closed` (registry sweep), with an Event.
@@ -24,7 +25,7 @@ from registry.errors import ValidationError
 from registry.messages import _
 from registry.models import OUTCOMES, Submission, SubmissionNote, User
 from registry.rules import SUBMISSION_TRANSITIONS, Actor, RuleViolation, check_four_eyes, next_state
-from registry.services import listings
+from registry.services import listings, notice_drafts
 from registry.services.history import check_change, record_event, recorded, snapshot
 from registry.services.submissions import KIND_TITLES, send_bilingual
 
@@ -188,7 +189,8 @@ def confirm(
     expected_version: int | None = None,
 ) -> Submission:
     """A reviewer other than the proposer confirms: the listing is removed or annulled
-    (its own Event and publication-log entry), then the case is decided."""
+    (its own Event and publication-log entry), its removal notice is drafted and submitted
+    for another reviewer to publish (four eyes, as every notice), then the case is decided."""
     new_state = _step(actor, submission, "confirm", "decide_submission", expected_version)
     check_four_eyes(actor, submission.proposed_by_id)
     listing = submission.listing
@@ -205,6 +207,7 @@ def confirm(
         )
     elif submission.effect == "annul":
         listings.annul_listing(session, actor, listing, submission.decision_reason)
+    notice_drafts.listing_removal_notice(session, actor, listing, f"removal-listing-{listing.id}")
     return _close(session, actor, submission, new_state, "confirm")
 
 
