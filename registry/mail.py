@@ -56,6 +56,7 @@ class SmtpSettings:
     password: str = ""
     sender: str = ""
     timeout: float = 10.0
+    ca_file: str = ""  # empty: the system's trusted CAs
 
     @classmethod
     def from_settings(cls, settings: Any) -> SmtpSettings:
@@ -68,6 +69,7 @@ class SmtpSettings:
             password=settings.MAIL_PASSWORD,
             sender=settings.MAIL_FROM,
             timeout=float(settings.MAIL_TIMEOUT),
+            ca_file=settings.MAIL_CA_FILE,
         )
 
 
@@ -145,7 +147,7 @@ def message_for(mail: OutboxMail, sender: str) -> EmailMessage:
 
 def send(settings: SmtpSettings, message: EmailMessage) -> None:
     """One message over SMTP with the configured TLS and credentials; raises on failure."""
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=settings.ca_file or None)
     client: smtplib.SMTP
     if settings.tls == "ssl":
         client = smtplib.SMTP_SSL(
