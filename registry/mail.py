@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.db import utcnow
@@ -96,6 +96,32 @@ def forget(session: Session, ref: str) -> int:
         delete(OutboxMail).where(OutboxMail.ref == ref).execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """How many mails wait to be sent (`pending`) and how many were given up (`failed`)."""
+    rows = session.execute(
+        select(OutboxMail.state, func.count())
+        .where(OutboxMail.state.in_(("pending", "failed")))
+        .group_by(OutboxMail.state)
+    ).all()
+    return {"pending": 0, "failed": 0} | {state: int(n) for state, n in rows}
+
+
+def mails_about(session: Session, refs: list[str]) -> list[OutboxMail]:
+    """The mails about these records, oldest first."""
+    if not refs:
+        return []
+    query = select(OutboxMail).where(OutboxMail.ref.in_(refs)).order_by(OutboxMail.id)
+    return list(session.scalars(query))
+
+
+def failed_refs(session: Session, prefix: str) -> list[str]:
+    """The refs starting with `prefix` that have a mail given up on."""
+    query = select(OutboxMail.ref).where(
+        OutboxMail.state == "failed", OutboxMail.ref.startswith(prefix, autoescape=True)
+    )
+    return sorted(set(session.scalars(query)))
 
 
 def backoff(attempts: int) -> timedelta:

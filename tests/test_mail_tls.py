@@ -189,3 +189,17 @@ def test_starttls_server_refuses_a_client_that_does_not_encrypt(session, pki):
     finally:
         controller.stop()
     assert mailbox.messages == [] and mailbox.logins == []
+
+
+def test_mail_is_given_up_after_every_retry_and_counted(session, pki):
+    queued, port = _queued(session), free_port()  # nothing listens there
+    now = datetime.now(UTC)
+    for attempt in range(1, mail.MAX_ATTEMPTS + 1):
+        assert mail.outbox_counts(session) == {"pending": 1, "failed": 0}
+        mail.deliver_due(session, _settings(port, "starttls", pki), now=now)
+        session.refresh(queued)
+        assert queued.attempts == attempt
+        now = queued.next_attempt_at
+    assert queued.state == "failed" and "ConnectionRefusedError" in queued.last_error
+    assert mail.outbox_counts(session) == {"pending": 0, "failed": 1}
+    assert mail.failed_refs(session, "t:") == ["t:1"] and mail.failed_refs(session, "t_") == []

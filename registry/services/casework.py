@@ -27,7 +27,7 @@ from registry.models import OUTCOMES, Submission, SubmissionNote, User
 from registry.rules import SUBMISSION_TRANSITIONS, Actor, RuleViolation, check_four_eyes, next_state
 from registry.services import listings, notice_drafts
 from registry.services.history import check_change, record_event, recorded, snapshot
-from registry.services.submissions import KIND_TITLES, send_bilingual
+from registry.services.submissions import KIND_TITLES, MAIL_REF, send_bilingual
 
 MAX_REASON = 5000
 
@@ -286,7 +286,7 @@ def purge_closed(session: Session, actor: Actor, days: int, now: datetime | None
             submission.notes.clear()
             submission.address_key = ""
             submission.purged_at = utcnow()
-        mail.forget(session, f"submission:{submission.id}")
+        mail.forget(session, f"{MAIL_REF}{submission.id}")
     return len(due)
 
 

@@ -17,10 +17,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import rules
+from registry import mail, rules
 from registry.database import get_session
 from registry.models import Submission, SubmissionFile, User
 from registry.services import casework, evidence
+from registry.services.submissions import MAIL_REF
 from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, save_action
 from registry.web.admin.forms import SubmissionActionForm
@@ -34,14 +35,20 @@ SUBMISSION_STATE_LABELS = {
     "proposed": _l("待复核"),
     "decided": _l("已办结"),
 }
+MAIL_STATE_LABELS = {"pending": _l("待发送"), "sent": _l("已发送"), "failed": _l("发送失败")}
 OPEN_STATES = ("received", "accepted", "proposed")
 PAGE_SIZE = 100
 
 
-def _queue_query(who: rules.Actor, state: str, kind: str) -> Any:
-    query = select(Submission).order_by(Submission.received_at)
+def _of_authority(query: Any, who: rules.Actor) -> Any:
+    """The user's authority's cases (the ministry: every authority's, with ?all=1)."""
     if not who.is_ministry or request.args.get("all") != "1":
         query = query.where(Submission.authority_id == who.authority_id)
+    return query
+
+
+def _queue_query(who: rules.Actor, state: str, kind: str) -> Any:
+    query = _of_authority(select(Submission).order_by(Submission.received_at), who)
     if state == "open":
         query = query.where(Submission.state.in_(OPEN_STATES))
     elif state in SUBMISSION_STATE_LABELS:
@@ -51,15 +58,27 @@ def _queue_query(who: rules.Actor, state: str, kind: str) -> Any:
     return query.limit(PAGE_SIZE)
 
 
+def _mail_failed(who: rules.Actor) -> list[Submission]:
+    """The cases whose acknowledgement or decision mail was given up after every retry:
+    the submitter has to be reached another way."""
+    ids = [int(ref.partition(":")[2]) for ref in mail.failed_refs(get_session(), MAIL_REF)]
+    if not ids:
+        return []
+    query = select(Submission).where(Submission.id.in_(ids)).order_by(Submission.id)
+    return list(get_session().scalars(_of_authority(query, who)))
+
+
 @bp.get("/submissions")
 @requires("read")
 def submissions():
     state = request.args.get("state", "open")
     kind = request.args.get("kind", "")
-    items = get_session().scalars(_queue_query(actor(), state, kind)).all()
+    who = actor()
+    items = get_session().scalars(_queue_query(who, state, kind)).all()
     return render_template(
         "admin/submissions.html",
         items=items,
+        mail_failed=_mail_failed(who),
         state=state,
         kind=kind,
         today=rules.today(),
@@ -91,6 +110,8 @@ def submission(submission_id: int):
         staff=list(staff),
         events=history("submission", [record.id]),
         overdue=casework.overdue(record, rules.today()),
+        mails=mail.mails_about(get_session(), [f"{MAIL_REF}{record.id}"]),
+        MAIL_STATE_LABELS=MAIL_STATE_LABELS,
         KIND_LABELS=KIND_LABELS,
         SUBMISSION_STATE_LABELS=SUBMISSION_STATE_LABELS,
     )
