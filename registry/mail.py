@@ -18,7 +18,7 @@ import logging
 import re
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -60,17 +60,16 @@ class SmtpSettings:
 
     @classmethod
     def from_settings(cls, settings: Any) -> SmtpSettings:
-        """From the app's Settings (MAIL_HOST, MAIL_PORT, MAIL_TLS, MAIL_USERNAME, ...)."""
-        return cls(
-            host=settings.MAIL_HOST,
-            port=settings.MAIL_PORT,
-            tls=settings.MAIL_TLS,
-            username=settings.MAIL_USERNAME,
-            password=settings.MAIL_PASSWORD,
-            sender=settings.MAIL_FROM,
-            timeout=float(settings.MAIL_TIMEOUT),
-            ca_file=settings.MAIL_CA_FILE,
-        )
+        """From the app's Settings: each field from MAIL_<FIELD> (MAIL_HOST, MAIL_PORT,
+        MAIL_TLS, MAIL_USERNAME, MAIL_PASSWORD, MAIL_TIMEOUT, MAIL_CA_FILE), the sender
+        from MAIL_FROM."""
+        named = {
+            f.name: getattr(settings, f"MAIL_{f.name.upper()}")
+            for f in fields(cls)
+            if f.name != "sender"
+        }
+        named |= {"sender": settings.MAIL_FROM, "timeout": float(named["timeout"])}
+        return cls(**named)
 
 
 def enqueue(session: Session, recipient: str, subject: str, body: str, ref: str = "") -> OutboxMail:

@@ -149,65 +149,48 @@ def _staff(form: SubmissionActionForm, record: Submission) -> User | None:
     return user
 
 
+def _loaded(f: SubmissionActionForm) -> casework.AsLoaded:
+    return {"expected_version": f.version_id.data}
+
+
+def _decision(f: SubmissionActionForm) -> casework.Decision:
+    outcome, reason = f.outcome.data or "", f.reason.data or ""
+    return casework.Decision(outcome=outcome, reason=reason, expected_version=f.version_id.data)
+
+
 Verb = Callable[[Session, rules.Actor, Submission, SubmissionActionForm], Any]
+HANDLE, DECIDE = "handle_submission", "decide_submission"
 VERBS: dict[str, tuple[str, Verb]] = {
-    "accept": (
-        "handle_submission",
-        lambda db, who, s, f: casework.accept(db, who, s, expected_version=f.version_id.data),
-    ),
+    "accept": (HANDLE, lambda db, who, s, f: casework.accept(db, who, s, **_loaded(f))),
     "refuse": (
-        "handle_submission",
-        lambda db, who, s, f: casework.refuse(
-            db, who, s, f.reason.data or "", expected_version=f.version_id.data
-        ),
+        HANDLE,
+        lambda db, who, s, f: casework.refuse(db, who, s, f.reason.data or "", **_loaded(f)),
     ),
     "assign": (
-        "handle_submission",
-        lambda db, who, s, f: casework.assign(
-            db, who, s, _staff(f, s), expected_version=f.version_id.data
-        ),
+        HANDLE,
+        lambda db, who, s, f: casework.assign(db, who, s, _staff(f, s), **_loaded(f)),
     ),
-    "note": (
-        "handle_submission",
-        lambda db, who, s, f: casework.add_note(db, who, s, f.body.data or ""),
-    ),
+    "note": (HANDLE, lambda db, who, s, f: casework.add_note(db, who, s, f.body.data or "")),
     "propose": (
-        "handle_submission",
+        HANDLE,
         lambda db, who, s, f: casework.propose(
-            db,
-            who,
-            s,
-            outcome=f.outcome.data or "",
-            effect=f.effect.data or "",
-            reason=f.reason.data or "",
-            expected_version=f.version_id.data,
+            db, who, s, effect=f.effect.data or "", **_decision(f)
         ),
     ),
     "return_proposal": (
-        "decide_submission",
+        DECIDE,
         lambda db, who, s, f: casework.return_proposal(
-            db, who, s, f.reason.data or "", expected_version=f.version_id.data
+            db, who, s, f.reason.data or "", **_loaded(f)
         ),
     ),
-    "confirm": (
-        "decide_submission",
-        lambda db, who, s, f: casework.confirm(db, who, s, expected_version=f.version_id.data),
-    ),
-    "decide": (
-        "decide_submission",
-        lambda db, who, s, f: casework.decide(
-            db,
-            who,
-            s,
-            outcome=f.outcome.data or "",
-            reason=f.reason.data or "",
-            expected_version=f.version_id.data,
-        ),
-    ),
+    "confirm": (DECIDE, lambda db, who, s, f: casework.confirm(db, who, s, **_loaded(f))),
+    "decide": (DECIDE, lambda db, who, s, f: casework.decide(db, who, s, **_decision(f))),
 }
 
 
 def _register(action: str, permission: str, verb: Verb) -> None:
+    @bp.post(f"/submissions/<int:submission_id>/{action}", endpoint=f"submission_{action}")
+    @requires(permission)
     def view(submission_id: int) -> Any:
         record = load(Submission, submission_id, permission)
         form = SubmissionActionForm()
@@ -216,14 +199,6 @@ def _register(action: str, permission: str, verb: Verb) -> None:
         save_action(form, lambda db: verb(db, actor(), record, form), rule_errors=False)
         flash(_("已保存。"), "success")
         return redirect(url_for("admin.submission", submission_id=record.id))
-
-    view.__name__ = f"submission_{action}"
-    bp.add_url_rule(
-        f"/submissions/<int:submission_id>/{action}",
-        endpoint=f"submission_{action}",
-        view_func=requires(permission)(view),
-        methods=["POST"],
-    )
 
 
 for _action, (_permission, _verb) in VERBS.items():
