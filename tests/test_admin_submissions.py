@@ -13,6 +13,7 @@ from tests.factories import login
 
 pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 SCRIPT = "<script>alert(1)</script>"
+PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\n%%EOF\n"
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def submission(app, make):
             capacity="firm",
             email="secret-person@example.com",
             statement=f"理由{SCRIPT}",
+            files=[("证明.pdf", PDF)],
         ),
         authority=listing.authority,
         listing=listing,
@@ -112,3 +114,13 @@ def test_mail_given_up_shows_in_healthz_the_queue_and_the_case(app, make, submis
     assert "发送失败" in body and "SMTPDataError: &lt;script&gt;" in body and SCRIPT not in body
     ministry = page_as(app, make, "reviewer", "MIIT", f"/admin/submissions/{submission.id}")
     assert "SMTPDataError" not in ministry.get_data(as_text=True)
+
+
+def test_attachment_downloads_for_the_handling_authority_only(app, make, submission):
+    url = f"/admin/submission-files/{submission.files[0].id}"
+    download = page_as(app, make, "clerk", "440000", url)
+    assert download.status_code == 200 and download.data == PDF
+    assert download.mimetype == "application/pdf"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert "%E8%AF%81%E6%98%8E.pdf" in download.headers["Content-Disposition"]  # 证明.pdf
+    assert page_as(app, make, "reviewer", "MIIT", url).status_code == 404

@@ -7,11 +7,10 @@ refuse, assign, keep notes and propose; reviewers decide and confirm (services.c
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -26,6 +25,7 @@ from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, save_action
 from registry.web.admin.forms import SubmissionActionForm
 from registry.web.admin.policy import actor, deny, load, requires
+from registry.web.attachments import stored_download
 
 KIND_LABELS = {"objection": _l("异议"), "repair": _l("信用修复"), "tip": _l("举报线索")}
 SUBMISSION_STATE_LABELS = {
@@ -125,19 +125,10 @@ def submission_file(file_id: int):
     if stored is None or not casework.may_see_personal_data(actor(), stored.submission):
         deny(404, f"submission file {file_id} not readable")
         abort(404)  # deny() aborts; this tells the type checker
-    from flask import current_app
-
     path = evidence.storage_path(current_app.config["EVIDENCE_DIR"], stored.sha256)
     if not path.is_file():
         abort(404)
-    name = stored.original_name or f"{stored.sha256[:12]}.{evidence.EXTENSIONS[stored.media_type]}"
-    return send_file(
-        io.BytesIO(path.read_bytes()),
-        mimetype=stored.media_type,
-        as_attachment=True,
-        download_name=name,
-        max_age=0,
-    )
+    return stored_download(path, stored.media_type, stored.sha256, stored.original_name)
 
 
 def _staff(form: SubmissionActionForm, record: Submission) -> User | None:
