@@ -66,9 +66,11 @@ class Proposal(Decision):
     effect: str
 
 
-def _step(
-    actor: Actor, submission: Submission, action: str, permission: str, loaded: AsLoaded
-) -> str:
+DECIDING = ("return_proposal", "confirm", "decide")  # a reviewer's steps; the rest a handler's
+
+
+def _step(actor: Actor, submission: Submission, action: str, loaded: AsLoaded) -> str:
+    permission = "decide_submission" if action in DECIDING else "handle_submission"
     check_change(actor, submission, permission, loaded.get("expected_version"))
     return next_state(submission.state, action, SUBMISSION_TRANSITIONS)
 
@@ -81,11 +83,10 @@ def _stepping(
     action: str,
     loaded: AsLoaded,
     reason: str | None = None,
-    permission: str = "handle_submission",
 ) -> Iterator[str]:
     """Check the step (and its reason, when it takes one), then make the block's change in
     the new state as one recorded Event; the block gets the checked reason."""
-    new_state = _step(actor, submission, action, permission, loaded)
+    new_state = _step(actor, submission, action, loaded)
     checked = "" if reason is None else _reason(reason)
     with recorded(session, actor, submission, action, reason=checked):
         submission.state = new_state
@@ -174,15 +175,10 @@ def _check_decision(submission: Submission, outcome: str, effect: str) -> None:
 
 
 def _decision(
-    actor: Actor,
-    submission: Submission,
-    action: str,
-    permission: str,
-    decision: Decision,
-    effect: str,
+    actor: Actor, submission: Submission, action: str, decision: Decision, effect: str
 ) -> tuple[str, str]:
     """The state a decision step leads to and its checked reason."""
-    new_state = _step(actor, submission, action, permission, decision)
+    new_state = _step(actor, submission, action, decision)
     reason = _reason(decision["reason"])
     _check_decision(submission, decision["outcome"], effect)
     return new_state, reason
@@ -193,9 +189,7 @@ def propose(
 ) -> Submission:
     """A handler proposes a decision that changes a listing; a second person confirms."""
     outcome, effect = proposal["outcome"], proposal["effect"]
-    new_state, reason = _decision(
-        actor, submission, "propose", "handle_submission", proposal, effect
-    )
+    new_state, reason = _decision(actor, submission, "propose", proposal, effect)
     if effect == "none":
         raise ValidationError({"effect": _("不涉及名单记录的决定由审核员直接作出")})
     with recorded(session, actor, submission, "propose", reason=reason):
@@ -211,9 +205,7 @@ def return_proposal(
     session: Session, actor: Actor, submission: Submission, reason: str, **loaded: Unpack[AsLoaded]
 ) -> Submission:
     """The second person does not confirm: back to the handler, with a reason."""
-    with _stepping(
-        session, actor, submission, "return_proposal", loaded, reason, "decide_submission"
-    ):
+    with _stepping(session, actor, submission, "return_proposal", loaded, reason):
         submission.outcome, submission.effect = "", "none"
         submission.proposed_by_id = None
         submission.proposed_at = None
@@ -226,7 +218,7 @@ def confirm(
     """A reviewer other than the proposer confirms: the listing is removed or annulled
     (its own Event and publication-log entry), its removal notice is drafted and submitted
     for another reviewer to publish (four eyes, as every notice), then the case is decided."""
-    new_state = _step(actor, submission, "confirm", "decide_submission", loaded)
+    new_state = _step(actor, submission, "confirm", loaded)
     check_four_eyes(actor, submission.proposed_by_id)
     listing = submission.listing
     if listing is None:  # a proposal always concerns a listing (`_check_decision`)
@@ -250,9 +242,7 @@ def decide(
     session: Session, actor: Actor, submission: Submission, **decision: Unpack[Decision]
 ) -> Submission:
     """A reviewer decides a case that changes no listing, in one step."""
-    new_state, reason = _decision(
-        actor, submission, "decide", "decide_submission", decision, "none"
-    )
+    new_state, reason = _decision(actor, submission, "decide", decision, "none")
     submission.outcome, submission.effect = decision["outcome"], "none"
     submission.decision_reason = reason
     return _close(session, actor, submission, new_state, "decide")
