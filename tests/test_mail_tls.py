@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 from registry import mail
 from registry.models import OutboxMail
@@ -26,16 +27,18 @@ from tests.test_submission_mail import Mailbox, free_port
 USER, PASSWORD = "registry", "s3cret-Pa55"
 
 
-@pytest.fixture(autouse=True)
-def empty_outbox(session):
-    """The sender commits as it goes; on SQLite that outlives the test's transaction, so the
-    outbox is emptied before and after, for this test and the next."""
-    session.execute(delete(OutboxMail))
-    session.commit()
-    yield
-    session.rollback()
-    session.execute(delete(OutboxMail))
-    session.commit()
+@pytest.fixture
+def session(engine):
+    """A session of its own that really commits, as the sender does (the shared test
+    transaction cannot hold the sender's commits on SQLite); the outbox is emptied before
+    and after."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.execute(delete(OutboxMail))
+        session.commit()
+        yield session
+        session.rollback()
+        session.execute(delete(OutboxMail))
+        session.commit()
 
 
 def _certificate(subject, issuer, public_key, signing_key, ca: bool) -> x509.Certificate:
