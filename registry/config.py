@@ -68,6 +68,8 @@ class Settings:
     SUBMISSION_RETENTION_DAYS: int = 365
     # Outgoing mail (registry/mail.py): no MAIL_HOST, no mail is sent (it waits in the
     # outbox). MAIL_TLS: "none", "starttls" or "ssl" (implicit TLS, usually port 465).
+    # MAIL_CA_FILE: a PEM file of the CA that signed the mail server's certificate, for a
+    # relay with a private CA; empty, the system's trusted CAs.
     MAIL_HOST: str = ""
     MAIL_PORT: int = 25
     MAIL_TLS: str = "none"
@@ -75,6 +77,7 @@ class Settings:
     MAIL_PASSWORD: str = ""
     MAIL_FROM: str = ""
     MAIL_TIMEOUT: int = 10
+    MAIL_CA_FILE: str = ""
     TESTING: bool = False
 
 
@@ -180,6 +183,8 @@ def check(settings: Settings) -> None:
         raise ConfigError(f"LOG_SIGNING_KEY is not an Ed25519 private key: {exc}") from None
     if settings.MAIL_TLS not in ("none", "starttls", "ssl"):
         raise ConfigError(f"MAIL_TLS must be none, starttls or ssl, not {settings.MAIL_TLS!r}")
+    if settings.MAIL_CA_FILE and not Path(settings.MAIL_CA_FILE).is_file():
+        raise ConfigError(f"MAIL_CA_FILE {settings.MAIL_CA_FILE!r} is not a file")
     if settings.MAIL_HOST and not settings.MAIL_FROM:
         raise ConfigError("MAIL_FROM is not set: the sender address of the mail MAIL_HOST sends")
     if not settings.DATABASE_URL.startswith(("sqlite", "postgresql")):

@@ -18,13 +18,13 @@ import logging
 import re
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.db import utcnow
@@ -56,19 +56,20 @@ class SmtpSettings:
     password: str = ""
     sender: str = ""
     timeout: float = 10.0
+    ca_file: str = ""  # empty: the system's trusted CAs
 
     @classmethod
     def from_settings(cls, settings: Any) -> SmtpSettings:
-        """From the app's Settings (MAIL_HOST, MAIL_PORT, MAIL_TLS, MAIL_USERNAME, ...)."""
-        return cls(
-            host=settings.MAIL_HOST,
-            port=settings.MAIL_PORT,
-            tls=settings.MAIL_TLS,
-            username=settings.MAIL_USERNAME,
-            password=settings.MAIL_PASSWORD,
-            sender=settings.MAIL_FROM,
-            timeout=float(settings.MAIL_TIMEOUT),
-        )
+        """From the app's Settings: each field from MAIL_<FIELD> (MAIL_HOST, MAIL_PORT,
+        MAIL_TLS, MAIL_USERNAME, MAIL_PASSWORD, MAIL_TIMEOUT, MAIL_CA_FILE), the sender
+        from MAIL_FROM."""
+        named = {
+            f.name: getattr(settings, f"MAIL_{f.name.upper()}")
+            for f in fields(cls)
+            if f.name != "sender"
+        }
+        named |= {"sender": settings.MAIL_FROM, "timeout": float(named["timeout"])}
+        return cls(**named)
 
 
 def enqueue(session: Session, recipient: str, subject: str, body: str, ref: str = "") -> OutboxMail:
@@ -94,6 +95,32 @@ def forget(session: Session, ref: str) -> int:
         delete(OutboxMail).where(OutboxMail.ref == ref).execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """How many mails wait to be sent (`pending`) and how many were given up (`failed`)."""
+    rows = session.execute(
+        select(OutboxMail.state, func.count())
+        .where(OutboxMail.state.in_(("pending", "failed")))
+        .group_by(OutboxMail.state)
+    ).all()
+    return {"pending": 0, "failed": 0} | {state: int(n) for state, n in rows}
+
+
+def mails_about(session: Session, refs: list[str]) -> list[OutboxMail]:
+    """The mails about these records, oldest first."""
+    if not refs:
+        return []
+    query = select(OutboxMail).where(OutboxMail.ref.in_(refs)).order_by(OutboxMail.id)
+    return list(session.scalars(query))
+
+
+def failed_refs(session: Session, prefix: str) -> list[str]:
+    """The refs starting with `prefix` that have a mail given up on."""
+    query = select(OutboxMail.ref).where(
+        OutboxMail.state == "failed", OutboxMail.ref.startswith(prefix, autoescape=True)
+    )
+    return sorted(set(session.scalars(query)))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -145,7 +172,7 @@ def message_for(mail: OutboxMail, sender: str) -> EmailMessage:
 
 def send(settings: SmtpSettings, message: EmailMessage) -> None:
     """One message over SMTP with the configured TLS and credentials; raises on failure."""
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=settings.ca_file or None)
     client: smtplib.SMTP
     if settings.tls == "ssl":
         client = smtplib.SMTP_SSL(

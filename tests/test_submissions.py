@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from registry import rules
 from registry.db import utcnow
 from registry.errors import ValidationError
-from registry.models import Event, LogEntry, OutboxMail, Submission, SubmissionFile
+from registry.models import Event, LogEntry, Notice, OutboxMail, Submission, SubmissionFile
 from registry.rules import RuleViolation
-from registry.services import casework, evidence
+from registry.services import casework, evidence, notices
 from registry.services.submissions import (
     Intake,
     IntakeLimits,
@@ -286,3 +286,26 @@ def test_retention_deletes_personal_data_of_closed_cases_with_an_event(
         )
     ).all()
     assert actions[-1] == "purge"
+
+
+def test_confirmed_removal_drafts_a_removal_notice_another_reviewer_publishes(
+    session, listing, limits, people, client
+):
+    submission, _code = file_objection(session, listing, limits)
+    casework.accept(session, people["clerk"], submission)
+    casework.propose(
+        session, people["clerk"], submission, outcome="upheld", effect="remove", reason="已整改"
+    )
+    casework.confirm(session, people["reviewer"], submission)
+    notice = session.scalar(select(Notice).where(Notice.listings.contains(listing)))
+    assert notice is not None and notice.kind == "removal" and notice.state == "submitted"
+    assert notice.authority_id == listing.authority_id
+    assert listing.enterprise.name in notice.title and listing.enterprise.uscc in notice.body_md
+    assert "已整改" not in notice.body_md  # the decision's reason is the submitter's case
+    assert notice.slug not in client.get("/feeds/notices.atom").get_data(as_text=True)
+    with pytest.raises(RuleViolation) as refused:
+        notices.transition_notice(session, people["reviewer"], notice, "publish")
+    assert refused.value.code == "four_eyes"
+    notices.transition_notice(session, people["reviewer2"], notice, "publish")
+    session.flush()
+    assert notice.slug in client.get("/feeds/notices.atom").get_data(as_text=True)

@@ -5,7 +5,8 @@ acceptance time limit, assign it, keep notes and decide it within its decision t
 A decision that removes or annuls a listing is proposed by one person and confirmed by a
 reviewer who is not that person (four eyes); the confirmation removes or annuls the
 listing through services.listings, so the removal reaches the pages, search, feeds and
-the publication log like any other. A decision without effect on a list (a refused or
+the publication log like any other, and drafts the removal notice (移出公告), which another
+reviewer publishes. A decision without effect on a list (a refused or
 rejected case, a tip-off dealt with) is taken by a reviewer in one step. The submitter is
 told by mail when an address was given. Personal data of cases closed longer than the
 retention period is deleted by `purge_closed` (registry sweep), with an Event.
@@ -13,7 +14,10 @@ retention period is deleted by `purge_closed` (registry sweep), with an Event.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from typing import TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,10 +27,16 @@ from registry.db import utcnow
 from registry.errors import ValidationError
 from registry.messages import _
 from registry.models import OUTCOMES, Submission, SubmissionNote, User
-from registry.rules import SUBMISSION_TRANSITIONS, Actor, RuleViolation, check_four_eyes, next_state
-from registry.services import listings
+from registry.rules import (
+    SUBMISSION_TRANSITIONS,
+    Actor,
+    RuleViolation,
+    check_four_eyes,
+    next_state,
+)
+from registry.services import listings, notice_drafts
 from registry.services.history import check_change, record_event, recorded, snapshot
-from registry.services.submissions import KIND_TITLES, send_bilingual
+from registry.services.submissions import KIND_TITLES, MAIL_REF, send_bilingual
 
 MAX_REASON = 5000
 
@@ -37,11 +47,50 @@ def may_see_personal_data(actor: Actor, submission: Submission) -> bool:
     return actor.authority_id == submission.authority_id and actor.role in ("clerk", "reviewer")
 
 
-def _step(
-    actor: Actor, submission: Submission, action: str, permission: str, version: int | None
-) -> str:
-    check_change(actor, submission, permission, version)
+class AsLoaded(TypedDict, total=False):
+    """The version of the case the form was loaded at (a stale form is refused)."""
+
+    expected_version: int | None
+
+
+class Decision(AsLoaded):
+    """What a reviewer decides: upheld or rejected, and why."""
+
+    outcome: str
+    reason: str
+
+
+class Proposal(Decision):
+    """A decision that also removes or annuls the listing (`effect`)."""
+
+    effect: str
+
+
+DECIDING = ("return_proposal", "confirm", "decide")  # a reviewer's steps; the rest a handler's
+
+
+def _step(actor: Actor, submission: Submission, action: str, loaded: AsLoaded) -> str:
+    permission = "decide_submission" if action in DECIDING else "handle_submission"
+    check_change(actor, submission, permission, loaded.get("expected_version"))
     return next_state(submission.state, action, SUBMISSION_TRANSITIONS)
+
+
+@contextmanager
+def _stepping(
+    session: Session,
+    actor: Actor,
+    submission: Submission,
+    action: str,
+    loaded: AsLoaded,
+    reason: str | None = None,
+) -> Iterator[str]:
+    """Check the step (and its reason, when it takes one), then make the block's change in
+    the new state as one recorded Event; the block gets the checked reason."""
+    new_state = _step(actor, submission, action, loaded)
+    checked = "" if reason is None else _reason(reason)
+    with recorded(session, actor, submission, action, reason=checked):
+        submission.state = new_state
+        yield checked
 
 
 def _reason(text: str, field: str = "reason") -> str:
@@ -54,12 +103,10 @@ def _reason(text: str, field: str = "reason") -> str:
 
 
 def accept(
-    session: Session, actor: Actor, submission: Submission, *, expected_version: int | None = None
+    session: Session, actor: Actor, submission: Submission, **loaded: Unpack[AsLoaded]
 ) -> Submission:
     """受理: the decision time limit starts today."""
-    new_state = _step(actor, submission, "accept", "handle_submission", expected_version)
-    with recorded(session, actor, submission, "accept"):
-        submission.state = new_state
+    with _stepping(session, actor, submission, "accept", loaded):
         submission.accepted_at = utcnow()
         submission.accepted_by_id = actor.user_id
         submission.decide_due = rules.today() + timedelta(days=submission.decide_days)
@@ -69,22 +116,14 @@ def accept(
 
 
 def refuse(
-    session: Session,
-    actor: Actor,
-    submission: Submission,
-    reason: str,
-    *,
-    expected_version: int | None = None,
+    session: Session, actor: Actor, submission: Submission, reason: str, **loaded: Unpack[AsLoaded]
 ) -> Submission:
     """不予受理, with the reason the submitter reads on /track."""
-    new_state = _step(actor, submission, "refuse", "handle_submission", expected_version)
-    reason = _reason(reason)
-    with recorded(session, actor, submission, "refuse", reason=reason):
-        submission.state = new_state
-        submission.refusal_reason = reason
+    with _stepping(session, actor, submission, "refuse", loaded, reason) as checked:
+        submission.refusal_reason = checked
         submission.closed_at = utcnow()
         submission.decided_on = rules.today()
-    _tell(session, submission, _("不予受理"), reason)
+    _tell(session, submission, _("不予受理"), submission.refusal_reason)
     return submission
 
 
@@ -93,11 +132,10 @@ def assign(
     actor: Actor,
     submission: Submission,
     user: User | None,
-    *,
-    expected_version: int | None = None,
+    **loaded: Unpack[AsLoaded],
 ) -> Submission:
     """Give the case to a clerk or reviewer of the handling authority (None: nobody)."""
-    check_change(actor, submission, "handle_submission", expected_version)
+    check_change(actor, submission, "handle_submission", loaded.get("expected_version"))
     if user is not None and (
         user.authority_id != submission.authority_id
         or not user.active
@@ -136,20 +174,22 @@ def _check_decision(submission: Submission, outcome: str, effect: str) -> None:
         )
 
 
+def _decision(
+    actor: Actor, submission: Submission, action: str, decision: Decision, effect: str
+) -> tuple[str, str]:
+    """The state a decision step leads to and its checked reason."""
+    new_state = _step(actor, submission, action, decision)
+    reason = _reason(decision["reason"])
+    _check_decision(submission, decision["outcome"], effect)
+    return new_state, reason
+
+
 def propose(
-    session: Session,
-    actor: Actor,
-    submission: Submission,
-    *,
-    outcome: str,
-    effect: str,
-    reason: str,
-    expected_version: int | None = None,
+    session: Session, actor: Actor, submission: Submission, **proposal: Unpack[Proposal]
 ) -> Submission:
     """A handler proposes a decision that changes a listing; a second person confirms."""
-    new_state = _step(actor, submission, "propose", "handle_submission", expected_version)
-    reason = _reason(reason)
-    _check_decision(submission, outcome, effect)
+    outcome, effect = proposal["outcome"], proposal["effect"]
+    new_state, reason = _decision(actor, submission, "propose", proposal, effect)
     if effect == "none":
         raise ValidationError({"effect": _("不涉及名单记录的决定由审核员直接作出")})
     with recorded(session, actor, submission, "propose", reason=reason):
@@ -162,18 +202,10 @@ def propose(
 
 
 def return_proposal(
-    session: Session,
-    actor: Actor,
-    submission: Submission,
-    reason: str,
-    *,
-    expected_version: int | None = None,
+    session: Session, actor: Actor, submission: Submission, reason: str, **loaded: Unpack[AsLoaded]
 ) -> Submission:
     """The second person does not confirm: back to the handler, with a reason."""
-    new_state = _step(actor, submission, "return_proposal", "decide_submission", expected_version)
-    reason = _reason(reason)
-    with recorded(session, actor, submission, "return_proposal", reason=reason):
-        submission.state = new_state
+    with _stepping(session, actor, submission, "return_proposal", loaded, reason):
         submission.outcome, submission.effect = "", "none"
         submission.proposed_by_id = None
         submission.proposed_at = None
@@ -181,15 +213,12 @@ def return_proposal(
 
 
 def confirm(
-    session: Session,
-    actor: Actor,
-    submission: Submission,
-    *,
-    expected_version: int | None = None,
+    session: Session, actor: Actor, submission: Submission, **loaded: Unpack[AsLoaded]
 ) -> Submission:
     """A reviewer other than the proposer confirms: the listing is removed or annulled
-    (its own Event and publication-log entry), then the case is decided."""
-    new_state = _step(actor, submission, "confirm", "decide_submission", expected_version)
+    (its own Event and publication-log entry), its removal notice is drafted and submitted
+    for another reviewer to publish (four eyes, as every notice), then the case is decided."""
+    new_state = _step(actor, submission, "confirm", loaded)
     check_four_eyes(actor, submission.proposed_by_id)
     listing = submission.listing
     if listing is None:  # a proposal always concerns a listing (`_check_decision`)
@@ -205,23 +234,16 @@ def confirm(
         )
     elif submission.effect == "annul":
         listings.annul_listing(session, actor, listing, submission.decision_reason)
+    notice_drafts.listing_removal_notice(session, actor, listing, f"removal-listing-{listing.id}")
     return _close(session, actor, submission, new_state, "confirm")
 
 
 def decide(
-    session: Session,
-    actor: Actor,
-    submission: Submission,
-    *,
-    outcome: str,
-    reason: str,
-    expected_version: int | None = None,
+    session: Session, actor: Actor, submission: Submission, **decision: Unpack[Decision]
 ) -> Submission:
     """A reviewer decides a case that changes no listing, in one step."""
-    new_state = _step(actor, submission, "decide", "decide_submission", expected_version)
-    reason = _reason(reason)
-    _check_decision(submission, outcome, "none")
-    submission.outcome, submission.effect = outcome, "none"
+    new_state, reason = _decision(actor, submission, "decide", decision, "none")
+    submission.outcome, submission.effect = decision["outcome"], "none"
     submission.decision_reason = reason
     return _close(session, actor, submission, new_state, "decide")
 
@@ -283,7 +305,7 @@ def purge_closed(session: Session, actor: Actor, days: int, now: datetime | None
             submission.notes.clear()
             submission.address_key = ""
             submission.purged_at = utcnow()
-        mail.forget(session, f"submission:{submission.id}")
+        mail.forget(session, f"{MAIL_REF}{submission.id}")
     return len(due)
 
 

@@ -16,7 +16,7 @@ from registry import rules, visibility
 from registry.messages import _
 from registry.models import Authority, Enterprise, Listing, Notice
 from registry.rules import Actor, RuleViolation, check_may
-from registry.services.notices import create_notice
+from registry.services.notices import create_notice, transition_notice
 
 ENDED_STATES = ("removed", "expired", "annulled")
 _MARKDOWN_SPECIAL = "\\|*_[]`<>#"
@@ -162,3 +162,30 @@ def draft_notice(
         kind=kind,
         listings=listings,
     )
+
+
+def listing_removal_notice(session: Session, actor: Actor, listing: Listing, slug: str) -> Notice:
+    """The removal notice (移出公告) of one listing a decision removed or annulled, drafted
+    and submitted by the deciding reviewer: it waits for another reviewer to publish it,
+    like any notice."""
+    words = {
+        "authority": listing.authority.name,
+        "firm": listing.enterprise.name,
+        "list": _("失信名单") if listing.list_code == "dishonest" else _("不良名单"),
+    }
+    title = _("%(authority)s关于将%(firm)s移出电信业务经营%(list)s的公告", **words)
+    intro = _(
+        "依据《电信业务经营不良名单和失信名单管理办法》，经复核，现将下列电信业务经营者"
+        "移出%(list)s，公告如下。",
+        **words,
+    )
+    notice = create_notice(
+        session,
+        actor,
+        slug=_free_slug(session, slug.lower()),
+        title=str(title),
+        body_md=notice_body([listing], str(intro)),
+        kind="removal",
+        listings=[listing],
+    )
+    return transition_notice(session, actor, notice, "submit")

@@ -303,6 +303,8 @@ def _new_submission(
     )
 
 
+MAIL_REF = "submission:"  # the outbox ref of a case's mail: MAIL_REF + its id
+
 KIND_TITLES = {"objection": _("异议申请"), "repair": _("信用修复申请"), "tip": _("举报线索")}
 
 
@@ -334,7 +336,7 @@ def send_bilingual(
         email,
         f"{subject} / {english_subject}" if english_subject != str(subject) else str(subject),
         f"{body}\n\n----\n\n{translate(body, 'en')}\n",
-        ref=f"submission:{submission.id}",
+        ref=f"{MAIL_REF}{submission.id}",
     )
 
 

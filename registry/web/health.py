@@ -5,6 +5,7 @@ with the reason. `index_lag` is how many events the database has that this proce
 searcher does not hold yet (a moment after a write it may be a few; a follower that stopped
 applying them shows up as a growing number and a follower error). `public_cache` counts this
 worker's cache hits and misses (`make bench` reads them for the hit rate of each workload).
+`mail` counts the outbox's mails waiting to be sent and those given up after every retry.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app
 
+from registry import mail
 from registry.search import committed_seq
 from registry.web.indexing import followers, get_index
 
@@ -49,6 +51,9 @@ def healthz() -> tuple[dict[str, Any], int, dict[str, str]]:
     try:
         with get_db().session_factory() as session:
             counter = committed_seq(session)
+            # mail given up on is the outbox's problem, not this process's: counted, and
+            # shown in the back office, but the answer stays 200
+            body["mail"] = mail.outbox_counts(session)
         body["database"] = True
     except Exception as exc:
         log.error("healthz: database unreachable: %s", exc)

@@ -7,7 +7,6 @@ two processes from sending it twice. A commit wakes it, so a mail leaves within 
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy.orm import Session
 
 from registry import mail
 from registry.followers import Follower
@@ -17,16 +16,12 @@ INTERVAL_SECONDS = 5.0
 
 
 def init_app(app: Flask) -> None:
+    from registry.database import get_db
+
     smtp = mail.SmtpSettings.from_settings(app.config["SETTINGS"])
-
-    def sessions() -> Session:
-        from registry.database import get_db
-
-        return get_db(app).session_factory()
-
     follower = Follower(
         FOLLOWER,
-        sessions,
+        lambda: get_db(app).session_factory(),  # looked up late: tests swap the factory
         lambda session: mail.deliver_due(session, smtp),
         INTERVAL_SECONDS,
         gates_start=False,

@@ -35,17 +35,18 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _limits(kind: str) -> submissions.IntakeLimits:
+    """The settings that bound a submission; a tip-off has its own time limits."""
     settings = current_app.config["SETTINGS"]
-    tip = kind == "tip"
+    days = "TIP" if kind == "tip" else "OBJECTION"
     return submissions.IntakeLimits(
-        secret=settings.SECRET_KEY,
-        per_address=settings.SUBMISSIONS_PER_ADDRESS,
-        per_target=settings.SUBMISSIONS_PER_TARGET,
-        max_files=settings.SUBMISSION_MAX_FILES,
-        max_bytes=settings.MAX_UPLOAD_BYTES,
-        evidence_dir=settings.EVIDENCE_DIR,
-        accept_days=settings.TIP_ACCEPT_DAYS if tip else settings.OBJECTION_ACCEPT_DAYS,
-        decide_days=settings.TIP_DECIDE_DAYS if tip else settings.OBJECTION_DECIDE_DAYS,
+        settings.SECRET_KEY,
+        settings.SUBMISSIONS_PER_ADDRESS,
+        settings.SUBMISSIONS_PER_TARGET,
+        settings.SUBMISSION_MAX_FILES,
+        settings.MAX_UPLOAD_BYTES,
+        settings.EVIDENCE_DIR,
+        accept_days=getattr(settings, f"{days}_ACCEPT_DAYS"),
+        decide_days=getattr(settings, f"{days}_DECIDE_DAYS"),
     )
 
 

@@ -7,24 +7,25 @@ refuse, assign, keep notes and propose; reviewers decide and confirm (services.c
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import rules
+from registry import mail, rules
 from registry.database import get_session
 from registry.models import Submission, SubmissionFile, User
 from registry.services import casework, evidence
+from registry.services.submissions import MAIL_REF
 from registry.web.admin.blueprint import bp
 from registry.web.admin.common import history, save_action
 from registry.web.admin.forms import SubmissionActionForm
 from registry.web.admin.policy import actor, deny, load, requires
+from registry.web.attachments import stored_download
 
 KIND_LABELS = {"objection": _l("异议"), "repair": _l("信用修复"), "tip": _l("举报线索")}
 SUBMISSION_STATE_LABELS = {
@@ -34,14 +35,20 @@ SUBMISSION_STATE_LABELS = {
     "proposed": _l("待复核"),
     "decided": _l("已办结"),
 }
+MAIL_STATE_LABELS = {"pending": _l("待发送"), "sent": _l("已发送"), "failed": _l("发送失败")}
 OPEN_STATES = ("received", "accepted", "proposed")
 PAGE_SIZE = 100
 
 
-def _queue_query(who: rules.Actor, state: str, kind: str) -> Any:
-    query = select(Submission).order_by(Submission.received_at)
+def _of_authority(query: Any, who: rules.Actor) -> Any:
+    """The user's authority's cases (the ministry: every authority's, with ?all=1)."""
     if not who.is_ministry or request.args.get("all") != "1":
         query = query.where(Submission.authority_id == who.authority_id)
+    return query
+
+
+def _queue_query(who: rules.Actor, state: str, kind: str) -> Any:
+    query = _of_authority(select(Submission).order_by(Submission.received_at), who)
     if state == "open":
         query = query.where(Submission.state.in_(OPEN_STATES))
     elif state in SUBMISSION_STATE_LABELS:
@@ -51,15 +58,27 @@ def _queue_query(who: rules.Actor, state: str, kind: str) -> Any:
     return query.limit(PAGE_SIZE)
 
 
+def _mail_failed(who: rules.Actor) -> list[Submission]:
+    """The cases whose acknowledgement or decision mail was given up after every retry:
+    the submitter has to be reached another way."""
+    ids = [int(ref.partition(":")[2]) for ref in mail.failed_refs(get_session(), MAIL_REF)]
+    if not ids:
+        return []
+    query = select(Submission).where(Submission.id.in_(ids)).order_by(Submission.id)
+    return list(get_session().scalars(_of_authority(query, who)))
+
+
 @bp.get("/submissions")
 @requires("read")
 def submissions():
     state = request.args.get("state", "open")
     kind = request.args.get("kind", "")
-    items = get_session().scalars(_queue_query(actor(), state, kind)).all()
+    who = actor()
+    items = get_session().scalars(_queue_query(who, state, kind)).all()
     return render_template(
         "admin/submissions.html",
         items=items,
+        mail_failed=_mail_failed(who),
         state=state,
         kind=kind,
         today=rules.today(),
@@ -91,6 +110,8 @@ def submission(submission_id: int):
         staff=list(staff),
         events=history("submission", [record.id]),
         overdue=casework.overdue(record, rules.today()),
+        mails=mail.mails_about(get_session(), [f"{MAIL_REF}{record.id}"]),
+        MAIL_STATE_LABELS=MAIL_STATE_LABELS,
         KIND_LABELS=KIND_LABELS,
         SUBMISSION_STATE_LABELS=SUBMISSION_STATE_LABELS,
     )
@@ -104,19 +125,10 @@ def submission_file(file_id: int):
     if stored is None or not casework.may_see_personal_data(actor(), stored.submission):
         deny(404, f"submission file {file_id} not readable")
         abort(404)  # deny() aborts; this tells the type checker
-    from flask import current_app
-
     path = evidence.storage_path(current_app.config["EVIDENCE_DIR"], stored.sha256)
     if not path.is_file():
         abort(404)
-    name = stored.original_name or f"{stored.sha256[:12]}.{evidence.EXTENSIONS[stored.media_type]}"
-    return send_file(
-        io.BytesIO(path.read_bytes()),
-        mimetype=stored.media_type,
-        as_attachment=True,
-        download_name=name,
-        max_age=0,
-    )
+    return stored_download(path, stored.media_type, stored.sha256, stored.original_name)
 
 
 def _staff(form: SubmissionActionForm, record: Submission) -> User | None:
@@ -128,65 +140,48 @@ def _staff(form: SubmissionActionForm, record: Submission) -> User | None:
     return user
 
 
+def _loaded(f: SubmissionActionForm) -> casework.AsLoaded:
+    return {"expected_version": f.version_id.data}
+
+
+def _decision(f: SubmissionActionForm) -> casework.Decision:
+    outcome, reason = f.outcome.data or "", f.reason.data or ""
+    return casework.Decision(outcome=outcome, reason=reason, expected_version=f.version_id.data)
+
+
 Verb = Callable[[Session, rules.Actor, Submission, SubmissionActionForm], Any]
+HANDLE, DECIDE = "handle_submission", "decide_submission"
 VERBS: dict[str, tuple[str, Verb]] = {
-    "accept": (
-        "handle_submission",
-        lambda db, who, s, f: casework.accept(db, who, s, expected_version=f.version_id.data),
-    ),
+    "accept": (HANDLE, lambda db, who, s, f: casework.accept(db, who, s, **_loaded(f))),
     "refuse": (
-        "handle_submission",
-        lambda db, who, s, f: casework.refuse(
-            db, who, s, f.reason.data or "", expected_version=f.version_id.data
-        ),
+        HANDLE,
+        lambda db, who, s, f: casework.refuse(db, who, s, f.reason.data or "", **_loaded(f)),
     ),
     "assign": (
-        "handle_submission",
-        lambda db, who, s, f: casework.assign(
-            db, who, s, _staff(f, s), expected_version=f.version_id.data
-        ),
+        HANDLE,
+        lambda db, who, s, f: casework.assign(db, who, s, _staff(f, s), **_loaded(f)),
     ),
-    "note": (
-        "handle_submission",
-        lambda db, who, s, f: casework.add_note(db, who, s, f.body.data or ""),
-    ),
+    "note": (HANDLE, lambda db, who, s, f: casework.add_note(db, who, s, f.body.data or "")),
     "propose": (
-        "handle_submission",
+        HANDLE,
         lambda db, who, s, f: casework.propose(
-            db,
-            who,
-            s,
-            outcome=f.outcome.data or "",
-            effect=f.effect.data or "",
-            reason=f.reason.data or "",
-            expected_version=f.version_id.data,
+            db, who, s, effect=f.effect.data or "", **_decision(f)
         ),
     ),
     "return_proposal": (
-        "decide_submission",
+        DECIDE,
         lambda db, who, s, f: casework.return_proposal(
-            db, who, s, f.reason.data or "", expected_version=f.version_id.data
+            db, who, s, f.reason.data or "", **_loaded(f)
         ),
     ),
-    "confirm": (
-        "decide_submission",
-        lambda db, who, s, f: casework.confirm(db, who, s, expected_version=f.version_id.data),
-    ),
-    "decide": (
-        "decide_submission",
-        lambda db, who, s, f: casework.decide(
-            db,
-            who,
-            s,
-            outcome=f.outcome.data or "",
-            reason=f.reason.data or "",
-            expected_version=f.version_id.data,
-        ),
-    ),
+    "confirm": (DECIDE, lambda db, who, s, f: casework.confirm(db, who, s, **_loaded(f))),
+    "decide": (DECIDE, lambda db, who, s, f: casework.decide(db, who, s, **_decision(f))),
 }
 
 
 def _register(action: str, permission: str, verb: Verb) -> None:
+    @bp.post(f"/submissions/<int:submission_id>/{action}", endpoint=f"submission_{action}")
+    @requires(permission)
     def view(submission_id: int) -> Any:
         record = load(Submission, submission_id, permission)
         form = SubmissionActionForm()
@@ -195,14 +190,6 @@ def _register(action: str, permission: str, verb: Verb) -> None:
         save_action(form, lambda db: verb(db, actor(), record, form), rule_errors=False)
         flash(_("已保存。"), "success")
         return redirect(url_for("admin.submission", submission_id=record.id))
-
-    view.__name__ = f"submission_{action}"
-    bp.add_url_rule(
-        f"/submissions/<int:submission_id>/{action}",
-        endpoint=f"submission_{action}",
-        view_func=requires(permission)(view),
-        methods=["POST"],
-    )
 
 
 for _action, (_permission, _verb) in VERBS.items():
