@@ -9,22 +9,18 @@ from __future__ import annotations
 from flask import Flask
 
 from registry import mail
-from registry.followers import Follower
+from registry.web.indexing import add_follower
 
 FOLLOWER = "mail"
 INTERVAL_SECONDS = 5.0
 
 
 def init_app(app: Flask) -> None:
-    from registry.database import get_db
-
     smtp = mail.SmtpSettings.from_settings(app.config["SETTINGS"])
-    follower = Follower(
+    add_follower(
+        app,
         FOLLOWER,
-        lambda: get_db(app).session_factory(),  # looked up late: tests swap the factory
         lambda session: mail.deliver_due(session, smtp),
         INTERVAL_SECONDS,
         gates_start=False,
     )
-    app.extensions.setdefault("registry_followers", {})[FOLLOWER] = follower
-    app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())

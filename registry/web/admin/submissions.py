@@ -22,10 +22,9 @@ from registry.models import Submission, SubmissionFile, User
 from registry.services import casework, evidence
 from registry.services.submissions import MAIL_REF
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import history, save_action
+from registry.web.admin.common import history, save_action, send_upload
 from registry.web.admin.forms import SubmissionActionForm
 from registry.web.admin.policy import actor, deny, load, requires
-from registry.web.attachments import stored_download
 
 KIND_LABELS = {"objection": _l("异议"), "repair": _l("信用修复"), "tip": _l("举报线索")}
 SUBMISSION_STATE_LABELS = {
@@ -128,7 +127,7 @@ def submission_file(file_id: int):
     path = evidence.storage_path(current_app.config["EVIDENCE_DIR"], stored.sha256)
     if not path.is_file():
         abort(404)
-    return stored_download(path, stored.media_type, stored.sha256, stored.original_name)
+    return send_upload(stored, path)
 
 
 def _staff(form: SubmissionActionForm, record: Submission) -> User | None:
