@@ -71,8 +71,14 @@ def engine(database_url) -> Iterator[Engine]:
 
 @pytest.fixture
 def connection(engine) -> Iterator:
+    """The test's connection, in one transaction rolled back at the end. pysqlite opens no
+    transaction for `begin()` until the first write, so a test's first SAVEPOINT would be
+    the outermost and its release would commit to the shared database: on SQLite the
+    transaction is opened explicitly."""
     with engine.connect() as conn:
         outer = conn.begin()
+        if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+            conn.exec_driver_sql("BEGIN")
         yield conn
         outer.rollback()
 

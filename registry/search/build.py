@@ -110,7 +110,8 @@ class _Child:
 
     def segment(self) -> Any:
         try:
-            status, value = pickle.loads(self._receive.recv_bytes())
+            # nosec B301: the bytes come from our own forked child over a private pipe
+            status, value = pickle.loads(self._receive.recv_bytes())  # nosec B301
         except EOFError:
             status, value = "error", "the index builder process ended without a result"
         self._process.join()

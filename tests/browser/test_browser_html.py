@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.browser.support import (
+    PHONE,
     axe_violations,
     describe_violations,
     describe_vnu,
@@ -111,3 +112,41 @@ def test_pages_are_valid_html(vnu_jar, browser, live_server, tmp_path):
     )
     assert not errors, f"{len(errors)} HTML errors:\n{report}"
     assert not axe_problems, "\n".join(axe_problems)
+
+
+def back_office_pages(live_server) -> list[str]:
+    """Every kind of back-office page a clerk opens: the records, their forms, the registers,
+    the catalogues, imports and the public submissions' queue."""
+    return [
+        *admin_paths(live_server),
+        "/admin/listings",
+        "/admin/sanctions",
+        "/admin/petitions",
+        "/admin/imports",
+        "/admin/import",
+        "/admin/notices/draft",
+        "/admin/submissions",
+        "/admin/grounds",
+        "/admin/campaigns",
+        "/admin/repair-rules",
+    ]
+
+
+def test_back_office_pages_fit_a_phone_without_sideways_scrolling(browser, live_server):
+    """At 375 px the page itself never scrolls sideways: wide tables scroll inside their box."""
+    context = browser.new_context(locale="zh-CN", viewport=PHONE)
+    too_wide = []
+    try:
+        page = context.new_page()
+        login(page, live_server, live_server.clerk)
+        for path in back_office_pages(live_server):
+            response = page.goto(live_server(path), wait_until="load")  # styles applied
+            assert response is not None and response.status == 200, f"{path}: {response.status}"
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            if overflow > 1:
+                too_wide.append(f"{path}: {overflow}px wider than the screen")
+    finally:
+        context.close()
+    assert not too_wide, "\n".join(too_wide)
