@@ -84,6 +84,9 @@ def init_app(app: Flask) -> None:
 
     submissions.init_app(app)
     mailing.init_app(app)
+    from registry.web import watchlists
+
+    watchlists.init_app(app)
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(changes.bp)
     app.register_blueprint(report.bp)
