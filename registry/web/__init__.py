@@ -80,12 +80,10 @@ def init_app(app: Flask) -> None:
     data.init_app(app)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(stats.bp)
-    from registry.web import mailing, submissions
+    from registry.web import mailing, submissions, watchlists
 
     submissions.init_app(app)
     mailing.init_app(app)
-    from registry.web import watchlists
-
     watchlists.init_app(app)
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(changes.bp)
