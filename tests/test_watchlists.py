@@ -409,3 +409,40 @@ def test_hostile_watchlist_forms_are_4xx_never_500(app, client, session, form):
     for url in ("/watchlists/new", f"/watchlists/{subscriber.token}"):
         response = client.post(url, data=form | {"csrf_token": token})
         assert 400 <= response.status_code < 500, (url, form, response.status_code)
+
+
+def test_a_delivery_claimed_by_a_process_that_died_is_sent_once_its_claim_runs_out(
+    session, make, staff, receiver
+):
+    clerk, reviewer = staff
+    hook = receiver()
+    firm = make.enterprise(clerk)
+    _subscribe(session, hook.url("/hook"), SECRET_A, firm.uscc)
+    make.published_listing(clerk, reviewer, enterprise=firm)
+    session.commit()
+    fanout.fan_out(session)
+    now = utcnow()
+    delivery = session.scalars(select(WatchDelivery)).one()
+    assert dispatch._claim(session, delivery.id, now)  # claimed, then the process was killed
+    dispatch.deliver_due(session, LOCAL, now=now + timedelta(seconds=10))
+    assert hook.received("/hook") == []  # still held by the dead process's claim
+    dispatch.deliver_due(session, LOCAL, now=now + timedelta(seconds=dispatch.CLAIM_SECONDS + 1))
+    session.refresh(delivery)
+    assert delivery.state == "delivered" and len(hook.received("/hook")) == 1
+
+
+def test_the_registered_follower_fans_out_and_delivers(app, session, make, staff, receiver):
+    from registry.web.indexing import followers
+
+    clerk, reviewer = staff
+    _allow_local(app)
+    hook = receiver()
+    firm = make.enterprise(clerk)
+    _subscribe(session, hook.url("/hook"), SECRET_A, firm.uscc)
+    make.published_listing(clerk, reviewer, enterprise=firm)
+    session.commit()
+    follower = followers(app)["watchlist"]
+    assert follower.gates_start is False
+    assert follower.run_once(foreground=True)
+    ((headers, body),) = hook.received("/hook")
+    assert webhook.verify(SECRET_A, body, headers[webhook.SIGNATURE_HEADER])

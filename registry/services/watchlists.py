@@ -71,11 +71,13 @@ def check_secret(secret: str) -> str:
     return secret
 
 
-def check_url(url: str, allowed_hosts: Iterable[str], resolve: webhook.Resolver) -> str:
+def check_url(
+    url: str, allowed_hosts: Iterable[str], resolve: webhook.Resolver | None = None
+) -> str:
     if not isinstance(url, str) or not url.strip() or len(url.strip()) > 2000:
         raise ValidationError({"url": _("请填写回调地址（不超过 2000 个字符）")})
     try:
-        webhook.check_target(url.strip(), allowed_hosts, resolve)
+        webhook.check_target(url.strip(), allowed_hosts, resolve or webhook.system_resolver)
     except webhook.TargetRefused as exc:
         raise ValidationError({"url": exc.message}) from None
     return url.strip()
@@ -87,7 +89,7 @@ def subscribe(
     secret: str,
     firms: str,
     allowed_hosts: Iterable[str] = (),
-    resolve: webhook.Resolver = webhook.system_resolver,
+    resolve: webhook.Resolver | None = None,
 ) -> WatchSubscriber:
     """A new webhook subscriber with its firms, flushed (the caller commits)."""
     errors: dict[str, str] = {}

@@ -41,8 +41,6 @@ def follow(session: Session, hosts: list[str]) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    hosts = allowed_hosts(app.config["SETTINGS"])
-
     def sessions() -> Session:
         from registry.database import get_db
 
@@ -51,7 +49,7 @@ def init_app(app: Flask) -> None:
     follower = Follower(
         FOLLOWER,
         sessions,
-        lambda session: follow(session, hosts),
+        lambda session: follow(session, allowed_hosts(app.config["SETTINGS"])),
         INTERVAL_SECONDS,
         gates_start=False,
     )
