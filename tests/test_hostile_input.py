@@ -615,6 +615,9 @@ def test_watchlist_forms_survive_the_corpus(app, client, session, tally, monkeyp
             data = base | {"csrf_token": token, field: value}
             response = client.post("/watchlists/new", data=data)
             tally.check(response, "POST", f"/watchlists/new {field}={value!r:.40}")
+        for data in ({"email": value, "firms": "乙"}, {"email": "a@example.cn", "firms": value}):
+            response = client.post("/watchlists/new", data=data | {"csrf_token": token})
+            tally.check(response, "POST", f"/watchlists/new mail {data!r:.60}")
         for field in ("action", "firms"):
             data = {"csrf_token": token, "action": "firms", "firms": "丙"} | {field: value}
             url = f"/watchlists/{subscriber.token}"

@@ -446,3 +446,67 @@ def test_the_registered_follower_fans_out_and_delivers(app, session, make, staff
     assert follower.run_once(foreground=True)
     ((headers, body),) = hook.received("/hook")
     assert webhook.verify(SECRET_A, body, headers[webhook.SIGNATURE_HEADER])
+
+
+# --- mail subscribers -------------------------------------------------------------------
+
+
+def _outbox(session, address: str) -> list:
+    from registry.models import OutboxMail
+
+    return list(
+        session.scalars(
+            select(OutboxMail).where(OutboxMail.recipient == address).order_by(OutboxMail.id)
+        )
+    )
+
+
+def test_a_mail_subscriber_confirms_from_the_mailed_link_then_gets_alerts(
+    app, client, session, make, staff
+):
+    clerk, reviewer = staff
+    firm = make.enterprise(clerk, name="深圳市邮件关注网络科技有限公司")
+    session.flush()
+    address = "compliance@carrier.example.cn"
+    response = client.post(
+        "/watchlists/new",
+        data={"csrf_token": _form_token(client), "email": address, "firms": firm.uscc},
+    )
+    assert response.status_code == 200
+    (confirmation,) = _outbox(session, address)
+    link = re.search(r"http\S*/watchlists/[\w-]+", confirmation.body).group(0)
+    token = link.rsplit("/", 1)[1]
+    assert token not in response.get_data(as_text=True)  # only the mailbox gets the page
+    subscriber = service.by_token(session, token)
+    assert subscriber is not None and not subscriber.confirmed
+
+    make.published_listing(clerk, reviewer, enterprise=firm)  # before confirming: no alert
+    session.commit()
+    follow(session, LOCAL)
+    assert len(_outbox(session, address)) == 1
+
+    page = f"/watchlists/{token}"
+    answer = client.post(page, data={"csrf_token": _form_token(client), "action": "confirm"})
+    assert answer.status_code == 303
+    listing = make.published_listing(clerk, reviewer, enterprise=firm)
+    listings.remove_listing(session, reviewer, listing, "已纠正")
+    session.commit()
+    follow(session, LOCAL, "https://registry.example.cn")
+    follow(session, LOCAL, "https://registry.example.cn")
+    alerts = _outbox(session, address)[1:]
+    assert len(alerts) == 2  # the publication and the removal after confirming, once each
+    assert all(firm.name in mail.subject and firm.uscc in mail.body for mail in alerts)
+    assert all(f"https://registry.example.cn/watchlists/{token}" in m.body for m in alerts)
+    assert "移出" in alerts[1].body and "removed" in alerts[1].body.lower()
+
+
+def test_mail_subscriptions_refuse_bad_addresses_and_confirmation_floods(session):
+    with pytest.raises(ValidationError) as refused:
+        service.subscribe_email(session, "not an address", "甲公司", lambda t: t)
+    assert "email" in refused.value.errors
+    victim = "victim@example.cn"
+    for _ in range(service.MAX_PENDING_CONFIRMATIONS):
+        service.subscribe_email(session, victim, "甲公司", lambda t: t)
+    with pytest.raises(ValidationError):
+        service.subscribe_email(session, victim, "甲公司", lambda t: t)
+    assert len(_outbox(session, victim)) == service.MAX_PENDING_CONFIRMATIONS

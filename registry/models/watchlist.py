@@ -19,8 +19,9 @@ from registry.db import Base, UTCDateTime, created_at, intpk, utcnow
 
 
 class WatchSubscriber(Base):  # 关注清单订阅者
-    """A webhook that is called for every public change of a listing of a watched firm.
-    Managed without login through the secret `token` in its address."""
+    """A webhook (URL and shared secret) called, or a mail address written to, for every
+    public change of a listing of a watched firm. Managed without login through the secret
+    `token` in its address; a mail address must first be confirmed from that page."""
 
     __tablename__ = "watch_subscriber"
     __table_args__ = (
@@ -30,9 +31,11 @@ class WatchSubscriber(Base):  # 关注清单订阅者
     id: Mapped[intpk]
     created_at: Mapped[created_at]
     token: Mapped[str] = mapped_column(String(64), unique=True)
-    url: Mapped[str] = mapped_column(String(2000))
+    url: Mapped[str] = mapped_column(String(2000), default="")  # "" for a mail subscriber
     # The shared secret of the HMAC-SHA256 signature; the subscriber chose it.
-    secret: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")  # "" for a webhook
+    confirmed: Mapped[bool] = mapped_column(default=False)
     state: Mapped[str] = mapped_column(String(15), default="active")
     # Failed attempts since the last delivered one; DISABLE_AFTER of them disable it.
     failures: Mapped[int] = mapped_column(default=0)

@@ -1,9 +1,12 @@
 """Watchlist subscriptions: create one, change its firms, unsubscribe.
 
-A subscriber is a webhook (URL + shared secret) watching up to MAX_FIRMS firms, one a line:
+A subscriber is a webhook (URL + shared secret) or a mail address, watching up to MAX_FIRMS
+firms, one a line:
 a USCC, or a name compared after normalisation (registry.screening.normalize.clean). The
 URL is checked against SSRF rules (registry.watchlists.webhook) when it is saved and again
-before every delivery. The subscriber manages it through the secret token in its address;
+before every delivery. A mail address gets a confirmation mail with the subscription's
+address and receives nothing until it was confirmed there. The subscriber manages it
+through the secret token in its address;
 no account is involved, so no Event is recorded (the rows are private, not the registry's
 record).
 """
@@ -11,22 +14,25 @@ record).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from registry import text
+from registry import mail, text
+from registry.db import utcnow
 from registry.errors import ValidationError
 from registry.messages import _
 from registry.models import LogEntry, WatchedFirm, WatchSubscriber
 from registry.screening.normalize import clean
-from registry.watchlists import webhook
+from registry.watchlists import alerts, webhook
 
 MAX_FIRMS = 10_000
 MIN_SECRET = 16
 MAX_SECRET = 200
+MAX_PENDING_CONFIRMATIONS = 3  # unconfirmed subscriptions of one address within a day
 
 
 @dataclass(frozen=True)
@@ -105,16 +111,70 @@ def subscribe(
             errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
+    return _new(
+        session, checked["firms"], url=checked["url"], secret=checked["secret"], confirmed=True
+    )  # type: ignore[arg-type]
+
+
+def _new(session: Session, firms: list[Watched], **values: object) -> WatchSubscriber:
     subscriber = WatchSubscriber(
         token=secrets.token_urlsafe(32),
-        url=checked["url"],
-        secret=checked["secret"],
         after_log_number=session.scalar(select(func.coalesce(func.max(LogEntry.number), 0))),
+        **values,
     )
     session.add(subscriber)
     session.flush()
-    _add_firms(session, subscriber, checked["firms"])  # type: ignore[arg-type]
+    _add_firms(session, subscriber, firms)
     return subscriber
+
+
+def subscribe_email(
+    session: Session, address: str, firms: str, link_for: Callable[[str], str]
+) -> WatchSubscriber:
+    """A new mail subscriber, unconfirmed: the confirmation mail carries its page's address
+    (`link_for(token)`), which only the owner of the mailbox gets to see."""
+    errors: dict[str, str] = {}
+    address = address.strip() if isinstance(address, str) else ""
+    if not mail.valid_address(address):
+        errors["email"] = _("请填写有效的电子邮箱地址")
+    elif _pending_confirmations(session, address) >= MAX_PENDING_CONFIRMATIONS:
+        # A stranger must not be able to fill someone's mailbox with confirmation mails.
+        errors["email"] = _("该邮箱已有待确认的订阅，请先查看邮件中的确认链接")
+    try:
+        parsed = parse_firms(firms)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    subscriber = _new(session, parsed, email=address, confirmed=False)
+    alerts.confirmation(session, address, link_for(subscriber.token), ref(subscriber))
+    return subscriber
+
+
+def _pending_confirmations(session: Session, address: str) -> int:
+    since = utcnow() - timedelta(days=1)
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(WatchSubscriber)
+            .where(
+                WatchSubscriber.email == address,
+                WatchSubscriber.confirmed.is_(False),
+                WatchSubscriber.created_at >= since,
+            )
+        )
+        or 0
+    )
+
+
+def ref(subscriber: WatchSubscriber) -> str:
+    """What the subscriber's mails are about, for the outbox."""
+    return f"watchlist:{subscriber.id}"
+
+
+def confirm(session: Session, subscriber: WatchSubscriber) -> None:
+    subscriber.confirmed = True
+    session.flush()
 
 
 def _add_firms(session: Session, subscriber: WatchSubscriber, firms: list[Watched]) -> None:

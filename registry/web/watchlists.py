@@ -1,5 +1,6 @@
-"""`/watchlists/new` and `/watchlists/<token>`: subscribe a webhook to a list of firms, then
-manage it (change the firms, see the delivery log, resume, unsubscribe) without login.
+"""`/watchlists/new` and `/watchlists/<token>`: subscribe a webhook or a mail address to a
+list of firms, then manage it (confirm the address, change the firms, see the delivery log,
+resume, unsubscribe) without login.
 
 The token in the address is the only key, so the pages are never cached and send no
 referrer. Deliveries are made by the "watchlist" follower registered here (fan-out from
@@ -34,9 +35,9 @@ def allowed_hosts(settings: object) -> list[str]:
     return [host.strip() for host in raw.split(",") if host.strip()]
 
 
-def follow(session: Session, hosts: list[str]) -> bool:
+def follow(session: Session, hosts: list[str], base_url: str = "") -> bool:
     """The follower's step: fan the new changes out, then send what is due."""
-    caught_up = fanout.fan_out(session)
+    caught_up = fanout.fan_out(session, base_url=base_url)
     return dispatch.deliver_due(session, hosts) and caught_up
 
 
@@ -49,7 +50,9 @@ def init_app(app: Flask) -> None:
     follower = Follower(
         FOLLOWER,
         sessions,
-        lambda session: follow(session, allowed_hosts(app.config["SETTINGS"])),
+        lambda session: follow(
+            session, allowed_hosts(app.config["SETTINGS"]), app.config["SETTINGS"].BASE_URL
+        ),
         INTERVAL_SECONDS,
         gates_start=False,
     )
@@ -64,26 +67,43 @@ def _messages(errors: dict[str, str]) -> dict[str, str]:
 
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> ResponseReturnValue:
-    values = {"url": "", "firms": ""}
+    values = {"url": "", "firms": "", "email": ""}
     if request.method == "GET":
         return render_template("public/watchlist_new.html", values=values, errors={}), 200, HEADERS
-    values = {name: request.form.get(name, "") for name in ("url", "firms")}
+    values = {name: request.form.get(name, "") for name in values}
     session = get_session()
     try:
-        subscriber = watchlists.subscribe(
-            session,
-            values["url"],
-            request.form.get("secret", ""),
-            values["firms"],
-            allowed_hosts(current_app.config["SETTINGS"]),
-        )
+        if values["email"].strip() and not values["url"].strip():
+            watchlists.subscribe_email(session, values["email"], values["firms"], _link)
+        else:
+            subscriber = watchlists.subscribe(
+                session,
+                values["url"],
+                request.form.get("secret", ""),
+                values["firms"],
+                allowed_hosts(current_app.config["SETTINGS"]),
+            )
     except ValidationError as exc:
         page = render_template(
             "public/watchlist_new.html", values=values, errors=_messages(exc.errors)
         )
         return page, 400, HEADERS
     session.commit()
+    if values["email"].strip() and not values["url"].strip():
+        # The page's address goes only to the mailbox: whoever typed the address here
+        # must not be able to confirm it.
+        return render_template("public/watchlist_new.html", sent=values["email"]), 200, HEADERS
     return redirect(url_for("watchlists.manage", token=subscriber.token), 303), HEADERS
+
+
+def _link(token: str) -> str:
+    base = current_app.config["SETTINGS"].BASE_URL
+    path = url_for("watchlists.manage", token=token)
+    return (
+        base.rstrip("/") + path
+        if base
+        else url_for("watchlists.manage", token=token, _external=True)
+    )
 
 
 def _subscriber(token: str) -> WatchSubscriber:
@@ -133,6 +153,8 @@ def change(token: str) -> ResponseReturnValue:
             return _page(subscriber, _messages(exc.errors), 400)
     elif action == "unsubscribe":
         watchlists.unsubscribe(session, subscriber)
+    elif action == "confirm":
+        watchlists.confirm(session, subscriber)
     elif action == "resume":
         watchlists.resume(session, subscriber)
     else:

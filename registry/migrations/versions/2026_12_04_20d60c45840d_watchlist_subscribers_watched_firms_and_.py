@@ -27,6 +27,8 @@ def upgrade() -> None:
     sa.Column('token', sa.String(length=64), nullable=False),
     sa.Column('url', sa.String(length=2000), nullable=False),
     sa.Column('secret', sa.String(length=200), nullable=False),
+    sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('confirmed', sa.Boolean(), nullable=False),
     sa.Column('state', sa.String(length=15), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
     sa.Column('after_log_number', sa.BigInteger(), nullable=False),
