@@ -82,9 +82,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(stats.bp)
     from registry.web import mailing, submissions, watchlists
 
-    submissions.init_app(app)
-    mailing.init_app(app)
-    watchlists.init_app(app)
+    for module in (submissions, mailing, watchlists):  # public writes and their followers
+        module.init_app(app)
     app.register_blueprint(campaigns.bp)
     app.register_blueprint(changes.bp)
     app.register_blueprint(report.bp)
