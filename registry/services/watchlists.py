@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -99,7 +100,7 @@ def subscribe(
 ) -> WatchSubscriber:
     """A new webhook subscriber with its firms, flushed (the caller commits)."""
     errors: dict[str, str] = {}
-    checked: dict[str, object] = {}
+    checked: dict[str, Any] = {}
     for name, check in (
         ("url", lambda: check_url(url, allowed_hosts, resolve)),
         ("secret", lambda: check_secret(secret)),
@@ -111,9 +112,8 @@ def subscribe(
             errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
-    return _new(
-        session, checked["firms"], url=checked["url"], secret=checked["secret"], confirmed=True
-    )  # type: ignore[arg-type]
+    firm_list: list[Watched] = checked["firms"]
+    return _new(session, firm_list, url=checked["url"], secret=checked["secret"], confirmed=True)
 
 
 def _new(session: Session, firms: list[Watched], **values: object) -> WatchSubscriber:
