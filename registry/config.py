@@ -78,6 +78,9 @@ class Settings:
     MAIL_FROM: str = ""
     MAIL_TIMEOUT: int = 10
     MAIL_CA_FILE: str = ""
+    # Watchlist webhooks (registry/watchlists/): hosts an admin allows although they are or
+    # resolve to loopback, private or link-local addresses; comma-separated.
+    WEBHOOK_ALLOWED_HOSTS: str = ""
     TESTING: bool = False
 
 

@@ -235,6 +235,7 @@ def records(app, make, users, session):
         "code": A,
         "filename": "css/site.css",
         "number": "91440300MA5FXXXX0X-1-20260101000000-0123456789ab",
+        "token": "no-such-watchlist-" + "x" * 30,
     }
 
 

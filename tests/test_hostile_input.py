@@ -594,6 +594,37 @@ def test_screen_upload_survives_the_corpus(app, client, published, tally):
         tally.check(response, "POST", f"{url} body={body[:20]!r}")
 
 
+def test_watchlist_forms_survive_the_corpus(app, client, session, tally, monkeypatch):
+    """POST /watchlists/new and /watchlists/<token>: every corpus value in every field (the
+    webhook URL is checked without resolving names: the corpus must not reach DNS)."""
+    from registry.services import watchlists
+    from registry.watchlists import webhook
+
+    def resolve(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]  # a public address: no network is reached
+
+    subscriber = watchlists.subscribe(
+        session, "https://hooks.example.net/x", "s" * 20, "甲公司", resolve=resolve
+    )
+    session.flush()
+    token = csrf_token(client)
+    base = {"url": "https://hooks.example.net/y", "secret": "t" * 20, "firms": "乙公司"}
+    monkeypatch.setattr(webhook, "system_resolver", resolve)
+    for value in TEXT:
+        for field in ("url", "secret", "firms"):
+            data = base | {"csrf_token": token, field: value}
+            response = client.post("/watchlists/new", data=data)
+            tally.check(response, "POST", f"/watchlists/new {field}={value!r:.40}")
+        for data in ({"email": value, "firms": "乙"}, {"email": "a@example.cn", "firms": value}):
+            response = client.post("/watchlists/new", data=data | {"csrf_token": token})
+            tally.check(response, "POST", f"/watchlists/new mail {data!r:.60}")
+        for field in ("action", "firms"):
+            data = {"csrf_token": token, "action": "firms", "firms": "丙"} | {field: value}
+            url = f"/watchlists/{subscriber.token}"
+            tally.check(client.post(url, data=data), "POST", f"{url} {field}={value!r:.40}")
+    tally.assert_clean()
+
+
 def test_campaign_routes_and_their_parameters_are_attacked(app, client, make, session, tally):
     """The campaign pages, API and feed are in the URL map the corpus walks, and the page
     parameter they read gets every value of the corpus on a real campaign."""

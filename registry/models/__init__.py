@@ -42,6 +42,7 @@ from registry.models.submission import (
     SubmissionPrivate,
 )
 from registry.models.upload import StagedUpload
+from registry.models.watchlist import WatchDelivery, WatchedFirm, WatchSubscriber
 
 __all__ = [
     "EFFECTS",
@@ -86,4 +87,7 @@ __all__ = [
     "User",
     "notice_listing",
     "notice_sanction",
+    "WatchDelivery",
+    "WatchSubscriber",
+    "WatchedFirm",
 ]

@@ -91,6 +91,7 @@ def _register_public_views(app: Flask) -> None:
         screen,
         stats,
         submissions,
+        watchlists,
     )
 
     app.register_blueprint(public.bp)
@@ -101,8 +102,8 @@ def _register_public_views(app: Flask) -> None:
     data.init_app(app)
     for blueprint in (feeds.bp, stats.bp):
         app.register_blueprint(blueprint)
-    submissions.init_app(app)
-    mailing.init_app(app)
+    for module in (submissions, mailing, watchlists):  # public writes and their followers
+        module.init_app(app)
     for blueprint in (campaigns.bp, changes.bp, report.bp):
         app.register_blueprint(blueprint)
 

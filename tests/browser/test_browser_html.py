@@ -42,6 +42,7 @@ def public_paths(live_server) -> list[str]:
         f"/enterprises/{live_server.firm_uscc}/report",
         f"/enterprises/{live_server.xss_uscc}/report",
         "/verify",
+        "/watchlists/new",
         "/enterprises/91440300MA5XXX0000",  # the 404 page
     ]
 

@@ -1,0 +1,62 @@
+"""Mail to watchlist subscribers, through the outbox (registry/mail.py): the confirmation of
+a mail address and the alert about one change. In Chinese with the English translation
+below it (the subscriber's language is not known outside the request)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from registry import mail
+from registry.messages import Message, _, translate
+
+ACTIONS = {
+    "publish": _("列入"),
+    "remove": _("移出"),
+    "expire": _("期满移出"),
+    "annul": _("撤销列入"),
+}
+
+
+def _send(session: Session, address: str, subject: Message, body: Message, ref: str) -> None:
+    english_subject = translate(subject, "en")
+    mail.enqueue(
+        session,
+        address,
+        f"{subject} / {english_subject}" if english_subject != str(subject) else str(subject),
+        f"{body}\n\n----\n\n{translate(body, 'en')}\n",
+        ref=ref,
+    )
+
+
+def confirmation(session: Session, address: str, link: str, ref: str) -> None:
+    """Ask the owner of `address` to confirm the subscription at `link`."""
+    body = _(
+        "有人用本邮箱订阅了电信业务经营者信用名单的关注清单。"
+        "如是您本人，请打开以下地址并点击“确认订阅”；如不是，请忽略本邮件。\n%(link)s",
+        link=link,
+    )
+    _send(session, address, _("请确认关注清单订阅"), body, ref)
+
+
+def change(
+    session: Session, address: str, record: dict[str, Any], action: str, link: str, ref: str
+) -> None:
+    """Tell `address` about one public change of a watched firm's listing."""
+    what = ACTIONS.get(action, action)
+    name, uscc = str(record.get("name") or ""), str(record.get("uscc") or "")
+    subject = _("关注的经营者 %(name)s：%(what)s", name=name[:100], what=what)
+    body = _(
+        "关注的经营者 %(name)s（统一社会信用代码 %(uscc)s）：%(what)s。\n"
+        "名单：%(list)s；状态：%(state)s；列入事由：%(ground)s。\n"
+        "管理或退订（无需登录）：%(link)s",
+        name=name,
+        uscc=uscc or "-",
+        what=what,
+        list=str(record.get("list") or "-"),
+        state=str(record.get("state") or "-"),
+        ground=str(record.get("ground_title") or record.get("ground") or "-"),
+        link=link,
+    )
+    _send(session, address, subject, body, ref)

@@ -1,0 +1,191 @@
+"""The second half of the watchlist follower: send the pending deliveries.
+
+In order per subscriber: only a subscriber's oldest pending delivery is tried; the next
+waits until it went through (or finally failed). Each attempt is claimed with a
+conditional UPDATE (two processes never send it at once) and committed before the call,
+so a process killed mid-delivery leaves a claim that runs out and the delivery is sent
+again: at least once, with the same Idempotency-Key. A failure is retried after an
+exponential backoff (webhook.backoff); after DISABLE_AFTER failures in a row the subscriber
+is disabled until it resumes from its page, and a delivery that still fails after
+MAX_ATTEMPTS is given up. The
+URL is checked again before every call and the connection goes to the address checked.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import socket
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from registry.db import utcnow
+from registry.models import WatchDelivery, WatchSubscriber
+from registry.watchlists import webhook
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 15
+DISABLE_AFTER = 10
+CLAIM_SECONDS = 120
+TIMEOUT_SECONDS = 10.0
+BATCH = 50
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that was checked, whatever DNS answers now."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def post(url: str, body: bytes, headers: dict[str, str], allowed_hosts: Iterable[str]) -> int:
+    """POST `body` to `url` if it may be called; the status, or DeliveryFailed."""
+    try:
+        addresses = webhook.check_target(url, allowed_hosts)
+    except webhook.TargetRefused as exc:
+        raise DeliveryFailed(str(exc)) from None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = kind(host, port, addresses[0], TIMEOUT_SECONDS)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", path, body, headers | {"Host": parts.netloc.rpartition("@")[2]})
+        response = connection.getresponse()
+        response.read(65536)
+        status = response.status
+    except (OSError, http.client.HTTPException) as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        connection.close()
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"HTTP {status}", status)
+    return status
+
+
+def _heads(session: Session, now: datetime, limit: int) -> list[int]:
+    """Each active subscriber's oldest pending delivery, when it is due and unclaimed."""
+    oldest = (
+        select(func.min(WatchDelivery.id))
+        .join(WatchSubscriber, WatchSubscriber.id == WatchDelivery.subscriber_id)
+        .where(WatchDelivery.state == "pending", WatchSubscriber.state == "active")
+        .group_by(WatchDelivery.subscriber_id)
+    )
+    return list(
+        session.scalars(
+            select(WatchDelivery.id)
+            .where(
+                WatchDelivery.id.in_(oldest),
+                WatchDelivery.next_attempt_at <= now,
+                or_(WatchDelivery.claimed_until.is_(None), WatchDelivery.claimed_until < now),
+            )
+            .order_by(WatchDelivery.id)
+            .limit(limit)
+        )
+    )
+
+
+def _claim(session: Session, delivery_id: int, now: datetime) -> bool:
+    result = session.execute(
+        update(WatchDelivery)
+        .where(
+            WatchDelivery.id == delivery_id,
+            WatchDelivery.state == "pending",
+            or_(WatchDelivery.claimed_until.is_(None), WatchDelivery.claimed_until < now),
+        )
+        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(getattr(result, "rowcount", 0))
+
+
+def _finish(
+    session: Session, delivery: WatchDelivery, failure: DeliveryFailed | None, now: datetime
+) -> None:
+    subscriber = session.get(WatchSubscriber, delivery.subscriber_id)
+    assert subscriber is not None
+    delivery.claimed_until = None
+    delivery.attempts += 1
+    if failure is None:
+        delivery.state = "delivered"
+        delivery.delivered_at = utcnow()
+        delivery.last_status = 200
+        delivery.last_error = ""
+        subscriber.failures = 0
+    else:
+        delivery.last_status = failure.status
+        delivery.last_error = str(failure)[:1000]
+        delivery.next_attempt_at = now + timedelta(seconds=webhook.backoff(delivery.attempts))
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.state = "failed"
+        subscriber.failures += 1
+        if subscriber.failures >= DISABLE_AFTER and subscriber.state == "active":
+            subscriber.state = "disabled"
+    session.commit()
+
+
+def _attempt(session: Session, delivery_id: int, now: datetime, allowed: list[str]) -> bool:
+    """One claimed attempt; True if it went through."""
+    if not _claim(session, delivery_id, now):
+        return False
+    delivery = session.get(WatchDelivery, delivery_id)
+    subscriber = session.get(WatchSubscriber, delivery.subscriber_id) if delivery else None
+    if delivery is None or subscriber is None:
+        return False
+    body = delivery.payload.encode()
+    failure = None
+    try:
+        post(subscriber.url, body, webhook.sign(subscriber.secret, body, delivery.key), allowed)
+    except DeliveryFailed as exc:
+        log.warning(
+            "webhook delivery %d failed (attempt %d): %s", delivery.id, delivery.attempts + 1, exc
+        )
+        failure = exc
+    _finish(session, delivery, failure, now)
+    return failure is None
+
+
+def deliver_due(
+    session: Session,
+    allowed_hosts: Iterable[str] = (),
+    now: datetime | None = None,
+    limit: int = BATCH,
+) -> bool:
+    """Send what is due, each subscriber's deliveries in order; True when caught up."""
+    now = now or utcnow()
+    allowed = list(allowed_hosts)
+    for _round in range(limit):
+        ids = _heads(session, now, limit)
+        session.rollback()
+        if not ids:
+            return True
+        if not any([_attempt(session, i, now, allowed) for i in ids]):
+            return True
+    return False

@@ -1,0 +1,143 @@
+"""The first half of the watchlist follower: one delivery row per change per subscriber
+(for a mail subscriber, the alert mail in the outbox with it).
+
+The changes are the publication log's listing entries (published, removed, expired,
+annulled). Their numbers are gapless and handed out in commit order, so a cursor — the
+"watchlist" counter row, the last number fanned out — is all the follower needs to resume
+after a crash: the deliveries and the cursor's advance commit together, and a unique
+(subscriber, number) keeps a repeat from writing a second row. The UPDATE that reads the
+cursor locks its row, so two processes never fan out the same entries at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from registry.db import utcnow
+from registry.models import LogEntry, SequenceCounter, WatchDelivery, WatchedFirm, WatchSubscriber
+from registry.screening.normalize import clean
+from registry.watchlists import alerts
+
+CURSOR = "watchlist"
+BATCH = 500
+
+
+def _lock_cursor(session: Session) -> int:
+    """The cursor's value, its row locked until commit (made when missing)."""
+    value = session.execute(
+        update(SequenceCounter)
+        .where(SequenceCounter.name == CURSOR)
+        .values(value=SequenceCounter.value)
+        .returning(SequenceCounter.value)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if value is None:
+        session.execute(insert(SequenceCounter).values(name=CURSOR, value=0))
+        return 0
+    return int(value)
+
+
+def _subscribers_of(
+    session: Session, uscc: str, name: str, number: int
+) -> list[tuple[int, str, str]]:
+    """(id, mail address, token) of the active subscribers watching this firm who
+    subscribed before the change (a mail address only once confirmed)."""
+    conditions = [WatchedFirm.name_key == clean(name)[:200]]
+    if uscc:
+        conditions.append(WatchedFirm.uscc == uscc)
+    rows = session.execute(
+        select(WatchSubscriber.id, WatchSubscriber.email, WatchSubscriber.token)
+        .join(WatchedFirm, WatchSubscriber.id == WatchedFirm.subscriber_id)
+        .where(
+            or_(*conditions),
+            WatchSubscriber.state == "active",
+            WatchSubscriber.after_log_number < number,
+            or_(WatchSubscriber.email == "", WatchSubscriber.confirmed.is_(True)),
+        )
+    )
+    return sorted({(row[0], row[1], row[2]) for row in rows})
+
+
+def delivery_key(subscriber_id: int, number: int) -> str:
+    """The Idempotency-Key: the same for every attempt at this change for this subscriber."""
+    return hashlib.sha256(f"watchlist:{subscriber_id}:{number}".encode()).hexdigest()[:40]
+
+
+def event_body(entry: LogEntry, record: dict[str, Any]) -> str:
+    """What the subscriber receives about one change."""
+    return json.dumps(
+        {
+            "event": f"listing.{entry.action}",
+            "log_number": entry.number,
+            "at": entry.at.isoformat(),
+            "entry_hash": entry.entry_hash,
+            "listing_id": entry.entity_id,
+            "listing": record,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def _rows(session: Session, entries: Iterable[LogEntry], base_url: str) -> list[dict[str, Any]]:
+    """The delivery rows of these entries. A mail subscriber's alert goes to the outbox in
+    this same commit, and its row is the log's note that it was handed over."""
+    rows = []
+    for entry in entries:
+        record = json.loads(entry.payload)
+        uscc = str(record.get("uscc") or "")
+        body = event_body(entry, record)
+        name = str(record.get("name") or "")
+        for subscriber_id, address, token in _subscribers_of(session, uscc, name, entry.number):
+            row = {
+                "subscriber_id": subscriber_id,
+                "log_number": entry.number,
+                "key": delivery_key(subscriber_id, entry.number),
+                "payload": body,
+                "state": "pending",
+                "attempts": 0,
+                "last_error": "",
+                "delivered_at": None,
+            }
+            if address:
+                link = f"{base_url.rstrip('/')}/watchlists/{token}"
+                alerts.change(
+                    session, address, record, entry.action, link, f"watchlist:{subscriber_id}"
+                )
+                row |= {"state": "delivered", "delivered_at": utcnow()}
+            rows.append(row)
+    return rows
+
+
+def fan_out(session: Session, limit: int = BATCH, base_url: str = "") -> bool:
+    """Write the deliveries of the next entries after the cursor and advance it, in one
+    commit. True when nothing was left after them."""
+    cursor = _lock_cursor(session)
+    entries = list(
+        session.scalars(
+            select(LogEntry)
+            .where(LogEntry.number > cursor, LogEntry.entity_type == "listing")
+            .order_by(LogEntry.number)
+            .limit(limit)
+        )
+    )
+    if not entries:
+        session.commit()
+        return True
+    rows = _rows(session, entries, base_url)
+    if rows:
+        session.execute(insert(WatchDelivery), rows)
+    session.execute(
+        update(SequenceCounter)
+        .where(SequenceCounter.name == CURSOR)
+        .values(value=entries[-1].number)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return len(entries) < limit
