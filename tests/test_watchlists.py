@@ -63,20 +63,6 @@ class Receiver:
         return [(headers, body) for p, headers, body in self.requests if p == path]
 
 
-@pytest.fixture(autouse=True)
-def outer_transaction_on_sqlite(connection):
-    """The follower's steps commit. On PostgreSQL that releases a savepoint inside the
-    test's transaction; pysqlite opens no transaction for the test's `begin()` until the
-    first write, so the first SAVEPOINT would be the outermost and its release would commit
-    to the shared database. An explicit BEGIN keeps every commit inside the rolled-back
-    test transaction."""
-    if (
-        connection.dialect.name == "sqlite"
-        and not connection.connection.dbapi_connection.in_transaction
-    ):
-        connection.exec_driver_sql("BEGIN")
-
-
 @pytest.fixture
 def receiver():
     made = []

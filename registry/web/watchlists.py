@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from registry.database import get_session
 from registry.errors import ValidationError
-from registry.followers import Follower
 from registry.models import WatchDelivery, WatchSubscriber
 from registry.services import watchlists
 from registry.watchlists import dispatch, fanout
@@ -42,22 +41,19 @@ def follow(session: Session, hosts: list[str], base_url: str = "") -> bool:
 
 
 def init_app(app: Flask) -> None:
-    def sessions() -> Session:
-        from registry.database import get_db
+    from registry.web.indexing import add_follower
 
-        return get_db(app).session_factory()
+    def step(session: Session) -> bool:
+        settings = app.config["SETTINGS"]  # read at each step: tests replace the settings
+        return follow(session, allowed_hosts(settings), settings.BASE_URL)
 
-    follower = Follower(
+    add_follower(
+        app,
         FOLLOWER,
-        sessions,
-        lambda session: follow(
-            session, allowed_hosts(app.config["SETTINGS"]), app.config["SETTINGS"].BASE_URL
-        ),
+        step,
         INTERVAL_SECONDS,
         gates_start=False,
     )
-    app.extensions.setdefault("registry_followers", {})[FOLLOWER] = follower
-    app.extensions.setdefault("registry_after_commit", []).append(lambda _app: follower.wake())
     app.register_blueprint(bp)
 
 
