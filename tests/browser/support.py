@@ -95,3 +95,53 @@ def describe_vnu(errors: list[dict]) -> str:
             f"{name}:{e.get('lastLine', '?')}: {e.get('message')} [{e.get('extract', '')!r}]"
         )
     return "\n".join(lines)
+
+
+def sideways_overflow(page) -> int:
+    """How many pixels the page is wider than the window (0 when it never scrolls sideways)."""
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+def chart_page_problems(browser, live_server, pages: list[tuple[str, int]], size: dict) -> list:
+    """For pages of server-drawn SVG charts (path, charts expected) at a window `size`: the
+    chart count, axe violations, sideways scrolling and charts wider than the window."""
+    context = browser.new_context(locale="zh-CN", viewport=size)
+    problems = []
+    try:
+        page = context.new_page()
+        for path, expected_charts in pages:
+            open_page(page, live_server(path))
+            charts = page.locator("svg.chart")
+            if charts.count() != expected_charts:
+                problems.append(f"{path}: {charts.count()} charts, expected {expected_charts}")
+            violations = axe_violations(page)
+            if violations:
+                problems.append(f"axe on {path}:\n{describe_violations(violations)}")
+            overflow = sideways_overflow(page)
+            if overflow > 1:
+                problems.append(f"{path}: page is {overflow}px wider than the screen")
+            for n in range(charts.count()):
+                box = charts.nth(n).bounding_box()
+                if box is None or box["width"] > size["width"] or box["height"] < 20:
+                    problems.append(f"{path}: chart {n} box {box}")
+    finally:
+        context.close()
+    return problems
+
+
+def vnu_errors_of(vnu_jar, browser, live_server, paths: list[str], folder: Path) -> list:
+    """The Nu HTML Checker's errors on the HTML the server sends for `paths` (each 200)."""
+    context = browser.new_context(locale="zh-CN")
+    files = []
+    try:
+        page = context.new_page()
+        for n, path in enumerate(paths):
+            response = page.goto(live_server(path), wait_until="domcontentloaded")
+            assert response is not None and response.status == 200, path
+            files.append(folder / f"page-{n}.html")
+            files[-1].write_bytes(response.body())
+    finally:
+        context.close()
+    return run_vnu(vnu_jar, files)

@@ -6,14 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.support import (
-    PHONE,
-    axe_violations,
-    describe_violations,
-    describe_vnu,
-    open_page,
-    run_vnu,
-)
+from tests.browser.support import PHONE, chart_page_problems, describe_vnu, vnu_errors_of
 
 pytestmark = pytest.mark.browser
 
@@ -30,43 +23,10 @@ PATHS = [
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_campaign_pages_pass_axe_and_fit_the_screen(browser, live_server, viewport):
     size = PHONE if viewport == "phone" else {"width": 1280, "height": 900}
-    context = browser.new_context(locale="zh-CN", viewport=size)
-    problems = []
-    try:
-        page = context.new_page()
-        for path, expected_charts in PATHS:
-            open_page(page, live_server(path))
-            charts = page.locator("svg.chart")
-            if charts.count() != expected_charts:
-                problems.append(f"{path}: {charts.count()} charts, expected {expected_charts}")
-            violations = axe_violations(page)
-            if violations:
-                problems.append(f"axe on {path}:\n{describe_violations(violations)}")
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            if overflow > 1:
-                problems.append(f"{path}: page is {overflow}px wider than the screen")
-            for n in range(charts.count()):
-                box = charts.nth(n).bounding_box()
-                if box is None or box["width"] > size["width"] or box["height"] < 20:
-                    problems.append(f"{path}: chart {n} box {box}")
-    finally:
-        context.close()
+    problems = chart_page_problems(browser, live_server, PATHS, size)
     assert not problems, "\n".join(problems)
 
 
 def test_campaign_pages_are_valid_html(vnu_jar, browser, live_server, tmp_path):
-    context = browser.new_context(locale="zh-CN")
-    files = []
-    try:
-        page = context.new_page()
-        for n, (path, _charts) in enumerate(PATHS):
-            response = page.goto(live_server(path), wait_until="domcontentloaded")
-            assert response is not None and response.status == 200, path
-            files.append(tmp_path / f"campaign-{n}.html")
-            files[-1].write_bytes(response.body())
-    finally:
-        context.close()
-    errors = run_vnu(vnu_jar, files)
+    errors = vnu_errors_of(vnu_jar, browser, live_server, [p for p, _ in PATHS], tmp_path)
     assert not errors, describe_vnu(errors)

@@ -14,6 +14,7 @@ from tests.browser.support import (
     describe_vnu,
     login,
     run_vnu,
+    sideways_overflow,
 )
 
 pytestmark = pytest.mark.browser
@@ -143,9 +144,7 @@ def test_back_office_pages_fit_a_phone_without_sideways_scrolling(browser, live_
         for path in back_office_pages(live_server):
             response = page.goto(live_server(path), wait_until="load")  # styles applied
             assert response is not None and response.status == 200, f"{path}: {response.status}"
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
+            overflow = sideways_overflow(page)
             if overflow > 1:
                 too_wide.append(f"{path}: {overflow}px wider than the screen")
     finally:

@@ -8,7 +8,13 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.support import PHONE, axe_violations, describe_violations, open_page
+from tests.browser.support import (
+    PHONE,
+    axe_violations,
+    describe_violations,
+    open_page,
+    sideways_overflow,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -52,9 +58,7 @@ def test_public_pages_pass_axe(browser, live_server, viewport):
                 problems.append(f"axe on {path}:\n{describe_violations(violations)}")
             if viewport == "phone":
                 # Readable on a phone: the page itself never scrolls sideways.
-                overflow = page.evaluate(
-                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-                )
+                overflow = sideways_overflow(page)
                 if overflow > 1:
                     problems.append(f"{path}: page is {overflow}px wider than a 375px phone")
     finally:

@@ -6,14 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.support import (
-    PHONE,
-    axe_violations,
-    describe_violations,
-    describe_vnu,
-    open_page,
-    run_vnu,
-)
+from tests.browser.support import PHONE, chart_page_problems, describe_vnu, vnu_errors_of
 
 pytestmark = pytest.mark.browser
 
@@ -23,43 +16,11 @@ PATHS = ["/stats", "/stats?lang=en", "/stats?province=440000"]
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_stats_page_passes_axe_and_its_charts_fit_the_screen(browser, live_server, viewport):
     size = PHONE if viewport == "phone" else {"width": 1280, "height": 900}
-    context = browser.new_context(locale="zh-CN", viewport=size)
-    problems = []
-    try:
-        page = context.new_page()
-        for path in PATHS:
-            open_page(page, live_server(path))
-            charts = page.locator("svg.chart")
-            if charts.count() != 6:
-                problems.append(f"{path}: {charts.count()} charts, expected 6")
-            violations = axe_violations(page)
-            if violations:
-                problems.append(f"axe on {path}:\n{describe_violations(violations)}")
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            if overflow > 1:
-                problems.append(f"{path}: page is {overflow}px wider than the screen")
-            for n in range(charts.count()):
-                box = charts.nth(n).bounding_box()
-                if box is None or box["width"] > size["width"] or box["height"] < 20:
-                    problems.append(f"{path}: chart {n} box {box}")
-    finally:
-        context.close()
+    problems = chart_page_problems(browser, live_server, [(p, 6) for p in PATHS], size)
     assert not problems, "\n".join(problems)
 
 
 def test_stats_page_is_valid_html(vnu_jar, browser, live_server, tmp_path):
-    context = browser.new_context(locale="zh-CN")
-    files = []
-    try:
-        page = context.new_page()
-        for n, path in enumerate(PATHS + ["/admin/login"]):
-            response = page.goto(live_server(path), wait_until="domcontentloaded")
-            assert response is not None and response.status == 200, path
-            files.append(tmp_path / f"stats-{n}.html")
-            files[-1].write_bytes(response.body())
-    finally:
-        context.close()
-    errors = run_vnu(vnu_jar, files)
+    paths = [*PATHS, "/admin/login"]
+    errors = vnu_errors_of(vnu_jar, browser, live_server, paths, tmp_path)
     assert not errors, describe_vnu(errors)
