@@ -5,7 +5,6 @@ SQL, independently of registry.campaigns and registry.visibility."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
 
 import feedparser
 import pytest
@@ -16,6 +15,7 @@ from registry.models import Authority, Campaign, Event
 from registry.rules import Actor, RuleViolation
 from registry.services import campaigns as campaign_service
 from registry.services import listings, sanctions
+from tests.html_tables import Tables
 
 # --- data -------------------------------------------------------------------------------
 
@@ -161,41 +161,6 @@ def test_campaign_list_api_carries_each_campaigns_totals(client, session, datase
     assert by_slug["broadband-2020"]["legal_basis"] == "工信厅通信函〔2020〕162号"
     assert by_slug["broadband-2020"]["ends_on"] == "2020-12-31"
     assert by_slug["fraud-2021"]["ends_on"] is None
-
-
-class Tables(HTMLParser):
-    """Every table of a page by caption: rows of cell texts (header row included)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self._cell: list[str] | None = None
-        self._caption, self._in_caption, self._rows = "", False, []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self._caption, self._rows = "", []
-        elif tag == "caption":
-            self._in_caption = True
-        elif tag == "tr":
-            self._rows.append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag == "caption":
-            self._in_caption = False
-        elif tag in ("td", "th") and self._cell is not None:
-            self._rows[-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "table":
-            self.tables[self._caption] = self._rows
-
-    def handle_data(self, data):
-        if self._in_caption:
-            self._caption += data.strip()
-        elif self._cell is not None:
-            self._cell.append(data)
 
 
 def _tables(client, url: str) -> dict[str, list[list[str]]]:

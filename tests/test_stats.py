@@ -14,7 +14,6 @@ import statistics
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
-from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +21,7 @@ from sqlalchemy import select
 
 from registry.models import Authority, Enterprise, Ground, Listing
 from tests.factories import login
+from tests.html_tables import Tables
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EVER = ("published", "removed", "expired", "annulled")
@@ -276,43 +276,6 @@ def test_stats_csv_carries_the_same_numbers_as_the_json(client, dataset, today):
         assert values[("timeliness", key, "on_time")] == str(t["on_time"])
         assert values[("timeliness", key, "median_days")] == str(t["median_days"])
     assert len(rows) == len(values)
-
-
-class Tables(HTMLParser):
-    """caption -> rows of cell texts, for every <table> of a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self._caption: str | None = None
-        self._rows: list[list[str]] = []
-        self._cell: list[str] | None = None
-        self._in_caption = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self._caption, self._rows = "", []
-        elif tag == "caption":
-            self._in_caption = True
-        elif tag == "tr":
-            self._rows.append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag == "caption":
-            self._in_caption = False
-        elif tag in ("td", "th") and self._cell is not None:
-            self._rows[-1].append("".join(self._cell).strip())
-            self._cell = None
-        elif tag == "table":
-            self.tables[self._caption] = self._rows
-
-    def handle_data(self, data):
-        if self._in_caption:
-            self._caption += data.strip()
-        elif self._cell is not None:
-            self._cell.append(data)
 
 
 def test_every_number_on_the_stats_page_equals_the_brute_force_count(
