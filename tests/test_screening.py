@@ -10,6 +10,7 @@ from registry.screening.match import DEFAULT_THRESHOLD, Firm, Query, score
 from registry.screening.normalize import analyse
 from registry.screening.screen import match_one
 from registry.search.matching import MemoryCandidates
+from tests.corpus import demo_corpus
 
 FIRM = Firm(
     names=("深圳市华信网络科技有限公司",),
@@ -134,24 +135,8 @@ def test_evaluation_set_precision_and_recall_meet_the_targets(generated):
 @pytest.fixture(scope="module")
 def demo_index(engine, tmp_path_factory):
     """The demo data (200 firms) in the database and a real search index over it."""
-    from sqlalchemy.orm import Session
-
-    from registry.demo import load_demo
-    from registry.rules import Actor
-    from registry.search import SearchIndex
-    from registry.services.reference import authority_by_code
-
-    with engine.connect() as conn:
-        outer = conn.begin()
-        session = Session(bind=conn, join_transaction_mode="create_savepoint")
-        actor = Actor(None, "test", "system", authority_by_code(session, "MIIT").id, True)
-        load_demo(session, actor, firms=200)
-        session.flush()
-        index = SearchIndex(tmp_path_factory.mktemp("screening") / "index")
-        index.catch_up(session)
-        yield session, index
-        session.close()
-        outer.rollback()
+    with demo_corpus(engine, tmp_path_factory.mktemp("screening")) as found:
+        yield found
 
 
 def test_variants_of_every_indexed_firm_are_found_through_the_search_index(demo_index):

@@ -11,31 +11,19 @@ from collections import Counter
 import pytest
 from pyroaring import BitMap
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from registry import rules, text
-from registry.demo import load_demo
 from registry.models import Enterprise, Listing
-from registry.rules import Actor
 from registry.search import SearchFilters, SearchIndex
 from registry.search.engine import _changed_since, _changes_log
+from tests.corpus import demo_corpus
 
 
 @pytest.fixture(scope="module")
 def corpus(engine, tmp_path_factory):
-    with engine.connect() as conn:
-        outer = conn.begin()
-        session = Session(bind=conn, join_transaction_mode="create_savepoint")
-        from registry.services.reference import authority_by_code
-
-        actor = Actor(None, "test", "system", authority_by_code(session, "MIIT").id, True)
-        load_demo(session, actor, firms=200)
-        session.flush()
-        index = SearchIndex(tmp_path_factory.mktemp("bitmaps") / "index")
-        index.catch_up(session)
-        yield session, index
-        session.close()
-        outer.rollback()
+    with demo_corpus(engine, tmp_path_factory.mktemp("bitmaps")) as found:
+        yield found
 
 
 def _firms(session) -> list[tuple[Enterprise, list[str], list[Listing]]]:
