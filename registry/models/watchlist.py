@@ -41,6 +41,11 @@ class WatchSubscriber(Base):  # 关注清单订阅者
     failures: Mapped[int] = mapped_column(default=0)
     # The publication log's last number when it subscribed: only later changes are sent.
     after_log_number: Mapped[int] = mapped_column(BigInteger, default=0)
+    # A mail subscriber's choice: "immediate" (one mail per change) or "daily" (one digest
+    # of the day's changes, Asia/Shanghai, sent once the day is over).
+    mail_mode: Mapped[str] = mapped_column(String(10), default="immediate")
+    # The last Asia/Shanghai day (YYYY-MM-DD) whose digest was sent; claimed before sending.
+    digest_day: Mapped[str] = mapped_column(String(10), default="")
 
     def __repr__(self) -> str:
         return f"<WatchSubscriber {self.id} {self.state}>"

@@ -33,6 +33,7 @@ from registry.watchlists import alerts, webhook
 MAX_FIRMS = 10_000
 MIN_SECRET = 16
 MAX_SECRET = 200
+MAIL_MODES = ("immediate", "daily")
 MAX_PENDING_CONFIRMATIONS = 3  # unconfirmed subscriptions of one address within a day
 
 
@@ -128,12 +129,28 @@ def _new(session: Session, firms: list[Watched], **values: object) -> WatchSubsc
     return subscriber
 
 
+def check_mail_mode(mode: object) -> str:
+    """ "immediate" (one mail per change, the default) or "daily" (one digest a day)."""
+    mode = mode.strip() if isinstance(mode, str) else ""
+    if mode not in MAIL_MODES:
+        raise ValidationError({"mail_mode": _("请选择立即提醒或每日汇总")})
+    return mode
+
+
 def subscribe_email(
-    session: Session, address: str, firms: str, link_for: Callable[[str], str]
+    session: Session,
+    address: str,
+    firms: str,
+    link_for: Callable[[str], str],
+    mail_mode: str = "immediate",
 ) -> WatchSubscriber:
     """A new mail subscriber, unconfirmed: the confirmation mail carries its page's address
     (`link_for(token)`), which only the owner of the mailbox gets to see."""
     errors: dict[str, str] = {}
+    try:
+        mail_mode = check_mail_mode(mail_mode)
+    except ValidationError as exc:
+        errors.update(exc.errors)
     address = address.strip() if isinstance(address, str) else ""
     if not mail.valid_address(address):
         errors["email"] = _("请填写有效的电子邮箱地址")
@@ -146,7 +163,7 @@ def subscribe_email(
         errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
-    subscriber = _new(session, parsed, email=address, confirmed=False)
+    subscriber = _new(session, parsed, email=address, confirmed=False, mail_mode=mail_mode)
     alerts.confirmation(session, address, link_for(subscriber.token), ref(subscriber))
     return subscriber
 
@@ -170,6 +187,13 @@ def _pending_confirmations(session: Session, address: str) -> int:
 def ref(subscriber: WatchSubscriber) -> str:
     """What the subscriber's mails are about, for the outbox."""
     return f"watchlist:{subscriber.id}"
+
+
+def set_mail_mode(session: Session, subscriber: WatchSubscriber, mode: str) -> None:
+    """Switch a mail subscriber between immediate alerts and the daily digest. Changes
+    already waiting for a digest still go out in the next one."""
+    subscriber.mail_mode = check_mail_mode(mode)
+    session.flush()
 
 
 def confirm(session: Session, subscriber: WatchSubscriber) -> None:

@@ -1,5 +1,5 @@
 """Mail to watchlist subscribers, through the outbox (registry/mail.py): the confirmation of
-a mail address and the alert about one change. In Chinese with the English translation
+a mail address, the alert about one change and the daily digest of a day's changes. In Chinese with the English translation
 below it (the subscriber's language is not known outside the request)."""
 
 from __future__ import annotations
@@ -60,3 +60,43 @@ def change(
         link=link,
     )
     _send(session, address, subject, body, ref)
+
+
+def _digest_line(record: dict[str, Any], action: str) -> Message:
+    return _(
+        "%(name)s（统一社会信用代码 %(uscc)s）：%(what)s；名单：%(list)s；状态：%(state)s",
+        name=str(record.get("name") or ""),
+        uscc=str(record.get("uscc") or "") or "-",
+        what=ACTIONS.get(action, action),
+        list=str(record.get("list") or "-"),
+        state=str(record.get("state") or "-"),
+    )
+
+
+def digest(
+    session: Session,
+    address: str,
+    day: str,
+    changes: list[tuple[dict[str, Any], str]],
+    link: str,
+    ref: str,
+) -> None:
+    """Tell `address` in one mail about the changes (record, action) of the watched firms
+    on the Asia/Shanghai `day`."""
+    subject = _("关注清单每日汇总 %(day)s：%(count)s 项变化", day=day, count=len(changes))
+    parts = [
+        _("%(day)s（北京时间）关注的经营者有以下变化：", day=day),
+        *(_digest_line(record, action) for record, action in changes),
+        _("管理或退订（无需登录）：%(link)s", link=link),
+    ]
+    english_subject = translate(subject, "en")
+    mail.enqueue(
+        session,
+        address,
+        f"{subject} / {english_subject}",
+        "\n".join(str(part) for part in parts)
+        + "\n\n----\n\n"
+        + "\n".join(translate(part, "en") for part in parts)
+        + "\n",
+        ref=ref,
+    )

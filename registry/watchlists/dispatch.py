@@ -90,11 +90,15 @@ def post(url: str, body: bytes, headers: dict[str, str], allowed_hosts: Iterable
 
 
 def _heads(session: Session, now: datetime, limit: int) -> list[int]:
-    """Each active subscriber's oldest pending delivery, when it is due and unclaimed."""
+    """Each active webhook subscriber's oldest pending delivery, when due and unclaimed."""
     oldest = (
         select(func.min(WatchDelivery.id))
         .join(WatchSubscriber, WatchSubscriber.id == WatchDelivery.subscriber_id)
-        .where(WatchDelivery.state == "pending", WatchSubscriber.state == "active")
+        .where(
+            WatchDelivery.state == "pending",
+            WatchSubscriber.state == "active",
+            WatchSubscriber.url != "",  # a mail subscriber's pending rows await the digest
+        )
         .group_by(WatchDelivery.subscriber_id)
     )
     return list(

@@ -45,14 +45,19 @@ def _lock_cursor(session: Session) -> int:
 
 def _subscribers_of(
     session: Session, uscc: str, name: str, number: int
-) -> list[tuple[int, str, str]]:
-    """(id, mail address, token) of the active subscribers watching this firm who
-    subscribed before the change (a mail address only once confirmed)."""
+) -> list[tuple[int, str, str, str]]:
+    """(id, mail address, token, mail mode) of the active subscribers watching this firm
+    who subscribed before the change (a mail address only once confirmed)."""
     conditions = [WatchedFirm.name_key == clean(name)[:200]]
     if uscc:
         conditions.append(WatchedFirm.uscc == uscc)
     rows = session.execute(
-        select(WatchSubscriber.id, WatchSubscriber.email, WatchSubscriber.token)
+        select(
+            WatchSubscriber.id,
+            WatchSubscriber.email,
+            WatchSubscriber.token,
+            WatchSubscriber.mail_mode,
+        )
         .join(WatchedFirm, WatchSubscriber.id == WatchedFirm.subscriber_id)
         .where(
             or_(*conditions),
@@ -61,7 +66,7 @@ def _subscribers_of(
             or_(WatchSubscriber.email == "", WatchSubscriber.confirmed.is_(True)),
         )
     )
-    return sorted({(row[0], row[1], row[2]) for row in rows})
+    return sorted({(row[0], row[1], row[2], row[3]) for row in rows})
 
 
 def delivery_key(subscriber_id: int, number: int) -> str:
@@ -87,14 +92,17 @@ def event_body(entry: LogEntry, record: dict[str, Any]) -> str:
 
 def _rows(session: Session, entries: Iterable[LogEntry], base_url: str) -> list[dict[str, Any]]:
     """The delivery rows of these entries. A mail subscriber's alert goes to the outbox in
-    this same commit, and its row is the log's note that it was handed over."""
+    this same commit, and its row is the log's note that it was handed over; a daily-digest
+    subscriber's row stays pending until the digest of its day takes it (digest.py)."""
     rows = []
     for entry in entries:
         record = json.loads(entry.payload)
         uscc = str(record.get("uscc") or "")
         body = event_body(entry, record)
         name = str(record.get("name") or "")
-        for subscriber_id, address, token in _subscribers_of(session, uscc, name, entry.number):
+        for subscriber_id, address, token, mode in _subscribers_of(
+            session, uscc, name, entry.number
+        ):
             row = {
                 "subscriber_id": subscriber_id,
                 "log_number": entry.number,
@@ -105,7 +113,7 @@ def _rows(session: Session, entries: Iterable[LogEntry], base_url: str) -> list[
                 "last_error": "",
                 "delivered_at": None,
             }
-            if address:
+            if address and mode != "daily":
                 link = f"{base_url.rstrip('/')}/watchlists/{token}"
                 alerts.change(
                     session, address, record, entry.action, link, f"watchlist:{subscriber_id}"

@@ -19,7 +19,7 @@ from registry.database import get_session
 from registry.errors import ValidationError
 from registry.models import WatchDelivery, WatchSubscriber
 from registry.services import watchlists
-from registry.watchlists import dispatch, fanout
+from registry.watchlists import digest, dispatch, fanout
 from registry.web.messages import localize
 
 bp = Blueprint("watchlists", __name__, url_prefix="/watchlists")
@@ -35,9 +35,11 @@ def allowed_hosts(settings: object) -> list[str]:
 
 
 def follow(session: Session, hosts: list[str], base_url: str = "") -> bool:
-    """The follower's step: fan the new changes out, then send what is due."""
+    """The follower's step: fan the new changes out, then send what is due (webhook calls,
+    and the daily digests once their day is over)."""
     caught_up = fanout.fan_out(session, base_url=base_url)
-    return dispatch.deliver_due(session, hosts) and caught_up
+    delivered = dispatch.deliver_due(session, hosts)
+    return digest.send_digests(session, base_url) and delivered and caught_up
 
 
 def init_app(app: Flask) -> None:
@@ -63,14 +65,16 @@ def _messages(errors: dict[str, str]) -> dict[str, str]:
 
 @bp.route("/new", methods=["GET", "POST"])
 def new() -> ResponseReturnValue:
-    values = {"url": "", "firms": "", "email": ""}
+    values = {"url": "", "firms": "", "email": "", "mail_mode": "immediate"}
     if request.method == "GET":
         return render_template("public/watchlist_new.html", values=values, errors={}), 200, HEADERS
-    values = {name: request.form.get(name, "") for name in values}
+    values = {name: request.form.get(name, default) for name, default in values.items()}
     session = get_session()
     try:
         if values["email"].strip() and not values["url"].strip():
-            watchlists.subscribe_email(session, values["email"], values["firms"], _link)
+            watchlists.subscribe_email(
+                session, values["email"], values["firms"], _link, values["mail_mode"]
+            )
         else:
             subscriber = watchlists.subscribe(
                 session,
@@ -149,6 +153,12 @@ def change(token: str) -> ResponseReturnValue:
             return _page(subscriber, _messages(exc.errors), 400)
     elif action == "unsubscribe":
         watchlists.unsubscribe(session, subscriber)
+    elif action == "mail_mode":
+        try:
+            watchlists.set_mail_mode(session, subscriber, request.form.get("mail_mode", ""))
+        except ValidationError as exc:
+            session.rollback()
+            return _page(subscriber, _messages(exc.errors), 400)
     elif action == "confirm":
         watchlists.confirm(session, subscriber)
     elif action == "resume":
