@@ -625,6 +625,28 @@ def test_watchlist_forms_survive_the_corpus(app, client, session, tally, monkeyp
     tally.assert_clean()
 
 
+def test_saving_a_screening_report_survives_the_corpus(app, client, session, tally, monkeypatch):
+    """POST /screen/watchlist: every corpus value in the scope, both firm lists and the
+    subscriber's fields (names are not resolved: the corpus must not reach DNS)."""
+    from registry.watchlists import webhook
+
+    monkeypatch.setattr(webhook, "system_resolver", lambda host, port: ["93.184.216.34"])
+    token = csrf_token(client)
+    base = {
+        "scope": "all",
+        "firms_all": "乙公司",
+        "firms_matched": "",
+        "url": "https://hooks.example.net/y",
+        "secret": "t" * 20,
+    }
+    for value in TEXT:
+        for field in base | {"email": ""}:
+            data = base | {"csrf_token": token, field: value}
+            response = client.post("/screen/watchlist", data=data)
+            tally.check(response, "POST", f"/screen/watchlist {field}={value!r:.40}")
+    tally.assert_clean()
+
+
 def test_campaign_routes_and_their_parameters_are_attacked(app, client, make, session, tally):
     """The campaign pages, API and feed are in the URL map the corpus walks, and the page
     parameter they read gets every value of the corpus on a real campaign."""

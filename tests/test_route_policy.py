@@ -37,7 +37,9 @@ PUBLIC_WRITES |= {
 }
 # Watchlists: anyone may subscribe a webhook without an account, and manage it with the
 # secret token of its address; they write only that subscription (tests/test_watchlists.py).
-PUBLIC_WRITES |= {"watchlists.new", "watchlists.change"}
+# A screening report is saved as a new subscription the same way
+# (tests/test_screen_watchlist.py).
+PUBLIC_WRITES |= {"watchlists.new", "watchlists.change", "screen.save"}
 # POSTs that only read: a body too large for a query string; they change nothing
 # (tests/test_csrf.py checks that, without a token and without a session).
 READ_ONLY_POSTS = {"match.match", "screen.screen"}

@@ -198,3 +198,16 @@ def write_xlsx(cells: list[list[str]]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def watch_lists(rows: list[ScreenRow], lists: dict[int, list[str]]) -> dict[str, list[str]]:
+    """The firms a report can be saved as a watchlist with, one line each, repeats dropped:
+    "matched" are the USCCs of the listed firms that rows matched; "all" is every row, by its
+    USCC when it has a valid one, else by its name."""
+    matched = [
+        r.best.uscc
+        for r in rows
+        if r.best and r.best.match and r.best.uscc and lists.get(r.best.enterprise_id)
+    ]
+    every = [r.query.uscc or r.query.name for r in rows if r.query.uscc or r.query.name.strip()]
+    return {"matched": list(dict.fromkeys(matched)), "all": list(dict.fromkeys(every))}

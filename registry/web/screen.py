@@ -12,18 +12,22 @@ from __future__ import annotations
 import math
 
 from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from registry.database import get_session
 from registry.screening import batch
 from registry.screening.match import DEFAULT_THRESHOLD
-from registry.web import indexing
+from registry.services.watchlists import MAX_FIRMS
+from registry.web import indexing, watchlists
 from registry.web.cache import event_counter
 from registry.web.match import lists_in_force
 from registry.web.messages import localize
 
 bp = Blueprint("screen", __name__)
 FORMATS = ("html", "csv", "xlsx")
+SCOPES = ("matched", "all")
+MAX_LINE_CHARS = 200  # a USCC or a firm's name, as the upload's cells are cut
 _TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -83,6 +87,7 @@ def screen():
             format=output,
             max_rows=batch.MAX_ROWS,
             localize=localize,
+            watch=batch.watch_lists(rows, lists),
             flagged=sum(
                 1 for r in rows if r.best and r.best.match and lists.get(r.best.enterprise_id)
             ),
@@ -93,3 +98,25 @@ def screen():
     response.headers["Content-Disposition"] = f'attachment; filename="screening.{output}"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/screen/watchlist")
+def save() -> ResponseReturnValue:
+    """Save a report's firms as a new watchlist: the report page carries both firm lists
+    (bounded here, as no upload is kept to re-read) and the subscriber's fields; the rest is
+    `/watchlists/new`'s own path."""
+    values = {name: request.form.get(name, "") for name in ("url", "email")}
+    scope = request.form.get("scope", "")
+    firms = request.form.get(f"firms_{scope}", "") if scope in SCOPES else ""
+    lines = firms.splitlines()
+    error = None
+    if scope not in SCOPES:
+        error = _("请选择要关注的经营者：匹配的经营者或全部行")
+    elif len(lines) > MAX_FIRMS or any(len(line) > MAX_LINE_CHARS for line in lines):
+        error = _("最多关注 %(n)s 个经营者，每行不超过 %(m)s 个字符", n=MAX_FIRMS, m=MAX_LINE_CHARS)
+    if error:
+        page = render_template(
+            "public/watchlist_new.html", values=values | {"firms": ""}, errors={"firms": error}
+        )
+        return page, 400, watchlists.HEADERS
+    return watchlists.create(values | {"firms": firms}, request.form.get("secret", ""))

@@ -69,9 +69,20 @@ def new() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("public/watchlist_new.html", values=values, errors={}), 200, HEADERS
     values = {name: request.form.get(name, default) for name, default in values.items()}
+    return create(values, request.form.get("secret", ""))
+
+
+def create(values: dict[str, str], secret: str) -> ResponseReturnValue:
+    """Subscribe the mail address, or else the webhook, in `values` to its firms (one a line).
+
+    The one path for every form that makes a watchlist (this page and the screening report):
+    a 400 with the form and its messages on bad input, else the confirmation or the page.
+    """
+    values = {"mail_mode": "immediate"} | values
     session = get_session()
+    by_mail = bool(values["email"].strip() and not values["url"].strip())
     try:
-        if values["email"].strip() and not values["url"].strip():
+        if by_mail:
             watchlists.subscribe_email(
                 session, values["email"], values["firms"], _link, values["mail_mode"]
             )
@@ -79,7 +90,7 @@ def new() -> ResponseReturnValue:
             subscriber = watchlists.subscribe(
                 session,
                 values["url"],
-                request.form.get("secret", ""),
+                secret,
                 values["firms"],
                 allowed_hosts(current_app.config["SETTINGS"]),
             )
@@ -89,7 +100,7 @@ def new() -> ResponseReturnValue:
         )
         return page, 400, HEADERS
     session.commit()
-    if values["email"].strip() and not values["url"].strip():
+    if by_mail:
         # The page's address goes only to the mailbox: whoever typed the address here
         # must not be able to confirm it.
         return render_template("public/watchlist_new.html", sent=values["email"]), 200, HEADERS
