@@ -9,6 +9,8 @@ the publication log, then the webhook calls: registry/watchlists/), never in a r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -154,27 +156,24 @@ def change(token: str) -> ResponseReturnValue:
     subscriber = _subscriber(token)
     if subscriber.state == "unsubscribed":
         abort(409, _("该关注清单已退订。"))
-    action = request.form.get("action", "")
     session = get_session()
-    if action == "firms":
-        try:
-            watchlists.replace_firms(session, subscriber, request.form.get("firms", ""))
-        except ValidationError as exc:
-            session.rollback()
-            return _page(subscriber, _messages(exc.errors), 400)
-    elif action == "unsubscribe":
-        watchlists.unsubscribe(session, subscriber)
-    elif action == "mail_mode":
-        try:
-            watchlists.set_mail_mode(session, subscriber, request.form.get("mail_mode", ""))
-        except ValidationError as exc:
-            session.rollback()
-            return _page(subscriber, _messages(exc.errors), 400)
-    elif action == "confirm":
-        watchlists.confirm(session, subscriber)
-    elif action == "resume":
-        watchlists.resume(session, subscriber)
-    else:
+    form = request.form
+    actions: dict[str, Callable[[], object]] = {
+        "firms": lambda: watchlists.replace_firms(session, subscriber, form.get("firms", "")),
+        "unsubscribe": lambda: watchlists.unsubscribe(session, subscriber),
+        "mail_mode": lambda: watchlists.set_mail_mode(
+            session, subscriber, form.get("mail_mode", "")
+        ),
+        "confirm": lambda: watchlists.confirm(session, subscriber),
+        "resume": lambda: watchlists.resume(session, subscriber),
+    }
+    action = actions.get(form.get("action", ""))
+    if action is None:
         abort(400, _("未知的操作。"))
+    try:
+        action()
+    except ValidationError as exc:
+        session.rollback()
+        return _page(subscriber, _messages(exc.errors), 400)
     session.commit()
     return redirect(url_for("watchlists.manage", token=token), 303), HEADERS
