@@ -9,6 +9,7 @@ reason; in CI (CI=true) it fails them, so the checks can never silently stop run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -168,6 +169,21 @@ def _load_data(session) -> dict:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """The site most browser tests share, with the fixture data (XSS payloads included)."""
+    with _serve(tmp_path_factory.mktemp("live")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def own_live_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """A site of the module's own, for a test that writes so much (a 500-row import) that the
+    shared site's first pages would no longer show the fixture data other tests look for."""
+    with _serve(tmp_path_factory.mktemp("own-live")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _serve(tmp: Path) -> Iterator[LiveServer]:
     from werkzeug.serving import make_server
 
     from registry import create_app
@@ -176,7 +192,6 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
     from registry.rules import Actor
     from registry.services.reference import seed
 
-    tmp = tmp_path_factory.mktemp("live")
     app = create_app(
         {
             "TESTING": True,
