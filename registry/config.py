@@ -79,8 +79,11 @@ class Settings:
     MAIL_TIMEOUT: int = 10
     MAIL_CA_FILE: str = ""
     # Watchlist webhooks (registry/watchlists/): hosts an admin allows although they are or
-    # resolve to loopback, private or link-local addresses; comma-separated.
+    # resolve to loopback, private or link-local addresses; comma-separated. WEBHOOK_TIMEOUT:
+    # seconds each socket operation of a call may take; a sender's claim on a delivery lasts
+    # 12 of them, so a process killed mid-call holds the delivery up that long at most.
     WEBHOOK_ALLOWED_HOSTS: str = ""
+    WEBHOOK_TIMEOUT: int = 10
     TESTING: bool = False
 
 

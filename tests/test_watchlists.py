@@ -409,10 +409,13 @@ def test_a_delivery_claimed_by_a_process_that_died_is_sent_once_its_claim_runs_o
     fanout.fan_out(session)
     now = utcnow()
     delivery = session.scalars(select(WatchDelivery)).one()
-    assert dispatch._claim(session, delivery.id, now)  # claimed, then the process was killed
+    assert dispatch._claim(
+        session, delivery.id, now, dispatch.TIMEOUT_SECONDS
+    )  # claimed, then the process was killed
     dispatch.deliver_due(session, LOCAL, now=now + timedelta(seconds=10))
     assert hook.received("/hook") == []  # still held by the dead process's claim
-    dispatch.deliver_due(session, LOCAL, now=now + timedelta(seconds=dispatch.CLAIM_SECONDS + 1))
+    claim = dispatch.CLAIM_FACTOR * dispatch.TIMEOUT_SECONDS
+    dispatch.deliver_due(session, LOCAL, now=now + timedelta(seconds=claim + 1))
     session.refresh(delivery)
     assert delivery.state == "delivered" and len(hook.received("/hook")) == 1
 

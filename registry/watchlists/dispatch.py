@@ -4,7 +4,8 @@ In order per subscriber: only a subscriber's oldest pending delivery is tried; t
 waits until it went through (or finally failed). Each attempt is claimed with a
 conditional UPDATE (two processes never send it at once) and committed before the call,
 so a process killed mid-delivery leaves a claim that runs out and the delivery is sent
-again: at least once, with the same Idempotency-Key. A failure is retried after an
+again: at least once, with the same Idempotency-Key. The claim lasts CLAIM_FACTOR call
+timeouts, longer than an attempt takes, so a live sender's claim never runs out under it. A failure is retried after an
 exponential backoff (webhook.backoff); after DISABLE_AFTER failures in a row the subscriber
 is disabled until it resumes from its page, and a delivery that still fails after
 MAX_ATTEMPTS is given up. The
@@ -31,8 +32,8 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 15
 DISABLE_AFTER = 10
-CLAIM_SECONDS = 120
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 10.0  # default of each socket operation of a call (WEBHOOK_TIMEOUT)
+CLAIM_FACTOR = 12  # a claim lasts this many timeouts: connect, send and read, with margin
 BATCH = 50
 
 
@@ -63,7 +64,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def post(url: str, body: bytes, headers: dict[str, str], allowed_hosts: Iterable[str]) -> int:
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    allowed_hosts: Iterable[str],
+    timeout: float = TIMEOUT_SECONDS,
+) -> int:
     """POST `body` to `url` if it may be called; the status, or DeliveryFailed."""
     try:
         addresses = webhook.check_target(url, allowed_hosts)
@@ -73,7 +80,7 @@ def post(url: str, body: bytes, headers: dict[str, str], allowed_hosts: Iterable
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = kind(host, port, addresses[0], TIMEOUT_SECONDS)
+    connection = kind(host, port, addresses[0], timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request("POST", path, body, headers | {"Host": parts.netloc.rpartition("@")[2]})
@@ -115,7 +122,7 @@ def _heads(session: Session, now: datetime, limit: int) -> list[int]:
     )
 
 
-def _claim(session: Session, delivery_id: int, now: datetime) -> bool:
+def _claim(session: Session, delivery_id: int, now: datetime, timeout: float) -> bool:
     result = session.execute(
         update(WatchDelivery)
         .where(
@@ -123,7 +130,7 @@ def _claim(session: Session, delivery_id: int, now: datetime) -> bool:
             WatchDelivery.state == "pending",
             or_(WatchDelivery.claimed_until.is_(None), WatchDelivery.claimed_until < now),
         )
-        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
+        .values(claimed_until=now + timedelta(seconds=CLAIM_FACTOR * timeout))
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -155,9 +162,11 @@ def _finish(
     session.commit()
 
 
-def _attempt(session: Session, delivery_id: int, now: datetime, allowed: list[str]) -> bool:
+def _attempt(
+    session: Session, delivery_id: int, now: datetime, allowed: list[str], timeout: float
+) -> bool:
     """One claimed attempt; True if it went through."""
-    if not _claim(session, delivery_id, now):
+    if not _claim(session, delivery_id, now, timeout):
         return False
     delivery = session.get(WatchDelivery, delivery_id)
     subscriber = session.get(WatchSubscriber, delivery.subscriber_id) if delivery else None
@@ -166,7 +175,8 @@ def _attempt(session: Session, delivery_id: int, now: datetime, allowed: list[st
     body = delivery.payload.encode()
     failure = None
     try:
-        post(subscriber.url, body, webhook.sign(subscriber.secret, body, delivery.key), allowed)
+        headers = webhook.sign(subscriber.secret, body, delivery.key)
+        post(subscriber.url, body, headers, allowed, timeout)
     except DeliveryFailed as exc:
         log.warning(
             "webhook delivery %d failed (attempt %d): %s", delivery.id, delivery.attempts + 1, exc
@@ -181,8 +191,10 @@ def deliver_due(
     allowed_hosts: Iterable[str] = (),
     now: datetime | None = None,
     limit: int = BATCH,
+    timeout: float = TIMEOUT_SECONDS,
 ) -> bool:
-    """Send what is due, each subscriber's deliveries in order; True when caught up."""
+    """Send what is due, each subscriber's deliveries in order; True when caught up.
+    `timeout`: of each socket operation of a call, in seconds (it sets the claim's length)."""
     now = now or utcnow()
     allowed = list(allowed_hosts)
     for _round in range(limit):
@@ -190,6 +202,6 @@ def deliver_due(
         session.rollback()
         if not ids:
             return True
-        if not any([_attempt(session, i, now, allowed) for i in ids]):
+        if not any([_attempt(session, i, now, allowed, timeout) for i in ids]):
             return True
     return False

@@ -36,11 +36,16 @@ def allowed_hosts(settings: object) -> list[str]:
     return [host.strip() for host in raw.split(",") if host.strip()]
 
 
-def follow(session: Session, hosts: list[str], base_url: str = "") -> bool:
+def follow(
+    session: Session,
+    hosts: list[str],
+    base_url: str = "",
+    timeout: float = dispatch.TIMEOUT_SECONDS,
+) -> bool:
     """The follower's step: fan the new changes out, then send what is due (webhook calls,
     and the daily digests once their day is over)."""
     caught_up = fanout.fan_out(session, base_url=base_url)
-    delivered = dispatch.deliver_due(session, hosts)
+    delivered = dispatch.deliver_due(session, hosts, timeout=timeout)
     return digest.send_digests(session, base_url) and delivered and caught_up
 
 
@@ -49,7 +54,7 @@ def init_app(app: Flask) -> None:
 
     def step(session: Session) -> bool:
         settings = app.config["SETTINGS"]  # read at each step: tests replace the settings
-        return follow(session, allowed_hosts(settings), settings.BASE_URL)
+        return follow(session, allowed_hosts(settings), settings.BASE_URL, settings.WEBHOOK_TIMEOUT)
 
     add_follower(
         app,
