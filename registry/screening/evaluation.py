@@ -12,10 +12,12 @@ queries whose firm is flagged.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from registry import fakedata, text
 from registry.screening.match import Query
@@ -74,10 +76,16 @@ def registered(n: int, seed: int = 42) -> list[dict[str, str]]:
     ]
 
 
-def _t2s_inverse(name: str) -> str:
+@functools.cache
+def _s2t() -> Any:
+    """The simplified → traditional converter, loaded once (its dictionaries take time)."""
     import opencc
 
-    return opencc.OpenCC("s2t").convert(name)
+    return opencc.OpenCC("s2t")
+
+
+def _t2s_inverse(name: str) -> str:
+    return str(_s2t().convert(name))
 
 
 def _variant(kind: str, name: str, rng: random.Random) -> str | None:

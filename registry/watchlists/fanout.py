@@ -43,30 +43,52 @@ def _lock_cursor(session: Session) -> int:
     return int(value)
 
 
-def _subscribers_of(
-    session: Session, uscc: str, name: str, number: int
-) -> list[tuple[int, str, str, str]]:
-    """(id, mail address, token, mail mode) of the active subscribers watching this firm
-    who subscribed before the change (a mail address only once confirmed)."""
-    conditions = [WatchedFirm.name_key == clean(name)[:200]]
-    if uscc:
-        conditions.append(WatchedFirm.uscc == uscc)
+Watcher = tuple[int, str, str, str]  # subscriber id, mail address, token, mail mode
+
+
+def _watchers(
+    session: Session, usccs: set[str], names: set[str]
+) -> dict[tuple[str, str], list[tuple[int, Watcher]]]:
+    """For each ("uscc", code) and ("name", normalised name) of a batch, the active
+    subscribers watching it (a mail address only once confirmed) with the log number they
+    subscribed after: one query for the whole batch."""
+    found: dict[tuple[str, str], list[tuple[int, Watcher]]] = {}
+    if not usccs and not names:
+        return found
     rows = session.execute(
         select(
             WatchSubscriber.id,
             WatchSubscriber.email,
             WatchSubscriber.token,
             WatchSubscriber.mail_mode,
+            WatchSubscriber.after_log_number,
+            WatchedFirm.uscc,
+            WatchedFirm.name_key,
         )
         .join(WatchedFirm, WatchSubscriber.id == WatchedFirm.subscriber_id)
         .where(
-            or_(*conditions),
+            or_(WatchedFirm.uscc.in_(sorted(usccs)), WatchedFirm.name_key.in_(sorted(names))),
             WatchSubscriber.state == "active",
-            WatchSubscriber.after_log_number < number,
             or_(WatchSubscriber.email == "", WatchSubscriber.confirmed.is_(True)),
         )
     )
-    return sorted({(row[0], row[1], row[2], row[3]) for row in rows})
+    for sub_id, email, token, mode, after, uscc, name_key in rows:
+        watcher = (int(after), (sub_id, email, token, mode))
+        if uscc in usccs:
+            found.setdefault(("uscc", uscc), []).append(watcher)
+        if name_key in names:
+            found.setdefault(("name", name_key), []).append(watcher)
+    return found
+
+
+def _subscribers_of(
+    watchers: dict[tuple[str, str], list[tuple[int, Watcher]]], uscc: str, name: str, number: int
+) -> list[Watcher]:
+    """The subscribers watching this firm who subscribed before the change, by id."""
+    candidates = watchers.get(("name", clean(name)[:200]), [])
+    if uscc:
+        candidates = candidates + watchers.get(("uscc", uscc), [])
+    return sorted({watcher for after, watcher in candidates if after < number})
 
 
 def delivery_key(subscriber_id: int, number: int) -> str:
@@ -94,15 +116,19 @@ def _rows(session: Session, entries: Iterable[LogEntry], base_url: str) -> list[
     """The delivery rows of these entries. A mail subscriber's alert goes to the outbox in
     this same commit, and its row is the log's note that it was handed over; a daily-digest
     subscriber's row stays pending until the digest of its day takes it (digest.py)."""
+    records = [(entry, json.loads(entry.payload)) for entry in entries]
+    watchers = _watchers(
+        session,
+        {str(record.get("uscc") or "") for _, record in records} - {""},
+        {clean(str(record.get("name") or ""))[:200] for _, record in records},
+    )
     rows = []
-    for entry in entries:
-        record = json.loads(entry.payload)
+    for entry, record in records:
         uscc = str(record.get("uscc") or "")
-        body = event_body(entry, record)
         name = str(record.get("name") or "")
-        for subscriber_id, address, token, mode in _subscribers_of(
-            session, uscc, name, entry.number
-        ):
+        subscribers = _subscribers_of(watchers, uscc, name, entry.number)
+        body = event_body(entry, record) if subscribers else ""
+        for subscriber_id, address, token, mode in subscribers:
             row = {
                 "subscriber_id": subscriber_id,
                 "log_number": entry.number,
