@@ -21,7 +21,10 @@ ratios measured in the same run):
 6. docs/PERFORMANCE.md (table, machine, versions, command, ratios, targets met/missed) and
    bench/out/results.json. With BENCH_PROFILE=1 (default) every workload of ours that
    misses its target is run again under py-spy; the hottest frames of our code are written
-   to bench/out/profiles/ and summarised in the results.
+   to bench/out/profiles/ and summarised in the results;
+7. screening: distinct 100-query batches POSTed to /api/v1/match one at a time
+   (bench/match_load.py, BENCH_MATCH_BATCHES, default 50), p50 and p99 per batch against
+   the target p50 < 200 ms; under py-spy again when it misses.
 
 BENCH_REUSE=1 skips steps 1-2 and serves the instance of the previous run (development).
 Everything it writes, except docs/PERFORMANCE.md, stays in bench/out/ (git-ignored).
@@ -36,6 +39,7 @@ import platform
 import random
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -55,6 +59,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import match_load  # noqa: E402 - bench/, beside this script
+
 from registry import fakedata  # noqa: E402
 
 OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "bench" / "out")
@@ -69,7 +75,10 @@ LONG_TAIL = int(os.environ.get("BENCH_LONG_TAIL") or 30_000)
 ZIPF_REQUESTS = 200_000
 # BENCH_ONLY=long_tail: hello-world and the long-tail workloads only (development); the
 # report then goes to bench/out/long_tail.md, docs/PERFORMANCE.md is left as it is.
+# BENCH_ONLY=match: the screening batches only, reported in bench/out/match.md.
 ONLY = os.environ.get("BENCH_ONLY", "")
+MATCH_BATCHES = int(os.environ.get("BENCH_MATCH_BATCHES") or 50)
+MATCH_WARM = 10
 REUSE = os.environ.get("BENCH_REUSE", "") not in ("0", "", "no", "false")
 PROFILE = os.environ.get("BENCH_PROFILE", "1") not in ("0", "", "no", "false")
 REPORT = Path(os.environ.get("BENCH_REPORT") or ROOT / "docs" / "PERFORMANCE.md")
@@ -421,29 +430,40 @@ def warm(server: Server, name: str, paths: list[str], headers: dict[str, str] | 
     subprocess.run(args, capture_output=True, text=True, check=True)
 
 
-def profile(server: Server, name: str, paths: list[str], headers: dict[str, str] | None) -> dict:
-    """The workload again with py-spy on every worker: where our code spends the time."""
+@contextmanager
+def spying(server: Server, name: str):
+    """py-spy on every worker while the block runs; yields the list that holds, once the
+    block is over, the hottest frames of our code (`hottest`)."""
     folder = OUT / "profiles"
     folder.mkdir(exist_ok=True)
     spies = []
     for pid in server.workers():
         raw = folder / f"{name}.{pid}.raw"
-        spies.append(
-            (
-                raw,
-                subprocess.Popen(
-                    [str(BIN / "py-spy"), "record", "--pid", str(pid), "-d", str(DURATION)]
-                    + ["-r", "200", "-f", "raw", "-o", str(raw), "--nonblocking"],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                ),
-            )
-        )
+        args = [str(BIN / "py-spy"), "record", "--pid", str(pid), "-r", "200", "-f", "raw"]
+        args += ["-o", str(raw), "--nonblocking"]
+        spy = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spies.append((raw, spy))
+    found: list[dict[str, Any]] = []
+    try:
+        yield found
+    finally:
+        for _, spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
+        for _, spy in spies:
+            try:
+                spy.wait(30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                spy.wait()
+    found.append(hottest(name, [raw for raw, _ in spies]))
+
+
+def profile(server: Server, name: str, paths: list[str], headers: dict[str, str] | None) -> dict:
+    """The workload again with py-spy on every worker: where our code spends the time."""
     script = lua_file_script(f"{name}-profiled", paths) if len(paths) > 1000 else None
-    wrk(server, f"{name}-profiled", paths, headers, script=script)
-    for _, spy in spies:
-        spy.wait(DURATION + 30)
-    return hottest(name, [raw for raw, _ in spies])
+    with spying(server, name) as found:
+        wrk(server, f"{name}-profiled", paths, headers, script=script)
+    return found[0]
 
 
 def hottest(name: str, raws: list[Path]) -> dict[str, Any]:
@@ -945,6 +965,83 @@ def run_long_tail(env: dict[str, str], tail: dict[str, list[str]]) -> tuple[list
     return results, profiles
 
 
+def run_match(env: dict[str, str]) -> dict[str, Any]:
+    """Distinct 100-query batches to /api/v1/match (bench/match_load.py) on a server of
+    ours, after MATCH_WARM batches of warm-up; under py-spy again with other batches when
+    the p50 misses its target."""
+    work = match_load.batches(OUT / "bench.db", MATCH_WARM + 2 * MATCH_BATCHES)
+    warm_work, measured = work[:MATCH_WARM], work[MATCH_WARM : MATCH_WARM + MATCH_BATCHES]
+    server = gunicorn("ours-match", "registry.wsgi:app", env)
+    with serving(server, "/"):
+        match_load.drive(server.base, warm_work)
+        pids = server.workers()
+        reset_peak(pids)
+        cpu_before = cpu_seconds(pids)
+        result = match_load.drive(server.base, measured)
+        cpu = cpu_seconds(pids) - cpu_before
+        result["cpu_ms_per_batch"] = round(cpu * 1000 / max(result["batches"], 1), 1)
+        result["peak_rss_mb"] = peak_rss_mb(pids)
+        result["first_query"] = measured[0][0].query.name if measured else ""
+        log(
+            f"match: {result['batches']} batches, p50 {result['p50_ms']} ms, "
+            f"p99 {result['p99_ms']} ms, CPU {result['cpu_ms_per_batch']} ms/batch, "
+            f"errors {result['errors']}, recall {result['recall']}"
+        )
+        if PROFILE and not match_load.verdict(result):
+            log("profiling match …")
+            with spying(server, "match") as found:
+                match_load.drive(server.base, work[MATCH_WARM + MATCH_BATCHES :])
+            result["profile"] = found[0]
+    return result
+
+
+def render_match(results: dict[str, Any]) -> list[str]:
+    r = results.get("match")
+    if not r:
+        return []
+    lines = [
+        "",
+        "## Screening: POST /api/v1/match",
+        "",
+        f"{r['batches']} distinct batches of {match_load.SIZE} queries, sent one after the "
+        "other to a server of ours (gunicorn, 2 sync workers) after "
+        f"{MATCH_WARM} batches of warm-up; the time of a batch is from the request to the last "
+        "byte of the answer. The queries are written from the published firms' names with "
+        "the evaluation set's kinds (`registry/screening/evaluation.py`: traditional, "
+        "full-width, brackets, legal form dropped or changed, region dropped, branch added, "
+        "an industry character changed) and names of other firms that match nothing (a "
+        "trade-name character changed, another city), mixed in every batch; no query is "
+        "asked twice. Variants found: the share of variant queries whose firm is flagged in "
+        "the answer; flags on other firms: flagged firms a query does not stand for. CPU "
+        f"ms/batch: the workers' CPU time ÷ batches. First query: `{r['first_query']}`.",
+        "",
+        "| batches | queries | p50 ms | p99 ms | max ms | CPU ms/batch | RSS MB | errors "
+        "| variants found | flags on other firms | target | |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| {r['batches']} | {r['queries']:,} | {fmt(r['p50_ms'])} | {fmt(r['p99_ms'])} | "
+        f"{fmt(r['max_ms'])} | {fmt(r['cpu_ms_per_batch'])} | {fmt(r['peak_rss_mb'])} | "
+        f"{r['errors']} | {pct(r['recall'])} | {r['wrong_flags']} | "
+        f"p50 < {match_load.TARGET_P50_MS:g} ms | {mark(match_load.verdict(r))} |",
+    ]
+    prof = r.get("profile")
+    if prof and prof["samples"]:
+        lines += ["", f"**match** under py-spy ({prof['samples']} samples), inclusive:", ""]
+        lines += [f"- {item['share']:.0%} `{item['frame']}`" for item in prof["top"][:10]]
+        lines += ["", leaf_line(prof)]
+    return lines
+
+
+def match_target_row(results: dict[str, Any]) -> list[str]:
+    r = results.get("match")
+    if not r:
+        return []
+    return [
+        f"| match: p50 < {match_load.TARGET_P50_MS:g} ms per batch of {match_load.SIZE} "
+        f"queries | p50 {fmt(r['p50_ms'])} ms, p99 {fmt(r['p99_ms'])} ms over "
+        f"{r['batches']} batches | {mark(match_load.verdict(r))} |"
+    ]
+
+
 def start_datasette() -> Server:
     port = free_port()
     args = [str(BIN / "datasette"), "serve", "-i", str(OUT / "bench.db")]
@@ -1176,6 +1273,7 @@ def render(results: dict[str, Any]) -> str:
         "for `ours`.",
     ]
     lines += render_long_tail(results)
+    lines += render_match(results)
     rss = max((r["peak_rss_mb"] or 0) for r in results["ours"])
     lines += [
         "",
@@ -1246,6 +1344,7 @@ def render(results: dict[str, Any]) -> str:
         f"{results['datasette_db']['firms']:,} firms | {scale_mark(results, ri['seconds'] < 60)} |"
     )
     lines += long_tail_target_rows(results)
+    lines += match_target_row(results)
     lines.append(f"| < 250 MB per worker | {rss} MB | {mark(rss < 250)} |")
     lines.append(f"| recall and precision 100 % | see above | {mark(all_ok)} |")
     for step in ("import_b1", "import_all"):
@@ -1387,6 +1486,12 @@ def main() -> None:
         queries = choose_queries(db)
     results["queries"] = {k: v for k, v in queries.items()}
     log(f"selective query {queries['selective']} ({queries['selective_hits']} firms)")
+    if ONLY == "match":
+        results["match"] = run_match(env)
+        (OUT / "match.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
+        (OUT / "match.md").write_text("\n".join(render_match(results)) + "\n")
+        log(f"done; {OUT / 'match.md'}")
+        return
     results["hello"] = run_hello()
     _REFERENCE["hello"] = results["hello"][0]
     with sqlite3.connect(OUT / "bench.db") as db:
@@ -1407,6 +1512,7 @@ def main() -> None:
     uncached = env | {"REGISTRY_PUBLIC_CACHE": "false"}
     results["ours_nocache"], _ = run_ours(uncached, queries, "ours-nocache", full=False)
     results["long_tail"], results["long_tail_profiles"] = run_long_tail(env, tail)
+    results["match"] = run_match(env)
     results["feed"] = extra["feed"]
     results["quality"] = extra["quality"]
     results["profiles"] = extra["profiles"]
