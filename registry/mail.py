@@ -18,6 +18,7 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -28,6 +29,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.db import utcnow
+from registry.messages import translate
 from registry.models import OutboxMail
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,25 @@ def enqueue(session: Session, recipient: str, subject: str, body: str, ref: str 
     session.add(mail)
     session.flush()
     return mail
+
+
+def enqueue_bilingual(
+    session: Session, recipient: str, subject: str, lines: Sequence[str], ref: str = ""
+) -> OutboxMail:
+    """`enqueue` a mail in Chinese with the English translation below it, for a reader whose
+    language is not known outside a request: the subject "中文 / English" (once where the
+    two are the same), the body's lines, then under a rule the same lines in English."""
+    english_subject = translate(subject, "en")
+    return enqueue(
+        session,
+        recipient,
+        f"{subject} / {english_subject}" if english_subject != str(subject) else str(subject),
+        "\n".join(str(line) for line in lines)
+        + "\n\n----\n\n"
+        + "\n".join(translate(line, "en") for line in lines)
+        + "\n",
+        ref=ref,
+    )
 
 
 def forget(session: Session, ref: str) -> int:
