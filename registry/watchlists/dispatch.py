@@ -20,9 +20,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.claims import claim, unclaimed
 from registry.db import utcnow
 from registry.models import WatchDelivery, WatchSubscriber
 from registry.watchlists import webhook
@@ -107,27 +108,12 @@ def _heads(session: Session, now: datetime, limit: int) -> list[int]:
             .where(
                 WatchDelivery.id.in_(oldest),
                 WatchDelivery.next_attempt_at <= now,
-                or_(WatchDelivery.claimed_until.is_(None), WatchDelivery.claimed_until < now),
+                unclaimed(WatchDelivery, now),
             )
             .order_by(WatchDelivery.id)
             .limit(limit)
         )
     )
-
-
-def _claim(session: Session, delivery_id: int, now: datetime) -> bool:
-    result = session.execute(
-        update(WatchDelivery)
-        .where(
-            WatchDelivery.id == delivery_id,
-            WatchDelivery.state == "pending",
-            or_(WatchDelivery.claimed_until.is_(None), WatchDelivery.claimed_until < now),
-        )
-        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return bool(getattr(result, "rowcount", 0))
 
 
 def _finish(
@@ -157,7 +143,7 @@ def _finish(
 
 def _attempt(session: Session, delivery_id: int, now: datetime, allowed: list[str]) -> bool:
     """One claimed attempt; True if it went through."""
-    if not _claim(session, delivery_id, now):
+    if not claim(session, WatchDelivery, delivery_id, now, CLAIM_SECONDS):
         return False
     delivery = session.get(WatchDelivery, delivery_id)
     subscriber = session.get(WatchSubscriber, delivery.subscriber_id) if delivery else None
