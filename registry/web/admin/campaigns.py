@@ -3,9 +3,10 @@ admins change it (each change an Event); clerks pick a campaign on sanctions and
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from wtforms import SelectChoice
@@ -14,7 +15,7 @@ from registry.database import get_session
 from registry.models import Authority, Campaign
 from registry.services import campaigns as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import catalogue_form, get_or_404
+from registry.web.admin.common import catalogue_form, catalogue_pages
 from registry.web.admin.forms import CampaignForm
 from registry.web.admin.policy import actor, requires
 
@@ -31,11 +32,6 @@ def campaign_choices() -> list[SelectChoice]:
 
 def chosen_campaign(campaign_id: int | None) -> Campaign | None:
     return get_session().get(Campaign, campaign_id) if campaign_id else None
-
-
-def _national() -> None:
-    if not actor().is_ministry:
-        abort(403, _("专项行动目录由工业和信息化部维护。"))
 
 
 @bp.get("/campaigns")
@@ -57,7 +53,6 @@ def _form(campaign: Campaign | None) -> CampaignForm:
 
 
 def _save(campaign: Campaign | None) -> ResponseReturnValue:
-    _national()
     form = _form(campaign)
 
     def change(db: Session) -> Campaign:
@@ -77,13 +72,4 @@ def _save(campaign: Campaign | None) -> ResponseReturnValue:
     )
 
 
-@bp.route("/campaigns/new", methods=["GET", "POST"])
-@requires("manage_catalogue")
-def campaign_new():
-    return _save(None)
-
-
-@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
-@requires("manage_catalogue")
-def campaign_edit(campaign_id: int):
-    return _save(get_or_404(Campaign, campaign_id))
+catalogue_pages("campaign", Campaign, _save, ministry_only=_l("专项行动目录由工业和信息化部维护。"))

@@ -349,6 +349,45 @@ def catalogue_form(
     )
 
 
+def catalogue_pages(
+    noun: str,
+    model: type,
+    save: Callable[[Any], ResponseReturnValue],
+    *,
+    ministry_only: Any,
+) -> None:
+    """The new and edit pages of a national catalogue's entries, `admin.<noun>_new` at
+    /admin/<noun>s/new and `admin.<noun>_edit` at /admin/<noun>s/<<noun>_id>/edit, both
+    `save(entry or None)` behind manage_catalogue. A national catalogue is the ministry's:
+    an admin of a bureau gets a 403 saying `ministry_only` (a lazy message)."""
+    from flask import abort
+
+    from registry.web.admin.policy import actor, requires
+
+    def page(entry: Any) -> ResponseReturnValue:
+        if not actor().is_ministry:
+            abort(403, str(ministry_only))
+        return save(entry)
+
+    def new() -> ResponseReturnValue:
+        return page(None)
+
+    def edit(**ids: int) -> ResponseReturnValue:
+        return page(get_or_404(model, ids[f"{noun}_id"]))
+
+    for action, url, view in (
+        ("new", f"/{noun}s/new", new),
+        ("edit", f"/{noun}s/<int:{noun}_id>/edit", edit),
+    ):
+        view.__name__ = f"{noun}_{action}"
+        bp.add_url_rule(
+            url,
+            endpoint=f"{noun}_{action}",
+            view_func=requires("manage_catalogue")(view),
+            methods=["GET", "POST"],
+        )
+
+
 def send_upload(stored: Any, path: Path) -> Response:
     """A stored upload (evidence, a submission's attachment) as a download, named as it was
     uploaded or else by its hash. Read whole (at most MAX_UPLOAD_BYTES): no file handle

@@ -4,9 +4,10 @@ the ministry's admins change it."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,16 +15,11 @@ from registry.database import get_session
 from registry.models import Ground
 from registry.services import reference
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import catalogue_form, get_or_404
+from registry.web.admin.common import catalogue_form, catalogue_pages
 from registry.web.admin.forms import GroundForm
 from registry.web.admin.policy import actor, requires
 
 FIELDS = ("title", "legal_basis", "term_kind", "term_months", "removal_rule", "removal_note")
-
-
-def _national() -> None:
-    if not actor().is_ministry:
-        abort(403, _("列入事由目录由工业和信息化部维护。"))
 
 
 @bp.get("/grounds")
@@ -34,7 +30,6 @@ def grounds():
 
 
 def _save(ground: Ground | None) -> ResponseReturnValue:
-    _national()
     form = GroundForm(obj=ground if request.method == "GET" else None)
     if ground is not None:  # code and list are fixed once a ground exists
         del form.code
@@ -61,13 +56,4 @@ def _save(ground: Ground | None) -> ResponseReturnValue:
     )
 
 
-@bp.route("/grounds/new", methods=["GET", "POST"])
-@requires("manage_catalogue")
-def ground_new():
-    return _save(None)
-
-
-@bp.route("/grounds/<int:ground_id>/edit", methods=["GET", "POST"])
-@requires("manage_catalogue")
-def ground_edit(ground_id: int):
-    return _save(get_or_404(Ground, ground_id))
+catalogue_pages("ground", Ground, _save, ministry_only=_l("列入事由目录由工业和信息化部维护。"))
