@@ -72,13 +72,7 @@ def notice_new():
         "notice",
         form,
         lambda db: service.create_notice(
-            db,
-            actor(),
-            slug=form.slug.data,
-            title=form.title.data,
-            body_md=form.body_md.data or "",
-            kind=form.kind.data,
-            listings=_chosen(form),
+            db, actor(), slug=form.slug.data, kind=form.kind.data, **_edits(form)
         ),
         rule_errors=True,
         done=_("已新建公告（草稿）。"),
