@@ -56,7 +56,8 @@ def _chosen(form: NoticeForm) -> list[Listing]:
 
 
 def _edits(form: NoticeForm) -> dict[str, Any]:
-    """What an edit may change: the slug stays, and so does the kind."""
+    """The title, text and listings the form gives: all that an edit may change (the slug
+    and the kind stay); a new notice takes its slug and kind besides."""
     return {
         "title": form.title.data,
         "body_md": form.body_md.data or "",
