@@ -18,16 +18,19 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from registry.claims import claim, unclaimed
 from registry.db import utcnow
+from registry.messages import translate
 from registry.models import OutboxMail
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,25 @@ def enqueue(session: Session, recipient: str, subject: str, body: str, ref: str 
     return mail
 
 
+def enqueue_bilingual(
+    session: Session, recipient: str, subject: str, lines: Sequence[str], ref: str = ""
+) -> OutboxMail:
+    """`enqueue` a mail in Chinese with the English translation below it, for a reader whose
+    language is not known outside a request: the subject "中文 / English" (once where the
+    two are the same), the body's lines, then under a rule the same lines in English."""
+    english_subject = translate(subject, "en")
+    return enqueue(
+        session,
+        recipient,
+        f"{subject} / {english_subject}" if english_subject != str(subject) else str(subject),
+        "\n".join(str(line) for line in lines)
+        + "\n\n----\n\n"
+        + "\n".join(translate(line, "en") for line in lines)
+        + "\n",
+        ref=ref,
+    )
+
+
 def forget(session: Session, ref: str) -> int:
     """Delete every mail about `ref` (the record's personal data is being deleted)."""
     result = session.execute(
@@ -135,28 +157,12 @@ def _due_ids(session: Session, now: datetime, limit: int) -> list[int]:
             .where(
                 OutboxMail.state == "pending",
                 OutboxMail.next_attempt_at <= now,
-                or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now),
+                unclaimed(OutboxMail, now),
             )
             .order_by(OutboxMail.id)
             .limit(limit)
         )
     )
-
-
-def _claim(session: Session, mail_id: int, now: datetime) -> bool:
-    """Take the mail for CLAIM_SECONDS unless another sender holds it; committed at once."""
-    result = session.execute(
-        update(OutboxMail)
-        .where(
-            OutboxMail.id == mail_id,
-            OutboxMail.state == "pending",
-            or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now),
-        )
-        .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS))
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return bool(getattr(result, "rowcount", 0))
 
 
 def message_for(mail: OutboxMail, sender: str) -> EmailMessage:
@@ -215,7 +221,7 @@ def deliver_due(
     ids = _due_ids(session, now, limit)
     session.rollback()
     for mail_id in ids:
-        if not _claim(session, mail_id, now):
+        if not claim(session, OutboxMail, mail_id, now, CLAIM_SECONDS):
             continue
         mail = session.get(OutboxMail, mail_id)
         if mail is None:

@@ -56,6 +56,19 @@ class Message(str):
         return (Message, (self.msgid, dict(self.params)))
 
 
+class MessageError(Exception):
+    """An error whose `message` (a Message) says what is wrong; `str()` is the Message
+    itself, so that whoever shows the error can translate it. Mixed in before the error's
+    own base (DomainError, ValueError)."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> Message:
+        return self.message
+
+
 class _Gettext(Protocol):
     def __call__(self, message: str, /) -> str: ...
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from stdnum.cn import uscc as _stdnum_uscc
 
-from registry.messages import Message, _
+from registry.messages import Message, MessageError, _
 
 if TYPE_CHECKING:
     import opencc
@@ -185,18 +185,14 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_CHARS = frozenset(USCC_ALPHABET)
 
 
-class InvalidUscc(ValueError):
+class InvalidUscc(MessageError, ValueError):
     """A USCC that failed validation; ``reason`` is one of
     ``"empty"``, ``"length"``, ``"characters"``, ``"format"``, ``"checksum"``; ``message``
     says what is wrong, translated where it is shown (``str()`` is the Chinese text)."""
 
     def __init__(self, message: Message, reason: str) -> None:
         super().__init__(message)
-        self.message = message
         self.reason = reason
-
-    def __str__(self) -> Message:  # the Message itself, so that callers can translate it
-        return self.message
 
 
 def canonical_uscc(value: str) -> str:

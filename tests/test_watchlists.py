@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import func, select
 
+from registry import claims
 from registry.db import utcnow
 from registry.errors import ValidationError
 from registry.models import SequenceCounter, WatchDelivery, WatchedFirm, WatchSubscriber
@@ -409,9 +410,10 @@ def test_a_delivery_claimed_by_a_process_that_died_is_sent_once_its_claim_runs_o
     fanout.fan_out(session)
     now = utcnow()
     delivery = session.scalars(select(WatchDelivery)).one()
-    assert dispatch._claim(
-        session, delivery.id, now, dispatch.TIMEOUT_SECONDS
-    )  # claimed, then the process was killed
+    # Claimed, then the process was killed.
+    assert claims.claim(
+        session, WatchDelivery, delivery.id, now, dispatch.CLAIM_FACTOR * dispatch.TIMEOUT_SECONDS
+    )
     dispatch.deliver_due(session, LOCAL, now=now + timedelta(seconds=10))
     assert hook.received("/hook") == []  # still held by the dead process's claim
     claim = dispatch.CLAIM_FACTOR * dispatch.TIMEOUT_SECONDS

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import DomainError
-from registry.messages import Message, _
+from registry.messages import MessageError, _
 
 # Field → accepted headers (compared after NFKC, case folding and removal of spaces and '*').
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -43,16 +43,9 @@ FIELD_LABELS: dict[str, str] = {field: aliases[0] for field, aliases in HEADER_A
 MAX_ROWS = 200_000
 
 
-class ImportFileError(DomainError):
+class ImportFileError(MessageError, DomainError):
     """The file as a whole cannot be read (format, encoding, header); `message` says why,
     translated where it is shown (`str()` is the Chinese text)."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> Message:  # the Message itself, so that callers can translate it
-        return self.message
 
 
 Cell = str | date | None

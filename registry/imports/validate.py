@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from registry import rules, text
 from registry.imports.parse import FIELD_LABELS, ParsedFile, Row
-from registry.messages import Message, _
+from registry.messages import Message, MessageError, _
 from registry.models import Authority, Campaign, Enterprise, Ground, Licence, Listing, Sanction
 from registry.rules import Actor
 
@@ -171,15 +171,8 @@ class Catalogue:
 # --- cell parsing ---------------------------------------------------------------------
 
 
-class CellError(ValueError):
+class CellError(MessageError, ValueError):
     """A cell that cannot be read; `message` says why (`str()` is the Chinese text)."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> Message:  # the Message itself, so that callers can translate it
-        return self.message
 
 
 def parse_date(value: str | date) -> date:

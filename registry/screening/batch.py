@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from registry import text
 from registry.errors import DomainError
 from registry.imports import parse
-from registry.messages import Message, _
+from registry.messages import Message, MessageError, _
 from registry.screening import lexicon
 from registry.screening.match import DEFAULT_THRESHOLD, Query
 from registry.screening.screen import CandidateSource, Result, match_one
@@ -26,15 +26,8 @@ MAX_ROWS = 10_000
 CANDIDATES_PER_ROW = 3
 
 
-class ScreenFileError(DomainError):
+class ScreenFileError(MessageError, DomainError):
     """The file as a whole cannot be screened; `message` says why."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> Message:
-        return self.message
 
 
 @dataclass

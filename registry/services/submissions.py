@@ -328,16 +328,7 @@ def send_bilingual(
 ) -> None:
     """A mail in Chinese with the English translation below it (the submitter's language is
     not known outside the request)."""
-    from registry.messages import translate
-
-    english_subject = translate(subject, "en")
-    mail.enqueue(
-        session,
-        email,
-        f"{subject} / {english_subject}" if english_subject != str(subject) else str(subject),
-        f"{body}\n\n----\n\n{translate(body, 'en')}\n",
-        ref=f"{MAIL_REF}{submission.id}",
-    )
+    mail.enqueue_bilingual(session, email, subject, [body], ref=f"{MAIL_REF}{submission.id}")
 
 
 def track(session: Session, number: str, code: str) -> Submission | None:

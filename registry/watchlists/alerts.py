@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from registry import mail
-from registry.messages import Message, _, translate
+from registry.messages import Message, _
 
 ACTIONS = {
     "publish": _("列入"),
@@ -19,17 +19,6 @@ ACTIONS = {
 }
 
 
-def _send(session: Session, address: str, subject: Message, body: Message, ref: str) -> None:
-    english_subject = translate(subject, "en")
-    mail.enqueue(
-        session,
-        address,
-        f"{subject} / {english_subject}" if english_subject != str(subject) else str(subject),
-        f"{body}\n\n----\n\n{translate(body, 'en')}\n",
-        ref=ref,
-    )
-
-
 def confirmation(session: Session, address: str, link: str, ref: str) -> None:
     """Ask the owner of `address` to confirm the subscription at `link`."""
     body = _(
@@ -37,7 +26,7 @@ def confirmation(session: Session, address: str, link: str, ref: str) -> None:
         "如是您本人，请打开以下地址并点击“确认订阅”；如不是，请忽略本邮件。\n%(link)s",
         link=link,
     )
-    _send(session, address, _("请确认关注清单订阅"), body, ref)
+    mail.enqueue_bilingual(session, address, _("请确认关注清单订阅"), [body], ref=ref)
 
 
 def change(
@@ -59,7 +48,7 @@ def change(
         ground=str(record.get("ground_title") or record.get("ground") or "-"),
         link=link,
     )
-    _send(session, address, subject, body, ref)
+    mail.enqueue_bilingual(session, address, subject, [body], ref=ref)
 
 
 def _digest_line(record: dict[str, Any], action: str) -> Message:
@@ -89,14 +78,4 @@ def digest(
         *(_digest_line(record, action) for record, action in changes),
         _("管理或退订（无需登录）：%(link)s", link=link),
     ]
-    english_subject = translate(subject, "en")
-    mail.enqueue(
-        session,
-        address,
-        f"{subject} / {english_subject}",
-        "\n".join(str(part) for part in parts)
-        + "\n\n----\n\n"
-        + "\n".join(translate(part, "en") for part in parts)
-        + "\n",
-        ref=ref,
-    )
+    mail.enqueue_bilingual(session, address, subject, parts, ref=ref)

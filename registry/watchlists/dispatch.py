@@ -21,9 +21,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.claims import claim, unclaimed
 from registry.db import utcnow
 from registry.models import WatchDelivery, WatchSubscriber
 from registry.watchlists import webhook
@@ -114,27 +115,12 @@ def _heads(session: Session, now: datetime, limit: int) -> list[int]:
             .where(
                 WatchDelivery.id.in_(oldest),
                 WatchDelivery.next_attempt_at <= now,
-                or_(WatchDelivery.claimed_until.is_(None), WatchDelivery.claimed_until < now),
+                unclaimed(WatchDelivery, now),
             )
             .order_by(WatchDelivery.id)
             .limit(limit)
         )
     )
-
-
-def _claim(session: Session, delivery_id: int, now: datetime, timeout: float) -> bool:
-    result = session.execute(
-        update(WatchDelivery)
-        .where(
-            WatchDelivery.id == delivery_id,
-            WatchDelivery.state == "pending",
-            or_(WatchDelivery.claimed_until.is_(None), WatchDelivery.claimed_until < now),
-        )
-        .values(claimed_until=now + timedelta(seconds=CLAIM_FACTOR * timeout))
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return bool(getattr(result, "rowcount", 0))
 
 
 def _finish(
@@ -166,7 +152,7 @@ def _attempt(
     session: Session, delivery_id: int, now: datetime, allowed: list[str], timeout: float
 ) -> bool:
     """One claimed attempt; True if it went through."""
-    if not _claim(session, delivery_id, now, timeout):
+    if not claim(session, WatchDelivery, delivery_id, now, CLAIM_FACTOR * timeout):
         return False
     delivery = session.get(WatchDelivery, delivery_id)
     subscriber = session.get(WatchSubscriber, delivery.subscriber_id) if delivery else None

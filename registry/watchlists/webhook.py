@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from registry.errors import DomainError
-from registry.messages import Message, _
+from registry.messages import MessageError, _
 
 Resolver = Callable[[str, int], Iterable[str]]
 SIGNATURE_HEADER = "Registry-Signature"
@@ -33,15 +33,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, not "private" in Python
 
 
-class TargetRefused(DomainError):
+class TargetRefused(MessageError, DomainError):
     """A webhook URL the registry will not call; `message` says why."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> Message:
-        return self.message
 
 
 def system_resolver(host: str, port: int) -> list[str]:

@@ -3,20 +3,21 @@ admins change it (each change an Event); clerks pick a campaign on sanctions and
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
-from flask.typing import ResponseReturnValue
+from typing import Any
+
+from flask import render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
 from registry.database import get_session
 from registry.models import Authority, Campaign
 from registry.services import campaigns as service
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import catalogue_form, get_or_404
+from registry.web.admin.common import catalogue_pages
 from registry.web.admin.forms import CampaignForm
-from registry.web.admin.policy import actor, requires
+from registry.web.admin.policy import requires
 
 FIELDS = ("name", "starts_on", "ends_on", "lead_authority_id", "legal_basis", "description")
 
@@ -31,11 +32,6 @@ def campaign_choices() -> list[SelectChoice]:
 
 def chosen_campaign(campaign_id: int | None) -> Campaign | None:
     return get_session().get(Campaign, campaign_id) if campaign_id else None
-
-
-def _national() -> None:
-    if not actor().is_ministry:
-        abort(403, _("专项行动目录由工业和信息化部维护。"))
 
 
 @bp.get("/campaigns")
@@ -56,34 +52,19 @@ def _form(campaign: Campaign | None) -> CampaignForm:
     return form
 
 
-def _save(campaign: Campaign | None) -> ResponseReturnValue:
-    _national()
-    form = _form(campaign)
-
-    def change(db: Session) -> Campaign:
-        values = {name: getattr(form, name).data for name in FIELDS}
-        if campaign is None:
-            values["slug"] = form.slug.data or ""
-        return service.save_campaign(
-            db, actor(), campaign, expected_version=form.version_id.data, **values
-        )
-
-    return catalogue_form(
-        "campaign",
-        form,
-        change,
-        done=lambda saved: _("已保存专项行动“%(name)s”。", name=saved.name),
-        entry=campaign,
-    )
+def _values(form: CampaignForm, campaign: Campaign | None) -> dict[str, Any]:
+    values = {name: getattr(form, name).data for name in FIELDS}
+    if campaign is None:
+        values["slug"] = form.slug.data or ""
+    return values
 
 
-@bp.route("/campaigns/new", methods=["GET", "POST"])
-@requires("manage_catalogue")
-def campaign_new():
-    return _save(None)
-
-
-@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
-@requires("manage_catalogue")
-def campaign_edit(campaign_id: int):
-    return _save(get_or_404(Campaign, campaign_id))
+catalogue_pages(
+    "campaign",
+    Campaign,
+    _form,
+    _values,
+    service.save_campaign,
+    done=lambda saved: _("已保存专项行动“%(name)s”。", name=saved.name),
+    ministry_only=_l("专项行动目录由工业和信息化部维护。"),
+)

@@ -327,26 +327,61 @@ def form_page(
     return render_template(template, form=form, **context), status
 
 
-def catalogue_form(
+def catalogue_pages(
     noun: str,
-    form: Any,
-    change: Callable[[Session], T],
+    model: type[T],
+    form: Callable[[T | None], Any],
+    values: Callable[[Any, T | None], dict[str, Any]],
+    save: Callable[..., T],
     *,
     done: Callable[[T], str],
-    entry: Any,
-) -> ResponseReturnValue:
-    """form_page for a new (`entry` None) or existing entry of a national catalogue:
-    template `admin/<noun>_form.html`; once saved, back to the catalogue `admin.<noun>s`."""
-    from flask import url_for
+    ministry_only: Any,
+) -> None:
+    """The new and edit pages of a national catalogue's entries: `admin.<noun>_new` at
+    /admin/<noun>s/new and `admin.<noun>_edit` at /admin/<noun>s/<<noun>_id>/edit, behind
+    manage_catalogue, with the template admin/<noun>_form.html. `form(entry)` builds the
+    page's form (entry None for a new one); a valid POST calls
+    `save(session, actor, entry, expected_version=..., **values(form, entry))` through
+    form_page, then flashes `done(saved)` and goes back to the catalogue `admin.<noun>s`.
+    A national catalogue is the ministry's: an admin of a bureau gets a 403 saying
+    `ministry_only` (a lazy message)."""
+    from flask import abort, url_for
 
-    return form_page(
-        form,
-        change,
-        done=done,
-        saved_url=lambda _saved: url_for(f"admin.{noun}s"),
-        template=f"admin/{noun}_form.html",
-        **{noun: entry},
-    )
+    from registry.web.admin.policy import actor, requires
+
+    def page(entry: T | None) -> ResponseReturnValue:
+        if not actor().is_ministry:
+            abort(403, str(ministry_only))
+        shown = form(entry)
+        context: dict[str, Any] = {noun: entry}
+        return form_page(
+            shown,
+            lambda db: save(
+                db, actor(), entry, expected_version=shown.version_id.data, **values(shown, entry)
+            ),
+            done=done,
+            saved_url=lambda _saved: url_for(f"admin.{noun}s"),
+            template=f"admin/{noun}_form.html",
+            **context,
+        )
+
+    def new() -> ResponseReturnValue:
+        return page(None)
+
+    def edit(**ids: int) -> ResponseReturnValue:
+        return page(get_or_404(model, ids[f"{noun}_id"]))
+
+    for action, url, view in (
+        ("new", f"/{noun}s/new", new),
+        ("edit", f"/{noun}s/<int:{noun}_id>/edit", edit),
+    ):
+        view.__name__ = f"{noun}_{action}"
+        bp.add_url_rule(
+            url,
+            endpoint=f"{noun}_{action}",
+            view_func=requires("manage_catalogue")(view),
+            methods=["GET", "POST"],
+        )
 
 
 def send_upload(stored: Any, path: Path) -> Response:

@@ -4,26 +4,22 @@ the ministry's admins change it."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
-from flask.typing import ResponseReturnValue
+from typing import Any
+
+from flask import render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from registry.database import get_session
 from registry.models import Ground
 from registry.services import reference
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import catalogue_form, get_or_404
+from registry.web.admin.common import catalogue_pages
 from registry.web.admin.forms import GroundForm
-from registry.web.admin.policy import actor, requires
+from registry.web.admin.policy import requires
 
 FIELDS = ("title", "legal_basis", "term_kind", "term_months", "removal_rule", "removal_note")
-
-
-def _national() -> None:
-    if not actor().is_ministry:
-        abort(403, _("列入事由目录由工业和信息化部维护。"))
 
 
 @bp.get("/grounds")
@@ -33,41 +29,31 @@ def grounds():
     return render_template("admin/grounds.html", items=items)
 
 
-def _save(ground: Ground | None) -> ResponseReturnValue:
-    _national()
+def _form(ground: Ground | None) -> GroundForm:
     form = GroundForm(obj=ground if request.method == "GET" else None)
     if ground is not None:  # code and list are fixed once a ground exists
         del form.code
         del form.list_code
-
-    def change(db: Session) -> Ground:
-        values = {name: getattr(form, name).data for name in FIELDS}
-        values["title"] = (values["title"] or "").strip()
-        values["legal_basis"] = values["legal_basis"] or ""
-        values["removal_note"] = values["removal_note"] or ""
-        values["active"] = bool(form.active.data)
-        if ground is None:
-            values.update(code=form.code.data or "", list_code=form.list_code.data)
-        return reference.save_ground(
-            db, actor(), ground, expected_version=form.version_id.data, **values
-        )
-
-    return catalogue_form(
-        "ground",
-        form,
-        change,
-        done=lambda saved: _("已保存列入事由 %(code)s。", code=saved.code),
-        entry=ground,
-    )
+    return form
 
 
-@bp.route("/grounds/new", methods=["GET", "POST"])
-@requires("manage_catalogue")
-def ground_new():
-    return _save(None)
+def _values(form: GroundForm, ground: Ground | None) -> dict[str, Any]:
+    values = {name: getattr(form, name).data for name in FIELDS}
+    values["title"] = (values["title"] or "").strip()
+    values["legal_basis"] = values["legal_basis"] or ""
+    values["removal_note"] = values["removal_note"] or ""
+    values["active"] = bool(form.active.data)
+    if ground is None:
+        values.update(code=form.code.data or "", list_code=form.list_code.data)
+    return values
 
 
-@bp.route("/grounds/<int:ground_id>/edit", methods=["GET", "POST"])
-@requires("manage_catalogue")
-def ground_edit(ground_id: int):
-    return _save(get_or_404(Ground, ground_id))
+catalogue_pages(
+    "ground",
+    Ground,
+    _form,
+    _values,
+    reference.save_ground,
+    done=lambda saved: _("已保存列入事由 %(code)s。", code=saved.code),
+    ministry_only=_l("列入事由目录由工业和信息化部维护。"),
+)

@@ -56,7 +56,8 @@ def _chosen(form: NoticeForm) -> list[Listing]:
 
 
 def _edits(form: NoticeForm) -> dict[str, Any]:
-    """What an edit may change: the slug stays, and so does the kind."""
+    """The title, text and listings the form gives: all that an edit may change (the slug
+    and the kind stay); a new notice takes its slug and kind besides."""
     return {
         "title": form.title.data,
         "body_md": form.body_md.data or "",
@@ -72,13 +73,7 @@ def notice_new():
         "notice",
         form,
         lambda db: service.create_notice(
-            db,
-            actor(),
-            slug=form.slug.data,
-            title=form.title.data,
-            body_md=form.body_md.data or "",
-            kind=form.kind.data,
-            listings=_chosen(form),
+            db, actor(), slug=form.slug.data, kind=form.kind.data, **_edits(form)
         ),
         rule_errors=True,
         done=_("已新建公告（草稿）。"),
