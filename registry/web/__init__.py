@@ -144,8 +144,7 @@ def _init_language_choice(app: Flask) -> None:
                 secure=bool(app.config.get("SECURE_COOKIES")),
                 httponly=True,
             )
-        response.vary.add("Accept-Language")
-        response.vary.add("Cookie")
+        response.vary.update(("Accept-Language", "Cookie"))  # (the header parsed once)
         return response
 
 
