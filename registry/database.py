@@ -33,7 +33,10 @@ def init_app(app: Flask) -> None:
                     hook(app)
 
 
+@event.listens_for(Session, "after_commit")
 def _mark_committed(session: Session) -> None:
+    """A request's session that committed runs the after-commit hooks when it closes
+    (close_session). Listened to on the class once, not on each request's session."""
     session.info["committed"] = True
 
 
@@ -45,5 +48,4 @@ def get_session() -> Session:
     """The request's session; the view (or command) commits once."""
     if "db_session" not in g:
         g.db_session = get_db().session_factory()
-        event.listen(g.db_session, "after_commit", _mark_committed)
     return g.db_session

@@ -51,6 +51,25 @@ def test_the_catalogue_is_reloaded_when_the_event_counter_moves_and_only_then(
     assert "改过标题的第三项不良事由" in page
 
 
+def test_a_firm_page_offers_repair_while_its_ground_has_an_active_rule(client, make, session):
+    """Which grounds may be repaired online is catalogue data, kept per process like the
+    rest: a rule switched off shows on the next page, because the change moved the counter."""
+    from registry.services.repair_rules import save_rule
+
+    listing = make.published_listing(make.actor("clerk"), make.actor("reviewer"), "B1")
+    page = f"/enterprises/{listing.enterprise.uscc}"
+    repair = f"/repairs/new?listing={listing.id}"
+    assert repair in client.get(page).get_data(as_text=True)
+    admin = make.actor("admin", "MIIT")
+    rule = {"proof": "整改报告", "accept_days": 3, "decide_days": 7}
+    save_rule(session, admin, listing.ground, **rule, active=False)
+    session.commit()
+    assert repair not in client.get(page).get_data(as_text=True)
+    save_rule(session, admin, listing.ground, **rule, active=True)
+    session.commit()
+    assert repair in client.get(page).get_data(as_text=True)
+
+
 def test_a_new_ground_shows_on_the_about_page_after_the_admin_commits(app, client, make):
     assert "D9" not in client.get("/about").get_data(as_text=True)
     from registry.services.reference import save_ground

@@ -82,7 +82,11 @@ def _all_ids(index: SearchIndex, query: str, filters: SearchFilters, on) -> set[
     page = 1
     while True:
         result = index.search(query, filters, page=page, per_page=100, on=on)
-        found += [hit.enterprise_id for hit in result.hits]
+        page_ids = [hit.enterprise_id for hit in result.hits]
+        found += page_ids
+        # Without the stored fields (what the web pages ask for): the same firms, in order.
+        ids_only = index.search(query, filters, page=page, per_page=100, on=on, fields=False)
+        assert [hit.enterprise_id for hit in ids_only.hits] == page_ids
         if page >= result.pages:
             assert len(found) == len(set(found)) == result.total
             return set(found)
@@ -115,6 +119,23 @@ def test_totals_and_facets_equal_a_brute_force_check(corpus):
             assert {k: dict(v) for k, v in result.facets.items()} == facets, (query, filters)
             if len(expected) <= 300:
                 assert _all_ids(index, query, filters, on) == expected, (query, filters)
+
+
+def test_firm_ids_alone_match_the_full_hits_after_listings_expire(corpus):
+    """Searched on a later day, firms whose listings expired meanwhile drop out; the ids
+    a search without stored fields gives are those of the full search, page by page."""
+    session, index = corpus
+    expiries = sorted(
+        d
+        for d in session.scalars(select(Listing.expires_on))
+        if d is not None and d > rules.today()
+    )
+    assert expiries, "the corpus has listings that expire"
+    firms = _firms(session)
+    for on in (expiries[0], expiries[len(expiries) // 2]):
+        for filters in (SearchFilters(), SearchFilters(list_code="bad")):
+            expected, _facets = _truth(firms, "有限公司", filters, on)
+            assert _all_ids(index, "有限公司", filters, on) == expected, (on, filters)
 
 
 def test_shorter_names_rank_first_and_pages_do_not_overlap(corpus):

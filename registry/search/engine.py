@@ -108,6 +108,9 @@ class SearchFilters:
 
 @dataclass
 class SearchHit:
+    """A firm found. Searched with `fields=False`, only `enterprise_id` and `code_match`
+    are filled in (name "", uscc and province None, no listings)."""
+
     enterprise_id: int
     name: str
     uscc: str | None
@@ -429,9 +432,14 @@ class SearchIndex:
         page: int = 1,
         per_page: int = 20,
         on: date | None = None,
+        *,
+        fields: bool = True,
     ) -> SearchResult:
         """Firms whose names contain the query (2+ characters) or whose USCC, licence or
-        decision number equals it; exact code matches first. Never raises on any query."""
+        decision number equals it; exact code matches first. Never raises on any query.
+        `fields=False`: the hits carry only their firm ids, for callers that read the firms
+        from the database anyway; the page's stored fields are then not read (on a long
+        tail of queries, most of them are not in this process's cache)."""
         filters = filters or SearchFilters()
         on = on or rules.today()
         page = min(max(1, page), MAX_PAGE)
@@ -452,7 +460,7 @@ class SearchIndex:
             else:
                 self._cache.move_to_end(key)
             start = (page - 1) * per_page
-            hits = self._page(searcher, state, answer, filters, on, start, per_page)
+            hits = self._page(searcher, state, answer, filters, on, start, per_page, fields)
         return SearchResult(
             query=q,
             total=answer.total,
@@ -581,8 +589,12 @@ class SearchIndex:
         on: date,
         start: int,
         count: int,
+        fields: bool = True,
     ) -> list[SearchHit]:
-        """Load the stored fields of the visible page only, re-checked against the date."""
+        """Load the stored fields of the visible page only, re-checked against the date.
+        Without `fields`, the ids alone: `_answer` already checked every firm of the result
+        against the same day and filters (the bitmaps for those with nothing expired, the
+        stored fields for the others), on the same generation."""
         day = on.isoformat()
         wanted: list[tuple[int, bool]] = [(eid, True) for eid in answer.codes[start:]][:count]
         skip = max(0, start - len(answer.codes))
@@ -602,18 +614,20 @@ class SearchIndex:
                 wanted.extend((eid, False) for eid in part)
                 if len(wanted) >= count:
                     break
+        if not fields:
+            return [SearchHit(eid, "", None, None, [], code_match) for eid, code_match in wanted]
         hits = []
         for eid, code_match in wanted:
-            fields = self._stored(searcher, eid)
-            in_force = _in_force(fields, filters, day) if fields else None
+            stored = self._stored(searcher, eid)
+            in_force = _in_force(stored, filters, day) if stored else None
             if in_force is None:  # the index moved on since the bitmaps: skip, never fail
                 continue
             hits.append(
                 SearchHit(
                     enterprise_id=eid,
-                    name=fields["name"],
-                    uscc=fields["uscc"] or None,
-                    province=fields["province"] or None,
+                    name=stored["name"],
+                    uscc=stored["uscc"] or None,
+                    province=stored["province"] or None,
                     listings=in_force,
                     code_match=code_match,
                 )

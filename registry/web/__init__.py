@@ -8,6 +8,9 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
 from flask_babel import Babel, get_locale, get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 SUPPORTED_LOCALES = ("zh_Hans", "en")
 # Catalogues: messages.pot (Chinese source strings) and en/LC_MESSAGES/messages.{po,mo};
@@ -71,6 +74,20 @@ def _init_babel(app: Flask) -> None:
         pgettext=lambda c, s: _translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
     )
+    # `_` (and `gettext`) called straight from the template: Jinja's own pair goes through
+    # three context calls per string, a tenth of rendering a search page.
+    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"] = _template_gettext
+
+
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) -> str:
+    """What Jinja's new-style gettext does: the translation, marked safe when the
+    template escapes, always a format string (a translation without `%` formats to itself,
+    so it is not formatted)."""
+    found = _translations().ugettext(string)
+    if eval_ctx.autoescape:
+        found = Markup(found)
+    return found % variables if variables or "%" in found else found
 
 
 def _register_public_views(app: Flask) -> None:
@@ -127,8 +144,7 @@ def _init_language_choice(app: Flask) -> None:
                 secure=bool(app.config.get("SECURE_COOKIES")),
                 httponly=True,
             )
-        response.vary.add("Accept-Language")
-        response.vary.add("Cookie")
+        response.vary.update(("Accept-Language", "Cookie"))  # (the header parsed once)
         return response
 
 

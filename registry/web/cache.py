@@ -127,8 +127,17 @@ class PublicCache:
         from registry.database import get_db
 
         try:
-            with get_db(self.app).engine.connect() as connection:
-                return connection.exec_driver_sql(_COUNTER_SQL).scalar()
+            # The driver's connection from the pool, without SQLAlchemy's execution layer
+            # around one fixed statement (that layer was most of this read).
+            connection = get_db(self.app).engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(_COUNTER_SQL)
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                connection.close()  # back to the pool, rolled back
+            return row[0] if row is not None else None
         except Exception:  # the database is down or not migrated: Flask says so
             return None
 

@@ -1,5 +1,5 @@
 """The catalogue the public pages and the API show on every request (province authorities,
-listing grounds), kept per process.
+listing grounds, which grounds may be repaired online), kept per process.
 
 It is valid for the event counter value it was loaded at: every committed write (an edited
 ground included) advances the counter, and the next request of any worker on any host that
@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from registry.models import Authority, Ground
+from registry.models import Authority, Ground, RepairRule
 
 EXTENSION = "registry_catalogue"
 
@@ -28,6 +28,7 @@ class Catalogue:
     provinces: dict[str, str]  # authority code -> short name (广东省通信管理局 -> 广东省)
     province_codes: frozenset[str]  # GB/T 2260 province codes a firm may have
     grounds: dict[str, SimpleNamespace]  # code -> the ground's columns, in catalogue order
+    repairable_ground_ids: frozenset[int]  # grounds with an active credit repair rule
     seq: int  # the event counter it was loaded at
 
     @property
@@ -54,10 +55,12 @@ def load(session: Session, seq: int = 0) -> Catalogue:
         ground.code: SimpleNamespace(**{key: getattr(ground, key) for key in columns})
         for ground in session.scalars(select(Ground).order_by(Ground.position, Ground.code))
     }
+    repairable = session.scalars(select(RepairRule.ground_id).where(RepairRule.active.is_(True)))
     return Catalogue(
         provinces=provinces,
         province_codes=frozenset(code[:2] + "0000" for code in provinces),
         grounds=grounds,
+        repairable_ground_ids=frozenset(repairable),
         seq=seq,
     )
 

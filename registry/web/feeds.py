@@ -4,6 +4,7 @@ immutable, so an item's GUID, date and summary never change after the fact."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Date, Row, Select, bindparam, select
 from sqlalchemy.orm import joinedload
 from werkzeug.http import is_resource_modified
 
@@ -22,14 +23,13 @@ from registry import campaigns, feeds, rules, text, visibility
 from registry.database import get_session
 from registry.models import (
     Authority,
-    Enterprise,
     Event,
     Listing,
     LogEntry,
     Notice,
     notice_listing,
 )
-from registry.web import indexing
+from registry.web import firmpage, indexing
 from registry.web.api import (
     BadParameter,
     base_url,
@@ -70,12 +70,7 @@ def validators(fmt: str, follows: str = "events") -> Validators:
     log entries only), or the change stream (`"events"`: every log entry has its Event, and
     notice summaries and search results also follow renames) — or when the day changes
     (expiry at read time); and it differs by URL, query, host and language."""
-    session = get_session()
-    if follows == "log":
-        head = select(LogEntry.number, LogEntry.at).order_by(LogEntry.number.desc())
-    else:
-        head = select(Event.seq, Event.at).order_by(Event.seq.desc())
-    row = session.execute(head.limit(1)).first()
+    row = get_session().connection().execute(_heads()[follows]).first()
     number, at = (row[0], row[1]) if row else (0, feeds.EPOCH)
     at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     today = rules.today()
@@ -98,6 +93,15 @@ def validators(fmt: str, follows: str = "events") -> Validators:
         etag=feeds.etag(key.encode("utf-8", "surrogatepass")),
         last_modified=max(at, midnight).replace(microsecond=0),
     )
+
+
+@functools.cache
+def _heads() -> dict[str, Select]:
+    """The newest entry of each sequence a feed follows: number and time."""
+    return {
+        "log": select(LogEntry.number, LogEntry.at).order_by(LogEntry.number.desc()).limit(1),
+        "events": select(Event.seq, Event.at).order_by(Event.seq.desc()).limit(1),
+    }
 
 
 def _headers(response: Response, fmt: str, checked: Validators) -> Response:
@@ -155,7 +159,8 @@ def _enterprise_link(data: dict[str, Any]) -> str:
     return f"{base_url()}{url_for('log.index')}"
 
 
-def log_item(entry: LogEntry) -> feeds.FeedItem:
+def log_item(entry: Row) -> feeds.FeedItem:
+    """One entry of the log (a row of `entries_statement`) as a feed item."""
     data = json.loads(entry.payload)
     action = ACTION_LABELS.get(entry.action, entry.action)
     if entry.action == "publish":
@@ -191,37 +196,73 @@ def notice_item(notice: Notice) -> feeds.FeedItem:
     )
 
 
-def listing_entries(where: list[Any], limit: int = LIMIT) -> list[LogEntry]:
-    """Latest listing entries of the log; a publication shows only while the listing is in
-    force (removed listings leave the public surfaces at once), a removal always."""
-    session = get_session()
-    entries = session.scalars(
-        select(LogEntry)
+_ENTRY_COLUMNS = (
+    LogEntry.number,
+    LogEntry.action,
+    LogEntry.entity_id,
+    LogEntry.at,
+    LogEntry.payload,
+)
+
+
+def entries_statement(*where: Any) -> Select:
+    """The latest listing entries of the log that meet `where`, as rows of the columns
+    `log_item` reads; twice LIMIT of them, since `listing_entries` may leave some out."""
+    return (
+        select(*_ENTRY_COLUMNS)
         .where(LogEntry.entity_type == "listing", *where)
         .order_by(LogEntry.number.desc())
-        .limit(limit * 2)
-    ).all()
-    published_ids = {e.entity_id for e in entries if e.action == "publish"}
-    in_force = set(
-        session.scalars(
-            select(Listing.id).where(
-                Listing.id.in_(published_ids), visibility.listing_in_force(rules.today())
-            )
-        )
+        .limit(LIMIT * 2)
     )
-    kept = [e for e in entries if e.action != "publish" or e.entity_id in in_force]
-    return kept[:limit]
 
 
-def published_notices(*where: Any, limit: int = LIMIT) -> list[Notice]:
-    return list(
-        get_session().scalars(
-            visibility.public_notices()
-            .where(*where)
-            .options(joinedload(Notice.authority))
-            .order_by(Notice.published_at.desc(), Notice.id.desc())
-            .limit(limit)
+@functools.cache
+def _in_force_ids() -> Select:
+    return select(Listing.id).where(
+        Listing.id.in_(bindparam("ids", expanding=True)),
+        visibility.listing_in_force(bindparam("today", type_=Date)),
+    )
+
+
+def listing_entries(statement: Select, params: dict[str, Any] | None = None) -> list[Row]:
+    """Latest listing entries of the log (`statement`, from `entries_statement`); a
+    publication shows only while the listing is in force (removed listings leave the public
+    surfaces at once), a removal always."""
+    run = get_session().connection().execute
+    entries = run(statement, params or {}).all()
+    published_ids = list({e.entity_id for e in entries if e.action == "publish"})
+    in_force: set[int] = set()
+    if published_ids:
+        in_force = set(
+            run(_in_force_ids(), {"ids": published_ids, "today": rules.today()}).scalars()
         )
+    kept = [e for e in entries if e.action != "publish" or e.entity_id in in_force]
+    return kept[:LIMIT]
+
+
+def notices_statement(*where: Any) -> Select:
+    """The latest public notices that meet `where`, with their authorities."""
+    return (
+        visibility.public_notices()
+        .where(*where)
+        .options(joinedload(Notice.authority))
+        .order_by(Notice.published_at.desc(), Notice.id.desc())
+        .limit(LIMIT)
+    )
+
+
+def published_notices(statement: Select, params: dict[str, Any] | None = None) -> list[Notice]:
+    return list(get_session().scalars(statement, params or {}))
+
+
+@functools.cache
+def _firm_statements() -> tuple[Select, Select]:
+    """A firm's feed: its listings' log entries and the notices naming them, built once
+    (building them was most of the feed's time); the firm is bound at execution."""
+    listing_ids = select(Listing.id).where(Listing.enterprise_id == bindparam("firm_id"))
+    named = select(notice_listing.c.notice_id).where(notice_listing.c.listing_id.in_(listing_ids))
+    return entries_statement(LogEntry.entity_id.in_(listing_ids)), notices_statement(
+        Notice.id.in_(named)
     )
 
 
@@ -265,7 +306,7 @@ def notices_feed(ext: str):
         title=_("电信业务经营不良名单和失信名单 · 公告"),
         link=f"{base_url()}/notices",
         description=_("电信管理机构发布的曝光公告和移出公告"),
-        items=lambda: [notice_item(notice) for notice in published_notices()],
+        items=lambda: [notice_item(n) for n in published_notices(notices_statement())],
     )
 
 
@@ -277,7 +318,7 @@ def listings_feed(ext: str):
         title=_("电信业务经营不良名单和失信名单 · 列入与移出"),
         link=f"{base_url()}/",
         description=_("每一次列入公示和每一次移出"),
-        items=lambda: [log_item(entry) for entry in listing_entries([])],
+        items=lambda: [log_item(entry) for entry in listing_entries(entries_statement())],
         follows="log",
     )
 
@@ -285,22 +326,15 @@ def listings_feed(ext: str):
 @bp.get("/enterprises/<uscc>.<ext>")
 def enterprise_feed(uscc: str, ext: str):
     fmt = _fmt(ext, ("atom",))
-    enterprise = get_session().scalar(
-        select(Enterprise).where(Enterprise.uscc == text.canonical_uscc(uscc))
-    )
+    enterprise = firmpage.find_firm(get_session(), uscc=text.canonical_uscc(uscc))
     if enterprise is None:
         abort(404)
 
     def build() -> feeds.Feed:
-        listing_ids = select(Listing.id).where(Listing.enterprise_id == enterprise.id)
-        entries = listing_entries([LogEntry.entity_id.in_(listing_ids)])
-        notices = published_notices(
-            Notice.id.in_(
-                select(notice_listing.c.notice_id).where(
-                    notice_listing.c.listing_id.in_(listing_ids)
-                )
-            )
-        )
+        entries_of_firm, notices_of_firm = _firm_statements()
+        params = {"firm_id": enterprise.id}
+        entries = listing_entries(entries_of_firm, params)
+        notices = published_notices(notices_of_firm, params)
         if not entries and not notices:
             abort(404)
         return feeds.Feed(
@@ -321,6 +355,10 @@ def province_feed(code: str, ext: str):
     authority = get_session().scalar(select(Authority).where(Authority.code == code.upper()))
     if authority is None:
         abort(404)
+    by_authority, by_notice = (
+        LogEntry.authority_id == authority.id,
+        Notice.authority_id == authority.id,
+    )
     return _feed(
         fmt,
         f"feeds/provinces/{authority.code}",
@@ -328,8 +366,8 @@ def province_feed(code: str, ext: str):
         link=f"{base_url()}/",
         description=_("%(name)s 公示的列入、移出和公告", name=authority.name),
         items=lambda: (
-            [log_item(e) for e in listing_entries([LogEntry.authority_id == authority.id])]
-            + [notice_item(n) for n in published_notices(Notice.authority_id == authority.id)]
+            [log_item(e) for e in listing_entries(entries_statement(by_authority))]
+            + [notice_item(n) for n in published_notices(notices_statement(by_notice))]
         ),
     )
 
@@ -347,7 +385,10 @@ def campaign_feed(slug: str):
             link=f"{base_url()}/campaigns/{campaign.slug}",
             self_link=_self(),
             description=_("该专项行动中每一次列入公示和每一次移出"),
-            items=[log_item(entry) for entry in listing_entries([LogEntry.entity_id.in_(tagged)])],
+            items=[
+                log_item(entry)
+                for entry in listing_entries(entries_statement(LogEntry.entity_id.in_(tagged)))
+            ],
         ),
     )
 
@@ -367,7 +408,7 @@ def search_feed(ext: str):
             for listing in found
         ]
         entries = listing_entries(
-            [LogEntry.entity_id.in_(listing_ids), LogEntry.action == "publish"]
+            entries_statement(LogEntry.entity_id.in_(listing_ids), LogEntry.action == "publish")
         )
         params = {k: v for k, v in request.args.items() if k in SEARCH_PARAMS and v}
         return feeds.Feed(

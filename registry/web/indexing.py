@@ -162,7 +162,8 @@ def search(
 ) -> SearchResult:
     """Search the app's index, first re-opening the searcher from disk when the database's
     event counter is ahead of it (the follower may have applied the events meanwhile).
-    Raises IndexUnavailable when no index generation can be read."""
+    The hits carry their firm ids only (`fields=False`): the views read what they show from
+    the database. Raises IndexUnavailable when no index generation can be read."""
     from registry.web.cache import do_not_keep, event_counter
 
     index = get_index()
@@ -170,4 +171,4 @@ def search(
         # Right for now, but built before this process's searcher held every event up to
         # the counter this answer would be kept under: never kept for later.
         do_not_keep()
-    return index.search(query, filters, page, per_page, on)
+    return index.search(query, filters, page, per_page, on, fields=False)

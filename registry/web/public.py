@@ -6,9 +6,9 @@ import re
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -128,7 +128,7 @@ def search_page():
     rows = search_listings(session, result, search.SearchFilters())
     kept = {k: v for k, v in args.items() if k in ("q", "list", "province", "ground", "year") and v}
 
-    here = url_for("public.search_page")  # once: the facets link to it a hundred times
+    here = site_url("public.search_page")  # once: the facets link to it a hundred times
 
     def link(**changes) -> str:
         params = {**kept, **{k: v for k, v in changes.items() if v is not None}}
@@ -359,9 +359,41 @@ def enterprise_url(firm: Enterprise, external: bool = False) -> str:
     return url_for("public.enterprise_by_id", firm_id=firm.id, _external=external)
 
 
+# What werkzeug's path converters leave unquoted in a URL segment.
+_SEGMENT_SAFE = "!$&'()*+,/:;=@"
+
+
 @bp.app_template_global()
-def firm_url(firm: Enterprise) -> str:
-    return enterprise_url(firm)
+def firm_url(firm: Enterprise | SimpleNamespace) -> str:
+    """The firm's page: `enterprise_url`, with the part before the code or id built once
+    per request (a search page links twenty firms)."""
+    prefixes = g.get("_firm_url_prefixes")
+    if prefixes is None:
+        prefixes = g._firm_url_prefixes = (
+            url_for("public.enterprise", uscc="0")[:-1],
+            url_for("public.enterprise_by_id", firm_id=0)[:-1],
+        )
+    if firm.uscc:
+        return prefixes[0] + quote(firm.uscc, safe=_SEGMENT_SAFE)
+    return prefixes[1] + str(firm.id)
+
+
+_SITE_URLS = "registry_site_urls"
+
+
+@bp.app_template_global()
+def site_url(endpoint: str, **values: Any) -> str:
+    """`url_for` of the links every page carries (navigation, footer, search form), with
+    arguments that are constants of the templates: kept per app and script root, since
+    they never change while the process runs."""
+    key = (request.environ.get("SCRIPT_NAME", ""), endpoint, *sorted(values.items()))
+    kept: dict[tuple, str] = current_app.extensions.setdefault(_SITE_URLS, {})
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= 256:  # only constants are asked for: a bound, never reached
+            kept.clear()
+        found = kept[key] = url_for(endpoint, **values)
+    return found
 
 
 def _iso(value: date | None) -> str | None:

@@ -22,10 +22,11 @@ from wtforms import SelectChoice
 from registry import rules, visibility
 from registry.database import get_session
 from registry.errors import ValidationError
-from registry.models import Authority, Listing, RepairRule
+from registry.models import Authority, Listing
 from registry.rules import RuleViolation
 from registry.services import evidence, submissions
 from registry.services.repair_rules import rule_for
+from registry.web import catalogue
 from registry.web.admin.forms import apply_errors
 from registry.web.messages import error_message
 from registry.web.submission_forms import PetitionForm, TipForm, TrackForm
@@ -186,9 +187,7 @@ def track() -> ResponseReturnValue:
 
 def repairable_ground_ids() -> frozenset[int]:
     """Grounds whose listings may be repaired online (for the links on a firm's page)."""
-    return frozenset(
-        get_session().scalars(select(RepairRule.ground_id).where(RepairRule.active.is_(True)))
-    )
+    return catalogue.get(get_session()).repairable_ground_ids
 
 
 @bp.app_template_filter("shanghai_day")

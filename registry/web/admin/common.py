@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
 
 from registry import rules
 from registry.database import get_session
@@ -181,7 +182,8 @@ def admin_labels() -> dict[str, Any]:
         "MEASURE_LABELS": MEASURE_LABELS,
         "event_changes": changes,
         "actor_name": actor_name,
-        "role_actions": _role_actions(),
+        # Looked up when a template asks (the back office's), not for every public page.
+        "role_actions": LocalProxy(_role_actions),
     }
 
 
