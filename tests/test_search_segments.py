@@ -8,6 +8,7 @@ from whoosh import index as whoosh_index
 from whoosh.query import Term
 from whoosh.writing import SegmentWriter
 
+from registry.search import segments
 from registry.search.build import codec
 from registry.search.engine import make_schema
 from registry.search.segments import SegmentBuilder
@@ -65,7 +66,8 @@ def _index(path, fast: bool):
     return ix
 
 
-def test_the_direct_writer_writes_what_whoosh_writes(tmp_path):
+def test_the_direct_writer_writes_what_whoosh_writes(tmp_path, monkeypatch):
+    monkeypatch.setattr(segments, "_BATCH", 7)  # the term table in several writes
     whoosh = _index(tmp_path / "whoosh", fast=False)
     direct = _index(tmp_path / "direct", fast=True)
     stored, postings = _contents(direct)
