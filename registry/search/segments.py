@@ -92,8 +92,8 @@ class SegmentBuilder:
         perdoc.start_doc(docnum)
         if stored:
             # What the stored-fields column does (pickle, then deflate) at level 0: the
-            # deflate set-up cost more than the rest of a document's writing, for a third
-            # of its size.
+            # deflate set-up cost more than the rest of a document's writing; the column is
+            # half as large again.
             _write_bytes(self._stored_bytes, docnum, zlib.compress(pickle.dumps(stored, 2), 0))
         perdoc.finish_doc()
         writer.docnum = docnum + 1
