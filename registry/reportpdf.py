@@ -12,10 +12,11 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import segno
-from fpdf import FPDF
+if TYPE_CHECKING:  # fpdf2 and its font tools are imported when a PDF is made: a tenth of
+    # a web worker's memory otherwise, in every worker, for a page few ask for
+    from fpdf import FPDF
 
 FONT = "noto-sans-sc"
 SC_IN_COLLECTION = 2  # Noto Sans CJK: JP, KR, SC, TC, HK
@@ -36,6 +37,8 @@ def font_path() -> str:
 
 
 def _qr_png(url: str) -> io.BytesIO:
+    import segno
+
     out = io.BytesIO()
     segno.make(url, error="m").save(out, kind="png", scale=4, border=2)
     out.seek(0)
@@ -99,6 +102,8 @@ def _proofs(pdf: FPDF, document: dict[str, Any]) -> None:
 def render(document: dict[str, Any], verify_url: str) -> bytes:
     """The report as PDF bytes (A4)."""
     generated = datetime.fromisoformat(document["generated_at"])
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_creation_date(generated)
     pdf.set_title(f"企业信用报告 {document['firm']['name']}")

@@ -24,6 +24,7 @@ from whoosh.writing import SegmentWriter
 
 from registry.search import documents
 from registry.search.analysis import load_word_dictionary
+from registry.search.segments import SegmentBuilder
 
 PARALLEL_MIN = 20_000
 _PROGRESS_EVERY = 500
@@ -50,6 +51,7 @@ def write_generation(
     child's half is read first, so this process reads its own while the child writes."""
     load_word_dictionary()  # before the fork: the child shares it
     writer = SegmentWriter(ix, limitmb=256, codec=codec())
+    builder = SegmentBuilder(writer)
     child = None
     try:
         if len(ids) >= PARALLEL_MIN and _may_fork():
@@ -57,11 +59,11 @@ def write_generation(
             child = _Child(ix, read(ids[half:]))
             ids = ids[:half]
         parts = read(ids)
-        _add(writer, parts, progress)
+        _add(builder, parts, progress)
         writer.update_document(**meta)  # replaces the empty generation's meta document
         # What SegmentWriter.commit does, with the child's segment after this one's.
         segments = writer._merge_segments(None, None, None)
-        segments.append(writer._finalize_segment())
+        segments.append(builder.finish())
         if child is not None:
             segments.append(child.segment())
             if progress is not None:
@@ -83,11 +85,11 @@ def _may_fork() -> bool:
     return (os.cpu_count() or 1) > 1 and threading.active_count() == 1
 
 
-def _add(writer: SegmentWriter, parts: list[tuple[int, Any]], progress) -> None:
+def _add(builder: SegmentBuilder, parts: list[tuple[int, Any]], progress) -> None:
     done = 0
     for _, firm in parts:
         if firm is not None:
-            writer.add_document(**documents.document(firm))
+            builder.add(documents.document(firm))
         done += 1
         if progress is not None and done % _PROGRESS_EVERY == 0:
             progress(_PROGRESS_EVERY)
@@ -127,9 +129,9 @@ class _Child:
 
 def _child_main(ix: Any, box: list[list[tuple[int, Any]]], send: Any) -> None:
     try:
-        writer = SegmentWriter(ix, _lk=False, limitmb=256, codec=codec())
-        _add(writer, box.pop(), None)
-        result = ("ok", writer._finalize_segment())
+        builder = SegmentBuilder(SegmentWriter(ix, _lk=False, limitmb=256, codec=codec()))
+        _add(builder, box.pop(), None)
+        result = ("ok", builder.finish())
     except BaseException as exc:  # reported to the parent, which raises it
         result = ("error", f"{type(exc).__name__}: {exc}")
     send.send_bytes(pickle.dumps(result))
