@@ -175,27 +175,20 @@ def new_licence(
     actor: Actor,
     enterprise: Enterprise,
     *,
-    number: str,
     lookups: Lookups,
-    services: str = "",
     issuer: Authority | None = None,
-    status: str = "valid",
-    issued_on: date | None = None,
-    expires_on: date | None = None,
+    **values: Any,
 ) -> Licence:
-    """The licence `add_licence` records, not yet added to a session."""
-    values = licence_values(
+    """The licence `add_licence` records, not yet added to a session; `values` are those
+    of `licence_values` (number, services, status, issued_on, expires_on)."""
+    columns = licence_values(
         actor,
         enterprise.authority_id,
-        number=number,
         lookups=lookups,
-        services=services,
         issuer_id=issuer.id if issuer is not None else None,
-        status=status,
-        issued_on=issued_on,
-        expires_on=expires_on,
+        **values,
     )
-    return Licence(enterprise=enterprise, issuer=issuer, **values)
+    return Licence(enterprise=enterprise, issuer=issuer, **columns)
 
 
 def licence_values(
