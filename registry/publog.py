@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -38,7 +38,16 @@ from sqlalchemy.orm import Session
 
 from registry import merkle, rules, signing, visibility
 from registry.db import utcnow
-from registry.models import Event, Listing, LogEntry, LogNode, Notice, SequenceCounter
+from registry.models import (
+    Authority,
+    Event,
+    Ground,
+    Listing,
+    LogEntry,
+    LogNode,
+    Notice,
+    SequenceCounter,
+)
 from registry.sequence import current_transaction, next_seq, take_numbers
 
 T = TypeVar("T")
@@ -84,23 +93,51 @@ def _day(value: datetime | None) -> str | None:
 def listing_record(listing: Listing) -> dict[str, Any]:
     """The published fields of one listing (2018 notice), as they stand now."""
     enterprise = listing.enterprise
-    sanction = listing.sanction
+    return listing_record_values(
+        name=enterprise.name,
+        uscc=enterprise.uscc,
+        licences=[licence.number for licence in enterprise.licences],
+        province=enterprise.province_code,
+        listing={key: getattr(listing, key) for key in _LISTING_KEYS},
+        ground=listing.ground,
+        authority=listing.authority,
+        decision_no=visibility.public_decision_no(listing.sanction),
+    )
+
+
+# The listing's own columns in its published fields.
+_LISTING_KEYS = ("list_code", "state", "decided_on", "listed_on", "expires_on", "ended_at")
+
+
+def listing_record_values(
+    *,
+    name: str,
+    uscc: str | None,
+    licences: list[str],
+    province: str | None,
+    listing: Mapping[str, Any],
+    ground: Ground,
+    authority: Authority,
+    decision_no: str | None,
+) -> dict[str, Any]:
+    """`listing_record` from the firm's fields and the listing's column values (a row being
+    inserted holds them too)."""
     return {
-        "name": enterprise.name,
-        "uscc": enterprise.uscc,
-        "licence": [licence.number for licence in enterprise.licences],
-        "province": enterprise.province_code,
-        "list": listing.list_code,
-        "state": listing.state,
-        "ground": listing.ground.code,
-        "ground_title": listing.ground.title,
-        "authority": listing.authority.code,
-        "authority_name": listing.authority.name,
-        "decided_on": _iso(listing.decided_on),
-        "listed_on": _iso(listing.listed_on),
-        "expires_on": _iso(listing.expires_on),
-        "ended_on": _day(listing.ended_at),
-        "decision_no": visibility.public_decision_no(sanction),
+        "name": name,
+        "uscc": uscc,
+        "licence": licences,
+        "province": province,
+        "list": listing["list_code"],
+        "state": listing["state"],
+        "ground": ground.code,
+        "ground_title": ground.title,
+        "authority": authority.code,
+        "authority_name": authority.name,
+        "decided_on": _iso(listing["decided_on"]),
+        "listed_on": _iso(listing["listed_on"]),
+        "expires_on": _iso(listing["expires_on"]),
+        "ended_on": _day(listing["ended_at"]),
+        "decision_no": decision_no,
     }
 
 
@@ -136,16 +173,11 @@ def build_record(entity_type: str, entity: Any) -> dict[str, Any]:
 
 
 def build_payload(
-    entity_type: str,
-    entity: Any,
-    action: str,
-    at: datetime,
-    record: dict[str, Any] | None = None,
+    entity_type: str, entity_id: int, action: str, at: datetime, record: dict[str, Any]
 ) -> dict[str, Any]:
-    record = build_record(entity_type, entity) if record is None else record
     return record | {
         "record": entity_type,
-        "id": entity.id,
+        "id": entity_id,
         "action": action,
         "logged_at": at.isoformat(),
     }
@@ -170,7 +202,13 @@ def append_many(
             chain_values(
                 session,
                 [
-                    (event.entity_type, event.action, event.authority_id, entity, record)
+                    (
+                        event.entity_type,
+                        event.action,
+                        event.authority_id,
+                        entity.id,
+                        build_record(event.entity_type, entity) if record is None else record,
+                    )
                     for event, entity, record in items
                 ],
             ),
@@ -185,30 +223,51 @@ def append_many(
 def insert_many(
     session: Session, items: list[tuple[dict[str, Any], Any, dict[str, Any] | None]]
 ) -> int:
-    """The batch form of `append_many` for Events inserted as rows (the import): each item
-    is (event values including its database ``id``, entity, record). Inserted at once,
-    without ORM objects; returns how many entries were written."""
+    """The batch form of `append_many` for Events inserted as rows: each item is (event
+    values including its database ``id``, entity, record). Inserted at once, without ORM
+    objects; returns how many entries were written."""
+    return insert_records(
+        session,
+        [
+            (
+                event,
+                build_record(event["entity_type"], entity) if record is None else record,
+            )
+            for event, entity, record in items
+        ],
+    )
+
+
+def insert_records(session: Session, items: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+    """Entries for Events inserted as rows, given as (event values including their ``id``,
+    the published fields as they stood at that event); returns how many were written."""
     if not items:
         return 0
     rows = chain_values(
         session,
         [
-            (event["entity_type"], event["action"], event["authority_id"], entity, record)
-            for event, entity, record in items
+            (
+                event["entity_type"],
+                event["action"],
+                event["authority_id"],
+                event["entity_id"],
+                record,
+            )
+            for event, record in items
         ],
     )
-    for values, (event, _, _) in zip(rows, items, strict=True):
+    for values, (event, _) in zip(rows, items, strict=True):
         values["event_id"] = event["id"]
     session.execute(insert(LogEntry.__table__), rows)
     return len(rows)
 
 
 def chain_values(
-    session: Session, items: list[tuple[str, str, int | None, Any, dict[str, Any] | None]]
+    session: Session, items: list[tuple[str, str, int | None, int, dict[str, Any]]]
 ) -> list[dict[str, Any]]:
     """The column values of the next entries of the chain, one per (entity type, action,
-    authority id, entity, record), numbered and hashed in order (the event link is the
-    caller's). Takes the numbers: the counter row stays locked until commit."""
+    authority id, entity id, published fields), numbered and hashed in order (the event
+    link is the caller's). Takes the numbers: the counter row stays locked until commit."""
     if not items:
         return []
     # row lock: serialises appends until commit
@@ -227,8 +286,8 @@ def chain_values(
             raise RuntimeError(f"publication log broken: entry {number - 1} is missing")
     at = utcnow().replace(microsecond=0)
     rows = []
-    for entity_type, action, authority_id, entity, record in items:
-        payload = canonical_json(build_payload(entity_type, entity, action, at, record))
+    for entity_type, action, authority_id, entity_id, record in items:
+        payload = canonical_json(build_payload(entity_type, entity_id, action, at, record))
         content_hash = sha256_hex(payload)
         digest = entry_hash(number, prev_hash, content_hash)
         rows.append(
@@ -236,7 +295,7 @@ def chain_values(
                 "number": number,
                 "at": at,
                 "entity_type": entity_type,
-                "entity_id": entity.id,
+                "entity_id": entity_id,
                 "action": action,
                 "authority_id": authority_id,
                 "payload": payload,

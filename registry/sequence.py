@@ -34,6 +34,12 @@ def _take(session: Session, name: str, count: int) -> int:
     ).scalar_one()
 
 
+def hold(session: Session, name: str = "event") -> None:
+    """Lock counter `name` until commit without taking a number: from then on no other
+    writer can take one (and on SQLite none can write at all) before this commit."""
+    _take(session, name, 0)
+
+
 def take_numbers(session: Session, name: str, count: int) -> int:
     """Take `count` consecutive numbers of a gapless sequence at once; returns the last."""
     return _take(session, name, count)

@@ -143,9 +143,14 @@ def sanction_is_public(sanction: Sanction) -> bool:
 
 def public_decision_no(sanction: Sanction | None) -> str | None:
     """The decision number (文号) the public may see: that of a published sanction."""
-    if sanction is None or not sanction_is_public(sanction):
+    if sanction is None:
         return None
-    return sanction.decision_no
+    return public_decision_no_of(sanction.state, sanction.decision_no)
+
+
+def public_decision_no_of(state: str, decision_no: str) -> str | None:
+    """`public_decision_no` of a sanction given as its state and number."""
+    return decision_no if state == PUBLISHED else None
 
 
 def public_decision_no_column() -> ColumnElement[str | None]:

@@ -5,14 +5,23 @@ entries (payloads, chain order)."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from registry import publog, rules
 from registry.imports import apply_plan, read_bytes, validate
-from registry.models import Enterprise, Event, Licence, Listing, LogEntry, Sanction
+from registry.models import (
+    Enterprise,
+    Event,
+    FormerName,
+    Licence,
+    Listing,
+    LogEntry,
+    LogNode,
+    Sanction,
+)
 from registry.services.history import snapshot
 from tests.import_reference import apply_plan_per_record
 from tests.test_import import generated_rows, row, to_csv, valid_uscc
@@ -190,3 +199,140 @@ def test_bulk_import_lets_go_of_the_records_of_written_chunks(session, make):
     # what was let go is stored and reads back as written
     assert session.scalar(select(func.count()).select_from(Listing)) >= 30
     assert not publog.verify(session)[1]
+
+
+# --- the database after the bulk path equals the one after the per-record path -------------
+
+# Clock readings: a column or snapshot key keeps only whether it is set.
+CLOCK = frozenset({"at", "created_at", "updated_at", "submitted_at", "published_at", "recorded_at"})
+# Columns and snapshot keys holding the id of a record of the named table.
+REFERENCES = {"enterprise_id": "enterprise", "sanction_id": "sanction", "event_id": "event"}
+WRITTEN = (Enterprise, FormerName, Licence, Sanction, Listing, Event)
+
+
+def _ids_before(session) -> dict[str, int]:
+    return {
+        model.__tablename__: session.scalar(select(func.coalesce(func.max(model.id), 0)))
+        for model in WRITTEN
+    }
+
+
+def written(session, since: dict[str, int], log_since: int) -> tuple[dict, dict]:
+    """What an import wrote after the ids `since` and log entry `log_since`: (the rows as
+    stored, the same with every new record's id replaced by its rank in its table and the
+    clock readings by whether they are set), for the domain tables, Events, log entries and
+    the Merkle tree's nodes."""
+    session.flush()
+    raw: dict[str, list[dict]] = {}
+    for model in WRITTEN:
+        table = model.__table__
+        query = select(table).where(table.c.id > since[table.name]).order_by(table.c.id)
+        raw[table.name] = [dict(r) for r in session.execute(query).mappings()]
+    entries = select(LogEntry.__table__).where(LogEntry.number > log_since)
+    raw["log_entry"] = [
+        dict(r) for r in session.execute(entries.order_by(LogEntry.number)).mappings()
+    ]
+    nodes = select(LogNode.__table__).order_by(LogNode.level, LogNode.position)
+    raw["log_node"] = [dict(r) for r in session.execute(nodes).mappings()]
+    rank = {
+        name: {r["id"]: i for i, r in enumerate(rows)}
+        for name, rows in raw.items()
+        if name in {m.__tablename__ for m in WRITTEN}
+    }
+
+    def ranked(table: str, value):
+        return ("new", rank[table][value]) if value in rank.get(table, {}) else value
+
+    def plain(values: dict | None, table: str) -> dict | None:
+        if values is None:
+            return None
+        out = {}
+        for key, value in values.items():
+            if key in CLOCK:
+                value = value is not None
+            elif key == "id":
+                value = ranked(table, value)
+            elif key in REFERENCES and value is not None:
+                value = ranked(REFERENCES[key], value)
+            out[key] = value
+        return out
+
+    relative = {}
+    for name, rows in raw.items():
+        if name == "log_node":
+            relative[name] = [(r["level"], r["position"]) for r in rows]
+            continue
+        if name == "log_entry":
+            relative[name] = [
+                plain(r, "log_entry")
+                | {"entity_id": ranked(r["entity_type"], r["entity_id"])}
+                | {"payload": plain(json.loads(r["payload"]), r["entity_type"])}
+                | {"prev_hash": None, "content_hash": None, "entry_hash": None}
+                for r in rows
+            ]
+            continue
+        relative[name] = [plain(r, name) for r in rows]
+        if name == "event":
+            for event, r in zip(relative[name], rows, strict=True):
+                event["entity_id"] = ranked(r["entity_type"], r["entity_id"])
+                event["before"] = plain(r["before"], r["entity_type"])
+                event["after"] = plain(r["after"], r["entity_type"])
+    return raw, relative
+
+
+@pytest.mark.parametrize("chunk", [40, 5000])
+def test_bulk_path_leaves_the_database_the_per_record_path_leaves(
+    session, make, monkeypatch, chunk
+):
+    """A few hundred generated rows (new firms, licences, decisions shared by listings, a
+    stored firm under a new name whose stored decision is published with the new listing),
+    imported and published: the same rows, Events (kinds, payloads, numbers in the same
+    contiguous run) and log entries as the services writing one record at a time; with the
+    same ids (SQLite hands out the same ones again), the same hashes and Merkle nodes."""
+    reviewer = make.actor("reviewer", "MIIT")
+    stored_day = (rules.today() - timedelta(days=200)).isoformat()
+    apply_plan(
+        session,
+        validate(session, read_bytes(to_csv([row(uscc=valid_uscc(41), decided_on=stored_day)]))),
+    )
+    rows = [
+        *generated_rows(300, seed=31),
+        row(uscc=valid_uscc(41), name="深圳市另一名称通信有限公司", list="dishonest", ground="D2"),
+        row(uscc=valid_uscc(42), decision_no="粤通管罚〔2026〕941号"),
+        row(
+            uscc=valid_uscc(42), list="dishonest", ground="D2", decision_no="粤通管罚〔2026〕941号"
+        ),
+    ]
+    data = to_csv(rows)
+    # one clock for both runs' log entries: their payloads and hashes can be compared
+    monkeypatch.setattr(publog, "utcnow", lambda: datetime(2026, 12, 4, 8, 0, tzinfo=UTC))
+
+    savepoint = session.begin_nested()
+    since, (seq, log) = _ids_before(session), marks(session)
+    plan = validate(session, read_bytes(data), publisher=reviewer)
+    assert not plan.errors, [str(p) for p in plan.errors]
+    reference_result = apply_plan_per_record(session, plan, publisher=reviewer)
+    reference_raw, reference = written(session, since, log)
+    savepoint.rollback()
+    session.info.pop("event_block", None)
+    session.info.pop("publog_head", None)
+
+    assert (_ids_before(session), marks(session)) == (since, (seq, log))
+    plan = validate(session, read_bytes(data), publisher=reviewer)
+    result = apply_plan(session, plan, publisher=reviewer, chunk=chunk)
+    bulk_raw, bulk = written(session, since, log)
+
+    assert result == reference_result
+    assert result.former_names == 1 and result.sanctions_linked == 2
+    assert len(bulk["event"]) > 5 * len(rows)
+    assert [e["seq"] for e in bulk["event"]] == list(range(seq + 1, seq + 1 + len(bulk["event"])))
+    for name in reference:
+        assert len(bulk[name]) == len(reference[name]), name
+        for got, want in zip(bulk[name], reference[name], strict=True):
+            assert got == want, name
+    if session.get_bind().dialect.name == "sqlite":
+        for name in ("log_entry", "log_node"):
+            assert bulk_raw[name] == reference_raw[name]
+        assert [e["id"] for e in bulk_raw["event"]] == [e["id"] for e in reference_raw["event"]]
+    count, problems = publog.verify(session)
+    assert not problems, [str(p) for p in problems]

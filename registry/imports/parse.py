@@ -51,7 +51,7 @@ class ImportFileError(MessageError, DomainError):
 Cell = str | date | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int  # as the clerk sees it in Excel: the header is row 1
     cells: dict[str, Cell]
@@ -203,14 +203,18 @@ def read_csv(data: bytes) -> ParsedFile:
         delimiter = ","
     if delimiter != ",":
         dialect = csv.excel_tab if delimiter == "\t" else _Semicolon
+    # read as a stream: the rows are kept, not the records they are made from
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), dialect))
+        records = csv.reader(io.StringIO(text, newline=""), dialect)
+        del text
+        header = next(records, None)
+        if header is None:
+            raise ImportFileError(_("文件为空"))
+        positions, headers, ignored = _map_headers(header)
+        rows = _rows(records, positions)
     except csv.Error as exc:
         raise ImportFileError(_("CSV 格式错误：%(error)s", error=str(exc))) from None
-    if not records:
-        raise ImportFileError(_("文件为空"))
-    positions, headers, ignored = _map_headers(records[0])
-    return ParsedFile("csv", encoding, headers, _rows(records[1:], positions), ignored)
+    return ParsedFile("csv", encoding, headers, rows, ignored)
 
 
 # --- XLSX -----------------------------------------------------------------------------

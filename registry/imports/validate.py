@@ -46,7 +46,7 @@ _TIME_SUFFIX_RE = re.compile(r"\s+0{1,2}:00(:00)?$")
 CHUNK = 500
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImportProblem:
     row: int  # 1 is the header row
     column: str  # the header as written in the file
@@ -64,7 +64,7 @@ class ImportProblem:
         return self.describe()
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedRow:
     """One good row, resolved against the catalogue and the database."""
 
@@ -210,7 +210,7 @@ def _chunks(values: Iterable, size: int = CHUNK) -> Iterator[list]:
 # --- first pass: each cell on its own ------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cells:
     """First pass: a row's cells parsed on their own, without the database."""
 

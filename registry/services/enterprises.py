@@ -72,10 +72,13 @@ def create_enterprise(session: Session, actor: Actor, **values: Any) -> Enterpri
 
 def new_enterprise(actor: Actor, values: dict[str, Any], lookups: Lookups) -> Enterprise:
     """The operator `create_enterprise` registers, not yet added to a session."""
+    return Enterprise(**enterprise_values(actor, values, lookups))
+
+
+def enterprise_values(actor: Actor, values: dict[str, Any], lookups: Lookups) -> dict[str, Any]:
+    """The checked columns of the operator `new_enterprise` builds."""
     check_may(actor, "create", actor.authority_id)
-    return Enterprise(
-        authority_id=actor.authority_id, **_clean({"uscc": None, **values}, None, lookups)
-    )
+    return {"authority_id": actor.authority_id} | _clean({"uscc": None, **values}, None, lookups)
 
 
 def update_enterprise(
@@ -118,6 +121,21 @@ def former_name(enterprise: Enterprise, name: str, used_until: date | None) -> F
     return FormerName(enterprise=enterprise, name=name, used_until=used_until)
 
 
+def former_name_to_add(
+    actor: Actor, current: str, known: set[str], name: str
+) -> tuple[str, str] | None:
+    """`new_former_name` of a firm given as its name and the normalised forms of its former
+    names: (the name to keep, its normalised form), or None when there is none to add."""
+    check_may(actor, "create", actor.authority_id)
+    if text.normalize(name) == text.normalize(current):
+        return None
+    name = text.clean_display(name)
+    normal = text.normalize(name)
+    if not name or normal in known:
+        return None
+    return name, normal
+
+
 def new_former_name(
     actor: Actor, enterprise: Enterprise, name: str, used_until: date | None = None
 ) -> FormerName | None:
@@ -157,16 +175,37 @@ def new_licence(
     actor: Actor,
     enterprise: Enterprise,
     *,
+    lookups: Lookups,
+    issuer: Authority | None = None,
+    **values: Any,
+) -> Licence:
+    """The licence `add_licence` records, not yet added to a session; `values` are those
+    of `licence_values` (number, services, status, issued_on, expires_on)."""
+    columns = licence_values(
+        actor,
+        enterprise.authority_id,
+        lookups=lookups,
+        issuer_id=issuer.id if issuer is not None else None,
+        **values,
+    )
+    return Licence(enterprise=enterprise, issuer=issuer, **columns)
+
+
+def licence_values(
+    actor: Actor,
+    firm_authority_id: int,
+    *,
     number: str,
     lookups: Lookups,
     services: str = "",
-    issuer: Authority | None = None,
+    issuer_id: int | None = None,
     status: str = "valid",
     issued_on: date | None = None,
     expires_on: date | None = None,
-) -> Licence:
-    """The licence `add_licence` records, not yet added to a session."""
-    check_may(actor, "edit", enterprise.authority_id)
+) -> dict[str, Any]:
+    """The checked columns (but the firm) of the licence `new_licence` builds for a firm of
+    `firm_authority_id`."""
+    check_may(actor, "edit", firm_authority_id)
     errors: dict[str, str] = {}
     number = text.clean_display(number)
     canonical = text.canonical_licence(number)
@@ -180,16 +219,15 @@ def new_licence(
         errors["expires_on"] = _("有效期须晚于发证日期")
     if errors:
         raise ValidationError(errors)
-    return Licence(
-        enterprise=enterprise,
-        number=number,
-        number_canonical=canonical,
-        services=services,
-        issuer=issuer,
-        status=status,
-        issued_on=issued_on,
-        expires_on=expires_on,
-    )
+    return {
+        "number": number,
+        "number_canonical": canonical,
+        "services": services,
+        "issuer_id": issuer_id,
+        "status": status,
+        "issued_on": issued_on,
+        "expires_on": expires_on,
+    }
 
 
 def find_by_uscc(session: Session, uscc: str) -> Enterprise | None:

@@ -68,6 +68,20 @@ def snapshot(obj: Any) -> dict[str, Any]:
     return out
 
 
+def snapshot_of_row(cls: type, row: dict[str, Any]) -> dict[str, Any]:
+    """`snapshot` of a record of `cls` given as its column values (a row being inserted)."""
+    out = {}
+    for key in _snapshot_keys(cls):
+        value = row[key]
+        out[key] = value if isinstance(value, _PLAIN) else _jsonable(value)
+    return out
+
+
+def jsonable_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Column values as a snapshot holds them (dates as ISO text)."""
+    return {k: v if isinstance(v, _PLAIN) else _jsonable(v) for k, v in values.items()}
+
+
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in after.items() if before.get(k) != v}
 
@@ -99,12 +113,36 @@ def event_values(
     record_authority = (
         authority_id if authority_id is not None else getattr(entity, "authority_id", None)
     )
+    return event_row(
+        actor,
+        entity_type(entity),
+        record_authority,
+        action,
+        seq=seq,
+        after=after,
+        before=before,
+        reason=reason,
+    )
+
+
+def event_row(
+    actor: Actor,
+    table_name: str,
+    record_authority: int | None,
+    action: str,
+    *,
+    seq: int,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
+    """`event_values` of a record named by its table and authority (a row, no object)."""
     return {
         "seq": seq,
         "actor_id": actor.user_id,
         "actor_label": actor.username,
         "authority_id": record_authority,
-        "entity_type": entity_type(entity),
+        "entity_type": table_name,
         "entity_id": after["id"],
         "action": action,
         "reason": reason,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Unpack
+from typing import Any, NamedTuple, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,12 +36,59 @@ from registry.services.workflow import StepOptions, check_draft_edit
 EDITABLE = ("ground", "decided_on", "sanction", "facts", "source_expires_on", "campaign")
 
 
+class SanctionLink(NamedTuple):
+    """What the listing rules read of the penalty decision behind a listing."""
+
+    authority_id: int
+    measures: list[str]
+    state: str
+    same_firm: bool  # the decision is the listing's firm's
+
+
+class ListingFacts(NamedTuple):
+    """What the listing rules read of a listing: a Listing's (`facts_of`) or a row's."""
+
+    authority_id: int
+    state: str
+    list_code: str
+    ground: Ground
+    decided_on: date
+    source_expires_on: date | None
+    submitted_by_id: int | None
+    sanction: SanctionLink | None
+
+
+def facts_of(listing: Listing) -> ListingFacts:
+    sanction = listing.sanction
+    return ListingFacts(
+        listing.authority_id,
+        listing.state,
+        listing.list_code,
+        listing.ground,
+        listing.decided_on,
+        listing.source_expires_on,
+        listing.submitted_by_id,
+        None
+        if sanction is None
+        else SanctionLink(
+            sanction.authority_id,
+            sanction.measures,
+            sanction.state,
+            sanction.enterprise is listing.enterprise,
+        ),
+    )
+
+
 def _check_consistency(listing: Listing, on: date) -> None:
+    check_consistency(facts_of(listing), on)
+
+
+def check_consistency(listing: ListingFacts, on: date) -> None:
     """The rules a listing must meet before it leaves the clerk's hands."""
     rules.check_decision_date(listing.decided_on, on)
     rules.check_ground_list(listing.ground.list_code, listing.list_code)
     if listing.sanction is not None:
-        if listing.sanction.enterprise is not listing.enterprise:
+        if not listing.sanction.same_firm:
             raise RuleViolation(
                 "sanction_other_firm",
                 _("处罚决定不属于该经营者"),
@@ -107,8 +154,6 @@ def new_listing(
         {"ground": ground, "decided_on": decided_on, "sanction": sanction, "campaign": campaign},
         on,
     )
-    if sanction is not None and sanction.authority_id != actor.authority_id:
-        raise RuleViolation("forbidden", _("不能引用其他机构的处罚决定"))
     listing = Listing(
         authority_id=actor.authority_id,
         enterprise=enterprise,
@@ -121,8 +166,19 @@ def new_listing(
         campaign=campaign,
         created_by_id=actor.user_id,
     )
-    _check_consistency(listing, on)
+    check_new_listing(actor, facts_of(listing), campaign, on)
     return listing
+
+
+def check_new_listing(
+    actor: Actor, listing: ListingFacts, campaign: Campaign | None, on: date
+) -> None:
+    """The checks of `new_listing` on a draft of the actor's authority."""
+    check_may(actor, "create", actor.authority_id)
+    _clean({"ground": listing.ground, "decided_on": listing.decided_on, "campaign": campaign}, on)
+    if listing.sanction is not None and listing.sanction.authority_id != actor.authority_id:
+        raise RuleViolation("forbidden", _("不能引用其他机构的处罚决定"))
+    check_consistency(listing, on)
 
 
 def update_listing(
@@ -180,13 +236,23 @@ def submit_listing(
 
 def mark_submitted(actor: Actor, listing: Listing, on: date) -> str:
     """Check a submission and stamp it on the object; returns the new state (not yet set)."""
+    new_state = check_submit(actor, facts_of(listing), on)
+    for key, value in submission_values(actor).items():
+        setattr(listing, key, value)
+    return new_state
+
+
+def check_submit(actor: Actor, listing: ListingFacts, on: date) -> str:
+    """The checks of a submission; returns the new state."""
     check_may(actor, "submit", listing.authority_id)
     new_state = next_state(listing.state, "submit")
-    _check_consistency(listing, on)
-    listing.submitted_by_id = actor.user_id
-    listing.submitted_at = utcnow()
-    listing.returned_reason = ""
+    check_consistency(listing, on)
     return new_state
+
+
+def submission_values(actor: Actor) -> dict[str, Any]:
+    """The columns a checked submission sets."""
+    return {"submitted_by_id": actor.user_id, "submitted_at": utcnow(), "returned_reason": ""}
 
 
 def return_listing(
@@ -218,10 +284,15 @@ def publish_listing(
 def check_publish(actor: Actor, listing: Listing, at: datetime) -> bool:
     """The checks of publishing at `at`; True when the penalty decision behind the listing
     is to be published first (it must have been submitted)."""
+    return check_publish_facts(actor, facts_of(listing), at)
+
+
+def check_publish_facts(actor: Actor, listing: ListingFacts, at: datetime) -> bool:
+    """`check_publish` of a listing given as its facts."""
     check_may(actor, "publish", listing.authority_id)
     next_state(listing.state, "publish")
     check_four_eyes(actor, listing.submitted_by_id)
-    _check_consistency(listing, rules.today(at))
+    check_consistency(listing, rules.today(at))
     if listing.sanction is not None and listing.sanction.state != "published":
         if listing.sanction.state != "submitted":
             raise RuleViolation(
@@ -235,11 +306,18 @@ def check_publish(actor: Actor, listing: Listing, at: datetime) -> bool:
 def publication_values(actor: Actor, listing: Listing, at: datetime) -> dict[str, Any]:
     """The columns a checked publication at `at` sets: listed today, expiry fixed from the
     ground's term now in force, who published it and when."""
+    return publication_row_values(actor, listing.ground, listing.source_expires_on, at)
+
+
+def publication_row_values(
+    actor: Actor, ground: Ground, source_expires_on: date | None, at: datetime
+) -> dict[str, Any]:
+    """`publication_values` of a listing on `ground` given its source decision's end."""
     on = rules.today(at)
     return {
         "listed_on": on,
         "expires_on": rules.compute_expiry(
-            on, listing.ground.term_kind, listing.ground.term_months, listing.source_expires_on
+            on, ground.term_kind, ground.term_months, source_expires_on
         ),
         "published_by_id": actor.user_id,
         "published_at": at,

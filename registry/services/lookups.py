@@ -7,10 +7,19 @@ questions from the maps it preloaded and keeps up to date across its chunks (a s
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.models import Authority, Enterprise, Licence, Sanction
+
+
+class Holder(Protocol):
+    """Who holds a USCC, as a clash is reported: by name."""
+
+    @property
+    def name(self) -> str: ...
 
 
 class Lookups:
@@ -20,7 +29,7 @@ class Lookups:
         self.session = session
         self._province_codes: set[str] | None = None
 
-    def uscc_owner(self, uscc: str) -> Enterprise | None:
+    def uscc_owner(self, uscc: str) -> Holder | None:
         return self.session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
 
     def licence_registered(self, canonical: str) -> bool:
@@ -29,7 +38,7 @@ class Lookups:
             is not None
         )
 
-    def decision_holder(self, canonical: str) -> Sanction | None:
+    def decision_holder(self, canonical: str) -> object | None:
         return self.session.scalar(
             select(Sanction).where(Sanction.decision_no_canonical == canonical)
         )

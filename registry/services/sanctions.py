@@ -15,7 +15,13 @@ from registry.models import MEASURES, Campaign, Enterprise, Sanction
 from registry.rules import Actor, check_may
 from registry.services.history import record_new, recorded
 from registry.services.lookups import Lookups
-from registry.services.workflow import StepOptions, check_draft_edit, check_step, stamp, transition
+from registry.services.workflow import (
+    StepOptions,
+    check_draft_edit,
+    check_step_from,
+    stamp_values,
+    transition,
+)
 
 EDITABLE = (
     "decision_no",
@@ -102,13 +108,18 @@ def new_sanction(
     actor: Actor, enterprise: Enterprise, values: dict[str, Any], on: date, lookups: Lookups
 ) -> Sanction:
     """The draft decision `record_sanction` records, not yet added to a session."""
+    return Sanction(enterprise=enterprise, **sanction_values(actor, values, on, lookups))
+
+
+def sanction_values(
+    actor: Actor, values: dict[str, Any], on: date, lookups: Lookups
+) -> dict[str, Any]:
+    """The checked columns (but the firm; the campaign as an object) of the draft decision
+    `new_sanction` builds."""
     check_may(actor, "create", actor.authority_id)
     values = {"measures": [], "decision_no": None, "decided_on": None, **values}
-    return Sanction(
-        authority_id=actor.authority_id,
-        enterprise=enterprise,
-        created_by_id=actor.user_id,
-        **_clean(values, None, on, lookups),
+    return {"authority_id": actor.authority_id, "created_by_id": actor.user_id} | _clean(
+        values, None, on, lookups
     )
 
 
@@ -143,13 +154,28 @@ def transition_sanction(
 
 def change(actor: Actor, sanction: Sanction, action: str, reason: str = "") -> None:
     """Check and apply a state change (submit, return, publish, annul) to the object only."""
-    check_may(actor, action, sanction.authority_id)
-    stamp(
-        actor,
-        sanction,
-        action,
-        check_step(actor, sanction, action, reason, rules.SANCTION_TRANSITIONS),
+    values = change_values(
+        actor, sanction.authority_id, sanction.state, sanction.submitted_by_id, action, reason
     )
+    for key, value in values.items():
+        setattr(sanction, key, value)
+
+
+def change_values(
+    actor: Actor,
+    authority_id: int,
+    state: str,
+    submitted_by_id: int | None,
+    action: str,
+    reason: str = "",
+) -> dict[str, Any]:
+    """`change` of a decision given as its authority, state and submitter: the columns the
+    checked step sets."""
+    check_may(actor, action, authority_id)
+    new_state = check_step_from(
+        actor, state, submitted_by_id, action, reason, rules.SANCTION_TRANSITIONS
+    )
+    return stamp_values(actor, action, new_state)
 
 
 def submit_sanction(

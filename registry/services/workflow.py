@@ -4,7 +4,7 @@ editing a draft, and the checks and stamps of submit / return / publish."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from sqlalchemy.orm import Session
 
@@ -48,21 +48,38 @@ def check_step(
 ) -> str:
     """The state `action` leads to, once its reason (where one is needed) and, on publish,
     four eyes are checked."""
+    return check_step_from(actor, record.state, record.submitted_by_id, action, reason, transitions)
+
+
+def check_step_from(
+    actor: Actor,
+    state: str,
+    submitted_by_id: int | None,
+    action: str,
+    reason: str,
+    transitions: dict[tuple[str, str], str],
+) -> str:
+    """`check_step` of a record given as its state and submitter."""
     check_reason(action, reason)
-    new_state = next_state(record.state, action, transitions)
+    new_state = next_state(state, action, transitions)
     if action == "publish":
-        check_four_eyes(actor, record.submitted_by_id)
+        check_four_eyes(actor, submitted_by_id)
     return new_state
 
 
 def stamp(actor: Actor, record: Workflow, action: str, new_state: str) -> None:
     """Set a checked step on the object: the new state and who submitted or published it."""
+    for key, value in stamp_values(actor, action, new_state).items():
+        setattr(record, key, value)
+
+
+def stamp_values(actor: Actor, action: str, new_state: str) -> dict[str, Any]:
+    """The columns a checked step sets: the new state and who submitted or published it."""
     if action == "submit":
-        record.submitted_by_id = actor.user_id
-    elif action == "publish":
-        record.published_by_id = actor.user_id
-        record.published_at = utcnow()
-    record.state = new_state
+        return {"submitted_by_id": actor.user_id, "state": new_state}
+    if action == "publish":
+        return {"published_by_id": actor.user_id, "published_at": utcnow(), "state": new_state}
+    return {"state": new_state}
 
 
 def transition(
