@@ -137,9 +137,11 @@ def test_a_large_file_is_streamed_step_by_step_then_the_report(client, listed, s
         for i, chunk in enumerate(chunks)
         for value in re.findall(r'<progress max="600" value="(\d+)"', chunk)
     ]
-    assert [value for _, value in steps] == [0, 250, 500, 600]
-    assert len({i for i, _ in steps}) == 4  # each step is sent on its own, as it is reached
+    # Each step is sent on its own as it is reached; the last row's while the report is made.
+    assert [value for _, value in steps] == [0, 250, 500, 600, 600]
+    assert len({i for i, _ in steps}) == 5
     assert "已筛查 250 / 600 行" in chunks[steps[1][0]]
+    assert "正在生成报告" in chunks[steps[3][0]] and "正在生成报告" not in chunks[steps[4][0]]
     page = "".join(chunks)
     assert page.index("</progress>", page.index('value="600"')) < page.index("report-title")
     assert "共 600 行，1 行匹配" in page and page.rstrip().endswith("</html>")

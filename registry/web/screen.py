@@ -152,8 +152,9 @@ def _streamed(parsed: ParsedFile, threshold: float) -> Response:
             for row in batch.screen_rows(indexing.get_index(), parsed, threshold):
                 rows.append(row)
                 if len(rows) % PROGRESS_EVERY == 0 or len(rows) == total:
-                    yield step(len(rows), total)
+                    yield step(len(rows), total, finishing=len(rows) == total)
             report = _report(rows, threshold)
+            yield step(total, total)
         except Exception:  # the status line is sent: the page must say the report is missing
             current_app.logger.exception("screening a file stopped after %d rows", len(rows))
             report = render_template("public/_screen_failed.html")

@@ -53,7 +53,11 @@ def test_screening_a_200_row_file_in_the_browser(page, live_server, vnu_jar, tmp
     assert flagged.count() >= 40  # each of the 50 listed names, save the odd near namesake
     status = page.locator("[role=status][aria-live=polite]")
     steps = status.locator("progress")
-    assert [steps.nth(i).get_attribute("value") for i in range(steps.count())] == ["0", "200"]
+    assert [steps.nth(i).get_attribute("value") for i in range(steps.count())] == [
+        "0",
+        "200",
+        "200",
+    ]
     assert not steps.first.is_visible() and steps.last.is_visible()
     assert status.inner_text().strip() == "已筛查 200 / 200 行"
     assert page.get_by_label("已筛查 200 / 200 行").evaluate("e => e.tagName") == "PROGRESS"
