@@ -156,6 +156,7 @@ class Tally:
     def check(self, response, method: str, url: str) -> None:
         self.figures["hostile inputs tried"] += 1
         self.figures["hostile inputs answered 5xx"] += 0
+        response.get_data()  # a streamed page (/screen) does its work as it is read
         if response.status_code >= 500:
             self.figures["hostile inputs answered 5xx"] += 1
             self.failures.append((response.status_code, method, url[:200], self.last_error))
@@ -592,6 +593,16 @@ def test_screen_upload_survives_the_corpus(app, client, published, tally):
         data = {"csrf_token": token, "file": (io.BytesIO(body), "a.xlsx")}
         response = client.post(url, data=data, content_type="multipart/form-data")
         tally.check(response, "POST", f"{url} body={body[:20]!r}")
+
+
+def test_screen_report_download_survives_the_corpus(app, client, tally):
+    """POST /screen/download: corpus values as the signed report and as the format."""
+    token = csrf_token(client)
+    for value in TEXT:
+        for data in ({"report": value, "format": "csv"}, {"report": "e30.x", "format": value}):
+            response = client.post("/screen/download", data=data | {"csrf_token": token})
+            tally.check(response, "POST", f"/screen/download {data!r:.60}")
+    tally.assert_clean()
 
 
 def test_watchlist_forms_survive_the_corpus(app, client, session, tally, monkeypatch):

@@ -42,7 +42,7 @@ PUBLIC_WRITES |= {
 PUBLIC_WRITES |= {"watchlists.new", "watchlists.change", "screen.save"}
 # POSTs that only read: a body too large for a query string; they change nothing
 # (tests/test_csrf.py checks that, without a token and without a session).
-READ_ONLY_POSTS = {"match.match", "screen.screen"}
+READ_ONLY_POSTS = {"match.match", "screen.screen", "screen.download"}
 # The report verifier reads an upload and answers; it writes nothing.
 PUBLIC_WRITES |= {"report.verify_upload"}
 ROLES = {

@@ -4,11 +4,16 @@ bad files are a 400 with the reason, bad rows a message with their row number.""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
 
+from registry.models import Listing
+from registry.services import listings
 from tests.factories import csrf_token
 from tests.test_csrf import snapshot
 
@@ -106,3 +111,104 @@ def test_screen_without_csrf_token_is_refused(client, listed):
     assert (
         client.post("/screen", data=fields, content_type="multipart/form-data").status_code == 400
     )
+
+
+def _many(n: int, listed_name: str) -> bytes:
+    lines = [["经营者名称"]] + [[f"无关{i:04d}商贸有限公司"] for i in range(n)]
+    lines[n // 2] = [listed_name]
+    return _csv(lines)
+
+
+def test_a_large_file_is_streamed_step_by_step_then_the_report(client, listed, session):
+    before = snapshot(session)
+    fields = {"file": (io.BytesIO(_many(600, listed.name)), "a.csv")}
+    response = client.post(
+        "/screen",
+        data=fields | {"csrf_token": csrf_token(client)},
+        content_type="multipart/form-data",
+        buffered=False,
+    )
+    assert response.status_code == 200
+    assert response.headers["X-Accel-Buffering"] == "no"
+    chunks = [c.decode() if isinstance(c, bytes) else c for c in response.response]
+    response.close()
+    steps = [
+        (i, int(value))
+        for i, chunk in enumerate(chunks)
+        for value in re.findall(r'<progress max="600" value="(\d+)"', chunk)
+    ]
+    # Each step is sent on its own as it is reached; the last row's while the report is made.
+    assert [value for _, value in steps] == [0, 250, 500, 600, 600]
+    assert len({i for i, _ in steps}) == 5
+    assert "已筛查 250 / 600 行" in chunks[steps[1][0]]
+    assert "正在生成报告" in chunks[steps[3][0]] and "正在生成报告" not in chunks[steps[4][0]]
+    page = "".join(chunks)
+    assert page.index("</progress>", page.index('value="600"')) < page.index("report-title")
+    assert "共 600 行，1 行匹配" in page and page.rstrip().endswith("</html>")
+    assert all("report-title" not in chunk for chunk in chunks[: steps[-1][0] + 1])
+    assert snapshot(session) == before
+
+
+@pytest.mark.parametrize(
+    ("header", "count", "says"),
+    [
+        (["经营者名称", "name"], 600, "第1行：列"),  # the same column twice
+        (["经营者名称"], 10_001, "文件有 10001 行"),
+    ],
+)
+def test_a_bad_large_file_is_a_400_before_anything_is_streamed(client, header, count, says):
+    data = _csv([header] + [["某某商贸有限公司"] * len(header)] * count)
+    response = _post(client, data)
+    assert response.status_code == 400  # the streamed page is a 200 from its first byte
+    assert says in response.get_data(as_text=True)
+    assert "<progress" not in response.get_data(as_text=True)
+
+
+def _signed_report(page: str) -> str:
+    found = re.search(r'name="report" value="([^"]*)"', page)
+    assert found
+    return html.unescape(found.group(1))
+
+
+def _download(client, report: str, output: str):
+    fields = {"report": report, "format": output, "csrf_token": csrf_token(client)}
+    return client.post("/screen/download", data=fields, content_type="multipart/form-data")
+
+
+def test_the_report_downloads_as_shown_without_screening_again(client, listed, session, make):
+    report = _signed_report(_post(client, _csv(ROWS)).get_data(as_text=True))
+    direct = _post(client, _csv(ROWS), format="csv").get_data(as_text=True)
+    # The lists change after the report was shown: its download still says what it showed.
+    listing = session.scalars(select(Listing).where(Listing.enterprise_id == listed.id)).one()
+    listings.annul_listing(session, make.actor("reviewer"), listing, "误列")
+    session.flush()
+    assert "1 行匹配" not in _post(client, _csv(ROWS)).get_data(as_text=True)
+    before = snapshot(session)
+    response = _download(client, report, "csv")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == 'attachment; filename="screening.csv"'
+    assert response.get_data(as_text=True) == direct
+    xlsx = load_workbook(io.BytesIO(_download(client, report, "xlsx").data)).active
+    assert [c.value for c in next(xlsx.iter_rows(min_row=2, max_row=2))][6] == listed.uscc
+    assert snapshot(session) == before
+
+
+def test_a_forged_or_broken_report_is_not_downloaded(client, listed):
+    report = _signed_report(_post(client, _csv(ROWS)).get_data(as_text=True))
+    payload, signature = report.rsplit(".", 1)
+    forged = _download(client, payload.swapcase() + "." + signature, "csv")
+    assert forged.status_code == 400 and "重新上传" in forged.get_data(as_text=True)
+    assert _download(client, "", "csv").status_code == 400
+    assert _download(client, report, "pdf").status_code == 400
+
+
+def test_a_failure_after_the_progress_was_sent_says_there_is_no_report(client, listed, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("registry.web.screen.lists_in_force", broken)
+    response = _post(client, _many(300, listed.name))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200  # sent with the first progress step
+    assert 'role="alert"' in page and "没有生成报告" in page
+    assert "report-title" not in page and page.rstrip().endswith("</html>")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from registry import text
@@ -106,15 +106,11 @@ def _query(row: parse.Row) -> tuple[Query, list[Message]]:
     return Query(name=name, uscc=uscc, licence_no=licence, province=code), messages
 
 
-def screen(
-    index: CandidateSource,
-    parsed: parse.ParsedFile,
-    threshold: float = DEFAULT_THRESHOLD,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[ScreenRow]:
-    """Screen every row; `progress(done, total)` every 500 rows."""
-    out: list[ScreenRow] = []
-    for done, row in enumerate(parsed.rows, start=1):
+def screen_rows(
+    index: CandidateSource, parsed: parse.ParsedFile, threshold: float = DEFAULT_THRESHOLD
+) -> Iterator[ScreenRow]:
+    """Every row screened, one at a time, in the file's order."""
+    for row in parsed.rows:
         query, messages = _query(row)
         screened = ScreenRow(row.number, query, messages=messages)
         if not (query.name or query.uscc or query.licence_no):
@@ -123,10 +119,14 @@ def screen(
             )
         else:
             screened.results = match_one(index, query, threshold, CANDIDATES_PER_ROW)
-        out.append(screened)
-        if progress is not None and (done % 500 == 0 or done == len(parsed.rows)):
-            progress(done, len(parsed.rows))
-    return out
+        yield screened
+
+
+def screen(
+    index: CandidateSource, parsed: parse.ParsedFile, threshold: float = DEFAULT_THRESHOLD
+) -> list[ScreenRow]:
+    """Every row screened."""
+    return list(screen_rows(index, parsed, threshold))
 
 
 def table(

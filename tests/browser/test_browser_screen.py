@@ -1,5 +1,6 @@
-"""Screening in a real browser: a 200-row file uploaded through the form gives a report
-with one line per row, the listed firms flagged; the report is saved as a watchlist without
+"""Screening in a real browser: a 200-row file uploaded through the form gives a streamed
+page whose progress shows its latest step only, then a report with one line per row, the
+listed firms flagged; the report downloads as CSV and is saved as a watchlist without
 uploading the file again; the form, the report and the saved watchlist are axe-clean and
 valid HTML (Nu HTML Checker)."""
 
@@ -50,7 +51,22 @@ def test_screening_a_200_row_file_in_the_browser(page, live_server, vnu_jar, tmp
     assert rows.count() == 200
     flagged = page.locator("section table tbody tr td strong")
     assert flagged.count() >= 40  # each of the 50 listed names, save the odd near namesake
+    status = page.locator("[role=status][aria-live=polite]")
+    steps = status.locator("progress")
+    assert [steps.nth(i).get_attribute("value") for i in range(steps.count())] == [
+        "0",
+        "200",
+        "200",
+    ]
+    assert not steps.first.is_visible() and steps.last.is_visible()
+    assert status.inner_text().strip() == "已筛查 200 / 200 行"
+    shown = page.get_by_role("progressbar", name="已筛查 200 / 200 行", exact=True)
+    assert shown.count() == 1 and shown.is_visible()  # the bar is named by its step's text
     assert_accessible(page, "/screen report")
+    with page.expect_download() as download:
+        page.click("form[action$='/screen/download'] button[value=csv]")
+    lines = list(csv.reader(io.StringIO(download.value.path().read_text("utf-8-sig"))))
+    assert len(lines) == 201 and sum(line[3] == "yes" for line in lines) == flagged.count()
     report = tmp_path / "report.html"
     report.write_text(page.content())
     form = tmp_path / "form.html"

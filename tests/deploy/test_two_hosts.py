@@ -7,6 +7,7 @@ turn into a 500."""
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -441,3 +442,33 @@ def subprocess_pair(host):
     later one is refused while the first holds the lock; never both writing."""
     with ThreadPoolExecutor(2) as pool:
         return list(pool.map(lambda _: host.run("reindex"), range(2)))
+
+
+def test_a_file_screened_through_nginx_streams_its_steps_and_downloads_on_either_host(
+    deployment,
+):
+    """/screen keeps no job: the page streams through nginx (compressed, not buffered), and
+    the report it carries downloads on a host that never saw the file."""
+    proxy = deployment.nginx.url
+    browser = client_from()
+    token = form_fields(browser.get(f"{proxy}/screen", timeout=10).text, "/screen")["csrf_token"]
+    rows = "经营者名称\n" + "".join(f"无关{i:04d}商贸有限公司\n" for i in range(600))
+    answer = browser.post(
+        f"{proxy}/screen",
+        data={"csrf_token": token},
+        files={"file": ("a.csv", rows.encode(), "text/csv")},
+        timeout=120,
+    )
+    assert answer.status_code == 200 and answer.headers["Content-Encoding"] == "gzip"
+    assert "X-Accel-Buffering" not in answer.headers  # nginx's own instruction, not passed on
+    page = answer.text
+    steps = re.findall(r'<progress max="600" value="(\d+)"', page)
+    assert steps == ["0", "250", "500", "600", "600"]
+    assert page.index('value="600"') < page.index("report-title")
+    fields = form_fields(page, "/screen/download")
+    for host in (deployment.a, deployment.b):
+        report = browser.post(
+            f"{host.url}/screen/download", data=fields | {"format": "csv"}, timeout=30
+        )
+        assert report.status_code == 200
+        assert len(report.content.decode("utf-8-sig").splitlines()) == 601
