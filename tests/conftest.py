@@ -155,8 +155,8 @@ def statements(connection) -> Iterator[list[str]]:
 
 @pytest.fixture
 def cheap_password_hashing(monkeypatch):
-    """Argon2 at its lowest cost, for suites that log many users in (hashing at production
-    cost is tested in tests/test_auth.py)."""
+    """Argon2 at its lowest cost: creating a user at production cost takes most of a second,
+    and a test that is not about passwords should not pay it for each user it makes."""
     from argon2 import PasswordHasher
 
     from registry.services import accounts
@@ -164,6 +164,14 @@ def cheap_password_hashing(monkeypatch):
     monkeypatch.setattr(
         accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+
+
+@pytest.fixture(autouse=True)
+def _password_hashing(request) -> None:
+    """Cheap hashing for every test except those marked `production_password_hashing`
+    (tests/test_auth.py), which hash and verify with the cost the application ships."""
+    if request.node.get_closest_marker("production_password_hashing") is None:
+        request.getfixturevalue("cheap_password_hashing")
 
 
 # --- domain helpers --------------------------------------------------------------------
