@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,6 +100,24 @@ def session(session_factory) -> Iterator[Session]:
         yield session
 
 
+class _TemplateCache(BytecodeCache):
+    """Compiled templates kept in memory for the whole run: every test builds an app of its
+    own, and compiling each template again for each of them took longer than most tests."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = _TemplateCache()
+
+
 @pytest.fixture
 def app(database_url, session_factory, tmp_path):
     from registry import create_app
@@ -118,6 +137,7 @@ def app(database_url, session_factory, tmp_path):
         instance_path=tmp_path / "instance",
     )
     get_db(app).session_factory = session_factory
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     # The search index's follower step runs before each request, in the request's thread:
     # the test's data lives in one uncommitted transaction that the followers' background
     # thread could not see. Requests themselves never index; tests/deploy runs the real
