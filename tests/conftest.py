@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from jinja2.bccache import Bucket, BytecodeCache
@@ -213,6 +214,21 @@ def today() -> date:
     return rules.today()
 
 
+# --- running on several pytest-xdist workers (`make test`) ----------------------------------
+
+TESTS = Path(__file__).resolve().parent
+# Suites that share one expensive server per worker (a site with chromium; a deployment on
+# a PostgreSQL cluster of its own) run on one worker each instead of building it on every one.
+WHOLE_SUITES = ("browser", "deploy")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        suite = item.path.parent
+        if suite.parent == TESTS and suite.name in WHOLE_SUITES:
+            item.add_marker(pytest.mark.xdist_group(suite.name))
+
+
 # --- figures of the reliability and security suites (docs/SECURITY.md) --------------------
 
 
@@ -226,6 +242,18 @@ def pytest_configure(config) -> None:
 def security_figures(pytestconfig):
     """A Counter the hostile-input, crash and concurrency suites add their figures to."""
     return pytestconfig.security_figures
+
+
+def pytest_sessionfinish(session) -> None:
+    """A pytest-xdist worker hands its figures to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["security_figures"] = dict(session.config.security_figures)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    node.config.security_figures.update(node.workeroutput.get("security_figures", {}))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
