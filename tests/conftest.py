@@ -222,11 +222,11 @@ TESTS = Path(__file__).resolve().parent
 WHOLE_SUITES = ("browser", "deploy")
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        suite = item.path.parent
-        if suite.parent == TESTS and suite.name in WHOLE_SUITES:
-            item.add_marker(pytest.mark.xdist_group(suite.name))
+def pytest_itemcollected(item) -> None:
+    """Marked as each test is collected, before pytest-xdist reads the marks to group them."""
+    suite = item.path.parent
+    if suite.parent == TESTS and suite.name in WHOLE_SUITES:
+        item.add_marker(pytest.mark.xdist_group(suite.name))
 
 
 # --- figures of the reliability and security suites (docs/SECURITY.md) --------------------
