@@ -29,7 +29,7 @@ PYTEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check registry tests
 	$(BIN)/ruff format --check registry tests
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check registry tests

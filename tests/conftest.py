@@ -8,7 +8,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 from jinja2.bccache import Bucket, BytecodeCache
@@ -216,17 +215,25 @@ def today() -> date:
 
 # --- running on several pytest-xdist workers (`make test`) ----------------------------------
 
-TESTS = Path(__file__).resolve().parent
 # Suites that share one expensive server per worker (a site with chromium; a deployment on
-# a PostgreSQL cluster of its own) run on one worker each instead of building it on every one.
-WHOLE_SUITES = ("browser", "deploy")
+# a PostgreSQL cluster of its own) run whole on one worker instead of building it on each.
+WHOLE_SUITES = ("tests/browser/", "tests/deploy/")
 
 
-def pytest_itemcollected(item) -> None:
-    """Marked as each test is collected, before pytest-xdist reads the marks to group them."""
-    suite = item.path.parent
-    if suite.parent == TESTS and suite.name in WHOLE_SUITES:
-        item.add_marker(pytest.mark.xdist_group(suite.name))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`-n N` (pytest-xdist's `load`): every test on the next free worker, except that each
+    of WHOLE_SUITES is one unit of work. (`--dist loadgroup` would do this with marks, but
+    the pytest this project installs no longer lets pytest-xdist rename the tests it groups.)"""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeSuites(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((suite for suite in WHOLE_SUITES if nodeid.startswith(suite)), nodeid)
+
+    return WholeSuites(config, log)
 
 
 # --- figures of the reliability and security suites (docs/SECURITY.md) --------------------
