@@ -23,10 +23,13 @@ init: install
 run: init
 	$(BIN)/registry serve --host $(HOST) --port $(PORT)
 
+# pytest on PYTEST_WORKERS processes (pytest-xdist); tests/browser and tests/deploy each run
+# whole on one of them (tests/conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
 test: install
 	$(BIN)/ruff check registry tests
 	$(BIN)/ruff format --check registry tests
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check registry tests

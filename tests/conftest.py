@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,6 +100,24 @@ def session(session_factory) -> Iterator[Session]:
         yield session
 
 
+class _TemplateCache(BytecodeCache):
+    """Compiled templates kept in memory for the whole run: every test builds an app of its
+    own, and compiling each template again for each of them took longer than most tests."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = _TemplateCache()
+
+
 @pytest.fixture
 def app(database_url, session_factory, tmp_path):
     from registry import create_app
@@ -118,6 +137,7 @@ def app(database_url, session_factory, tmp_path):
         instance_path=tmp_path / "instance",
     )
     get_db(app).session_factory = session_factory
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     # The search index's follower step runs before each request, in the request's thread:
     # the test's data lives in one uncommitted transaction that the followers' background
     # thread could not see. Requests themselves never index; tests/deploy runs the real
@@ -155,15 +175,24 @@ def statements(connection) -> Iterator[list[str]]:
 
 @pytest.fixture
 def cheap_password_hashing(monkeypatch):
-    """Argon2 at its lowest cost, for suites that log many users in (hashing at production
-    cost is tested in tests/test_auth.py)."""
+    """Argon2 at its lowest cost: creating a user at production cost takes most of a second,
+    and a test that is not about passwords should not pay it for each user it makes."""
     from argon2 import PasswordHasher
 
     from registry.services import accounts
 
-    monkeypatch.setattr(
-        accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", cheap)
+    # an unknown username is still checked against a hash, at the cost of the hasher in use
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("not a password: timing equaliser"))
+
+
+@pytest.fixture(autouse=True)
+def _password_hashing(request) -> None:
+    """Cheap hashing for every test except those marked `production_password_hashing`
+    (tests/test_auth.py), which hash and verify with the cost the application ships."""
+    if request.node.get_closest_marker("production_password_hashing") is None:
+        request.getfixturevalue("cheap_password_hashing")
 
 
 # --- domain helpers --------------------------------------------------------------------
@@ -184,6 +213,29 @@ def today() -> date:
     return rules.today()
 
 
+# --- running on several pytest-xdist workers (`make test`) ----------------------------------
+
+# Suites that share one expensive server per worker (a site with chromium; a deployment on
+# a PostgreSQL cluster of its own) run whole on one worker instead of building it on each.
+WHOLE_SUITES = ("tests/browser/", "tests/deploy/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`-n N` (pytest-xdist's `load`): every test on the next free worker, except that each
+    of WHOLE_SUITES is one unit of work. (`--dist loadgroup` would do this with marks, but
+    the pytest this project installs no longer lets pytest-xdist rename the tests it groups.)"""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WholeSuites(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((suite for suite in WHOLE_SUITES if nodeid.startswith(suite)), nodeid)
+
+    return WholeSuites(config, log)
+
+
 # --- figures of the reliability and security suites (docs/SECURITY.md) --------------------
 
 
@@ -197,6 +249,18 @@ def pytest_configure(config) -> None:
 def security_figures(pytestconfig):
     """A Counter the hostile-input, crash and concurrency suites add their figures to."""
     return pytestconfig.security_figures
+
+
+def pytest_sessionfinish(session) -> None:
+    """A pytest-xdist worker hands its figures to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["security_figures"] = dict(session.config.security_figures)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    node.config.security_figures.update(node.workeroutput.get("security_figures", {}))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

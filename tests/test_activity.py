@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from registry.services import listings
 from registry.services.accounts import actor_for
 from tests.factories import login
 
 A = "440000"
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 def _client(app, user, lang=None):

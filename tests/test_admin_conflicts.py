@@ -15,9 +15,6 @@ from tests.factories import login, post
 A = "440000"
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
 
 def _events(session) -> int:
     return session.scalar(select(func.count(Event.id)))

@@ -30,10 +30,6 @@ def _zip(*names: str) -> bytes:
     return buffer.getvalue()
 
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
 @pytest.fixture
 def people(make):
     return {

@@ -28,10 +28,6 @@ HEADERS = ["经营者名称", "统一社会信用代码", "名单类型", "列�
 _names = itertools.count(1)
 
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
 def rows(n: int) -> list[list[str]]:
     """n good rows of firms new to the registry (B3, decided three days ago)."""
     decided = (rules.today() - timedelta(days=3)).isoformat()

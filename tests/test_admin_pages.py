@@ -17,10 +17,6 @@ from tests.factories import csrf_token, login, new_uscc, post
 A = "440000"
 
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
 @pytest.fixture
 def clerk(make):
     return make.user("clerk", A)

@@ -524,10 +524,6 @@ CASES = {
 }
 
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
 @pytest.fixture
 def users(make):
     return {

@@ -11,7 +11,6 @@ from registry import mail, rules
 from registry.services.submissions import Intake, IntakeLimits, file_submission
 from tests.factories import login
 
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 SCRIPT = "<script>alert(1)</script>"
 PDF = b"%PDF-1.7\n1 0 obj<<>>endobj\n%%EOF\n"
 

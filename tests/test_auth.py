@@ -7,11 +7,15 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 from sqlalchemy import func, select
 
 from registry.models.account import LoginAttempt
 from registry.services import accounts
 from tests.factories import PASSWORD, csrf_token, login, post
+
+# Login here hashes and verifies at the cost the application ships.
+pytestmark = pytest.mark.production_password_hashing
 
 
 def _cookie(response) -> str:

@@ -16,7 +16,6 @@ from tests.factories import login, post
 from tests.test_route_policy import row_counts
 
 A, B, MINISTRY = "440000", "110000", "MIIT"
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 def _count(session, model, *where) -> int:

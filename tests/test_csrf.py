@@ -61,10 +61,6 @@ def _diff(before: dict, after: dict) -> dict:
     }
 
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
 @pytest.fixture
 def users(make):
     made = {who: make.user(role, code) for who, (role, code) in ROLES.items()}

@@ -221,10 +221,6 @@ def _reads(app, client, url: str) -> set[str]:
     return _ReadArgs.names - {"lang"}  # the locale selector reads `lang` everywhere
 
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
 @pytest.fixture
 def published(make, session):
     """A published listing with its firm, a published notice: real values for path params."""

@@ -48,8 +48,6 @@ DATA_DEFINITIONS = {
     ("text.py", "_CODE_MARK_RE"),
 }
 
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
 
 def message_ids(path: Path) -> list[str]:
     with path.open("rb") as fh:

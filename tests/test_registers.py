@@ -21,7 +21,6 @@ from registry.services.registers import Filters
 from tests.factories import login
 
 A, B, MINISTRY = "440000", "110000", "MIIT"
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 
 
 def _days_ago(n: int) -> date:

@@ -67,10 +67,6 @@ def row_counts(session) -> dict[str, int]:
     }
 
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
 @pytest.fixture
 def users(make):
     return {who: make.user(role, code) for who, (role, code) in ROLES.items()}

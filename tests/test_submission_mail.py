@@ -22,7 +22,6 @@ from registry.models import OutboxMail, Submission
 from tests.conftest import TEST_SECRET
 from tests.factories import login, post
 
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 

@@ -89,10 +89,6 @@ NAMES = [
 ]
 
 
-# Argon2 at production cost makes logins slow; hashing is tested in test_auth.
-pytestmark = pytest.mark.usefixtures("cheap_password_hashing")
-
-
 @pytest.fixture
 def private_tmp(tmp_path, monkeypatch) -> Path:
     """Python's (and so Werkzeug's) temporary files go to a directory we can inspect."""
