@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from registry import claims
 from registry.db import utcnow
 from registry.errors import ValidationError
-from registry.models import SequenceCounter, WatchDelivery, WatchedFirm, WatchSubscriber
+from registry.models import LogEntry, SequenceCounter, WatchDelivery, WatchedFirm, WatchSubscriber
 from registry.services import listings
 from registry.services import watchlists as service
 from registry.watchlists import dispatch, fanout, webhook
@@ -188,6 +188,30 @@ def test_fan_out_resumes_from_its_cursor_without_writing_a_delivery_twice(
     assert len(numbers) == 3 and numbers == sorted(numbers)
     cursor = session.get(SequenceCounter, fanout.CURSOR)
     assert cursor is not None and cursor.value == numbers[-1]
+
+
+def test_fan_out_skips_to_the_log_head_when_nobody_subscribed_before_it(
+    session, make, staff, receiver
+):
+    clerk, reviewer = staff
+    firm = make.enterprise(clerk)
+    for _ in range(3):
+        make.published_listing(clerk, reviewer, enterprise=firm)
+    session.commit()
+    head = session.scalar(select(func.max(LogEntry.number)))
+    assert fanout.fan_out(session, limit=1) is True  # one step, though the batch is 1
+    cursor = session.get(SequenceCounter, fanout.CURSOR)
+    assert cursor is not None and cursor.value == head
+    assert session.scalar(select(func.count()).select_from(WatchDelivery)) == 0
+    # a subscriber of now hears of the next change, and the walk is entry by entry again
+    _subscribe(session, receiver().url("/hook"), SECRET_A, firm.uscc)
+    make.published_listing(clerk, reviewer, enterprise=firm)
+    make.published_listing(clerk, reviewer, enterprise=firm)
+    session.commit()
+    assert fanout.fan_out(session, limit=1) is False
+    assert fanout.fan_out(session, limit=1) is False
+    assert fanout.fan_out(session) is True
+    assert session.scalar(select(func.count()).select_from(WatchDelivery)) == 2
 
 
 def test_a_subscriber_is_disabled_after_repeated_failures_and_can_resume(

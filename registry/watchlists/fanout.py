@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from registry.db import utcnow
@@ -149,10 +149,32 @@ def _rows(session: Session, entries: Iterable[LogEntry], base_url: str) -> list[
     return rows
 
 
+def _nobody_to_tell(session: Session, cursor: int) -> bool:
+    """When no subscriber (in any state) subscribed before the log's head, the entries
+    after the cursor concern nobody: move the cursor to the head at once instead of
+    reading them (a whole import's entries, in every process, when nobody watches).
+    True when it did, and committed."""
+    head = session.scalar(select(func.coalesce(func.max(LogEntry.number), 0))) or 0
+    if head <= cursor:
+        return False
+    if session.scalar(select(exists().where(WatchSubscriber.after_log_number < head))):
+        return False
+    session.execute(
+        update(SequenceCounter)
+        .where(SequenceCounter.name == CURSOR)
+        .values(value=head)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return True
+
+
 def fan_out(session: Session, limit: int = BATCH, base_url: str = "") -> bool:
     """Write the deliveries of the next entries after the cursor and advance it, in one
     commit. True when nothing was left after them."""
     cursor = _lock_cursor(session)
+    if _nobody_to_tell(session, cursor):
+        return True
     entries = list(
         session.scalars(
             select(LogEntry)
