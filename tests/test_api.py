@@ -247,6 +247,25 @@ def test_search_q_over_its_documented_max_length_is_json_400(client, published):
     assert str(limit) in response.get_json()["error"]["message"]
 
 
+def test_a_nul_counts_against_the_length_of_q_and_is_not_searched_for(client, published):
+    limit = 200
+    firm = published["dishonest"].enterprise
+    # one character too many as sent, though it is one the search drops
+    over = client.get("/api/v1/search", query_string={"q": "\x00" + "名" * limit})
+    assert over.status_code == 400
+    assert over.get_json()["error"]["message"]
+    found = client.get("/api/v1/search", query_string={"q": firm.name[:2] + "\x00" + firm.name[2:]})
+    assert found.status_code == 200
+    assert firm.uscc in [result["uscc"] for result in found.get_json()["results"]]
+
+
+@pytest.mark.parametrize("query", ["page=1%00", "province=%00", "list=bad%00"])
+def test_a_nul_in_a_number_or_code_of_the_api_is_refused(client, published, query):
+    response = client.get("/api/v1/search?q=%E5%90%8D&" + query)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == 400
+
+
 def test_search_feed_still_takes_a_long_q_from_the_search_page(client, published):
     # The search page links its feed with q as typed; the feed uses its first part.
     assert client.get("/feeds/search.atom", query_string={"q": "名" * 500}).status_code == 200

@@ -135,7 +135,8 @@ def as_of_arg() -> date | None:
 
 
 def text_arg(name: str, max_length: int) -> str:
-    """A free-text parameter, "" when absent; longer than max_length is refused."""
+    """A free-text parameter, "" when absent; longer than max_length (counted as sent) is
+    refused, and a NUL in it is then dropped, as the site drops it from every query."""
     values = request.args.getlist(name)
     if len(values) > 1:
         raise BadParameter(name, _("参数 %(name)s 只能给出一次", name=name))
@@ -144,7 +145,7 @@ def text_arg(name: str, max_length: int) -> str:
         raise BadParameter(
             name, _("参数 %(name)s 不能超过 %(max)d 个字符", name=name, max=max_length)
         )
-    return value
+    return value.replace("\x00", "")
 
 
 def choice_arg(name: str, choices: tuple[str, ...] | frozenset[str] | set[str]) -> str | None:
@@ -274,7 +275,7 @@ def listings():
 def search_args(session) -> tuple[str, search.SearchFilters]:
     """q, list, province and ground as /search takes them; bad values are a 400."""
     # The feeds take a longer q from the search page's link and use its first part.
-    query = (request.args.get("q") or "")[:MAX_QUERY]
+    query = (request.args.get("q") or "").replace("\x00", "")[:MAX_QUERY]
     grounds = catalogue.get(session).ground_codes
     filters = search.SearchFilters(
         list_code=choice_arg("list", LISTS),
