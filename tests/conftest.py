@@ -8,8 +8,11 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -118,24 +121,34 @@ class _TemplateCache(BytecodeCache):
 TEMPLATE_CACHE = _TemplateCache()
 
 
-@pytest.fixture
-def app(database_url, session_factory, tmp_path):
+def new_app(database_url: str, tmp_path: Path, **settings: Any) -> Flask:
+    """An app for a test, with its instance, index and evidence folders under `tmp_path`;
+    `settings` add to or override these."""
     from registry import create_app
-    from registry.database import get_db
 
-    app = create_app(
+    return create_app(
         {
             "TESTING": True,
-            # the tests write in one uncommitted transaction, which the cache's counter
-            # cannot see change (tests/test_public_cache_wsgi.py tests it on its own)
-            "PUBLIC_CACHE": False,
             "SECRET_KEY": TEST_SECRET,
             "DATABASE_URL": database_url,
             "INDEX_DIR": str(tmp_path / "index"),
             "EVIDENCE_DIR": str(tmp_path / "evidence"),
+            **settings,
         },
         instance_path=tmp_path / "instance",
     )
+
+
+def app_in_transaction(
+    database_url: str, session_factory: sessionmaker, tmp_path: Path, **settings: Any
+) -> Flask:
+    """new_app whose requests use the test's session: the tests write in one uncommitted
+    transaction, which the public cache's counter cannot see change (it is off;
+    tests/test_public_cache_wsgi.py tests it on its own)."""
+    from registry.database import get_db
+    from registry.web.indexing import followers
+
+    app = new_app(database_url, tmp_path, PUBLIC_CACHE=False, **settings)
     get_db(app).session_factory = session_factory
     app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     # The search index's follower step runs before each request, in the request's thread:
@@ -144,13 +157,17 @@ def app(database_url, session_factory, tmp_path):
     # background followers against a committed database. The open-data files are built
     # only where a test calls `follow_now` (tests/test_opendata.py): every other download
     # is streamed from the database, as before the first build.
-    from registry.web.indexing import followers
 
     def follow_search_index() -> None:
         followers(app)["search-index"].run_once(foreground=True)
 
     app.before_request(follow_search_index)
     return app
+
+
+@pytest.fixture
+def app(database_url, session_factory, tmp_path):
+    return app_in_transaction(database_url, session_factory, tmp_path)
 
 
 @pytest.fixture

@@ -351,19 +351,42 @@ def test_slug_is_unique(session, make):
 # --- tagging from the forms --------------------------------------------------------------
 
 
-def test_clerk_tags_a_sanction_and_a_listing_with_a_campaign_from_the_forms(
-    app, session, make, today
-):
-    from tests.factories import login, post
+def _clerk_and_firm(app, session, make):
+    """A test client logged in as a clerk of 440000, and a firm of theirs."""
+    from registry.services.accounts import actor_for
+    from tests.factories import login
 
-    campaign = make.campaign("forms", name="表单专项")
     clerk_user = make.user("clerk", "440000")
     client = app.test_client()
     login(client, clerk_user)
-    from registry.services.accounts import actor_for
-
     firm = make.enterprise(actor_for(clerk_user))
     session.flush()
+    return client, firm
+
+
+def _post_listing(client, make, firm, today, campaign_id):
+    """The new-listing form of `firm` posted with a B3 ground and this campaign."""
+    from tests.factories import post
+
+    return post(
+        client,
+        f"/admin/enterprises/{firm.id}/listings/new",
+        {
+            "ground": make.ground("B3").id,
+            "decided_on": (today - timedelta(days=3)).isoformat(),
+            "sanction": 0,
+            "campaign_id": campaign_id,
+        },
+    )
+
+
+def test_clerk_tags_a_sanction_and_a_listing_with_a_campaign_from_the_forms(
+    app, session, make, today
+):
+    from tests.factories import post
+
+    campaign = make.campaign("forms", name="表单专项")
+    client, firm = _clerk_and_firm(app, session, make)
     form = client.get(f"/admin/enterprises/{firm.id}/sanctions/new").get_data(as_text=True)
     assert "表单专项" in form
     response = post(
@@ -377,16 +400,7 @@ def test_clerk_tags_a_sanction_and_a_listing_with_a_campaign_from_the_forms(
         },
     )
     assert response.status_code == 302
-    response = post(
-        client,
-        f"/admin/enterprises/{firm.id}/listings/new",
-        {
-            "ground": make.ground("B3").id,
-            "decided_on": (today - timedelta(days=3)).isoformat(),
-            "sanction": 0,
-            "campaign_id": campaign.id,
-        },
-    )
+    response = _post_listing(client, make, firm, today, campaign.id)
     assert response.status_code == 302
     counts = session.execute(
         text(
@@ -400,25 +414,8 @@ def test_clerk_tags_a_sanction_and_a_listing_with_a_campaign_from_the_forms(
 
 @pytest.mark.parametrize("value", ["999999", "abc", "-1", "1e3", "' OR 1=1 --"])
 def test_an_unknown_campaign_on_a_form_is_refused_with_400(app, session, make, today, value):
-    from tests.factories import login, post
-
-    clerk_user = make.user("clerk", "440000")
-    client = app.test_client()
-    login(client, clerk_user)
-    from registry.services.accounts import actor_for
-
-    firm = make.enterprise(actor_for(clerk_user))
-    session.flush()
-    response = post(
-        client,
-        f"/admin/enterprises/{firm.id}/listings/new",
-        {
-            "ground": make.ground("B3").id,
-            "decided_on": (today - timedelta(days=3)).isoformat(),
-            "sanction": 0,
-            "campaign_id": value,
-        },
-    )
+    client, firm = _clerk_and_firm(app, session, make)
+    response = _post_listing(client, make, firm, today, value)
     assert response.status_code == 400
 
 

@@ -9,11 +9,10 @@ import time
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry import create_app
 from registry.database import get_db
 from registry.followers import Follower
 from registry.web.indexing import followers, get_index, start_followers
-from tests.conftest import TEST_SECRET
+from tests.conftest import new_app
 from tests.factories import new_uscc, publish_committed
 
 
@@ -25,17 +24,8 @@ def _publish(session: Session, name: str) -> str:
 
 @pytest.fixture
 def served_app(own_engine, tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "PUBLIC_CACHE": True,
-            "SECRET_KEY": TEST_SECRET,
-            "DATABASE_URL": own_engine.url.render_as_string(hide_password=False),
-            "INDEX_DIR": str(tmp_path / "index"),
-            "EVIDENCE_DIR": str(tmp_path / "evidence"),
-        },
-        instance_path=tmp_path / "instance",
-    )
+    url = own_engine.url.render_as_string(hide_password=False)
+    app = new_app(url, tmp_path, PUBLIC_CACHE=True)
     yield app
     for follower in followers(app).values():
         follower.stop()

@@ -27,7 +27,7 @@ from werkzeug.serving import make_server
 from registry import publog
 from registry.config import ConfigError, load_settings
 from registry.models import Event, LogEntry, LogNode, SequenceCounter
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, new_app
 
 # --- RFC 9162 section 2.1, written out independently --------------------------------------
 
@@ -505,18 +505,8 @@ def test_init_on_postgresql_without_the_key_names_the_setting(tmp_path, monkeypa
 @pytest.fixture
 def served(own_engine, tmp_path):
     """The registry served on a loopback port over its own committed database."""
-    from registry import create_app
-
-    app = create_app(
-        {
-            "TESTING": True,
-            "PUBLIC_CACHE": False,
-            "SECRET_KEY": TEST_SECRET,
-            "DATABASE_URL": own_engine.url.render_as_string(hide_password=False),
-            "INDEX_DIR": str(tmp_path / "index"),
-            "EVIDENCE_DIR": str(tmp_path / "evidence"),
-        },
-        instance_path=tmp_path / "instance",
+    app = new_app(
+        own_engine.url.render_as_string(hide_password=False), tmp_path, PUBLIC_CACHE=False
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -13,9 +13,19 @@ from registry.services import listings, notice_drafts, notices
 A, B = "440000", "110000"
 
 
-def _this_quarter() -> tuple[int, int]:
-    today = rules.today()
-    return today.year, (today.month - 1) // 3 + 1
+def _draft(session, make, actor, kind: str = "exposure", day: date | None = None):
+    """`actor` drafts the notice of `kind` for bureau A's bad list, in the quarter of `day`
+    (default today)."""
+    day = day or rules.today()
+    return notice_drafts.draft_notice(
+        session,
+        actor,
+        kind=kind,
+        authority=make.authority(A),
+        list_code="bad",
+        year=day.year,
+        quarter=(day.month - 1) // 3 + 1,
+    )
 
 
 @pytest.fixture
@@ -27,7 +37,6 @@ def test_exposure_draft_names_exactly_the_quarters_published_listings_of_the_lis
     make, session, people
 ):
     clerk, reviewer, reviewer_b = people
-    year, quarter = _this_quarter()
     firm = make.enterprise(clerk, name="广州市公告|测试*网络科技有限公司")
     from registry.services import enterprises
 
@@ -41,15 +50,7 @@ def test_exposure_draft_names_exactly_the_quarters_published_listings_of_the_lis
     other_clerk = make.actor("clerk", B)
     make.published_listing(other_clerk, reviewer_b)  # another authority
     authority = make.authority(A)
-    draft = notice_drafts.draft_notice(
-        session,
-        clerk,
-        kind="exposure",
-        authority=authority,
-        list_code="bad",
-        year=year,
-        quarter=quarter,
-    )
+    draft = _draft(session, make, clerk)
     assert draft.state == "draft" and draft.kind == "exposure"
     assert sorted(item.id for item in draft.listings) == sorted(item.id for item in named)
     assert "2家经营者、2条记录" in draft.body_md
@@ -67,65 +68,30 @@ def test_exposure_draft_names_exactly_the_quarters_published_listings_of_the_lis
     # Last quarter: none.
     with pytest.raises(rules.RuleViolation):
         last = rules.today().replace(day=1) - timedelta(days=95)
-        notice_drafts.draft_notice(
-            session,
-            clerk,
-            kind="exposure",
-            authority=authority,
-            list_code="bad",
-            year=last.year,
-            quarter=(last.month - 1) // 3 + 1,
-        )
+        _draft(session, make, clerk, day=last)
 
 
 def test_removal_draft_names_the_listings_that_left_in_the_quarter(make, session, people):
     clerk, reviewer, _b = people
-    year, quarter = _this_quarter()
     gone = make.published_listing(clerk, reviewer, "B3")
     listings.annul_listing(session, reviewer, gone, "列入错误")
     make.published_listing(clerk, reviewer, "B3")  # still in force
-    draft = notice_drafts.draft_notice(
-        session,
-        clerk,
-        kind="removal",
-        authority=make.authority(A),
-        list_code="bad",
-        year=year,
-        quarter=quarter,
-    )
+    draft = _draft(session, make, clerk, "removal")
     assert [item.id for item in draft.listings] == [gone.id]
 
 
 def test_another_bureau_cannot_draft_from_a_bureaus_listings(make, session, people):
     clerk, reviewer, reviewer_b = people
     make.published_listing(clerk, reviewer)
-    year, quarter = _this_quarter()
     with pytest.raises(rules.RuleViolation) as refused:
-        notice_drafts.draft_notice(
-            session,
-            reviewer_b,
-            kind="exposure",
-            authority=make.authority(A),
-            list_code="bad",
-            year=year,
-            quarter=quarter,
-        )
+        _draft(session, make, reviewer_b)
     assert refused.value.code == "forbidden"
 
 
 def test_the_draft_goes_through_review_and_is_published(make, session, people):
     clerk, reviewer, _b = people
     make.published_listing(clerk, reviewer)
-    year, quarter = _this_quarter()
-    draft = notice_drafts.draft_notice(
-        session,
-        clerk,
-        kind="exposure",
-        authority=make.authority(A),
-        list_code="bad",
-        year=year,
-        quarter=quarter,
-    )
+    draft = _draft(session, make, clerk)
     notices.transition_notice(session, clerk, draft, "submit")
     with pytest.raises(rules.RuleViolation):
         notices.transition_notice(session, clerk, draft, "publish")  # four eyes
@@ -140,7 +106,5 @@ def test_a_quarter_out_of_range_is_refused(period):
 
 
 def test_quarter_bounds_cover_the_calendar_quarter():
-    from datetime import date
-
     assert notice_drafts.quarter_bounds(2019, 2) == (date(2019, 4, 1), date(2019, 6, 30))
     assert notice_drafts.quarter_bounds(2019, 4) == (date(2019, 10, 1), date(2019, 12, 31))

@@ -318,24 +318,13 @@ def test_a_fresh_worker_does_not_wait_for_the_files_to_be_built(tmp_path):
     import fcntl
     import time
 
-    from registry import create_app
     from registry.database import get_db
     from registry.migrate import upgrade
     from registry.web.indexing import start_followers
-    from tests.conftest import TEST_SECRET
+    from tests.conftest import new_app
 
     exports_dir = tmp_path / "exports"
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": TEST_SECRET,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
-            "INDEX_DIR": str(tmp_path / "index"),
-            "EVIDENCE_DIR": str(tmp_path / "evidence"),
-            "EXPORT_DIR": str(exports_dir),
-        },
-        instance_path=tmp_path / "instance",
-    )
+    app = new_app(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path, EXPORT_DIR=str(exports_dir))
     upgrade(get_db(app).engine)
     exports_dir.mkdir()
     fd = os.open(exports_dir / opendata.LOCK_FILE, os.O_RDWR | os.O_CREAT)

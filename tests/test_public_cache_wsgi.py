@@ -11,7 +11,6 @@ import time
 import pytest
 from sqlalchemy import select
 
-from registry import create_app
 from registry.database import get_db
 from registry.migrate import upgrade
 from registry.models import Enterprise
@@ -19,23 +18,13 @@ from registry.rules import Actor
 from registry.services import enterprises as enterprise_service
 from registry.services.reference import authority_by_code, seed
 from registry.web.indexing import followers, get_index, start_followers
-from tests.conftest import TEST_SECRET
+from tests.conftest import new_app
 from tests.factories import publish_committed
 
 
 @pytest.fixture
 def cached_app(tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "PUBLIC_CACHE": True,
-            "SECRET_KEY": TEST_SECRET,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
-            "INDEX_DIR": str(tmp_path / "index"),
-            "EVIDENCE_DIR": str(tmp_path / "evidence"),
-        },
-        instance_path=tmp_path / "instance",
-    )
+    app = new_app(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path, PUBLIC_CACHE=True)
     db = get_db(app)
     upgrade(db.engine)
     with db.session_factory() as session:

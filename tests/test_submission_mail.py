@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from registry.db import utcnow
 from registry.models import OutboxMail, Submission
-from tests.conftest import TEST_SECRET
+from tests.conftest import app_in_transaction
 from tests.factories import login, post
 
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -56,32 +56,15 @@ def smtp(port):
 
 @pytest.fixture
 def mail_app(database_url, session_factory, tmp_path, port):
-    from registry import create_app
-    from registry.database import get_db
-    from registry.web.indexing import followers
-
-    app = create_app(
-        {
-            "TESTING": True,
-            "PUBLIC_CACHE": False,
-            "SECRET_KEY": TEST_SECRET,
-            "DATABASE_URL": database_url,
-            "INDEX_DIR": str(tmp_path / "index"),
-            "EVIDENCE_DIR": str(tmp_path / "evidence"),
-            "MAIL_HOST": "127.0.0.1",
-            "MAIL_PORT": port,
-            "MAIL_FROM": "registry@example.org",
-            "MAIL_TIMEOUT": 2,
-        },
-        instance_path=tmp_path / "instance",
+    return app_in_transaction(
+        database_url,
+        session_factory,
+        tmp_path,
+        MAIL_HOST="127.0.0.1",
+        MAIL_PORT=port,
+        MAIL_FROM="registry@example.org",
+        MAIL_TIMEOUT=2,
     )
-    get_db(app).session_factory = session_factory
-
-    def follow_search_index() -> None:
-        followers(app)["search-index"].run_once(foreground=True)
-
-    app.before_request(follow_search_index)
-    return app
 
 
 def deliver(app) -> None:

@@ -134,15 +134,24 @@ def test_no_web_search_feed_log_or_export_module_filters_on_a_publication_state(
 # --- the SQL and Python shapes of each rule agree -----------------------------------------
 
 
-def test_listing_in_force_sql_and_python_and_stored_fields_agree(session, make, today):
+def _listings_in_every_state(session, make, today, **columns) -> list[Listing]:
+    """One listing for each state and each expiry around today (none, yesterday, today,
+    tomorrow), with `columns` set on every one."""
     clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
     rows = []
     for state in LISTING_STATES:
         for expires in (None, today - timedelta(days=1), today, today + timedelta(days=1)):
             listing = make.published_listing(clerk, reviewer)
             listing.state, listing.expires_on = state, expires
+            for name, value in columns.items():
+                setattr(listing, name, value)
             rows.append(listing)
     session.flush()
+    return rows
+
+
+def test_listing_in_force_sql_and_python_and_stored_fields_agree(session, make, today):
+    rows = _listings_in_every_state(session, make, today)
     ids = [li.id for li in rows]
     by_sql = set(
         session.scalars(
@@ -242,16 +251,9 @@ def test_evidence_sql_and_python_agree(session, make):
 def test_listing_ever_published_and_left_on_sql_and_python_agree(session, make, today):
     from datetime import UTC, datetime
 
-    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
-    rows = []
-    for state in LISTING_STATES:
-        for expires in (None, today - timedelta(days=1), today, today + timedelta(days=1)):
-            listing = make.published_listing(clerk, reviewer)
-            listing.state, listing.expires_on = state, expires
-            # 16:30 UTC is already the next day in Shanghai
-            listing.ended_at = datetime(2025, 3, 31, 16, 30, tzinfo=UTC)
-            rows.append(listing)
-    session.flush()
+    # 16:30 UTC is already the next day in Shanghai
+    ended_at = datetime(2025, 3, 31, 16, 30, tzinfo=UTC)
+    rows = _listings_in_every_state(session, make, today, ended_at=ended_at)
     ids = [li.id for li in rows]
     ever = set(
         session.scalars(

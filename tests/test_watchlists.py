@@ -7,9 +7,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 
 import pytest
 from sqlalchemy import func, select
@@ -22,43 +21,26 @@ from registry.services import listings
 from registry.services import watchlists as service
 from registry.watchlists import dispatch, fanout, webhook
 from registry.web.watchlists import follow
+from tests.receiver import LocalReceiver
 
 LOCAL = ["127.0.0.1"]
 SECRET_A = "secret-of-subscriber-a"
 SECRET_B = "secret-of-subscriber-b"
 
 
-class Receiver:
-    """A webhook endpoint on 127.0.0.1 that answers `failures` 500s, then 200s."""
+class Receiver(LocalReceiver):
+    """A webhook endpoint that answers `failures` 500s, then 200s."""
 
     def __init__(self, failures: int = 0) -> None:
         self.failures = failures
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
-        receiver = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((self.path, dict(self.headers), body))
-                failing = receiver.failures > 0
-                receiver.failures -= 1
-                self.send_response(500 if failing else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}{path}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, path: str, headers: Message, body: bytes) -> int:
+        self.requests.append((path, dict(headers), body))
+        failing = self.failures > 0
+        self.failures -= 1
+        return 500 if failing else 200
 
     def received(self, path: str) -> list[tuple[dict[str, str], bytes]]:
         return [(headers, body) for p, headers, body in self.requests if p == path]

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -41,6 +41,7 @@ from registry.services.reference import seed
 from registry.watchlists import webhook
 from tests.conftest import BACKENDS, TEST_SECRET, create_database
 from tests.factories import Factory
+from tests.receiver import LocalReceiver
 
 REGISTRY = str(Path(sys.executable).with_name("registry"))
 LOCAL = ["127.0.0.1"]
@@ -58,42 +59,28 @@ class Delivery:
     signed: bool
 
 
-class Receiver:
-    """Webhook endpoints on 127.0.0.1 that answer 200 to each signed delivery, except the
-    HELD one: the first time it arrives `on_hold` runs (the test's SIGKILL) while the
-    request is still open, and the handler then closes it without an answer."""
+class Receiver(LocalReceiver):
+    """Webhook endpoints that answer 200 to each signed delivery, except the HELD one: the
+    first time it arrives `on_hold` runs (the test's SIGKILL) while the request is still
+    open, and it is then closed without an answer."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         self.lock = threading.Lock()
         self.held = threading.Event()
         self.on_hold = lambda: None
-        receiver = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            timeout = 30
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                delivery = Delivery(
-                    self.path,
-                    self.headers.get(webhook.IDEMPOTENCY_HEADER, ""),
-                    body,
-                    _signed(SECRETS.get(self.path, ""), body, self.headers),
-                )
-                if receiver.take(delivery):
-                    self.send_response(200 if delivery.signed else 401)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                else:
-                    self.close_connection = True
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    def answer(self, path: str, headers: Message, body: bytes) -> int | None:
+        delivery = Delivery(
+            path,
+            headers.get(webhook.IDEMPOTENCY_HEADER, ""),
+            body,
+            _signed(SECRETS.get(path, ""), body, headers),
+        )
+        if not self.take(delivery):
+            return None
+        return 200 if delivery.signed else 401
 
     def take(self, delivery: Delivery) -> bool:
         """Record a delivery; False for the held one, after the sender was killed."""
@@ -106,16 +93,9 @@ class Receiver:
             self.held.set()
         return not hold
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}{path}"
-
     def of(self, path: str) -> list[Delivery]:
         with self.lock:
             return [d for d in self.deliveries if d.path == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _signed(secret: str, body: bytes, headers) -> bool:

@@ -50,6 +50,8 @@ MEASURE_LABELS = {
     "licence_revocation": _l("吊销经营许可证"),
     "other": _l("其他"),
 }
+NOTICE_KIND_LABELS = {"exposure": _l("曝光公告"), "removal": _l("移出公告")}
+PETITION_KIND_LABELS = {"objection": _l("异议"), "credit_repair": _l("信用修复")}
 
 
 def _text(
@@ -152,20 +154,14 @@ class WorkflowForm(VersionedForm):
 
 class NoticeForm(VersionedForm):
     slug = _text(_l("网址标识"), 120, required=True)
-    kind = _choice(
-        _l("公告类型"),
-        {"exposure": _l("曝光公告"), "removal": _l("移出公告")},
-    )
+    kind = _choice(_l("公告类型"), NOTICE_KIND_LABELS)
     title = _text(_l("标题"), 300, required=True)
     body_md = _text(_l("正文（Markdown）"), 100000, area=True)
     listings = MultiCheckboxField(_l("包含的名单记录"), coerce=int, choices=[])
 
 
 class PetitionForm(FlaskForm):
-    kind = _choice(
-        _l("申请类型"),
-        {"objection": _l("异议"), "credit_repair": _l("信用修复")},
-    )
+    kind = _choice(_l("申请类型"), PETITION_KIND_LABELS)
     petitioner = _text(_l("申请人"), 200, required=True)
     contact = _text(_l("联系方式"), 200)
     received_on = DateField(_l("收到日期"), validators=[InputRequired()])

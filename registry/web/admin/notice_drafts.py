@@ -19,13 +19,14 @@ from registry.models import Authority
 from registry.services import notice_drafts
 from registry.web.admin.blueprint import bp
 from registry.web.admin.common import LIST_LABELS, form_page
+from registry.web.admin.forms import NOTICE_KIND_LABELS
 from registry.web.admin.policy import actor, requires
 
 
 class DraftNoticeForm(FlaskForm):
     kind = SelectField(
         _l("公告类型"),
-        choices=[SelectChoice("exposure", _l("曝光公告")), SelectChoice("removal", _l("移出公告"))],
+        choices=[SelectChoice(kind, label) for kind, label in NOTICE_KIND_LABELS.items()],
     )
     year = IntegerField(_l("年份"), validators=[DataRequired(), NumberRange(2000, 2100)])
     quarter = SelectField(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import url_for
 from flask_babel import gettext as _
 
@@ -14,6 +16,16 @@ from registry.web.admin.pages import record_form, record_page
 from registry.web.admin.policy import actor, load, requires
 
 
+def _values(form: PetitionForm) -> dict[str, Any]:
+    return {
+        "kind": form.kind.data,
+        "petitioner": form.petitioner.data,
+        "contact": form.contact.data or "",
+        "received_on": form.received_on.data,
+        "statement": form.statement.data or "",
+    }
+
+
 @bp.route("/listings/<int:listing_id>/petitions/new", methods=["GET", "POST"])
 @requires("record_petition")
 def petition_new(listing_id: int):
@@ -22,16 +34,7 @@ def petition_new(listing_id: int):
     return record_form(
         "petition",
         form,
-        lambda db: service.record_petition(
-            db,
-            actor(),
-            listing,
-            kind=form.kind.data,
-            petitioner=form.petitioner.data,
-            contact=form.contact.data or "",
-            received_on=form.received_on.data,
-            statement=form.statement.data or "",
-        ),
+        lambda db: service.record_petition(db, actor(), listing, **_values(form)),
         rule_errors=True,
         done=_("已登记申请。"),
         listing=listing,

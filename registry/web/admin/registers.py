@@ -21,6 +21,7 @@ from registry.services import bulk_review, registers
 from registry.services.petitions import PETITION_KINDS
 from registry.web.admin.blueprint import bp
 from registry.web.admin.common import LIST_LABELS, STATE_LABELS
+from registry.web.admin.forms import NOTICE_KIND_LABELS, PETITION_KIND_LABELS
 from registry.web.admin.policy import actor, requires
 
 TITLES = {
@@ -29,12 +30,7 @@ TITLES = {
     "notice": _l("公告"),
     "petition": _l("异议与信用修复申请"),
 }
-KIND_LABELS = {
-    "exposure": _l("曝光公告"),
-    "removal": _l("移出公告"),
-    "objection": _l("异议"),
-    "credit_repair": _l("信用修复"),
-}
+KIND_LABELS = NOTICE_KIND_LABELS | PETITION_KIND_LABELS
 SORT_LABELS = {
     "-decided_on": _l("处理日期（新→旧）"),
     "decided_on": _l("处理日期（旧→新）"),

@@ -3,7 +3,7 @@ the proof asked for and the time limits; the ministry's admins change them (with
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -11,7 +11,7 @@ from registry.database import get_session
 from registry.models import Ground, RepairRule
 from registry.services import repair_rules
 from registry.web.admin.blueprint import bp
-from registry.web.admin.common import save_form
+from registry.web.admin.common import form_page, get_or_404
 from registry.web.admin.forms import RepairRuleForm
 from registry.web.admin.policy import actor, requires
 
@@ -30,30 +30,25 @@ def repair_rule_list():
 def repair_rule_edit(ground_id: int):
     if not actor().is_ministry:
         abort(403, _("列入事由目录由工业和信息化部维护。"))
-    db = get_session()
-    ground = db.get(Ground, ground_id)
-    if ground is None:
-        abort(404)
-    rule = db.scalar(select(RepairRule).where(RepairRule.ground_id == ground.id))
+    ground = get_or_404(Ground, ground_id)
+    rule = get_session().scalar(select(RepairRule).where(RepairRule.ground_id == ground.id))
     defaults = {"accept_days": 3, "decide_days": 7, "active": True}
     form = RepairRuleForm(obj=rule, data=None if rule else defaults)
-    status = 400 if request.method == "POST" else 200
-    if form.validate_on_submit():
-        status, _saved = save_form(
-            form,
-            lambda session: repair_rules.save_rule(
-                session,
-                actor(),
-                ground,
-                proof=form.proof.data or "",
-                accept_days=form.accept_days.data,
-                decide_days=form.decide_days.data,
-                active=bool(form.active.data),
-                expected_version=form.version_id.data,
-            ),
-        )
-        if status == 200:
-            flash(_("已保存信用修复规则。"), "success")
-            return redirect(url_for("admin.repair_rule_list"))
-    page = render_template("admin/repair_rule_form.html", form=form, ground=ground, rule=rule)
-    return page, status
+    return form_page(
+        form,
+        lambda session: repair_rules.save_rule(
+            session,
+            actor(),
+            ground,
+            proof=form.proof.data or "",
+            accept_days=form.accept_days.data,
+            decide_days=form.decide_days.data,
+            active=bool(form.active.data),
+            expected_version=form.version_id.data,
+        ),
+        done=_("已保存信用修复规则。"),
+        saved_url=lambda _saved: url_for("admin.repair_rule_list"),
+        template="admin/repair_rule_form.html",
+        ground=ground,
+        rule=rule,
+    )
