@@ -55,7 +55,7 @@ def tag_uri(specific: str) -> str:
 
 
 # Bump when the rendering changes (the validators do not hash the body).
-_RENDERING = "2"
+_RENDERING = "3"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import BindParameter, Date, Select, bindparam, exists, select
+from sqlalchemy import BindParameter, CompoundSelect, Date, Select, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from registry import rules, visibility
@@ -51,7 +51,7 @@ def _statements() -> dict[str, Select]:
             Sanction.enterprise_id == firm, visibility.sanction_public()
         )
 
-    def named_in(firm: Any) -> Select:
+    def named_in(firm: Any) -> CompoundSelect:
         """Ids of the notices that name one of the firm's listings or sanctions."""
         return (
             select(notice_listing.c.notice_id)
