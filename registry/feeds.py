@@ -1,4 +1,5 @@
-"""RSS 2.0 and Atom from a list of items (feedgen). Pure: no queries, no Flask.
+"""RSS 2.0 (feedgen) and Atom (written here) from a list of items. Pure: no queries, no
+Flask.
 
 The web views gather the items (registry/web/feeds.py); this module only formats them, so
 the output depends on nothing but its input — which is what makes ETags stable.
@@ -55,10 +56,81 @@ def _xml_safe(value: str) -> str:
     return _NOT_XML.sub("", value)
 
 
+# What XML escapes in text and in double-quoted attribute values (a carriage return
+# would otherwise be read back as a newline; newlines and tabs in an attribute as spaces).
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTRIBUTE = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\r": "&#13;",
+        "\n": "&#10;",
+        "\t": "&#9;",
+    }
+)
+
+
+def _text(value: str) -> str:
+    return _NOT_XML.sub("", value).translate(_TEXT)
+
+
+def _attribute(value: str) -> str:
+    return _NOT_XML.sub("", value).translate(_ATTRIBUTE)
+
+
+def _element(indent: str, tag: str, escaped: str) -> str:
+    if not escaped:
+        return f"{indent}<{tag}/>\n"
+    return f"{indent}<{tag}>{escaped}</{tag}>\n"
+
+
+def _atom(feed: Feed) -> bytes:
+    """Atom 1.0, written as strings: the elements feedgen would write for our feeds, in the
+    same order and layout, at a fraction of the cost (building an lxml tree per request was
+    most of a small feed's rendering)."""
+    updated = feed.last_modified.isoformat()
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{_attribute(feed.language)}">\n',
+        _element("  ", "id", _text(feed.id)),
+        _element("  ", "title", _text(feed.title)),
+        f"  <updated>{updated}</updated>\n",
+        f"  <author>\n{_element('    ', 'name', _text(feed.title))}  </author>\n",
+        f'  <link href="{_attribute(feed.link)}" rel="alternate"/>\n',
+        f'  <link href="{_attribute(feed.self_link)}" rel="self"/>\n',
+    ]
+    subtitle = _text(feed.description)
+    if subtitle:
+        parts.append(_element("  ", "subtitle", subtitle))
+    # Newest first; equal dates in a fixed order (by GUID, descending).
+    ordered = sorted(feed.items, key=lambda item: (item.published, _NOT_XML.sub("", item.guid)))
+    for item in reversed(ordered):
+        summary = _text(item.summary)
+        parts += [
+            "  <entry>\n",
+            _element("    ", "id", _text(item.guid)),
+            _element("    ", "title", _text(item.title)),
+            f"    <updated>{(item.updated or item.published).isoformat()}</updated>\n",
+            _element("    ", "content", summary),
+            f'    <link href="{_attribute(item.link)}"/>\n',
+            _element("    ", "summary", summary),
+        ]
+        category = _attribute(item.category or "")
+        if category:
+            parts.append(f'    <category term="{category}"/>\n')
+        parts.append(f"    <published>{item.published.isoformat()}</published>\n  </entry>\n")
+    parts.append("</feed>\n")
+    return "".join(parts).encode("utf-8")
+
+
 def render(feed: Feed, fmt: str) -> bytes:
     """The feed as RSS 2.0 (`rss`) or Atom 1.0 (`atom`) bytes, items newest first."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown feed format {fmt!r}")
+    if fmt == "atom":
+        return _atom(feed)
     feed = Feed(
         id=_xml_safe(feed.id),
         title=_xml_safe(feed.title),
@@ -104,9 +176,7 @@ def render(feed: Feed, fmt: str) -> bytes:
         entry.description(item.summary)
         if item.category:
             entry.category(term=item.category)
-    if fmt == "rss":
-        return generator.rss_str(pretty=True)
-    return generator.atom_str(pretty=True)
+    return generator.rss_str(pretty=True)
 
 
 def etag(body: bytes) -> str:

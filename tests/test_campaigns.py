@@ -281,6 +281,18 @@ def test_campaign_feed_parses_and_carries_only_the_campaigns_listings(client, se
     assert not any(name in titles for name in tagged)
 
 
+def test_a_firms_page_links_the_campaign_of_its_published_sanction(client, session, make):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    campaign = make.campaign("firm-page", name="页面专项")
+    firm = make.enterprise(clerk)
+    record = make.sanction(clerk, firm, campaign=campaign)
+    sanctions.submit_sanction(session, clerk, record)
+    sanctions.publish_sanction(session, reviewer, record)
+    session.commit()
+    page = client.get(f"/enterprises/{firm.uscc}").get_data(as_text=True)
+    assert '<a href="/campaigns/firm-page">页面专项</a>' in page
+
+
 def test_campaign_feed_of_an_unknown_campaign_is_404(client):
     assert client.get("/feeds/campaigns/no-such-campaign.atom").status_code == 404
     assert client.get("/feeds/campaigns/broadband-2020.rss").status_code == 404

@@ -158,6 +158,34 @@ def test_render_is_pure_and_deterministic():
         feeds.render(feed, "json")
 
 
+def test_atom_escapes_what_xml_needs_and_drops_what_it_cannot_carry():
+    name = 'A&B <公司> "甲"\x01\r乙'
+    item = feeds.FeedItem(
+        guid="tag:example.org,2026:publog/1",
+        title=f"列入不良名单：{name}",
+        link="https://example.org/enterprises/X?a=1&b=2",
+        published=datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+        summary=f"经营者名称：{name}\n名单：不良名单",
+        category="bad",
+    )
+    feed = feeds.Feed(
+        id="tag:example.org,2026:feeds/test",
+        title=name,
+        link="https://example.org/",
+        self_link="https://example.org/feeds/test.atom",
+        description="测试",
+        items=[item],
+    )
+    parsed = feedparser.parse(feeds.render(feed, "atom"))
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.feed.title == 'A&B <公司> "甲"\r乙'
+    (entry,) = parsed.entries
+    assert entry.title == '列入不良名单：A&B <公司> "甲"\r乙'
+    assert entry.link == "https://example.org/enterprises/X?a=1&b=2"
+    assert entry.summary == '经营者名称：A&B <公司> "甲"\r乙\n名单：不良名单'
+    assert [tag.term for tag in entry.tags] == ["bad"]
+
+
 @pytest.mark.parametrize("ext", ["rss", "atom"])
 def test_search_feed_follows_the_search(client, make, people, world, ext):
     kept = world["kept"].enterprise

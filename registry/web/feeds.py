@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
-from sqlalchemy import Date, Row, Select, bindparam, select
+from sqlalchemy import Date, Row, Select, bindparam, exists, select
 from sqlalchemy.orm import joinedload
 from werkzeug.http import is_resource_modified
 
@@ -23,13 +23,14 @@ from registry import campaigns, feeds, rules, text, visibility
 from registry.database import get_session
 from registry.models import (
     Authority,
+    Enterprise,
     Event,
     Listing,
     LogEntry,
     Notice,
     notice_listing,
 )
-from registry.web import firmpage, indexing
+from registry.web import indexing
 from registry.web.api import (
     BadParameter,
     base_url,
@@ -54,7 +55,7 @@ def tag_uri(specific: str) -> str:
 
 
 # Bump when the rendering changes (the validators do not hash the body).
-_RENDERING = "2"
+_RENDERING = "3"
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,21 @@ class Validators:
     last_modified: datetime
 
 
-def validators(fmt: str, follows: str = "events") -> Validators:
+def validators(
+    fmt: str, follows: str = "events", head: tuple[int | None, datetime | None] | None = None
+) -> Validators:
     """ETag and Last-Modified from what the feed depends on, before anything is built, so a
     304 costs a few small queries rather than the whole feed. A feed changes only when the
     head of its source moves — the publication log (`follows="log"`: the listings feed formats
     log entries only), or the change stream (`"events"`: every log entry has its Event, and
     notice summaries and search results also follow renames) — or when the day changes
-    (expiry at read time); and it differs by URL, query, host and language."""
-    row = get_session().connection().execute(_heads()[follows]).first()
-    number, at = (row[0], row[1]) if row else (0, feeds.EPOCH)
+    (expiry at read time); and it differs by URL, query, host and language. `head`: the
+    newest number and time of `follows` when the caller read them already (None, None for
+    an empty sequence)."""
+    if head is None:
+        row = get_session().connection().execute(_heads()[follows]).first()
+        head = (row[0], row[1]) if row else (None, None)
+    number, at = head[0] or 0, head[1] or feeds.EPOCH
     at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     today = rules.today()
     midnight = datetime.combine(today, time(), tzinfo=rules.SHANGHAI).astimezone(UTC)
@@ -113,10 +120,15 @@ def _headers(response: Response, fmt: str, checked: Validators) -> Response:
     return response
 
 
-def serve_feed(fmt: str, build: Callable[[], feeds.Feed], follows: str = "events") -> Response:
+def serve_feed(
+    fmt: str,
+    build: Callable[[], feeds.Feed],
+    follows: str = "events",
+    head: tuple[int | None, datetime | None] | None = None,
+) -> Response:
     """The feed `build` makes, or a 304 (nothing built) when the client's copy is current;
-    either with the validators of the sequence the feed follows."""
-    checked = validators(fmt, follows)
+    either with the validators of the sequence the feed follows (`head`: see validators)."""
+    checked = validators(fmt, follows, head)
     if not is_resource_modified(
         request.environ, etag=checked.etag, last_modified=checked.last_modified
     ):
@@ -135,6 +147,7 @@ def _fmt(ext: str, allowed: tuple[str, ...] = feeds.FORMATS) -> str:
 
 def listing_summary(data: dict[str, Any]) -> str:
     """The published fields of the 2018 notice, one per line."""
+    _ = get_translations().ugettext  # the catalogue looked up once for all the labels
     lines = [
         f"{_('经营者名称')}：{data['name']}",
         f"{_('统一社会信用代码')}：{data.get('uscc') or '—'}",
@@ -205,22 +218,27 @@ _ENTRY_COLUMNS = (
 )
 
 
+# Whether the entry's listing is in force on the bound day (`listing_entries` keeps a
+# publication only then), read with the entry rather than by a second query.
+_ENTRY_IN_FORCE = (
+    exists()
+    .where(
+        Listing.id == LogEntry.entity_id,
+        visibility.listing_in_force(bindparam("today", type_=Date)),
+    )
+    .label("in_force")
+)
+
+
 def entries_statement(*where: Any) -> Select:
     """The latest listing entries of the log that meet `where`, as rows of the columns
-    `log_item` reads; twice LIMIT of them, since `listing_entries` may leave some out."""
+    `log_item` reads and whether the listing is in force (`today` bound at execution);
+    twice LIMIT of them, since `listing_entries` may leave some out."""
     return (
-        select(*_ENTRY_COLUMNS)
+        select(*_ENTRY_COLUMNS, _ENTRY_IN_FORCE)
         .where(LogEntry.entity_type == "listing", *where)
         .order_by(LogEntry.number.desc())
         .limit(LIMIT * 2)
-    )
-
-
-@functools.cache
-def _in_force_ids() -> Select:
-    return select(Listing.id).where(
-        Listing.id.in_(bindparam("ids", expanding=True)),
-        visibility.listing_in_force(bindparam("today", type_=Date)),
     )
 
 
@@ -228,15 +246,9 @@ def listing_entries(statement: Select, params: dict[str, Any] | None = None) -> 
     """Latest listing entries of the log (`statement`, from `entries_statement`); a
     publication shows only while the listing is in force (removed listings leave the public
     surfaces at once), a removal always."""
-    run = get_session().connection().execute
-    entries = run(statement, params or {}).all()
-    published_ids = list({e.entity_id for e in entries if e.action == "publish"})
-    in_force: set[int] = set()
-    if published_ids:
-        in_force = set(
-            run(_in_force_ids(), {"ids": published_ids, "today": rules.today()}).scalars()
-        )
-    kept = [e for e in entries if e.action != "publish" or e.entity_id in in_force]
+    params = {**(params or {}), "today": rules.today()}
+    entries = get_session().connection().execute(statement, params).all()
+    kept = [e for e in entries if e.action != "publish" or e.in_force]
     return kept[:LIMIT]
 
 
@@ -256,14 +268,36 @@ def published_notices(statement: Select, params: dict[str, Any] | None = None) -
 
 
 @functools.cache
-def _firm_statements() -> tuple[Select, Select]:
-    """A firm's feed: its listings' log entries and the notices naming them, built once
-    (building them was most of the feed's time); the firm is bound at execution."""
+def _firm_statements() -> dict[str, Select]:
+    """A firm's feed, built once (building them was most of the feed's time), the firm bound
+    at execution: the firm by its code with the head of the change stream (the feed's
+    validators) and whether a public notice names one of its listings, in one statement;
+    its listings' log entries; the notices naming them."""
     listing_ids = select(Listing.id).where(Listing.enterprise_id == bindparam("firm_id"))
     named = select(notice_listing.c.notice_id).where(notice_listing.c.listing_id.in_(listing_ids))
-    return entries_statement(LogEntry.entity_id.in_(listing_ids)), notices_statement(
-        Notice.id.in_(named)
+    newest = select(Event.seq, Event.at).order_by(Event.seq.desc()).limit(1)
+    has_notices = (
+        exists()
+        .where(
+            Listing.enterprise_id == Enterprise.id,
+            notice_listing.c.listing_id == Listing.id,
+            Notice.id == notice_listing.c.notice_id,
+            visibility.notice_public(),
+        )
+        .correlate(Enterprise)
     )
+    return {
+        "firm": select(
+            Enterprise.id,
+            Enterprise.uscc,
+            Enterprise.name,
+            newest.with_only_columns(Event.seq).scalar_subquery().label("head_seq"),
+            newest.with_only_columns(Event.at).scalar_subquery().label("head_at"),
+            has_notices.label("has_notices"),
+        ).where(Enterprise.uscc == bindparam("uscc")),
+        "entries": entries_statement(LogEntry.entity_id.in_(listing_ids)),
+        "notices": notices_statement(Notice.id.in_(named)),
+    }
 
 
 # --- routes -----------------------------------------------------------------------------
@@ -326,15 +360,20 @@ def listings_feed(ext: str):
 @bp.get("/enterprises/<uscc>.<ext>")
 def enterprise_feed(uscc: str, ext: str):
     fmt = _fmt(ext, ("atom",))
-    enterprise = firmpage.find_firm(get_session(), uscc=text.canonical_uscc(uscc))
+    statements = _firm_statements()
+    enterprise = (
+        get_session()
+        .connection()
+        .execute(statements["firm"], {"uscc": text.canonical_uscc(uscc)})
+        .first()
+    )
     if enterprise is None:
         abort(404)
 
     def build() -> feeds.Feed:
-        entries_of_firm, notices_of_firm = _firm_statements()
         params = {"firm_id": enterprise.id}
-        entries = listing_entries(entries_of_firm, params)
-        notices = published_notices(notices_of_firm, params)
+        entries = listing_entries(statements["entries"], params)
+        notices = published_notices(statements["notices"], params) if enterprise.has_notices else []
         if not entries and not notices:
             abort(404)
         return feeds.Feed(
@@ -346,7 +385,7 @@ def enterprise_feed(uscc: str, ext: str):
             items=[log_item(e) for e in entries] + [notice_item(n) for n in notices],
         )
 
-    return serve_feed(fmt, build)
+    return serve_feed(fmt, build, head=(enterprise.head_seq, enterprise.head_at))
 
 
 @bp.get("/provinces/<code>.<ext>")

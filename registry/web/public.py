@@ -152,16 +152,21 @@ def search_page():
     )
 
 
-def _enterprise_page(firm: SimpleNamespace | None):
-    if firm is None:
-        abort(404, description=_("未找到该经营者。"))
-    as_of = _as_of()
-    if as_of is not None:
-        return _enterprise_as_of(firm, as_of)
+def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
     session = get_session()
-    page = firmpage.firm_page(session, firm)
-    if page is None:
+    if "as_of" in request.args:
+        firm = firmpage.find_firm(session, uscc=uscc, firm_id=firm_id)
+        if firm is None:
+            abort(404, description=_("未找到该经营者。"))
+        as_of = _as_of()
+        if as_of is not None:
+            return _enterprise_as_of(firm, as_of)
+    try:
+        page = firmpage.firm_page(session, uscc=uscc, firm_id=firm_id)
+    except firmpage.NothingPublished:
         abort(404, description=_("该经营者目前没有公示中的记录。"))
+    if page is None:
+        abort(404, description=_("未找到该经营者。"))
     return render_template("public/enterprise.html", provinces=_provinces(session), **page)
 
 
@@ -198,14 +203,14 @@ def _enterprise_as_of(firm: SimpleNamespace, as_of: date):
 
 @bp.get("/enterprises/<uscc>")
 def enterprise(uscc: str):
-    firm = firmpage.find_firm(get_session(), uscc=text.canonical_uscc(uscc)[:18])
-    return _enterprise_page(firm)
+    return _enterprise_page(uscc=text.canonical_uscc(uscc)[:18])
 
 
 @bp.get("/enterprises/id/<int:firm_id>")
 def enterprise_by_id(firm_id: int):
-    firm = firmpage.find_firm(get_session(), firm_id=firm_id) if firm_id < 2**31 else None
-    return _enterprise_page(firm)
+    if firm_id >= 2**31:
+        abort(404, description=_("未找到该经营者。"))
+    return _enterprise_page(firm_id=firm_id)
 
 
 @bp.get("/lists/<any(bad, dishonest):list_code>")
