@@ -181,8 +181,8 @@ def test_queries_are_cut_into_the_fewest_words_of_the_vocabulary():
 
 
 def test_firm_facts_follow_changes_and_compaction():
-    """Registered name and codes kept beside the names: loaded, replaced, removed, added,
-    and unchanged when the overlay is folded into the base."""
+    """Registered name and codes kept beside the names: loaded (in any order), replaced,
+    removed, added, and unchanged when the overlay is folded into the base."""
     from registry.search.bitmaps import Bitmaps, FirmFacts
 
     def doc(eid: int, name: str, uscc: str = "", province: str = "", licences: str = ""):
@@ -196,8 +196,8 @@ def test_firm_facts_follow_changes_and_compaction():
             "listings": [],
         }
 
-    state = Bitmaps.load(
-        [doc(1, "深圳市華信网络科技有限公司", "91440300X", "440000", "A-1 B-2"), doc(2, "乙公司")]
+    state = Bitmaps.load(  # in the index's order, not by firm id
+        [doc(2, "乙公司"), doc(1, "深圳市華信网络科技有限公司", "91440300X", "440000", "A-1 B-2")]
     )
     assert state.facts(1) == FirmFacts(
         "深圳市華信网络科技有限公司", "91440300X", "440000", "A-1 B-2"

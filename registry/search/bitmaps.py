@@ -22,8 +22,8 @@ listing that expires on ``day``; the firms with any listing expired on the searc
 ("stale", normally few: a sweep and its catch-up re-index them) are evaluated exactly from
 their stored fields instead of the bitmaps.
 
-Each firm's registered name, USCC, province and licence numbers are kept too (two more
-compact strings, ``facts``), so that screening scores and shows its candidates without a
+Each firm's registered name, USCC, province and licence numbers are kept too (compact,
+registry.search.facts), so that screening scores and shows its candidates without a
 Whoosh stored-field read per candidate; they follow the same events as the names.
 
 Ranking (no BM25 over all hits): exact code matches first, then firms whose current name
@@ -44,58 +44,18 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from pyroaring import BitMap
 
 from registry.search.analysis import NAME_SEPARATOR, name_grams, name_words
+from registry.search.facts import FactTable, FirmFacts, facts_of
 
 _MISSING = object()
 _MAX_WORD = 8
 _LOAD_BATCH = 10_000  # longest vocabulary word tried when cutting a query
 _HEADER = 100  # PyObject + roaring_bitmap_t + a dict slot and its key, roughly
 FacetKey = tuple[str, str, int]  # (list, ground, year) of one listing
-_UNIT = "\x1f"  # between the codes of one firm in the packed codes
-
-
-class FirmFacts(NamedTuple):
-    """What screening needs of a firm besides its normalised names (as stored)."""
-
-    name: str  # the registered name, as written
-    uscc: str
-    province: str
-    licences: str  # licence numbers, space-separated
-
-
-class _Packed:
-    """One string per firm of the base load, in firm id order, kept as one string with
-    offsets (a few bytes per firm instead of a Python object each)."""
-
-    def __init__(self, values: Iterable[str]) -> None:
-        self.offsets = array("I", [0])
-        total = 0
-        parts = []
-        for value in values:
-            total += len(value)
-            self.offsets.append(total)
-            parts.append(value)
-        self.blob = "".join(parts)
-
-    def __getitem__(self, rank: int) -> str:
-        """The value of the firm of this rank in the base bitmap (1 for the first)."""
-        return self.blob[self.offsets[rank - 1] : self.offsets[rank]]
-
-    def size(self) -> int:
-        return sys.getsizeof(self.blob) + len(self.offsets) * self.offsets.itemsize
-
-
-def _facts(doc: Mapping[str, Any]) -> FirmFacts:
-    return FirmFacts(
-        str(doc.get("name") or ""),
-        str(doc.get("uscc") or ""),
-        str(doc.get("province") or ""),
-        str(doc.get("licences") or ""),
-    )
 
 
 def union(bitmaps: Iterable[BitMap]) -> BitMap:
@@ -125,10 +85,8 @@ class Bitmaps:
         self._blob = ""
         self._offsets = array("I", [0])
         self._overlay: dict[int, str | None] = {}
-        # Facts of the base load (registered names; codes joined by _UNIT), plus an
-        # overlay of the firms changed since, like the names.
-        self._shown = _Packed(())
-        self._codes = _Packed(())
+        # Registered name and codes of the base load, and of the firms changed since.
+        self._facts = FactTable().seal()
         self._facts_overlay: dict[int, FirmFacts | None] = {}
         self._stale_cache: tuple[str, int, BitMap] | None = None
         self._latest_order: list[str] | None = None
@@ -145,14 +103,16 @@ class Bitmaps:
         # memory at 100k firms (Python keeps the arenas they leave).
         grams: dict[str, array] = {}
         words: dict[str, array] = {}
-        pieces: list[tuple[int, str, FirmFacts]] = []
+        pieces: list[tuple[int, str]] = []
+        facts = FactTable()
         pending = 0
         for doc in docs:
             eid = _eid(doc)
             if eid is None:
                 continue
             names = doc.get("names_norm") or ""
-            pieces.append((eid, names, _facts(doc)))
+            pieces.append((eid, names))
+            facts.add(eid, facts_of(doc))
             for gram in _grams(names):
                 found = grams.get(gram)
                 if found is None:
@@ -171,13 +131,13 @@ class Bitmaps:
                 pending = 0
         _pour(self.grams, grams)
         _pour(self.words, words)
-        pieces.sort(key=lambda piece: piece[0])
-        self._pack([(eid, names) for eid, names, _ in pieces], [f for _, _, f in pieces])
+        pieces.sort()
+        self._pack(pieces, facts.seal())
         self.alive = BitMap(self._base)
         self.optimise()
         return self
 
-    def _pack(self, names: list[tuple[int, str]], facts: list[FirmFacts]) -> None:
+    def _pack(self, names: list[tuple[int, str]], facts: FactTable) -> None:
         """The base load: `names` (eid, normalised names) in eid order, their facts."""
         self._base = BitMap(eid for eid, _ in names)
         self._offsets = array("I", [0])
@@ -186,8 +146,7 @@ class Bitmaps:
             total += len(value)
             self._offsets.append(total)
         self._blob = "".join(value for _, value in names)
-        self._shown = _Packed(f.name for f in facts)
-        self._codes = _Packed(_UNIT.join((f.uscc, f.province, f.licences)) for f in facts)
+        self._facts = facts
 
     def _add_facets(self, eid: int, doc: Mapping[str, Any], names: str) -> None:
         current = names.split(NAME_SEPARATOR, 1)[0]
@@ -231,7 +190,7 @@ class Bitmaps:
                 continue
             names = doc.get("names_norm") or ""
             self._overlay[eid] = names
-            self._facts_overlay[eid] = _facts(doc)
+            self._facts_overlay[eid] = facts_of(doc)
             self.alive.add(eid)
             for gram in _grams(names):
                 self.grams.setdefault(gram, BitMap()).add(eid)
@@ -248,9 +207,11 @@ class Bitmaps:
 
     def _compact(self) -> None:
         names = [(eid, self.names(eid) or "") for eid in self.alive]
-        facts = [self.facts(eid) or FirmFacts("", "", "", "") for eid in self.alive]
+        facts = FactTable()
+        for eid in self.alive:
+            facts.add(eid, self.facts(eid) or FirmFacts("", "", "", ""))
         self._overlay, self._facts_overlay = {}, {}
-        self._pack(names, facts)
+        self._pack(names, facts.seal())
 
     def optimise(self) -> None:
         for group in (self.grams, self.words, self.province, self.combos, self.expiry, self.latest):
@@ -284,9 +245,7 @@ class Bitmaps:
             return value  # type: ignore[return-value]
         if eid not in self._base:
             return None
-        i = self._base.rank(eid)
-        uscc, province, licences = self._codes[i].split(_UNIT)
-        return FirmFacts(self._shown[i], uscc, province, licences)
+        return self._facts.get(self._base.rank(eid))
 
     def candidates(self, q: str) -> BitMap:
         """Firms whose names hold every bigram of `q` (2+ characters)."""
@@ -431,7 +390,7 @@ class Bitmaps:
         ] + [*self.lengths.values(), self.former, self.alive, self._base]
         bitmaps = sum(sys.getsizeof(bm) + _HEADER for bm in everything)
         names = sys.getsizeof(self._blob) + len(self._offsets) * self._offsets.itemsize
-        facts = self._shown.size() + self._codes.size()
+        facts = self._facts.size()
         return {"bitmaps": bitmaps, "names": names, "facts": facts, "bitmap_count": len(everything)}
 
     def count(self) -> int:
