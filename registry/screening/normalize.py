@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from registry import text
 from registry.screening import lexicon
@@ -27,6 +27,8 @@ _BRACKETS = str.maketrans({**dict.fromkeys(_OPEN, "("), **dict.fromkeys(_CLOSE, 
 _BRACKETED = re.compile(r"\(([^()]*)\)")
 _PUNCTUATION = re.compile(r"[\s·.,，。、'\"“”‘’\-_/&+]+")
 MIN_CORE = 2
+# What the qualifiers of a name are compared by: legal form family, province, city, branch.
+QualifierKey = tuple[str | None, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class NameParts:
     province: str | None = None  # GB/T 2260 code of the province of that place
     city: str | None = None  # the city of that place, when it is a city or a district
     branch: str | None = None  # the branch's own place (or its text) when a branch
+
+    @cached_property
+    def qualifier_key(self) -> QualifierKey:
+        return (self.legal_family, self.province, self.city, self.branch)
 
 
 def clean(name: str) -> str:
