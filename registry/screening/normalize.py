@@ -27,6 +27,8 @@ _BRACKETS = str.maketrans({**dict.fromkeys(_OPEN, "("), **dict.fromkeys(_CLOSE, 
 _BRACKETED = re.compile(r"\(([^()]*)\)")
 _PUNCTUATION = re.compile(r"[\s·.,，。、'\"“”‘’\-_/&+]+")
 MIN_CORE = 2
+_INDUSTRY = frozenset(lexicon.INDUSTRY_WORDS)
+_INDUSTRY_SIZES = sorted({len(word) for word in lexicon.INDUSTRY_WORDS}, reverse=True)
 # What the qualifiers of a name are compared by: legal form family, province, city, branch.
 QualifierKey = tuple[str | None, str | None, str | None, str | None]
 
@@ -136,12 +138,12 @@ def _strip_brackets(value: str) -> tuple[str, list[str]]:
 
 def split_industry(core: str) -> tuple[str, str]:
     """(trade name, industry): industry words cut from the end while a trade name of at
-    least two characters is left."""
+    least two characters is left (the longest word first)."""
     trade = core
     while True:
-        for word in lexicon.INDUSTRY_WORDS:
-            if trade.endswith(word) and len(trade) - len(word) >= MIN_CORE:
-                trade = trade[: -len(word)]
+        for size in _INDUSTRY_SIZES:
+            if len(trade) - size >= MIN_CORE and trade[-size:] in _INDUSTRY:
+                trade = trade[:-size]
                 break
         else:
             return trade, core[len(trade) :]

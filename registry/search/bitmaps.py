@@ -247,6 +247,16 @@ class Bitmaps:
             return None
         return self._facts.get(self._base.rank(eid))
 
+    def names_and_facts(self, eid: int) -> tuple[str, FirmFacts] | None:
+        """`names` and `facts` of a firm at once (one rank lookup), or None."""
+        if eid in self._overlay:
+            names, facts = self._overlay[eid], self._facts_overlay[eid]
+            return None if names is None or facts is None else (names, facts)
+        if eid not in self._base:
+            return None
+        i = self._base.rank(eid)
+        return self._blob[self._offsets[i - 1] : self._offsets[i]], self._facts.get(i)
+
     def candidates(self, q: str) -> BitMap:
         """Firms whose names hold every bigram of `q` (2+ characters)."""
         bitmaps = []

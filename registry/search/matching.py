@@ -35,10 +35,10 @@ class MatchCandidate:
 
 
 def _candidate(state: Bitmaps, eid: int, shared: int = 0) -> MatchCandidate | None:
-    names, facts = state.names(eid), state.facts(eid)
-    if names is None or facts is None:
+    found = state.names_and_facts(eid)
+    if found is None:
         return None
-    return MatchCandidate(eid, names.split(NAME_SEPARATOR), facts, shared=shared)
+    return MatchCandidate(eid, found[0].split(NAME_SEPARATOR), found[1], shared=shared)
 
 
 def sharing(state: Bitmaps, grams: list[str], limit: int) -> list[tuple[int, int]]:
