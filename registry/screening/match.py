@@ -62,6 +62,7 @@ class Firm:
     uscc: str = ""
     licences: frozenset[str] = frozenset()
     province: str = ""
+    parts: Sequence[NameParts] = ()  # the names taken apart, when already done
 
 
 @dataclass
@@ -168,12 +169,12 @@ def _qualifiers(q: NameParts, c: NameParts) -> list[Qualifier]:
     ]
 
 
-def name_score(q: NameParts, names: Sequence[str]) -> float:
-    """The best name score over a firm's names, without explanations (the same number as
-    name_similarity's, for ranking many candidates before explaining the best)."""
+def name_score(q: NameParts, names: Sequence[NameParts]) -> float:
+    """The best name score over a firm's names (taken apart), without explanations (the
+    same number as name_similarity's, for ranking many candidates before explaining the
+    best)."""
     best = 0.0
-    for name in names:
-        c = analyse(name)
+    for c in names:
         score = _core_score(q, c)[2]
         for factor, _feature, _result in _rules(q.qualifier_key, c.qualifier_key):
             score *= factor
@@ -192,7 +193,7 @@ def score(query: Query, firm: Firm, parts: NameParts | None = None) -> Scored:
     if query.name:
         q = parts or analyse(query.name)
         for i, name in enumerate(firm.names):
-            found = name_similarity(q, analyse(name))
+            found = name_similarity(q, firm.parts[i] if firm.parts else analyse(name))
             if i:
                 found.explanations.insert(0, _why("name", "former_name", 1.0, firm=name))
             if found.score > best.score:

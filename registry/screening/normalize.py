@@ -27,6 +27,7 @@ _BRACKETS = str.maketrans({**dict.fromkeys(_OPEN, "("), **dict.fromkeys(_CLOSE, 
 _BRACKETED = re.compile(r"\(([^()]*)\)")
 _PUNCTUATION = re.compile(r"[\s·.,，。、'\"“”‘’\-_/&+]+")
 MIN_CORE = 2
+LONGEST = 400  # characters of a name looked at
 _INDUSTRY = frozenset(lexicon.INDUSTRY_WORDS)
 _INDUSTRY_SIZES = sorted({len(word) for word in lexicon.INDUSTRY_WORDS}, reverse=True)
 # What the qualifiers of a name are compared by: legal form family, province, city, branch.
@@ -59,8 +60,11 @@ def clean(name: str) -> str:
     punctuation that does not distinguish names dropped."""
     if not isinstance(name, str):
         return ""
-    value = text.normalize(name[:400]).translate(_BRACKETS)
-    return _PUNCTUATION.sub("", value)
+    return _tidy(text.normalize(name[:LONGEST]))
+
+
+def _tidy(value: str) -> str:
+    return _PUNCTUATION.sub("", value.translate(_BRACKETS))
 
 
 def _strip_branch(value: str) -> tuple[str, str | None]:
@@ -149,10 +153,23 @@ def split_industry(core: str) -> tuple[str, str]:
             return trade, core[len(trade) :]
 
 
-@lru_cache(maxsize=100_000)  # registered names come back in every batch
+@lru_cache(maxsize=10_000)  # a name asked again (registered ones: analyse_normalised)
 def analyse(name: str) -> NameParts:
     """Take a company name apart (see the module docstring)."""
-    key = clean(name)
+    return _parts(clean(name))
+
+
+@lru_cache(maxsize=100_000)  # registered names come back in every batch
+def analyse_normalised(name: str) -> NameParts:
+    """analyse() of a name registry.text.normalize already gave, as the search index holds
+    them: the same parts without normalising it again (normalize is idempotent), which
+    was half the work of taking a registered name apart."""
+    if len(name) > LONGEST:  # cut before normalising: not the same text
+        return analyse(name)
+    return _parts(_tidy(name))
+
+
+def _parts(key: str) -> NameParts:
     value, branch = _strip_branch(key)
     value, form, family = _strip_legal_form(value)
     value, prefixes = _strip_region_prefix(value)

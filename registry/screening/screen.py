@@ -20,7 +20,7 @@ from registry.screening.match import (
     name_score,
     score,
 )
-from registry.screening.normalize import analyse
+from registry.screening.normalize import NameParts, analyse, analyse_normalised
 from registry.search.matching import MatchCandidate
 
 CANDIDATES = 40  # found per query before scoring
@@ -44,13 +44,14 @@ class Result:
     explanations: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _firm(candidate: MatchCandidate) -> Firm:
+def _firm(candidate: MatchCandidate, parts: list[NameParts]) -> Firm:
     facts = candidate.facts
     return Firm(
         names=candidate.names,
         uscc=facts.uscc,
         licences=frozenset(facts.licences.split()),
         province=facts.province,
+        parts=parts,
     )
 
 
@@ -66,12 +67,13 @@ def match_one(
     found = index.match_candidates(core, query.uscc_key, query.licence_key, CANDIDATES)
     by_name = []
     for candidate in found:
-        first = 1.0 if candidate.codes or parts is None else name_score(parts, candidate.names)
-        by_name.append((first, candidate))
-    by_name.sort(key=lambda pair: (-pair[0], pair[1].enterprise_id))
+        names = [analyse_normalised(name) for name in candidate.names]
+        first = 1.0 if candidate.codes or parts is None else name_score(parts, names)
+        by_name.append((first, candidate, names))
+    by_name.sort(key=lambda entry: (-entry[0], entry[1].enterprise_id))
     results = []
-    for _first, candidate in by_name[: max(limit, RESCORED)]:
-        scored = score(query, _firm(candidate), parts)
+    for _first, candidate, names in by_name[: max(limit, RESCORED)]:
+        scored = score(query, _firm(candidate, names), parts)
         facts = candidate.facts
         results.append(
             Result(
