@@ -106,3 +106,30 @@ def test_malformed_bodies_and_parameters_are_json_400(client, firms, body, param
 def test_hostile_names_are_answered(client, firms):
     queries = {str(i): {"name": n} for i, n in enumerate(["\x00", "((", "*", "\ud800", "　"])}
     assert _match(client, queries).status_code == 200
+
+
+def test_a_renamed_firm_is_shown_with_its_new_name_and_found_by_its_old_one(
+    client, session, firms, people
+):
+    """The candidates' registered names and codes follow the event sequence like the
+    names they are found by (the index's incremental catch-up, not a reload)."""
+    from registry.services import enterprises
+
+    listed = firms["listed"]
+    before = _match(client, {"q": {"name": listed.name}}).get_json()
+    assert before["responses"]["q"]["results"][0]["name"] == "深圳市华信网络科技有限公司"
+    enterprises.update_enterprise(session, people[0], listed, name="深圳市华信数据服务有限公司")
+    body = _match(
+        client,
+        {
+            "new": {"name": "深圳市华信数据服务有限公司"},
+            "old": {"name": "華信（深圳）網絡科技有限公司"},
+        },
+    )
+    for key in ("new", "old"):
+        top = body.get_json()["responses"][key]["results"][0]
+        assert (top["name"], top["uscc"], top["match"]) == (
+            "深圳市华信数据服务有限公司",
+            listed.uscc,
+            True,
+        )

@@ -178,3 +178,40 @@ def test_queries_are_cut_into_the_fewest_words_of_the_vocabulary():
     assert state.segment("通信技术") == ["通信", "技术"]
     assert state.segment("城通") == []  # 城 is no word of any name
     assert state.segment("") == []
+
+
+def test_firm_facts_follow_changes_and_compaction():
+    """Registered name and codes kept beside the names: loaded (in any order), replaced,
+    removed, added, and unchanged when the overlay is folded into the base."""
+    from registry.search.bitmaps import Bitmaps, FirmFacts
+
+    def doc(eid: int, name: str, uscc: str = "", province: str = "", licences: str = ""):
+        return {
+            "eid": str(eid),
+            "names_norm": text.normalize(name),
+            "name": name,
+            "uscc": uscc,
+            "province": province,
+            "licences": licences,
+            "listings": [],
+        }
+
+    state = Bitmaps.load(  # in the index's order, not by firm id
+        [doc(2, "乙公司"), doc(1, "深圳市華信网络科技有限公司", "91440300X", "440000", "A-1 B-2")]
+    )
+    assert state.facts(1) == FirmFacts(
+        "深圳市華信网络科技有限公司", "91440300X", "440000", "A-1 B-2"
+    )
+    assert state.facts(2) == FirmFacts("乙公司", "", "", "")
+    assert state.facts(3) is None
+    state.apply({1: doc(1, "深圳市华信数据有限公司", "91440300X", "440000"), 2: None})
+    state.apply({3: doc(3, "丙公司", "91110000Y", "110000", "C-3")})
+    expected = {
+        1: FirmFacts("深圳市华信数据有限公司", "91440300X", "440000", ""),
+        2: None,
+        3: FirmFacts("丙公司", "91110000Y", "110000", "C-3"),
+    }
+    assert {eid: state.facts(eid) for eid in expected} == expected
+    state._compact()
+    assert {eid: state.facts(eid) for eid in expected} == expected
+    assert state.names(1) == "深圳市华信数据有限公司"

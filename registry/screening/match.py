@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from functools import cached_property, lru_cache
+from typing import Any, cast
 
 from rapidfuzz.distance import Levenshtein
 
 from registry import text
-from registry.screening.normalize import NameParts, analyse
+from registry.screening.normalize import NameParts, QualifierKey, analyse
 
 DEFAULT_THRESHOLD = 0.8
 
@@ -62,6 +62,7 @@ class Firm:
     uscc: str = ""
     licences: frozenset[str] = frozenset()
     province: str = ""
+    parts: Sequence[NameParts] = ()  # the names taken apart, when already done
 
 
 @dataclass
@@ -79,35 +80,35 @@ def _part_similarities(q: NameParts, c: NameParts) -> tuple[float, float]:
     firm's: an edit inside the firm's trade name (or the query's) counts against the trade
     name, any other against the industry. The registered name's cut is trusted, the query's
     only where the firm's says nothing (its cut goes wrong when its industry has a typo)."""
-    trade_edits = industry_edits = 0
-    for op in Levenshtein.editops(q.core, c.core):
-        tag, src, dest = op.tag, op.src_pos, op.dest_pos
-        if tag in ("replace", "insert"):  # a character of the firm's name
-            in_trade = dest < len(c.trade)
-        else:  # a character of the query only
-            in_trade = src < len(q.trade) and dest <= len(c.trade)
-        if in_trade:
-            trade_edits += 1
-        else:
-            industry_edits += 1
-    trade = 1 - trade_edits / max(len(c.trade), len(q.trade), 1)
-    rest = max(len(c.industry), len(q.core) - len(q.trade), 1)
+    firm_trade, query_trade = len(c.trade), len(q.trade)
+    ops = cast(list[tuple[str, int, int]], Levenshtein.editops(q.core, c.core).as_list())
+    trade_edits = 0
+    for tag, src, dest in ops:
+        if tag == "delete":  # a character of the query only
+            trade_edits += src < query_trade and dest <= firm_trade
+        else:  # "replace", "insert": a character of the firm's name
+            trade_edits += dest < firm_trade
+    industry_edits = len(ops) - trade_edits
+    trade = 1 - trade_edits / max(firm_trade, query_trade, 1)
+    rest = max(len(c.industry), len(q.core) - query_trade, 1)
     return max(0.0, trade), max(0.0, 1 - industry_edits / rest)
 
 
-def name_similarity(q: NameParts, c: NameParts, explain: bool = True) -> Scored:
-    """The name part of the score (qualifiers included), with its explanations unless
-    `explain` is false (ranking many candidates before explaining the best)."""
+def _core_score(q: NameParts, c: NameParts) -> tuple[float, float, float]:
+    """(trade name, industry similarity, their score) of the two cores."""
     if q.core == c.core:
         trade, industry = 1.0, 1.0
     else:
         trade, industry = _part_similarities(q, c)
-    score = trade**2 * (1 - INDUSTRY_WEIGHT * (1 - industry))
+    return trade, industry, trade**2 * (1 - INDUSTRY_WEIGHT * (1 - industry))
+
+
+def name_similarity(q: NameParts, c: NameParts) -> Scored:
+    """The name part of the score (qualifiers included), with its explanations."""
+    trade, industry, score = _core_score(q, c)
     qualifiers = _qualifiers(q, c)
     for factor, *_ in qualifiers:
         score *= factor
-    if not explain:
-        return Scored(score)
     if q.core == c.core:
         why = [_why("name", "same_core", 1.0, core=c.core)]
     else:
@@ -131,32 +132,54 @@ def _same(similarity: float) -> str:
 
 
 Qualifier = tuple[float, str, str, str | None, str | None]
+Rule = tuple[float, str, str]  # factor, feature, result
+
+
+@lru_cache(maxsize=4096)  # few combinations of forms, places and branches
+def _rules(q: QualifierKey, c: QualifierKey) -> tuple[Rule, ...]:
+    """(factor, feature, result) for each qualifier that differs, from the two names'
+    (legal form family, province, city, branch)."""
+    q_family, q_province, q_city, q_branch = q
+    c_family, c_province, c_city, c_branch = c
+    out: list[Rule] = []
+    if q_family and c_family:
+        if q_family != c_family:
+            out.append((LEGAL_FORM_DIFFERS, "legal_form", "differs"))
+    elif q_family or c_family:
+        out.append((LEGAL_FORM_MISSING, "legal_form", "missing"))
+    if q_province and c_province:
+        if q_province != c_province or (q_city and c_city and q_city != c_city):
+            out.append((REGION_CONFLICT, "region", "differs"))
+        elif bool(q_city) != bool(c_city):
+            out.append((REGION_LESS_SPECIFIC, "region", "less_specific"))
+    if q_branch != c_branch:
+        if q_branch and c_branch:
+            out.append((BRANCH_DIFFERS, "branch", "differs"))
+        else:
+            out.append((BRANCH_ONE_SIDE, "branch", "one_side"))
+    return tuple(out)
 
 
 def _qualifiers(q: NameParts, c: NameParts) -> list[Qualifier]:
-    """(factor, feature, result, query's value, firm's value) for each qualifier that differs."""
-    out: list[Qualifier] = []
-    if q.legal_family and c.legal_family:
-        if q.legal_family != c.legal_family:
-            out.append((LEGAL_FORM_DIFFERS, "legal_form", "differs", q.legal_form, c.legal_form))
-    elif q.legal_family or c.legal_family:
-        out.append((LEGAL_FORM_MISSING, "legal_form", "missing", q.legal_form, c.legal_form))
-    if q.province and c.province:
-        if q.province != c.province or (q.city and c.city and q.city != c.city):
-            out.append((REGION_CONFLICT, "region", "differs", q.region, c.region))
-        elif bool(q.city) != bool(c.city):
-            out.append((REGION_LESS_SPECIFIC, "region", "less_specific", q.region, c.region))
-    if q.branch != c.branch:
-        if q.branch and c.branch:
-            out.append((BRANCH_DIFFERS, "branch", "differs", q.branch, c.branch))
-        else:
-            out.append((BRANCH_ONE_SIDE, "branch", "one_side", q.branch, c.branch))
-    return out
+    """(factor, feature, result, query's value, firm's value) for each qualifier that differs
+    (each feature is named as the NameParts field it shows)."""
+    return [
+        (factor, feature, result, getattr(q, feature), getattr(c, feature))
+        for factor, feature, result in _rules(q.qualifier_key, c.qualifier_key)
+    ]
 
 
-def name_score(q: NameParts, names: Sequence[str]) -> float:
-    """The best name score over a firm's names, without explanations."""
-    return max((name_similarity(q, analyse(n), explain=False).score for n in names), default=0.0)
+def name_score(q: NameParts, names: Sequence[NameParts]) -> float:
+    """The best name score over a firm's names (taken apart), without explanations (the
+    same number as name_similarity's, for ranking many candidates before explaining the
+    best)."""
+    best = 0.0
+    for c in names:
+        score = _core_score(q, c)[2]
+        for factor, _feature, _result in _rules(q.qualifier_key, c.qualifier_key):
+            score *= factor
+        best = max(best, score)
+    return best
 
 
 def score(query: Query, firm: Firm, parts: NameParts | None = None) -> Scored:
@@ -170,7 +193,7 @@ def score(query: Query, firm: Firm, parts: NameParts | None = None) -> Scored:
     if query.name:
         q = parts or analyse(query.name)
         for i, name in enumerate(firm.names):
-            found = name_similarity(q, analyse(name))
+            found = name_similarity(q, firm.parts[i] if firm.parts else analyse(name))
             if i:
                 found.explanations.insert(0, _why("name", "former_name", 1.0, firm=name))
             if found.score > best.score:

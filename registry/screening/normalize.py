@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from registry import text
 from registry.screening import lexicon
@@ -27,6 +27,11 @@ _BRACKETS = str.maketrans({**dict.fromkeys(_OPEN, "("), **dict.fromkeys(_CLOSE, 
 _BRACKETED = re.compile(r"\(([^()]*)\)")
 _PUNCTUATION = re.compile(r"[\s·.,，。、'\"“”‘’\-_/&+]+")
 MIN_CORE = 2
+LONGEST = 400  # characters of a name looked at
+_INDUSTRY = frozenset(lexicon.INDUSTRY_WORDS)
+_INDUSTRY_SIZES = sorted({len(word) for word in lexicon.INDUSTRY_WORDS}, reverse=True)
+# What the qualifiers of a name are compared by: legal form family, province, city, branch.
+QualifierKey = tuple[str | None, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -45,14 +50,21 @@ class NameParts:
     city: str | None = None  # the city of that place, when it is a city or a district
     branch: str | None = None  # the branch's own place (or its text) when a branch
 
+    @cached_property
+    def qualifier_key(self) -> QualifierKey:
+        return (self.legal_family, self.province, self.city, self.branch)
+
 
 def clean(name: str) -> str:
     """The normalised name: registry.text.normalize, brackets unified to (), spaces and
     punctuation that does not distinguish names dropped."""
     if not isinstance(name, str):
         return ""
-    value = text.normalize(name[:400]).translate(_BRACKETS)
-    return _PUNCTUATION.sub("", value)
+    return _tidy(text.normalize(name[:LONGEST]))
+
+
+def _tidy(value: str) -> str:
+    return _PUNCTUATION.sub("", value.translate(_BRACKETS))
 
 
 def _strip_branch(value: str) -> tuple[str, str | None]:
@@ -130,21 +142,34 @@ def _strip_brackets(value: str) -> tuple[str, list[str]]:
 
 def split_industry(core: str) -> tuple[str, str]:
     """(trade name, industry): industry words cut from the end while a trade name of at
-    least two characters is left."""
+    least two characters is left (the longest word first)."""
     trade = core
     while True:
-        for word in lexicon.INDUSTRY_WORDS:
-            if trade.endswith(word) and len(trade) - len(word) >= MIN_CORE:
-                trade = trade[: -len(word)]
+        for size in _INDUSTRY_SIZES:
+            if len(trade) - size >= MIN_CORE and trade[-size:] in _INDUSTRY:
+                trade = trade[:-size]
                 break
         else:
             return trade, core[len(trade) :]
 
 
-@lru_cache(maxsize=100_000)  # registered names come back in every batch
+@lru_cache(maxsize=10_000)  # a name asked again (registered ones: analyse_normalised)
 def analyse(name: str) -> NameParts:
     """Take a company name apart (see the module docstring)."""
-    key = clean(name)
+    return _parts(clean(name))
+
+
+@lru_cache(maxsize=100_000)  # registered names come back in every batch
+def analyse_normalised(name: str) -> NameParts:
+    """analyse() of a name registry.text.normalize already gave, as the search index holds
+    them: the same parts without normalising it again (normalize is idempotent), which
+    was half the work of taking a registered name apart."""
+    if len(name) > LONGEST:  # cut before normalising: not the same text
+        return analyse(name)
+    return _parts(_tidy(name))
+
+
+def _parts(key: str) -> NameParts:
     value, branch = _strip_branch(key)
     value, form, family = _strip_legal_form(value)
     value, prefixes = _strip_region_prefix(value)

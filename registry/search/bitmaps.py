@@ -22,6 +22,10 @@ listing that expires on ``day``; the firms with any listing expired on the searc
 ("stale", normally few: a sweep and its catch-up re-index them) are evaluated exactly from
 their stored fields instead of the bitmaps.
 
+Each firm's registered name, USCC, province and licence numbers are kept too (compact,
+registry.search.facts), so that screening scores and shows its candidates without a
+Whoosh stored-field read per candidate; they follow the same events as the names.
+
 Ranking (no BM25 over all hits): exact code matches first, then firms whose current name
 contains the query as whole jieba words (通信 ranks 长城通信技术 before 交通信息: one
 bitmap per word of the names, from the index's stored ``terms``), then the other firms
@@ -45,6 +49,7 @@ from typing import Any
 from pyroaring import BitMap
 
 from registry.search.analysis import NAME_SEPARATOR, name_grams, name_words
+from registry.search.facts import FactTable, FirmFacts, facts_of
 
 _MISSING = object()
 _MAX_WORD = 8
@@ -80,6 +85,9 @@ class Bitmaps:
         self._blob = ""
         self._offsets = array("I", [0])
         self._overlay: dict[int, str | None] = {}
+        # Registered name and codes of the base load, and of the firms changed since.
+        self._facts = FactTable().seal()
+        self._facts_overlay: dict[int, FirmFacts | None] = {}
         self._stale_cache: tuple[str, int, BitMap] | None = None
         self._latest_order: list[str] | None = None
         self._facet_cache: dict[tuple, dict[str, dict[str, BitMap]]] = {}
@@ -96,6 +104,7 @@ class Bitmaps:
         grams: dict[str, array] = {}
         words: dict[str, array] = {}
         pieces: list[tuple[int, str]] = []
+        facts = FactTable()
         pending = 0
         for doc in docs:
             eid = _eid(doc)
@@ -103,6 +112,7 @@ class Bitmaps:
                 continue
             names = doc.get("names_norm") or ""
             pieces.append((eid, names))
+            facts.add(eid, facts_of(doc))
             for gram in _grams(names):
                 found = grams.get(gram)
                 if found is None:
@@ -122,16 +132,21 @@ class Bitmaps:
         _pour(self.grams, grams)
         _pour(self.words, words)
         pieces.sort()
-        self._base = BitMap(eid for eid, _ in pieces)
-        self._offsets = array("I", [0])
-        total = 0
-        for _, names in pieces:
-            total += len(names)
-            self._offsets.append(total)
-        self._blob = "".join(names for _, names in pieces)
+        self._pack(pieces, facts.seal())
         self.alive = BitMap(self._base)
         self.optimise()
         return self
+
+    def _pack(self, names: list[tuple[int, str]], facts: FactTable) -> None:
+        """The base load: `names` (eid, normalised names) in eid order, their facts."""
+        self._base = BitMap(eid for eid, _ in names)
+        self._offsets = array("I", [0])
+        total = 0
+        for _, value in names:
+            total += len(value)
+            self._offsets.append(total)
+        self._blob = "".join(value for _, value in names)
+        self._facts = facts
 
     def _add_facets(self, eid: int, doc: Mapping[str, Any], names: str) -> None:
         current = names.split(NAME_SEPARATOR, 1)[0]
@@ -171,10 +186,11 @@ class Bitmaps:
         self.alive -= gone
         for eid, doc in changed.items():
             if doc is None:
-                self._overlay[eid] = None
+                self._overlay[eid] = self._facts_overlay[eid] = None
                 continue
             names = doc.get("names_norm") or ""
             self._overlay[eid] = names
+            self._facts_overlay[eid] = facts_of(doc)
             self.alive.add(eid)
             for gram in _grams(names):
                 self.grams.setdefault(gram, BitMap()).add(eid)
@@ -190,15 +206,12 @@ class Bitmaps:
         self.changed()
 
     def _compact(self) -> None:
-        pieces = [(eid, self.names(eid)) for eid in self.alive]
-        self._overlay = {}
-        self._base = BitMap(self.alive)
-        self._offsets = array("I", [0])
-        total = 0
-        for _, names in pieces:
-            total += len(names or "")
-            self._offsets.append(total)
-        self._blob = "".join(names or "" for _, names in pieces)
+        names = [(eid, self.names(eid) or "") for eid in self.alive]
+        facts = FactTable()
+        for eid in self.alive:
+            facts.add(eid, self.facts(eid) or FirmFacts("", "", "", ""))
+        self._overlay, self._facts_overlay = {}, {}
+        self._pack(names, facts.seal())
 
     def optimise(self) -> None:
         for group in (self.grams, self.words, self.province, self.combos, self.expiry, self.latest):
@@ -224,6 +237,25 @@ class Bitmaps:
             return None
         i = self._base.rank(eid)
         return self._blob[self._offsets[i - 1] : self._offsets[i]]
+
+    def facts(self, eid: int) -> FirmFacts | None:
+        """The registered name and codes of a firm, or None."""
+        value = self._facts_overlay.get(eid, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        if eid not in self._base:
+            return None
+        return self._facts.get(self._base.rank(eid))
+
+    def names_and_facts(self, eid: int) -> tuple[str, FirmFacts] | None:
+        """`names` and `facts` of a firm at once (one rank lookup), or None."""
+        if eid in self._overlay:
+            names, facts = self._overlay[eid], self._facts_overlay[eid]
+            return None if names is None or facts is None else (names, facts)
+        if eid not in self._base:
+            return None
+        i = self._base.rank(eid)
+        return self._blob[self._offsets[i - 1] : self._offsets[i]], self._facts.get(i)
 
     def candidates(self, q: str) -> BitMap:
         """Firms whose names hold every bigram of `q` (2+ characters)."""
@@ -368,7 +400,8 @@ class Bitmaps:
         ] + [*self.lengths.values(), self.former, self.alive, self._base]
         bitmaps = sum(sys.getsizeof(bm) + _HEADER for bm in everything)
         names = sys.getsizeof(self._blob) + len(self._offsets) * self._offsets.itemsize
-        return {"bitmaps": bitmaps, "names": names, "bitmap_count": len(everything)}
+        facts = self._facts.size()
+        return {"bitmaps": bitmaps, "names": names, "facts": facts, "bitmap_count": len(everything)}
 
     def count(self) -> int:
         return (

@@ -482,13 +482,6 @@ class SearchIndex:
             state = self._refresh(view)
             return matching.candidates(view.searcher, state, core, uscc, licence, limit)
 
-    def firm_fields(self, enterprise_id: int) -> dict[str, Any] | None:
-        """The stored fields of one firm of the open generation (name, uscc, province,
-        licences, listings as indexed), or None when it is not in the index."""
-        with self._bm_lock:
-            view = self._reader()
-            return self._stored(view.searcher, enterprise_id)
-
     def _stored(self, searcher: Any, eid: int) -> dict[str, Any] | None:
         """A firm's stored fields from the open searcher, remembered until it is replaced
         (a Whoosh term lookup per hit was a third of a search)."""

@@ -6,7 +6,9 @@ but those sharing the most of its bigrams: ``levels[k]`` holds the firms that ha
 k + 1 of the query's bigrams, built with a few roaring intersections and unions per bigram
 (all in C, no per-firm Python loop), and the best levels are read until enough candidates
 are found. Exact codes (USCC, licence number) are looked up in Whoosh as in a search.
-Scoring is not done here (registry.screening.match): this module only finds.
+Each candidate carries its registered name and codes from the same per-process state
+(``Bitmaps.facts``), not from Whoosh's stored fields: scoring and showing it read nothing
+more. Scoring is not done here (registry.screening.match): this module only finds.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pyroaring import BitMap
 from whoosh.query import Term
 
 from registry.search.analysis import NAME_SEPARATOR, name_grams
-from registry.search.bitmaps import Bitmaps
+from registry.search.bitmaps import Bitmaps, FirmFacts
 
 
 @dataclass
@@ -27,8 +29,16 @@ class MatchCandidate:
 
     enterprise_id: int
     names: list[str]  # normalised, current name first
+    facts: FirmFacts  # registered name, USCC, province, licence numbers
     shared: int = 0  # bigrams of the query's name it holds
     codes: set[str] = field(default_factory=set)  # "uscc", "licence_no": found by that code
+
+
+def _candidate(state: Bitmaps, eid: int, shared: int = 0) -> MatchCandidate | None:
+    found = state.names_and_facts(eid)
+    if found is None:
+        return None
+    return MatchCandidate(eid, found[0].split(NAME_SEPARATOR), found[1], shared=shared)
 
 
 def sharing(state: Bitmaps, grams: list[str], limit: int) -> list[tuple[int, int]]:
@@ -86,17 +96,18 @@ def candidates(
     (a normalised name without its qualifiers)."""
     out: dict[int, MatchCandidate] = {}
     for eid, codes in by_codes(searcher, uscc, licence).items():
-        names = state.names(eid)
-        if names is not None:
-            out[eid] = MatchCandidate(eid, names.split(NAME_SEPARATOR), codes=codes)
+        found = _candidate(state, eid)
+        if found is not None:
+            found.codes = codes
+            out[eid] = found
     if core:
         for eid, shared in sharing(state, name_grams(core), limit):
             if eid in out:
                 out[eid].shared = shared
                 continue
-            names = state.names(eid)
-            if names is not None:
-                out[eid] = MatchCandidate(eid, names.split(NAME_SEPARATOR), shared=shared)
+            found = _candidate(state, eid, shared)
+            if found is not None:
+                out[eid] = found
     return list(out.values())
 
 
@@ -107,13 +118,11 @@ class MemoryCandidates:
     def __init__(self, firms: list[dict[str, Any]]) -> None:
         from registry import text
 
-        self._fields: dict[int, dict[str, Any]] = {}
         self._codes: dict[tuple[str, str], set[int]] = {}
         docs = []
         for eid, firm in enumerate(firms, start=1):
             fields = dict(firm) | {"eid": str(eid), "listings": []}
             fields["names_norm"] = text.normalize(firm["name"])
-            self._fields[eid] = fields
             docs.append(fields)
             self._codes.setdefault(("uscc", firm.get("uscc") or ""), set()).add(eid)
             for licence in (firm.get("licences") or "").split():
@@ -126,13 +135,11 @@ class MemoryCandidates:
         out: dict[int, MatchCandidate] = {}
         for feature, value in (("uscc", uscc), ("licence_no", licence)):
             for eid in self._codes.get((feature, value), ()) if value else ():
-                names = self._state.names(eid) or ""
-                out.setdefault(eid, MatchCandidate(eid, names.split(NAME_SEPARATOR)))
-                out[eid].codes.add(feature)
+                found = out.get(eid) or _candidate(self._state, eid)
+                if found is not None:
+                    found.codes.add(feature)
+                    out[eid] = found
         for eid, shared in sharing(self._state, name_grams(core), limit) if core else ():
-            names = self._state.names(eid) or ""
-            out.setdefault(eid, MatchCandidate(eid, names.split(NAME_SEPARATOR), shared=shared))
+            if eid not in out and (found := _candidate(self._state, eid, shared)) is not None:
+                out[eid] = found
         return list(out.values())
-
-    def firm_fields(self, enterprise_id: int) -> dict[str, Any] | None:
-        return self._fields.get(enterprise_id)
