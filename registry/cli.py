@@ -448,12 +448,14 @@ def import_command(
     result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
     if result is None:
         return
-    # The search index (and anything else that follows the event sequence) catches up now,
-    # so the imported firms are searchable when the command returns. The file and its plan
-    # are let go first: the index may be rebuilt here, with every firm in memory.
+    # The search index catches up now, so the imported firms are searchable when the
+    # command returns. The file and its plan are let go first: the index may be rebuilt
+    # here, with every firm in memory. The open-data files are left to the serving
+    # processes' follower (downloads stream from the database until they are built):
+    # writing the XLSX of every listing would take longer than the import itself.
     from registry.web.indexing import follow_now
 
-    follow_now(current_app._get_current_object())  # type: ignore[attr-defined]
+    follow_now(current_app._get_current_object(), gating_only=True)  # type: ignore[attr-defined]
     counts = result.as_dict()
     imported = _(
         "已导入：%(counts)s（%(seconds).1f 秒）",
