@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -445,7 +447,8 @@ def import_command(
     import time
 
     started = time.perf_counter()
-    result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
+    with _no_cycle_collection():
+        result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
     if result is None:
         return
     # The search index catches up now, so the imported firms are searchable when the
@@ -463,6 +466,24 @@ def import_command(
         seconds=time.perf_counter() - started,
     )
     click.echo(for_console(imported))
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off while a file is read, checked and written: the
+    import makes millions of short-lived rows and tuples, and each collection would walk
+    every object the import holds (a fifth of its time). What cycles it leaves are
+    collected once at the end."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.collect()
 
 
 def _import_file(

@@ -95,16 +95,34 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
             for key, default in statement.defaults
         }
         rows = [row | filled for row in rows]
-    get = statement.get
+    # column by column: each processor mapped over its column, a repeated value (the
+    # chunk's timestamps, a day) processed once
     if len(statement.order) == 1:  # itemgetter of one key gives the value, not a tuple
-        values: list[Any] = [[get(row)] for row in rows]
+        columns: list[Sequence[Any]] = [[statement.get(row) for row in rows]]
     else:
-        values = [list(get(row)) for row in rows]
+        columns = list(zip(*map(statement.get, rows), strict=True))
     for place, process in statement.processed:
-        for value in values:
-            value[place] = process(value[place])
+        columns[place] = _mapped(process, columns[place])
+    values = list(zip(*columns, strict=True))
     if statement.positional:
-        params: list[Any] = list(map(tuple, values))
+        params: list[Any] = values
     else:
         params = [dict(zip(statement.order, value, strict=True)) for value in values]
     connection.exec_driver_sql(statement.sql, params)
+
+
+def _mapped(process: Callable[[Any], Any], column: Sequence[Any]) -> list[Any]:
+    """`process` of every value of `column`; once per distinct value (JSON: per value)."""
+    if process is _json or process is _json_or_null:
+        return list(map(process, column))
+    done: dict[Any, Any] = {}
+    out = []
+    for value in column:
+        try:
+            found = done[value]
+        except KeyError:
+            found = done[value] = process(value)
+        except TypeError:  # unhashable
+            found = process(value)
+        out.append(found)
+    return out
