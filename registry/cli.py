@@ -544,13 +544,13 @@ def _import_publisher(session, publish_as: str | None) -> Actor | None:
 
 def _report_plan(parsed, plan) -> None:
     """The problems on stderr (warnings cut at MAX_SHOWN_WARNINGS), the counts on stdout."""
-    errors, warnings = plan.errors, plan.warnings
+    errors, warnings = plan.errors, plan.warnings  # the warnings kept: the first ones
     for problem in errors:
         click.echo(for_console(problem.describe()), err=True)
     for problem in warnings[:MAX_SHOWN_WARNINGS]:
         click.echo(for_console(problem.describe()), err=True)
-    if len(warnings) > MAX_SHOWN_WARNINGS:
-        more = _("…… 另有%(count)s条警告", count=len(warnings) - MAX_SHOWN_WARNINGS)
+    if plan.warning_count > MAX_SHOWN_WARNINGS:
+        more = _("…… 另有%(count)s条警告", count=plan.warning_count - MAX_SHOWN_WARNINGS)
         click.echo(for_console(more), err=True)
     summary = _(
         "%(total)s 行 · 可导入 %(new)s · 已存在 %(unchanged)s · 有错误 %(bad)s · 警告 %(warnings)s",
@@ -558,7 +558,7 @@ def _report_plan(parsed, plan) -> None:
         new=len(plan.rows),
         unchanged=len(plan.unchanged),
         bad=len(plan.bad_rows - {1}),
-        warnings=len(warnings),
+        warnings=plan.warning_count,
     )
     click.echo(
         f"{parsed.kind.upper()}{f' ({parsed.encoding})' if parsed.encoding else ''}: "
@@ -632,7 +632,7 @@ def _apply_import(session, plan, publisher: Actor | None, opened):
         if batch is not None and actor is not None:  # the same file again: no batch
             counts = result.as_dict() | {"bad": len(plan.bad_rows - {1})}
             problems = import_batches.report_rows(plan.problems)
-            import_batches.close_batch(session, actor, batch, counts, problems)
+            import_batches.close_batch(session, actor, batch, counts, problems, plan.problem_count)
         session.commit()
         refresh_statistics(session)  # thousands of new rows: the planner should know
     except ImportApplyError as exc:

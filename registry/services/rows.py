@@ -43,7 +43,7 @@ class _Statement:
 
     def __init__(self, table: Table, keys: tuple[str, ...], dialect: Dialect) -> None:
         given = set(keys)
-        self.defaults = tuple(
+        self.defaults: tuple[tuple[str, Any], ...] = tuple(
             (column.key, column.default)
             for column in table.columns
             if column.key not in given
