@@ -458,7 +458,8 @@ def import_command(
     # writing the XLSX of every listing would take longer than the import itself.
     from registry.web.indexing import follow_now
 
-    follow_now(current_app._get_current_object(), gating_only=True)  # type: ignore[attr-defined]
+    with _no_cycle_collection():  # a rebuild makes a document of every firm
+        follow_now(current_app._get_current_object(), gating_only=True)  # type: ignore[attr-defined]
     counts = result.as_dict()
     imported = _(
         "已导入：%(counts)s（%(seconds).1f 秒）",
