@@ -31,9 +31,9 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from registry import merkle, rules, signing, visibility
@@ -49,6 +49,7 @@ from registry.models import (
     SequenceCounter,
 )
 from registry.sequence import current_transaction, next_seq, take_numbers
+from registry.services.rows import insert_rows
 
 T = TypeVar("T")
 GENESIS_HASH = "0" * 64
@@ -258,7 +259,7 @@ def insert_records(session: Session, items: list[tuple[dict[str, Any], dict[str,
     )
     for values, (event, _) in zip(rows, items, strict=True):
         values["event_id"] = event["id"]
-    session.execute(insert(LogEntry.__table__), rows)
+    insert_rows(session, cast(Table, LogEntry.__table__), rows)
     return len(rows)
 
 
@@ -329,7 +330,7 @@ def grow_tree(session: Session, first_index: int, leaves: list[bytes]) -> None:
         {"level": level, "position": position, "hash": value.hex()}
         for level, position, value in merkle.parents(first_index, leaves, _getter(stored))
     ]
-    session.execute(insert(LogNode.__table__), rows)
+    insert_rows(session, cast(Table, LogNode.__table__), rows)
 
 
 class TreeBroken(RuntimeError):

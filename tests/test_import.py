@@ -355,6 +355,34 @@ def test_overdue_listing_is_a_warning_not_an_error(session):
     assert "30日" in problems[(2, "decided_on", "warning")]
 
 
+def test_warnings_past_the_kept_ones_are_counted_and_the_batch_reports_them(
+    app, session, tmp_path, monkeypatch
+):
+    """A file of late rows keeps the first warnings with their reasons (what every report
+    shows) and counts the others: the command, the batch's counts and its row report."""
+    import importlib
+
+    from registry.models import ImportBatch
+
+    # the package's `validate` is the function; the module holds the constant
+    validate_module = importlib.import_module("registry.imports.validate")
+    monkeypatch.setattr(validate_module, "WARNINGS_KEPT", 2)
+    old = (rules.today() - timedelta(days=45)).isoformat()
+    rows = [row(uscc=valid_uscc(40 + n), decided_on=old, decision_no="") for n in range(5)]
+    plan, problems = problems_of(session, rows)
+    assert plan.warning_count == 5 and plan.problem_count == 5
+    assert [p.row for p in plan.warnings] == [2, 3]
+    assert not plan.errors and len(plan.rows) == 5
+    path = tmp_path / "late.csv"
+    path.write_bytes(to_csv(rows))
+    result = invoke(app, path, "--authority", "440000")
+    assert result.exit_code == 0, result.output
+    assert "warnings 5" in result.output or "警告 5" in result.output, result.output
+    batch = session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).first()
+    assert batch.counts["problems"] == 5
+    assert [p["row"] for p in batch.problems] == [2, 3]
+
+
 def test_d2_listing_links_the_b3_decision_of_the_same_firm(session):
     """2018 notice: not carrying out a penalty puts the firm on the dishonesty list (D2);
     the listing reuses the B3 decision number, which is linked, not refused."""

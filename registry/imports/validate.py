@@ -24,6 +24,7 @@ from registry.imports.parse import FIELD_LABELS, ParsedFile, Row
 from registry.messages import Message, MessageError, _
 from registry.models import Authority, Campaign, Enterprise, Ground, Licence, Listing, Sanction
 from registry.rules import Actor
+from registry.services.import_batches import REPORT_LIMIT
 
 LIST_NAMES = {
     "bad": "bad",
@@ -44,6 +45,11 @@ _DATE_RES = (
 )
 _TIME_SUFFIX_RE = re.compile(r"\s+0{1,2}:00(:00)?$")
 CHUNK = 500
+# The warnings kept with their row and reason: every report shows fewer (the batch's row
+# report keeps the first REPORT_LIMIT problems, in row order; the pages and the command
+# line fewer still) and counts the rest. A file of 100,000 late rows would otherwise hold
+# 100,000 messages (90 MB).
+WARNINGS_KEPT = REPORT_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +100,9 @@ class Plan:
     total: int
     rows: list[PlannedRow] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)  # row numbers already in the database
+    # every error; the warnings of the first rows (WARNINGS_KEPT), the others only counted
     problems: list[ImportProblem] = field(default_factory=list)
+    warning_count: int = 0  # every warning, kept or not
     # decision number key → (date, facts) of its earliest row: the penalty's own date
     new_sanctions: dict[str, tuple[date, str]] = field(default_factory=dict)
 
@@ -104,7 +112,19 @@ class Plan:
 
     @property
     def warnings(self) -> list[ImportProblem]:
+        """The warnings kept (the first WARNINGS_KEPT; `warning_count` counts them all)."""
         return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def problem_count(self) -> int:
+        """Every problem, the warnings not kept included."""
+        return len(self.problems) + self.warning_count - len(self.warnings)
+
+    def warn(self, problem: Callable[[], ImportProblem]) -> None:
+        """Count a warning; keep it (made by `problem`) while fewer than WARNINGS_KEPT are."""
+        self.warning_count += 1
+        if self.warning_count <= WARNINGS_KEPT:
+            self.problems.append(problem())
 
     @property
     def bad_rows(self) -> set[int]:
@@ -745,14 +765,12 @@ class _SecondPass:
             c.licence_key and licence is None and c.licence_key not in self.new_licences
         )
         if add_licence and firm is not None and firm.authority_id != c.authority.id:
-            plan.problems.append(
-                self.problem(
+            name = firm.name
+            plan.warn(
+                lambda: self.problem(
                     c,
                     "licence_no",
-                    _(
-                        "经营者“%(name)s”由其他机构维护，许可证编号未登记，请联系该机构",
-                        name=firm.name,
-                    ),
+                    _("经营者“%(name)s”由其他机构维护，许可证编号未登记，请联系该机构", name=name),
                     "warning",
                 )
             )
@@ -793,8 +811,8 @@ class _SecondPass:
         listed_on = self.on if self.publisher is not None else None
         if rules.is_overdue(c.decided_on, listed_on, self.on):
             deadline = rules.listing_deadline(c.decided_on)
-            self.plan.problems.append(
-                self.problem(
+            self.plan.warn(
+                lambda: self.problem(
                     c,
                     "decided_on",
                     _(

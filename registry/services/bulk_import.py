@@ -23,7 +23,7 @@ from datetime import date, datetime
 from itertools import count
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, func, insert, select, text, update
+from sqlalchemy import CursorResult, Table, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -56,6 +56,7 @@ from registry.services.listings import (
     submission_values,
 )
 from registry.services.lookups import Lookups
+from registry.services.rows import insert_rows
 from registry.services.sanctions import change_values, sanction_values
 from registry.text import normalize
 
@@ -290,7 +291,7 @@ class BulkImport:
         for cls in _INSERT_ORDER:
             rows = self._rows.pop(cls, None)
             if rows:
-                session.execute(insert(cast(Table, cls.__table__)), rows)
+                insert_rows(session, cast(Table, cls.__table__), rows)
         for decision in self._changed.values():
             self._update_stored(decision)
         self._changed.clear()
@@ -316,8 +317,7 @@ class BulkImport:
             events.append(event)
             if step.record is not None:
                 published.append((event, step.record))
-        if events:
-            session.execute(insert(event_table), events)
+        insert_rows(session, event_table, events)
         publog.insert_records(session, published)
         for firm in self._stored_firms.values():  # their collections grew
             session.expire(firm, ["former_names", "licences"])

@@ -58,10 +58,14 @@ def close_batch(
     batch: ImportBatch,
     counts: Mapping[str, int],
     problems: Iterable[Mapping[str, Any]],
+    problem_count: int | None = None,
 ) -> ImportBatch:
-    """Store what the import made and its row report; record the batch's Event."""
+    """Store what the import made and its row report; record the batch's Event.
+    `problem_count`: how many problems there were, when `problems` are the first ones."""
     report = list(problems)
-    batch.counts = dict(counts) | {"problems": len(report)}
+    batch.counts = dict(counts) | {
+        "problems": len(report) if problem_count is None else problem_count
+    }
     batch.problems = [dict(p) for p in report[:REPORT_LIMIT]]
     flush(session)
     record_event(session, actor, batch, "import")

@@ -112,11 +112,13 @@ def start_followers(app: Flask, wait: float = 0.0) -> None:
                 log.warning("follower %s not ready after %.0f s", follower.name, wait)
 
 
-def follow_now(app: Flask) -> None:
+def follow_now(app: Flask, *, gating_only: bool = False) -> None:
     """Run every follower's step once in this thread (commands, and tests whose data is in
-    a transaction no other thread can see)."""
+    a transaction no other thread can see); `gating_only`: only those a fresh worker waits
+    for (the search index), not the ones whose readers manage meanwhile (open data)."""
     for follower in followers(app).values():
-        follower.run_once(foreground=True)
+        if follower.gates_start or not gating_only:
+            follower.run_once(foreground=True)
 
 
 class Leadership:

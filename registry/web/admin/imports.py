@@ -118,7 +118,7 @@ class Report:
 
     @property
     def hidden(self) -> int:
-        return len(self.plan.problems) - len(self.shown)
+        return self.plan.problem_count - len(self.shown)
 
     @property
     def can_apply(self) -> bool:
@@ -247,7 +247,12 @@ def import_confirm():
     if batch is not None:
         counts = result.as_dict() | {"bad": report.bad_rows}
         import_batches.close_batch(
-            db, actor(), batch, counts, import_batches.report_rows(plan.problems)
+            db,
+            actor(),
+            batch,
+            counts,
+            import_batches.report_rows(plan.problems),
+            plan.problem_count,
         )
     db.commit()
     refresh_statistics(db)  # thousands of new rows, maybe: the planner should know
