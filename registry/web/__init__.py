@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, request
+from babel import Locale
+from flask import Flask, Response, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
@@ -19,12 +20,16 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 
-def select_locale() -> str:
+def select_locale() -> Locale:
     wanted = request.args.get("lang") or request.cookies.get("lang")
-    if wanted in SUPPORTED_LOCALES:
-        return wanted
-    best = request.accept_languages.best_match(["zh", "en"], default="zh")
-    return "en" if best == "en" else "zh_Hans"
+    if wanted not in SUPPORTED_LOCALES:
+        best = request.accept_languages.best_match(["zh", "en"], default="zh")
+        wanted = "en" if best == "en" else "zh_Hans"
+    # The parsed locale, not its name: Flask-Babel would parse the name on every request.
+    return _LOCALES[wanted]
+
+
+_LOCALES = {name: Locale.parse(name) for name in SUPPORTED_LOCALES}
 
 
 def _translations() -> Any:
@@ -35,8 +40,34 @@ def _translations() -> Any:
     return found
 
 
+def translate(string: str) -> str:
+    """The current request's translation of one of our messages (what `_` returns for a
+    string without variables), the catalogue looked up once per request."""
+    return _translations().ugettext(string)
+
+
+_SITE_PARTS = "registry_site_parts"
+
+
+def site_part(name: str) -> Markup:
+    """A template of the page layout that depends only on the language and the script root
+    (the site's header and footer: links and their labels), rendered once per process for
+    each pair and kept: the same on every page."""
+    key = (name, request.environ.get("SCRIPT_NAME", ""), str(get_locale()))
+    kept: dict[tuple[str, str, str], Markup] = current_app.extensions.setdefault(_SITE_PARTS, {})
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= 64:  # a few names, two languages: a bound, never reached
+            kept.clear()
+        html = current_app.jinja_env.get_template(name).render()
+        # The output of one of our templates, rendered with autoescape (B704).
+        found = kept[key] = Markup(html)  # nosec B704
+    return found
+
+
 def init_app(app: Flask) -> None:
     _init_babel(app)
+    app.jinja_env.globals["site_part"] = site_part
     _register_public_views(app)
 
     from flask_wtf.csrf import CSRFProtect

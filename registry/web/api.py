@@ -28,7 +28,7 @@ from registry.models import (
     Notice,
     Sanction,
 )
-from registry.web import catalogue, indexing
+from registry.web import catalogue, hits, indexing
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -191,7 +191,7 @@ def base_url() -> str:
     return (configured or request.host_url).rstrip("/")
 
 
-def enterprise_path(enterprise: Enterprise | SimpleNamespace) -> str:
+def enterprise_path(enterprise: Enterprise | SimpleNamespace | hits.HitFirm) -> str:
     if enterprise.uscc:
         return f"/enterprises/{enterprise.uscc}"
     return f"/enterprises/id/{enterprise.id}"
@@ -199,7 +199,7 @@ def enterprise_path(enterprise: Enterprise | SimpleNamespace) -> str:
 
 def listing_json(listing: Listing | SimpleNamespace) -> dict[str, Any]:
     """One listing's published fields (2018 notice), as documented in
-    docs/INTERFACES.md."""
+    docs/INTERFACES.md (the search answers write the same keys from plain rows)."""
     return {
         "list": listing.list_code,
         "ground": listing.ground.code,
@@ -386,9 +386,28 @@ def search_firms():
     page = int_arg("page", 1, minimum=1, maximum=SEARCH_MAX_PAGE)
     per_page = int_arg("per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
     result = indexing.search(query, filters, page, per_page, session=session)
+    prefix = base_url()
     results = [
-        firm_json(firm) | {"listings": [listing_json(listing) for listing in found]}
-        for firm, found in search_listings(session, result, filters)
+        {
+            "uscc": firm.uscc,
+            "name": firm.name,
+            "province": firm.province_code,
+            "url": prefix + enterprise_path(firm),
+            "listings": [
+                {
+                    "list": li.list_code,
+                    "ground": li.ground_code,
+                    "ground_title": li.ground_title,
+                    "decided_on": li.decided_on,
+                    "listed_on": li.listed_on,
+                    "expires_on": li.expires_on,
+                    "authority": li.authority_name,
+                    "authority_code": li.authority_code,
+                }
+                for li in found
+            ],
+        }
+        for firm, found in hits.for_hits(session, result, filters)
     ]
     return _page(result.total, page, per_page, results)
 

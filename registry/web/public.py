@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -24,8 +24,8 @@ from registry.models import (
     Notice,
     notice_listing,
 )
-from registry.web import catalogue, firmpage, indexing
-from registry.web.api import BadParameter, as_of_arg, search_listings
+from registry.web import catalogue, firmpage, hitlist, hits, indexing
+from registry.web.api import BadParameter, as_of_arg
 
 bp = Blueprint("public", __name__)
 
@@ -125,28 +125,20 @@ def search_page():
     result = indexing.search(query, filters, page, PER_PAGE, session=session)
     # The page shows what the database says now (the index only finds candidates): every
     # listing in force of the page's firms, in one query.
-    rows = search_listings(session, result, search.SearchFilters())
+    rows = hits.for_hits(session, result)
     kept = {k: v for k, v in args.items() if k in ("q", "list", "province", "ground", "year") and v}
-
-    here = site_url("public.search_page")  # once: the facets link to it a hundred times
-
-    def link(**changes) -> str:
-        params = {**kept, **{k: v for k, v in changes.items() if v is not None}}
-        for key, value in changes.items():
-            if value is None:
-                params.pop(key, None)
-        return here + ("?" + urlencode(params) if params else "")
-
+    # Once: the facets link to the page a hundred times.
+    links = hitlist.Links(site_url("public.search_page"), kept)
+    provinces = _provinces(session)
     feed_query = urlencode({k: v for k, v in kept.items() if k in ("q", "list")})
     return render_template(
         "public/search.html",
         query=query[:200],
         result=result,
         rows=rows,
-        filters=filters,
-        link=link,
-        provinces=_provinces(session),
-        grounds=_grounds(session),
+        hit_list=hitlist.result_list(rows, firm_url) if rows else "",
+        facets=hitlist.facet_sections(result, filters, links, provinces, _grounds(session)),
+        link=lambda page: links.with_value("page", page),
         feed_url="/feeds/search.rss" + ("?" + feed_query if feed_query else ""),
         api_url="/api/v1/search" + ("?" + urlencode(kept) if kept else ""),
     )
@@ -371,16 +363,10 @@ _SEGMENT_SAFE = "!$&'()*+,/:;=@"
 @bp.app_template_global()
 def firm_url(firm: Enterprise | SimpleNamespace) -> str:
     """The firm's page: `enterprise_url`, with the part before the code or id built once
-    per request (a search page links twenty firms)."""
-    prefixes = g.get("_firm_url_prefixes")
-    if prefixes is None:
-        prefixes = g._firm_url_prefixes = (
-            url_for("public.enterprise", uscc="0")[:-1],
-            url_for("public.enterprise_by_id", firm_id=0)[:-1],
-        )
+    per app and script root (a search page links twenty firms)."""
     if firm.uscc:
-        return prefixes[0] + quote(firm.uscc, safe=_SEGMENT_SAFE)
-    return prefixes[1] + str(firm.id)
+        return site_url("public.enterprise", uscc="0")[:-1] + quote(firm.uscc, safe=_SEGMENT_SAFE)
+    return site_url("public.enterprise_by_id", firm_id=0)[:-1] + str(firm.id)
 
 
 _SITE_URLS = "registry_site_urls"

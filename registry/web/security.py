@@ -6,7 +6,8 @@ import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Request, Response, abort, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import gettext as _
 
 # No inline script anywhere: pages work without JavaScript, and what little there is lives
@@ -95,8 +96,19 @@ def strip_nul_from_query(wsgi_app: Any) -> Any:
     return middleware
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; a request without the cookie (every public visitor)
+    gets an empty session without building the signer first."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class() if app.secret_key else None
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     app.wsgi_app = strip_nul_from_query(app.wsgi_app)  # type: ignore[method-assign]
+    app.session_interface = CookieSessions()
     app.before_request(reject_hostile_input)
     secure = bool(app.config.get("SECURE_COOKIES"))
     app.config.update(
@@ -106,14 +118,16 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=secure,
     )
 
+    wanted = list(HEADERS.items())
+    if secure:
+        wanted.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+
     @app.after_request
     def security_headers(response: Response) -> Response:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        if secure:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        # Those a view did not set itself (one pass over the headers, where a lookup of
+        # each missing name raised and caught an exception).
+        present = {name.lower() for name, _value in response.headers.items()}
+        response.headers.extend([(k, v) for k, v in wanted if k.lower() not in present])
         if request.path.startswith("/admin"):
             # Regulator pages hold unpublished data: never cached by browsers or proxies.
             response.headers["Cache-Control"] = "no-store"

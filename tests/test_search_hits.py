@@ -1,0 +1,82 @@
+"""What a search shows of each firm (registry.web.hits) is what the public may see now: the
+firm's listings in force, latest decision first, narrowed by the list and ground filters —
+the same rows as the statement the firm page reads, on every backend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from registry import rules, search
+from registry.services import listings
+from registry.web import api, hits
+
+
+@pytest.fixture
+def firms(session, make):
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    today = rules.today()
+    both = make.enterprise(clerk, province_code="110000")
+    make.published_listing(clerk, reviewer, "B3", enterprise=both, decided_on=today - timedelta(9))
+    make.published_listing(clerk, reviewer, "D2", enterprise=both, decided_on=today - timedelta(2))
+    expired = make.published_listing(clerk, reviewer, "B2", enterprise=both)
+    expired.expires_on = today  # its term ended today: no longer in force
+    removed = make.published_listing(clerk, reviewer)
+    listings.remove_listing(session, reviewer, removed, "已纠正")
+    draft = make.listing(clerk)
+    without_code = make.enterprise(clerk, uscc=None)
+    make.published_listing(clerk, reviewer, "B1", enterprise=without_code)
+    session.flush()
+    return [both.id, removed.enterprise_id, draft.enterprise_id, without_code.id, 2**31 - 1]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        None,
+        search.SearchFilters(list_code="bad"),
+        search.SearchFilters(ground="D2"),
+        search.SearchFilters(list_code="dishonest", ground="D2"),
+        search.SearchFilters(list_code="bad", ground="D2"),
+    ],
+)
+def test_a_search_shows_each_firm_with_its_listings_in_force_as_the_firm_page_does(
+    app, session, firms, filters
+):
+    with app.test_request_context("/"):
+        found = hits.in_force(session, firms, filters)
+        expected = api.listings_in_force(session, firms, filters)
+    assert list(found) == list(expected)  # the firms that have any, no others
+    if filters is None:
+        assert list(found) == [firms[0], firms[3]]
+        assert [li.ground_code for li in found[firms[0]][1]] == ["D2", "B3"]
+    for firm_id, (firm, shown) in found.items():
+        their_firm, theirs = expected[firm_id]
+        assert (firm.id, firm.uscc, firm.name, firm.province_code) == (
+            their_firm.id,
+            their_firm.uscc,
+            their_firm.name,
+            their_firm.province_code,
+        )
+        assert [
+            (li.list_code, li.ground_code, li.decided_on, li.listed_on, li.expires_on)
+            for li in shown
+        ] == [
+            (
+                li.list_code,
+                li.ground.code,
+                li.decided_on.isoformat(),
+                li.listed_on and li.listed_on.isoformat(),
+                li.expires_on and li.expires_on.isoformat(),
+            )
+            for li in theirs
+        ]
+        assert [(li.ground_title, li.authority_name, li.authority_code) for li in shown] == [
+            (li.ground.title, li.authority.name, li.authority.code) for li in theirs
+        ]
+
+
+def test_a_search_of_no_firms_reads_nothing(app, session):
+    with app.test_request_context("/"):
+        assert hits.in_force(session, []) == {}
