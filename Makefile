@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint format init clean bench soak
+.PHONY: run test lint format init clean bench bench-scale soak
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,13 @@ bench: install
 	command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk) \
 		|| sudo apt-get install -y wrk
 	$(BIN)/python bench/run.py
+
+# Not in CI: data, import, reindex and uncached search at BENCH_FIRMS (run it at 100000 first,
+# then e.g. BENCH_FIRMS=1000000), written into the Scale section of docs/PERFORMANCE.md.
+BENCH_FIRMS ?= 100000
+bench-scale: install
+	$(BIN)/pip install -q -e '.[test,bench]'
+	BENCH_ONLY=scale BENCH_FIRMS=$(BENCH_FIRMS) $(BIN)/python bench/run.py
 
 # Not part of `make test`: kill -9 the import and the server mid-upload 200 times each (REGISTRY_SOAK_KILLS) and send
 # the whole hostile corpus to every parameter and field (REGISTRY_SOAK=1).

@@ -26,6 +26,11 @@ ratios measured in the same run):
    (bench/match_load.py, BENCH_MATCH_BATCHES, default 50), p50 and p99 per batch against
    the target p50 < 200 ms; under py-spy again when it misses.
 
+BENCH_ONLY=scale (``make bench-scale BENCH_FIRMS=1000000``): steps 1-3 and the search
+workloads without the cache, each step's time, CPU and memory, into bench/out/scale-N/; its
+figures go into the "Scale" section of docs/PERFORMANCE.md beside those of the other firm
+counts measured in that mode (run it at 100,000 first).
+
 BENCH_REUSE=1 skips steps 1-2 and serves the instance of the previous run (development).
 Everything it writes, except docs/PERFORMANCE.md, stays in bench/out/ (git-ignored).
 """
@@ -38,6 +43,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -50,6 +56,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from importlib import metadata
@@ -62,10 +69,15 @@ sys.path.insert(0, str(ROOT))
 import match_load  # noqa: E402 - bench/, beside this script
 
 from registry import fakedata  # noqa: E402
+from registry.imports.parse import MAX_ROWS  # noqa: E402
 
-OUT = Path(os.environ.get("BENCH_OUT") or ROOT / "bench" / "out")
 BIN = Path(sys.executable).parent
 FIRMS = int(os.environ.get("BENCH_FIRMS") or 100_000)
+SCALES = ROOT / "bench" / "out"  # scale-N.json of every firm count measured in that mode
+OUT = Path(
+    os.environ.get("BENCH_OUT")
+    or (SCALES / f"scale-{FIRMS}" if os.environ.get("BENCH_ONLY") == "scale" else SCALES)
+)
 DURATION = int(os.environ.get("BENCH_DURATION") or 10)
 CONNECTIONS = 8
 WORKERS = 2
@@ -76,6 +88,8 @@ ZIPF_REQUESTS = 200_000
 # BENCH_ONLY=long_tail: hello-world and the long-tail workloads only (development); the
 # report then goes to bench/out/long_tail.md, docs/PERFORMANCE.md is left as it is.
 # BENCH_ONLY=match: the screening batches only, reported in bench/out/match.md.
+# BENCH_ONLY=scale: data, import, reindex and uncached search at BENCH_FIRMS, in
+# bench/out/scale-N/, reported in the "Scale" section of docs/PERFORMANCE.md.
 ONLY = os.environ.get("BENCH_ONLY", "")
 MATCH_BATCHES = int(os.environ.get("BENCH_MATCH_BATCHES") or 50)
 MATCH_WARM = 10
@@ -141,14 +155,22 @@ def timed(args: list[str], env: dict[str, str], stdin: str | None = None) -> dic
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out, err = proc.communicate(stdin)
     stop.set()
     watcher.join()
     seconds = time.perf_counter() - started
+    # User and system time of the command and the children it waited for (the forked
+    # index builder): steady when other jobs share the machine, unlike the wall time.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{out}\n{err[-4000:]}")
     return {
         "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
         "peak_rss_mb": round(peak / 2**20, 1),
         "output": out,
         "errors": err,
@@ -505,15 +527,29 @@ def hottest(name: str, raws: list[Path]) -> dict[str, Any]:
 
 
 def make_data() -> dict[str, Any]:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     firms = fakedata.firms(FIRMS)
     listings = fakedata.listings(firms)
     b1 = [item for item in listings if item.ground_code == "B1"][:B1_ROWS]
     rows_all = fakedata.write_csv(OUT / "listings-all.csv", listings)
     rows_b1 = fakedata.write_csv(OUT / "listings-b1.csv", b1)
+    # The importer takes at most MAX_ROWS rows a file: more are imported as consecutive parts.
+    parts = []
+    if rows_all > MAX_ROWS:
+        for number, start in enumerate(range(0, len(listings), MAX_ROWS), 1):
+            part = OUT / f"listings-all-{number}.csv"
+            fakedata.write_csv(part, listings[start : start + MAX_ROWS])
+            parts.append(part.name)
     seconds = time.perf_counter() - started
     log(f"data: {FIRMS} firms, {rows_all} listings, {rows_b1} B1 rows ({seconds:.1f} s)")
-    return {"firms": FIRMS, "listings": rows_all, "b1_rows": rows_b1, "seconds": round(seconds, 1)}
+    return {
+        "firms": FIRMS,
+        "listings": rows_all,
+        "b1_rows": rows_b1,
+        "parts": parts,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(time.process_time() - cpu, 1),
+    }
 
 
 def make_instance(name: str) -> tuple[Path, dict[str, str]]:
@@ -587,19 +623,20 @@ def import_file(
         raise SystemExit(f"{path.name}: the import failed:\n{run['errors'][-3000:]}")
     return {
         "seconds": run["seconds"],
+        "cpu_seconds": run["cpu_seconds"],
         "peak_rss_mb": run["peak_rss_mb"],
         "summary": summary[-2:],
         "profile": hottest(f"import-{path.stem}", [raw]) if profiled else None,
     }
 
 
-def build_ours() -> dict[str, Any]:
+def build_ours(data: dict[str, Any], profiled: bool = PROFILE) -> dict[str, Any]:
     out: dict[str, Any] = {}
     # The quarter: 11,435 B1 rows into an empty registry, then the index catch-up that the
     # app runs after the commit (the import is only searchable once that is done).
     instance, env = make_instance("instance")
     log("import of the B1 batch …")
-    batch = import_file(env, OUT / "listings-b1.csv", profiled=PROFILE)
+    batch = import_file(env, OUT / "listings-b1.csv", profiled=profiled)
     catch = timed([sys.executable, "-c", CATCH_UP], env)
     indexed = json.loads(catch["output"].strip().splitlines()[-1])
     batch["index_seconds"] = round(indexed["seconds"], 2)
@@ -613,19 +650,34 @@ def build_ours() -> dict[str, Any]:
     # count as unchanged (the import is idempotent), the others are added. Then a reindex.
     log("import of every listing …")
     # --skip-bad: rows the importer refuses are reported in the summary, not fatal here.
-    out["import_all"] = import_file(env, OUT / "listings-all.csv", skip_bad=True)
+    parts = data.get("parts") or ["listings-all.csv"]
+    runs = []
+    for part in parts:
+        runs.append(import_file(env, OUT / part, skip_bad=True))
+        if len(parts) > 1:
+            log(f"import {part}: {runs[-1]['seconds']} s; {runs[-1]['summary'][-1:]}")
+    out["import_all"] = {
+        "seconds": round(sum(r["seconds"] for r in runs), 2),
+        "cpu_seconds": round(sum(r["cpu_seconds"] for r in runs), 2),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "summary": runs[-1]["summary"] if len(runs) == 1 else [r["summary"][-1] for r in runs],
+        "parts": len(runs),
+        "profile": None,
+    }
     log(f"import all: {out['import_all']['seconds']} s; {out['import_all']['summary']}")
     out["import_all"]["open_data"] = build_open_data(env)
     log(f"open data after the whole file: {out['import_all']['open_data']['seconds']} s")
     reindex = timed([str(BIN / "registry"), "reindex"], env)
     out["reindex"] = {
         "seconds": reindex["seconds"],
+        "cpu_seconds": reindex["cpu_seconds"],
         "peak_rss_mb": reindex["peak_rss_mb"],
         "summary": reindex["output"].strip().splitlines()[-1:],
     }
     log(f"reindex: {reindex['seconds']} s; {out['reindex']['summary']}")
     export = OUT / "published.csv"
-    timed([str(BIN / "registry"), "export", "--format", "csv", "-o", str(export)], env)
+    exported = timed([str(BIN / "registry"), "export", "--format", "csv", "-o", str(export)], env)
+    out["export"] = {k: exported[k] for k in ("seconds", "cpu_seconds", "peak_rss_mb")}
     out["instance"] = str(instance)
     out["env"] = env
     return out
@@ -688,13 +740,13 @@ def like_truth(db: sqlite3.Connection, query: str) -> set[str]:
     return {uscc for (uscc,) in rows}
 
 
-def choose_queries(db: sqlite3.Connection) -> dict[str, Any]:
+def choose_queries(db: sqlite3.Connection, want: int | None = None) -> dict[str, Any]:
     names = [name for (name,) in db.execute("SELECT name FROM firms ORDER BY id")]
     usccs = [u for (u,) in db.execute("SELECT uscc FROM firms WHERE uscc IS NOT NULL ORDER BY id")]
     rng = random.Random(7)
     # The selective query: the 3- or 4-character part of names closest to 100 firms
     # (scaled down with BENCH_FIRMS, at least 20).
-    want = max(20, round(100 * len(names) / 100_000))
+    want = want or max(20, round(100 * len(names) / 100_000))
     grams: Counter[str] = Counter()
     for name in names:
         grams.update(
@@ -1496,6 +1548,238 @@ def pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+# --- scale (BENCH_ONLY=scale) ----------------------------------------------------------------
+
+# The search workloads of the scale point, without the cache of public answers: what a
+# search costs the server (a repeated path would measure the cache).
+SCALE_WORKLOADS = (
+    "selective_page",
+    "selective_api",
+    "broad4_page",
+    "broad4_api",
+    "broad_all_page",
+    "broad_all_api",
+    "enterprise_page",
+)
+SCALE_SELECTIVE_HITS = 100  # the selective query's firms at every scale, for the comparison
+
+
+def worker_memory(pids: list[int]) -> list[dict[str, float]]:
+    """Each worker's resident set now and its peak since it started (VmRSS, VmHWM), MB."""
+    found = []
+    for pid in pids:
+        with suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            values = {
+                key: int(m.group(1)) / 1024
+                for key in ("VmRSS", "VmHWM")
+                if (m := re.search(rf"^{key}:\s+(\d+) kB", status, re.M))
+            }
+            found.append({k: round(v, 1) for k, v in values.items()})
+    return found
+
+
+def prime(server: Server, path: str) -> float:
+    """Requests at once until every worker has answered a search (the first search in a
+    worker loads the index's bitmaps): seconds until then, not part of any workload."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONNECTIONS) as pool:
+        list(pool.map(lambda _: get(server.base + path), range(CONNECTIONS * 2)))
+    return round(time.perf_counter() - started, 1)
+
+
+def run_scale_serving(env: dict[str, str], queries: dict[str, Any]) -> dict[str, Any]:
+    uncached = env | {"REGISTRY_PUBLIC_CACHE": "false"}
+    server = gunicorn("ours-scale", "registry.wsgi:app", uncached)
+    sel, (b4, b_all) = queries["selective"], BROAD
+    usccs = queries["usccs"]
+    plans = {
+        "selective_page": [f"/search?q={sel}"],
+        "selective_api": [f"/api/v1/search?q={sel}"],
+        "broad4_page": [f"/search?q={b4}"],
+        "broad4_api": [f"/api/v1/search?q={b4}"],
+        "broad_all_page": [f"/search?q={b_all}"],
+        "broad_all_api": [f"/api/v1/search?q={b_all}"],
+        "enterprise_page": [f"/enterprises/{u}" for u in usccs],
+    }
+    with serving(server, "/"):
+        first = prime(server, quoted(plans["selective_page"][0]))
+        log(f"first searches (bitmaps loaded in each worker): {first} s")
+        for workload in SCALE_WORKLOADS:
+            warm(server, workload, plans[workload], None)
+        results = [wrk(server, workload, plans[workload]) for workload in SCALE_WORKLOADS]
+        memory = worker_memory(server.workers())
+    log(f"workers after the searches: {memory}")
+    return {"first_search_seconds": first, "workloads": results, "workers": memory}
+
+
+def run_scale(results: dict[str, Any]) -> None:
+    """Data, import, reindex and uncached search at FIRMS; the Scale section of the report."""
+    started = time.perf_counter()
+    results["data"] = make_data()
+    build = build_ours(results["data"], profiled=False)
+    env = build.pop("env")
+    results["build"] = build
+    db_started = time.perf_counter()
+    results["datasette_db"] = build_datasette_db(OUT / "published.csv", OUT / "bench.db")
+    with sqlite3.connect(OUT / "bench.db") as db:
+        queries = choose_queries(db, SCALE_SELECTIVE_HITS)
+    log(f"published rows and queries: {time.perf_counter() - db_started:.1f} s")
+    results["queries"] = {k: v for k, v in queries.items() if k != "usccs"}
+    log(f"selective query {queries['selective']} ({queries['selective_hits']} firms)")
+    results["serving"] = run_scale_serving(env, queries)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    results["load_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    (SCALES / f"scale-{FIRMS}.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
+    measured = {}
+    for path in sorted(SCALES.glob("scale-*.json")):
+        run = json.loads(path.read_text())
+        measured[run["data"]["firms"]] = run
+    section = render_scale(measured)
+    old = REPORT.read_text(encoding="utf-8") if REPORT.exists() else "# Performance\n"
+    REPORT.write_text(replace_section(old, SCALE_HEADING, section), encoding="utf-8")
+    log(f"done in {results['seconds'] / 60:.1f} min; the Scale section of {REPORT}")
+
+
+SCALE_HEADING = "## Scale"
+
+
+def replace_section(document: str, heading: str, section: list[str]) -> str:
+    """`document` with the section under `heading` (to the next heading of its level)
+    replaced by `section`, or with `section` added at the end."""
+    lines = document.rstrip("\n").split("\n")
+    level = heading.split(" ", 1)[0] + " "
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        return "\n".join([*lines, "", *section]).rstrip("\n") + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(level)), len(lines))
+    kept = [*lines[:start], *section, *([""] + lines[end:] if end < len(lines) else [])]
+    return "\n".join(kept).rstrip("\n") + "\n"
+
+
+def kept_section(document: str, heading: str) -> list[str]:
+    """The lines of the section under `heading` in `document` (none if it has none)."""
+    lines = document.rstrip("\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        return []
+    level = heading.split(" ", 1)[0] + " "
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(level)), len(lines))
+    return lines[start:end]
+
+
+def _scale_rows(run: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
+    """(figure as shown, value compared across scales) for each row of the Scale table."""
+    data, build, serving = run["data"], run["build"], run["serving"]
+    rows: dict[str, tuple[str, float | None]] = {}
+
+    def step(label: str, item: dict[str, Any] | None) -> None:
+        if not item:
+            return
+        cpu = item.get("cpu_seconds")
+        rows[label] = (
+            f"{item['seconds']:.1f} s wall, {fmt(cpu)} s CPU, {fmt(item.get('peak_rss_mb'))} MB",
+            cpu if cpu is not None else item["seconds"],
+        )
+
+    rows["data: listings generated (`registry.fakedata`, CSV written)"] = (
+        f"{data['listings']:,} rows: {data['seconds']:.1f} s wall, {fmt(data.get('cpu_seconds'))}"
+        " s CPU",
+        data.get("cpu_seconds") or data["seconds"],
+    )
+    b1 = build["import_b1"]
+    step(f"`registry import` {data['b1_rows']:,} B1 rows into an empty registry", b1)
+    step("`registry import` of every listing (the B1 rows unchanged)", build["import_all"])
+    parts = build["import_all"].get("parts") or 1
+    if parts > 1:
+        label = "`registry import` of every listing (the B1 rows unchanged)"
+        shown, value = rows[label]
+        rows[label] = (f"{shown} ({parts} files of at most {MAX_ROWS:,} rows)", value)
+    step("`registry reindex`", build["reindex"])
+    step("`registry export --format csv`", build.get("export"))
+    work = {r["workload"]: r for r in serving["workloads"]}
+    labels = {
+        "selective_page": f"search page, selective ({run['queries']['selective_hits']} firms)",
+        "selective_api": "search API, selective",
+        "broad4_page": f"search page, broad `{BROAD[0]}`",
+        "broad4_api": f"search API, broad `{BROAD[0]}`",
+        "broad_all_page": f"search page, broad `{BROAD[1]}` (every firm)",
+        "broad_all_api": f"search API, broad `{BROAD[1]}`",
+        "enterprise_page": "firm page (500 firms in turn)",
+    }
+    for name, label in labels.items():
+        r = work.get(name)
+        if r is None:
+            continue
+        rows[f"{label}: p50 / p99, CPU per request"] = (
+            f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} ms, {fmt(r['cpu_ms'], 2)} ms CPU "
+            f"({r['rps']:,.0f} req/s)",
+            r["cpu_ms"],
+        )
+    peak = max((r["peak_rss_mb"] or 0) for r in serving["workloads"])
+    rows["RSS per worker: busiest worker's peak during a search workload (VmHWM)"] = (
+        f"{peak:.0f} MB",
+        peak,
+    )
+    rows["RSS per worker after the searches (VmRSS of each)"] = (
+        ", ".join(f"{w.get('VmRSS', 0):.0f}" for w in serving["workers"]) + " MB",
+        max((w.get("VmRSS") or 0) for w in serving["workers"]) or None,
+    )
+    rows["first search in a fresh worker (loads the bitmaps)"] = (
+        f"{serving['first_search_seconds']:.1f} s wall",
+        serving["first_search_seconds"],
+    )
+    return rows
+
+
+def render_scale(measured: dict[int, dict[str, Any]]) -> list[str]:
+    scales = sorted(measured)
+    rows = {firms: _scale_rows(run) for firms, run in measured.items()}
+    lines = [
+        SCALE_HEADING,
+        "",
+        "Written by `make bench-scale` (`BENCH_ONLY=scale` in bench/run.py), one run per firm",
+        "count; `make bench` keeps this section as it is. Each run: generate the data,",
+        "import the B1 batch and then every listing into a fresh SQLite registry, "
+        "`registry reindex`,",
+        "export; then ours under gunicorn (2 sync workers) with the cache of public answers off,",
+        f"each search workload driven by wrk ({CONNECTIONS} connections, {DURATION} s) after "
+        "a 2 s warm-up.",
+        "CPU seconds are user + system time of the command and the children it waited for (the",
+        "forked index builder); CPU per request is the workers' CPU time over the requests. The",
+        "machine is shared with other jobs: the CPU figures compare across runs, the wall figures",
+        "and req/s depend on the load. Growth is the ratio of the CPU figures (of the wall time",
+        "or memory where there is no CPU figure).",
+        "",
+    ]
+    for firms in scales:
+        run = measured[firms]
+        m = run["machine"]
+        lines.append(
+            f"- {firms:,} firms: `{run['command']}` at commit `{m['commit']}`, {m['date']}; "
+            f"{m['nproc']} CPUs, {m['memory_gb']} GB; load average {m['load_at_start']} at "
+            f"the start, {run['load_at_end']} at the end; {run['seconds'] / 60:.1f} min; "
+            f"{run['datasette_db']['firms']:,} firms published; selective query "
+            f"`{run['queries']['selective']}`"
+        )
+    header = "| step | " + " | ".join(f"{f:,} firms" for f in scales)
+    growth = [f"× {a:,} → {b:,}" for a, b in zip(scales, scales[1:], strict=False)]
+    lines += [
+        "",
+        header + "".join(f" | {g}" for g in growth) + " |",
+        "|---|" + "---|" * (len(scales) + len(growth)),
+    ]
+    labels = list(dict.fromkeys(label for f in scales for label in rows[f]))
+    for label in labels:
+        cells = [rows[f].get(label, ("–", None))[0] for f in scales]
+        ratios = []
+        for a, b in zip(scales, scales[1:], strict=False):
+            va, vb = rows[a].get(label, ("", None))[1], rows[b].get(label, ("", None))[1]
+            ratios.append(f"{vb / va:.1f}×" if va and vb else "–")
+        lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
+    return lines
+
+
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1505,14 +1789,19 @@ def main() -> None:
     started = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
     command = "make bench" + (f" BENCH_FIRMS={FIRMS}" if FIRMS != 100_000 else "")
+    if ONLY == "scale":
+        command = f"make bench-scale BENCH_FIRMS={FIRMS}"
     results: dict[str, Any] = {"command": command, "machine": machine()}
+    if ONLY == "scale":
+        run_scale(results)
+        return
     saved = OUT / "build.json"
     if REUSE and saved.exists():  # development: serve the instance of the previous run
         log("BENCH_REUSE: reusing the data and instance of the previous run")
         results["data"], build = json.loads(saved.read_text())
     else:
         results["data"] = make_data()
-        build = build_ours()
+        build = build_ours(results["data"])
         saved.write_text(json.dumps([results["data"], build], ensure_ascii=False))
     env = build.pop("env")
     results["build"] = build
@@ -1556,7 +1845,12 @@ def main() -> None:
     results["load_at_end"] = [round(x, 1) for x in os.getloadavg()]
     (OUT / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(render(results), encoding="utf-8")
+    previous = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
+    report = render(results)
+    scale = kept_section(previous, SCALE_HEADING)  # written by BENCH_ONLY=scale runs
+    if scale:
+        report = replace_section(report, SCALE_HEADING, scale)
+    REPORT.write_text(report, encoding="utf-8")
     log(f"done in {results['seconds'] / 60:.1f} min; {REPORT}")
 
 

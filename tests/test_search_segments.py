@@ -4,6 +4,9 @@ merge its segment."""
 
 from __future__ import annotations
 
+import pickle
+import zlib
+
 from whoosh import index as whoosh_index
 from whoosh.query import Term
 from whoosh.writing import SegmentWriter
@@ -99,3 +102,17 @@ def test_the_follower_updates_and_merges_a_directly_written_segment(tmp_path):
         assert list(Term("uscc", "91110000MA0000NEW1").docs(searcher))
         assert not list(Term("eid", "7").docs(searcher))
         assert searcher.document(eid="__meta__")["seq"] == 3
+
+
+def test_inlined_values_and_stored_blocks_are_what_pickle_and_zlib_write():
+    values = segments._InlineValues()
+    for docnum in (0, 1, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**40):
+        for weight, value in ((1.0, b""), (1.0, b"\x00\x00\x00\x01"), (3.0, b"\x00\x00\x00\x03")):
+            expected = pickle.dumps(((docnum,), (weight,), (value,)), 2)
+            assert values(docnum, weight, value) == expected
+    for size in (0, 1, 300, 65535, 65536, 200_001):
+        data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        written = segments.deflate_stored(data)
+        assert zlib.decompress(written) == data
+        if size < 16_000:  # one block: byte for byte what zlib writes at level 0
+            assert written == zlib.compress(data, 0)

@@ -12,11 +12,13 @@ touches the database: it only reads the rows it inherited and writes its segment
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from whoosh.codec.whoosh3 import W3Codec
@@ -50,6 +52,31 @@ def write_generation(
     gives (firm id, records) as documents.records reads them (None: nothing public). The
     child's half is read first, so this process reads its own while the child writes."""
     load_word_dictionary()  # before the fork: the child shares it
+    with _no_cycle_collection():
+        _write_generation(ix, ids, read, meta, progress)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cycle collector paused: the rows and documents are plain acyclic containers
+    (reference counting frees them), and the collector's passes over the growing lists of
+    them cost a seventh of the rebuild's CPU."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _write_generation(
+    ix: Any,
+    ids: list[int],
+    read: Callable[[list[int]], list[tuple[int, Any]]],
+    meta: dict[str, Any],
+    progress: Callable[[int], None] | None,
+) -> None:
     writer = SegmentWriter(ix, limitmb=256, codec=codec())
     builder = SegmentBuilder(writer)
     child = None

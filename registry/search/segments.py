@@ -8,16 +8,23 @@ one posting (nearly every code) is written with its posting inlined in the term 
 form Whoosh's reader and merger read (``W3TermInfo.is_inlined``) but its writer never
 produces, instead of a pickled and compressed posting block of its own. The files are the
 ones Whoosh writes: the follower's writers update and merge them as any segment.
+
+Per document and per term the work is kept to what the files need: a term's postings are
+kept as bare document numbers (with a count where a keyword repeats), the inlined
+posting's pickle is a per-format template around the document number, and the stored
+fields go into zlib's stored-block format (what level 0 writes) without zlib's per-call
+set-up.
 """
 
 from __future__ import annotations
 
 import pickle
 import re
+import struct
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from heapq import merge
+from hashlib import md5
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
@@ -30,6 +37,10 @@ from whoosh.system import pack_uint, pack_ushort
 from whoosh.writing import SegmentWriter
 
 Posting = tuple[str, bytes, int, float, bytes]  # field, term, docnum, weight, value
+# A term's postings as the builder keeps them: a document number alone (the field's
+# posting of count 1), (docnum, count) for a keyword repeated in a document, or a whole
+# (docnum, weight, value) from Whoosh's own pool; one of them, or a list of them.
+Entry = int | tuple[int, int] | tuple[int, float, bytes]
 
 _INLINE = W3TermInfo._struct  # flags, weight, doc freq, min/max length, max weight, ids
 _LENGTHS = filetables._lengths  # a term table row: key and value lengths
@@ -37,6 +48,10 @@ _POINTER = filetables._pointer  # a hash table slot: hash and row position
 _BATCH = 30_000  # term table pieces written at once
 _write_bytes = VarBytesColumn.Writer.add
 _KEYWORD = re.compile(r"[^ \t\r\n]+")  # KEYWORD's tokenizer (SpaceSeparatedTokenizer)
+_STORED_BLOCK = 0xFFFF  # the most bytes a deflate stored block holds
+_HALVES = struct.Struct("<HH")  # a stored block's length and its complement
+_ADLER = struct.Struct(">I")
+_MARK = 0x7A5B3C1D  # a document number pickled as BININT, cut out of the templates
 
 
 class SegmentBuilder:
@@ -64,7 +79,7 @@ class SegmentBuilder:
         # The stored-fields column (PickleColumn over CompressedBytesColumn) and the
         # plain byte column under its compression.
         self._stored_bytes = writer.perdocwriter._colwriters["_stored"]._child
-        self._terms: dict[str, dict[bytes, list[tuple[int, float, bytes]]]] = {
+        self._terms: dict[str, dict[bytes, Entry | list[Entry]]] = {
             name: {} for name in self._ids | self._keywords
         }
 
@@ -82,47 +97,112 @@ class SegmentBuilder:
             if name in self._stored:
                 stored[name] = value
             if name in self._ids:
-                self._post(name, value.encode("utf-8"), docnum, 1.0, b"")
+                _post(self._terms[name], value.encode("utf-8"), docnum)
             elif name in self._keywords:
+                terms = self._terms[name]
                 words = _KEYWORD.findall(value)
                 for word in dict.fromkeys(words):
                     count = words.count(word) if len(words) > 1 else 1
-                    self._post(name, word.encode("utf-8"), docnum, float(count), pack_uint(count))
+                    _post(terms, word.encode("utf-8"), docnum if count == 1 else (docnum, count))
         perdoc = writer.perdocwriter
         perdoc.start_doc(docnum)
         if stored:
-            # What the stored-fields column does (pickle, then deflate) at level 0: the
-            # deflate set-up cost more than the rest of a document's writing; the column is
-            # half as large again.
-            _write_bytes(self._stored_bytes, docnum, zlib.compress(pickle.dumps(stored, 2), 0))
+            # What the stored-fields column does: pickle, then zlib (here its stored
+            # blocks, what level 0 writes: the set-up of a deflate stream cost more than the
+            # rest of a document's writing).
+            _write_bytes(self._stored_bytes, docnum, deflate_stored(pickle.dumps(stored, 2)))
         perdoc.finish_doc()
         writer.docnum = docnum + 1
         writer._added = True
-
-    def _post(self, name: str, term: bytes, docnum: int, weight: float, value: bytes) -> None:
-        postings = self._terms[name].get(term)
-        if postings is None:
-            self._terms[name][term] = [(docnum, weight, value)]
-        else:
-            postings.append((docnum, weight, value))
 
     def finish(self) -> Any:
         """Close the segment's files and return the segment (for the TOC)."""
         writer = self._writer
         writer.perdocwriter.close()
-        items = merge(writer.pool.iter_postings(), self._postings())
-        write_terms(writer.fieldwriter, writer.schema, items)
+        # Postings of documents added through the writer itself (the meta document).
+        for (name, term), group in groupby(writer.pool.iter_postings(), key=itemgetter(0, 1)):
+            terms = self._terms.setdefault(name, {})
+            for _, _, docnum, weight, value in group:
+                _post(terms, term, (docnum, weight, value))
+            entries = terms[term]
+            if isinstance(entries, list):
+                entries.sort(key=_docnum)
+        write_terms(writer.fieldwriter, writer.schema, self._terms, self._ids)
         writer.fieldwriter.close()
         writer._close_segment()
         writer._assemble_segment()
         return writer.get_segment()
 
-    def _postings(self) -> Iterator[Posting]:
-        for name in sorted(self._terms):
-            terms = self._terms[name]
-            for term in sorted(terms):
-                for docnum, weight, value in terms[term]:
-                    yield name, term, docnum, weight, value
+
+def _post(terms: dict[bytes, Entry | list[Entry]], term: bytes, entry: Entry) -> None:
+    found = terms.get(term)
+    if found is None:
+        terms[term] = entry
+    elif isinstance(found, list):
+        found.append(entry)
+    else:
+        terms[term] = [found, entry]
+
+
+def _docnum(entry: Entry) -> int:
+    return entry if isinstance(entry, int) else entry[0]
+
+
+def _posting(entry: Entry, plain_id: bool) -> tuple[int, float, bytes]:
+    """(docnum, weight, value) of an entry: an ID field's or a keyword's posting."""
+    if isinstance(entry, int):
+        return (entry, 1.0, b"") if plain_id else (entry, 1.0, pack_uint(1))
+    if len(entry) == 2:
+        docnum, count = entry
+        return docnum, float(count), pack_uint(count)
+    return entry  # type: ignore[return-value]
+
+
+def deflate_stored(data: bytes) -> bytes:
+    """`data` as a zlib stream of stored (uncompressed) deflate blocks."""
+    parts = [b"\x78\x01"]
+    size = len(data)
+    start = 0
+    while True:
+        block = data[start : start + _STORED_BLOCK]
+        start += len(block)
+        parts += (
+            b"\x01" if start >= size else b"\x00",
+            _HALVES.pack(len(block), len(block) ^ 0xFFFF),
+        )
+        parts.append(block)
+        if start >= size:
+            break
+    parts.append(_ADLER.pack(zlib.adler32(data)))
+    return b"".join(parts)
+
+
+def pickled_int(number: int) -> bytes:
+    """A non-negative int as pickle protocol 2 writes it."""
+    if number <= 0xFF:
+        return b"K" + number.to_bytes(1, "little")
+    if number <= 0xFFFF:
+        return b"M" + number.to_bytes(2, "little")
+    if number <= 0x7FFFFFFF:
+        return b"J" + number.to_bytes(4, "little")
+    return pickle.dumps(number, 2)[2:-1]  # LONG1, without the protocol and STOP
+
+
+class _InlineValues:
+    """``pickle.dumps(((docnum,), (weight,), (value,)), 2)``, the inlined posting's
+    values, from a template per (weight, value) with the document number put in."""
+
+    def __init__(self) -> None:
+        self._templates: dict[tuple[float, bytes], tuple[bytes, bytes]] = {}
+
+    def __call__(self, docnum: int, weight: float, value: bytes) -> bytes:
+        template = self._templates.get((weight, value))
+        if template is None:
+            whole = pickle.dumps(((_MARK,), (weight,), (value,)), 2)
+            # The document number comes first, right after the protocol header.
+            head, _, tail = whole.partition(pickled_int(_MARK))
+            template = self._templates[(weight, value)] = (head, tail)
+        return template[0] + pickled_int(docnum) + template[1]
 
 
 def _plain(field: Any, kind: type) -> bool:
@@ -141,36 +221,54 @@ def _plain(field: Any, kind: type) -> bool:
     )
 
 
-def write_terms(fieldwriter: Any, schema: Any, items: Iterable[Posting]) -> None:
-    """What ``FieldWriter.add_postings`` does with sorted postings, a term with a single
-    posting inlined in its term information, the term table written in bulk."""
+def write_terms(
+    fieldwriter: Any,
+    schema: Any,
+    fields: Mapping[str, Mapping[bytes, Entry | list[Entry]]],
+    plain_ids: set[str],
+) -> None:
+    """What ``FieldWriter.add_postings`` does with the postings of `fields` (field name ->
+    term -> entries, as SegmentBuilder keeps them), a term with a single posting inlined in
+    its term information, the term table written in bulk."""
     table = fieldwriter._tindex
-    _add_rows(table, _rows(fieldwriter, schema, items))
+    _add_rows(table, _rows(fieldwriter, schema, fields, plain_ids))
     table._write_hashes = lambda: _write_hashes(table)  # called by its close()
 
 
-def _rows(fieldwriter: Any, schema: Any, items: Iterable[Posting]) -> Iterator[tuple[bytes, bytes]]:
-    """The term table's (key, value) rows of sorted postings."""
-    current = None
-    for (name, term), group in groupby(items, key=itemgetter(0, 1)):
-        if name != current:
-            if current is not None:
-                fieldwriter.finish_field()
-            fieldwriter.start_field(name, schema[name])
-            current = name
-        key = pack_ushort(fieldwriter._fieldid) + term
-        postings = list(group)
-        if len(postings) == 1:
-            _, _, docnum, weight, value = postings[0]
-            info = _INLINE.pack(True, weight, 1, 0, 0, weight, docnum, docnum)
+def _rows(
+    fieldwriter: Any,
+    schema: Any,
+    fields: Mapping[str, Mapping[bytes, Entry | list[Entry]]],
+    plain_ids: set[str],
+) -> Iterator[tuple[bytes, bytes]]:
+    """The term table's (key, value) rows, fields and terms in order."""
+    inline_values = _InlineValues()
+    pack_inline = _INLINE.pack
+    for name in sorted(fields):
+        terms = fields[name]
+        if not terms:
+            continue
+        plain_id = name in plain_ids
+        fieldwriter.start_field(name, schema[name])
+        prefix = pack_ushort(fieldwriter._fieldid)
+        single = (1.0, b"") if plain_id else (1.0, pack_uint(1))
+        for term in sorted(terms):
+            entries = terms[term]
+            if isinstance(entries, int):  # one posting of count 1: most terms
+                weight, value = single
+                docnum = entries
+            elif not isinstance(entries, list):
+                docnum, weight, value = _posting(entries, plain_id)
+            else:  # FieldWriter.finish_term, without its row's write
+                fieldwriter.start_term(term)
+                for entry in entries:
+                    docnum, weight, value = _posting(entry, plain_id)
+                    fieldwriter.add(docnum, weight, value, 0)
+                yield prefix + term, fieldwriter._postwriter.finish_postings().to_bytes()
+                continue
+            info = pack_inline(True, weight, 1, 0, 0, weight, docnum, docnum)
             # The values are kept even when empty: a merge copies them as bytes.
-            yield key, info + pickle.dumps(((docnum,), (weight,), (value or b"",)), 2)
-        else:  # FieldWriter.finish_term, without its row's write
-            fieldwriter.start_term(term)
-            for _, _, docnum, weight, value in postings:
-                fieldwriter.add(docnum, weight, value, 0)
-            yield key, fieldwriter._postwriter.finish_postings().to_bytes()
-    if current is not None:
+            yield prefix + term, info + inline_values(docnum, weight, value or b"")
         fieldwriter.finish_field()
 
 
@@ -182,6 +280,8 @@ def _add_rows(table: Any, rows: Iterable[tuple[bytes, bytes]]) -> None:
     positions = array("q")
     chunks: list[bytes] = []
     buckets, hashed, last = table.buckets, table.hashfn, table.lastkey
+    if hashed is filetables.md5_hash:  # the same number, without a hex string between
+        hashed = _md5_hash
     for key, value in rows:
         if key <= last:
             raise ValueError(f"keys must increase: {last!r}..{key!r}")
@@ -197,6 +297,11 @@ def _add_rows(table: Any, rows: Iterable[tuple[bytes, bytes]]) -> None:
     dbfile.write(b"".join(chunks))
     table.index.extend(positions)
     table.lastkey = last
+
+
+def _md5_hash(key: bytes) -> int:
+    """``filetables.md5_hash``: the digest's last four bytes as a big-endian number."""
+    return int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")
 
 
 def _write_hashes(table: Any) -> None:

@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -103,8 +104,13 @@ def create_user(
 
 # --- login (throttled in the database, so it holds across gunicorn workers) ------------
 
-# Verified against when the username is unknown, so both answers take the same time.
-_DUMMY_HASH = _hasher.hash("not a password: timing equaliser")
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so both answers take the same time.
+    Made at the first login, not at import: hashing takes argon2's 64 MB for a moment,
+    which would stay in the peak memory of every worker, most of which never see a login."""
+    return _hasher.hash("not a password: timing equaliser")
 
 
 class LoginThrottled(Exception):
@@ -209,8 +215,9 @@ def authenticate(
         session.add(LoginAttempt(at=now, username=username, ip=ip, success=False))
         session.flush()
         raise
+    dummy = _dummy_hash()  # before the lookup: the first login's extra time is any user's
     user = session.scalar(select(User).where(func.lower(User.username) == username))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = verify_password(user.password_hash if user else dummy, password or "")
     ok = ok and user is not None and user.active
     session.add(LoginAttempt(at=now, username=username, ip=ip, success=ok))
     if not ok or user is None:

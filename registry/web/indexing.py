@@ -33,7 +33,6 @@ from registry.search import (
     SearchResult,
     committed_seq,
 )
-from registry.search.analysis import load_word_dictionary
 
 log = logging.getLogger(__name__)
 EXTENSION = "registry_search"
@@ -148,8 +147,9 @@ class Leadership:
                 os.close(fd)
                 return False
             self._fd = fd
+            # The word dictionary (about 32 MB) is loaded by the first firm this process
+            # indexes, not here: a leader that only serves searches never needs it.
             log.info("this process (%d) now writes the search index in %s", os.getpid(), self.root)
-            load_word_dictionary()  # once, in the one process per host that indexes
             return True
 
 
