@@ -1260,8 +1260,8 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         "# Performance",
         "",
-        "Written by `make bench` (bench/run.py), except the sections \"Measured by hand\" and",
-        "\"Scale\" (`make bench-scale`), which it keeps. One run on one machine: our registry,",
+        'Written by `make bench` (bench/run.py), except the sections "Measured by hand" and',
+        '"Scale" (`make bench-scale`), which it keeps. One run on one machine: our registry,',
         "the limit (a hello-world Flask app under the same gunicorn settings) and the peer",
         "(Datasette over the same published rows with an FTS5 trigram index), side by side.",
         "The machines are shared and noisy: read the ratios, not the absolute figures.",
