@@ -1292,13 +1292,14 @@ def render(results: dict[str, Any]) -> str:
         "(the command catches the search index up after its commit), then a separate catch-up "
         f"({b1['indexed_firms']} firms left to index) | {results['data']['b1_rows']:,} "
         f"| {b1['seconds']:.1f} s + {b1['index_seconds']:.1f} s = **{b1['total_seconds']:.1f} s** "
-        f"| {b1['peak_rss_mb']} MB | < 30 s | {mark(b1['total_seconds'] < 30)} |"
+        f"| {b1['peak_rss_mb']} MB | < 5 s | {mark(b1['total_seconds'] < 5)} |"
     )
     ia = builds["import_all"]
     lines.append(
         f"| `registry import` of the whole file into the same registry (the batch's rows "
         f"unchanged): {'; '.join(ia['summary'])} | {results['data']['listings']:,} | "
-        f"{ia['seconds']:.1f} s | {ia['peak_rss_mb']} MB | – | – |"
+        f"{ia['seconds']:.1f} s | {ia['peak_rss_mb']} MB | with the B1 rows: < 30 s, < 300 MB "
+        f"| {mark(whole_file_ok(b1, ia))} |"
     )
     for label, step in (("the B1 import", b1), ("the whole file's import", ia)):
         built = step.get("open_data")
@@ -1312,8 +1313,8 @@ def render(results: dict[str, Any]) -> str:
     ri = builds["reindex"]
     lines.append(
         f"| `registry reindex` | {results['datasette_db']['firms']:,} firms | "
-        f"{ri['seconds']:.1f} s | {ri['peak_rss_mb']} MB | < 60 s for 100k firms | "
-        f"{scale_mark(results, ri['seconds'] < 60)} |"
+        f"{ri['seconds']:.1f} s | {ri['peak_rss_mb']} MB | < 10 s for 100k firms | "
+        f"{scale_mark(results, ri['seconds'] < 10)} |"
     )
     lines += [
         "",
@@ -1363,11 +1364,12 @@ def render(results: dict[str, Any]) -> str:
     ]
     lines += render_long_tail(results)
     lines += render_match(results)
-    rss = max((r["peak_rss_mb"] or 0) for r in results["ours"])
+    served = results["ours"] + list(results.get("long_tail") or [])
+    rss = max((r.get("peak_rss_mb") or 0) for r in served)
     lines += [
         "",
-        f"Peak RSS of a worker of ours over all workloads: **{rss} MB** (target < 250 MB: "
-        f"{mark(rss < 250)}).",
+        f"Peak RSS of a worker of ours over all workloads, the long tail's included: **{rss} MB** "
+        f"(target < 200 MB: {mark(rss < 200)}).",
         "",
         "Paths (the first of each rotation; USCC workloads rotate over "
         f"{len(results['queries']['usccs'])} codes of listed firms): "
@@ -1425,16 +1427,21 @@ def render(results: dict[str, Any]) -> str:
             f"{against}, p99 {fmt(r['p99_ms'], 2)} ms | {mark(verdict_for(workload, r, hello, other))} |"
         )
     lines.append(
-        f"| import of 11,435 rows incl. indexing < 30 s | {b1['total_seconds']:.1f} s | "
-        f"{mark(b1['total_seconds'] < 30)} |"
+        f"| import of 11,435 rows incl. indexing < 5 s | {b1['total_seconds']:.1f} s | "
+        f"{mark(b1['total_seconds'] < 5)} |"
     )
     lines.append(
-        f"| reindex of 100k firms < 60 s | {ri['seconds']:.1f} s for "
-        f"{results['datasette_db']['firms']:,} firms | {scale_mark(results, ri['seconds'] < 60)} |"
+        f"| the whole file (the B1 rows, then the rest) < 30 s and < 300 MB | "
+        f"{b1['total_seconds'] + ia['seconds']:.1f} s, "
+        f"{max(b1['peak_rss_mb'], ia['peak_rss_mb'])} MB | {mark(whole_file_ok(b1, ia))} |"
+    )
+    lines.append(
+        f"| reindex of 100k firms < 10 s | {ri['seconds']:.1f} s for "
+        f"{results['datasette_db']['firms']:,} firms | {scale_mark(results, ri['seconds'] < 10)} |"
     )
     lines += long_tail_target_rows(results)
     lines += match_target_row(results)
-    lines.append(f"| < 250 MB per worker | {rss} MB | {mark(rss < 250)} |")
+    lines.append(f"| < 200 MB per worker | {rss} MB | {mark(rss < 200)} |")
     lines.append(f"| recall and precision 100 % | see above | {mark(all_ok)} |")
     for step in ("import_b1", "import_all"):
         prof = builds[step].get("profile")
@@ -1530,6 +1537,12 @@ def long_tail_target_rows(results: dict[str, Any]) -> list[str]:
             f"{mark(verdict_for(r['workload'], r, hello, None))} |"
         )
     return out
+
+
+def whole_file_ok(b1: dict[str, Any], rest: dict[str, Any]) -> bool:
+    """The whole file into an empty registry: the B1 batch's import, then the rest's."""
+    seconds = b1["total_seconds"] + rest["seconds"]
+    return seconds < 30 and max(b1["peak_rss_mb"], rest["peak_rss_mb"]) < 300
 
 
 def scale_mark(results: dict[str, Any], ok: bool) -> str:
