@@ -3,7 +3,6 @@ every machine-readable view shares: a bad parameter is a JSON 400, never a 500."
 
 from __future__ import annotations
 
-import functools
 import re
 from datetime import date, datetime
 from types import SimpleNamespace
@@ -11,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import Date, Select, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from registry import campaigns, rules, search, text, visibility
@@ -20,10 +19,8 @@ from registry.errors import NotFoundError
 from registry.models import (
     LISTS,
     NOTICE_KINDS,
-    Authority,
     Campaign,
     Enterprise,
-    Ground,
     Listing,
     Notice,
     Sanction,
@@ -283,98 +280,6 @@ def search_args(session) -> tuple[str, search.SearchFilters]:
         ground=choice_arg("ground", grounds),
     )
     return query, filters
-
-
-# A search page's listings as plain rows: firm, ground and authority in the same row, no
-# ORM objects (building and tracking them was most of the page's database time).
-_HIT_COLUMNS = (
-    Listing.id,
-    Listing.enterprise_id,
-    Listing.list_code,
-    Listing.ground_id,
-    Listing.decided_on,
-    Listing.listed_on,
-    Listing.expires_on,
-    Enterprise.uscc,
-    Enterprise.name,
-    Enterprise.province_code,
-    Ground.code.label("ground_code"),
-    Ground.title.label("ground_title"),
-    Authority.name.label("authority_name"),
-    Authority.code.label("authority_code"),
-)
-
-
-@functools.cache
-def _in_force_statement(by_list: bool, by_ground: bool) -> Select:
-    """The query of `listings_in_force`, built once per filter combination (building it
-    was a third of its cost); the day and the firms are bound at execution."""
-    query = (
-        select(*_HIT_COLUMNS)
-        .join(Enterprise, Enterprise.id == Listing.enterprise_id)
-        .join(Ground, Ground.id == Listing.ground_id)
-        .join(Authority, Authority.id == Listing.authority_id)
-        .where(
-            visibility.listing_in_force(bindparam("today", type_=Date)),
-            Listing.enterprise_id.in_(bindparam("firm_ids", expanding=True)),
-        )
-        .order_by(Listing.decided_on.desc(), Listing.id.desc())
-    )
-    if by_list:
-        query = query.where(Listing.list_code == bindparam("list_code"))
-    if by_ground:
-        query = query.where(Ground.code == bindparam("ground"))
-    return query
-
-
-def listings_in_force(
-    session, firm_ids: list[int], filters: search.SearchFilters | None = None
-) -> dict[int, tuple[SimpleNamespace, list[SimpleNamespace]]]:
-    """Firm id -> (firm, its listings in force now, latest decision first), for the firms of
-    `firm_ids` that have any: one query, with the attributes `firm_json`, `listing_json`
-    and the templates read."""
-    if not firm_ids:
-        return {}
-    list_code = filters.list_code if filters is not None else None
-    ground = filters.ground if filters is not None else None
-    params: dict[str, Any] = {"today": rules.today(), "firm_ids": firm_ids}
-    if list_code:
-        params["list_code"] = list_code
-    if ground:
-        params["ground"] = ground
-    statement = _in_force_statement(bool(list_code), bool(ground))
-    found: dict[int, tuple[SimpleNamespace, list[SimpleNamespace]]] = {}
-    # Through the connection: a select of columns needs none of the ORM's execution.
-    for row in session.connection().execute(statement, params):
-        firm_id = row.enterprise_id
-        if firm_id not in found:
-            firm = SimpleNamespace(
-                id=firm_id, uscc=row.uscc, name=row.name, province_code=row.province_code
-            )
-            found[firm_id] = (firm, [])
-        found[firm_id][1].append(
-            SimpleNamespace(
-                id=row.id,
-                enterprise_id=firm_id,
-                list_code=row.list_code,
-                ground_id=row.ground_id,
-                decided_on=row.decided_on,
-                listed_on=row.listed_on,
-                expires_on=row.expires_on,
-                ground=SimpleNamespace(code=row.ground_code, title=row.ground_title),
-                authority=SimpleNamespace(name=row.authority_name, code=row.authority_code),
-            )
-        )
-    return found
-
-
-def search_listings(
-    session, result: search.SearchResult, filters: search.SearchFilters
-) -> list[tuple[SimpleNamespace, list[SimpleNamespace]]]:
-    """The hits' listings in force now, from the database (the index only finds
-    candidates): (firm, listings) in the order of the hits."""
-    found = listings_in_force(session, [hit.enterprise_id for hit in result.hits], filters)
-    return [found[hit.enterprise_id] for hit in result.hits if hit.enterprise_id in found]
 
 
 @bp.get("/search")

@@ -30,13 +30,12 @@ from registry.models import (
     Notice,
     notice_listing,
 )
-from registry.web import indexing
+from registry.web import hits, indexing
 from registry.web.api import (
     BadParameter,
     base_url,
     enterprise_path,
     search_args,
-    search_listings,
 )
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -442,9 +441,7 @@ def search_feed(ext: str):
     def build() -> feeds.Feed:
         result = indexing.search(query, filters, 1, SEARCH_HITS, session=session)
         listing_ids = [
-            listing.id
-            for _, found in search_listings(session, result, filters)
-            for listing in found
+            listing.id for _, found in hits.for_hits(session, result, filters) for listing in found
         ]
         entries = listing_entries(
             entries_statement(LogEntry.entity_id.in_(listing_ids), LogEntry.action == "publish")

@@ -36,85 +36,70 @@ from registry.models import (
 _FIRM_COLUMNS = (Enterprise.id, Enterprise.uscc, Enterprise.name, Enterprise.province_code)
 
 
-@functools.cache
-def _statements() -> dict[str, Select]:
-    firm_id: BindParameter[int] = bindparam("firm_id")
-    today: BindParameter[Any] = bindparam("today", type_=Date)
+def _in_force_of(firm: Any, today: Any) -> Select:
+    return select(Listing.id).where(
+        Listing.enterprise_id == firm, visibility.listing_in_force(today)
+    )
 
-    def in_force_of(firm: Any) -> Select:
-        return select(Listing.id).where(
-            Listing.enterprise_id == firm, visibility.listing_in_force(today)
+
+def _sanctions_of(firm: Any) -> Select:
+    return select(Sanction.id).where(Sanction.enterprise_id == firm, visibility.sanction_public())
+
+
+def _named_in(firm: Any) -> CompoundSelect:
+    """Ids of the notices that name one of the firm's listings or sanctions."""
+    return (
+        select(notice_listing.c.notice_id)
+        .join(Listing, Listing.id == notice_listing.c.listing_id)
+        .where(Listing.enterprise_id == firm)
+        .union(
+            select(notice_sanction.c.notice_id)
+            .join(Sanction, Sanction.id == notice_sanction.c.sanction_id)
+            .where(Sanction.enterprise_id == firm)
         )
+    )
 
-    def sanctions_of(firm: Any) -> Select:
-        return select(Sanction.id).where(
-            Sanction.enterprise_id == firm, visibility.sanction_public()
-        )
 
-    def named_in(firm: Any) -> CompoundSelect:
-        """Ids of the notices that name one of the firm's listings or sanctions."""
-        return (
-            select(notice_listing.c.notice_id)
-            .join(Listing, Listing.id == notice_listing.c.listing_id)
-            .where(Listing.enterprise_id == firm)
-            .union(
-                select(notice_sanction.c.notice_id)
-                .join(Sanction, Sanction.id == notice_sanction.c.sanction_id)
-                .where(Sanction.enterprise_id == firm)
-            )
-        )
-
-    def evidence_of(firm: Any) -> Any:
-        return visibility.evidence_public() & (
-            Evidence.listing_id.in_(in_force_of(firm))
-            | Evidence.sanction_id.in_(sanctions_of(firm))
-        )
-
-    # Whether the firm of the page's row has each part, each from the firm's own rows
-    # through their indexes.
-    firm = Enterprise.id
-    has_evidence = (
+def _through_listing_or_sanction(listing_terms: list[Any], sanction_terms: list[Any]) -> Any:
+    """Whether the firm of the page's row has a row reached through one of its listings or
+    one of its sanctions, each from the firm's own rows through their indexes."""
+    return (
+        exists().where(Listing.enterprise_id == Enterprise.id, *listing_terms).correlate(Enterprise)
+    ) | (
         exists()
-        .where(
-            Listing.enterprise_id == firm,
+        .where(Sanction.enterprise_id == Enterprise.id, *sanction_terms)
+        .correlate(Enterprise)
+    )
+
+
+def _page_statement(today: Any) -> Select:
+    """The firm, one row per listing in force (one row with empty listing columns when it
+    has none), and whether each other part of the page has anything."""
+    has_evidence = _through_listing_or_sanction(
+        [
             visibility.listing_in_force(today),
             Evidence.listing_id == Listing.id,
             visibility.evidence_public(),
-        )
-        .correlate(Enterprise)
-    ) | (
-        exists()
-        .where(
-            Sanction.enterprise_id == firm,
+        ],
+        [
             visibility.sanction_public(),
             Evidence.sanction_id == Sanction.id,
             visibility.evidence_public(),
-        )
-        .correlate(Enterprise)
+        ],
     )
-    has_notices = (
-        exists()
-        .where(
-            Listing.enterprise_id == firm,
+    has_notices = _through_listing_or_sanction(
+        [
             notice_listing.c.listing_id == Listing.id,
             Notice.id == notice_listing.c.notice_id,
             visibility.notice_public(),
-        )
-        .correlate(Enterprise)
-    ) | (
-        exists()
-        .where(
-            Sanction.enterprise_id == firm,
+        ],
+        [
             notice_sanction.c.sanction_id == Sanction.id,
             Notice.id == notice_sanction.c.notice_id,
             visibility.notice_public(),
-        )
-        .correlate(Enterprise)
+        ],
     )
-
-    # The firm, one row per listing in force (one row with empty listing columns when it
-    # has none), and whether each other part of the page has anything.
-    page = (
+    return (
         select(
             *_FIRM_COLUMNS,
             Listing.id.label("listing_id"),
@@ -129,7 +114,7 @@ def _statements() -> dict[str, Select]:
             Authority.code.label("authority_code"),
             exists().where(FormerName.enterprise_id == Enterprise.id).label("has_former_names"),
             exists().where(Licence.enterprise_id == Enterprise.id).label("has_licences"),
-            exists(sanctions_of(firm)).label("has_sanctions"),
+            exists(_sanctions_of(Enterprise.id)).label("has_sanctions"),
             has_evidence.label("has_evidence"),
             has_notices.label("has_notices"),
         )
@@ -142,11 +127,15 @@ def _statements() -> dict[str, Select]:
         .outerjoin(Authority, Authority.id == Listing.authority_id)
         .order_by(Listing.decided_on.desc(), Listing.id.desc())
     )
+
+
+def _part_statements(firm_id: Any, today: Any) -> dict[str, Select]:
+    """The other parts of the page, each read only when the firm has it."""
+    evidence_of = visibility.evidence_public() & (
+        Evidence.listing_id.in_(_in_force_of(firm_id, today))
+        | Evidence.sanction_id.in_(_sanctions_of(firm_id))
+    )
     return {
-        "page_by_uscc": page.where(Enterprise.uscc == bindparam("uscc")),
-        "page_by_id": page.where(Enterprise.id == firm_id),
-        "by_uscc": select(*_FIRM_COLUMNS).where(Enterprise.uscc == bindparam("uscc")),
-        "by_id": select(*_FIRM_COLUMNS).where(Enterprise.id == firm_id),
         "former_names": select(FormerName.name)
         .where(FormerName.enterprise_id == firm_id)
         .order_by(FormerName.id),
@@ -175,12 +164,26 @@ def _statements() -> dict[str, Select]:
             Evidence.media_type,
             Evidence.size,
         )
-        .where(evidence_of(firm_id))
+        .where(evidence_of)
         .order_by(Evidence.id),
         "notices": visibility.public_notices()
         .with_only_columns(Notice.published_at, Notice.slug, Notice.title)
-        .where(Notice.id.in_(named_in(firm_id)))
+        .where(Notice.id.in_(_named_in(firm_id)))
         .order_by(Notice.published_at.desc()),
+    }
+
+
+@functools.cache
+def _statements() -> dict[str, Select]:
+    firm_id: BindParameter[int] = bindparam("firm_id")
+    today: BindParameter[Any] = bindparam("today", type_=Date)
+    page = _page_statement(today)
+    return {
+        "page_by_uscc": page.where(Enterprise.uscc == bindparam("uscc")),
+        "page_by_id": page.where(Enterprise.id == firm_id),
+        "by_uscc": select(*_FIRM_COLUMNS).where(Enterprise.uscc == bindparam("uscc")),
+        "by_id": select(*_FIRM_COLUMNS).where(Enterprise.id == firm_id),
+        **_part_statements(firm_id, today),
     }
 
 

@@ -30,6 +30,7 @@ class HitFirm(NamedTuple):
 
 
 class HitListing(NamedTuple):
+    id: int
     list_code: str
     ground_code: str
     ground_title: str
@@ -41,6 +42,7 @@ class HitListing(NamedTuple):
 
 
 _COLUMNS = (
+    Listing.id,
     Listing.enterprise_id,
     Enterprise.uscc,
     Enterprise.name,
@@ -131,13 +133,21 @@ def in_force(
     rows = connection.exec_driver_sql(shape.sql, args).fetchall()
     found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
     for row in rows:
-        firm_id = row[0]
+        firm_id = row[1]
         entry = found.get(firm_id)
         if entry is None:
-            entry = found[firm_id] = (HitFirm(firm_id, row[1], row[2], row[3]), [])
+            entry = found[firm_id] = (HitFirm(firm_id, row[2], row[3], row[4]), [])
         entry[1].append(
             HitListing(
-                row[4], row[5], row[6], _day(row[7]), _iso(row[8]), _iso(row[9]), row[10], row[11]
+                row[0],
+                row[5],
+                row[6],
+                row[7],
+                _day(row[8]),
+                _iso(row[9]),
+                _iso(row[10]),
+                row[11],
+                row[12],
             )
         )
     return found
