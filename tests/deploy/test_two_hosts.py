@@ -69,13 +69,19 @@ def _confirm(session: requests.Session, base: str, fields: dict) -> requests.Res
     )
 
 
-def _on_every_worker(url: str, check, what: str) -> None:
+def _on_every_worker(url: str, check, what: str, body: dict | None = None) -> None:
     """`check(response)` holds for a burst of concurrent requests (both workers answer,
-    since a sync worker takes one request at a time), within FRESH_SECONDS."""
+    since a sync worker takes one request at a time), within FRESH_SECONDS; with `body`,
+    each request POSTs it as JSON."""
+
+    def ask(_: int) -> requests.Response:
+        if body is None:
+            return requests.get(url, timeout=10)
+        return requests.post(url, json=body, timeout=10)
 
     def burst() -> bool:
         with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(lambda _: requests.get(url, timeout=10), range(12)))
+            answers = list(pool.map(ask, range(12)))
         assert all(a.status_code < 500 for a in answers), [a.status_code for a in answers]
         return all(check(a) for a in answers)
 
@@ -119,6 +125,17 @@ def test_a_listing_published_on_a_shows_on_every_worker_of_b_and_its_annulment_t
         f"{b.url}/enterprises/{uscc}", lambda r: r.status_code == 200, "firm page on B"
     )
     _on_every_worker(f"{b.url}/feeds/listings.atom", lambda r: name in r.text, "feed on B")
+    # screening reads the candidate's name and codes from each worker's own copy
+    by_code = {"queries": {"q": {"name": "别的公司", "uscc": uscc}}}
+    _on_every_worker(
+        f"{b.url}/api/v1/match",
+        lambda r: (
+            [(c["uscc"], c["name"]) for c in r.json()["responses"]["q"]["results"]][:1]
+            == [(uscc, name)]
+        ),
+        "match on B",
+        by_code,
+    )
     assert latency < FRESH_SECONDS, f"the publication reached B's search after {latency:.2f} s"
 
     with Session(_engine(deployment)) as session:
@@ -137,6 +154,12 @@ def test_a_listing_published_on_a_shows_on_every_worker_of_b_and_its_annulment_t
     )
     _on_every_worker(
         f"{b.url}/api/v1/search?q={uscc}", lambda r: r.json()["total"] == 0, "annulled, API"
+    )
+    _on_every_worker(
+        f"{b.url}/api/v1/match",
+        lambda r: r.json()["responses"]["q"]["results"] == [],
+        "annulled, match",
+        by_code,
     )
 
 
