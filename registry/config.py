@@ -51,6 +51,7 @@ class Settings:
     BASE_URL: str = ""  # absolute links in feeds when served behind a proxy
     SECURE_COOKIES: bool = False  # set True when served over HTTPS
     PUBLIC_CACHE: bool = True  # keep anonymous public answers until the next write (web/cache.py)
+    PUBLIC_CACHE_MB: int = 16  # per worker: the least recently used answers go first
     # Ed25519 key signing the publication log's tree heads (registry/signing.py): base64 of
     # the raw 32 bytes or PEM. On SQLite: instance/log-signing-key.pem when unset.
     LOG_SIGNING_KEY: str = ""

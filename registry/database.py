@@ -1,10 +1,13 @@
-"""The app's database handle: one engine per app, one session per request (unit of work)."""
+"""The app's database handle: one engine per app, one session per request (unit of work),
+and one driver connection per request for the public read paths."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +18,13 @@ from registry.db import make_engine, make_session_factory
 class Database:
     engine: Engine
     session_factory: sessionmaker
+    # Where a request's driver connection comes from (read_connection, the public cache):
+    # the engine's pool, or what a test lends (its connection in one open transaction).
+    lend: Callable[[], Any] | None = None
+
+    def raw_connection(self) -> Any:
+        """A driver connection; its close() gives it back."""
+        return self.lend() if self.lend is not None else self.engine.raw_connection()
 
 
 def init_app(app: Flask) -> None:
@@ -23,6 +33,9 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_appcontext
     def close_session(exc: BaseException | None) -> None:
+        connection = g.pop("read_connection", None)
+        if connection is not None:  # checked out by read_connection(): back to the pool
+            connection.close()
         session: Session | None = g.pop("db_session", None)
         if session is not None:
             committed = session.info.get("committed", False)
@@ -49,3 +62,32 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = get_db().session_factory()
     return g.db_session
+
+
+# The WSGI environment key of the request's driver connection: the public cache checks one
+# out to read the event counter and leaves it here for the views of the same request.
+READ_CONNECTION = "registry.read_connection"
+
+
+def read_connection() -> Any:
+    """This request's driver (DBAPI) connection for plain reads, without a Session: the one
+    the public cache read the event counter with, or one checked out of the engine's pool
+    now and returned, rolled back, when the request ends. A Session's unit of work (its
+    transaction objects, the rollback and close at teardown) cost several times the
+    statements of a public page; the pages that only read rows run them here."""
+    connection = request.environ.get(READ_CONNECTION)
+    if connection is None:
+        connection = request.environ[READ_CONNECTION] = get_db().raw_connection()
+        g.read_connection = connection
+    return connection
+
+
+def read_rows(sql: str, parameters: Any = ()) -> list[Any]:
+    """The rows of one statement in the driver's form (`sql` in its parameter style), on
+    this request's read connection."""
+    cursor = read_connection().cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return cursor.fetchall()
+    finally:
+        cursor.close()

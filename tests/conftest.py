@@ -4,6 +4,7 @@ inside a transaction that is rolled back, so tests never clean up by hand."""
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator
@@ -150,6 +151,8 @@ def app_in_transaction(
 
     app = new_app(database_url, tmp_path, PUBLIC_CACHE=False, **settings)
     get_db(app).session_factory = session_factory
+    # The views' plain reads (database.read_connection) run on the test's connection too.
+    get_db(app).lend = functools.partial(_Lent, session_factory.kw["bind"])
     app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     # The search index's follower step runs before each request, in the request's thread:
     # the test's data lives in one uncommitted transaction that the followers' background
@@ -163,6 +166,36 @@ def app_in_transaction(
 
     app.before_request(follow_search_index)
     return app
+
+
+class _Lent:
+    """The driver connection of a test's Connection, lent to a request: closing it gives
+    it back without ending the test's transaction. Its statements go through the
+    Connection's `before_cursor_execute` listeners (the `statements` fixture) too."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def cursor(self) -> Any:
+        return _LentCursor(self._connection)
+
+    def close(self) -> None:
+        pass
+
+
+class _LentCursor:
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._cursor = connection.connection.dbapi_connection.cursor()
+
+    def execute(self, statement: str, parameters: Any = ()) -> Any:
+        self._connection.dispatch.before_cursor_execute(
+            self._connection, self._cursor, statement, parameters, None, False
+        )
+        return self._cursor.execute(statement, parameters)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
 
 
 @pytest.fixture

@@ -201,3 +201,22 @@ def test_healthz_reports_this_workers_cache_hits_and_misses(cached_app):
 def test_healthz_says_null_when_the_cache_is_off(app, client):
     assert app.config["PUBLIC_CACHE"] is False
     assert client.get("/healthz").get_json()["public_cache"] is None
+
+
+def test_the_least_recently_used_answers_go_first_within_the_configured_size(cached_app, tmp_path):
+    configured = new_app(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, PUBLIC_CACHE_MB=3)
+    assert configured.extensions["registry_public_cache"].max_bytes == 3 * 2**20
+    cache = cached_app.extensions["registry_public_cache"]
+    cache.max_bytes = 60_000  # a few answers
+    client = cached_app.test_client()
+    paths = [f"/api/v1/search?q=firm{n}" for n in range(40)]
+    for path in paths:
+        assert client.get(path).status_code == 200
+        assert cache._bytes <= cache.max_bytes
+    kept = [key[1] for key in cache._entries]
+    assert 0 < len(kept) < len(paths)
+    assert kept == [path.split("?", 1)[1] for path in paths[-len(kept) :]]  # the newest
+    hits = cache.hits
+    client.get(paths[-len(kept)])  # used again: now the most recent
+    assert cache.hits == hits + 1
+    assert list(cache._entries)[-1][1] == paths[-len(kept)].split("?", 1)[1]

@@ -10,6 +10,7 @@ with the documents it covers.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
 import os
@@ -420,6 +421,7 @@ class SearchIndex:
             state.apply(changed)
         else:
             state = Bitmaps.load(searcher.all_stored_fields())
+            _give_back_freed_memory()
         state.key, state.seq = key, seq
         self._bitmaps = state
         self._cache.clear()
@@ -690,3 +692,14 @@ def _changes_log(previous: Any, last: int, upto: int, firms: set[int]) -> list:
             break
         kept.append(entry)
     return list(reversed(kept)) or log[-1:]
+
+
+def _give_back_freed_memory() -> None:
+    """Hand the heap a whole load freed (the stored fields of every firm, read once) back
+    to the system: glibc's allocator keeps it otherwise, and every worker's resident size
+    would carry it for its lifetime. Not on other C libraries (no malloc_trim there)."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)

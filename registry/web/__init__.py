@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -12,6 +13,8 @@ from flask_babel import Babel, get_locale, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 SUPPORTED_LOCALES = ("zh_Hans", "en")
 # Catalogues: messages.pot (Chinese source strings) and en/LC_MESSAGES/messages.{po,mo};
@@ -21,15 +24,29 @@ LANG_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def select_locale() -> Locale:
-    wanted = request.args.get("lang") or request.cookies.get("lang")
+    environ = request.environ
+    wanted = None
+    # `?lang=`, else the `lang` cookie (each parsed only when the request could have it).
+    query = environ.get("QUERY_STRING", "")
+    if "lang" in query or "%" in query:  # (a name may be percent-encoded)
+        wanted = request.args.get("lang")
+    if not wanted and "lang" in environ.get("HTTP_COOKIE", ""):
+        wanted = request.cookies.get("lang")
     if wanted not in SUPPORTED_LOCALES:
-        best = request.accept_languages.best_match(["zh", "en"], default="zh")
-        wanted = "en" if best == "en" else "zh_Hans"
+        wanted = _from_accept_language(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
     # The parsed locale, not its name: Flask-Babel would parse the name on every request.
     return _LOCALES[wanted]
 
 
 _LOCALES = {name: Locale.parse(name) for name in SUPPORTED_LOCALES}
+
+
+@functools.lru_cache(maxsize=256)
+def _from_accept_language(header: str) -> str:
+    """The locale an Accept-Language header asks for: browsers send a few distinct
+    headers, each parsed once per process."""
+    best = parse_accept_header(header, LanguageAccept).best_match(["zh", "en"], default="zh")
+    return "en" if best == "en" else "zh_Hans"
 
 
 def _translations() -> Any:

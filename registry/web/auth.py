@@ -171,5 +171,5 @@ def init_app(app: Flask) -> None:
     # Templates get the proxy, which loads the user (the session cookie, a query) only when
     # a template asks: public pages never do.
     login_manager.init_app(app, add_context_processor=False)
-    app.context_processor(lambda: {"current_user": current_user})
+    app.jinja_env.globals["current_user"] = current_user
     app.register_blueprint(bp)

@@ -32,11 +32,11 @@ from flask import Flask, has_request_context, request
 from werkzeug.http import parse_cookie
 
 from registry import rules
+from registry.database import READ_CONNECTION
 
 NEVER = ("/admin", "/login", "/logout", "/data", "/static", "/healthz")
 BYPASS_HEADERS = ("HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE", "HTTP_AUTHORIZATION")
 MAX_ANSWER_BYTES = 1024 * 1024
-MAX_BYTES = 32 * 1024 * 1024
 _COUNTER_SQL = "SELECT value FROM sequence_counter WHERE name = 'event'"
 _SKIP = "registry.public_cache.skip"
 COUNTER_KEY = "registry.event_counter"
@@ -47,7 +47,7 @@ Key = tuple[str, ...]
 class PublicCache:
     """WSGI middleware: `app.wsgi_app = PublicCache(app, app.wsgi_app)`."""
 
-    def __init__(self, app: Flask, wsgi_app: Callable, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, app: Flask, wsgi_app: Callable, max_bytes: int = 16 * 2**20) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
         self.max_bytes = max_bytes
@@ -61,10 +61,27 @@ class PublicCache:
         key = self._key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
-        version = self._version()
+        connection = self._connection()
+        version = self._version(connection)
         if version is None:
+            if connection is not None:
+                connection.close()
             return self.wsgi_app(environ, start_response)
         environ[COUNTER_KEY] = version
+        try:
+            return self._kept_or_built(key, version, environ, start_response, connection)
+        finally:
+            environ.pop(READ_CONNECTION, None)
+            connection.close()  # back to the pool, rolled back
+
+    def _kept_or_built(
+        self,
+        key: Key,
+        version: int,
+        environ: dict[str, Any],
+        start_response: Callable,
+        connection: Any,
+    ) -> Iterable[bytes]:
         wanted = environ.pop("HTTP_IF_NONE_MATCH", None)  # answered here, from the entry
         with self._lock:
             entry = self._entries.get(key)
@@ -73,6 +90,7 @@ class PublicCache:
                 self.hits += 1
                 return _answer(entry, wanted, start_response)
         self.misses += 1
+        environ[READ_CONNECTION] = connection  # the views' reads (database.read_connection)
         captured: list[Any] = []
 
         def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
@@ -122,23 +140,30 @@ class PublicCache:
             rules.today().isoformat(),
         )
 
-    def _version(self) -> int | None:
-        """The "event" counter as committed now (None: unreadable, do not cache)."""
+    def _connection(self) -> Any:
+        """A driver connection from the pool, without SQLAlchemy's execution layer (that
+        layer was most of the counter's read); None when the database is unreachable."""
         from registry.database import get_db
 
         try:
-            # The driver's connection from the pool, without SQLAlchemy's execution layer
-            # around one fixed statement (that layer was most of this read).
-            connection = get_db(self.app).engine.raw_connection()
+            return get_db(self.app).raw_connection()
+        except Exception:  # the database is down: Flask says so
+            return None
+
+    @staticmethod
+    def _version(connection: Any) -> int | None:
+        """The "event" counter as committed now (None: unreadable, do not cache)."""
+        if connection is None:
+            return None
+        try:
+            cursor = connection.cursor()
             try:
-                cursor = connection.cursor()
                 cursor.execute(_COUNTER_SQL)
                 row = cursor.fetchone()
-                cursor.close()
             finally:
-                connection.close()  # back to the pool, rolled back
+                cursor.close()
             return row[0] if row is not None else None
-        except Exception:  # the database is down or not migrated: Flask says so
+        except Exception:  # not migrated, or the connection broke: Flask says so
             return None
 
     @staticmethod
@@ -160,8 +185,10 @@ class PublicCache:
 
 
 def _size(key: Key, entry: tuple[int, str, list, bytes]) -> int:
-    """Bytes an entry holds, roughly: body, key strings (a query may be long), headers."""
-    return len(entry[3]) + sum(len(part) for part in key) + 512
+    """Bytes an entry holds, roughly: the body, the key's strings (a query may be long) and
+    the headers' (each string's text and about 60 bytes of object around it)."""
+    headers = sum(len(name) + len(value) + 120 for name, value in entry[2])
+    return len(entry[3]) + sum(len(part) + 60 for part in key) + headers + 200
 
 
 def _answer(
@@ -201,6 +228,11 @@ def event_counter(session: Any) -> int:
 
 
 def _read_counter(session: Any) -> int:
+    if has_request_context():  # on the request's read connection, not the session's
+        from registry.database import read_rows
+
+        rows = read_rows(_COUNTER_SQL)
+        return (rows[0][0] if rows else 0) or 0
     from sqlalchemy import text
 
     return session.execute(text(_COUNTER_SQL)).scalar() or 0
@@ -215,6 +247,7 @@ def do_not_keep() -> None:
 
 def init_app(app: Flask) -> None:
     if app.config.get("PUBLIC_CACHE"):
-        cache = PublicCache(app, app.wsgi_app)
+        megabytes = app.config.get("PUBLIC_CACHE_MB", 16)
+        cache = PublicCache(app, app.wsgi_app, max_bytes=int(megabytes * 2**20))
         app.extensions["registry_public_cache"] = cache
         app.wsgi_app = cache  # type: ignore[method-assign]

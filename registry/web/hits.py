@@ -19,6 +19,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from registry import rules, search, visibility
+from registry.database import get_db, read_rows
 from registry.models import Authority, Enterprise, Ground, Listing
 
 
@@ -117,8 +118,7 @@ def in_force(
         return {}
     list_code = filters.list_code if filters is not None else None
     ground = filters.ground if filters is not None else None
-    connection = session.connection()  # the request's transaction
-    shape = _shape(connection.dialect, len(firm_ids), bool(list_code), bool(ground))
+    shape = _shape(get_db().engine.dialect, len(firm_ids), bool(list_code), bool(ground))
     values: dict[str, Any] = {"today": rules.today(), "list_code": list_code, "ground": ground}
     values.update((f"firm_{i}", firm_id) for i, firm_id in enumerate(firm_ids))
     ordered = tuple(
@@ -130,7 +130,7 @@ def in_force(
         if shape.positional
         else {key: value for (key, *_rest), value in zip(shape.params, ordered, strict=True)}
     )
-    rows = connection.exec_driver_sql(shape.sql, args).fetchall()
+    rows = read_rows(shape.sql, args)
     found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
     for row in rows:
         firm_id = row[1]

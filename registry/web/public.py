@@ -38,6 +38,7 @@ LIST_SORTS = {
 }
 
 
+@bp.app_template_global()
 def list_title(code: str) -> str:
     return _("不良名单") if code == "bad" else _("失信名单")
 
@@ -75,11 +76,6 @@ def _as_of() -> date | None:
         return as_of_arg()
     except BadParameter as exc:
         abort(exc.status, description=exc.message)
-
-
-@bp.app_context_processor
-def public_helpers() -> dict[str, object]:
-    return {"list_title": list_title}
 
 
 @bp.get("/")

@@ -173,18 +173,21 @@ def shanghai(value: datetime | None) -> str:
     return value.astimezone(rules.SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-@bp.app_context_processor
-def admin_labels() -> dict[str, Any]:
-    return {
-        "ACTION_LABELS": ACTION_LABELS,
-        "STATE_LABELS": STATE_LABELS,
-        "LIST_LABELS": LIST_LABELS,
-        "MEASURE_LABELS": MEASURE_LABELS,
-        "event_changes": changes,
-        "actor_name": actor_name,
+@bp.record_once
+def _admin_labels(state: Any) -> None:
+    """The back office's labels and helpers, as template globals: the same for every
+    request, so nothing is built per page (a context processor runs for every page
+    rendered, the public ones included)."""
+    state.app.jinja_env.globals.update(
+        ACTION_LABELS=ACTION_LABELS,
+        STATE_LABELS=STATE_LABELS,
+        LIST_LABELS=LIST_LABELS,
+        MEASURE_LABELS=MEASURE_LABELS,
+        event_changes=changes,
+        actor_name=actor_name,
         # Looked up when a template asks (the back office's), not for every public page.
-        "role_actions": LocalProxy(_role_actions),
-    }
+        role_actions=LocalProxy(_role_actions),
+    )
 
 
 def _role_actions() -> frozenset[str]:
