@@ -65,8 +65,16 @@ class Validators:
     last_modified: datetime
 
 
+# The validators' key, as json.dumps(..., ensure_ascii=False) writes it (without building
+# an encoder per call).
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def validators(
-    fmt: str, follows: str = "events", head: tuple[int | None, datetime | None] | None = None
+    fmt: str,
+    follows: str = "events",
+    head: tuple[int | None, datetime | None] | None = None,
+    base: str | None = None,
 ) -> Validators:
     """ETag and Last-Modified from what the feed depends on, before anything is built, so a
     304 costs a few small queries rather than the whole feed. A feed changes only when the
@@ -75,7 +83,7 @@ def validators(
     notice summaries and search results also follow renames) — or when the day changes
     (expiry at read time); and it differs by URL, query, host and language. `head`: the
     newest number and time of `follows` when the caller read them already (None, None for
-    an empty sequence)."""
+    an empty sequence); `base`: the request's `base_url()` when the caller has it."""
     if head is None:
         row = get_session().connection().execute(_heads()[follows]).first()
         head = (row[0], row[1]) if row else (None, None)
@@ -83,19 +91,18 @@ def validators(
     at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     today = rules.today()
     midnight = datetime.combine(today, time(), tzinfo=rules.SHANGHAI).astimezone(UTC)
-    key = json.dumps(
+    key = _KEY_JSON.encode(
         [
             _RENDERING,
             follows,
             number,
             today.isoformat(),
             str(get_locale()),
-            base_url(),
+            base if base is not None else base_url(),
             request.path,
             fmt,
             sorted(request.args.items(multi=True)),
-        ],
-        ensure_ascii=False,
+        ]
     )
     return Validators(
         etag=feeds.etag(key.encode("utf-8", "surrogatepass")),
@@ -126,10 +133,12 @@ def serve_feed(
     build: Callable[[], feeds.Feed],
     follows: str = "events",
     head: tuple[int | None, datetime | None] | None = None,
+    base: str | None = None,
 ) -> Response:
     """The feed `build` makes, or a 304 (nothing built) when the client's copy is current;
-    either with the validators of the sequence the feed follows (`head`: see validators)."""
-    checked = validators(fmt, follows, head)
+    either with the validators of the sequence the feed follows (`head`, `base`: see
+    validators)."""
+    checked = validators(fmt, follows, head, base)
     if not is_resource_modified(
         request.environ, etag=checked.etag, last_modified=checked.last_modified
     ):
@@ -407,6 +416,7 @@ def enterprise_feed(uscc: str, ext: str):
         abort(404)
     firm_id, code, name, head_seq, head_at, has_notices = found[0]
     head = (head_seq, compiled.moment(head_at) if head_at is not None else None)
+    base = base_url()
 
     def build() -> feeds.Feed:
         values = {"firm_id": firm_id, "today": rules.today()}
@@ -421,7 +431,6 @@ def enterprise_feed(uscc: str, ext: str):
         notices = published_notices(_firm_statements()["notices"], values) if has_notices else []
         if not entries and not notices:
             abort(404)
-        base = base_url()
         return feeds.Feed(
             id=tag_uri(f"feeds/enterprises/{code}", base),
             title=name,
@@ -431,7 +440,7 @@ def enterprise_feed(uscc: str, ext: str):
             items=[log_item(e, base) for e in entries] + [notice_item(n) for n in notices],
         )
 
-    return serve_feed(fmt, build, head=head)
+    return serve_feed(fmt, build, head=head, base=base)
 
 
 @bp.get("/provinces/<code>.<ext>")
