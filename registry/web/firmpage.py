@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from datetime import date
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -87,6 +88,7 @@ class Firm(NamedTuple):
     has_sanctions: bool
     has_evidence: bool
     has_notices: bool
+    today: date  # the day the listings were in force on (the parts read for the same)
 
 
 def _in_force_of(firm: Any, today: Any) -> Select:
@@ -158,7 +160,9 @@ def _has_notices() -> Any:
 def _firm_statement(today: Any, order: tuple[Any, ...]) -> Select:
     """The firm, one row per listing in force in `order` (one row with empty listing
     columns when it has none), its first licence and whether it has another, and whether
-    each other part of the page has anything. The columns `_firm` reads, in its order."""
+    each other part of the page has anything. `firm` reads the columns by position: 0-3
+    the firm, 4-13 a listing, 14-16 the first licence, then whether the firm has another
+    licence, former names, published sanctions, public evidence, public notices (17-21)."""
     first = aliased(Licence)
     first_id = (
         select(func.min(Licence.id))
@@ -382,6 +386,7 @@ def firm(
         bool(head[19]),
         bool(head[20]),
         bool(head[21]),
+        values["today"],
     )
 
 
@@ -397,7 +402,7 @@ def evidence(session: Session, found: Firm) -> Sequence[Any]:
     """The public evidence of the firm's listings in force and published sanctions."""
     if not found.has_evidence:
         return []
-    params = {"firm_id": found.id, "today": rules.today()}
+    params = {"firm_id": found.id, "today": found.today}
     return session.connection().execute(_statements()["evidence"], params).all()
 
 
