@@ -23,9 +23,8 @@ from registry.models import (
     Enterprise,
     Listing,
     Notice,
-    Sanction,
 )
-from registry.web import catalogue, hits, indexing
+from registry.web import catalogue, firmpage, hits, indexing
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -188,7 +187,9 @@ def base_url() -> str:
     return (configured or request.host_url).rstrip("/")
 
 
-def enterprise_path(enterprise: Enterprise | SimpleNamespace | hits.HitFirm) -> str:
+def enterprise_path(
+    enterprise: Enterprise | SimpleNamespace | hits.HitFirm | firmpage.Firm,
+) -> str:
     if enterprise.uscc:
         return f"/enterprises/{enterprise.uscc}"
     return f"/enterprises/id/{enterprise.id}"
@@ -317,70 +318,65 @@ def search_firms():
     return _page(result.total, page, per_page, results)
 
 
-def public_enterprise(session, uscc: str) -> tuple[Enterprise, list[Listing], list[Sanction]]:
-    """A firm as the public sees it; NotFound unless something about it is published."""
-    try:
-        code = text.canonical_uscc(uscc)
-    except ValueError:
-        code = None
-    enterprise = None
-    if code:  # with its former names and licences, in one query
-        enterprise = (
-            session.execute(
-                select(Enterprise)
-                .where(Enterprise.uscc == code)
-                .options(joinedload(Enterprise.former_names), joinedload(Enterprise.licences))
-            )
-            .unique()
-            .scalar_one_or_none()
-        )
-    if enterprise is None:
-        raise NotFoundError(_("未找到统一社会信用代码为 %(uscc)s 的公示经营者", uscc=uscc[:40]))
-    today = rules.today()
-    in_force = session.scalars(
-        visibility.public_listings(today)
-        .where(Listing.enterprise_id == enterprise.id)
-        .options(joinedload(Listing.ground), joinedload(Listing.authority))
-        .order_by(Listing.listed_on.desc(), Listing.id.desc())
-    ).all()
-    published = session.scalars(
-        select(Sanction)
-        .where(Sanction.enterprise_id == enterprise.id, visibility.sanction_public())
-        .options(joinedload(Sanction.authority))
-        .order_by(Sanction.decided_on.desc(), Sanction.id.desc())
-    ).all()
-    if not in_force and not published:
-        raise NotFoundError(_("未找到统一社会信用代码为 %(uscc)s 的公示经营者", uscc=uscc[:40]))
-    return enterprise, list(in_force), list(published)
-
-
-def sanction_json(sanction: Sanction) -> dict[str, Any]:
+def sanction_json(sanction: Any) -> dict[str, Any]:
+    """A published sanction (a row of registry.web.firmpage.sanctions)."""
     return {
         "decision_no": sanction.decision_no,
         "decided_on": sanction.decided_on.isoformat(),
-        "authority": sanction.authority.name,
-        "authority_code": sanction.authority.code,
+        "authority": sanction.authority_name,
+        "authority_code": sanction.authority_code,
         "facts": sanction.facts,
         "legal_basis": sanction.legal_basis,
         "measures": list(sanction.measures or []),
         "fine_amount": str(sanction.fine_amount) if sanction.fine_amount is not None else None,
-        "campaign": sanction.campaign.name if sanction.campaign else "",
-        "campaign_slug": sanction.campaign.slug if sanction.campaign else None,
+        "campaign": sanction.campaign_name if sanction.campaign_slug is not None else "",
+        "campaign_slug": sanction.campaign_slug,
     }
 
 
 @bp.get("/enterprises/<uscc>")
 def enterprise(uscc: str):
-    """The firm with its in-force listings and published sanctions."""
-    firm, in_force, published = public_enterprise(get_session(), uscc)
-    return firm_json(firm) | {
-        "former_names": [former.name for former in firm.former_names],
+    """The firm with its in-force listings (latest listed first) and published sanctions,
+    from the rows the firm page reads; a 404 unless something about it is published."""
+    session = get_session()
+    try:
+        code = text.canonical_uscc(uscc)
+    except ValueError:
+        code = None
+    found = None
+    if code:
+        try:
+            found = firmpage.firm(session, uscc=code, order=firmpage.BY_LISTING)
+        except firmpage.NothingPublished:
+            found = None
+    if found is None:
+        raise NotFoundError(_("未找到统一社会信用代码为 %(uscc)s 的公示经营者", uscc=uscc[:40]))
+    return {
+        "uscc": found.uscc,
+        "name": found.name,
+        "province": found.province_code,
+        "url": base_url() + enterprise_path(found),
+        "former_names": found.former_names,
         "licences": [
-            {"number": licence.number, "services": licence.services, "status": licence.status}
-            for licence in firm.licences
+            {"number": lic.number, "services": lic.services, "status": lic.status}
+            for lic in found.licences
         ],
-        "listings": [listing_json(listing) for listing in in_force],
-        "sanctions": [sanction_json(sanction) for sanction in published],
+        "listings": [
+            {
+                "list": li.list_code,
+                "ground": li.ground_code,
+                "ground_title": li.ground_title,
+                "decided_on": li.decided_on,
+                "listed_on": li.listed_on,
+                "expires_on": li.expires_on,
+                "authority": li.authority_name,
+                "authority_code": li.authority_code,
+            }
+            for li in found.listings
+        ],
+        "sanctions": [
+            sanction_json(row) for row in firmpage.sanctions(session, found, firmpage.BY_LISTING)
+        ],
     }
 
 

@@ -6,21 +6,23 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from sqlalchemy import Date, Row, Select, bindparam, exists, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import joinedload
 from werkzeug.http import is_resource_modified
 
 from registry import campaigns, feeds, rules, text, visibility
 from registry.database import get_session
+from registry.db import UTCDateTime
 from registry.models import (
     Authority,
     Enterprise,
@@ -30,11 +32,10 @@ from registry.models import (
     Notice,
     notice_listing,
 )
-from registry.web import hits, indexing
+from registry.web import driversql, hits, indexing
 from registry.web.api import (
     BadParameter,
     base_url,
-    enterprise_path,
     search_args,
 )
 
@@ -47,9 +48,10 @@ LIST_LABELS = {"bad": "不良名单", "dishonest": "失信名单"}
 ACTION_LABELS = {"publish": "列入", "remove": "提前移出", "expire": "期满移出", "annul": "撤销"}
 
 
-def tag_uri(specific: str) -> str:
-    """tag: URI (RFC 4151) on the site's host; the year is the registry's, fixed."""
-    host = urlsplit(base_url()).hostname or "localhost"
+def tag_uri(specific: str, base: str | None = None) -> str:
+    """tag: URI (RFC 4151) on the site's host (of `base`, default `base_url()`); the year is
+    the registry's, fixed."""
+    host = urlsplit(base if base is not None else base_url()).hostname or "localhost"
     return f"tag:{host},2026:{specific}"
 
 
@@ -63,8 +65,16 @@ class Validators:
     last_modified: datetime
 
 
+# The validators' key, as json.dumps(..., ensure_ascii=False) writes it (without building
+# an encoder per call).
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def validators(
-    fmt: str, follows: str = "events", head: tuple[int | None, datetime | None] | None = None
+    fmt: str,
+    follows: str = "events",
+    head: tuple[int | None, datetime | None] | None = None,
+    base: str | None = None,
 ) -> Validators:
     """ETag and Last-Modified from what the feed depends on, before anything is built, so a
     304 costs a few small queries rather than the whole feed. A feed changes only when the
@@ -73,7 +83,7 @@ def validators(
     notice summaries and search results also follow renames) — or when the day changes
     (expiry at read time); and it differs by URL, query, host and language. `head`: the
     newest number and time of `follows` when the caller read them already (None, None for
-    an empty sequence)."""
+    an empty sequence); `base`: the request's `base_url()` when the caller has it."""
     if head is None:
         row = get_session().connection().execute(_heads()[follows]).first()
         head = (row[0], row[1]) if row else (None, None)
@@ -81,19 +91,18 @@ def validators(
     at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     today = rules.today()
     midnight = datetime.combine(today, time(), tzinfo=rules.SHANGHAI).astimezone(UTC)
-    key = json.dumps(
+    key = _KEY_JSON.encode(
         [
             _RENDERING,
             follows,
             number,
             today.isoformat(),
             str(get_locale()),
-            base_url(),
+            base if base is not None else base_url(),
             request.path,
             fmt,
             sorted(request.args.items(multi=True)),
-        ],
-        ensure_ascii=False,
+        ]
     )
     return Validators(
         etag=feeds.etag(key.encode("utf-8", "surrogatepass")),
@@ -124,10 +133,12 @@ def serve_feed(
     build: Callable[[], feeds.Feed],
     follows: str = "events",
     head: tuple[int | None, datetime | None] | None = None,
+    base: str | None = None,
 ) -> Response:
     """The feed `build` makes, or a 304 (nothing built) when the client's copy is current;
-    either with the validators of the sequence the feed follows (`head`: see validators)."""
-    checked = validators(fmt, follows, head)
+    either with the validators of the sequence the feed follows (`head`, `base`: see
+    validators)."""
+    checked = validators(fmt, follows, head, base)
     if not is_resource_modified(
         request.environ, etag=checked.etag, last_modified=checked.last_modified
     ):
@@ -165,22 +176,24 @@ def listing_summary(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _enterprise_link(data: dict[str, Any]) -> str:
+def _enterprise_link(data: dict[str, Any], base: str) -> str:
     if data.get("uscc"):
-        return f"{base_url()}/enterprises/{data['uscc']}"
-    return f"{base_url()}{url_for('log.index')}"
+        return f"{base}/enterprises/{data['uscc']}"
+    return f"{base}{url_for('log.index')}"
 
 
-def log_item(entry: Row) -> feeds.FeedItem:
-    """One entry of the log (a row of `entries_statement`) as a feed item."""
+def log_item(entry: Row | Entry, base: str | None = None) -> feeds.FeedItem:
+    """One entry of the log (a row of `entries_statement`) as a feed item; `base`: the
+    request's `base_url()` when the caller has it."""
+    base = base if base is not None else base_url()
     data = json.loads(entry.payload)
     action = ACTION_LABELS.get(entry.action, entry.action)
     if entry.action == "publish":
-        link = _enterprise_link(data)
+        link = _enterprise_link(data, base)
     else:
-        link = f"{base_url()}{url_for('log.index')}#e{entry.number}"
+        link = f"{base}{url_for('log.index')}#e{entry.number}"
     return feeds.FeedItem(
-        guid=tag_uri(f"publog/{entry.number}"),
+        guid=tag_uri(f"publog/{entry.number}", base),
         title=f"{action}{LIST_LABELS.get(data['list'], '')}：{data['name']}",
         link=link,
         published=entry.at,
@@ -241,14 +254,30 @@ def entries_statement(*where: Any) -> Select:
     )
 
 
-def listing_entries(statement: Select, params: dict[str, Any] | None = None) -> list[Row]:
-    """Latest listing entries of the log (`statement`, from `entries_statement`); a
-    publication shows only while the listing is in force (removed listings leave the public
-    surfaces at once), a removal always."""
-    params = {**(params or {}), "today": rules.today()}
-    entries = get_session().connection().execute(statement, params).all()
+class Entry(NamedTuple):
+    """A row of `entries_statement`, as the driver's values converted."""
+
+    number: int
+    action: str
+    entity_id: int
+    at: datetime
+    payload: str
+    in_force: Any
+
+
+def public_entries(entries: Sequence[Row | Entry]) -> list[Any]:
+    """Of the latest listing entries of the log, those the public sees: a publication only
+    while the listing is in force (removed listings leave the public surfaces at once), a
+    removal always; at most LIMIT."""
     kept = [e for e in entries if e.action != "publish" or e.in_force]
     return kept[:LIMIT]
+
+
+def listing_entries(statement: Select, params: dict[str, Any] | None = None) -> list[Row]:
+    """Latest listing entries of the log (`statement`, from `entries_statement`) that the
+    public sees (`public_entries`)."""
+    params = {**(params or {}), "today": rules.today()}
+    return public_entries(get_session().connection().execute(statement, params).all())
 
 
 def notices_statement(*where: Any) -> Select:
@@ -297,6 +326,27 @@ def _firm_statements() -> dict[str, Select]:
         "entries": entries_statement(LogEntry.entity_id.in_(listing_ids)),
         "notices": notices_statement(Notice.id.in_(named)),
     }
+
+
+class _FirmFeed(NamedTuple):
+    """The firm feed's two statements compiled for a dialect, and its timestamps' reader."""
+
+    firm: driversql.Compiled
+    entries: driversql.Compiled
+    moment: Callable[[Any], Any]
+
+
+@functools.lru_cache(maxsize=8)
+def _firm_feed(dialect: Dialect) -> _FirmFeed:
+    """The firm and its entries run as the driver's SQL on the request's connection
+    (registry.web.driversql): SQLAlchemy's execution was most of their cost."""
+    statements, given = _firm_statements(), ("uscc", "firm_id", "today")
+    read = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    return _FirmFeed(
+        driversql.compile_for(statements["firm"], dialect, given),
+        driversql.compile_for(statements["entries"], dialect, given),
+        read or (lambda value: value),
+    )
 
 
 # --- routes -----------------------------------------------------------------------------
@@ -359,32 +409,38 @@ def listings_feed(ext: str):
 @bp.get("/enterprises/<uscc>.<ext>")
 def enterprise_feed(uscc: str, ext: str):
     fmt = _fmt(ext, ("atom",))
-    statements = _firm_statements()
-    enterprise = (
-        get_session()
-        .connection()
-        .execute(statements["firm"], {"uscc": text.canonical_uscc(uscc)})
-        .first()
-    )
-    if enterprise is None:
+    connection = get_session().connection()  # the request's transaction
+    compiled = _firm_feed(connection.dialect)
+    found = driversql.run(connection, compiled.firm, {"uscc": text.canonical_uscc(uscc)})
+    if not found:
         abort(404)
+    firm_id, code, name, head_seq, head_at, has_notices = found[0]
+    head = (head_seq, compiled.moment(head_at) if head_at is not None else None)
+    base = base_url()
 
     def build() -> feeds.Feed:
-        params = {"firm_id": enterprise.id}
-        entries = listing_entries(statements["entries"], params)
-        notices = published_notices(statements["notices"], params) if enterprise.has_notices else []
+        values = {"firm_id": firm_id, "today": rules.today()}
+        entries = public_entries(
+            [
+                Entry(number, action, entity_id, compiled.moment(at), payload, in_force)
+                for number, action, entity_id, at, payload, in_force in driversql.run(
+                    connection, compiled.entries, values
+                )
+            ]
+        )
+        notices = published_notices(_firm_statements()["notices"], values) if has_notices else []
         if not entries and not notices:
             abort(404)
         return feeds.Feed(
-            id=tag_uri(f"feeds/enterprises/{enterprise.uscc}"),
-            title=enterprise.name,
-            link=base_url() + enterprise_path(enterprise),
-            self_link=_self(),
+            id=tag_uri(f"feeds/enterprises/{code}", base),
+            title=name,
+            link=f"{base}/enterprises/{code}",
+            self_link=base + request.path,
             description=_("关于该经营者公示的全部信息"),
-            items=[log_item(e) for e in entries] + [notice_item(n) for n in notices],
+            items=[log_item(e, base) for e in entries] + [notice_item(n) for n in notices],
         )
 
-    return serve_feed(fmt, build, head=(enterprise.head_seq, enterprise.head_at))
+    return serve_feed(fmt, build, head=head, base=base)
 
 
 @bp.get("/provinces/<code>.<ext>")

@@ -24,7 +24,7 @@ from registry.models import (
     Notice,
     notice_listing,
 )
-from registry.web import catalogue, firmpage, hitlist, hits, indexing
+from registry.web import catalogue, firmhtml, firmpage, hitlist, hits, indexing
 from registry.web.api import BadParameter, as_of_arg
 
 bp = Blueprint("public", __name__)
@@ -150,12 +150,31 @@ def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
         if as_of is not None:
             return _enterprise_as_of(firm, as_of)
     try:
-        page = firmpage.firm_page(session, uscc=uscc, firm_id=firm_id)
+        found = firmpage.firm(session, uscc=uscc, firm_id=firm_id)
     except firmpage.NothingPublished:
         abort(404, description=_("该经营者目前没有公示中的记录。"))
-    if page is None:
+    if found is None:
         abort(404, description=_("未找到该经营者。"))
-    return render_template("public/enterprise.html", provinces=_provinces(session), **page)
+    provinces = _provinces(session)
+    return render_template(
+        "public/enterprise.html",
+        firm=found,
+        record=firmhtml.record(found, found.listings, provinces, _firm_links(session)),
+        published=firmhtml.published(
+            firmpage.sanctions(session, found),
+            firmpage.evidence(session, found),
+            firmpage.notices(session, found),
+        ),
+    )
+
+
+def _firm_links(session) -> firmhtml.Links:
+    """The firm page's objection and repair links, by the listing id they end with."""
+    return firmhtml.Links(
+        site_url("submissions.objection_new") + "?listing=",
+        site_url("submissions.repair_new") + "?listing=",
+        catalogue.get(session).repairable_ground_ids,
+    )
 
 
 def _enterprise_as_of(firm: SimpleNamespace, as_of: date):
@@ -171,22 +190,17 @@ def _enterprise_as_of(firm: SimpleNamespace, as_of: date):
     )
     if not ever:
         abort(404, description=_("该经营者目前没有公示中的记录。"))
-    listings = session.scalars(
-        visibility.public_listings(rules.today(), as_of)
-        .where(Listing.enterprise_id == firm.id)
-        .options(joinedload(Listing.ground), joinedload(Listing.authority))
-        .order_by(Listing.decided_on.desc())
-    ).all()
-    return render_template(
-        "public/enterprise.html",
-        firm=firm,
-        listings=listings,
-        sanctions=[],
-        evidence=[],
-        notices=[],
-        provinces=_provinces(session),
-        as_of=as_of,
-    )
+    listings = [
+        firmpage.listing_row(listing)
+        for listing in session.scalars(
+            visibility.public_listings(rules.today(), as_of)
+            .where(Listing.enterprise_id == firm.id)
+            .options(joinedload(Listing.ground), joinedload(Listing.authority))
+            .order_by(Listing.decided_on.desc())
+        )
+    ]
+    record = firmhtml.record(firm, listings, _provinces(session), _firm_links(session), as_of)
+    return render_template("public/enterprise.html", firm=firm, record=record, as_of=as_of)
 
 
 @bp.get("/enterprises/<uscc>")
