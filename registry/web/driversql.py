@@ -1,5 +1,6 @@
 """Statements compiled once per database dialect and run as the driver's SQL on the
-request's connection, their rows used as the driver returns them.
+request's read connection (registry.database.read_connection), their rows used as the
+driver returns them.
 
 For a statement a request runs once, SQLAlchemy's execution (the statement's cache key,
 the compiled cache's lookup, the parameters' processing, the result's type processing and
@@ -14,10 +15,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from registry.database import get_db, read_rows
 
 
 class Compiled(NamedTuple):
@@ -45,8 +47,14 @@ def compile_for(statement: ClauseElement, dialect: Dialect, given: Collection[st
     return Compiled(compiled.string, tuple(params), bool(compiled.positional))
 
 
-def run(connection: Connection, compiled: Compiled, values: Mapping[str, Any]) -> Sequence[Any]:
-    """The rows of `compiled` with `values` bound, as tuples of the driver's values."""
+def dialect() -> Dialect:
+    """The dialect of this app's database, to compile for."""
+    return get_db().engine.dialect
+
+
+def run(compiled: Compiled, values: Mapping[str, Any]) -> Sequence[Any]:
+    """The rows of `compiled` with `values` bound, as tuples of the driver's values, read on
+    this request's read connection."""
     ordered = [
         (convert(values[name]) if convert else values[name]) if name else constant
         for _key, name, constant, convert in compiled.params
@@ -56,7 +64,7 @@ def run(connection: Connection, compiled: Compiled, values: Mapping[str, Any]) -
         if compiled.positional
         else {key: value for (key, *_rest), value in zip(compiled.params, ordered, strict=True)}
     )
-    return connection.exec_driver_sql(compiled.sql, args).fetchall()
+    return read_rows(compiled.sql, args)
 
 
 def iso(value: date | str | None) -> str | None:

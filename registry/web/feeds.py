@@ -409,9 +409,8 @@ def listings_feed(ext: str):
 @bp.get("/enterprises/<uscc>.<ext>")
 def enterprise_feed(uscc: str, ext: str):
     fmt = _fmt(ext, ("atom",))
-    connection = get_session().connection()  # the request's transaction
-    compiled = _firm_feed(connection.dialect)
-    found = driversql.run(connection, compiled.firm, {"uscc": text.canonical_uscc(uscc)})
+    compiled = _firm_feed(driversql.dialect())
+    found = driversql.run(compiled.firm, {"uscc": text.canonical_uscc(uscc)})
     if not found:
         abort(404)
     firm_id, code, name, head_seq, head_at, has_notices = found[0]
@@ -424,7 +423,7 @@ def enterprise_feed(uscc: str, ext: str):
             [
                 Entry(number, action, entity_id, compiled.moment(at), payload, in_force)
                 for number, action, entity_id, at, payload, in_force in driversql.run(
-                    connection, compiled.entries, values
+                    compiled.entries, values
                 )
             ]
         )

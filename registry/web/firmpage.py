@@ -337,11 +337,10 @@ def firm(
     """Today's public record of the firm with this code or id, its listings in `order`
     (BY_DECISION or BY_LISTING): None if there is no such firm; NothingPublished if there
     is one the public may not see."""
-    connection = session.connection()  # the request's transaction
-    dialect = connection.dialect
+    dialect = driversql.dialect()
     values: dict[str, Any] = {"today": rules.today(), "uscc": uscc, "firm_id": firm_id}
     by = "uscc" if uscc is not None else "id"
-    rows = driversql.run(connection, _compiled(dialect, f"{order}_by_{by}"), values)
+    rows = driversql.run(_compiled(dialect, f"{order}_by_{by}"), values)
     if not rows:
         return None
     head = rows[0]
@@ -367,11 +366,10 @@ def firm(
     licences = [] if head[14] is None else [FirmLicence(head[14], head[15], head[16])]
     if head[17]:  # more than one
         licences = [
-            FirmLicence(*row)
-            for row in driversql.run(connection, _compiled(dialect, "licences"), values)
+            FirmLicence(*row) for row in driversql.run(_compiled(dialect, "licences"), values)
         ]
     former_names = (
-        [name for (name,) in driversql.run(connection, _compiled(dialect, "former_names"), values)]
+        [name for (name,) in driversql.run(_compiled(dialect, "former_names"), values)]
         if head[18]
         else []
     )
