@@ -491,23 +491,30 @@ def _import_file(
     file: str, authority_code: str | None, dry_run: bool, publish_as: str | None, skip_bad: bool
 ):
     """Read, check and (unless a dry run) write the file; the result, or None if dry."""
-    from registry.imports import ImportFileError, read_path, validate
+    from registry.imports import ImportFileError, open_path, validate
 
     try:
-        parsed = read_path(file)
+        parsed = open_path(file)  # a CSV's rows are read while they are checked
     except ImportFileError as exc:
         raise click.ClickException(for_console(exc.message)) from None
     with _session() as session:
         publisher = _import_publisher(session, publish_as)
         authority = _import_authority(session, authority_code)
-        plan = validate(session, parsed, default_authority=authority, publisher=publisher)
+        # a CSV's good rows are read again to be written, not held
+        reread = (lambda: open_path(file)) if parsed.stream is not None else None
+        try:
+            plan = validate(
+                session, parsed, default_authority=authority, publisher=publisher, reread=reread
+            )
+        except ImportFileError as exc:
+            raise click.ClickException(for_console(exc.message)) from None
         _report_plan(parsed, plan)
         _refuse_bad_plan(plan.errors, skip_bad)
         if dry_run:
             click.echo(for_console(_("试运行，未写入任何记录")))
             return None
         parsed.rows.clear()  # checked: the plan holds what the writing needs
-        opened = _open_cli_batch(session, file, plan, authority) if plan.rows else None
+        opened = _open_cli_batch(session, file, parsed, plan, authority) if plan.planned else None
         return _apply_import(session, plan, publisher, opened)
 
 
@@ -556,7 +563,7 @@ def _report_plan(parsed, plan) -> None:
     summary = _(
         "%(total)s 行 · 可导入 %(new)s · 已存在 %(unchanged)s · 有错误 %(bad)s · 警告 %(warnings)s",
         total=plan.total,
-        new=len(plan.rows),
+        new=plan.planned,
         unchanged=len(plan.unchanged),
         bad=len(plan.bad_rows - {1}),
         warnings=plan.warning_count,
@@ -583,7 +590,7 @@ def _refuse_bad_plan(errors, skip_bad: bool) -> None:
     raise click.ClickException(for_console(refused))
 
 
-def _open_cli_batch(session, file: str, plan, authority):
+def _open_cli_batch(session, file: str, parsed, plan, authority):
     """The batch record of a command-line import: of the --authority, else of the rows'
     one authority, else of the ministry; imported by the CLI's system actor."""
     import hashlib
@@ -594,18 +601,21 @@ def _open_cli_batch(session, file: str, plan, authority):
     from registry.services import import_batches
     from registry.services.reference import authority_by_code
 
-    named = {row.authority.id: row.authority for row in plan.rows}
+    named = plan.authorities
     authority = authority or (
         next(iter(named.values())) if len(named) == 1 else authority_by_code(session, MINISTRY_CODE)
     )
-    data = Path(file).read_bytes()
+    digest = parsed.sha256  # of the bytes the check read
+    if digest is None:
+        with open(file, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
     actor = import_actor(authority, "cli")
     batch = import_batches.open_batch(
         session,
         actor,
         authority,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
+        sha256=digest,
+        size=Path(file).stat().st_size,
         filename=Path(file).name,
         source="cli",
         total_rows=plan.total,
@@ -615,13 +625,13 @@ def _open_cli_batch(session, file: str, plan, authority):
 
 def _apply_import(session, plan, publisher: Actor | None, opened):
     """Write the plan in one transaction, with a progress bar; nothing is written on failure."""
-    from registry.imports import ImportApplyError, apply_plan
+    from registry.imports import ImportApplyError, ImportFileError, apply_plan
     from registry.services import import_batches
 
     actor, batch = opened or (None, None)
     try:
         with click.progressbar(
-            length=len(plan.rows), label=for_console(_("导入")), file=sys.stderr
+            length=plan.planned, label=for_console(_("导入")), file=sys.stderr
         ) as bar:
             result = apply_plan(
                 session,
@@ -636,7 +646,7 @@ def _apply_import(session, plan, publisher: Actor | None, opened):
             import_batches.close_batch(session, actor, batch, counts, problems, plan.problem_count)
         session.commit()
         refresh_statistics(session)  # thousands of new rows: the planner should know
-    except ImportApplyError as exc:
+    except (ImportApplyError, ImportFileError) as exc:
         session.rollback()
         refused = _("%(error)s；未写入任何记录", error=exc.message)
         raise click.ClickException(for_console(refused)) from None
