@@ -458,8 +458,9 @@ def import_command(
     # writing the XLSX of every listing would take longer than the import itself.
     from registry.web.indexing import follow_now
 
-    with _no_cycle_collection():  # a rebuild makes a document of every firm
-        follow_now(current_app._get_current_object(), gating_only=True)  # type: ignore[attr-defined]
+    # a rebuild makes a document of every firm; the process ends next, cycles and all
+    with _no_cycle_collection(collect=False):
+        follow_now(current_app._get_current_object(), gating_only=True, warm=False)  # type: ignore[attr-defined]
     counts = result.as_dict()
     imported = _(
         "已导入：%(counts)s（%(seconds).1f 秒）",
@@ -470,11 +471,11 @@ def import_command(
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def _no_cycle_collection(collect: bool = True) -> Iterator[None]:
     """The cyclic garbage collector off while a file is read, checked and written: the
     import makes millions of short-lived rows and tuples, and each collection would walk
     every object the import holds (a fifth of its time). What cycles it leaves are
-    collected once at the end."""
+    collected once at the end (`collect`)."""
     import gc
 
     enabled = gc.isenabled()
@@ -484,7 +485,8 @@ def _no_cycle_collection() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-        gc.collect()
+        if collect:
+            gc.collect()
 
 
 def _import_file(

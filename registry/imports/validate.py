@@ -100,6 +100,10 @@ class PlannedRow:
 _Verdict = tuple[Enterprise | None, Sanction | None, bool]
 
 
+# the verdict of a row naming nothing stored (most of a first import), made once
+_NEW: dict[bool, _Verdict] = {True: (None, None, True), False: (None, None, False)}
+
+
 @dataclass
 class Plan:
     total: int
@@ -304,10 +308,16 @@ class _Cells:
     facts: str = ""
     source_expires_on: date | None = None
     campaign: Campaign | None = None
+    _firm_key: str | None = None
 
     @property
     def firm_key(self) -> str:
-        return f"U:{self.uscc}" if self.uscc else f"L:{self.licence_key}"
+        """ "U:" and the USCC, else "L:" and the licence key (made once: the checks keep it
+        in several maps, one string for all)."""
+        key = self._firm_key
+        if key is None:
+            key = self._firm_key = f"U:{self.uscc}" if self.uscc else f"L:{self.licence_key}"
+        return key
 
 
 def _required_columns(
@@ -835,7 +845,7 @@ class _SecondPass:
             if known is None or c.decided_on < known[0]:
                 plan.new_sanctions[c.decision_key] = (c.decided_on, c.facts)
         self._overdue(c)
-        plan.keep(c, (firm, sanction, add_licence))
+        plan.keep(c, (firm, sanction, add_licence) if firm or sanction else _NEW[add_licence])
 
     def _overdue(self, c: _Cells) -> None:
         """A warning: listed later than 30 days after the decision (art. 42)."""
