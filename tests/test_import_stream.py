@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from registry.imports import ImportFileError, apply_plan, open_path, read_path, validate
 from registry.models import Event, Listing, LogEntry
-from tests.test_import import generated_rows, table_counts, to_csv
+from tests.test_import import generated_rows, invoke, table_counts, to_csv
 
 
 def mixed_rows() -> list[dict[str, str]]:
@@ -112,3 +112,28 @@ def test_a_broken_record_past_the_header_is_a_file_error(session, tmp_path):
         validate(session, open_path(path))
     assert str(streamed.value.message) == str(whole.value.message)
     assert session.scalar(select(func.count(Listing.id))) == table_counts(session)["listing"]
+
+
+@pytest.mark.parametrize("reread", [False, True])
+def test_the_command_writes_the_same_either_way(app, session, tmp_path, monkeypatch, reread):
+    """A file over REREAD_BYTES is read again to be written, a smaller one kept: the same
+    records, and the batch names the file's SHA-256 and size either way."""
+    import hashlib
+
+    from registry import cli
+    from registry.models import ImportBatch
+
+    monkeypatch.setattr(cli, "REREAD_BYTES", 0 if reread else 10**9)
+    rows = generated_rows(60, seed=37)
+    rows[7]["ground"] = "Z9"
+    path = tmp_path / "list.csv"
+    path.write_bytes(to_csv(rows))
+    before = table_counts(session)
+    result = invoke(app, path, "--skip-bad")
+    assert result.exit_code == 0, result.output
+    assert "row 9 · ground · error" in result.output
+    after = table_counts(session)
+    assert after["listing"] - before["listing"] == 59
+    batch = session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).first()
+    assert batch.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert batch.size == path.stat().st_size and batch.counts["listings"] == 59
