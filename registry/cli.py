@@ -416,6 +416,9 @@ class _Counter:
 
 
 MAX_SHOWN_WARNINGS = 30
+# A CSV file larger than this is read a second time to be written; the good rows of a
+# smaller one (about 1 KB each once checked) are kept instead of parsed again.
+REREAD_BYTES = 8_000_000
 
 
 @click.command("import")
@@ -458,8 +461,9 @@ def import_command(
     # writing the XLSX of every listing would take longer than the import itself.
     from registry.web.indexing import follow_now
 
-    with _no_cycle_collection():  # a rebuild makes a document of every firm
-        follow_now(current_app._get_current_object(), gating_only=True)  # type: ignore[attr-defined]
+    # a rebuild makes a document of every firm; the process ends next, cycles and all
+    with _no_cycle_collection(collect=False):
+        follow_now(current_app._get_current_object(), gating_only=True, warm=False)  # type: ignore[attr-defined]
     counts = result.as_dict()
     imported = _(
         "已导入：%(counts)s（%(seconds).1f 秒）",
@@ -470,11 +474,11 @@ def import_command(
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def _no_cycle_collection(collect: bool = True) -> Iterator[None]:
     """The cyclic garbage collector off while a file is read, checked and written: the
     import makes millions of short-lived rows and tuples, and each collection would walk
     every object the import holds (a fifth of its time). What cycles it leaves are
-    collected once at the end."""
+    collected once at the end (`collect`)."""
     import gc
 
     enabled = gc.isenabled()
@@ -484,30 +488,39 @@ def _no_cycle_collection() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-        gc.collect()
+        if collect:
+            gc.collect()
 
 
 def _import_file(
     file: str, authority_code: str | None, dry_run: bool, publish_as: str | None, skip_bad: bool
 ):
     """Read, check and (unless a dry run) write the file; the result, or None if dry."""
-    from registry.imports import ImportFileError, read_path, validate
+    from registry.imports import ImportFileError, open_path, validate
 
     try:
-        parsed = read_path(file)
+        parsed = open_path(file)  # a CSV's rows are read while they are checked
     except ImportFileError as exc:
         raise click.ClickException(for_console(exc.message)) from None
     with _session() as session:
         publisher = _import_publisher(session, publish_as)
         authority = _import_authority(session, authority_code)
-        plan = validate(session, parsed, default_authority=authority, publisher=publisher)
+        # a large CSV's good rows are read again to be written, not held
+        large = parsed.stream is not None and Path(file).stat().st_size > REREAD_BYTES
+        reread = (lambda: open_path(file)) if large else None
+        try:
+            plan = validate(
+                session, parsed, default_authority=authority, publisher=publisher, reread=reread
+            )
+        except ImportFileError as exc:
+            raise click.ClickException(for_console(exc.message)) from None
         _report_plan(parsed, plan)
         _refuse_bad_plan(plan.errors, skip_bad)
         if dry_run:
             click.echo(for_console(_("试运行，未写入任何记录")))
             return None
         parsed.rows.clear()  # checked: the plan holds what the writing needs
-        opened = _open_cli_batch(session, file, plan, authority) if plan.rows else None
+        opened = _open_cli_batch(session, file, parsed, plan, authority) if plan.planned else None
         return _apply_import(session, plan, publisher, opened)
 
 
@@ -556,7 +569,7 @@ def _report_plan(parsed, plan) -> None:
     summary = _(
         "%(total)s 行 · 可导入 %(new)s · 已存在 %(unchanged)s · 有错误 %(bad)s · 警告 %(warnings)s",
         total=plan.total,
-        new=len(plan.rows),
+        new=plan.planned,
         unchanged=len(plan.unchanged),
         bad=len(plan.bad_rows - {1}),
         warnings=plan.warning_count,
@@ -583,7 +596,7 @@ def _refuse_bad_plan(errors, skip_bad: bool) -> None:
     raise click.ClickException(for_console(refused))
 
 
-def _open_cli_batch(session, file: str, plan, authority):
+def _open_cli_batch(session, file: str, parsed, plan, authority):
     """The batch record of a command-line import: of the --authority, else of the rows'
     one authority, else of the ministry; imported by the CLI's system actor."""
     import hashlib
@@ -594,18 +607,21 @@ def _open_cli_batch(session, file: str, plan, authority):
     from registry.services import import_batches
     from registry.services.reference import authority_by_code
 
-    named = {row.authority.id: row.authority for row in plan.rows}
+    named = plan.authorities
     authority = authority or (
         next(iter(named.values())) if len(named) == 1 else authority_by_code(session, MINISTRY_CODE)
     )
-    data = Path(file).read_bytes()
+    digest = parsed.sha256  # of the bytes the check read
+    if digest is None:
+        with open(file, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
     actor = import_actor(authority, "cli")
     batch = import_batches.open_batch(
         session,
         actor,
         authority,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
+        sha256=digest,
+        size=Path(file).stat().st_size,
         filename=Path(file).name,
         source="cli",
         total_rows=plan.total,
@@ -615,13 +631,13 @@ def _open_cli_batch(session, file: str, plan, authority):
 
 def _apply_import(session, plan, publisher: Actor | None, opened):
     """Write the plan in one transaction, with a progress bar; nothing is written on failure."""
-    from registry.imports import ImportApplyError, apply_plan
+    from registry.imports import ImportApplyError, ImportFileError, apply_plan
     from registry.services import import_batches
 
     actor, batch = opened or (None, None)
     try:
         with click.progressbar(
-            length=len(plan.rows), label=for_console(_("导入")), file=sys.stderr
+            length=plan.planned, label=for_console(_("导入")), file=sys.stderr
         ) as bar:
             result = apply_plan(
                 session,
@@ -636,7 +652,7 @@ def _apply_import(session, plan, publisher: Actor | None, opened):
             import_batches.close_batch(session, actor, batch, counts, problems, plan.problem_count)
         session.commit()
         refresh_statistics(session)  # thousands of new rows: the planner should know
-    except ImportApplyError as exc:
+    except (ImportApplyError, ImportFileError) as exc:
         session.rollback()
         refused = _("%(error)s；未写入任何记录", error=exc.message)
         raise click.ClickException(for_console(refused)) from None

@@ -68,10 +68,12 @@ class Follower:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one step at a time in this process
 
-    def run_once(self, foreground: bool = False) -> bool:
-        """One step now, in the calling thread (`foreground`: the command's step). True if
-        it succeeded."""
-        step = self.foreground_step if foreground else self.step
+    def run_once(
+        self, foreground: bool = False, step: Callable[[Session], Any] | None = None
+    ) -> bool:
+        """One step now, in the calling thread (`foreground`: the command's step; `step`: a
+        form of it of the caller's own). True if it succeeded."""
+        step = step or (self.foreground_step if foreground else self.step)
         with self._lock:
             try:
                 with self.session_factory() as session:

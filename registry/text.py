@@ -20,9 +20,11 @@ which raises :class:`ValueError` by design.
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from stdnum.cn import uscc as _stdnum_uscc
@@ -161,6 +163,7 @@ def normalize(text: str) -> str:
 _FULLWIDTH_TO_ASCII = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 del _FULLWIDTH_TO_ASCII[0xFF08], _FULLWIDTH_TO_ASCII[0xFF09]
 _FULLWIDTH_TO_ASCII[0x3000] = 0x20
+_FULLWIDTH_RE = re.compile("[\uff01-\uff07\uff0a-\uff5e\u3000]")
 
 
 def clean_display(text: str) -> str:
@@ -172,6 +175,10 @@ def clean_display(text: str) -> str:
     （） are kept. Control/format characters are dropped, whitespace runs
     collapsed to one space, ends stripped. Never raises.
     """
+    if text.isprintable():  # no surrogate, control or format character, no space but " "
+        if _FULLWIDTH_RE.search(text):  # (U+3000 is not printable)
+            text = text.translate(_FULLWIDTH_TO_ASCII)
+        return text.strip() if "  " not in text else _squeeze(text)
     text = _fix_surrogates(text).translate(_FULLWIDTH_TO_ASCII)
     return _squeeze(_strip_controls(text))
 
@@ -183,6 +190,10 @@ def clean_display(text: str) -> str:
 #: The 31 characters a USCC may contain (no I, O, S, V, Z).
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_CHARS = frozenset(USCC_ALPHABET)
+_USCC_VALUES = {ch: value for value, ch in enumerate(USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# ASCII digits and capitals only: a fixed point of canonical_uscc
+_PLAIN_CODE_RE = re.compile("[0-9A-Z]*")
 
 
 class InvalidUscc(MessageError, ValueError):
@@ -200,6 +211,8 @@ def canonical_uscc(value: str) -> str:
 
     Does not validate.
     """
+    if _PLAIN_CODE_RE.fullmatch(value):
+        return value
     text = _strip_controls(_nfkc(value))
     return _upper_nfkc(_USCC_JUNK_RE.sub("", text))
 
@@ -214,6 +227,13 @@ def valid_uscc(value: str) -> bool:
     """Whether ``value`` is a valid USCC (length, format and check character)."""
     code = canonical_uscc(value)
     return len(code) == 18 and _stdnum_uscc.is_valid(code)
+
+
+def _uscc_check_character(first17: str) -> str:
+    """The 18th character of a USCC whose first 17 are `first17` (all of the alphabet):
+    GB 32100-2015, as python-stdnum's ``calc_check_digit``."""
+    total = sum(map(operator.mul, map(_USCC_VALUES.__getitem__, first17), _USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total) % 31]
 
 
 def validate_uscc(value: str) -> str:
@@ -254,7 +274,7 @@ def validate_uscc(value: str) -> str:
             ),
             "format",
         )
-    expected = _stdnum_uscc.calc_check_digit(code[:17])
+    expected = _uscc_check_character(code[:17])
     if code[17] != expected:
         raise InvalidUscc(
             _(
@@ -299,6 +319,9 @@ def _code_base(value: str) -> str:
     return text
 
 
+# The last few thousand numbers: an import's writing asks again, a chunk later, for the
+# numbers its checks of that chunk asked for.
+@lru_cache(maxsize=8192)
 def canonical_licence(value: str) -> str:
     """Exact-match key for a licence number (许可证编号).
 

@@ -6,7 +6,13 @@ caller (the CLI, the back-office upload) commits once.
 """
 
 from registry.imports.apply import ImportApplyError, ImportResult, apply_plan, import_actor
-from registry.imports.parse import ImportFileError, ParsedFile, read_bytes, read_path
+from registry.imports.parse import (
+    ImportFileError,
+    ParsedFile,
+    open_path,
+    read_bytes,
+    read_path,
+)
 from registry.imports.validate import ImportProblem, Plan, validate
 
 __all__ = [
@@ -18,6 +24,7 @@ __all__ = [
     "Plan",
     "apply_plan",
     "import_actor",
+    "open_path",
     "read_bytes",
     "read_path",
     "validate",

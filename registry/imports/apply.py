@@ -100,8 +100,7 @@ def apply_plan(
     result = ImportResult(unchanged=len(plan.unchanged))
     state = _ImportState(session, plan, publisher, on, label, result)
     writer = BulkImport(session, state, on, batch_id)
-    for start in range(0, len(plan.rows), chunk):
-        rows = plan.rows[start : start + chunk]
+    for rows in plan.chunks(chunk):
         writer.at = utcnow()  # the chunk's publication time
         for row in rows:
             try:
@@ -109,7 +108,7 @@ def apply_plan(
             except DomainError as exc:
                 raise ImportApplyError(row.number, _reason(exc)) from exc
         writer.write()
-        state.release(rows, start + len(rows))
+        state.release(rows)
         if progress is not None:
             progress(len(rows))
     return result
@@ -142,12 +141,7 @@ class _ImportState(Lookups):
         self.new_decisions: dict[str, Decision] = {}  # by decision key
         self.stored_decisions: dict[int, Decision] = {}  # by id
         # validate() matched every USCC of the file against the database
-        self.known = {r.uscc: r.enterprise for r in plan.rows if r.enterprise and r.uscc}
-        # the index of the last row naming each firm and each new decision
-        self.last_firm_row = {r.firm_key: i for i, r in enumerate(plan.rows)}
-        self.last_decision_row = {
-            r.decision_key: i for i, r in enumerate(plan.rows) if r.decision_key
-        }
+        self.known = plan.known_firms
 
     def actor(self, authority: Authority) -> Actor:
         actor = self.actors.get(authority.id)
@@ -232,16 +226,18 @@ class _ImportState(Lookups):
         result.sanctions += 1
         return decision
 
-    def release(self, rows: list[PlannedRow], done: int) -> None:
+    def release(self, rows: list[PlannedRow]) -> None:
         """Once a chunk is written, forget the firms and new decisions no later row names:
         these maps then hold about a chunk, not the whole file. A new firm has one firm
         key and a new decision one firm (validate() saw to it)."""
+        done = rows[-1].number
+        last_firm_row, last_decision_row = self.plan.last_firm_row, self.plan.last_decision_row
         for row in rows:
-            if self.last_firm_row[row.firm_key] < done:
+            if last_firm_row[row.firm_key] <= done:
                 firm = self.firms.pop(row.firm_key, None)
                 if firm is not None and firm.uscc:
                     self.usccs.pop(firm.uscc, None)
-            if row.decision_key and self.last_decision_row[row.decision_key] < done:
+            if row.decision_key and last_decision_row[row.decision_key] <= done:
                 self.new_decisions.pop(row.decision_key, None)
 
     def uscc_owner(self, uscc: str) -> Holder | None:

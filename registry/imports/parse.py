@@ -9,8 +9,10 @@ arrive as :class:`datetime.date`; nothing is interpreted beyond that (see valida
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -64,6 +66,14 @@ class ParsedFile:
     headers: dict[str, str]  # field → header text as written in the file
     rows: list[Row]
     ignored_headers: list[str] = field(default_factory=list)
+    # rows read as they are asked for (`open_path`), instead of `rows`: iterated once; a
+    # broken record or a row past MAX_ROWS raises ImportFileError as the rows are read
+    stream: Iterator[Row] | None = None
+    sha256: str | None = None  # of a stream's bytes, once every row is read
+
+    def each_row(self) -> Iterator[Row]:
+        """The rows, from `stream` when the file is read as a stream."""
+        return self.stream if self.stream is not None else iter(self.rows)
 
     def column(self, field_name: str) -> str:
         """The column as the clerk sees it: the file's own header, else the Chinese label."""
@@ -128,7 +138,12 @@ def _cell(value: Any) -> Cell:
 
 
 def _rows(records: Any, positions: dict[int, str]) -> list[Row]:
-    rows: list[Row] = []
+    return list(_each_row(records, positions))
+
+
+def _each_row(records: Any, positions: dict[int, str]) -> Iterator[Row]:
+    """The rows of `records` (the header read), one at a time; blank lines skipped."""
+    kept = 0
     for number, record in enumerate(records, start=2):
         cells = {
             field_name: _cell(record[index]) if index < len(record) else None
@@ -136,10 +151,10 @@ def _rows(records: Any, positions: dict[int, str]) -> list[Row]:
         }
         if all(value is None for value in cells.values()):
             continue  # blank lines are not rows
-        rows.append(Row(number, cells))
-        if len(rows) > MAX_ROWS:
+        kept += 1
+        if kept > MAX_ROWS:
             raise ImportFileError(_("文件超过%(max)s行，请拆分后导入", max=MAX_ROWS))
-    return rows
+        yield Row(number, cells)
 
 
 # --- CSV ------------------------------------------------------------------------------
@@ -188,21 +203,29 @@ class _Semicolon(csv.excel):
     delimiter = ";"
 
 
-def read_csv(data: bytes) -> ParsedFile:
-    text, encoding = decode(data)
-    sample = text[:20_000]
+def _dialect(sample: str) -> Any:
+    """Excel's CSV dialect with the delimiter of the file's header line."""
     # Only the delimiter is sniffed (from the header line); quoting stays Excel's: the
     # sniffer guesses doublequote=False from a header without quotes, which would read the
     # cell "a""b" as a"b" instead of a"b.
-    dialect: Any = csv.excel
     try:
         delimiter = (
             csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",\t;").delimiter
         )
     except csv.Error:
         delimiter = ","
-    if delimiter != ",":
-        dialect = csv.excel_tab if delimiter == "\t" else _Semicolon
+    if delimiter == ",":
+        return csv.excel
+    return csv.excel_tab if delimiter == "\t" else _Semicolon
+
+
+def _csv_error(exc: csv.Error) -> ImportFileError:
+    return ImportFileError(_("CSV 格式错误：%(error)s", error=str(exc)))
+
+
+def read_csv(data: bytes) -> ParsedFile:
+    text, encoding = decode(data)
+    dialect = _dialect(text[:20_000])
     # read as a stream: the rows are kept, not the records they are made from
     try:
         records = csv.reader(io.StringIO(text, newline=""), dialect)
@@ -213,8 +236,60 @@ def read_csv(data: bytes) -> ParsedFile:
         positions, headers, ignored = _map_headers(header)
         rows = _rows(records, positions)
     except csv.Error as exc:
-        raise ImportFileError(_("CSV 格式错误：%(error)s", error=str(exc))) from None
+        raise _csv_error(exc) from None
     return ParsedFile("csv", encoding, headers, rows, ignored)
+
+
+class _Hashed(io.RawIOBase):
+    """A binary file read through, with the SHA-256 of what was read."""
+
+    def __init__(self, raw: io.FileIO) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.raw.readinto(buffer)
+        self.hash.update(memoryview(buffer)[:count])
+        return count
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def _open_csv(path: Path, encoding: str) -> ParsedFile:
+    """The header of a CSV file in `encoding`, and its rows as a stream from the file."""
+    with open(path, encoding=encoding, newline="") as head:
+        dialect = _dialect(head.read(20_000))
+    hashed = _Hashed(io.FileIO(path))
+    handle = io.TextIOWrapper(io.BufferedReader(hashed), encoding=encoding, newline="")
+    try:
+        records = csv.reader(handle, dialect)
+        header = next(records, None)
+        if header is None:
+            raise ImportFileError(_("文件为空"))
+        positions, headers, ignored = _map_headers(header)
+    except csv.Error as exc:
+        handle.close()
+        raise _csv_error(exc) from None
+    except BaseException:
+        handle.close()
+        raise
+
+    def stream(parsed: ParsedFile) -> Iterator[Row]:
+        with handle:
+            try:
+                yield from _each_row(records, positions)
+            except csv.Error as exc:
+                raise _csv_error(exc) from None
+            parsed.sha256 = hashed.hash.hexdigest()
+
+    parsed = ParsedFile("csv", encoding, headers, [], ignored)
+    parsed.stream = stream(parsed)
+    return parsed
 
 
 # --- XLSX -----------------------------------------------------------------------------
@@ -259,12 +334,40 @@ def read_bytes(data: bytes, filename: str = "") -> ParsedFile:
     return read_csv(data)
 
 
-def read_path(path: str | Path) -> ParsedFile:
-    path = Path(path)
+def _is_csv(data: bytes, filename: str) -> bool:
+    """Whether `read_bytes` reads `data` as CSV (rather than refusing it or reading XLSX)."""
+    if not data or data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        return False
+    return not filename.lower().endswith((".xlsx", ".xlsm"))
+
+
+def _file_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise ImportFileError(
             _("无法读取文件 %(path)s：%(error)s", path=str(path), error=exc.strerror)
         ) from None
-    return read_bytes(data, path.name)
+
+
+def read_path(path: str | Path) -> ParsedFile:
+    path = Path(path)
+    return read_bytes(_file_bytes(path), path.name)
+
+
+def open_path(path: str | Path) -> ParsedFile:
+    """`read_path` with the rows of a CSV file read as they are asked for (`stream`): its
+    text and its rows are never held at once. The encoding is the one `read_path` finds
+    (the whole file is decoded once to find it, then let go). An XLSX is read whole."""
+    path = Path(path)
+    data = _file_bytes(path)
+    if not _is_csv(data, path.name):
+        return read_bytes(data, path.name)
+    _, encoding = decode(data)
+    del data
+    try:
+        return _open_csv(path, encoding)
+    except OSError as exc:
+        raise ImportFileError(
+            _("无法读取文件 %(path)s：%(error)s", path=str(path), error=exc.strerror)
+        ) from None

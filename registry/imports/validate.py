@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import rules, text
-from registry.imports.parse import FIELD_LABELS, ParsedFile, Row
+from registry.imports.parse import FIELD_LABELS, ImportFileError, ParsedFile, Row
 from registry.messages import Message, MessageError, _
 from registry.models import Authority, Campaign, Enterprise, Ground, Licence, Listing, Sanction
 from registry.rules import Actor
@@ -95,6 +95,15 @@ class PlannedRow:
     campaign: Campaign | None = None
 
 
+# What the check found of a good row beyond its cells: the stored firm and decision it
+# names, and whether its licence is to be added.
+_Verdict = tuple[Enterprise | None, Sanction | None, bool]
+
+
+# the verdict of a row naming nothing stored (most of a first import), made once
+_NEW: dict[bool, _Verdict] = {True: (None, None, True), False: (None, None, False)}
+
+
 @dataclass
 class Plan:
     total: int
@@ -105,6 +114,56 @@ class Plan:
     warning_count: int = 0  # every warning, kept or not
     # decision number key → (date, facts) of its earliest row: the penalty's own date
     new_sanctions: dict[str, tuple[date, str]] = field(default_factory=dict)
+    planned: int = 0  # the good rows: `rows`, or the rows `chunks` reads again
+    authorities: dict[int, Authority] = field(default_factory=dict)  # of the good rows
+    known_firms: dict[str, Enterprise] = field(default_factory=dict)  # USCC → stored firm
+    # firm key / new decision key → the number of the last good row naming it
+    last_firm_row: dict[str, int] = field(default_factory=dict)
+    last_decision_row: dict[str, int] = field(default_factory=dict)
+    # A plan checked from a stream: its good rows are not kept but read again, a chunk at a
+    # time, by `chunks` (their cells parsed again; what the check found is kept by number).
+    reread: Callable[[], ParsedFile] | None = None
+    verdicts: dict[int, _Verdict] = field(default_factory=dict)
+    _parse: _FirstPass | None = None
+    _sha256: str | None = None
+
+    def keep(self, c: _Cells, verdict: _Verdict) -> None:
+        """A good row: as a PlannedRow, or (read again later) what the check found."""
+        self.planned += 1
+        self.authorities.setdefault(c.authority.id, c.authority)
+        firm, _, _ = verdict
+        if firm is not None and c.uscc:
+            self.known_firms[c.uscc] = firm
+        self.last_firm_row[c.firm_key] = c.number
+        if c.decision_key:
+            self.last_decision_row[c.decision_key] = c.number
+        if self.reread is None:
+            self.rows.append(_planned(c, verdict))
+        else:
+            self.verdicts[c.number] = verdict
+
+    def chunks(self, size: int) -> Iterator[list[PlannedRow]]:
+        """The good rows in file order, `size` at a time (a stream's read again)."""
+        if self.reread is None:
+            for start in range(0, len(self.rows), size):
+                yield self.rows[start : start + size]
+            return
+        assert self._parse is not None
+        parsed = self.reread()
+        parse = self._parse
+        chunk: list[PlannedRow] = []
+        for c in _parsed_cells(parse, parsed.each_row()):
+            verdict = self.verdicts.pop(c.number, None)
+            if verdict is None:
+                continue  # bad or unchanged
+            chunk.append(_planned(c, verdict))
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+        if self.verdicts or parsed.sha256 != self._sha256:
+            raise ImportFileError(_("导入文件在检查后被修改，请重新导入"))
 
     @property
     def errors(self) -> list[ImportProblem]:
@@ -234,7 +293,7 @@ def _chunks(values: Iterable, size: int = CHUNK) -> Iterator[list]:
 class _Cells:
     """First pass: a row's cells parsed on their own, without the database."""
 
-    row: Row
+    number: int  # the row's, as the clerk sees it (the header is row 1)
     name: str = ""
     uscc: str | None = None
     licence_no: str | None = None
@@ -249,10 +308,16 @@ class _Cells:
     facts: str = ""
     source_expires_on: date | None = None
     campaign: Campaign | None = None
+    _firm_key: str | None = None
 
     @property
     def firm_key(self) -> str:
-        return f"U:{self.uscc}" if self.uscc else f"L:{self.licence_key}"
+        """ "U:" and the USCC, else "L:" and the licence key (made once: the checks keep it
+        in several maps, one string for all)."""
+        key = self._firm_key
+        if key is None:
+            key = self._firm_key = f"U:{self.uscc}" if self.uscc else f"L:{self.licence_key}"
+        return key
 
 
 def _required_columns(
@@ -300,7 +365,7 @@ class _FirstPass:
         self.problems: list[ImportProblem] = []
 
     def error(self, c: _Cells, field_name: str, message: Message) -> None:
-        self.problems.append(ImportProblem(c.row.number, self.parsed.column(field_name), message))
+        self.problems.append(ImportProblem(c.number, self.parsed.column(field_name), message))
 
 
 def _cell(row: Row, field_name: str) -> str | date | None:
@@ -545,17 +610,13 @@ _COLUMNS: tuple[tuple[str, _Reader, _Parser], ...] = (
 )
 
 
-def _first_pass(
-    parsed: ParsedFile, catalogue: Catalogue, default_authority: Authority | None, on: date
-) -> tuple[list[_Cells], list[ImportProblem]]:
-    check = _FirstPass(parsed, catalogue, default_authority, on)
-    out: list[_Cells] = []
-    for row in parsed.rows:
-        c = _Cells(row)
+def _parsed_cells(check: _FirstPass, rows: Iterable[Row]) -> Iterator[_Cells]:
+    """Each row's cells parsed on their own (the problems go to `check`)."""
+    for row in rows:
+        c = _Cells(row.number)
         for field_name, read, parse in _COLUMNS:
             parse(check, c, read(row, field_name))
-        out.append(c)
-    return out, check.problems
+        yield c
 
 
 # --- second pass: each row against the database and the rows before it -------------------
@@ -573,26 +634,29 @@ class _Known:
     listing_keys: set[tuple[int, str, int, date]] = field(default_factory=set)
 
 
-def _preload(session: Session, cells: list[_Cells]) -> _Known:
-    """A few queries in chunks of CHUNK keys, not one per row."""
-    known = _Known()
-    for batch in _chunks({c.uscc for c in cells if c.uscc}):
+def _preload(session: Session, cells: list[_Cells], known: _Known) -> None:
+    """What the database knows of the firms, licences and decisions `cells` name, added to
+    `known`: a few queries in chunks of CHUNK keys, not one per row."""
+    for batch in _chunks({c.uscc for c in cells if c.uscc and c.uscc not in known.by_uscc}):
         for firm in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(batch))):
             known.by_uscc[firm.uscc] = firm
-    for batch in _chunks({c.licence_key for c in cells if c.licence_key}):
+    licence_keys = {c.licence_key for c in cells if c.licence_key} - set(known.licences)
+    for batch in _chunks(licence_keys):
         for licence in session.scalars(select(Licence).where(Licence.number_canonical.in_(batch))):
             known.licences[licence.number_canonical] = licence
-    known.by_id = {f.id: f for f in known.by_uscc.values()}
+    had = set(known.by_id)
+    known.by_id |= {f.id: f for f in known.by_uscc.values() if f.id not in had}
     firm_ids = {licence.enterprise_id for licence in known.licences.values()} - set(known.by_id)
     for batch in _chunks(firm_ids):
         for firm in session.scalars(select(Enterprise).where(Enterprise.id.in_(batch))):
             known.by_id[firm.id] = firm
-    for batch in _chunks({c.decision_key for c in cells if c.decision_key}):
+    decision_keys = {c.decision_key for c in cells if c.decision_key} - set(known.sanctions)
+    for batch in _chunks(decision_keys):
         for sanction in session.scalars(
             select(Sanction).where(Sanction.decision_no_canonical.in_(batch))
         ):
             known.sanctions[sanction.decision_no_canonical] = sanction
-    for batch in _chunks(known.by_id):
+    for batch in _chunks(set(known.by_id) - had):
         known.listing_keys.update(
             tuple(key)
             for key in session.execute(
@@ -601,7 +665,6 @@ def _preload(session: Session, cells: list[_Cells]) -> _Known:
                 ).where(Listing.enterprise_id.in_(batch), Listing.state != "annulled")
             )
         )
-    return known
 
 
 @dataclass
@@ -624,7 +687,7 @@ class _SecondPass:
     def problem(
         self, c: _Cells, field_name: str, message: Message, severity: str = "error"
     ) -> ImportProblem:
-        return ImportProblem(c.row.number, self.parsed.column(field_name), message, severity)
+        return ImportProblem(c.number, self.parsed.column(field_name), message, severity)
 
     def add(self, c: _Cells) -> None:
         errors: list[ImportProblem] = []
@@ -637,7 +700,7 @@ class _SecondPass:
         elif firm is not None and (
             (firm.id, c.list_code, c.ground.id, c.decided_on) in self.known.listing_keys
         ):
-            self.plan.unchanged.append(c.row.number)
+            self.plan.unchanged.append(c.number)
         else:
             self._plan_row(c, firm, licence, sanction)
 
@@ -664,7 +727,7 @@ class _SecondPass:
                     )
                 )
         if c.licence_key:
-            first = self.licence_owner.setdefault(c.licence_key, (c.firm_key, c.row.number))
+            first = self.licence_owner.setdefault(c.licence_key, (c.firm_key, c.number))
             if first[0] != c.firm_key:
                 errors.append(
                     self.problem(
@@ -678,8 +741,8 @@ class _SecondPass:
     def _duplicate(self, c: _Cells, errors: list[ImportProblem]) -> None:
         """The same firm, list, ground and decision date as an earlier row of the file."""
         key = (c.firm_key, c.list_code, c.ground.id, c.decided_on)
-        first = self.seen_rows.setdefault(key, c.row.number)
-        if first != c.row.number:
+        first = self.seen_rows.setdefault(key, c.number)
+        if first != c.number:
             errors.append(
                 self.problem(
                     c,
@@ -722,7 +785,7 @@ class _SecondPass:
 
     def _new_decision(self, c: _Cells, errors: list[ImportProblem]) -> None:
         first = self.decision_owner.setdefault(
-            c.decision_key, (c.firm_key, c.authority.id, c.row.number)
+            c.decision_key, (c.firm_key, c.authority.id, c.number)
         )
         if first[0] != c.firm_key:
             errors.append(
@@ -782,29 +845,7 @@ class _SecondPass:
             if known is None or c.decided_on < known[0]:
                 plan.new_sanctions[c.decision_key] = (c.decided_on, c.facts)
         self._overdue(c)
-        plan.rows.append(
-            PlannedRow(
-                number=c.row.number,
-                name=c.name,
-                uscc=c.uscc,
-                licence_no=c.licence_no,
-                licence_key=c.licence_key,
-                firm_key=c.firm_key,
-                enterprise=firm,
-                authority=c.authority,
-                ground=c.ground,
-                list_code=c.list_code,
-                decided_on=c.decided_on,
-                province_code=c.province_code,
-                decision_no=c.decision_no,
-                decision_key=c.decision_key,
-                sanction=sanction,
-                facts=c.facts,
-                source_expires_on=c.source_expires_on,
-                add_licence=add_licence,
-                campaign=c.campaign,
-            )
-        )
+        plan.keep(c, (firm, sanction, add_licence) if firm or sanction else _NEW[add_licence])
 
     def _overdue(self, c: _Cells) -> None:
         """A warning: listed later than 30 days after the decision (art. 42)."""
@@ -825,6 +866,34 @@ class _SecondPass:
             )
 
 
+def _planned(c: _Cells, verdict: _Verdict) -> PlannedRow:
+    """The PlannedRow of a good row's cells and what the check found."""
+    firm, sanction, add_licence = verdict
+    assert c.authority is not None and c.ground is not None
+    assert c.list_code is not None and c.decided_on is not None
+    return PlannedRow(
+        number=c.number,
+        name=c.name,
+        uscc=c.uscc,
+        licence_no=c.licence_no,
+        licence_key=c.licence_key,
+        firm_key=c.firm_key,
+        enterprise=firm,
+        authority=c.authority,
+        ground=c.ground,
+        list_code=c.list_code,
+        decided_on=c.decided_on,
+        province_code=c.province_code,
+        decision_no=c.decision_no,
+        decision_key=c.decision_key,
+        sanction=sanction,
+        facts=c.facts,
+        source_expires_on=c.source_expires_on,
+        add_licence=add_licence,
+        campaign=c.campaign,
+    )
+
+
 def validate(
     session: Session,
     parsed: ParsedFile,
@@ -832,22 +901,37 @@ def validate(
     default_authority: Authority | None = None,
     publisher: Actor | None = None,
     on: date | None = None,
+    reread: Callable[[], ParsedFile] | None = None,
 ) -> Plan:
-    """Check every row against the catalogue, the database and the rest of the file."""
+    """Check every row against the catalogue, the database and the rest of the file.
+
+    The rows are checked CHUNK at a time as they are read. With `reread` (the same file
+    read again) the plan keeps only what the check found of each good row, not the rows:
+    `Plan.chunks` reads them again for the writing."""
     on = on or rules.today()
-    plan = Plan(total=len(parsed.rows))
+    plan = Plan(total=len(parsed.rows), reread=reread)
     header_problems = _required_columns(parsed, default_authority)
     if header_problems:
+        plan.total = sum(1 for _ in parsed.each_row())
         plan.problems.extend(header_problems)
         return plan
-    cells, problems = _first_pass(parsed, Catalogue(session), default_authority, on)
-    plan.problems.extend(problems)
-    bad = {p.row for p in problems}
-    second = _SecondPass(parsed, _preload(session, cells), publisher, on, plan)
-    for c in cells:
-        if c.row.number not in bad:
-            second.add(c)
+    check = _FirstPass(parsed, Catalogue(session), default_authority, on)
+    known = _Known()
+    second = _SecondPass(parsed, known, publisher, on, plan)
+    plan.total = 0
+    for cells in _chunks(_parsed_cells(check, parsed.each_row())):
+        plan.total += len(cells)
+        found, check.problems = check.problems, []  # the first pass's, of this chunk
+        plan.problems.extend(found)
+        bad = {p.row for p in found}
+        _preload(session, cells, known)
+        for c in cells:
+            if c.number not in bad:
+                second.add(c)
     plan.problems.sort(key=lambda p: (p.row, p.severity != "error"))
+    if reread is not None:
+        plan._parse = _FirstPass(parsed, check.catalogue, default_authority, on)
+        plan._sha256 = parsed.sha256
     return plan
 
 

@@ -64,6 +64,8 @@ from registry.text import normalize
 _INSERT_ORDER = (Enterprise, FormerName, Licence, Sanction, Listing)
 # ids taken at once from a PostgreSQL sequence (unused ones are a gap, as after a rollback)
 ID_BLOCK = 1024
+# Events sent in one executemany
+EVENT_BATCH = 2000
 # the columns a workflow step changes on a stored decision
 _DECISION_STEP_COLUMNS = ("state", "submitted_by_id", "published_by_id", "published_at")
 
@@ -301,23 +303,28 @@ class BulkImport:
         self._new_decisions.clear()
         steps, self._steps = self._steps, []
         event_table = cast(Table, Event.__table__)
-        events = []
+        seqs = next_seqs(session, len(steps))
         published = []
-        for step, seq in zip(steps, next_seqs(session, len(steps)), strict=True):
-            event = event_row(
-                step.actor,
-                step.table,
-                step.authority_id,
-                step.action,
-                seq=seq,
-                after=step.after,
-                before=step.before,
-            )
-            event["id"] = self._take_id(event_table)
-            events.append(event)
-            if step.record is not None:
-                published.append((event, step.record))
-        insert_rows(session, event_table, events)
+        # EVENT_BATCH Events at a time: their JSON and parameters are not all held at once
+        for start in range(0, len(steps), EVENT_BATCH):
+            events = []
+            for step, seq in zip(
+                steps[start : start + EVENT_BATCH], seqs[start : start + EVENT_BATCH], strict=True
+            ):
+                event = event_row(
+                    step.actor,
+                    step.table,
+                    step.authority_id,
+                    step.action,
+                    seq=seq,
+                    after=step.after,
+                    before=step.before,
+                )
+                event["id"] = self._take_id(event_table)
+                events.append(event)
+                if step.record is not None:
+                    published.append((event, step.record))
+            insert_rows(session, event_table, events)
         publog.insert_records(session, published)
         for firm in self._stored_firms.values():  # their collections grew
             session.expire(firm, ["former_names", "licences"])

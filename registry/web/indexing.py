@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 EXTENSION = "registry_search"
 FOLLOWERS = "registry_followers"
 WARM_SECONDS = 60.0
+SEARCH_FOLLOWER = "search-index"
 
 
 def init_app(app: Flask) -> None:
@@ -59,7 +60,7 @@ def init_app(app: Flask) -> None:
         index.bitmaps()
         return current
 
-    add_follower(app, "search-index", follow, foreground_step=follow_now)
+    add_follower(app, SEARCH_FOLLOWER, follow, foreground_step=follow_now)
 
 
 def add_follower(
@@ -111,13 +112,20 @@ def start_followers(app: Flask, wait: float = 0.0) -> None:
                 log.warning("follower %s not ready after %.0f s", follower.name, wait)
 
 
-def follow_now(app: Flask, *, gating_only: bool = False) -> None:
+def follow_now(app: Flask, *, gating_only: bool = False, warm: bool = True) -> None:
     """Run every follower's step once in this thread (commands, and tests whose data is in
     a transaction no other thread can see); `gating_only`: only those a fresh worker waits
-    for (the search index), not the ones whose readers manage meanwhile (open data)."""
+    for (the search index), not the ones whose readers manage meanwhile (open data);
+    `warm`: the search index's bitmaps loaded too (not in a command that never searches:
+    a search loads them when it needs them)."""
+
+    def current(session: Session) -> bool:
+        return get_index(app).ensure_current(session)
+
     for follower in followers(app).values():
         if follower.gates_start or not gating_only:
-            follower.run_once(foreground=True)
+            cold = not warm and follower.name == SEARCH_FOLLOWER
+            follower.run_once(foreground=True, step=current if cold else None)
 
 
 class Leadership:
