@@ -104,3 +104,32 @@ def test_a_search_shows_each_firm_with_its_listings_in_force_as_the_firm_page_do
 def test_a_search_of_no_firms_reads_nothing(app, session):
     with app.test_request_context("/"):
         assert hits.in_force(session, []) == {}
+
+
+def test_rows_read_outside_a_transaction_are_those_read_within_it(tmp_path):
+    """A request that has not begun a transaction reads the hits on a pooled driver
+    connection of its own; the rows are those the session's transaction reads, and the
+    session is left without a transaction (nothing to roll back)."""
+    from registry import db as registry_db
+    from registry.migrate import upgrade
+    from registry.services.reference import seed
+    from tests.factories import publish_committed
+
+    engine = registry_db.make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    upgrade(engine)
+    factory = registry_db.make_session_factory(engine)
+    with factory() as session:
+        seed(session, rules.Actor(None, "test", "system", 0, True))
+        session.commit()
+        publish_committed(session, "深圳市蓝鲸通讯技术有限公司", "91440300MA5DC8XQ6Q")
+        publish_committed(session, "广州市白鲸网络科技有限公司", "91440101MA59UQ1F88", ground="B1")
+        ids = list(session.scalars(select(Enterprise.id).order_by(Enterprise.id))) + [2**31 - 1]
+    for filters in (None, search.SearchFilters(list_code="bad"), search.SearchFilters(ground="B1")):
+        with factory() as session:
+            outside = hits.in_force(session, ids, filters)
+            assert not session.in_transaction()
+            session.connection()  # begun: the same statement in the session's transaction
+            within = hits.in_force(session, ids, filters)
+            assert outside == within
+            assert set(within) == set(listings_in_force(session, ids, filters))
+    engine.dispose()
