@@ -36,7 +36,7 @@ from whoosh.query import Term
 from registry import rules, text, visibility
 from registry.search import build, documents, matching
 from registry.search.analysis import normalise_query
-from registry.search.bitmaps import Bitmaps
+from registry.search.bitmaps import Bitmaps, code_key
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ class SearchIndex:
         self._cache: OrderedDict[tuple, _Answer] = OrderedDict()
         self._bm_lock = threading.RLock()
         self._bitmaps: Bitmaps | None = None
+        self._decision_segments: dict[str, BitMap] = {}  # segment id -> its decision terms
         self.error: str | None = None  # why the last look at the disk failed, if it did
 
     # --- opening ------------------------------------------------------------------------
@@ -420,10 +421,33 @@ class SearchIndex:
             state.apply(changed)
         else:
             state = Bitmaps.load(searcher.all_stored_fields())
+        state.decision_codes = self._decision_codes(searcher)
         state.key, state.seq = key, seq
         self._bitmaps = state
         self._cache.clear()
         return state
+
+    def _decision_codes(self, searcher: Any) -> BitMap:
+        """`code_key` of every term of the decisions field in the searcher's segments (the
+        field is not stored): each segment's terms read once, when first seen. Terms of
+        deleted documents stay until their segment is merged away (a lookup then finds
+        nothing, as it would have without the set)."""
+        held: dict[str, BitMap] = {}
+        parts = []
+        for reader, _offset in searcher.reader().leaf_readers():
+            segment = reader.segment() if hasattr(reader, "segment") else None
+            name = segment.segment_id() if segment is not None else None
+            terms = self._decision_segments.get(name) if name else None
+            if terms is None:
+                terms = BitMap(
+                    code_key("decisions", term.decode("utf-8"))
+                    for term in reader.lexicon("decisions")
+                )
+            if name:
+                held[name] = terms
+            parts.append(terms)
+        self._decision_segments = held
+        return BitMap.union(*parts) if parts else BitMap()
 
     def search(
         self,
@@ -508,7 +532,11 @@ class SearchIndex:
             ("licences", text.canonical_licence(raw)),
             ("decisions", text.canonical_decision_no(raw)),
         ):
-            if len(value) >= 4 and not any(ch.isspace() for ch in value):
+            if (
+                len(value) >= 4
+                and not any(ch.isspace() for ch in value)
+                and state.may_hold_code(fieldname, value)  # else its lookup finds nothing
+            ):
                 codes.append(Term(fieldname, value))
         # Each term's postings read directly: a search for Or(terms) built a union array
         # the size of the index, which costs milliseconds a query at scale.
