@@ -103,6 +103,7 @@ class Bitmaps:
         self._facts_overlay: dict[int, FirmFacts | None] = {}
         self._stale_cache: tuple[str, int, BitMap] | None = None
         self._latest_order: list[str] | None = None
+        self._provinces_order: list[tuple[str, BitMap]] | None = None
         self._facet_cache: dict[tuple, dict[str, dict[str, BitMap]]] = {}
 
     # --- building -----------------------------------------------------------------------
@@ -255,6 +256,7 @@ class Bitmaps:
         self.version += 1
         self._stale_cache = None
         self._latest_order = None
+        self._provinces_order = None
         self._facet_cache = {}
 
     # --- reading ------------------------------------------------------------------------
@@ -335,9 +337,10 @@ class Bitmaps:
             return BitMap()
         blob, offsets, rank, base = self._blob, self._offsets, self._base.rank, self._base
         overlay = self._overlay
+        find = blob.find  # within the firm's names, without slicing them out
         if not overlay:
             found = [
-                eid for eid in candidates if q in blob[offsets[(i := rank(eid)) - 1] : offsets[i]]
+                eid for eid in candidates if find(q, offsets[(i := rank(eid)) - 1], offsets[i]) >= 0
             ]
             return BitMap(found)
         out = []
@@ -346,7 +349,7 @@ class Bitmaps:
             if value is _MISSING:
                 if eid in base:
                     i = rank(eid)
-                    if q in blob[offsets[i - 1] : offsets[i]]:
+                    if find(q, offsets[i - 1], offsets[i]) >= 0:
                         out.append(eid)
             elif value is not None and q in value:
                 out.append(eid)
@@ -403,6 +406,14 @@ class Bitmaps:
             name: {value: union(bms) for value, bms in values.items()}
             for name, values in grouped.items()
         }
+
+    def provinces_by_size(self) -> list[tuple[str, BitMap]]:
+        """The province bitmaps, the largest first (kept until the bitmaps change)."""
+        if self._provinces_order is None:
+            self._provinces_order = sorted(
+                self.province.items(), key=lambda item: (-len(item[1]), item[0])
+            )
+        return self._provinces_order
 
     def by_latest(self) -> list[BitMap]:
         """Firm bitmaps by latest decision date, newest first."""

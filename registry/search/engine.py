@@ -586,8 +586,15 @@ class SearchIndex:
         answer.total = len(answer.codes) + len(result)
         # 4. facets: cardinalities of intersections, no hit materialised
         if allowed:
-            for province, bitmap in state.province.items():
-                counts["province"][province] += allowed.intersection_cardinality(bitmap)
+            # A firm has one province: once every firm is counted, the others hold none.
+            left = len(allowed)
+            for province, bitmap in state.provinces_by_size():
+                found = allowed.intersection_cardinality(bitmap)
+                if found:
+                    counts["province"][province] += found
+                    left -= found
+                    if left <= 0:
+                        break
         if clean:  # (a code lookup usually matches no name: nothing to count)
             per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
             for name, values in per_value.items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus
 
 from markupsafe import Markup
 
@@ -158,6 +158,9 @@ class Links:
     def __init__(self, here: str, kept: Mapping[str, str]) -> None:
         self.here = here
         self.kept = dict(kept)
+        # Each kept parameter as `urlencode` writes it (str keys and values: quote_plus of
+        # each, joined by "="): encoded once, not once per link.
+        self._encoded = [quote_plus(k) + "=" + quote_plus(v) for k, v in self.kept.items()]
         self._around: dict[str, tuple[str, str]] = {}
 
     def _parts(self, param: str) -> tuple[str, str]:
@@ -166,8 +169,8 @@ class Links:
         if found is None:
             keys = list(self.kept)
             at = keys.index(param) if param in self.kept else len(keys)
-            before = urlencode([(k, self.kept[k]) for k in keys[:at]])
-            after = urlencode([(k, self.kept[k]) for k in keys[at + 1 :]])
+            before = "&".join(self._encoded[:at])
+            after = "&".join(self._encoded[at + 1 :])
             found = self._around[param] = (
                 escape_text(self.here + "?" + (before + "&" if before else "")),
                 escape_text("&" + after if after else ""),
@@ -182,8 +185,8 @@ class Links:
 
     def without(self, param: str) -> str:
         """The link without `param`, escaped."""
-        params = {k: v for k, v in self.kept.items() if k != param}
-        return escape_text(self.here + ("?" + urlencode(params) if params else ""))
+        params = [pair for k, pair in zip(self.kept, self._encoded, strict=True) if k != param]
+        return escape_text(self.here + ("?" + "&".join(params) if params else ""))
 
 
 def _facet_label(
