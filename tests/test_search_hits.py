@@ -13,6 +13,7 @@ from registry import rules, search, visibility
 from registry.models import Authority, Enterprise, Ground, Listing
 from registry.services import listings
 from registry.web import hits
+from tests.conftest import BACKENDS, create_database
 
 
 def listings_in_force(session, firm_ids, filters):
@@ -106,30 +107,42 @@ def test_a_search_of_no_firms_reads_nothing(app, session):
         assert hits.in_force(session, []) == {}
 
 
-def test_rows_read_outside_a_transaction_are_those_read_within_it(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rows_read_outside_a_transaction_are_those_read_within_it(backend, tmp_path):
     """A request that has not begun a transaction reads the hits on a pooled driver
     connection of its own; the rows are those the session's transaction reads, and the
-    session is left without a transaction (nothing to roll back)."""
+    session is left without a transaction (nothing to roll back). On a committed database
+    of its own, on each backend."""
     from registry import db as registry_db
     from registry.migrate import upgrade
     from registry.services.reference import seed
     from tests.factories import publish_committed
 
-    engine = registry_db.make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-    upgrade(engine)
-    factory = registry_db.make_session_factory(engine)
-    with factory() as session:
-        seed(session, rules.Actor(None, "test", "system", 0, True))
-        session.commit()
-        publish_committed(session, "深圳市蓝鲸通讯技术有限公司", "91440300MA5DC8XQ6Q")
-        publish_committed(session, "广州市白鲸网络科技有限公司", "91440101MA59UQ1F88", ground="B1")
-        ids = list(session.scalars(select(Enterprise.id).order_by(Enterprise.id))) + [2**31 - 1]
-    for filters in (None, search.SearchFilters(list_code="bad"), search.SearchFilters(ground="B1")):
+    url, drop = create_database(backend, tmp_path)
+    engine = registry_db.make_engine(url)
+    try:
+        upgrade(engine)
+        factory = registry_db.make_session_factory(engine)
         with factory() as session:
-            outside = hits.in_force(session, ids, filters)
-            assert not session.in_transaction()
-            session.connection()  # begun: the same statement in the session's transaction
-            within = hits.in_force(session, ids, filters)
-            assert outside == within
-            assert set(within) == set(listings_in_force(session, ids, filters))
-    engine.dispose()
+            seed(session, rules.Actor(None, "test", "system", 0, True))
+            session.commit()
+            publish_committed(session, "深圳市蓝鲸通讯技术有限公司", "91440300MA5DC8XQ6Q")
+            publish_committed(session, "广州市白鲸网络科技有限公司", "91440101MA59UQ1F88", "B1")
+            ids = list(session.scalars(select(Enterprise.id).order_by(Enterprise.id)))
+        ids.append(2**31 - 1)
+        for filters, firms in (
+            (None, 2),
+            (search.SearchFilters(list_code="bad"), 2),
+            (search.SearchFilters(ground="B1"), 1),
+        ):
+            with factory() as session:
+                outside = hits.in_force(session, ids, filters)
+                assert not session.in_transaction()
+                session.connection()  # begun: the same statement in the session's transaction
+                within = hits.in_force(session, ids, filters)
+                assert outside == within
+                assert set(within) == set(listings_in_force(session, ids, filters))
+                assert len(within) == firms
+    finally:
+        engine.dispose()
+        drop()

@@ -185,7 +185,22 @@ register_json_errors(bp)
 def base_url() -> str:
     """Scheme and host for absolute links: BASE_URL behind a proxy, else the request's."""
     configured = current_app.config.get("BASE_URL") or ""
-    return (configured or request.host_url).rstrip("/")
+    return (configured or _host_url()).rstrip("/")
+
+
+_HOST_URLS: dict[tuple[str, str], str] = {}
+
+
+def _host_url() -> str:
+    """`request.host_url`: Werkzeug's URL of the scheme and (validated) host alone, kept
+    per pair (building it was a twentieth of a search answer)."""
+    key = (request.scheme, request.host)
+    found = _HOST_URLS.get(key)
+    if found is None:
+        if len(_HOST_URLS) >= 256:  # a few names a site answers to: a bound
+            _HOST_URLS.clear()
+        found = _HOST_URLS[key] = request.host_url
+    return found
 
 
 def enterprise_path(enterprise: Enterprise | SimpleNamespace | hits.HitFirm) -> str:
