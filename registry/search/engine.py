@@ -526,18 +526,7 @@ class SearchIndex:
         counts: dict[str, Counter] = {name: Counter() for name in FACETS}
         # 1. exact code matches (few): through Whoosh, evaluated from their stored fields
         seen = BitMap()
-        codes = []
-        for fieldname, value in (
-            ("uscc", text.canonical_uscc(raw)),
-            ("licences", text.canonical_licence(raw)),
-            ("decisions", text.canonical_decision_no(raw)),
-        ):
-            if (
-                len(value) >= 4
-                and not any(ch.isspace() for ch in value)
-                and state.may_hold_code(fieldname, value)  # else its lookup finds nothing
-            ):
-                codes.append(Term(fieldname, value))
+        codes = _code_terms(state, raw)
         # Each term's postings read directly: a search for Or(terms) built a union array
         # the size of the index, which costs milliseconds a query at scale.
         docnums = sorted({n for term in codes for n in term.docs(searcher)})
@@ -670,6 +659,24 @@ class _Answer:
     total: int = 0
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     too_short: bool = False
+
+
+def _code_terms(state: Bitmaps, raw: str) -> list[Term]:
+    """The query's USCC, licence and decision number terms that may be in the index (a
+    term no document holds is not looked up: the lookup would find nothing)."""
+    codes = []
+    for fieldname, value in (
+        ("uscc", text.canonical_uscc(raw)),
+        ("licences", text.canonical_licence(raw)),
+        ("decisions", text.canonical_decision_no(raw)),
+    ):
+        if (
+            len(value) >= 4
+            and not any(ch.isspace() for ch in value)
+            and state.may_hold_code(fieldname, value)
+        ):
+            codes.append(Term(fieldname, value))
+    return codes
 
 
 def _in_force(
