@@ -458,12 +458,15 @@ class SearchIndex:
         on: date | None = None,
         *,
         fields: bool = True,
+        facets: bool = True,
     ) -> SearchResult:
         """Firms whose names contain the query (2+ characters) or whose USCC, licence or
         decision number equals it; exact code matches first. Never raises on any query.
         `fields=False`: the hits carry only their firm ids, for callers that read the firms
         from the database anyway; the page's stored fields are then not read (on a long
-        tail of queries, most of them are not in this process's cache)."""
+        tail of queries, most of them are not in this process's cache). `facets=False`:
+        for callers that show none, the facets are not counted (the result's are empty
+        unless an earlier search of the same answer counted them)."""
         filters = filters or SearchFilters()
         on = on or rules.today()
         page = min(max(1, page), MAX_PAGE)
@@ -483,6 +486,8 @@ class SearchIndex:
                     self._cache.popitem(last=False)
             else:
                 self._cache.move_to_end(key)
+            if facets and answer.facets is None:
+                answer.facets = _facets(state, answer)
             start = (page - 1) * per_page
             hits = self._page(searcher, state, answer, filters, on, start, per_page, fields)
         return SearchResult(
@@ -491,7 +496,7 @@ class SearchIndex:
             page=page,
             per_page=per_page,
             hits=hits,
-            facets=answer.facets,
+            facets=answer.facets or {},
             too_short=answer.too_short,
         )
 
@@ -573,28 +578,8 @@ class SearchIndex:
         result = allowed | kept_stale
         answer.tiers = [(result & tier, order) for tier, order in tiers]
         answer.total = len(answer.codes) + len(result)
-        # 4. facets: cardinalities of intersections, no hit materialised
-        if allowed:
-            # A firm has one province: once every firm is counted, the others hold none.
-            left = len(allowed)
-            for province, bitmap in state.provinces_by_size():
-                found = allowed.intersection_cardinality(bitmap)
-                if found:
-                    counts["province"][province] += found
-                    left -= found
-                    if left <= 0:
-                        break
-        if clean:  # (a code lookup usually matches no name: nothing to count)
-            per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
-            for name, values in per_value.items():
-                for value, bitmap in values.items():
-                    counts[name][value] += clean.intersection_cardinality(bitmap)
-        facets = {
-            name: sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))
-            for name, counter in counts.items()
-        }
-        facets["year"] = sorted(((k, v) for k, v in counts["year"].items() if v), reverse=True)
-        answer.facets = facets
+        # 4. facets: counted when a caller asks for them (`_facets`)
+        answer.counting = (allowed, clean, counts, filters)
         return answer
 
     def _page(
@@ -657,8 +642,40 @@ class _Answer:
     codes: list[int] = field(default_factory=list)  # exact code matches, in force, first
     tiers: list[tuple[BitMap, list[BitMap]]] = field(default_factory=list)  # result, order
     total: int = 0
-    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    facets: dict[str, list[tuple[str, int]]] | None = None  # None: not counted yet
     too_short: bool = False
+    # What the facets are counted from: the firms with nothing expired (`clean`, and of
+    # them those in the filters, `allowed`) and the counts of the others, the filters.
+    counting: tuple[BitMap, BitMap, dict[str, Counter], SearchFilters] | None = None
+
+
+def _facets(state: Bitmaps, answer: _Answer) -> dict[str, list[tuple[str, int]]]:
+    """The answer's facets: cardinalities of intersections, no hit materialised (on the
+    bitmaps the answer was made from: its cache key holds their version)."""
+    assert answer.counting is not None
+    allowed, clean, counts, filters = answer.counting
+    if allowed:
+        # A firm has one province: once every firm is counted, the others hold none.
+        left = len(allowed)
+        for province, bitmap in state.provinces_by_size():
+            found = allowed.intersection_cardinality(bitmap)
+            if found:
+                counts["province"][province] += found
+                left -= found
+                if left <= 0:
+                    break
+    if clean:  # (a code lookup usually matches no name: nothing to count)
+        per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
+        for name, values in per_value.items():
+            for value, bitmap in values.items():
+                counts[name][value] += clean.intersection_cardinality(bitmap)
+    facets = {
+        name: sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))
+        for name, counter in counts.items()
+    }
+    facets["year"] = sorted(((k, v) for k, v in counts["year"].items() if v), reverse=True)
+    answer.counting = None
+    return facets
 
 
 def _code_terms(state: Bitmaps, raw: str) -> list[Term]:

@@ -305,7 +305,7 @@ def search_firms():
     query, filters = search_args(session)
     page = int_arg("page", 1, minimum=1, maximum=SEARCH_MAX_PAGE)
     per_page = int_arg("per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
-    result = indexing.search(query, filters, page, per_page, session=session)
+    result = indexing.search(query, filters, page, per_page, session=session, facets=False)
     prefix = base_url()
     results = [
         {
