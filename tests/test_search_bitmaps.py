@@ -215,3 +215,21 @@ def test_firm_facts_follow_changes_and_compaction():
     state._compact()
     assert {eid: state.facts(eid) for eid in expected} == expected
     assert state.names(1) == "深圳市华信数据有限公司"
+
+
+def test_facets_counted_after_an_answer_without_them_are_the_same(corpus):
+    """A caller that shows no facets (the API) does not have them counted; the page that
+    asks for the same answer next, from the index's cache, gets them counted then."""
+    session, index = corpus
+    on = rules.today()
+    firms = _firms(session)
+    for query in ("有限公司", "科技", "网络"):
+        for filters in (SearchFilters(), SearchFilters(list_code="bad")):
+            index._cache.clear()
+            without = index.search(query, filters, on=on, facets=False)
+            assert without.facets == {}
+            later = index.search(query, filters, on=on)
+            assert later.total == without.total
+            expected, facets = _truth(firms, query, filters, on)
+            assert {k: dict(v) for k, v in later.facets.items()} == facets
+            assert index.search(query, filters, on=on, facets=False).facets == later.facets

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from registry import text
+from registry import rules, text
 from registry.search import SearchFilters, SearchIndex
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
@@ -166,3 +166,39 @@ def test_the_follower_step_readies_index_and_bitmaps_before_any_request(app, ses
     with app.test_client() as client:
         assert client.get("/search?q=公司").status_code == 200
     assert index.opened == opened  # nothing left to open on the first request
+
+
+def test_codes_added_after_the_first_load_are_found_exactly(session, make, tmp_path):
+    """Code lookups are skipped for terms no document of the generation holds: a USCC, a
+    licence and a decision number (of any shape: four Chinese characters here) given after
+    the bitmaps were loaded are found by the searcher that follows them."""
+    from registry.services import sanctions as sanction_service
+
+    index = SearchIndex(tmp_path / "index")
+    clerk, reviewer = make.actor("clerk"), make.actor("reviewer")
+    first = make.published_listing(clerk, reviewer, "B3")
+    index.catch_up(session)
+    index.bitmaps()  # loaded before the codes below exist
+    assert index.search("蓝鲸通讯").total == 0 and index.search("B2-20260007").total == 0
+    firm = make.enterprise(clerk, name="深圳市白鲸数据有限公司", uscc="91440300MA5DC8XQ6Q")
+    make.published_listing(clerk, reviewer, "B3", enterprise=firm)
+    enterprise_service.add_licence(session, clerk, firm, number="B2-20260007")
+    decision = sanction_service.record_sanction(
+        session,
+        clerk,
+        first.enterprise,
+        decision_no="蓝鲸通讯",
+        decided_on=rules.today() - timedelta(days=5),
+        measures=["warning"],
+        facts="未按规定办理经营许可证变更手续",
+    )
+    sanction_service.submit_sanction(session, clerk, decision)
+    sanction_service.publish_sanction(session, reviewer, decision)
+    index.catch_up(session)
+    for query, firm_id in (
+        ("91440300MA5DC8XQ6Q", firm.id),
+        ("b2 20260007", firm.id),
+        ("蓝鲸通讯", first.enterprise_id),
+    ):
+        result = index.search(query)
+        assert [(h.enterprise_id, h.code_match) for h in result.hits] == [(firm_id, True)]

@@ -13,6 +13,7 @@ from registry import rules, search, visibility
 from registry.models import Authority, Enterprise, Ground, Listing
 from registry.services import listings
 from registry.web import hits
+from tests.conftest import BACKENDS, create_database
 
 
 def listings_in_force(session, firm_ids, filters):
@@ -104,3 +105,50 @@ def test_a_search_shows_each_firm_with_its_listings_in_force_as_the_firm_page_do
 def test_a_search_of_no_firms_reads_nothing(app, session):
     with app.test_request_context("/"):
         assert hits.in_force(session, []) == {}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rows_read_on_the_requests_driver_connection_are_those_of_an_orm_query(backend, tmp_path):
+    """Served, the hits are read on the request's driver connection from the pool (no
+    Session): the same firms as an ORM query of the committed database, on each backend,
+    and the connection is back in the pool when the request ends."""
+    from registry import db as registry_db
+    from registry.database import get_db
+    from registry.migrate import upgrade
+    from registry.services.reference import seed
+    from tests.conftest import new_app
+    from tests.factories import publish_committed
+
+    url, drop = create_database(backend, tmp_path)
+    engine = registry_db.make_engine(url)
+    app = new_app(url, tmp_path, PUBLIC_CACHE=False)
+    try:
+        upgrade(engine)
+        factory = registry_db.make_session_factory(engine)
+        with factory() as session:
+            seed(session, rules.Actor(None, "test", "system", 0, True))
+            session.commit()
+            publish_committed(session, "深圳市蓝鲸通讯技术有限公司", "91440300MA5DC8XQ6Q")
+            publish_committed(session, "广州市白鲸网络科技有限公司", "91440101MA59UQ1F88", "B1")
+            ids = list(session.scalars(select(Enterprise.id).order_by(Enterprise.id)))
+        ids.append(2**31 - 1)
+        pool = get_db(app).engine.pool
+        for filters, firms in (
+            (None, 2),
+            (search.SearchFilters(list_code="bad"), 2),
+            (search.SearchFilters(ground="B1"), 1),
+        ):
+            with factory() as session:
+                with app.test_request_context("/"):
+                    found = hits.in_force(session, ids, filters)
+                    assert pool.checkedout() == 1
+                assert pool.checkedout() == 0
+                assert not session.in_transaction()  # the session read nothing
+                expected = listings_in_force(session, ids, filters)
+                assert list(found) == list(expected) and len(found) == firms
+                for firm_id, (_firm, shown) in found.items():
+                    assert [li.id for li in shown] == [li.id for li in expected[firm_id][1]]
+    finally:
+        get_db(app).engine.dispose()
+        engine.dispose()
+        drop()

@@ -37,7 +37,7 @@ from whoosh.query import Term
 from registry import rules, text, visibility
 from registry.search import build, documents, matching
 from registry.search.analysis import normalise_query
-from registry.search.bitmaps import Bitmaps
+from registry.search.bitmaps import Bitmaps, code_key
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ class SearchIndex:
         self._cache: OrderedDict[tuple, _Answer] = OrderedDict()
         self._bm_lock = threading.RLock()
         self._bitmaps: Bitmaps | None = None
+        self._decision_segments: dict[str, BitMap] = {}  # segment id -> its decision terms
         self.error: str | None = None  # why the last look at the disk failed, if it did
 
     # --- opening ------------------------------------------------------------------------
@@ -422,10 +423,33 @@ class SearchIndex:
         else:
             state = Bitmaps.load(searcher.all_stored_fields())
             _give_back_freed_memory()
+        state.decision_codes = self._decision_codes(searcher)
         state.key, state.seq = key, seq
         self._bitmaps = state
         self._cache.clear()
         return state
+
+    def _decision_codes(self, searcher: Any) -> BitMap:
+        """`code_key` of every term of the decisions field in the searcher's segments (the
+        field is not stored): each segment's terms read once, when first seen. Terms of
+        deleted documents stay until their segment is merged away (a lookup then finds
+        nothing, as it would have without the set)."""
+        held: dict[str, BitMap] = {}
+        parts = []
+        for reader, _offset in searcher.reader().leaf_readers():
+            segment = reader.segment() if hasattr(reader, "segment") else None
+            name = segment.segment_id() if segment is not None else None
+            terms = self._decision_segments.get(name) if name else None
+            if terms is None:
+                terms = BitMap(
+                    code_key("decisions", term.decode("utf-8"))
+                    for term in reader.lexicon("decisions")
+                )
+            if name:
+                held[name] = terms
+            parts.append(terms)
+        self._decision_segments = held
+        return BitMap.union(*parts) if parts else BitMap()
 
     def search(
         self,
@@ -436,12 +460,15 @@ class SearchIndex:
         on: date | None = None,
         *,
         fields: bool = True,
+        facets: bool = True,
     ) -> SearchResult:
         """Firms whose names contain the query (2+ characters) or whose USCC, licence or
         decision number equals it; exact code matches first. Never raises on any query.
         `fields=False`: the hits carry only their firm ids, for callers that read the firms
         from the database anyway; the page's stored fields are then not read (on a long
-        tail of queries, most of them are not in this process's cache)."""
+        tail of queries, most of them are not in this process's cache). `facets=False`:
+        for callers that show none, the facets are not counted (the result's are empty
+        unless an earlier search of the same answer counted them)."""
         filters = filters or SearchFilters()
         on = on or rules.today()
         page = min(max(1, page), MAX_PAGE)
@@ -461,6 +488,8 @@ class SearchIndex:
                     self._cache.popitem(last=False)
             else:
                 self._cache.move_to_end(key)
+            if facets and answer.facets is None:
+                answer.facets = _facets(state, answer)
             start = (page - 1) * per_page
             hits = self._page(searcher, state, answer, filters, on, start, per_page, fields)
         return SearchResult(
@@ -469,7 +498,7 @@ class SearchIndex:
             page=page,
             per_page=per_page,
             hits=hits,
-            facets=answer.facets,
+            facets=answer.facets or {},
             too_short=answer.too_short,
         )
 
@@ -504,14 +533,7 @@ class SearchIndex:
         counts: dict[str, Counter] = {name: Counter() for name in FACETS}
         # 1. exact code matches (few): through Whoosh, evaluated from their stored fields
         seen = BitMap()
-        codes = []
-        for fieldname, value in (
-            ("uscc", text.canonical_uscc(raw)),
-            ("licences", text.canonical_licence(raw)),
-            ("decisions", text.canonical_decision_no(raw)),
-        ):
-            if len(value) >= 4 and not any(ch.isspace() for ch in value):
-                codes.append(Term(fieldname, value))
+        codes = _code_terms(state, raw)
         # Each term's postings read directly: a search for Or(terms) built a union array
         # the size of the index, which costs milliseconds a query at scale.
         docnums = sorted({n for term in codes for n in term.docs(searcher)})
@@ -558,21 +580,8 @@ class SearchIndex:
         result = allowed | kept_stale
         answer.tiers = [(result & tier, order) for tier, order in tiers]
         answer.total = len(answer.codes) + len(result)
-        # 4. facets: cardinalities of intersections, no hit materialised
-        if allowed:
-            for province, bitmap in state.province.items():
-                counts["province"][province] += allowed.intersection_cardinality(bitmap)
-        if clean:  # (a code lookup usually matches no name: nothing to count)
-            per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
-            for name, values in per_value.items():
-                for value, bitmap in values.items():
-                    counts[name][value] += clean.intersection_cardinality(bitmap)
-        facets = {
-            name: sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))
-            for name, counter in counts.items()
-        }
-        facets["year"] = sorted(((k, v) for k, v in counts["year"].items() if v), reverse=True)
-        answer.facets = facets
+        # 4. facets: counted when a caller asks for them (`_facets`)
+        answer.counting = (allowed, clean, counts, filters)
         return answer
 
     def _page(
@@ -635,8 +644,58 @@ class _Answer:
     codes: list[int] = field(default_factory=list)  # exact code matches, in force, first
     tiers: list[tuple[BitMap, list[BitMap]]] = field(default_factory=list)  # result, order
     total: int = 0
-    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    facets: dict[str, list[tuple[str, int]]] | None = None  # None: not counted yet
     too_short: bool = False
+    # What the facets are counted from: the firms with nothing expired (`clean`, and of
+    # them those in the filters, `allowed`) and the counts of the others, the filters.
+    counting: tuple[BitMap, BitMap, dict[str, Counter], SearchFilters] | None = None
+
+
+def _facets(state: Bitmaps, answer: _Answer) -> dict[str, list[tuple[str, int]]]:
+    """The answer's facets: cardinalities of intersections, no hit materialised (on the
+    bitmaps the answer was made from: its cache key holds their version)."""
+    assert answer.counting is not None
+    allowed, clean, counts, filters = answer.counting
+    if allowed:
+        # A firm has one province: once every firm is counted, the others hold none.
+        left = len(allowed)
+        for province, bitmap in state.provinces_by_size():
+            found = allowed.intersection_cardinality(bitmap)
+            if found:
+                counts["province"][province] += found
+                left -= found
+                if left <= 0:
+                    break
+    if clean:  # (a code lookup usually matches no name: nothing to count)
+        per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
+        for name, values in per_value.items():
+            for value, bitmap in values.items():
+                counts[name][value] += clean.intersection_cardinality(bitmap)
+    facets = {
+        name: sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))
+        for name, counter in counts.items()
+    }
+    facets["year"] = sorted(((k, v) for k, v in counts["year"].items() if v), reverse=True)
+    answer.counting = None
+    return facets
+
+
+def _code_terms(state: Bitmaps, raw: str) -> list[Term]:
+    """The query's USCC, licence and decision number terms that may be in the index (a
+    term no document holds is not looked up: the lookup would find nothing)."""
+    codes = []
+    for fieldname, value in (
+        ("uscc", text.canonical_uscc(raw)),
+        ("licences", text.canonical_licence(raw)),
+        ("decisions", text.canonical_decision_no(raw)),
+    ):
+        if (
+            len(value) >= 4
+            and not any(ch.isspace() for ch in value)
+            and state.may_hold_code(fieldname, value)
+        ):
+            codes.append(Term(fieldname, value))
+    return codes
 
 
 def _in_force(

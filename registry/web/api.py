@@ -184,7 +184,22 @@ register_json_errors(bp)
 def base_url() -> str:
     """Scheme and host for absolute links: BASE_URL behind a proxy, else the request's."""
     configured = current_app.config.get("BASE_URL") or ""
-    return (configured or request.host_url).rstrip("/")
+    return (configured or _host_url()).rstrip("/")
+
+
+_HOST_URLS: dict[tuple[str, str], str] = {}
+
+
+def _host_url() -> str:
+    """`request.host_url`: Werkzeug's URL of the scheme and (validated) host alone, kept
+    per pair (building it was a twentieth of a search answer)."""
+    key = (request.scheme, request.host)
+    found = _HOST_URLS.get(key)
+    if found is None:
+        if len(_HOST_URLS) >= 256:  # a few names a site answers to: a bound
+            _HOST_URLS.clear()
+        found = _HOST_URLS[key] = request.host_url
+    return found
 
 
 def enterprise_path(
@@ -291,7 +306,7 @@ def search_firms():
     query, filters = search_args(session)
     page = int_arg("page", 1, minimum=1, maximum=SEARCH_MAX_PAGE)
     per_page = int_arg("per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
-    result = indexing.search(query, filters, page, per_page, session=session)
+    result = indexing.search(query, filters, page, per_page, session=session, facets=False)
     prefix = base_url()
     results = [
         {

@@ -1,57 +1,154 @@
-"""The search page's result list and facet links, as markup built in Python from plain rows.
+"""The search page's content, as markup built in Python from plain rows: the result list,
+the facet links, the form, the counts and the pager.
 
 A page carries twenty firms and up to eighty facet links: as Jinja loops, the context calls,
 attribute lookups and escaping per variable were most of the page's rendering. Every value
-shown is escaped here; the shape of the HTML is the one the template had.
+shown is escaped here (`escape_text`, markupsafe's escaping); the page's own translated
+labels are used as the template used them (messages of ours, not escaped, Markup's `%`
+escaping what is formatted into them), looked up once per language and kept. The shape
+of the HTML is the one the template had.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-from urllib.parse import quote_plus, urlencode
+from typing import Any, NamedTuple
+from urllib.parse import quote_plus
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from registry import search
-from registry.web import translate as _
+from registry.web import _translations
 from registry.web.hits import HitFirm, HitListing
 
 FACETS = ("list", "province", "ground", "year")
+_LABELS_KEPT = 8  # catalogues (languages) whose labels are kept: two in use
+
+
+def escape_text(value: str) -> str:
+    """`markupsafe.escape(value)` of a plain string, as a string (no Markup object)."""
+    return (
+        value.replace("&", "&amp;")
+        .replace(">", "&gt;")
+        .replace("<", "&lt;")
+        .replace("'", "&#39;")
+        .replace('"', "&#34;")
+    )
+
+
+class Labels:
+    """The page's messages in one language (`text`: as `_` gives them; the list titles and
+    facet names escaped, as the result list and facets showed them)."""
+
+    MESSAGES = (
+        "统一社会信用代码",
+        "处理日期",
+        "不良名单",
+        "失信名单",
+        "名单",
+        "省份",
+        "列入事由",
+        "处理年份",
+        "全部",
+        "查询",
+        "查询：%(q)s",
+        "电信业务经营者信用名单",
+        "JSON 数据",
+        "订阅此查询",
+        "经营者名称（两个字以上）、统一社会信用代码、许可证编号或处罚决定书文号",
+        "筛选",
+        "查询结果",
+        "请输入至少两个字的名称，或完整的统一社会信用代码、许可证编号、文号。",
+        "共 %(n)s 家经营者",
+        "订阅此查询（RSS）",
+        "没有找到公示中的经营者。",
+        "分页",
+        "上一页",
+        "第 %(p)s / %(n)s 页",
+        "下一页",
+    )
+
+    def __init__(self, translations: Any) -> None:
+        self.text = {m: translations.ugettext(m) for m in self.MESSAGES}
+        self.escaped = {m: escape_text(t) for m, t in self.text.items()}
+        self.list_titles = {
+            "bad": self.escaped["不良名单"],
+            "dishonest": self.escaped["失信名单"],
+        }
+        self.facet_names = {
+            "list": self.escaped["名单"],
+            "province": self.escaped["省份"],
+            "ground": self.escaped["列入事由"],
+            "year": self.escaped["处理年份"],
+        }
+
+    def format(self, message: str, **values: Any) -> str:
+        """`_(message, **values)` in an escaping template: the values escaped."""
+        # The message is ours, from the catalogue; Markup's `%` escapes the values (B704).
+        return str(Markup(self.text[message]) % values)  # nosec B704
+
+
+_KEPT: dict[Any, Labels] = {}
+
+
+def labels() -> Labels:
+    """The request's language's labels (kept per catalogue: the catalogue objects live as
+    long as the process)."""
+    translations = _translations()
+    found = _KEPT.get(translations)
+    if found is None:
+        if len(_KEPT) >= _LABELS_KEPT:
+            _KEPT.clear()
+        found = _KEPT[translations] = Labels(translations)
+    return found
 
 
 def list_title(code: str) -> str:
     """The list's name (registry.web.public.list_title, with the request's catalogue)."""
-    return _("不良名单") if code == "bad" else _("失信名单")
+    text = labels().text
+    return text["不良名单"] if code == "bad" else text["失信名单"]
 
 
 def result_list(
     rows: list[tuple[HitFirm, list[HitListing]]],
     firm_url: Callable[[Any], str],
-) -> Markup:
-    """`<ol class="hits">`: each firm's link, code and listings in force."""
-    uscc_label, decided_label = escape(_("统一社会信用代码")), escape(_("处理日期"))
-    titles = {code: escape(list_title(code)) for code in search.LISTS}
+    words: Labels | None = None,
+) -> str:
+    """`<ol class="hits">`: each firm's link, code and listings in force (escaped markup)."""
+    words = words or labels()
+    uscc_label, decided_label = words.escaped["统一社会信用代码"], words.escaped["处理日期"]
+    titles = words.list_titles
     parts = ['<ol class="hits">\n']
     for firm, listings in rows:
         parts.append(
-            f'    <li>\n      <a href="{escape(firm_url(firm))}"><strong>{escape(firm.name)}'
-            "</strong></a>\n"
+            f'    <li>\n      <a href="{escape_text(firm_url(firm))}"><strong>'
+            f"{escape_text(firm.name)}</strong></a>\n"
         )
         if firm.uscc:
-            parts.append(f"      <br><small>{uscc_label}：{escape(firm.uscc)}</small>\n")
+            parts.append(f"      <br><small>{uscc_label}：{escape_text(firm.uscc)}</small>\n")
         parts.append("      <ul>\n")
         for li in listings:
-            title = titles.get(li.list_code) or escape(list_title(li.list_code))
+            title = titles.get(li.list_code) or titles["dishonest"]
             parts.append(
-                f'        <li><span class="tag tag-{escape(li.list_code)}">{title}</span> '
-                f"{escape(li.ground_title)} · {decided_label} {li.decided_on} · "
-                f"{escape(li.authority_name)}</li>\n"
+                f'        <li><span class="tag tag-{escape_text(li.list_code)}">{title}</span> '
+                f"{escape_text(li.ground_title)} · {decided_label} {li.decided_on} · "
+                f"{escape_text(li.authority_name)}</li>\n"
             )
         parts.append("      </ul>\n    </li>\n")
     parts.append("  </ol>")
-    # Every value above is escaped; the rest is this function's own markup (B704).
-    return Markup("".join(parts))  # nosec B704
+    return "".join(parts)
+
+
+_PAIRS: dict[tuple[str, str], str] = {}  # (parameter, value) -> escaped `param=value`
+
+
+def _pair(param: str, value: str) -> str:
+    found = _PAIRS.get((param, value))
+    if found is None:
+        if len(_PAIRS) >= 4096:  # facet values and page numbers: a bound
+            _PAIRS.clear()
+        found = _PAIRS[param, value] = escape_text(quote_plus(param) + "=" + quote_plus(value))
+    return found
 
 
 class Links:
@@ -61,28 +158,53 @@ class Links:
     def __init__(self, here: str, kept: Mapping[str, str]) -> None:
         self.here = here
         self.kept = dict(kept)
+        # Each kept parameter as `urlencode` writes it (str keys and values: quote_plus of
+        # each, joined by "="): encoded once, not once per link.
+        self._encoded = [quote_plus(k) + "=" + quote_plus(v) for k, v in self.kept.items()]
         self._around: dict[str, tuple[str, str]] = {}
 
     def _parts(self, param: str) -> tuple[str, str]:
+        """The escaped link before and after `param=value`."""
         found = self._around.get(param)
         if found is None:
             keys = list(self.kept)
             at = keys.index(param) if param in self.kept else len(keys)
-            before = urlencode([(k, self.kept[k]) for k in keys[:at]])
-            after = urlencode([(k, self.kept[k]) for k in keys[at + 1 :]])
+            before = "&".join(self._encoded[:at])
+            after = "&".join(self._encoded[at + 1 :])
             found = self._around[param] = (
-                self.here + "?" + (before + "&" if before else ""),
-                "&" + after if after else "",
+                escape_text(self.here + "?" + (before + "&" if before else "")),
+                escape_text("&" + after if after else ""),
             )
         return found
 
     def with_value(self, param: str, value: object) -> str:
+        """The link, escaped for an attribute (escaping is per character: the parts'
+        escapes are the whole link's)."""
         before, after = self._parts(param)
-        return before + quote_plus(param) + "=" + quote_plus(str(value)) + after
+        return before + _pair(param, str(value)) + after
 
     def without(self, param: str) -> str:
-        params = {k: v for k, v in self.kept.items() if k != param}
-        return self.here + ("?" + urlencode(params) if params else "")
+        """The link without `param`, escaped."""
+        params = [pair for k, pair in zip(self.kept, self._encoded, strict=True) if k != param]
+        return escape_text(self.here + ("?" + "&".join(params) if params else ""))
+
+
+def _facet_label(
+    words: Labels,
+    name: str,
+    value: str,
+    provinces: Mapping[str, str],
+    grounds: Mapping[str, Any],
+) -> tuple[str, str]:
+    """The escaped label of a facet value and its link's title attribute."""
+    if name == "list":
+        label = words.text["不良名单"] if value == "bad" else words.text["失信名单"]
+    elif name == "province":
+        label = provinces.get(value, value)
+    else:
+        label = value
+    ground = grounds.get(value) if name == "ground" else None
+    return escape_text(label), f' title="{escape_text(ground.title)}"' if ground else ""
 
 
 def facet_sections(
@@ -91,16 +213,12 @@ def facet_sections(
     links: Links,
     provinces: Mapping[str, str],
     grounds: Mapping[str, Any],
-) -> Markup:
+    words: Labels | None = None,
+) -> str:
     """The `<section>` of each facet with values (or a value chosen): the values with their
     counts, each a link narrowing the search, the chosen one marked current."""
-    names = {
-        "list": _("名单"),
-        "province": _("省份"),
-        "ground": _("列入事由"),
-        "year": _("处理年份"),
-    }
-    everything = escape(_("全部"))
+    words = words or labels()
+    everything = words.escaped["全部"]
     chosen = {
         "list": filters.list_code,
         "province": filters.province,
@@ -113,27 +231,100 @@ def facet_sections(
         current = chosen[name]
         if not values and not current:
             continue
-        parts.append(f'  <section>\n    <h3>{escape(names[name])}</h3>\n    <ul class="facets">\n')
+        parts.append(
+            f'  <section>\n    <h3>{words.facet_names[name]}</h3>\n    <ul class="facets">\n'
+        )
         if current:
-            parts.append(
-                f'      <li><a href="{escape(links.without(name))}">{everything}</a></li>\n'
-            )
+            parts.append(f'      <li><a href="{links.without(name)}">{everything}</a></li>\n')
         current_text = str(current)
         for value, count in values[:20]:
-            if name == "list":
-                label = list_title(value)
-            elif name == "province":
-                label = provinces.get(value, value)
-            else:
-                label = value
+            label, title = _facet_label(words, name, value, provinces, grounds)
             if current_text == value:
-                item = f'<strong aria-current="true">{escape(label)}</strong>'
+                item = f'<strong aria-current="true">{label}</strong>'
             else:
-                ground = grounds.get(value) if name == "ground" else None
-                title = f' title="{escape(ground.title)}"' if ground else ""
-                href = escape(links.with_value(name, value))
-                item = f'<a href="{href}"{title}>{escape(label)}</a>'
+                item = f'<a href="{links.with_value(name, value)}"{title}>{label}</a>'
             parts.append(f'      <li>{item} <span class="count">({count})</span></li>\n')
         parts.append("    </ul>\n  </section>\n")
-    # Every value above is escaped; the rest is this function's own markup (B704).
-    return Markup("".join(parts))  # nosec B704
+    return "".join(parts)
+
+
+class SearchPage(NamedTuple):
+    """The search page's blocks, as markup for base.html."""
+
+    title: Markup
+    head: Markup
+    main: Markup
+
+
+def search_page(
+    *,
+    query: str,
+    result: search.SearchResult,
+    hit_list: str,
+    facets: str,
+    links: Links,
+    form_action: str,
+    feed_url: str,
+    api_url: str,
+) -> SearchPage:
+    """The blocks of templates/public/search.html (the form of public/_search_form.html):
+    `hit_list` and `facets` are escaped markup; every other value is escaped here."""
+    words = labels()
+    text = words.text
+    title = (words.format("查询：%(q)s", q=query) if query else text["查询"]) + (
+        " - " + text["电信业务经营者信用名单"]
+    )
+    feed = escape_text(feed_url)
+    head = (
+        f'<link rel="alternate" type="application/json" href="{escape_text(api_url)}" '
+        f'title="{text["JSON 数据"]}">\n'
+        f'<link rel="alternate" type="application/rss+xml" href="{feed}" '
+        f'title="{text["订阅此查询"]}">\n'
+        '<meta name="robots" content="noindex">\n'
+    )
+    parts = [
+        f"<h1>{text['查询']}</h1>\n",
+        f'<form class="search" role="search" action="{escape_text(form_action)}" method="get">\n'
+        f'  <label for="q">{text["经营者名称（两个字以上）、统一社会信用代码、许可证编号或处罚决定书文号"]}'
+        "</label>\n"
+        '  <div class="row">\n'
+        f'    <input id="q" name="q" type="search" value="{escape_text(query)}" '
+        'maxlength="200" autocomplete="off">\n'
+        f'    <button type="submit">{text["查询"]}</button>\n'
+        "  </div>\n</form>\n",
+        '<div class="results-layout">\n<aside aria-labelledby="facets-title">\n'
+        f'  <h2 id="facets-title">{text["筛选"]}</h2>\n{facets}</aside>\n'
+        '<section aria-labelledby="results-title" class="results">\n'
+        f'  <h2 id="results-title">{text["查询结果"]}</h2>\n',
+    ]
+    if result.too_short:
+        notice = text["请输入至少两个字的名称，或完整的统一社会信用代码、许可证编号、文号。"]
+        parts.append(f'  <p class="notice">{notice}</p>\n')
+    subscribe = f' · <a href="{feed}">{text["订阅此查询（RSS）"]}</a>' if query else ""
+    parts.append(f"  <p>{words.format('共 %(n)s 家经营者', n=result.total)}{subscribe}</p>\n")
+    if hit_list:
+        parts.append(f"  {hit_list}\n")
+    elif not result.too_short:
+        parts.append(f"  <p>{text['没有找到公示中的经营者。']}</p>\n")
+    if result.pages > 1:
+        parts.append(_pager(words, result, links))
+    parts.append("</section>\n</div>\n")
+    # Every value above is escaped, the messages are ours; the rest is markup (B704).
+    return SearchPage(Markup(title), Markup(head), Markup("".join(parts)))  # nosec B704
+
+
+def _pager(words: Labels, result: search.SearchResult, links: Links) -> str:
+    text = words.text
+    parts = [f'  <nav class="pager" aria-label="{text["分页"]}">\n    ']
+    if result.page > 1:
+        href = links.with_value("page", result.page - 1)
+        parts.append(f'<a rel="prev" href="{href}">{text["上一页"]}</a>')
+    parts.append(
+        f"\n    <span>{words.format('第 %(p)s / %(n)s 页', p=result.page, n=result.pages)}"
+        "</span>\n    "
+    )
+    if result.page < result.pages:
+        href = links.with_value("page", result.page + 1)
+        parts.append(f'<a rel="next" href="{href}">{text["下一页"]}</a>')
+    parts.append("\n  </nav>\n")
+    return "".join(parts)

@@ -2,15 +2,14 @@
 from the database (the index only finds candidates) as plain tuples.
 
 One statement per shape (number of firms, list and ground filters), compiled once per
-database dialect and run as the driver's SQL on the request's connection, the rows read as
-the driver returns them: compiling, type processing and the objects built per row cost more
-than the query itself. Dates come back as ISO strings, the form every view shows them in.
+database dialect and run as the driver's SQL on the request's read connection
+(registry.web.driversql), the rows read as the driver returns them: compiling, type
+processing and the objects built per row cost more than the query itself. Dates come back as ISO strings, the form every view shows them in.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -19,8 +18,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from registry import rules, search, visibility
-from registry.database import get_db, read_rows
 from registry.models import Authority, Enterprise, Ground, Listing
+from registry.web import driversql
 
 
 class HitFirm(NamedTuple):
@@ -59,17 +58,8 @@ _COLUMNS = (
 )
 
 
-class _Shape(NamedTuple):
-    sql: str
-    # Per parameter of the statement, in the driver's order: its key in the statement, the
-    # name of a value given at execution or else a constant of the statement (the
-    # published state), and the type's converter for the driver.
-    params: tuple[tuple[str, str | None, Any, Callable[[Any], Any] | None], ...]
-    positional: bool
-
-
 @functools.lru_cache(maxsize=512)
-def _shape(dialect: Dialect, firms: int, by_list: bool, by_ground: bool) -> _Shape:
+def _shape(dialect: Dialect, firms: int, by_list: bool, by_ground: bool) -> driversql.Compiled:
     """The statement for `firms` firm ids, compiled for `dialect`."""
     ids: list[Any] = [bindparam(f"firm_{i}") for i in range(firms)]
     query = (
@@ -87,18 +77,8 @@ def _shape(dialect: Dialect, firms: int, by_list: bool, by_ground: bool) -> _Sha
         query = query.where(Listing.list_code == bindparam("list_code"))
     if by_ground:
         query = query.where(Ground.code == bindparam("ground"))
-    compiled = query.compile(dialect=dialect)
     given = {"today", "list_code", "ground", *(f"firm_{i}" for i in range(firms))}
-    order = compiled.positiontup if compiled.positional else list(compiled.binds)
-    params: list[tuple[str, str | None, Any, Callable[[Any], Any] | None]] = []
-    for name in order or ():
-        bind = compiled.binds[name]
-        convert = bind.type.bind_processor(dialect)
-        if name in given:
-            params.append((name, name, None, convert))
-        else:
-            params.append((name, None, convert(bind.value) if convert else bind.value, None))
-    return _Shape(compiled.string, tuple(params), bool(compiled.positional))
+    return driversql.compile_for(query, dialect, given)
 
 
 def _iso(value: date | str | None) -> str | None:
@@ -118,19 +98,10 @@ def in_force(
         return {}
     list_code = filters.list_code if filters is not None else None
     ground = filters.ground if filters is not None else None
-    shape = _shape(get_db().engine.dialect, len(firm_ids), bool(list_code), bool(ground))
     values: dict[str, Any] = {"today": rules.today(), "list_code": list_code, "ground": ground}
     values.update((f"firm_{i}", firm_id) for i, firm_id in enumerate(firm_ids))
-    ordered = tuple(
-        (convert(values[name]) if convert else values[name]) if name else constant
-        for _key, name, constant, convert in shape.params
-    )
-    args: Any = (
-        ordered
-        if shape.positional
-        else {key: value for (key, *_rest), value in zip(shape.params, ordered, strict=True)}
-    )
-    rows = read_rows(shape.sql, args)
+    shape = _shape(driversql.dialect(), len(firm_ids), bool(list_code), bool(ground))
+    rows = driversql.run(shape, values)
     found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
     for row in rows:
         firm_id = row[1]

@@ -169,11 +169,13 @@ def search(
     *,
     session: Session,
     on: date | None = None,
+    facets: bool = True,
 ) -> SearchResult:
     """Search the app's index, first re-opening the searcher from disk when the database's
     event counter is ahead of it (the follower may have applied the events meanwhile).
     The hits carry their firm ids only (`fields=False`): the views read what they show from
-    the database. Raises IndexUnavailable when no index generation can be read."""
+    the database; `facets=False`, for a view that shows none: they are not counted. Raises
+    IndexUnavailable when no index generation can be read."""
     from registry.web.cache import do_not_keep, event_counter
 
     index = get_index()
@@ -181,4 +183,4 @@ def search(
         # Right for now, but built before this process's searcher held every event up to
         # the counter this answer would be kept under: never kept for later.
         do_not_keep()
-    return index.search(query, filters, page, per_page, on, fields=False)
+    return index.search(query, filters, page, per_page, on, fields=False, facets=facets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
@@ -125,19 +126,21 @@ def search_page():
     kept = {k: v for k, v in args.items() if k in ("q", "list", "province", "ground", "year") and v}
     # Once: the facets link to the page a hundred times.
     links = hitlist.Links(site_url("public.search_page"), kept)
-    provinces = _provinces(session)
+    words = hitlist.labels()
     feed_query = urlencode({k: v for k, v in kept.items() if k in ("q", "list")})
-    return render_template(
-        "public/search.html",
+    page_parts = hitlist.search_page(
         query=query[:200],
         result=result,
-        rows=rows,
-        hit_list=hitlist.result_list(rows, firm_url) if rows else "",
-        facets=hitlist.facet_sections(result, filters, links, provinces, _grounds(session)),
-        link=lambda page: links.with_value("page", page),
+        hit_list=hitlist.result_list(rows, firm_links(), words) if rows else "",
+        facets=hitlist.facet_sections(
+            result, filters, links, _provinces(session), _grounds(session), words
+        ),
+        links=links,
+        form_action=site_url("public.search_page"),
         feed_url="/feeds/search.rss" + ("?" + feed_query if feed_query else ""),
         api_url="/api/v1/search" + ("?" + urlencode(kept) if kept else ""),
     )
+    return render_template("public/search.html", page=page_parts)
 
 
 def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
@@ -377,6 +380,19 @@ def firm_url(firm: Enterprise | SimpleNamespace) -> str:
     if firm.uscc:
         return site_url("public.enterprise", uscc="0")[:-1] + quote(firm.uscc, safe=_SEGMENT_SAFE)
     return site_url("public.enterprise_by_id", firm_id=0)[:-1] + str(firm.id)
+
+
+def firm_links() -> Callable[[Any], str]:
+    """`firm_url` for many firms of one request: the prefixes looked up once."""
+    by_code = site_url("public.enterprise", uscc="0")[:-1]
+    by_id = site_url("public.enterprise_by_id", firm_id=0)[:-1]
+
+    def link(firm: Any) -> str:
+        if firm.uscc:
+            return by_code + quote(firm.uscc, safe=_SEGMENT_SAFE)
+        return by_id + str(firm.id)
+
+    return link
 
 
 _SITE_URLS = "registry_site_urls"
