@@ -177,6 +177,12 @@ def timed(args: list[str], env: dict[str, str], stdin: str | None = None) -> dic
     }
 
 
+# A fresh worker loads the index's bitmaps before it answers: about 10 s of CPU at 1,000,000
+# firms, several times that on a loaded machine. Neither the wait for the first answer nor
+# gunicorn's worker timeout may end a start that is only slow.
+READY_SECONDS = 120 + FIRMS // 2500
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -211,7 +217,8 @@ class Server:
             args, env=env, cwd=ROOT, stdout=self.log_file, stderr=subprocess.STDOUT
         )
 
-    def wait_ready(self, path: str = "/", timeout: float = 120) -> None:
+    def wait_ready(self, path: str = "/", timeout: float | None = None) -> None:
+        timeout = timeout or READY_SECONDS
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -255,7 +262,7 @@ def serving(server: Server, ready_path: str = "/"):
 def gunicorn(name: str, app: str, env: dict[str, str], chdir: Path | None = None) -> Server:
     port = free_port()
     args = [str(BIN / "gunicorn"), "-w", str(WORKERS), "-k", "sync"]
-    args += ["-b", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning"]
+    args += ["-b", f"127.0.0.1:{port}", "--timeout", str(READY_SECONDS), "--log-level", "warning"]
     if chdir is not None:
         args += ["--chdir", str(chdir)]
     return Server(name, [*args, app], env, port)

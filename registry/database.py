@@ -4,11 +4,13 @@ and one driver connection per request for the public read paths."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import make_engine, make_session_factory
@@ -23,8 +25,19 @@ class Database:
     lend: Callable[[], Any] | None = None
 
     def raw_connection(self) -> Any:
-        """A driver connection; its close() gives it back."""
-        return self.lend() if self.lend is not None else self.engine.raw_connection()
+        """A driver connection; its close() gives it back. A database that cannot be
+        reached raises SQLAlchemy's OperationalError, as a Session would (a 503 page)."""
+        if self.lend is not None:
+            return self.lend()
+        try:
+            return self.engine.raw_connection()
+        except Exception as exc:
+            dialect = self.engine.dialect
+            if not isinstance(exc, dialect.loaded_dbapi.Error):
+                raise
+            raise DBAPIError.instance(
+                None, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
 
 
 def init_app(app: Flask) -> None:
@@ -84,10 +97,27 @@ def read_connection() -> Any:
 
 def read_rows(sql: str, parameters: Any = ()) -> list[Any]:
     """The rows of one statement in the driver's form (`sql` in its parameter style), on
-    this request's read connection."""
-    cursor = read_connection().cursor()
+    this request's read connection. A driver error is raised as SQLAlchemy's (the error
+    pages answer a lost database with a 503), the connection invalidated if it was lost."""
+    connection = read_connection()
+    cursor = connection.cursor()
     try:
         cursor.execute(sql, parameters)
         return cursor.fetchall()
+    except Exception as exc:
+        dialect = get_db().engine.dialect
+        driver_error = dialect.loaded_dbapi.Error
+        if not isinstance(exc, driver_error):
+            raise
+        lost = dialect.is_disconnect(exc, getattr(connection, "dbapi_connection", None), cursor)
+        if lost and hasattr(connection, "invalidate"):
+            connection.invalidate(exc)
+        elif not lost:
+            with suppress(Exception):  # it only read: PostgreSQL reads again after a rollback
+                connection.rollback()
+        raise DBAPIError.instance(
+            sql, parameters, exc, driver_error, connection_invalidated=lost, dialect=dialect
+        ) from exc
     finally:
-        cursor.close()
+        with suppress(Exception):  # (a lost connection's cursor may refuse to close)
+            cursor.close()

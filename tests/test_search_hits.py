@@ -152,3 +152,26 @@ def test_rows_read_on_the_requests_driver_connection_are_those_of_an_orm_query(b
         get_db(app).engine.dispose()
         engine.dispose()
         drop()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_driver_error_on_the_read_connection_is_raised_as_sqlalchemys(backend, tmp_path):
+    """The error pages answer SQLAlchemy's errors (a lost database: 503); a statement run
+    on the driver's connection raises the same kind, and the connection goes back."""
+    from sqlalchemy.exc import DBAPIError
+
+    from registry.database import get_db, read_rows
+    from tests.conftest import new_app
+
+    url, drop = create_database(backend, tmp_path)
+    app = new_app(url, tmp_path, PUBLIC_CACHE=False)
+    try:
+        with app.test_request_context("/"):
+            with pytest.raises(DBAPIError) as raised:
+                read_rows("SELECT * FROM no_such_table")
+            assert not raised.value.connection_invalidated  # a bad statement, not a lost server
+            assert read_rows("SELECT 1") == [(1,)]  # the connection still reads
+        assert get_db(app).engine.pool.checkedout() == 0
+    finally:
+        get_db(app).engine.dispose()
+        drop()
