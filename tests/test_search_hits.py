@@ -69,7 +69,7 @@ def test_a_search_shows_each_firm_with_its_listings_in_force_as_the_firm_page_do
     app, session, firms, filters
 ):
     with app.test_request_context("/"):
-        found = hits.in_force(session, firms, filters)
+        found = hits.in_force(firms, filters)
         expected = listings_in_force(session, firms, filters)
     assert list(found) == list(expected)  # the firms that have any, no others
     if filters is None:
@@ -104,7 +104,7 @@ def test_a_search_shows_each_firm_with_its_listings_in_force_as_the_firm_page_do
 
 def test_a_search_of_no_firms_reads_nothing(app, session):
     with app.test_request_context("/"):
-        assert hits.in_force(session, []) == {}
+        assert hits.in_force([]) == {}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -140,7 +140,7 @@ def test_rows_read_on_the_requests_driver_connection_are_those_of_an_orm_query(b
         ):
             with factory() as session:
                 with app.test_request_context("/"):
-                    found = hits.in_force(session, ids, filters)
+                    found = hits.in_force(ids, filters)
                     assert pool.checkedout() == 1
                 assert pool.checkedout() == 0
                 assert not session.in_transaction()  # the session read nothing

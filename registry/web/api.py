@@ -328,7 +328,7 @@ def search_firms():
                 for li in found
             ],
         }
-        for firm, found in hits.for_hits(session, result, filters)
+        for firm, found in hits.for_hits(result, filters)
     ]
     return _page(result.total, page, per_page, results)
 

@@ -496,7 +496,7 @@ def search_feed(ext: str):
     def build() -> feeds.Feed:
         result = indexing.search(query, filters, 1, SEARCH_HITS, session=session)
         listing_ids = [
-            listing.id for _, found in hits.for_hits(session, result, filters) for listing in found
+            listing.id for _, found in hits.for_hits(result, filters) for listing in found
         ]
         entries = listing_entries(
             entries_statement(LogEntry.entity_id.in_(listing_ids), LogEntry.action == "publish")

@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Date, bindparam, select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
 
 from registry import rules, search, visibility
 from registry.models import Authority, Enterprise, Ground, Listing
@@ -90,7 +89,7 @@ def _day(value: date | str) -> str:
 
 
 def in_force(
-    session: Session, firm_ids: list[int], filters: search.SearchFilters | None = None
+    firm_ids: list[int], filters: search.SearchFilters | None = None
 ) -> dict[int, tuple[HitFirm, list[HitListing]]]:
     """Firm id -> (firm, its listings in force now matching the list and ground filters,
     latest decision first), for the firms of `firm_ids` that have any: one query."""
@@ -125,9 +124,9 @@ def in_force(
 
 
 def for_hits(
-    session: Session, result: search.SearchResult, filters: search.SearchFilters | None = None
+    result: search.SearchResult, filters: search.SearchFilters | None = None
 ) -> list[tuple[HitFirm, list[HitListing]]]:
     """The hits' firms with their listings in force now, in the order of the hits (a hit
     with none left since the index saw it is dropped)."""
-    found = in_force(session, [hit.enterprise_id for hit in result.hits], filters)
+    found = in_force([hit.enterprise_id for hit in result.hits], filters)
     return [found[hit.enterprise_id] for hit in result.hits if hit.enterprise_id in found]

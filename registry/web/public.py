@@ -122,7 +122,7 @@ def search_page():
     result = indexing.search(query, filters, page, PER_PAGE, session=session)
     # The page shows what the database says now (the index only finds candidates): every
     # listing in force of the page's firms, in one query.
-    rows = hits.for_hits(session, result)
+    rows = hits.for_hits(result)
     kept = {k: v for k, v in args.items() if k in ("q", "list", "province", "ground", "year") and v}
     # Once: the facets link to the page a hundred times.
     links = hitlist.Links(site_url("public.search_page"), kept)
