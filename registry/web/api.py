@@ -285,6 +285,21 @@ def listings():
     return answer | {"as_of": as_of.isoformat()} if as_of else answer
 
 
+def row_listing_json(li: Any) -> dict[str, Any]:
+    """`listing_json`'s fields from a plain row (a search's or the firm page's listing in
+    force: the ground and authority as columns, dates as ISO text)."""
+    return {
+        "list": li.list_code,
+        "ground": li.ground_code,
+        "ground_title": li.ground_title,
+        "decided_on": li.decided_on,
+        "listed_on": li.listed_on,
+        "expires_on": li.expires_on,
+        "authority": li.authority_name,
+        "authority_code": li.authority_code,
+    }
+
+
 def search_args(session) -> tuple[str, search.SearchFilters]:
     """q, list, province and ground as /search takes them; bad values are a 400."""
     # The feeds take a longer q from the search page's link and use its first part.
@@ -314,19 +329,7 @@ def search_firms():
             "name": firm.name,
             "province": firm.province_code,
             "url": prefix + enterprise_path(firm),
-            "listings": [
-                {
-                    "list": li.list_code,
-                    "ground": li.ground_code,
-                    "ground_title": li.ground_title,
-                    "decided_on": li.decided_on,
-                    "listed_on": li.listed_on,
-                    "expires_on": li.expires_on,
-                    "authority": li.authority_name,
-                    "authority_code": li.authority_code,
-                }
-                for li in found
-            ],
+            "listings": [row_listing_json(li) for li in found],
         }
         for firm, found in hits.for_hits(result, filters)
     ]
@@ -376,19 +379,7 @@ def enterprise(uscc: str):
             {"number": lic.number, "services": lic.services, "status": lic.status}
             for lic in found.licences
         ],
-        "listings": [
-            {
-                "list": li.list_code,
-                "ground": li.ground_code,
-                "ground_title": li.ground_title,
-                "decided_on": li.decided_on,
-                "listed_on": li.listed_on,
-                "expires_on": li.expires_on,
-                "authority": li.authority_name,
-                "authority_code": li.authority_code,
-            }
-            for li in found.listings
-        ],
+        "listings": [row_listing_json(li) for li in found.listings],
         "sanctions": [
             sanction_json(row) for row in firmpage.sanctions(session, found, firmpage.BY_LISTING)
         ],
