@@ -50,21 +50,11 @@ def _from_accept_language(header: str) -> str:
 
 
 def _translations() -> Any:
-    """This request's catalogue (Flask-Babel's), kept in `g` after the first string. The
-    app keeps one per language: Flask-Babel's own lookup (its context, domain and cache
-    key) cost a few percent of a search page."""
+    """This request's catalogue (Flask-Babel's), kept in `g` after the first string."""
     found = g.get("_translations")
     if found is None:
-        locale = str(get_locale())
-        kept: dict[str, Any] = current_app.extensions.setdefault(_CATALOGUES, {})
-        found = kept.get(locale)
-        if found is None:
-            found = kept[locale] = get_translations()
-        g._translations = found
+        found = g._translations = get_translations()
     return found
-
-
-_CATALOGUES = "registry_catalogues"
 
 
 def translate(string: str) -> str:
