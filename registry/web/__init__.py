@@ -49,7 +49,7 @@ def _from_accept_language(header: str) -> str:
     return "en" if best == "en" else "zh_Hans"
 
 
-def _translations() -> Any:
+def request_translations() -> Any:
     """This request's catalogue (Flask-Babel's), kept in `g` after the first string."""
     found = g.get("_translations")
     if found is None:
@@ -60,7 +60,7 @@ def _translations() -> Any:
 def translate(string: str) -> str:
     """The current request's translation of one of our messages (what `_` returns for a
     string without variables), the catalogue looked up once per request."""
-    return _translations().ugettext(string)
+    return request_translations().ugettext(string)
 
 
 _SITE_PARTS = "registry_site_parts"
@@ -116,11 +116,11 @@ def _init_babel(app: Flask) -> None:
     # Templates look the catalogue up once per request, not three context lookups per
     # string (gettext was a third of rendering a firm's page).
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
         newstyle=True,
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
     )
     # `_` (and `gettext`) called straight from the template: Jinja's own pair goes through
     # three context calls per string, a tenth of rendering a search page.
@@ -132,7 +132,7 @@ def _template_gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) -
     """What Jinja's new-style gettext does: the translation, marked safe when the
     template escapes, always a format string (a translation without `%` formats to itself,
     so it is not formatted)."""
-    found = _translations().ugettext(string)
+    found = request_translations().ugettext(string)
     if eval_ctx.autoescape:
         # The text is a message of ours from the catalogue, never user input; Markup's `%`
         # escapes every variable formatted into it, as Jinja's own gettext does (B704).

@@ -18,7 +18,7 @@ from urllib.parse import quote_plus
 from markupsafe import Markup
 
 from registry import search
-from registry.web import _translations
+from registry.web import request_translations
 from registry.web.hits import HitFirm, HitListing
 
 FACETS = ("list", "province", "ground", "year")
@@ -94,7 +94,7 @@ _KEPT: dict[Any, Labels] = {}
 def labels() -> Labels:
     """The request's language's labels (kept per catalogue: the catalogue objects live as
     long as the process)."""
-    translations = _translations()
+    translations = request_translations()
     found = _KEPT.get(translations)
     if found is None:
         if len(_KEPT) >= _LABELS_KEPT:
