@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import make_engine, make_session_factory
@@ -31,13 +31,8 @@ class Database:
             return self.lend()
         try:
             return self.engine.raw_connection()
-        except Exception as exc:
-            dialect = self.engine.dialect
-            if not isinstance(exc, dialect.loaded_dbapi.Error):
-                raise
-            raise DBAPIError.instance(
-                None, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
-            ) from exc
+        except self.engine.dialect.loaded_dbapi.Error as exc:
+            raise _as_sqlalchemy_error(exc, self.engine) from exc
 
 
 def init_app(app: Flask) -> None:
@@ -105,19 +100,38 @@ def read_rows(sql: str, parameters: Any = ()) -> list[Any]:
         cursor.execute(sql, parameters)
         return cursor.fetchall()
     except Exception as exc:
-        dialect = get_db().engine.dialect
-        driver_error = dialect.loaded_dbapi.Error
-        if not isinstance(exc, driver_error):
+        engine = get_db().engine
+        if not isinstance(exc, engine.dialect.loaded_dbapi.Error):
             raise
-        lost = dialect.is_disconnect(exc, getattr(connection, "dbapi_connection", None), cursor)
+        driver = getattr(connection, "dbapi_connection", None)
+        lost = engine.dialect.is_disconnect(exc, driver, cursor)
         if lost and hasattr(connection, "invalidate"):
             connection.invalidate(exc)
         elif not lost:
             with suppress(Exception):  # it only read: PostgreSQL reads again after a rollback
                 connection.rollback()
-        raise DBAPIError.instance(
-            sql, parameters, exc, driver_error, connection_invalidated=lost, dialect=dialect
-        ) from exc
+        raise _as_sqlalchemy_error(exc, engine, sql, parameters, lost=lost) from exc
     finally:
         with suppress(Exception):  # (a lost connection's cursor may refuse to close)
             cursor.close()
+
+
+def _as_sqlalchemy_error(
+    exc: Exception,
+    engine: Engine,
+    sql: str | None = None,
+    parameters: Any = None,
+    *,
+    lost: bool = False,
+) -> StatementError:
+    """A driver's error as SQLAlchemy raises it through a Session (the error pages answer
+    a lost or unreachable database with a 503)."""
+    dialect = engine.dialect
+    return DBAPIError.instance(
+        sql,
+        parameters,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )

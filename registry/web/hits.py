@@ -80,10 +80,6 @@ def _shape(dialect: Dialect, firms: int, by_list: bool, by_ground: bool) -> driv
     return driversql.compile_for(query, dialect, given)
 
 
-def _iso(value: date | str | None) -> str | None:
-    return value if value is None or isinstance(value, str) else value.isoformat()
-
-
 def _day(value: date | str) -> str:
     return value if isinstance(value, str) else value.isoformat()
 
@@ -114,8 +110,8 @@ def in_force(
                 row[6],
                 row[7],
                 _day(row[8]),
-                _iso(row[9]),
-                _iso(row[10]),
+                driversql.iso(row[9]),
+                driversql.iso(row[10]),
                 row[11],
                 row[12],
             )
