@@ -80,6 +80,11 @@ def _shape(dialect: Dialect, firms: int, by_list: bool, by_ground: bool) -> driv
     return driversql.compile_for(query, dialect, given)
 
 
+# The statement binds firm ids in blocks of this many (a page of search results): a
+# shorter list is padded with its last id, so a few shapes serve every count.
+_BLOCK = 20
+
+
 def _day(value: date | str) -> str:
     return value if isinstance(value, str) else value.isoformat()
 
@@ -88,14 +93,17 @@ def in_force(
     firm_ids: list[int], filters: search.SearchFilters | None = None
 ) -> dict[int, tuple[HitFirm, list[HitListing]]]:
     """Firm id -> (firm, its listings in force now matching the list and ground filters,
-    latest decision first), for the firms of `firm_ids` that have any: one query."""
+    latest decision first), for the firms of `firm_ids` that have any: one query (a firm
+    given twice is found once)."""
     if not firm_ids:
         return {}
     list_code = filters.list_code if filters is not None else None
     ground = filters.ground if filters is not None else None
     values: dict[str, Any] = {"today": rules.today(), "list_code": list_code, "ground": ground}
-    values.update((f"firm_{i}", firm_id) for i, firm_id in enumerate(firm_ids))
-    shape = _shape(driversql.dialect(), len(firm_ids), bool(list_code), bool(ground))
+    size = -(-len(firm_ids) // _BLOCK) * _BLOCK
+    padded = firm_ids + [firm_ids[-1]] * (size - len(firm_ids))
+    values.update((f"firm_{i}", firm_id) for i, firm_id in enumerate(padded))
+    shape = _shape(driversql.dialect(), size, bool(list_code), bool(ground))
     rows = driversql.run(shape, values)
     found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
     for row in rows:
