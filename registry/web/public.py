@@ -25,7 +25,7 @@ from registry.models import (
     Notice,
     notice_listing,
 )
-from registry.web import catalogue, firmhtml, firmpage, hitlist, hits, indexing
+from registry.web import catalogue, firmhtml, firmpage, hitlist, hits, indexing, pageframe
 from registry.web.api import BadParameter, as_of_arg
 
 bp = Blueprint("public", __name__)
@@ -140,7 +140,7 @@ def search_page():
         feed_url="/feeds/search.rss" + ("?" + feed_query if feed_query else ""),
         api_url="/api/v1/search" + ("?" + urlencode(kept) if kept else ""),
     )
-    return render_template("public/search.html", page=page_parts)
+    return pageframe.render("public/search.html", page_parts._asdict())
 
 
 def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
