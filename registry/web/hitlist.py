@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
+from flask import current_app
+from flask_babel import get_locale
 from markupsafe import Markup
 
 from registry import search
@@ -22,7 +24,8 @@ from registry.web import request_translations
 from registry.web.hits import HitFirm, HitListing
 
 FACETS = ("list", "province", "ground", "year")
-_LABELS_KEPT = 8  # catalogues (languages) whose labels are kept: two in use
+_LABELS_KEPT = 8  # languages whose labels are kept: two in use
+_ESCAPES_KEPT = 4096  # escaped values of small sets (titles, authorities, provinces)
 
 
 def escape_text(value: str) -> str:
@@ -34,6 +37,20 @@ def escape_text(value: str) -> str:
         .replace("'", "&#39;")
         .replace('"', "&#34;")
     )
+
+
+_ESCAPED: dict[str, str] = {}
+
+
+def escape_kept(value: str) -> str:
+    """`escape_text` of a value of a small set (a ground's title, an authority's name, a
+    facet's label), kept: a page shows the same few dozen many times."""
+    found = _ESCAPED.get(value)
+    if found is None:
+        if len(_ESCAPED) >= _ESCAPES_KEPT:
+            _ESCAPED.clear()
+        found = _ESCAPED[value] = escape_text(value)
+    return found
 
 
 class Labels:
@@ -88,18 +105,20 @@ class Labels:
         return str(Markup(self.text[message]) % values)  # nosec B704
 
 
-_KEPT: dict[Any, Labels] = {}
+_KEPT = "registry_search_labels"
 
 
 def labels() -> Labels:
-    """The request's language's labels (kept per catalogue: the catalogue objects live as
-    long as the process)."""
-    translations = request_translations()
-    found = _KEPT.get(translations)
+    """The request's language's labels, kept per app and language (an app's catalogue of a
+    language is the same for as long as the process lives): the catalogue is looked up
+    only the first time."""
+    kept: dict[str, Labels] = current_app.extensions.setdefault(_KEPT, {})
+    locale = str(get_locale())
+    found = kept.get(locale)
     if found is None:
-        if len(_KEPT) >= _LABELS_KEPT:
-            _KEPT.clear()
-        found = _KEPT[translations] = Labels(translations)
+        if len(kept) >= _LABELS_KEPT:
+            kept.clear()
+        found = kept[locale] = Labels(request_translations())
     return found
 
 
@@ -130,9 +149,9 @@ def result_list(
         for li in listings:
             title = titles.get(li.list_code) or titles["dishonest"]
             parts.append(
-                f'        <li><span class="tag tag-{escape_text(li.list_code)}">{title}</span> '
-                f"{escape_text(li.ground_title)} · {decided_label} {li.decided_on} · "
-                f"{escape_text(li.authority_name)}</li>\n"
+                f'        <li><span class="tag tag-{escape_kept(li.list_code)}">{title}</span> '
+                f"{escape_kept(li.ground_title)} · {decided_label} {li.decided_on} · "
+                f"{escape_kept(li.authority_name)}</li>\n"
             )
         parts.append("      </ul>\n    </li>\n")
     parts.append("  </ol>")
@@ -204,7 +223,7 @@ def _facet_label(
     else:
         label = value
     ground = grounds.get(value) if name == "ground" else None
-    return escape_text(label), f' title="{escape_text(ground.title)}"' if ground else ""
+    return escape_kept(label), f' title="{escape_kept(ground.title)}"' if ground else ""
 
 
 def facet_sections(
@@ -266,10 +285,11 @@ def search_page(
     form_action: str,
     feed_url: str,
     api_url: str,
+    words: Labels | None = None,
 ) -> SearchPage:
     """The blocks of templates/public/search.html (the form of public/_search_form.html):
     `hit_list` and `facets` are escaped markup; every other value is escaped here."""
-    words = labels()
+    words = words or labels()
     text = words.text
     title = (words.format("查询：%(q)s", q=query) if query else text["查询"]) + (
         " - " + text["电信业务经营者信用名单"]

@@ -139,6 +139,7 @@ def search_page():
         form_action=site_url("public.search_page"),
         feed_url="/feeds/search.rss" + ("?" + feed_query if feed_query else ""),
         api_url="/api/v1/search" + ("?" + urlencode(kept) if kept else ""),
+        words=words,
     )
     return pageframe.render("public/search.html", page_parts._asdict())
 
@@ -388,8 +389,11 @@ def firm_links() -> Callable[[Any], str]:
     by_id = site_url("public.enterprise_by_id", firm_id=0)[:-1]
 
     def link(firm: Any) -> str:
-        if firm.uscc:
-            return by_code + quote(firm.uscc, safe=_SEGMENT_SAFE)
+        code = firm.uscc
+        if code:
+            # Letters and digits (every USCC) are what quoting leaves as they are.
+            plain = code.isascii() and code.isalnum()
+            return by_code + (code if plain else quote(code, safe=_SEGMENT_SAFE))
         return by_id + str(firm.id)
 
     return link
