@@ -106,6 +106,7 @@ class Bitmaps:
         self._facts_overlay: dict[int, FirmFacts | None] = {}
         self._stale_cache: tuple[str, int, BitMap] | None = None
         self._latest_order: list[str] | None = None
+        self._length_order: list[BitMap] | None = None
         self._provinces_order: list[tuple[str, BitMap]] | None = None
         self._facet_cache: dict[tuple, dict[str, dict[str, BitMap]]] = {}
 
@@ -260,6 +261,7 @@ class Bitmaps:
         self.version += 1
         self._stale_cache = None
         self._latest_order = None
+        self._length_order = None
         self._provinces_order = None
         self._facet_cache = {}
 
@@ -426,8 +428,11 @@ class Bitmaps:
         return [self.latest[day] for day in self._latest_order]
 
     def by_length(self) -> list[BitMap]:
-        """Firm bitmaps by the length of their current name, shortest first."""
-        return [self.lengths[n] for n in sorted(self.lengths)]
+        """Firm bitmaps by the length of their current name, shortest first (kept until the
+        bitmaps change)."""
+        if self._length_order is None:
+            self._length_order = [self.lengths[n] for n in sorted(self.lengths)]
+        return self._length_order
 
     def memory(self) -> dict[str, int]:
         """Approximate bytes held: each bitmap's containers plus ~100 bytes of Python and

@@ -669,8 +669,11 @@ def _facets(state: Bitmaps, answer: _Answer) -> dict[str, list[tuple[str, int]]]
     if clean:  # (a code lookup usually matches no name: nothing to count)
         per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
         for name, values in per_value.items():
+            counter = counts[name]
             for value, bitmap in values.items():
-                counts[name][value] += clean.intersection_cardinality(bitmap)
+                found = clean.intersection_cardinality(bitmap)
+                if found:
+                    counter[value] += found
     facets = {
         name: sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))
         for name, counter in counts.items()
