@@ -202,6 +202,13 @@ class Links:
         before, after = self._parts(param)
         return before + _pair(param, str(value)) + after
 
+    def query(self, *params: str) -> str:
+        """The kept parameters (or those of them named), as `urlencode` writes them."""
+        if not params:
+            return "&".join(self._encoded)
+        pairs = zip(self.kept, self._encoded, strict=True)
+        return "&".join(pair for k, pair in pairs if k in params)
+
     def without(self, param: str) -> str:
         """The link without `param`, escaped."""
         params = [pair for k, pair in zip(self.kept, self._encoded, strict=True) if k != param]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
@@ -127,7 +127,7 @@ def search_page():
     # Once: the facets link to the page a hundred times.
     links = hitlist.Links(site_url("public.search_page"), kept)
     words = hitlist.labels()
-    feed_query = urlencode({k: v for k, v in kept.items() if k in ("q", "list")})
+    feed_query, api_query = links.query("q", "list"), links.query()
     page_parts = hitlist.search_page(
         query=query[:200],
         result=result,
@@ -138,7 +138,7 @@ def search_page():
         links=links,
         form_action=site_url("public.search_page"),
         feed_url="/feeds/search.rss" + ("?" + feed_query if feed_query else ""),
-        api_url="/api/v1/search" + ("?" + urlencode(kept) if kept else ""),
+        api_url="/api/v1/search" + ("?" + api_query if api_query else ""),
         words=words,
     )
     return pageframe.render("public/search.html", page_parts._asdict())
