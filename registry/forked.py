@@ -49,6 +49,9 @@ def run(step: Callable[..., Any], *args: Any) -> Any:
         result = receive.recv()
     except EOFError:  # ended without a result: its exit code says how
         result = None
+    except BaseException:  # e.g. interrupted: the step stops too, as in one process
+        process.terminate()
+        raise
     finally:
         receive.close()
         process.join()
