@@ -629,7 +629,8 @@ def import_file(
     raw = OUT / "profiles" / f"import-{path.stem}.raw"
     if profiled:  # sampled from outside, without blocking the process: little overhead
         raw.parent.mkdir(exist_ok=True)
-        spy = [str(BIN / "py-spy"), "record", "--nonblocking", "-r", "50", "-f", "raw"]
+        spy = [str(BIN / "py-spy"), "record", "--nonblocking", "--subprocesses", "-r", "50"]
+        spy += ["-f", "raw"]  # --subprocesses: a large file is imported in a forked child
         args = [*spy, "-o", str(raw), "--", *args]
     run = timed(args, env)
     (OUT / f"import-{path.stem}.log").write_text(run["output"] + run["errors"])
