@@ -449,9 +449,16 @@ def import_command(
     """
     import time
 
+    from registry import forked
+
     started = time.perf_counter()
-    with _no_cycle_collection():
-        result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
+    if not dry_run and Path(file).stat().st_size > REREAD_BYTES and forked.available():
+        # read, checked and written in a child: the index catch-up below then starts from
+        # the app's small heap, not from what the file left
+        result = forked.run(_import_in_child, file, authority_code, publish_as, skip_bad)
+    else:
+        with _no_cycle_collection():
+            result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
     if result is None:
         return
     # The search index catches up now, so the imported firms are searchable when the
@@ -490,6 +497,20 @@ def _no_cycle_collection(collect: bool = True) -> Iterator[None]:
             gc.enable()
         if collect:
             gc.collect()
+
+
+def _import_in_child(file: str, authority_code: str | None, publish_as: str | None, skip_bad: bool):
+    """_import_file in a forked child (registry.forked): its own database connections, its
+    errors shown here and turned into its exit code."""
+    from registry.database import get_db
+
+    get_db(current_app).engine.dispose(close=False)  # the parent's pooled ones stay its own
+    try:
+        with _no_cycle_collection(collect=False):  # the child's heap ends with it
+            return _import_file(file, authority_code, False, publish_as, skip_bad)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
 
 
 def _import_file(

@@ -7,7 +7,8 @@ Python work: with PARALLEL_MIN firms or more, more than one CPU and a single thr
 the second half into a segment of its own while this process builds the first half, and
 one commit lists both segments (what Whoosh's own multi-process writer does with
 ``multisegment=True``, without pickling every document through a queue). The child never
-touches the database: it only reads the rows it inherited and writes its segment files.
+touches the database: it reads the rows this process spooled for it into a file, and
+writes its segment files. Both processes hold the rows of a slice of firms at a time.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import gc
 import multiprocessing
 import os
 import pickle
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, BinaryIO
 
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import SegmentWriter
@@ -29,6 +31,8 @@ from registry.search.analysis import load_word_dictionary
 from registry.search.segments import SegmentBuilder
 
 PARALLEL_MIN = 20_000
+# firms whose rows are read (and, for the child's half, spooled) at once
+READ_SLICE = 2_000
 _PROGRESS_EVERY = 500
 
 
@@ -83,10 +87,10 @@ def _write_generation(
     try:
         if len(ids) >= PARALLEL_MIN and _may_fork():
             half = len(ids) // 2
-            child = _Child(ix, read(ids[half:]))
+            child = _Child(ix, _spooled(ix, ids[half:], read))
             ids = ids[:half]
-        parts = read(ids)
-        _add(builder, parts, progress)
+        for some in _slices(ids):
+            _add(builder, read(some), progress)
         writer.update_document(**meta)  # replaces the empty generation's meta document
         # What SegmentWriter.commit does, with the child's segment after this one's.
         segments = writer._merge_segments(None, None, None)
@@ -103,6 +107,29 @@ def _write_generation(
             child.stop()
         writer.cancel()
         raise
+
+
+def _slices(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), READ_SLICE):
+        yield ids[start : start + READ_SLICE]
+
+
+def _spooled(
+    ix: Any, ids: list[int], read: Callable[[list[int]], list[tuple[int, Any]]]
+) -> tuple[BinaryIO, int]:
+    """The rows of `ids` pickled a slice at a time into an unnamed file of the new
+    generation's folder, and how many firms: the child reads them back a slice at a time,
+    so neither process holds the rows of its half (inherited rows would become private to
+    both as their reference counts change)."""
+    spool = tempfile.TemporaryFile(dir=ix.storage.folder)  # noqa: SIM115 - the child reads it
+    try:
+        for some in _slices(ids):
+            pickle.dump(read(some), spool, protocol=pickle.HIGHEST_PROTOCOL)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool, len(ids)
 
 
 def _may_fork() -> bool:
@@ -127,14 +154,15 @@ def _add(builder: SegmentBuilder, parts: list[tuple[int, Any]], progress) -> Non
 class _Child:
     """A forked process writing `parts` into a segment of `ix`; `segment()` waits for it."""
 
-    def __init__(self, ix: Any, parts: list[tuple[int, Any]]) -> None:
+    def __init__(self, ix: Any, spooled: tuple[BinaryIO, int]) -> None:
         context = multiprocessing.get_context("fork")
         self._receive, send = context.Pipe(duplex=False)
-        self.count = len(parts)
-        box = [parts]  # emptied once forked: the child has its copy, this process needs none
-        self._process = context.Process(target=_child_main, args=(ix, box, send), daemon=True)
-        self._process.start()
-        box.clear()
+        spool, self.count = spooled
+        try:
+            self._process = context.Process(target=_child_main, args=(ix, spool, send), daemon=True)
+            self._process.start()
+        finally:
+            spool.close()  # the child has its own descriptor; this process reads none of it
         send.close()
 
     def segment(self) -> Any:
@@ -154,10 +182,17 @@ class _Child:
         self._process.join()
 
 
-def _child_main(ix: Any, box: list[list[tuple[int, Any]]], send: Any) -> None:
+def _child_main(ix: Any, spool: BinaryIO, send: Any) -> None:
     try:
         builder = SegmentBuilder(SegmentWriter(ix, _lk=False, limitmb=256, codec=codec()))
-        _add(builder, box.pop(), None)
+        while True:
+            try:
+                # nosec B301: the bytes were pickled by our parent into a file only it named
+                parts = pickle.load(spool)  # nosec B301
+            except EOFError:
+                break
+            _add(builder, parts, None)
+        spool.close()
         result = ("ok", builder.finish())
     except BaseException as exc:  # reported to the parent, which raises it
         result = ("error", f"{type(exc).__name__}: {exc}")

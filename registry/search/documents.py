@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from registry import text, visibility
@@ -26,6 +26,8 @@ from registry.search.analysis import NAME_SEPARATOR, name_words
 
 # Tables whose rows belong to one firm: a change to any of them re-indexes that firm.
 _OWNED_BY_FIRM = {"listing": Listing, "sanction": Sanction, "licence": Licence}
+# Events whose entity id names the firm itself
+_FIRM_EVENTS = ("enterprise", "former_name")
 _CHUNK = 2000
 
 
@@ -41,26 +43,36 @@ def committed_seq(session: Session) -> int:
 
 
 def touched_since(session: Session, after: int) -> tuple[int, set[int]]:
-    """(highest seq, ids of firms touched by events with seq > after)."""
-    rows = session.execute(
-        select(Event.seq, Event.entity_type, Event.entity_id).where(Event.seq > after)
-    ).all()
-    if not rows:
+    """(highest seq, ids of firms touched by events with seq > after).
+
+    One query maps each Event to its firm in the database (a large import leaves hundreds
+    of thousands of Events: fetched as rows and mapped here, they cost seconds). The
+    highest number is read first and bounds the firms' query, so that an Event committed
+    in between is left to the next catch-up rather than counted as applied."""
+    upto = session.scalar(select(func.max(Event.seq)).where(Event.seq > after))
+    if upto is None:
         return after, set()
-    firms: set[int] = set()
-    by_table: dict[str, set[int]] = defaultdict(set)
-    for _, entity_type, entity_id in rows:
-        if entity_type in ("enterprise", "former_name"):
-            firms.add(entity_id)
-        elif entity_type in _OWNED_BY_FIRM:
-            by_table[entity_type].add(entity_id)
-    for table, ids in by_table.items():
-        model = _OWNED_BY_FIRM[table]
-        for chunk in _chunks(sorted(ids), 500):
-            firms.update(
-                session.scalars(select(model.enterprise_id).where(model.id.in_(chunk))).all()
+    owners = [model.__table__ for model in _OWNED_BY_FIRM.values()]
+    joined: Any = Event.__table__
+    for name, owner in zip(_OWNED_BY_FIRM, owners, strict=True):
+        joined = joined.outerjoin(
+            owner, and_(Event.entity_type == name, owner.c.id == Event.entity_id)
+        )
+    query = (
+        select(
+            func.coalesce(
+                *(owner.c.enterprise_id for owner in owners),
+                case((Event.entity_type.in_(_FIRM_EVENTS), Event.entity_id)),
             )
-    return max(seq for seq, _, _ in rows), firms
+        )
+        .select_from(joined)
+        .where(
+            Event.seq > after,
+            Event.seq <= upto,
+            Event.entity_type.in_((*_FIRM_EVENTS, *_OWNED_BY_FIRM)),
+        )
+    )
+    return upto, set(session.scalars(query.distinct()))
 
 
 def indexable_ids(session: Session, on: date) -> list[int]:

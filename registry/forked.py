@@ -1,0 +1,68 @@
+"""Running a step of a command in a forked child, so that the memory it takes ends with it.
+
+A command that reads a large file and then rebuilds the search index would otherwise start
+the rebuild on the heap the file left (CPython seldom hands freed memory back), and the
+rebuild's own forked builder would share those pages and count them again. The child is
+forked before the step, from the app's small heap, and its result comes back pickled over a
+pipe. It dies with its parent (Linux's parent-death signal): killing the command stops the
+step, as it would in one process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_PR_SET_PDEATHSIG = 1
+
+
+def available() -> bool:
+    """Linux, no other thread in this process (a forked child gets the forking thread only,
+    and a lock another thread held would stay held in it), and output streams that are
+    files (the child writes its messages to the same ones)."""
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return False
+    try:
+        sys.stdout.fileno()
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a test runner's streams in memory
+        return False
+    return True
+
+
+def run(step: Callable[..., Any], *args: Any) -> Any:
+    """`step(*args)` in a forked child; what it returned. A child that failed (an
+    exception, or SystemExit with another code than 0) has said why on its own stderr:
+    this process then exits with its code."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(os.getpid(), send, step, args))
+    process.start()  # flushes this process's output first: nothing is written twice
+    send.close()
+    try:
+        result = receive.recv()
+    except EOFError:  # ended without a result: its exit code says how
+        result = None
+    except BaseException:  # e.g. interrupted: the step stops too, as in one process
+        process.terminate()
+        raise
+    finally:
+        receive.close()
+        process.join()
+    if process.exitcode != 0:
+        raise SystemExit(process.exitcode if process.exitcode and process.exitcode > 0 else 1)
+    return result
+
+
+def _child(parent: int, send: Any, step: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the signal was asked for
+        os._exit(1)
+    send.send(step(*args))
+    send.close()

@@ -1,0 +1,149 @@
+"""A large file's import runs in a forked child (registry/forked.py), the index catch-up in
+the command's own process: a real instance and the real command, with the size from which a
+file counts as large set to 0. The command's output, exit code and what it writes are those
+of an import in one process; the index is caught up when the command returns; killing the
+command (SIGKILL) ends the child too, and nothing is written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.db import make_engine
+from registry.models import Enterprise, Listing
+from tests.test_import import generated_rows, to_csv
+
+PASSWORD = "forked test password 123"
+REGISTRY = str(Path(sys.executable).with_name("registry"))
+# the command line with every file large, and a line on stderr when the child is forked
+COMMAND = """
+import sys
+from registry import cli, forked
+cli.REREAD_BYTES = 0
+run = forked.run
+def announced(*args):
+    print("forked-child", file=sys.stderr, flush=True)
+    return run(*args)
+forked.run = announced
+sys.argv[0] = "registry"
+cli.main()
+"""
+
+
+@pytest.fixture
+def instance(tmp_path) -> dict[str, str]:
+    env = os.environ | {
+        "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}",
+        "REGISTRY_INDEX_DIR": str(tmp_path / "index"),
+        "REGISTRY_EVIDENCE_DIR": str(tmp_path / "evidence"),
+        "REGISTRY_SECRET_KEY": "forked-" + "k" * 48,
+        "PYTHONWARNINGS": "ignore",
+        "LANGUAGE": "en",
+    }
+    for args, stdin in (
+        (["init"], None),
+        (["user", "create", "rev", "--authority", "MIIT", "--role", "reviewer",
+          "--password-stdin"], PASSWORD + "\n"),
+    ):  # fmt: skip
+        done = subprocess.run(
+            [REGISTRY, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    return env
+
+
+def _csv(tmp_path: Path, rows: int = 80, bad: bool = False) -> str:
+    generated = generated_rows(rows, seed=71)
+    if bad:
+        generated[7]["ground"] = "Z9"  # no such listing ground
+    path = tmp_path / "batch.csv"
+    path.write_bytes(to_csv(generated))
+    return str(path)
+
+
+def _import(env: dict[str, str], path: str, *extra: str) -> list[str]:
+    return [sys.executable, "-c", COMMAND, "import", path, "--publish-as", "rev", *extra]
+
+
+def _counts(env: dict[str, str]) -> tuple[int, int]:
+    db = env["REGISTRY_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        return (
+            conn.execute("SELECT count(*) FROM listing").fetchone()[0],
+            conn.execute("SELECT count(*) FROM event").fetchone()[0],
+        )
+
+
+def test_the_import_in_a_child_writes_reports_and_indexes(instance, tmp_path):
+    from registry.search import SearchIndex, committed_seq
+
+    done = subprocess.run(
+        _import(instance, _csv(tmp_path)), env=instance, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("forked-child") == 1
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len([line for line in lines if line.startswith("CSV")]) == 1  # not written twice
+    assert lines[-1].startswith("imported:") and "listings 80," in lines[-1], lines
+    engine = make_engine(instance["REGISTRY_DATABASE_URL"])
+    index = SearchIndex(Path(instance["REGISTRY_INDEX_DIR"]))
+    try:
+        with Session(engine) as session:
+            assert session.scalar(select(func.count(Listing.id))) == 80
+            # caught up by the command itself, before it returned
+            assert index.last_applied(force=True) >= committed_seq(session)
+            uscc = session.scalars(
+                select(Enterprise.uscc).where(Enterprise.uscc.is_not(None))
+            ).first()
+        assert index.search(uscc, per_page=5).hits
+    finally:
+        engine.dispose()
+    again = subprocess.run(
+        _import(instance, _csv(tmp_path)), env=instance, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "unchanged 80" in again.stdout.splitlines()[-1]
+
+
+def test_a_refused_file_ends_the_command_with_the_child_s_error(instance, tmp_path):
+    before = _counts(instance)
+    done = subprocess.run(
+        _import(instance, _csv(tmp_path, bad=True)), env=instance, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "forked-child" in done.stderr and "Error" in done.stderr, done.stderr
+    assert not any(line.startswith("imported:") for line in done.stdout.splitlines())
+    assert _counts(instance) == before
+
+
+def test_killing_the_command_ends_the_child_and_writes_nothing(instance, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    before = _counts(instance)
+    process = subprocess.Popen(
+        _import(instance, _csv(tmp_path, rows=3000)), env=instance,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    command = psutil.Process(process.pid)
+    deadline = time.monotonic() + 120
+    children: list = []
+    while not children and time.monotonic() < deadline and process.poll() is None:
+        children = command.children()
+        time.sleep(0.05)
+    assert children, "no child was forked"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive
+    assert _counts(instance) == before
