@@ -21,6 +21,8 @@ SUPPORTED_LOCALES = ("zh_Hans", "en")
 # `make translations` extracts and updates them (babel.cfg).
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
+# What every answer's language depends on, besides its address.
+_VARY = ("Accept-Language", "Cookie")
 
 
 def select_locale() -> Locale:
@@ -29,7 +31,7 @@ def select_locale() -> Locale:
     # `?lang=`, else the `lang` cookie (each parsed only when the request could have it).
     query = environ.get("QUERY_STRING", "")
     if "lang" in query or "%" in query:  # (a name may be percent-encoded)
-        wanted = request.args.get("lang")
+        wanted = _lang_arg()
     if not wanted and "lang" in environ.get("HTTP_COOKIE", ""):
         wanted = request.cookies.get("lang")
     if wanted not in SUPPORTED_LOCALES:
@@ -39,6 +41,13 @@ def select_locale() -> Locale:
 
 
 _LOCALES = {name: Locale.parse(name) for name in SUPPORTED_LOCALES}
+
+
+def _lang_arg() -> str | None:
+    """The first `lang` of the query string (`args.get` raises and catches an HTTP
+    exception when there is none, the search pages' case)."""
+    found = request.args.getlist("lang")
+    return found[0] if found else None
 
 
 @functools.lru_cache(maxsize=256)
@@ -94,6 +103,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["SESSION_ABSOLUTE_HOURS"] * 3600)
     csrf = CSRFProtect(app)  # every POST carries the session's token, or nothing is written
     csrf.exempt(match.bp)  # read-only and sessionless: it writes nothing and reads no cookie
+    security.check_csrf_for_unsafe_methods_only(app)
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(admin.bp)
@@ -184,7 +194,8 @@ def _init_language_choice(app: Flask) -> None:
     @app.after_request
     def remember_language(response: Response) -> Response:
         """`?lang=` chooses the language and keeps it (cookie `lang`) for the next pages."""
-        wanted = request.args.get("lang")
+        query = request.environ.get("QUERY_STRING", "")
+        wanted = _lang_arg() if "lang" in query or "%" in query else None
         if wanted in SUPPORTED_LOCALES and request.cookies.get("lang") != wanted:
             response.set_cookie(
                 "lang",
@@ -194,7 +205,10 @@ def _init_language_choice(app: Flask) -> None:
                 secure=bool(app.config.get("SECURE_COOKIES")),
                 httponly=True,
             )
-        response.vary.update(("Accept-Language", "Cookie"))  # (the header parsed once)
+        if response.headers.getlist("Vary"):
+            response.vary.update(_VARY)
+        else:  # what `vary.update` writes, without parsing the absent header into a set
+            response.headers.add("Vary", ", ".join(_VARY))
         return response
 
 
