@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -58,11 +59,37 @@ def _from_accept_language(header: str) -> str:
     return "en" if best == "en" else "zh_Hans"
 
 
+# What a request looks up again and again (its catalogue: once per string), kept for the
+# length of one call of the app: a context variable is read without Flask's context proxies,
+# each of which cost several times the lookup it stood for.
+_REQUEST_MEMO: ContextVar[dict[str, Any] | None] = ContextVar("registry_request_memo", default=None)
+
+
+def request_memo_scope(wsgi_app: Any) -> Any:
+    """WSGI middleware: a fresh memo for each request, gone when the app returns (a body
+    streamed afterwards, or a request context a test pushes, looks things up in `g`)."""
+
+    def app_with_memo(environ: dict[str, Any], start_response: Any) -> Any:
+        token = _REQUEST_MEMO.set({})
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            _REQUEST_MEMO.reset(token)
+
+    return app_with_memo
+
+
 def request_translations() -> Any:
-    """This request's catalogue (Flask-Babel's), kept in `g` after the first string."""
-    found = g.get("_translations")
+    """This request's catalogue (Flask-Babel's), kept after the first string."""
+    memo = _REQUEST_MEMO.get()
+    if memo is None:
+        found = g.get("_translations")
+        if found is None:
+            found = g._translations = get_translations()
+        return found
+    found = memo.get("translations")
     if found is None:
-        found = g._translations = get_translations()
+        found = memo["translations"] = get_translations()
     return found
 
 
@@ -92,6 +119,7 @@ def site_part(name: str) -> Markup:
 
 
 def init_app(app: Flask) -> None:
+    app.wsgi_app = request_memo_scope(app.wsgi_app)  # type: ignore[method-assign]
     _init_babel(app)
     app.jinja_env.globals["site_part"] = site_part
     _register_public_views(app)
