@@ -102,12 +102,31 @@ def translate(string: str) -> str:
 _SITE_PARTS = "registry_site_parts"
 
 
+def request_locale_name() -> str:
+    """The name of this request's locale (`zh_Hans`, `en`), kept in the request's memo:
+    Flask-Babel's `get_locale` goes through `g` three times a call."""
+    memo = _REQUEST_MEMO.get()
+    found = memo.get("locale") if memo is not None else None
+    if found is None:
+        found = str(get_locale() or "zh_Hans")
+        if memo is not None:
+            memo["locale"] = found
+    return found
+
+
 def site_part(name: str) -> Markup:
     """A template of the page layout that depends only on the language and the script root
     (the site's header and footer: links and their labels), rendered once per process for
     each pair and kept: the same on every page."""
-    key = (name, request.environ.get("SCRIPT_NAME", ""), str(get_locale()))
-    kept: dict[tuple[str, str, str], Markup] = current_app.extensions.setdefault(_SITE_PARTS, {})
+    memo = _REQUEST_MEMO.get()
+    place = memo.get("site_parts") if memo is not None else None
+    if place is None:  # (the app's kept parts, the script root, the language)
+        kept_parts = current_app.extensions.setdefault(_SITE_PARTS, {})
+        place = (kept_parts, request.environ.get("SCRIPT_NAME", ""), request_locale_name())
+        if memo is not None:
+            memo["site_parts"] = place
+    kept: dict[tuple[str, str, str], Markup] = place[0]
+    key = (name, place[1], place[2])
     found = kept.get(key)
     if found is None:
         if len(kept) >= 64:  # a few names, two languages: a bound, never reached
@@ -216,7 +235,7 @@ def _register_public_views(app: Flask) -> None:
 def _init_language_choice(app: Flask) -> None:
     @app.context_processor
     def locale_context() -> dict[str, object]:
-        locale = str(get_locale() or "zh_Hans")
+        locale = request_locale_name()
         return {"html_lang": "en" if locale == "en" else "zh-Hans", "lang_url": lang_url}
 
     @app.after_request
