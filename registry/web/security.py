@@ -118,8 +118,7 @@ class CookieSessions(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         # Flask sets no cookie for such a session either; it would add `Vary: Cookie` when
         # the session was read, which every answer carries already (remember_language,
-        # registry.web), and parsing the header again to find it there was a tenth of the
-        # hooks of a public page.
+        # registry.web), after parsing the Vary header again to find it there.
         if not session and not session.modified:
             return
         super().save_session(app, session, response)
