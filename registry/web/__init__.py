@@ -114,19 +114,28 @@ def request_locale_name() -> str:
     return found
 
 
+def kept_by_app(name: str) -> tuple[dict[Any, Any], str]:
+    """The current app's per-process dict `name` (in `app.extensions`) and the request's
+    script root, what the layout's kept parts and links are keyed on: kept in the request's
+    memo, looked up through Flask's proxies once per request, not once per part or link."""
+    memo = _REQUEST_MEMO.get()
+    found = memo.get(name) if memo is not None else None
+    if found is None:
+        found = (
+            current_app.extensions.setdefault(name, {}),
+            request.environ.get("SCRIPT_NAME", ""),
+        )
+        if memo is not None:
+            memo[name] = found
+    return found
+
+
 def site_part(name: str) -> Markup:
     """A template of the page layout that depends only on the language and the script root
     (the site's header and footer: links and their labels), rendered once per process for
     each pair and kept: the same on every page."""
-    memo = _REQUEST_MEMO.get()
-    place = memo.get("site_parts") if memo is not None else None
-    if place is None:  # (the app's kept parts, the script root, the language)
-        kept_parts = current_app.extensions.setdefault(_SITE_PARTS, {})
-        place = (kept_parts, request.environ.get("SCRIPT_NAME", ""), request_locale_name())
-        if memo is not None:
-            memo["site_parts"] = place
-    kept: dict[tuple[str, str, str], Markup] = place[0]
-    key = (name, place[1], place[2])
+    kept, root = kept_by_app(_SITE_PARTS)
+    key = (name, root, request_locale_name())
     found = kept.get(key)
     if found is None:
         if len(kept) >= 64:  # a few names, two languages: a bound, never reached
