@@ -41,17 +41,21 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_appcontext
     def close_session(exc: BaseException | None) -> None:
-        connection = g.pop("read_connection", None)
+        state = g._get_current_object()  # (one context lookup for both)
+        connection = state.pop("read_connection", None)
         if connection is not None:  # checked out by read_connection(): back to the pool
             connection.close()
-        session: Session | None = g.pop("db_session", None)
-        if session is not None:
-            committed = session.info.get("committed", False)
-            session.rollback()  # anything not committed by the view is discarded
-            session.close()
-            if committed:  # e.g. the search index catches up; hooks never raise
-                for hook in app.extensions.get("registry_after_commit", []):
-                    hook(app)
+        session: Session | None = state.pop("db_session", None)
+        if session is None:
+            return
+        committed = session.info.get("committed", False)
+        if not (committed or session.in_transaction() or session.identity_map):
+            return  # asked for but never used: nothing to roll back, no object to let go
+        session.rollback()  # anything not committed by the view is discarded
+        session.close()
+        if committed:  # e.g. the search index catches up; hooks never raise
+            for hook in app.extensions.get("registry_after_commit", []):
+                hook(app)
 
 
 @event.listens_for(Session, "after_commit")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +22,8 @@ SUPPORTED_LOCALES = ("zh_Hans", "en")
 # `make translations` extracts and updates them (babel.cfg).
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
+# What every answer's language depends on, besides its address.
+_VARY = ("Accept-Language", "Cookie")
 
 
 def select_locale() -> Locale:
@@ -29,7 +32,7 @@ def select_locale() -> Locale:
     # `?lang=`, else the `lang` cookie (each parsed only when the request could have it).
     query = environ.get("QUERY_STRING", "")
     if "lang" in query or "%" in query:  # (a name may be percent-encoded)
-        wanted = request.args.get("lang")
+        wanted = _lang_arg()
     if not wanted and "lang" in environ.get("HTTP_COOKIE", ""):
         wanted = request.cookies.get("lang")
     if wanted not in SUPPORTED_LOCALES:
@@ -41,6 +44,13 @@ def select_locale() -> Locale:
 _LOCALES = {name: Locale.parse(name) for name in SUPPORTED_LOCALES}
 
 
+def _lang_arg() -> str | None:
+    """The first `lang` of the query string (`args.get` raises and catches an HTTP
+    exception when there is none, the search pages' case)."""
+    found = request.args.getlist("lang")
+    return found[0] if found else None
+
+
 @functools.lru_cache(maxsize=256)
 def _from_accept_language(header: str) -> str:
     """The locale an Accept-Language header asks for: browsers send a few distinct
@@ -49,11 +59,37 @@ def _from_accept_language(header: str) -> str:
     return "en" if best == "en" else "zh_Hans"
 
 
+# What a request looks up again and again (its catalogue: once per string), kept for the
+# length of one call of the app: a context variable is read without Flask's context proxies,
+# each of which cost several times the lookup it stood for.
+_REQUEST_MEMO: ContextVar[dict[str, Any] | None] = ContextVar("registry_request_memo", default=None)
+
+
+def request_memo_scope(wsgi_app: Any) -> Any:
+    """WSGI middleware: a fresh memo for each request, gone when the app returns (a body
+    streamed afterwards, or a request context a test pushes, looks things up in `g`)."""
+
+    def app_with_memo(environ: dict[str, Any], start_response: Any) -> Any:
+        token = _REQUEST_MEMO.set({})
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            _REQUEST_MEMO.reset(token)
+
+    return app_with_memo
+
+
 def request_translations() -> Any:
-    """This request's catalogue (Flask-Babel's), kept in `g` after the first string."""
-    found = g.get("_translations")
+    """This request's catalogue (Flask-Babel's), kept after the first string."""
+    memo = _REQUEST_MEMO.get()
+    if memo is None:
+        found = g.get("_translations")
+        if found is None:
+            found = g._translations = get_translations()
+        return found
+    found = memo.get("translations")
     if found is None:
-        found = g._translations = get_translations()
+        found = memo["translations"] = get_translations()
     return found
 
 
@@ -66,12 +102,40 @@ def translate(string: str) -> str:
 _SITE_PARTS = "registry_site_parts"
 
 
+def request_locale_name() -> str:
+    """The name of this request's locale (`zh_Hans`, `en`), kept in the request's memo:
+    Flask-Babel's `get_locale` goes through `g` three times a call."""
+    memo = _REQUEST_MEMO.get()
+    found = memo.get("locale") if memo is not None else None
+    if found is None:
+        found = str(get_locale() or "zh_Hans")
+        if memo is not None:
+            memo["locale"] = found
+    return found
+
+
+def kept_by_app(name: str) -> tuple[dict[Any, Any], str]:
+    """The current app's per-process dict `name` (in `app.extensions`) and the request's
+    script root, what the layout's kept parts and links are keyed on: kept in the request's
+    memo, looked up through Flask's proxies once per request, not once per part or link."""
+    memo = _REQUEST_MEMO.get()
+    found = memo.get(name) if memo is not None else None
+    if found is None:
+        found = (
+            current_app.extensions.setdefault(name, {}),
+            request.environ.get("SCRIPT_NAME", ""),
+        )
+        if memo is not None:
+            memo[name] = found
+    return found
+
+
 def site_part(name: str) -> Markup:
     """A template of the page layout that depends only on the language and the script root
     (the site's header and footer: links and their labels), rendered once per process for
     each pair and kept: the same on every page."""
-    key = (name, request.environ.get("SCRIPT_NAME", ""), str(get_locale()))
-    kept: dict[tuple[str, str, str], Markup] = current_app.extensions.setdefault(_SITE_PARTS, {})
+    kept, root = kept_by_app(_SITE_PARTS)
+    key = (name, root, request_locale_name())
     found = kept.get(key)
     if found is None:
         if len(kept) >= 64:  # a few names, two languages: a bound, never reached
@@ -83,6 +147,7 @@ def site_part(name: str) -> Markup:
 
 
 def init_app(app: Flask) -> None:
+    app.wsgi_app = request_memo_scope(app.wsgi_app)  # type: ignore[method-assign]
     _init_babel(app)
     app.jinja_env.globals["site_part"] = site_part
     _register_public_views(app)
@@ -94,6 +159,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", app.config["SESSION_ABSOLUTE_HOURS"] * 3600)
     csrf = CSRFProtect(app)  # every POST carries the session's token, or nothing is written
     csrf.exempt(match.bp)  # read-only and sessionless: it writes nothing and reads no cookie
+    security.check_csrf_for_unsafe_methods_only(app)
     security.init_app(app)
     auth.init_app(app)
     app.register_blueprint(admin.bp)
@@ -178,13 +244,14 @@ def _register_public_views(app: Flask) -> None:
 def _init_language_choice(app: Flask) -> None:
     @app.context_processor
     def locale_context() -> dict[str, object]:
-        locale = str(get_locale() or "zh_Hans")
+        locale = request_locale_name()
         return {"html_lang": "en" if locale == "en" else "zh-Hans", "lang_url": lang_url}
 
     @app.after_request
     def remember_language(response: Response) -> Response:
         """`?lang=` chooses the language and keeps it (cookie `lang`) for the next pages."""
-        wanted = request.args.get("lang")
+        query = request.environ.get("QUERY_STRING", "")
+        wanted = _lang_arg() if "lang" in query or "%" in query else None
         if wanted in SUPPORTED_LOCALES and request.cookies.get("lang") != wanted:
             response.set_cookie(
                 "lang",
@@ -194,7 +261,10 @@ def _init_language_choice(app: Flask) -> None:
                 secure=bool(app.config.get("SECURE_COOKIES")),
                 httponly=True,
             )
-        response.vary.update(("Accept-Language", "Cookie"))  # (the header parsed once)
+        if response.headers.getlist("Vary"):
+            response.vary.update(_VARY)
+        else:  # what `vary.update` writes, without parsing the absent header into a set
+            response.headers.add("Vary", ", ".join(_VARY))
         return response
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Response,
     current_app,
     flash,
     redirect,
@@ -171,5 +172,24 @@ def init_app(app: Flask) -> None:
     # Templates get the proxy, which loads the user (the session cookie, a query) only when
     # a template asks: public pages never do.
     login_manager.init_app(app, add_context_processor=False)
+    _remember_cookie_for_sessions_only(app)
     app.jinja_env.globals["current_user"] = current_user
     app.register_blueprint(bp)
+
+
+def _remember_cookie_for_sessions_only(app: Flask) -> None:
+    """Flask-Login's after-request hook sets or clears the remember cookie as the session
+    asks (its "_remember" key), reading the session through the context three times; an
+    empty session (every public visitor's) asks nothing, unless the cookie is renewed on
+    every request. The hook runs for the others only."""
+    update = login_manager._update_remember_cookie
+    hooks = app.after_request_funcs.get(None, [])
+    for index, hook in enumerate(hooks):
+        if hook == update:
+
+            def update_remember_cookie(response: Response) -> Response:
+                if session or app.config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST"):
+                    return update(response)
+                return response
+
+            hooks[index] = update_remember_cookie

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
@@ -25,7 +25,16 @@ from registry.models import (
     Notice,
     notice_listing,
 )
-from registry.web import catalogue, firmhtml, firmpage, hitlist, hits, indexing, pageframe
+from registry.web import (
+    catalogue,
+    firmhtml,
+    firmpage,
+    hitlist,
+    hits,
+    indexing,
+    kept_by_app,
+    pageframe,
+)
 from registry.web.api import BadParameter, as_of_arg
 
 bp = Blueprint("public", __name__)
@@ -407,8 +416,8 @@ def site_url(endpoint: str, **values: Any) -> str:
     """`url_for` of the links every page carries (navigation, footer, search form), with
     arguments that are constants of the templates: kept per app and script root, since
     they never change while the process runs."""
-    key = (request.environ.get("SCRIPT_NAME", ""), endpoint, *sorted(values.items()))
-    kept: dict[tuple, str] = current_app.extensions.setdefault(_SITE_URLS, {})
+    kept, root = kept_by_app(_SITE_URLS)
+    key = (root, endpoint, *sorted(values.items()))
     found = kept.get(key)
     if found is None:
         if len(kept) >= 256:  # only constants are asked for: a bound, never reached

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Request, Response, abort, request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_babel import gettext as _
 
 # No inline script anywhere: pages work without JavaScript, and what little there is lives
@@ -42,36 +44,41 @@ MAX_ROW_ID = 2**31 - 1
 
 def _bad_text(value: str) -> bool:
     """NUL (PostgreSQL rejects it in text) or a lone surrogate (not encodable as UTF-8)."""
-    return "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value)
+    if "\x00" in value:
+        return True
+    return not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value)
 
 
 def reject_hostile_input() -> None:
     """One gate for what no view can store or look up: NUL bytes and invalid UTF-8 in the
     path, the query string or form fields, and row ids out of range. A clear 400 (404 for a
     path) instead of a database error deep inside a view."""
-    if "\x00" in request.path:
+    # The request itself: each use of the `request` proxy is a context lookup.
+    current: Request = request._get_current_object()  # type: ignore[attr-defined]
+    if "\x00" in current.path:
         abort(404)
-    for value in (request.view_args or {}).values():
+    for value in (current.view_args or {}).values():
         if isinstance(value, int) and not 0 <= value <= MAX_ROW_ID:
             abort(404)
         if isinstance(value, str) and _bad_text(value):
             abort(404)
-    raw = unquote_to_bytes(request.query_string.replace(b"+", b" "))
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        abort(400, _("网址参数不是有效的 UTF-8 文本。"))
-    if request.method == "POST" and request.mimetype in (
+    query = current.query_string
+    if b"%" in query or not query.isascii():  # (ASCII without escapes is valid UTF-8)
+        try:
+            unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            abort(400, _("网址参数不是有效的 UTF-8 文本。"))
+    if current.method == "POST" and current.mimetype in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
     ):
-        if request.mimetype == "application/x-www-form-urlencoded":
-            body = unquote_to_bytes(request.get_data(cache=True).replace(b"+", b" "))
+        if current.mimetype == "application/x-www-form-urlencoded":
+            body = unquote_to_bytes(current.get_data(cache=True).replace(b"+", b" "))
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError:
                 abort(400, _("表单内容不是有效的 UTF-8 文本。"))
-        values = list(request.form.values()) + [f.filename or "" for f in request.files.values()]
+        values = list(current.form.values()) + [f.filename or "" for f in current.files.values()]
         if any(_bad_text(value) for value in values):
             abort(400, _("表单内容含有不允许的控制字符。"))
 
@@ -97,13 +104,44 @@ def strip_nul_from_query(wsgi_app: Any) -> Any:
 
 
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions; a request without the cookie (every public visitor)
-    gets an empty session without building the signer first."""
+    """Flask's signed-cookie sessions. A request without the cookie (every public visitor)
+    gets an empty session without parsing its cookies or building the signer, and an empty
+    session nothing wrote to is not saved."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if not request.cookies.get(self.get_cookie_name(app)):
+        # (the Cookie header parsed only when it could hold the session's cookie)
+        name = self.get_cookie_name(app)
+        if name not in request.environ.get("HTTP_COOKIE", "") or not request.cookies.get(name):
             return self.session_class() if app.secret_key else None
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        # Flask sets no cookie for such a session either; it would add `Vary: Cookie` when
+        # the session was read, which every answer carries already (remember_language,
+        # registry.web), after parsing the Vary header again to find it there.
+        if not session and not session.modified:
+            return
+        super().save_session(app, session, response)
+
+
+def check_csrf_for_unsafe_methods_only(app: Flask) -> None:
+    """Flask-WTF's before-request check looks up whether the view is exempt before it
+    looks at the method, on every request; for a method outside WTF_CSRF_METHODS it then
+    does nothing. Its hook is called for those methods only (GET, HEAD and OPTIONS skip it)."""
+    hooks = app.before_request_funcs.get(None, [])
+    for index, hook in enumerate(hooks):
+        if hook.__module__ == "flask_wtf.csrf" and hook.__name__ == "csrf_protect":
+            hooks[index] = _for_unsafe_methods(app, hook)
+
+
+def _for_unsafe_methods(app: Flask, check: Callable[[], Any]) -> Callable[[], Any]:
+    @functools.wraps(check)
+    def csrf_protect() -> Any:
+        if request.method in app.config["WTF_CSRF_METHODS"]:
+            return check()
+        return None
+
+    return csrf_protect
 
 
 def init_app(app: Flask) -> None:
@@ -121,13 +159,19 @@ def init_app(app: Flask) -> None:
     wanted = list(HEADERS.items())
     if secure:
         wanted.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    wanted_by_key = [(name.lower(), name, value) for name, value in wanted]
 
     @app.after_request
     def security_headers(response: Response) -> Response:
         # Those a view did not set itself (one pass over the headers, where a lookup of
-        # each missing name raised and caught an exception).
-        present = {name.lower() for name, _value in response.headers.items()}
-        response.headers.extend([(k, v) for k, v in wanted if k.lower() not in present])
+        # each missing name raised and caught an exception; added one by one, where
+        # `extend` first sorted out what kind of collection it was given).
+        headers = response.headers
+        present = {name.lower() for name, _value in headers}
+        add = headers.add
+        for key, name, value in wanted_by_key:
+            if key not in present:
+                add(name, value)
         if request.path.startswith("/admin"):
             # Regulator pages hold unpublished data: never cached by browsers or proxies.
             response.headers["Cache-Control"] = "no-store"
