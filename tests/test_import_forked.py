@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -129,7 +130,6 @@ def test_a_refused_file_ends_the_command_with_the_child_s_error(instance, tmp_pa
 
 
 def test_killing_the_command_ends_the_child_and_writes_nothing(instance, tmp_path):
-    psutil = pytest.importorskip("psutil")
     before = _counts(instance)
     process = subprocess.Popen(
         _import(instance, _csv(tmp_path, rows=3000)), env=instance,

@@ -72,7 +72,9 @@ def touched_since(session: Session, after: int) -> tuple[int, set[int]]:
             Event.entity_type.in_((*_FIRM_EVENTS, *_OWNED_BY_FIRM)),
         )
     )
-    return upto, set(session.scalars(query.distinct()))
+    firms = set(session.scalars(query.distinct()))
+    firms.discard(None)  # a row its Event named that is no longer there
+    return upto, firms
 
 
 def indexable_ids(session: Session, on: date) -> list[int]:
