@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from babel import Locale
@@ -16,6 +17,8 @@ from jinja2.nodes import EvalContext
 from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
+
+T = TypeVar("T")
 
 SUPPORTED_LOCALES = ("zh_Hans", "en")
 # Catalogues: messages.pot (Chinese source strings) and en/LC_MESSAGES/messages.{po,mo};
@@ -130,20 +133,31 @@ def kept_by_app(name: str) -> tuple[dict[Any, Any], str]:
     return found
 
 
-def site_part(name: str) -> Markup:
-    """A template of the page layout that depends only on the language and the script root
-    (the site's header and footer: links and their labels), rendered once per process for
-    each pair and kept: the same on every page."""
-    kept, root = kept_by_app(_SITE_PARTS)
+def kept_for_language(kind: str, name: str, build: Callable[[], T]) -> T:
+    """`build()` for this request's language and script root, built once per process for
+    each (`name`, script root, language) and kept in the per-process dict `kind`: the parts
+    of the layout that depend on nothing else."""
+    kept, root = kept_by_app(kind)
     key = (name, root, request_locale_name())
     found = kept.get(key)
     if found is None:
         if len(kept) >= 64:  # a few names, two languages: a bound, never reached
             kept.clear()
+        found = kept[key] = build()
+    return found
+
+
+def site_part(name: str) -> Markup:
+    """A template of the page layout that depends only on the language and the script root
+    (the site's header and footer: links and their labels), rendered once per process for
+    each pair and kept: the same on every page."""
+
+    def build() -> Markup:
         html = current_app.jinja_env.get_template(name).render()
         # The output of one of our templates, rendered with autoescape (B704).
-        found = kept[key] = Markup(html)  # nosec B704
-    return found
+        return Markup(html)  # nosec B704
+
+    return kept_for_language(_SITE_PARTS, name, build)
 
 
 def init_app(app: Flask) -> None:

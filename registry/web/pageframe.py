@@ -15,11 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from flask import current_app, render_template, request
-from flask_babel import get_locale
+from flask import render_template
 from markupsafe import Markup, escape
 
-from registry.web import lang_url
+from registry.web import kept_for_language, lang_url
 
 # Unlikely in any markup, untouched by escaping.
 _MARK = "\x00frame:{}\x00"
@@ -55,16 +54,13 @@ def _marked_url(locale: str) -> str:
 def frame(template: str, blocks: tuple[str, ...]) -> Frame:
     """The layout of `template` (whose context is `page`, its blocks by name) for this
     request's language and script root, rendered once per process and kept."""
-    key = (template, request.environ.get("SCRIPT_NAME", ""), str(get_locale()))
-    kept: dict[tuple[str, str, str], Frame] = current_app.extensions.setdefault(_KEPT, {})
-    found = kept.get(key)
-    if found is None:
-        if len(kept) >= 64:  # a few templates, two languages: a bound, never reached
-            kept.clear()
+
+    def build() -> Frame:
         # Markers, not text: the template inserts the blocks as markup (B704).
         page = {name: Markup(_MARK.format(name)) for name in blocks}  # nosec B704
-        found = kept[key] = Frame(render_template(template, page=page, lang_url=_marked_url))
-    return found
+        return Frame(render_template(template, page=page, lang_url=_marked_url))
+
+    return kept_for_language(_KEPT, template, build)
 
 
 def render(template: str, blocks: Mapping[str, str]) -> str:
