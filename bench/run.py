@@ -267,7 +267,20 @@ def serving(server: Server, ready_path: str = "/"):
         server.stop()
 
 
+def empty_shared_cache(env: dict[str, str]) -> None:
+    """Every server of ours starts with an empty cache: the file its workers share
+    (PUBLIC_CACHE_FILE) outlives them, and would hand one workload's answers to the next."""
+    instance = env.get("REGISTRY_INSTANCE_PATH")
+    file = env.get("REGISTRY_PUBLIC_CACHE_FILE") or (
+        str(Path(instance) / "public-cache.sqlite") if instance else ""
+    )
+    if file:
+        for suffix in ("", "-wal", "-shm"):
+            Path(file + suffix).unlink(missing_ok=True)
+
+
 def gunicorn(name: str, app: str, env: dict[str, str], chdir: Path | None = None) -> Server:
+    empty_shared_cache(env)
     port = free_port()
     args = [str(BIN / "gunicorn"), "-w", str(WORKERS), "-k", "sync"]
     args += ["-b", f"127.0.0.1:{port}", "--timeout", str(READY_SECONDS), "--log-level", "warning"]
@@ -994,7 +1007,11 @@ def cache_counts(server: Server) -> dict[int, tuple[int, int]]:
         if status == 200:
             data = json.loads(body)
             counts = data.get("public_cache") or {}
-            seen[data["pid"]] = (counts.get("hits", 0), counts.get("misses", 0))
+            seen[data["pid"]] = (
+                counts.get("hits", 0),
+                counts.get("misses", 0),
+                counts.get("shared_hits", 0),
+            )
 
     with ThreadPoolExecutor(CONNECTIONS) as pool:
         for _ in range(20):
@@ -1004,11 +1021,19 @@ def cache_counts(server: Server) -> dict[int, tuple[int, int]]:
     return seen
 
 
-def hit_rate(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]) -> dict:
-    hits = sum(after[pid][0] - before.get(pid, (0, 0))[0] for pid in after)
-    misses = sum(after[pid][1] - before.get(pid, (0, 0))[1] for pid in after)
+def hit_rate(before: dict[int, tuple[int, ...]], after: dict[int, tuple[int, ...]]) -> dict:
+    """Hits (of which served by the tier the host's workers share), misses and the rate."""
+    hits, misses, shared = (
+        sum(after[pid][i] - before.get(pid, (0, 0, 0))[i] for pid in after) for i in range(3)
+    )
     total = hits + misses
-    return {"hits": hits, "misses": misses, "hit_rate": round(hits / total, 4) if total else None}
+    return {
+        "hits": hits,
+        "misses": misses,
+        "shared_hits": shared,
+        "hit_rate": round(hits / total, 4) if total else None,
+        "shared_hit_rate": round(shared / total, 4) if total else None,
+    }
 
 
 def long_tail_plans(tail: dict[str, list[str]]) -> dict[str, tuple[list[str], list[str]]]:
@@ -1045,7 +1070,10 @@ def long_tail_workload(
         result |= hit_rate(before, cache_counts(server))
         result["distinct_paths"] = len(set(paths))
         result["repeated"] = result["requests"] > len(paths) // WRK_THREADS * WRK_THREADS
-        log(f"{name}: cache hits {result['hits']}, misses {result['misses']}")
+        log(
+            f"{name}: cache hits {result['hits']} ({result['shared_hits']} shared), "
+            f"misses {result['misses']}"
+        )
     return result
 
 
@@ -1518,7 +1546,8 @@ def render_long_tail(results: dict[str, Any]) -> list[str]:
         "P(rank k) ∝ 1/k. Each workload runs on a fresh server of ours (an empty cache) "
         "after 2 s of warm-up on other paths of the same kind. Hit rate: the public cache's "
         "hits ÷ (hits + misses) during the run, summed over the workers (`public_cache` in "
-        "`/healthz`). The cold feed is a firm's Atom feed, `/feeds/enterprises/<uscc>.atom`. "
+        "`/healthz`); in brackets the part served by the tier a host's workers share (an "
+        "answer the other worker built). The cold feed is a firm's Atom feed, `/feeds/enterprises/<uscc>.atom`. "
         "CPU ms/req: the workers' CPU time during the run ÷ requests (steady when other jobs "
         "load the machine, unlike req/s); ÷ hello by CPU: hello-world's ÷ ours.",
         "",
@@ -1538,13 +1567,19 @@ def render_long_tail(results: dict[str, Any]) -> list[str]:
             f"{fmt(r['p50_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(r['kb_per_request'])} | "
             f"{fmt(r['peak_rss_mb'])} | {fmt(r['rps'] / hello['rps'], 2)} | "
             f"{fmt(r.get('cpu_ms'), 2)} | {fmt(cpu_ratio(hello, r), 2)} | "
-            f"{pct(r.get('hit_rate'))} | {target} | {mark(verdict)} |"
+            f"{hit_cell(r)} | {target} | {mark(verdict)} |"
         )
     for workload, prof in (results.get("long_tail_profiles") or {}).items():
         lines += ["", f"**{workload}** under py-spy ({prof['samples']} samples), inclusive:", ""]
         lines += [f"- {item['share']:.0%} `{item['frame']}`" for item in prof["top"][:10]]
         lines += ["", leaf_line(prof)]
     return lines
+
+
+def hit_cell(result: dict[str, Any]) -> str:
+    """The hit rate, with the shared tier's part when it served any."""
+    shared = result.get("shared_hit_rate")
+    return pct(result.get("hit_rate")) + (f" ({pct(shared)} shared)" if shared else "")
 
 
 def cpu_ratio(hello: dict[str, Any], result: dict[str, Any]) -> float | None:
@@ -1564,7 +1599,7 @@ def long_tail_target_rows(results: dict[str, Any]) -> list[str]:
             f"| {r['workload']}: ≥ {ratio}× hello"
             + (f", p99 < {p99:g} ms" if p99 else "")
             + f" | {fmt(r['rps'])} req/s = {fmt(r['rps'] / hello['rps'], 2)}× hello, "
-            f"p99 {fmt(r['p99_ms'], 2)} ms, cache hit rate {pct(r.get('hit_rate'))} | "
+            f"p99 {fmt(r['p99_ms'], 2)} ms, cache hit rate {hit_cell(r)} | "
             f"{mark(verdict_for(r['workload'], r, hello, None))} |"
         )
     return out

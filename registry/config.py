@@ -21,7 +21,7 @@ ENV_PREFIX = "REGISTRY_"
 WEAK_SECRETS = frozenset({"", "dev", "secret", "changeme", "change-me", "secret-key", "default"})
 MIN_SECRET_LENGTH = 32
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ZERO_ALLOWED = frozenset({"PROXY_HOPS"})
+ZERO_ALLOWED = frozenset({"PROXY_HOPS", "PUBLIC_CACHE_SHARED_MB"})
 
 
 class ConfigError(RuntimeError):
@@ -52,6 +52,10 @@ class Settings:
     SECURE_COOKIES: bool = False  # set True when served over HTTPS
     PUBLIC_CACHE: bool = True  # keep anonymous public answers until the next write (web/cache.py)
     PUBLIC_CACHE_MB: int = 16  # per worker: the least recently used answers go first
+    # The cache's second tier, shared by the workers of a host (web/sharedcache.py): a
+    # SQLite file on the host's own disk, bounded (the oldest answers go first); 0: none.
+    PUBLIC_CACHE_SHARED_MB: int = 256
+    PUBLIC_CACHE_FILE: str = ""  # default: <instance>/public-cache.sqlite
     # Ed25519 key signing the publication log's tree heads (registry/signing.py): base64 of
     # the raw 32 bytes or PEM. On SQLite: instance/log-signing-key.pem when unset.
     LOG_SIGNING_KEY: str = ""
@@ -140,6 +144,7 @@ def load_settings(instance_path: Path, overrides: Mapping[str, Any] | None = Non
         INDEX_DIR=settings.INDEX_DIR or str(instance_path / "index"),
         EVIDENCE_DIR=settings.EVIDENCE_DIR or str(instance_path / "evidence"),
         EXPORT_DIR=settings.EXPORT_DIR or str(instance_path / "exports"),
+        PUBLIC_CACHE_FILE=settings.PUBLIC_CACHE_FILE or str(instance_path / "public-cache.sqlite"),
     )
     check(settings)
     return settings

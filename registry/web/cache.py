@@ -23,9 +23,11 @@ query, host, scheme, ``Accept-Language``, the ``lang`` cookie and the day.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, has_request_context, request
@@ -33,11 +35,13 @@ from werkzeug.http import parse_cookie
 
 from registry import rules
 from registry.database import READ_CONNECTION
+from registry.web.sharedcache import SharedAnswers, code_fingerprint
 
 NEVER = ("/admin", "/login", "/logout", "/data", "/static", "/healthz")
 BYPASS_HEADERS = ("HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE", "HTTP_AUTHORIZATION")
 MAX_ANSWER_BYTES = 1024 * 1024
 _COUNTER_SQL = "SELECT value FROM sequence_counter WHERE name = 'event'"
+_EPOCH_SQL = "SELECT seq, at FROM event ORDER BY seq LIMIT 1"
 _SKIP = "registry.public_cache.skip"
 COUNTER_KEY = "registry.event_counter"
 
@@ -47,14 +51,22 @@ Key = tuple[str, ...]
 class PublicCache:
     """WSGI middleware: `app.wsgi_app = PublicCache(app, app.wsgi_app)`."""
 
-    def __init__(self, app: Flask, wsgi_app: Callable, max_bytes: int = 16 * 2**20) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        wsgi_app: Callable,
+        max_bytes: int = 16 * 2**20,
+        shared: SharedAnswers | None = None,
+    ) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
         self.max_bytes = max_bytes
+        self.shared = shared  # the host's second tier, or None
         self._entries: OrderedDict[Key, tuple[int, str, list, bytes]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
+        self.shared_hits = 0
         self.misses = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
@@ -89,6 +101,14 @@ class PublicCache:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return _answer(entry, wanted, start_response)
+        shared = self._shared_tier(connection)
+        if shared is not None:
+            entry = shared.find(key, version)
+            if entry is not None:  # another worker of this host built it
+                self._store(key, entry)
+                self.hits += 1
+                self.shared_hits += 1
+                return _answer(entry, wanted, start_response)
         self.misses += 1
         environ[READ_CONNECTION] = connection  # the views' reads (database.read_connection)
         captured: list[Any] = []
@@ -109,12 +129,33 @@ class PublicCache:
         entry = (version, captured[0], list(captured[1]), body)
         if not environ.get(_SKIP) and self._storable(captured[0], captured[1], body):
             self._store(key, entry)
+            if shared is not None:
+                shared.store(key, entry)
         return _answer(entry, wanted, start_response)
 
     def counts(self) -> dict[str, int]:
-        """Since this process started: answers served from the cache, answers built for a
-        request it could have kept, and the entries it holds now."""
-        return {"hits": self.hits, "misses": self.misses, "entries": len(self._entries)}
+        """Since this process started: answers served from the cache (of which from the
+        host's shared tier), answers built for a request it could have kept, and the entries
+        this process holds now."""
+        return {
+            "hits": self.hits,
+            "shared_hits": self.shared_hits,
+            "misses": self.misses,
+            "entries": len(self._entries),
+        }
+
+    def _shared_tier(self, connection: Any) -> SharedAnswers | None:
+        """The host's shared tier, once this process knows which database history its
+        counter values belong to (None: no shared tier, or the database did not say)."""
+        shared = self.shared
+        if shared is None or shared.broken is not None:
+            return None
+        if shared.epoch is None:
+            epoch = _database_epoch(connection)
+            if epoch is None:
+                return None
+            shared.epoch = epoch
+        return shared
 
     # --- deciding ---------------------------------------------------------------------
 
@@ -184,6 +225,22 @@ class PublicCache:
                 self._bytes -= _size(dropped_key, dropped)
 
 
+def _database_epoch(connection: Any) -> str | None:
+    """What tells this database's history from another's at the same counter value (a
+    database created again, another database at the same address): the first Event's
+    time and number. "" before the first Event; None when unreadable."""
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(_EPOCH_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    except Exception:  # the database went away: no shared tier for this request
+        return None
+    return "" if row is None else f"{row[0]}|{row[1]}"
+
+
 def _size(key: Key, entry: tuple[int, str, list, bytes]) -> int:
     """Bytes an entry holds, roughly: the body, the key's strings (a query may be long) and
     the headers' (each string's text and about 60 bytes of object around it)."""
@@ -248,6 +305,16 @@ def do_not_keep() -> None:
 def init_app(app: Flask) -> None:
     if app.config.get("PUBLIC_CACHE"):
         megabytes = app.config.get("PUBLIC_CACHE_MB", 16)
-        cache = PublicCache(app, app.wsgi_app, max_bytes=int(megabytes * 2**20))
+        shared = None
+        shared_megabytes = app.config.get("PUBLIC_CACHE_SHARED_MB", 0)
+        if shared_megabytes and app.config.get("PUBLIC_CACHE_FILE"):
+            fingerprint = code_fingerprint(Path(__file__).resolve().parent.parent)
+            database = str(app.config.get("DATABASE_URL", "")).encode()
+            shared = SharedAnswers(
+                Path(app.config["PUBLIC_CACHE_FILE"]),
+                int(shared_megabytes * 2**20),
+                hashlib.blake2b(fingerprint + database, digest_size=16).digest(),
+            )
+        cache = PublicCache(app, app.wsgi_app, int(megabytes * 2**20), shared)
         app.extensions["registry_public_cache"] = cache
         app.wsgi_app = cache  # type: ignore[method-assign]

@@ -1,0 +1,189 @@
+"""The public cache's second tier: answers kept in one SQLite file that every worker of a
+host reads, so that an answer one worker built serves the others.
+
+Each worker keeps its own answers in memory (registry/web/cache.py); an answer it does not
+hold is looked up here before it is built, and an answer it builds is stored here too. An
+entry is served only for the "event" counter value it was built at, exactly like the
+worker's own: a counter that moved makes every entry stale at once, and the first worker
+to store at the new value deletes the old ones. Nothing is kept by time.
+
+The file is a cache: it lives on the host's own disk (never a network share: SQLite's
+locks need a local file system), holds nothing that cannot be built again, and may be
+deleted at any time. Its size is bounded (the oldest entries go first). A file that
+cannot be opened, read or written makes this process carry on without the second tier,
+with one warning in the log: the site is served as before, only a little slower.
+
+Entries are keyed by a digest of the request's key and of the code that built them (the
+package's version and its files' sizes and times), so that during a rolling deploy an
+old worker's answer never serves a new worker's request.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+Entry = tuple[int, str, list, bytes]  # counter value, status, headers, body
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answer (
+    key BLOB PRIMARY KEY,
+    version INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answer_version ON answer (version);
+CREATE TABLE IF NOT EXISTS held (one INTEGER PRIMARY KEY CHECK (one = 1), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO held VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS answer_added AFTER INSERT ON answer
+    BEGIN UPDATE held SET bytes = bytes + NEW.size; END;
+CREATE TRIGGER IF NOT EXISTS answer_removed AFTER DELETE ON answer
+    BEGIN UPDATE held SET bytes = bytes - OLD.size; END;
+"""
+_FIND = "SELECT version, status, headers, body FROM answer WHERE key = ?"
+# The oldest entries, a batch at a time, while the file holds more than its bound.
+_DROP_OLDEST = (
+    "DELETE FROM answer WHERE rowid IN (SELECT rowid FROM answer ORDER BY rowid LIMIT 32)"
+)
+
+
+@functools.cache
+def code_fingerprint(package: Path) -> bytes:
+    """What identifies the code serving: every source, template and catalogue file of the
+    package with its size and modification time."""
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".html", ".mo", ".toml", ".txt", ".xml", ".json"):
+            stat = path.stat()
+            digest.update(
+                f"{path.relative_to(package)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
+            )
+    return digest.digest()
+
+
+class SharedAnswers:
+    """The host's file of kept answers, opened lazily in each process (and thread)."""
+
+    def __init__(self, path: Path, max_bytes: int, fingerprint: bytes) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.fingerprint = fingerprint
+        self.broken: str | None = None  # why this process stopped using the file
+        self._local = threading.local()
+        self._purged_at: int | None = None
+        self.epoch: str | None = None  # the database's history (PublicCache reads it)
+
+    # --- the two operations -------------------------------------------------------------
+
+    def find(self, key: Sequence[str], version: int) -> Entry | None:
+        """The entry kept for `key` at counter value `version`, if another worker built it."""
+        connection = self._connection()
+        if connection is None:
+            return None
+        try:
+            row = connection.execute(_FIND, (self._digest(key),)).fetchone()
+        except sqlite3.Error as error:
+            self._give_up(error)
+            return None
+        if row is None or row[0] != version:
+            return None
+        headers = [tuple(line.split(": ", 1)) for line in row[2].split("\r\n")] if row[2] else []
+        return (row[0], row[1], headers, row[3])
+
+    def store(self, key: Sequence[str], entry: Entry) -> None:
+        """Keep `entry` for the other workers; entries of older counter values go first. A
+        file busy beyond a moment is skipped: the entry is simply not shared."""
+        connection = self._connection()
+        if connection is None:
+            return
+        _, status, headers, body = entry
+        lines = "\r\n".join(f"{name}: {value}" for name, value in headers)
+        digest = self._digest(key)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                self._write(connection, digest, entry[0], (status, lines, body))
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                return  # another worker is writing: this entry is not shared
+            self._give_up(error)
+        except sqlite3.Error as error:
+            self._give_up(error)
+
+    def _write(
+        self, connection: sqlite3.Connection, digest: bytes, version: int, answer: tuple
+    ) -> None:
+        status, lines, body = answer
+        if version != self._purged_at:
+            # Older entries are stale; newer ones can only be of another database history
+            # (restored from a backup) or of a worker a moment ahead: built again if needed.
+            connection.execute("DELETE FROM answer WHERE version <> ?", (version,))
+            self._purged_at = version
+        connection.execute("DELETE FROM answer WHERE key = ?", (digest,))
+        connection.execute(
+            "INSERT INTO answer VALUES (?, ?, ?, ?, ?, ?)",
+            (digest, version, len(body) + len(lines) + 100, status, lines, body),
+        )
+        while connection.execute("SELECT bytes FROM held").fetchone()[0] > self.max_bytes:
+            if connection.execute(_DROP_OLDEST).rowcount == 0:
+                break
+
+    # --- the file -------------------------------------------------------------------------
+
+    def _digest(self, key: Sequence[str]) -> bytes:
+        text = "\x1f".join((self.epoch or "", *key)).encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(text, digest_size=20, key=self.fingerprint).digest()
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self.broken is not None:
+            return None
+        local = self._local
+        if getattr(local, "pid", None) == os.getpid():
+            return local.connection
+        try:
+            connection = self._open()
+        except (OSError, sqlite3.Error) as error:
+            self._give_up(error)
+            return None
+        local.pid, local.connection = os.getpid(), connection
+        return connection
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            self.path, timeout=0.05, isolation_level=None, check_same_thread=False
+        )
+        connection.execute("PRAGMA busy_timeout = 50")
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            connection.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
+        connection.execute("PRAGMA synchronous = OFF")  # a cache: a crash may lose entries
+        connection.execute("PRAGMA cache_size = -1024")  # 1 MB: the OS keeps the file's pages
+        try:
+            connection.executescript(_SCHEMA)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            connection.execute("SELECT 1 FROM answer LIMIT 1")  # another worker created it
+        return connection
+
+    def _give_up(self, error: BaseException) -> None:
+        self.broken = f"{type(error).__name__}: {error}"
+        log.warning(
+            "the shared cache of public answers at %s is not used by this process: %s",
+            self.path,
+            self.broken,
+        )

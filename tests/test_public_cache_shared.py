@@ -1,0 +1,222 @@
+"""The public cache's tier shared by a host's workers (registry/web/sharedcache.py): two
+apps on one instance folder stand for two workers of a host, on their own committed SQLite
+database, each following the search index with its real follower. An answer one built
+serves the other for the same counter value only; a write, other code or another database
+history is never served; a broken file only costs the tier."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from registry.database import get_db
+from registry.migrate import upgrade
+from registry.models import Enterprise
+from registry.rules import Actor
+from registry.search import committed_seq
+from registry.services import enterprises as enterprise_service
+from registry.services.reference import authority_by_code, seed
+from registry.web.indexing import followers, get_index, start_followers
+from tests.conftest import new_app
+from tests.factories import publish_committed
+
+SEARCH = "/api/v1/search?q=鲸信"
+
+
+def _worker(url: str, tmp_path: Path, **settings):
+    app = new_app(url, tmp_path, PUBLIC_CACHE=True, **settings)
+    start_followers(app, wait=30)
+    return app
+
+
+def _database(url: str, tmp_path: Path) -> None:
+    app = new_app(url, tmp_path, PUBLIC_CACHE=False)
+    db = get_db(app)
+    upgrade(db.engine)
+    with db.session_factory() as session:
+        seed(session, Actor(None, "test", "system", 0, True))
+        session.commit()
+    db.engine.dispose()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    _database(url, tmp_path)
+    apps = [_worker(url, tmp_path), _worker(url, tmp_path)]
+    yield apps
+    for app in apps:
+        _stop(app)
+
+
+def _stop(app) -> None:
+    for follower in followers(app).values():
+        follower.stop()
+    get_db(app).engine.dispose()
+
+
+def _settle(*apps, timeout: float = 10.0) -> None:
+    """Wait until each app's follower has applied every committed event."""
+    deadline = time.monotonic() + timeout
+    for app in apps:
+        index = get_index(app)
+        while True:
+            with get_db(app).session_factory() as session:
+                if index.last_applied(force=True) >= committed_seq(session):
+                    break
+            if time.monotonic() > deadline:
+                raise AssertionError("a follower did not apply the events in time")
+            time.sleep(0.02)
+
+
+def _publish(apps, name: str, uscc: str) -> None:
+    with get_db(apps[0]).session_factory() as session:
+        publish_committed(session, name, uscc)
+    _settle(*apps)
+
+
+def _cache(app):
+    return app.extensions["registry_public_cache"]
+
+
+def _names(response) -> list[str]:
+    return [r["name"] for r in response.get_json()["results"]]
+
+
+def test_an_answer_one_worker_built_serves_the_other_until_a_write_commits(workers):
+    one, two = workers
+    _publish(workers, "深圳市蓝鲸信息技术有限公司", "91440300MA5DC8XQ6Q")
+    built = one.test_client().get(SEARCH)
+    assert _names(built) == ["深圳市蓝鲸信息技术有限公司"]
+    assert (_cache(one).misses, _cache(one).shared_hits) == (1, 0)
+
+    served = two.test_client().get(SEARCH)
+    assert (_cache(two).misses, _cache(two).shared_hits, _cache(two).hits) == (0, 1, 1)
+    assert served.data == built.data
+    assert served.headers.get_all("Vary") == built.headers.get_all("Vary")
+    assert served.headers["Content-Security-Policy"] == built.headers["Content-Security-Policy"]
+    assert two.test_client().get("/healthz").get_json()["public_cache"]["shared_hits"] == 1
+
+    with get_db(one).session_factory() as session:  # a write commits: the counter moves
+        firm = session.scalar(select(Enterprise).where(Enterprise.uscc == "91440300MA5DC8XQ6Q"))
+        clerk = Actor(None, "clerk", "clerk", authority_by_code(session, "440000").id, False)
+        enterprise_service.update_enterprise(session, clerk, firm, name="深圳市蓝鲸数据有限公司")
+        session.commit()
+    _settle(*workers)
+    rebuilt = two.test_client().get(SEARCH)  # neither tier serves the old answer
+    assert _cache(two).misses == 1 and _names(rebuilt) == ["深圳市蓝鲸数据有限公司"]
+    again = one.test_client().get(SEARCH)  # its own entry is stale; the other's is current
+    assert _cache(one).shared_hits == 1 and again.data == rebuilt.data
+
+
+def test_a_conditional_request_is_answered_from_the_shared_entry(workers):
+    one, two = workers
+    _publish(workers, "佛山市海狮通信有限公司", "91440600MA51XK3T2E")
+    feed = one.test_client().get("/feeds/listings.rss")
+    condition = {"If-None-Match": feed.headers["ETag"]}
+    not_modified = two.test_client().get("/feeds/listings.rss", headers=condition)
+    assert not_modified.status_code == 304 and not_modified.data == b""
+    assert _cache(two).shared_hits == 1 and _cache(two).misses == 0
+
+
+def test_languages_stay_apart_in_the_shared_tier(workers):
+    one, two = workers
+    chinese = one.test_client().get("/about").get_data(as_text=True)
+    english = two.test_client().get("/about", headers={"Accept-Language": "en"})
+    assert _cache(two).shared_hits == 0 and 'lang="en"' in english.get_data(as_text=True)
+    assert two.test_client().get("/about").get_data(as_text=True) == chinese
+    assert _cache(two).shared_hits == 1
+
+
+def test_a_database_created_again_never_gets_the_old_databases_answers(tmp_path):
+    """The same address, the same counter value, other content: a new database history."""
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    _database(url, tmp_path)
+    old = _worker(url, tmp_path)
+    _publish([old], "杭州市虎鲸信息技术有限公司", "91330100MA2CE4QX5N")
+    assert _names(old.test_client().get(SEARCH)) == ["杭州市虎鲸信息技术有限公司"]
+    with get_db(old).session_factory() as session:
+        version = committed_seq(session)
+    _stop(old)
+
+    (tmp_path / "registry.db").unlink()
+    time.sleep(0.01)  # the new database's first Event is not at the old one's instant
+    _database(url, tmp_path)
+    new = _worker(url, tmp_path)
+    _publish([new], "宁波市鲸信网络科技有限公司", "91330200MA2GQ6N10A")
+    with get_db(new).session_factory() as session:
+        assert committed_seq(session) == version  # the same counter value as the old answer
+    answer = new.test_client().get(SEARCH)
+    assert _names(answer) == ["宁波市鲸信网络科技有限公司"]
+    assert _cache(new).shared_hits == 0
+    _stop(new)
+
+
+def test_other_code_never_serves_its_answers(workers):
+    one, two = workers
+    _publish(workers, "厦门市灰鲸信息技术有限公司", "91350200MA2Y0K5N13")
+    one.test_client().get(SEARCH)
+    _cache(two).shared.fingerprint = b"another release of the code"
+    two.test_client().get(SEARCH)
+    assert (_cache(two).shared_hits, _cache(two).misses) == (0, 1)
+
+
+@pytest.mark.parametrize("broken", ["not a database", "a folder"])
+def test_a_broken_file_only_costs_the_shared_tier(tmp_path, caplog, broken):
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    _database(url, tmp_path)
+    place = tmp_path / "cache" / "public-cache.sqlite"
+    place.parent.mkdir()
+    if broken == "a folder":
+        place.mkdir()
+    else:
+        place.write_bytes(b"this is not SQLite\n" * 400)
+    app = _worker(url, tmp_path, PUBLIC_CACHE_FILE=str(place))
+    try:
+        client = app.test_client()
+        with caplog.at_level(logging.WARNING, logger="registry.web.sharedcache"):
+            first = client.get("/about")
+            second = client.get("/about")
+        assert first.status_code == second.status_code == 200 and second.data == first.data
+        assert _cache(app).shared.broken is not None and _cache(app).hits == 1
+        assert "is not used by this process" in caplog.text
+    finally:
+        _stop(app)
+
+
+def test_the_file_stays_within_its_bound_and_drops_the_oldest_first(workers):
+    one, two = workers
+    shared = _cache(one).shared
+    shared.max_bytes = 10_000  # a dozen empty answers
+    paths = [f"/api/v1/search?q=firm{n}" for n in range(40)]
+    for path in paths:
+        assert one.test_client().get(path).status_code == 200
+    file = sqlite3.connect(shared.path)
+    try:
+        held = file.execute("SELECT bytes FROM held").fetchone()[0]
+        sizes, count = file.execute("SELECT total(size), count(*) FROM answer").fetchone()
+    finally:
+        file.close()
+    assert held == sizes <= shared.max_bytes and 1 < count < 40
+    client = two.test_client()
+    client.get(paths[-1])
+    assert _cache(two).shared_hits == 1  # the newest is there
+    client.get(paths[0])
+    assert _cache(two).shared_hits == 1  # the oldest went first
+
+
+def test_the_shared_tier_is_off_at_zero(tmp_path):
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    _database(url, tmp_path)
+    app = _worker(url, tmp_path, PUBLIC_CACHE_SHARED_MB=0)
+    try:
+        assert _cache(app).shared is None
+        app.test_client().get("/about")
+        assert not (tmp_path / "instance" / "public-cache.sqlite").exists()
+    finally:
+        _stop(app)
