@@ -220,3 +220,39 @@ def test_the_shared_tier_is_off_at_zero(tmp_path):
         assert not (tmp_path / "instance" / "public-cache.sqlite").exists()
     finally:
         _stop(app)
+
+
+def _store_and_find(path: str, worker: int) -> tuple[str | None, int]:
+    """One worker process: opens the file as the others do, stores 150 answers of its own."""
+    from registry.web.sharedcache import SharedAnswers
+
+    shared = SharedAnswers(Path(path), 64 * 2**20, b"same code")
+    shared.epoch = "same database"
+    for n in range(150):
+        body = f"worker {worker} answer {n} ".encode() * 100
+        shared.store((f"/search?q={worker}-{n}",), (7, "200 OK", [("ETag", f'"{n}"')], body))
+    found = sum(shared.find((f"/search?q={worker}-{n}",), 7) is not None for n in range(150))
+    return shared.broken, found
+
+
+def test_workers_opening_and_writing_at_once_never_lose_the_tier(tmp_path):
+    """Four processes create the file together and store at once: a store that finds the
+    file busy is skipped, nobody gives the tier up, nothing is mixed."""
+    import multiprocessing
+
+    from registry.web.sharedcache import SharedAnswers
+
+    path = str(tmp_path / "public-cache.sqlite")
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        results = pool.starmap(_store_and_find, [(path, w) for w in range(4)])
+    assert [broken for broken, _ in results] == [None] * 4
+    assert sum(found for _, found in results) > 300  # most stores found the file free
+    reader = SharedAnswers(Path(path), 64 * 2**20, b"same code")
+    reader.epoch = "same database"
+    for worker in range(4):
+        for n in range(150):
+            entry = reader.find((f"/search?q={worker}-{n}",), 7)
+            if entry is not None:
+                body = f"worker {worker} answer {n} ".encode() * 100
+                assert entry == (7, "200 OK", [("ETag", f'"{n}"')], body)
+    assert reader.find(("/search?q=0-0",), 8) is None  # another counter value

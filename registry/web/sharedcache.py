@@ -27,6 +27,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,8 @@ class SharedAnswers:
         try:
             row = connection.execute(_FIND, (self._digest(key),)).fetchone()
         except sqlite3.Error as error:
-            self._give_up(error)
+            if not _busy(error):  # a moment's lock (a checkpoint) is a miss, not a fault
+                self._give_up(error)
             return None
         if row is None or row[0] != version:
             return None
@@ -101,8 +103,8 @@ class SharedAnswers:
         return (row[0], row[1], headers, row[3])
 
     def store(self, key: Sequence[str], entry: Entry) -> None:
-        """Keep `entry` for the other workers; entries of older counter values go first. A
-        file busy beyond a moment is skipped: the entry is simply not shared."""
+        """Keep `entry` for the other workers; entries of other counter values go first.
+        While another worker writes, the entry is simply not shared (nobody waits)."""
         connection = self._connection()
         if connection is None:
             return
@@ -111,18 +113,14 @@ class SharedAnswers:
         digest = self._digest(key)
         try:
             connection.execute("BEGIN IMMEDIATE")
-            try:
-                self._write(connection, digest, entry[0], (status, lines, body))
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+            self._write(connection, digest, entry[0], (status, lines, body))
             connection.execute("COMMIT")
-        except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                return  # another worker is writing: this entry is not shared
-            self._give_up(error)
         except sqlite3.Error as error:
-            self._give_up(error)
+            if connection.in_transaction:
+                with suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            if not _busy(error):  # busy: another worker is writing, this one is not shared
+                self._give_up(error)
 
     def _write(
         self, connection: sqlite3.Connection, digest: bytes, version: int, answer: tuple
@@ -164,20 +162,21 @@ class SharedAnswers:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Setting the file up may wait for another worker doing the same; afterwards a
+        # writer never waits (a store that finds the file busy is skipped, not queued).
         connection = sqlite3.connect(
-            self.path, timeout=0.05, isolation_level=None, check_same_thread=False
+            self.path, timeout=5.0, isolation_level=None, check_same_thread=False
         )
-        connection.execute("PRAGMA busy_timeout = 50")
-        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            connection.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
-        connection.execute("PRAGMA synchronous = OFF")  # a cache: a crash may lose entries
-        connection.execute("PRAGMA cache_size = -1024")  # 1 MB: the OS keeps the file's pages
         try:
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")  # readers never wait
+            connection.execute("PRAGMA synchronous = OFF")  # a cache: a crash may lose entries
+            connection.execute("PRAGMA cache_size = -1024")  # 1 MB: the OS keeps the pages
             connection.executescript(_SCHEMA)
-        except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
-                raise
-            connection.execute("SELECT 1 FROM answer LIMIT 1")  # another worker created it
+            connection.execute("PRAGMA busy_timeout = 0")
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     def _give_up(self, error: BaseException) -> None:
@@ -187,3 +186,10 @@ class SharedAnswers:
             self.path,
             self.broken,
         )
+
+
+def _busy(error: sqlite3.Error) -> bool:
+    """The file is locked by another worker for a moment (SQLITE_BUSY, SQLITE_LOCKED)."""
+    return isinstance(error, sqlite3.OperationalError) and (
+        "locked" in str(error) or "busy" in str(error)
+    )
