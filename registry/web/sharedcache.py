@@ -170,7 +170,9 @@ class SharedAnswers:
         try:
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")  # readers never wait
-            connection.execute("PRAGMA synchronous = OFF")  # a cache: a crash may lose entries
+            # No sync per write; a power loss may lose the last entries, never the file's
+            # consistency (in WAL mode, syncs happen at checkpoints only).
+            connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA cache_size = -1024")  # 1 MB: the OS keeps the pages
             connection.executescript(_SCHEMA)
             connection.execute("PRAGMA busy_timeout = 0")
