@@ -29,7 +29,7 @@ REGISTRY = str(Path(sys.executable).with_name("registry"))
 COMMAND = """
 import sys
 from registry import cli, forked
-cli.REREAD_BYTES = 0
+cli.SPOOL_BYTES = 0
 run = forked.run
 def announced(*args):
     print("forked-child", file=sys.stderr, flush=True)

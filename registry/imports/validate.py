@@ -9,7 +9,9 @@ its row number, column and reason (a Message, in the reader's language where it 
 
 from __future__ import annotations
 
+import pickle
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import rules, text
-from registry.imports.parse import FIELD_LABELS, ImportFileError, ParsedFile, Row
+from registry.imports.parse import FIELD_LABELS, ParsedFile, Row
 from registry.messages import Message, MessageError, _
 from registry.models import Authority, Campaign, Enterprise, Ground, Licence, Listing, Sanction
 from registry.rules import Actor
@@ -120,15 +122,15 @@ class Plan:
     # firm key / new decision key → the number of the last good row naming it
     last_firm_row: dict[str, int] = field(default_factory=dict)
     last_decision_row: dict[str, int] = field(default_factory=dict)
-    # A plan checked from a stream: its good rows are not kept but read again, a chunk at a
-    # time, by `chunks` (their cells parsed again; what the check found is kept by number).
-    reread: Callable[[], ParsedFile] | None = None
-    verdicts: dict[int, _Verdict] = field(default_factory=dict)
-    _parse: _FirstPass | None = None
-    _sha256: str | None = None
+    # A plan checked from a stream: its good rows are not held but spooled, a chunk at a
+    # time, to an unnamed file that `chunks` reads back (what the check found is kept by
+    # number): the rows written are the rows checked, and the file is neither read nor
+    # parsed again.
+    spool: _Spool | None = None
+    verdicts: dict[int, _Verdict] = field(default_factory=dict)  # of spooled rows: stored ones
 
     def keep(self, c: _Cells, verdict: _Verdict) -> None:
-        """A good row: as a PlannedRow, or (read again later) what the check found."""
+        """A good row: as a PlannedRow, or (spooled) what the check found."""
         self.planned += 1
         self.authorities.setdefault(c.authority.id, c.authority)
         firm, _, _ = verdict
@@ -137,33 +139,27 @@ class Plan:
         self.last_firm_row[c.firm_key] = c.number
         if c.decision_key:
             self.last_decision_row[c.decision_key] = c.number
-        if self.reread is None:
+        if self.spool is None:
             self.rows.append(_planned(c, verdict))
-        else:
+            return
+        self.spool.add(c, verdict[2])
+        if verdict[0] is not None or verdict[1] is not None:  # most rows name nothing stored
             self.verdicts[c.number] = verdict
 
     def chunks(self, size: int) -> Iterator[list[PlannedRow]]:
-        """The good rows in file order, `size` at a time (a stream's read again)."""
-        if self.reread is None:
+        """The good rows in file order, `size` at a time (a spooled plan's read back)."""
+        if self.spool is None:
             for start in range(0, len(self.rows), size):
                 yield self.rows[start : start + size]
             return
-        assert self._parse is not None
-        parsed = self.reread()
-        parse = self._parse
         chunk: list[PlannedRow] = []
-        for c in _parsed_cells(parse, parsed.each_row()):
-            verdict = self.verdicts.pop(c.number, None)
-            if verdict is None:
-                continue  # bad or unchanged
-            chunk.append(_planned(c, verdict))
+        for row in self.spool.planned(self.verdicts):
+            chunk.append(row)
             if len(chunk) == size:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
-        if self.verdicts or parsed.sha256 != self._sha256:
-            raise ImportFileError(_("导入文件在检查后被修改，请重新导入"))
 
     @property
     def errors(self) -> list[ImportProblem]:
@@ -318,6 +314,77 @@ class _Cells:
         if key is None:
             key = self._firm_key = f"U:{self.uscc}" if self.uscc else f"L:{self.licence_key}"
         return key
+
+
+class _Spool:
+    """The good rows of a plan checked from a stream, pickled CHUNK at a time into an unnamed
+    temporary file: a row's cells as the check parsed them, its authority, ground and
+    campaign by id, whether its licence is to be added. The stored firm and decision a row
+    names stay in memory (the plan's `verdicts`): they are the session's objects."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed once read back
+        self.pending: list[tuple[Any, ...]] = []
+        self.authorities: dict[int, Authority] = {}
+        self.grounds: dict[int, Ground] = {}
+        self.campaigns: dict[int | None, Campaign | None] = {None: None}
+
+    def add(self, c: _Cells, add_licence: bool) -> None:
+        assert c.authority is not None and c.ground is not None
+        self.authorities.setdefault(c.authority.id, c.authority)
+        self.grounds.setdefault(c.ground.id, c.ground)
+        campaign = c.campaign.id if c.campaign is not None else None
+        self.campaigns.setdefault(campaign, c.campaign)
+        self.pending.append(
+            (c.number, c.name, c.uscc, c.licence_no, c.licence_key, c.firm_key)
+            + (c.authority.id, c.ground.id, c.list_code, c.decided_on, c.province_code)
+            + (c.decision_no, c.decision_key, c.facts, c.source_expires_on, add_licence, campaign)
+        )
+        if len(self.pending) == CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            pickle.dump(self.pending, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+            self.pending = []
+
+    def planned(self, verdicts: dict[int, _Verdict]) -> Iterator[PlannedRow]:
+        """The rows in the order they were added, once (the file is closed at the end);
+        each row's verdict taken out of `verdicts`."""
+        self._flush()
+        self.file.seek(0)
+        authorities, grounds, campaigns = self.authorities, self.grounds, self.campaigns
+        while True:
+            try:
+                # nosec B301: pickled by this process into a file only it named
+                rows = pickle.load(self.file)  # nosec B301
+            except EOFError:
+                break
+            for row in rows:
+                number, name, uscc, licence_no, licence_key, firm_key, authority, ground = row[:8]
+                firm, sanction, _ = verdicts.pop(number, _NEW[False])
+                yield PlannedRow(
+                    number=number,
+                    name=name,
+                    uscc=uscc,
+                    licence_no=licence_no,
+                    licence_key=licence_key,
+                    firm_key=firm_key,
+                    enterprise=firm,
+                    authority=authorities[authority],
+                    ground=grounds[ground],
+                    list_code=row[8],
+                    decided_on=row[9],
+                    province_code=row[10],
+                    decision_no=row[11],
+                    decision_key=row[12],
+                    sanction=sanction,
+                    facts=row[13],
+                    source_expires_on=row[14],
+                    add_licence=row[15],
+                    campaign=campaigns[row[16]],
+                )
+        self.file.close()
 
 
 def _required_columns(
@@ -901,15 +968,15 @@ def validate(
     default_authority: Authority | None = None,
     publisher: Actor | None = None,
     on: date | None = None,
-    reread: Callable[[], ParsedFile] | None = None,
+    spool: bool = False,
 ) -> Plan:
     """Check every row against the catalogue, the database and the rest of the file.
 
-    The rows are checked CHUNK at a time as they are read. With `reread` (the same file
-    read again) the plan keeps only what the check found of each good row, not the rows:
-    `Plan.chunks` reads them again for the writing."""
+    The rows are checked CHUNK at a time as they are read. With `spool` the plan does not
+    hold its good rows: they go to a temporary file as they are checked, and `Plan.chunks`
+    reads them back for the writing."""
     on = on or rules.today()
-    plan = Plan(total=len(parsed.rows), reread=reread)
+    plan = Plan(total=len(parsed.rows), spool=_Spool() if spool else None)
     header_problems = _required_columns(parsed, default_authority)
     if header_problems:
         plan.total = sum(1 for _ in parsed.each_row())
@@ -929,9 +996,6 @@ def validate(
             if c.number not in bad:
                 second.add(c)
     plan.problems.sort(key=lambda p: (p.row, p.severity != "error"))
-    if reread is not None:
-        plan._parse = _FirstPass(parsed, check.catalogue, default_authority, on)
-        plan._sha256 = parsed.sha256
     return plan
 
 
