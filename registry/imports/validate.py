@@ -703,27 +703,33 @@ class _Known:
 
 def _preload(session: Session, cells: list[_Cells], known: _Known) -> None:
     """What the database knows of the firms, licences and decisions `cells` name, added to
-    `known`: a few queries in chunks of CHUNK keys, not one per row."""
+    `known`: a few queries in chunks of CHUNK keys, not one per row. Only what this call
+    finds is looked at again (what earlier calls found is in `known` already)."""
+    by_id = known.by_id
+    added: set[int] = set()  # firms new to `by_id`
     for batch in _chunks({c.uscc for c in cells if c.uscc and c.uscc not in known.by_uscc}):
         for firm in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(batch))):
             known.by_uscc[firm.uscc] = firm
-    licence_keys = {c.licence_key for c in cells if c.licence_key} - set(known.licences)
+            if firm.id not in by_id:
+                by_id[firm.id] = firm
+                added.add(firm.id)
+    owners: set[int] = set()
+    licence_keys = {c.licence_key for c in cells if c.licence_key} - known.licences.keys()
     for batch in _chunks(licence_keys):
         for licence in session.scalars(select(Licence).where(Licence.number_canonical.in_(batch))):
             known.licences[licence.number_canonical] = licence
-    had = set(known.by_id)
-    known.by_id |= {f.id: f for f in known.by_uscc.values() if f.id not in had}
-    firm_ids = {licence.enterprise_id for licence in known.licences.values()} - set(known.by_id)
-    for batch in _chunks(firm_ids):
+            owners.add(licence.enterprise_id)
+    for batch in _chunks(owners - by_id.keys()):
         for firm in session.scalars(select(Enterprise).where(Enterprise.id.in_(batch))):
-            known.by_id[firm.id] = firm
-    decision_keys = {c.decision_key for c in cells if c.decision_key} - set(known.sanctions)
+            by_id[firm.id] = firm
+            added.add(firm.id)
+    decision_keys = {c.decision_key for c in cells if c.decision_key} - known.sanctions.keys()
     for batch in _chunks(decision_keys):
         for sanction in session.scalars(
             select(Sanction).where(Sanction.decision_no_canonical.in_(batch))
         ):
             known.sanctions[sanction.decision_no_canonical] = sanction
-    for batch in _chunks(set(known.by_id) - had):
+    for batch in _chunks(added):
         known.listing_keys.update(
             tuple(key)
             for key in session.execute(
