@@ -518,6 +518,7 @@ def _import_file(
     file: str, authority_code: str | None, dry_run: bool, publish_as: str | None, skip_bad: bool
 ):
     """Read, check and (unless a dry run) write the file; the result, or None if dry."""
+    from registry import forked
     from registry.imports import ImportFileError, open_path, validate
 
     try:
@@ -527,11 +528,17 @@ def _import_file(
     with _session() as session:
         publisher = _import_publisher(session, publish_as)
         authority = _import_authority(session, authority_code)
-        # a large CSV's good rows are spooled to a temporary file, not held
+        # a large CSV's good rows are spooled to a temporary file, not held, and its cells
+        # parsed in a forked process while this one checks them against the database
         spool = parsed.stream is not None and Path(file).stat().st_size > SPOOL_BYTES
         try:
             plan = validate(
-                session, parsed, default_authority=authority, publisher=publisher, spool=spool
+                session,
+                parsed,
+                default_authority=authority,
+                publisher=publisher,
+                spool=spool,
+                parse_aside=spool and forked.available(),
             )
         except ImportFileError as exc:
             raise click.ClickException(for_console(exc.message)) from None

@@ -6,6 +6,7 @@ written: the rows written are the rows checked."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import fields
 
 import pytest
@@ -69,6 +70,10 @@ def test_a_streamed_check_plans_what_the_whole_file_check_plans(session, tmp_pat
     streamed = validate(session, open_path(path), spool=True)
     assert whole.errors and whole.planned > 800
     assert described(streamed) == described(whole)
+    parsed = open_path(path)
+    aside = validate(session, parsed, spool=True, parse_aside=True)  # a forked process parses
+    assert described(aside) == described(whole)
+    assert parsed.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_streamed_import_writes_what_the_whole_file_import_writes(session, tmp_path):
@@ -101,14 +106,15 @@ def test_a_file_changed_after_its_check_changes_nothing_written(session, tmp_pat
     assert checked in facts and "检查之后改过的事实" not in facts
 
 
-def test_a_broken_record_past_the_header_is_a_file_error(session, tmp_path):
+@pytest.mark.parametrize("aside", [False, True])
+def test_a_broken_record_past_the_header_is_a_file_error(session, tmp_path, aside):
     path = tmp_path / "list.csv"
     data = to_csv(generated_rows(5, seed=31)) + b"x," + b"a" * 200_000 + b"\n"  # > field limit
     path.write_bytes(data)
     with pytest.raises(ImportFileError) as whole:
         read_path(path)
     with pytest.raises(ImportFileError) as streamed:
-        validate(session, open_path(path))
+        validate(session, open_path(path), spool=aside, parse_aside=aside)
     assert str(streamed.value.message) == str(whole.value.message)
     assert session.scalar(select(func.count(Listing.id))) == table_counts(session)["listing"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pickle
 import re
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -324,6 +325,8 @@ class _Spool:
 
     def __init__(self) -> None:
         self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed once read back
+        # or when the plan goes unread (a dry run, a failed check)
+        weakref.finalize(self, self.file.close)
         self.pending: list[tuple[Any, ...]] = []
         self.authorities: dict[int, Authority] = {}
         self.grounds: dict[int, Ground] = {}
@@ -686,6 +689,61 @@ def _parsed_cells(check: _FirstPass, rows: Iterable[Row]) -> Iterator[_Cells]:
         yield c
 
 
+_FirstChunk = tuple[list[_Cells], list[ImportProblem]]
+
+
+def _first_pass(check: _FirstPass, aside: bool) -> Iterator[_FirstChunk]:
+    """The file's rows CHUNK at a time, their cells parsed on their own, with the chunk's
+    problems. `aside`: parsed in a forked process (a second core) while this one checks
+    the chunks before against the database; the same cells and problems."""
+    if not aside:
+        for cells in _chunks(_parsed_cells(check, check.parsed.each_row())):
+            found, check.problems = check.problems, []
+            yield cells, found
+        return
+    from registry import forked
+
+    catalogue, default = check.catalogue, check.default_authority
+    authorities: dict[int | None, Authority | None] = {a.id: a for a in catalogue.authorities}
+    if default is not None:
+        authorities[default.id] = default
+    authorities[None] = None
+    grounds: dict[int | None, Ground | None] = {g.id: g for g in catalogue.grounds}
+    grounds[None] = None
+    campaigns: dict[int | None, Campaign | None] = {c.id: c for c in catalogue.campaigns}
+    campaigns[None] = None
+    for values, found, sha256 in forked.stream(_first_pass_sent, check):
+        cells = [
+            _Cells(*v[:6], grounds[v[6]], v[7], authorities[v[8]], *v[9:14], campaigns[v[14]])
+            for v in values
+        ]
+        if sha256 is not None:  # the end of the stream: the bytes the child read
+            check.parsed.sha256 = sha256
+        else:
+            yield cells, found
+
+
+def _first_pass_sent(
+    check: _FirstPass,
+) -> Iterator[tuple[list[tuple], list[ImportProblem], str | None]]:
+    """`_first_pass` as the forked process sends it: each row's cells as a tuple in the
+    order of _Cells' fields, the catalogue's entries by id; the file's SHA-256 last."""
+    for cells, found in _first_pass(check, False):
+        yield (
+            [
+                (c.number, c.name, c.uscc, c.licence_no, c.licence_key, c.list_code)
+                + (c.ground.id if c.ground is not None else None, c.decided_on)
+                + (c.authority.id if c.authority is not None else None, c.province_code)
+                + (c.decision_no, c.decision_key, c.facts, c.source_expires_on)
+                + (c.campaign.id if c.campaign is not None else None,)
+                for c in cells
+            ],
+            found,
+            None,
+        )
+    yield [], [], check.parsed.sha256
+
+
 # --- second pass: each row against the database and the rows before it -------------------
 
 
@@ -975,12 +1033,14 @@ def validate(
     publisher: Actor | None = None,
     on: date | None = None,
     spool: bool = False,
+    parse_aside: bool = False,
 ) -> Plan:
     """Check every row against the catalogue, the database and the rest of the file.
 
     The rows are checked CHUNK at a time as they are read. With `spool` the plan does not
     hold its good rows: they go to a temporary file as they are checked, and `Plan.chunks`
-    reads them back for the writing."""
+    reads them back for the writing. With `parse_aside` the cells are parsed in a forked
+    process (registry.forked.stream) while this one checks the chunks before."""
     on = on or rules.today()
     plan = Plan(total=len(parsed.rows), spool=_Spool() if spool else None)
     header_problems = _required_columns(parsed, default_authority)
@@ -992,9 +1052,8 @@ def validate(
     known = _Known()
     second = _SecondPass(parsed, known, publisher, on, plan)
     plan.total = 0
-    for cells in _chunks(_parsed_cells(check, parsed.each_row())):
+    for cells, found in _first_pass(check, parse_aside):
         plan.total += len(cells)
-        found, check.problems = check.problems, []  # the first pass's, of this chunk
         plan.problems.extend(found)
         bad = {p.row for p in found}
         _preload(session, cells, known)
