@@ -416,9 +416,10 @@ class _Counter:
 
 
 MAX_SHOWN_WARNINGS = 30
-# A CSV file larger than this is read a second time to be written; the good rows of a
-# smaller one (about 1 KB each once checked) are kept instead of parsed again.
-REREAD_BYTES = 8_000_000
+# The good rows of a CSV file larger than this are spooled to a temporary file as they are
+# checked, and read back to be written; those of a smaller one (about 1 KB each once
+# checked) are held.
+SPOOL_BYTES = 8_000_000
 
 
 @click.command("import")
@@ -452,7 +453,7 @@ def import_command(
     from registry import forked
 
     started = time.perf_counter()
-    if not dry_run and Path(file).stat().st_size > REREAD_BYTES and forked.available():
+    if not dry_run and Path(file).stat().st_size > SPOOL_BYTES and forked.available():
         # read, checked and written in a child: the index catch-up below then starts from
         # the app's small heap, not from what the file left
         result = forked.run(_import_in_child, file, authority_code, publish_as, skip_bad)
@@ -517,6 +518,7 @@ def _import_file(
     file: str, authority_code: str | None, dry_run: bool, publish_as: str | None, skip_bad: bool
 ):
     """Read, check and (unless a dry run) write the file; the result, or None if dry."""
+    from registry import forked
     from registry.imports import ImportFileError, open_path, validate
 
     try:
@@ -526,12 +528,17 @@ def _import_file(
     with _session() as session:
         publisher = _import_publisher(session, publish_as)
         authority = _import_authority(session, authority_code)
-        # a large CSV's good rows are read again to be written, not held
-        large = parsed.stream is not None and Path(file).stat().st_size > REREAD_BYTES
-        reread = (lambda: open_path(file)) if large else None
+        # a large CSV's good rows are spooled to a temporary file, not held, and its cells
+        # parsed in a forked process while this one checks them against the database
+        spool = parsed.stream is not None and Path(file).stat().st_size > SPOOL_BYTES
         try:
             plan = validate(
-                session, parsed, default_authority=authority, publisher=publisher, reread=reread
+                session,
+                parsed,
+                default_authority=authority,
+                publisher=publisher,
+                spool=spool,
+                parse_aside=spool and forked.available(),
             )
         except ImportFileError as exc:
             raise click.ClickException(for_console(exc.message)) from None

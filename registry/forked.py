@@ -6,6 +6,10 @@ rebuild's own forked builder would share those pages and count them again. The c
 forked before the step, from the app's small heap, and its result comes back pickled over a
 pipe. It dies with its parent (Linux's parent-death signal): killing the command stops the
 step, as it would in one process.
+
+`stream` puts the second core to work the same way: a forked child makes the items of a
+generator that needs nothing but what it inherited (parsing a file), and sends them over a
+pipe while this process works on the ones before.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -61,8 +65,60 @@ def run(step: Callable[..., Any], *args: Any) -> Any:
 
 
 def _child(parent: int, send: Any, step: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    _die_with(parent)
+    send.send(step(*args))
+    send.close()
+
+
+def _die_with(parent: int) -> None:
+    """SIGKILL for this (forked) process when its parent dies."""
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent ended before the signal was asked for
         os._exit(1)
-    send.send(step(*args))
+
+
+def stream(produce: Callable[..., Iterable[Any]], *args: Any) -> Iterator[Any]:
+    """The items of `produce(*args)`, made in a forked child while this process works on
+    the ones before (the pipe holds a few: the child waits when it is full). The child
+    must not use what it shares with this process (its database connections): it only
+    computes. Its exception is raised here. Closing the iterator early, or an exception
+    here, stops the child."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_producer, args=(os.getpid(), send, produce, args))
+    process.start()
+    send.close()
+    kind = ""
+    try:
+        while True:
+            try:
+                kind, value = receive.recv()
+            except EOFError:  # killed, or failed to send its exception
+                raise RuntimeError("the forked producer ended early") from None
+            if kind == "end":
+                break
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        receive.close()
+        if process.is_alive() and kind != "end":
+            process.terminate()
+        process.join()
+
+
+def _producer(
+    parent: int, send: Any, produce: Callable[..., Iterable[Any]], args: tuple[Any, ...]
+) -> None:
+    _die_with(parent)
+    try:
+        for item in produce(*args):
+            send.send(("item", item))
+    except Exception as exc:  # raised in the parent instead
+        try:
+            send.send(("error", exc))
+        except Exception:  # not picklable: its text
+            send.send(("error", RuntimeError(repr(exc))))
+    else:
+        send.send(("end", None))
     send.close()

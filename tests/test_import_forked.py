@@ -29,7 +29,7 @@ REGISTRY = str(Path(sys.executable).with_name("registry"))
 COMMAND = """
 import sys
 from registry import cli, forked
-cli.REREAD_BYTES = 0
+cli.SPOOL_BYTES = 0
 run = forked.run
 def announced(*args):
     print("forked-child", file=sys.stderr, flush=True)
@@ -147,3 +147,60 @@ def test_killing_the_command_ends_the_child_and_writes_nothing(instance, tmp_pat
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive
     assert _counts(instance) == before
+
+
+def _squares(n: int):
+    for i in range(n):
+        yield [i * i] * 3
+
+
+def _failing(n: int):
+    yield "first"
+    raise ValueError(f"the producer's own error {n}")
+
+
+def test_a_forked_producer_yields_its_items_in_order_and_raises_its_error():
+    from registry import forked
+
+    assert list(forked.stream(_squares, 2000)) == [[i * i] * 3 for i in range(2000)]
+    items = forked.stream(_failing, 7)
+    assert next(items) == "first"
+    with pytest.raises(ValueError, match="the producer's own error 7"):
+        next(items)
+
+
+def test_a_forked_producer_closed_early_is_stopped():
+    from registry import forked
+
+    before = {child.pid for child in psutil.Process().children()}
+    items = forked.stream(_squares, 10**9)  # would fill the pipe and wait
+    assert next(items) == [0, 0, 0]
+    producers = [c for c in psutil.Process().children() if c.pid not in before]
+    assert producers
+    items.close()
+    for producer in producers:
+        assert not producer.is_running() or producer.status() == psutil.STATUS_ZOMBIE
+
+
+def _consume_slowly() -> None:
+    from registry import forked
+
+    for _ in forked.stream(_squares, 10**9):
+        time.sleep(1)
+
+
+def test_a_forked_producer_dies_with_its_consumer():
+    import multiprocessing
+
+    consumer = multiprocessing.get_context("fork").Process(target=_consume_slowly)
+    consumer.start()
+    deadline = time.monotonic() + 30
+    producers: list = []
+    while not producers and time.monotonic() < deadline:
+        producers = psutil.Process(consumer.pid).children()
+        time.sleep(0.05)
+    assert producers, "no producer was forked"
+    os.kill(consumer.pid, signal.SIGKILL)
+    consumer.join()
+    gone, alive = psutil.wait_procs(producers, timeout=30)
+    assert not alive

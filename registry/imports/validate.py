@@ -9,7 +9,10 @@ its row number, column and reason (a Message, in the reader's language where it 
 
 from __future__ import annotations
 
+import pickle
 import re
+import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import rules, text
-from registry.imports.parse import FIELD_LABELS, ImportFileError, ParsedFile, Row
+from registry.imports.parse import FIELD_LABELS, ParsedFile, Row
 from registry.messages import Message, MessageError, _
 from registry.models import Authority, Campaign, Enterprise, Ground, Licence, Listing, Sanction
 from registry.rules import Actor
@@ -120,15 +123,15 @@ class Plan:
     # firm key / new decision key → the number of the last good row naming it
     last_firm_row: dict[str, int] = field(default_factory=dict)
     last_decision_row: dict[str, int] = field(default_factory=dict)
-    # A plan checked from a stream: its good rows are not kept but read again, a chunk at a
-    # time, by `chunks` (their cells parsed again; what the check found is kept by number).
-    reread: Callable[[], ParsedFile] | None = None
-    verdicts: dict[int, _Verdict] = field(default_factory=dict)
-    _parse: _FirstPass | None = None
-    _sha256: str | None = None
+    # A plan checked from a stream: its good rows are not held but spooled, a chunk at a
+    # time, to an unnamed file that `chunks` reads back (what the check found is kept by
+    # number): the rows written are the rows checked, and the file is neither read nor
+    # parsed again.
+    spool: _Spool | None = None
+    verdicts: dict[int, _Verdict] = field(default_factory=dict)  # of spooled rows: stored ones
 
     def keep(self, c: _Cells, verdict: _Verdict) -> None:
-        """A good row: as a PlannedRow, or (read again later) what the check found."""
+        """A good row: as a PlannedRow, or (spooled) what the check found."""
         self.planned += 1
         self.authorities.setdefault(c.authority.id, c.authority)
         firm, _, _ = verdict
@@ -137,33 +140,27 @@ class Plan:
         self.last_firm_row[c.firm_key] = c.number
         if c.decision_key:
             self.last_decision_row[c.decision_key] = c.number
-        if self.reread is None:
+        if self.spool is None:
             self.rows.append(_planned(c, verdict))
-        else:
+            return
+        self.spool.add(c, verdict[2])
+        if verdict[0] is not None or verdict[1] is not None:  # most rows name nothing stored
             self.verdicts[c.number] = verdict
 
     def chunks(self, size: int) -> Iterator[list[PlannedRow]]:
-        """The good rows in file order, `size` at a time (a stream's read again)."""
-        if self.reread is None:
+        """The good rows in file order, `size` at a time (a spooled plan's read back)."""
+        if self.spool is None:
             for start in range(0, len(self.rows), size):
                 yield self.rows[start : start + size]
             return
-        assert self._parse is not None
-        parsed = self.reread()
-        parse = self._parse
         chunk: list[PlannedRow] = []
-        for c in _parsed_cells(parse, parsed.each_row()):
-            verdict = self.verdicts.pop(c.number, None)
-            if verdict is None:
-                continue  # bad or unchanged
-            chunk.append(_planned(c, verdict))
+        for row in self.spool.planned(self.verdicts):
+            chunk.append(row)
             if len(chunk) == size:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
-        if self.verdicts or parsed.sha256 != self._sha256:
-            raise ImportFileError(_("导入文件在检查后被修改，请重新导入"))
 
     @property
     def errors(self) -> list[ImportProblem]:
@@ -318,6 +315,79 @@ class _Cells:
         if key is None:
             key = self._firm_key = f"U:{self.uscc}" if self.uscc else f"L:{self.licence_key}"
         return key
+
+
+class _Spool:
+    """The good rows of a plan checked from a stream, pickled CHUNK at a time into an unnamed
+    temporary file: a row's cells as the check parsed them, its authority, ground and
+    campaign by id, whether its licence is to be added. The stored firm and decision a row
+    names stay in memory (the plan's `verdicts`): they are the session's objects."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed once read back
+        # or when the plan goes unread (a dry run, a failed check)
+        weakref.finalize(self, self.file.close)
+        self.pending: list[tuple[Any, ...]] = []
+        self.authorities: dict[int, Authority] = {}
+        self.grounds: dict[int, Ground] = {}
+        self.campaigns: dict[int | None, Campaign | None] = {None: None}
+
+    def add(self, c: _Cells, add_licence: bool) -> None:
+        assert c.authority is not None and c.ground is not None
+        self.authorities.setdefault(c.authority.id, c.authority)
+        self.grounds.setdefault(c.ground.id, c.ground)
+        campaign = c.campaign.id if c.campaign is not None else None
+        self.campaigns.setdefault(campaign, c.campaign)
+        self.pending.append(
+            (c.number, c.name, c.uscc, c.licence_no, c.licence_key, c.firm_key)
+            + (c.authority.id, c.ground.id, c.list_code, c.decided_on, c.province_code)
+            + (c.decision_no, c.decision_key, c.facts, c.source_expires_on, add_licence, campaign)
+        )
+        if len(self.pending) == CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.pending:
+            pickle.dump(self.pending, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+            self.pending = []
+
+    def planned(self, verdicts: dict[int, _Verdict]) -> Iterator[PlannedRow]:
+        """The rows in the order they were added, once (the file is closed at the end);
+        each row's verdict taken out of `verdicts`."""
+        self._flush()
+        self.file.seek(0)
+        authorities, grounds, campaigns = self.authorities, self.grounds, self.campaigns
+        while True:
+            try:
+                # nosec B301: pickled by this process into a file only it named
+                rows = pickle.load(self.file)  # nosec B301
+            except EOFError:
+                break
+            for row in rows:
+                number, name, uscc, licence_no, licence_key, firm_key, authority, ground = row[:8]
+                firm, sanction, _ = verdicts.pop(number, _NEW[False])
+                yield PlannedRow(
+                    number=number,
+                    name=name,
+                    uscc=uscc,
+                    licence_no=licence_no,
+                    licence_key=licence_key,
+                    firm_key=firm_key,
+                    enterprise=firm,
+                    authority=authorities[authority],
+                    ground=grounds[ground],
+                    list_code=row[8],
+                    decided_on=row[9],
+                    province_code=row[10],
+                    decision_no=row[11],
+                    decision_key=row[12],
+                    sanction=sanction,
+                    facts=row[13],
+                    source_expires_on=row[14],
+                    add_licence=row[15],
+                    campaign=campaigns[row[16]],
+                )
+        self.file.close()
 
 
 def _required_columns(
@@ -619,6 +689,61 @@ def _parsed_cells(check: _FirstPass, rows: Iterable[Row]) -> Iterator[_Cells]:
         yield c
 
 
+_FirstChunk = tuple[list[_Cells], list[ImportProblem]]
+
+
+def _first_pass(check: _FirstPass, aside: bool) -> Iterator[_FirstChunk]:
+    """The file's rows CHUNK at a time, their cells parsed on their own, with the chunk's
+    problems. `aside`: parsed in a forked process (a second core) while this one checks
+    the chunks before against the database; the same cells and problems."""
+    if not aside:
+        for cells in _chunks(_parsed_cells(check, check.parsed.each_row())):
+            found, check.problems = check.problems, []
+            yield cells, found
+        return
+    from registry import forked
+
+    catalogue, default = check.catalogue, check.default_authority
+    authorities: dict[int | None, Authority | None] = {a.id: a for a in catalogue.authorities}
+    if default is not None:
+        authorities[default.id] = default
+    authorities[None] = None
+    grounds: dict[int | None, Ground | None] = {g.id: g for g in catalogue.grounds}
+    grounds[None] = None
+    campaigns: dict[int | None, Campaign | None] = {c.id: c for c in catalogue.campaigns}
+    campaigns[None] = None
+    for values, found, sha256 in forked.stream(_first_pass_sent, check):
+        cells = [
+            _Cells(*v[:6], grounds[v[6]], v[7], authorities[v[8]], *v[9:14], campaigns[v[14]])
+            for v in values
+        ]
+        if sha256 is not None:  # the end of the stream: the bytes the child read
+            check.parsed.sha256 = sha256
+        else:
+            yield cells, found
+
+
+def _first_pass_sent(
+    check: _FirstPass,
+) -> Iterator[tuple[list[tuple], list[ImportProblem], str | None]]:
+    """`_first_pass` as the forked process sends it: each row's cells as a tuple in the
+    order of _Cells' fields, the catalogue's entries by id; the file's SHA-256 last."""
+    for cells, found in _first_pass(check, False):
+        yield (
+            [
+                (c.number, c.name, c.uscc, c.licence_no, c.licence_key, c.list_code)
+                + (c.ground.id if c.ground is not None else None, c.decided_on)
+                + (c.authority.id if c.authority is not None else None, c.province_code)
+                + (c.decision_no, c.decision_key, c.facts, c.source_expires_on)
+                + (c.campaign.id if c.campaign is not None else None,)
+                for c in cells
+            ],
+            found,
+            None,
+        )
+    yield [], [], check.parsed.sha256
+
+
 # --- second pass: each row against the database and the rows before it -------------------
 
 
@@ -636,27 +761,33 @@ class _Known:
 
 def _preload(session: Session, cells: list[_Cells], known: _Known) -> None:
     """What the database knows of the firms, licences and decisions `cells` name, added to
-    `known`: a few queries in chunks of CHUNK keys, not one per row."""
+    `known`: a few queries in chunks of CHUNK keys, not one per row. Only what this call
+    finds is looked at again (what earlier calls found is in `known` already)."""
+    by_id = known.by_id
+    added: set[int] = set()  # firms new to `by_id`
     for batch in _chunks({c.uscc for c in cells if c.uscc and c.uscc not in known.by_uscc}):
         for firm in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(batch))):
             known.by_uscc[firm.uscc] = firm
-    licence_keys = {c.licence_key for c in cells if c.licence_key} - set(known.licences)
+            if firm.id not in by_id:
+                by_id[firm.id] = firm
+                added.add(firm.id)
+    owners: set[int] = set()
+    licence_keys = {c.licence_key for c in cells if c.licence_key} - known.licences.keys()
     for batch in _chunks(licence_keys):
         for licence in session.scalars(select(Licence).where(Licence.number_canonical.in_(batch))):
             known.licences[licence.number_canonical] = licence
-    had = set(known.by_id)
-    known.by_id |= {f.id: f for f in known.by_uscc.values() if f.id not in had}
-    firm_ids = {licence.enterprise_id for licence in known.licences.values()} - set(known.by_id)
-    for batch in _chunks(firm_ids):
+            owners.add(licence.enterprise_id)
+    for batch in _chunks(owners - by_id.keys()):
         for firm in session.scalars(select(Enterprise).where(Enterprise.id.in_(batch))):
-            known.by_id[firm.id] = firm
-    decision_keys = {c.decision_key for c in cells if c.decision_key} - set(known.sanctions)
+            by_id[firm.id] = firm
+            added.add(firm.id)
+    decision_keys = {c.decision_key for c in cells if c.decision_key} - known.sanctions.keys()
     for batch in _chunks(decision_keys):
         for sanction in session.scalars(
             select(Sanction).where(Sanction.decision_no_canonical.in_(batch))
         ):
             known.sanctions[sanction.decision_no_canonical] = sanction
-    for batch in _chunks(set(known.by_id) - had):
+    for batch in _chunks(added):
         known.listing_keys.update(
             tuple(key)
             for key in session.execute(
@@ -901,15 +1032,17 @@ def validate(
     default_authority: Authority | None = None,
     publisher: Actor | None = None,
     on: date | None = None,
-    reread: Callable[[], ParsedFile] | None = None,
+    spool: bool = False,
+    parse_aside: bool = False,
 ) -> Plan:
     """Check every row against the catalogue, the database and the rest of the file.
 
-    The rows are checked CHUNK at a time as they are read. With `reread` (the same file
-    read again) the plan keeps only what the check found of each good row, not the rows:
-    `Plan.chunks` reads them again for the writing."""
+    The rows are checked CHUNK at a time as they are read. With `spool` the plan does not
+    hold its good rows: they go to a temporary file as they are checked, and `Plan.chunks`
+    reads them back for the writing. With `parse_aside` the cells are parsed in a forked
+    process (registry.forked.stream) while this one checks the chunks before."""
     on = on or rules.today()
-    plan = Plan(total=len(parsed.rows), reread=reread)
+    plan = Plan(total=len(parsed.rows), spool=_Spool() if spool else None)
     header_problems = _required_columns(parsed, default_authority)
     if header_problems:
         plan.total = sum(1 for _ in parsed.each_row())
@@ -919,9 +1052,8 @@ def validate(
     known = _Known()
     second = _SecondPass(parsed, known, publisher, on, plan)
     plan.total = 0
-    for cells in _chunks(_parsed_cells(check, parsed.each_row())):
+    for cells, found in _first_pass(check, parse_aside):
         plan.total += len(cells)
-        found, check.problems = check.problems, []  # the first pass's, of this chunk
         plan.problems.extend(found)
         bad = {p.row for p in found}
         _preload(session, cells, known)
@@ -929,9 +1061,6 @@ def validate(
             if c.number not in bad:
                 second.add(c)
     plan.problems.sort(key=lambda p: (p.row, p.severity != "error"))
-    if reread is not None:
-        plan._parse = _FirstPass(parsed, check.catalogue, default_authority, on)
-        plan._sha256 = parsed.sha256
     return plan
 
 
