@@ -40,12 +40,9 @@ class HitListing(NamedTuple):
     authority_code: str
 
 
+# A HitListing's columns in its order (a row's first nine are one), then the firm's.
 _COLUMNS = (
     Listing.id,
-    Listing.enterprise_id,
-    Enterprise.uscc,
-    Enterprise.name,
-    Enterprise.province_code,
     Listing.list_code,
     Ground.code,
     Ground.title,
@@ -54,7 +51,12 @@ _COLUMNS = (
     Listing.expires_on,
     Authority.name,
     Authority.code,
+    Listing.enterprise_id,
+    Enterprise.uscc,
+    Enterprise.name,
+    Enterprise.province_code,
 )
+_LISTING = len(HitListing._fields)
 
 
 @functools.lru_cache(maxsize=512)
@@ -70,8 +72,7 @@ def _shape(dialect: Dialect, firms: int, by_list: bool, by_ground: bool) -> driv
             visibility.listing_in_force(bindparam("today", type_=Date)),
             Listing.enterprise_id.in_(ids),
         )
-        .order_by(Listing.decided_on.desc(), Listing.id.desc())
-    )
+    )  # no ORDER BY: each firm's few listings are sorted here (SQLite's sorter cost more)
     if by_list:
         query = query.where(Listing.list_code == bindparam("list_code"))
     if by_ground:
@@ -106,25 +107,38 @@ def in_force(
     shape = _shape(driversql.dialect(), size, bool(list_code), bool(ground))
     rows = driversql.run(shape, values)
     found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
+    listing = HitListing._make
     for row in rows:
-        firm_id = row[1]
+        firm_id = row[9]
         entry = found.get(firm_id)
         if entry is None:
-            entry = found[firm_id] = (HitFirm(firm_id, row[2], row[3], row[4]), [])
-        entry[1].append(
-            HitListing(
-                row[0],
-                row[5],
-                row[6],
-                row[7],
-                _day(row[8]),
-                driversql.iso(row[9]),
-                driversql.iso(row[10]),
-                row[11],
-                row[12],
+            entry = found[firm_id] = (HitFirm(firm_id, row[10], row[11], row[12]), [])
+        # The decision day (never null) says how the driver gives dates: as ISO text
+        # (SQLite), the row's listing is its first columns as they are.
+        if isinstance(row[4], str):
+            entry[1].append(listing(row[:_LISTING]))
+        else:
+            entry[1].append(
+                HitListing(
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    _day(row[4]),
+                    driversql.iso(row[5]),
+                    driversql.iso(row[6]),
+                    row[7],
+                    row[8],
+                )
             )
-        )
+    for _firm, listings in found.values():
+        if len(listings) > 1:  # latest decision first (ISO days sort as the days do)
+            listings.sort(key=_latest_first, reverse=True)
     return found
+
+
+def _latest_first(listing: HitListing) -> tuple[str, int]:
+    return listing.decided_on, listing.id
 
 
 def for_hits(
