@@ -134,11 +134,16 @@ def in_force(
     for _firm, listings in found.values():
         if len(listings) > 1:  # latest decision first (ISO days sort as the days do)
             listings.sort(key=_latest_first, reverse=True)
-    return found
+    # The firms in the order of their latest listing, as the rows in that order gave them.
+    return dict(sorted(found.items(), key=_firm_latest_first, reverse=True))
 
 
 def _latest_first(listing: HitListing) -> tuple[str, int]:
     return listing.decided_on, listing.id
+
+
+def _firm_latest_first(item: tuple[int, tuple[HitFirm, list[HitListing]]]) -> tuple[str, int]:
+    return _latest_first(item[1][1][0])
 
 
 def for_hits(
