@@ -72,7 +72,8 @@ def _shape(dialect: Dialect, firms: int, by_list: bool, by_ground: bool) -> driv
             visibility.listing_in_force(bindparam("today", type_=Date)),
             Listing.enterprise_id.in_(ids),
         )
-    )  # no ORDER BY: each firm's few listings are sorted here (SQLite's sorter cost more)
+        .order_by(Listing.decided_on.desc(), Listing.id.desc())
+    )
     if by_list:
         query = query.where(Listing.list_code == bindparam("list_code"))
     if by_ground:
@@ -131,19 +132,7 @@ def in_force(
                     row[8],
                 )
             )
-    for _firm, listings in found.values():
-        if len(listings) > 1:  # latest decision first (ISO days sort as the days do)
-            listings.sort(key=_latest_first, reverse=True)
-    # The firms in the order of their latest listing, as the rows in that order gave them.
-    return dict(sorted(found.items(), key=_firm_latest_first, reverse=True))
-
-
-def _latest_first(listing: HitListing) -> tuple[str, int]:
-    return listing.decided_on, listing.id
-
-
-def _firm_latest_first(item: tuple[int, tuple[HitFirm, list[HitListing]]]) -> tuple[str, int]:
-    return _latest_first(item[1][1][0])
+    return found
 
 
 def for_hits(
