@@ -13,6 +13,10 @@ then instructions per request = the "Collected" total valgrind prints ÷ N. CODE
 (default: this checkout) may be an export of another commit (`git archive`) to compare;
 INSTANCE_DIR defaults to bench/out/instance. BENCH_CG_REQUESTS (default 200) is N. Loading
 the instance under valgrind takes a few minutes at 100,000 firms.
+
+The followers' threads are stopped after the warm-up (use an instance whose followers are
+caught up): their polling is no request's work, and what it adds grows with the run's wall
+time, which a loaded machine stretches (a fifth of the search page's count in one run).
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ def main() -> None:
     sys.path.insert(0, str(code))
     os.environ["REGISTRY_INSTANCE_PATH"] = str(instance)
     from registry import create_app
-    from registry.web.indexing import start_followers
+    from registry.web.indexing import followers, start_followers
 
     app = create_app()
     start_followers(app, wait=600)
@@ -79,6 +83,8 @@ def main() -> None:
     listing = ROOT / "bench" / "out" / "wrk" / f"{workload}.paths"
     paths = [p for p in listing.read_text().split("\n")[5000 : 5000 + count + 50] if p]
     serve(app, paths[count:])  # warm-up: other paths of the same kind, not counted
+    for follower in followers(app).values():
+        follower.stop()
     me = str(os.getpid())
     subprocess.run(["callgrind_control", "-i", "on", me], check=True, capture_output=True)
     serve(app, paths[:count])

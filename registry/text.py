@@ -308,6 +308,8 @@ def _upper_nfkc(text: str) -> str:
     return text
 
 
+# A search asks for the licence and the decision number key of the same query in turn.
+@lru_cache(maxsize=256)
 def _code_base(value: str) -> str:
     """NFKC, controls and all whitespace removed, t2s, upper-case (to a fixed point)."""
     text = _upper_nfkc(_t2s(_compact(value)))

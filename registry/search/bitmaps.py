@@ -95,11 +95,13 @@ class Bitmaps:
         # segments (set by the index; None: not known, so every lookup is made).
         self.codes = BitMap()
         self.decision_codes: BitMap | None = None
-        # Names: one string of the base load with offsets (compact), plus an overlay of
-        # firms changed since (eid -> names, or None when gone).
+        # Names: one string of the base load in firm id order, plus an overlay of firms
+        # changed since (eid -> names, or None when gone). A base firm's names are
+        # `_blob[_spans[eid] : _spans[eid + 1]]` (a firm id not in the base spans nothing):
+        # indexed by the firm id itself, so a name check needs no rank lookup in `_base`.
         self._base = BitMap()
         self._blob = ""
-        self._offsets = array("I", [0])
+        self._spans = array("I", [0])
         self._overlay: dict[int, str | None] = {}
         # Registered name and codes of the base load, and of the firms changed since.
         self._facts = FactTable().seal()
@@ -160,11 +162,14 @@ class Bitmaps:
     def _pack(self, names: list[tuple[int, str]], facts: FactTable) -> None:
         """The base load: `names` (eid, normalised names) in eid order, their facts."""
         self._base = BitMap(eid for eid, _ in names)
-        self._offsets = array("I", [0])
+        spans = array("I")
         total = 0
-        for _, value in names:
+        for eid, value in names:
+            while len(spans) <= eid:  # this firm's start, and the empty spans before it
+                spans.append(total)
             total += len(value)
-            self._offsets.append(total)
+        spans.append(total)
+        self._spans = spans
         self._blob = "".join(value for _, value in names)
         self._facts = facts
 
@@ -274,8 +279,7 @@ class Bitmaps:
             return value  # type: ignore[return-value]
         if eid not in self._base:
             return None
-        i = self._base.rank(eid)
-        return self._blob[self._offsets[i - 1] : self._offsets[i]]
+        return self._blob[self._spans[eid] : self._spans[eid + 1]]
 
     def facts(self, eid: int) -> FirmFacts | None:
         """The registered name and codes of a firm, or None."""
@@ -293,8 +297,8 @@ class Bitmaps:
             return None if names is None or facts is None else (names, facts)
         if eid not in self._base:
             return None
-        i = self._base.rank(eid)
-        return self._blob[self._offsets[i - 1] : self._offsets[i]], self._facts.get(i)
+        names = self._blob[self._spans[eid] : self._spans[eid + 1]]
+        return names, self._facts.get(self._base.rank(eid))
 
     def candidates(self, q: str) -> BitMap:
         """Firms whose names hold every bigram of `q` (2+ characters)."""
@@ -341,22 +345,17 @@ class Bitmaps:
         for three or more characters: they may not be adjacent)."""
         if NAME_SEPARATOR in q:
             return BitMap()
-        blob, offsets, rank, base = self._blob, self._offsets, self._base.rank, self._base
+        blob, spans, base = self._blob, self._spans, self._base
         overlay = self._overlay
         find = blob.find  # within the firm's names, without slicing them out
-        if not overlay:
-            found = [
-                eid for eid in candidates if find(q, offsets[(i := rank(eid)) - 1], offsets[i]) >= 0
-            ]
-            return BitMap(found)
+        if not overlay and candidates.issubset(base):  # (without changes since the load, all are)
+            return BitMap([eid for eid in candidates if find(q, spans[eid], spans[eid + 1]) >= 0])
         out = []
         for eid in candidates:
             value = overlay.get(eid, _MISSING)
             if value is _MISSING:
-                if eid in base:
-                    i = rank(eid)
-                    if find(q, offsets[i - 1], offsets[i]) >= 0:
-                        out.append(eid)
+                if eid in base and find(q, spans[eid], spans[eid + 1]) >= 0:
+                    out.append(eid)
             elif value is not None and q in value:
                 out.append(eid)
         return BitMap(out)
@@ -450,7 +449,7 @@ class Bitmaps:
             for bm in group.values()
         ] + [*self.lengths.values(), self.former, self.alive, self._base, self.codes]
         bitmaps = sum(sys.getsizeof(bm) + _HEADER for bm in everything)
-        names = sys.getsizeof(self._blob) + len(self._offsets) * self._offsets.itemsize
+        names = sys.getsizeof(self._blob) + len(self._spans) * self._spans.itemsize
         facts = self._facts.size()
         return {"bitmaps": bitmaps, "names": names, "facts": facts, "bitmap_count": len(everything)}
 

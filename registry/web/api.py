@@ -242,7 +242,7 @@ def _page(total: int, page: int, per_page: int, results: list[dict[str, Any]]) -
     return {"total": total, "page": page, "per_page": per_page, "results": results}
 
 
-def _province_codes(session) -> frozenset[str]:
+def _province_codes(session=None) -> frozenset[str]:
     return catalogue.get(session).province_codes
 
 
@@ -300,7 +300,7 @@ def row_listing_json(li: Any) -> dict[str, Any]:
     }
 
 
-def search_args(session) -> tuple[str, search.SearchFilters]:
+def search_args(session=None) -> tuple[str, search.SearchFilters]:
     """q, list, province and ground as /search takes them; bad values are a 400."""
     # The feeds take a longer q from the search page's link and use its first part.
     query = (request.args.get("q") or "").replace("\x00", "")[:MAX_QUERY]
@@ -316,12 +316,12 @@ def search_args(session) -> tuple[str, search.SearchFilters]:
 @bp.get("/search")
 def search_firms():
     """Firms matching a name (part), USCC, licence or decision number, with listings in force."""
-    session = get_session()
+    # No Session: see public.search_page.
     text_arg("q", MAX_QUERY)
-    query, filters = search_args(session)
+    query, filters = search_args()
     page = int_arg("page", 1, minimum=1, maximum=SEARCH_MAX_PAGE)
     per_page = int_arg("per_page", DEFAULT_PER_PAGE, minimum=1, maximum=MAX_PER_PAGE)
-    result = indexing.search(query, filters, page, per_page, session=session, facets=False)
+    result = indexing.search(query, filters, page, per_page, facets=False)
     prefix = base_url()
     results = [
         {

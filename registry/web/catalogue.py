@@ -72,8 +72,11 @@ def _holder(app: Flask) -> _Holder:
     return holder
 
 
-def get(session: Session) -> Catalogue:
-    """The current app's catalogue, loaded with `session` when the event counter moved."""
+def get(session: Session | None = None) -> Catalogue:
+    """The current app's catalogue, loaded with `session` when the event counter moved.
+    Without one (in a request), the request's session is opened only for that load: a
+    view that reads nothing else through a Session never opens one."""
+    from registry.database import get_session
     from registry.web.cache import event_counter
 
     holder = _holder(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -83,5 +86,5 @@ def get(session: Session) -> Catalogue:
         with holder.lock:
             value = holder.value
             if value is None or value.seq != seq:
-                value = holder.value = load(session, seq)
+                value = holder.value = load(session if session is not None else get_session(), seq)
     return value

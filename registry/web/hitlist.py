@@ -15,12 +15,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote_plus
 
-from flask import current_app
-from flask_babel import get_locale
 from markupsafe import Markup
 
 from registry import search
-from registry.web import request_translations
+from registry.web import kept_by_app, request_locale_name, request_translations
 from registry.web.hits import HitFirm, HitListing
 
 FACETS = ("list", "province", "ground", "year")
@@ -112,8 +110,8 @@ def labels() -> Labels:
     """The request's language's labels, kept per app and language (an app's catalogue of a
     language is the same for as long as the process lives): the catalogue is looked up
     only the first time."""
-    kept: dict[str, Labels] = current_app.extensions.setdefault(_KEPT, {})
-    locale = str(get_locale())
+    kept: dict[str, Labels] = kept_by_app(_KEPT)[0]
+    locale = request_locale_name()
     found = kept.get(locale)
     if found is None:
         if len(kept) >= _LABELS_KEPT:

@@ -40,12 +40,9 @@ class HitListing(NamedTuple):
     authority_code: str
 
 
+# A HitListing's columns in its order (a row's first nine are one), then the firm's.
 _COLUMNS = (
     Listing.id,
-    Listing.enterprise_id,
-    Enterprise.uscc,
-    Enterprise.name,
-    Enterprise.province_code,
     Listing.list_code,
     Ground.code,
     Ground.title,
@@ -54,7 +51,12 @@ _COLUMNS = (
     Listing.expires_on,
     Authority.name,
     Authority.code,
+    Listing.enterprise_id,
+    Enterprise.uscc,
+    Enterprise.name,
+    Enterprise.province_code,
 )
+_LISTING = len(HitListing._fields)
 
 
 @functools.lru_cache(maxsize=512)
@@ -106,24 +108,30 @@ def in_force(
     shape = _shape(driversql.dialect(), size, bool(list_code), bool(ground))
     rows = driversql.run(shape, values)
     found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
+    listing = HitListing._make
     for row in rows:
-        firm_id = row[1]
+        firm_id = row[9]
         entry = found.get(firm_id)
         if entry is None:
-            entry = found[firm_id] = (HitFirm(firm_id, row[2], row[3], row[4]), [])
-        entry[1].append(
-            HitListing(
-                row[0],
-                row[5],
-                row[6],
-                row[7],
-                _day(row[8]),
-                driversql.iso(row[9]),
-                driversql.iso(row[10]),
-                row[11],
-                row[12],
+            entry = found[firm_id] = (HitFirm(firm_id, row[10], row[11], row[12]), [])
+        # The decision day (never null) says how the driver gives dates: as ISO text
+        # (SQLite), the row's listing is its first columns as they are.
+        if isinstance(row[4], str):
+            entry[1].append(listing(row[:_LISTING]))
+        else:
+            entry[1].append(
+                HitListing(
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    _day(row[4]),
+                    driversql.iso(row[5]),
+                    driversql.iso(row[6]),
+                    row[7],
+                    row[8],
+                )
             )
-        )
     return found
 
 

@@ -167,12 +167,13 @@ def search(
     page: int = 1,
     per_page: int = 20,
     *,
-    session: Session,
+    session: Session | None = None,
     on: date | None = None,
     facets: bool = True,
 ) -> SearchResult:
     """Search the app's index, first re-opening the searcher from disk when the database's
     event counter is ahead of it (the follower may have applied the events meanwhile).
+    The counter is the one read for this request; `session` reads it outside a request.
     The hits carry their firm ids only (`fields=False`): the views read what they show from
     the database; `facets=False`, for a view that shows none: they are not counted. Raises
     IndexUnavailable when no index generation can be read."""

@@ -70,12 +70,12 @@ def _code_arg(name: str) -> str | None:
     return value if _CODE_ARG.fullmatch(value) else None
 
 
-def _provinces(session) -> dict[str, str]:
+def _provinces(session=None) -> dict[str, str]:
     """Province code → short display name (广东省通信管理局 → 广东省), cached per process."""
     return catalogue.get(session).provinces
 
 
-def _grounds(session) -> dict[str, Any]:
+def _grounds(session=None) -> dict[str, Any]:
     """Ground code → its catalogue columns, in catalogue order, cached per process."""
     return catalogue.get(session).grounds
 
@@ -111,7 +111,8 @@ def home():
 
 @bp.get("/search")
 def search_page():
-    session = get_session()
+    # No Session: the counter, the catalogue and the hits are read on the request's read
+    # connection (a Session is opened only if the catalogue must be loaded).
     args = request.args
     list_code = args.get("list") or None
     if list_code is not None and list_code not in search.LISTS:
@@ -128,7 +129,7 @@ def search_page():
         ground=ground,
         year=int(year_raw) if year_raw else None,
     )
-    result = indexing.search(query, filters, page, PER_PAGE, session=session)
+    result = indexing.search(query, filters, page, PER_PAGE)
     # The page shows what the database says now (the index only finds candidates): every
     # listing in force of the page's firms, in one query.
     rows = hits.for_hits(result)
@@ -141,9 +142,7 @@ def search_page():
         query=query[:200],
         result=result,
         hit_list=hitlist.result_list(rows, firm_links(), words) if rows else "",
-        facets=hitlist.facet_sections(
-            result, filters, links, _provinces(session), _grounds(session), words
-        ),
+        facets=hitlist.facet_sections(result, filters, links, _provinces(), _grounds(), words),
         links=links,
         form_action=site_url("public.search_page"),
         feed_url="/feeds/search.rss" + ("?" + feed_query if feed_query else ""),
