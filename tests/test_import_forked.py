@@ -136,12 +136,7 @@ def test_killing_the_command_ends_the_child_and_writes_nothing(instance, tmp_pat
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     command = psutil.Process(process.pid)
-    deadline = time.monotonic() + 120
-    children: list = []
-    while not children and time.monotonic() < deadline and process.poll() is None:
-        children = command.children()
-        time.sleep(0.05)
-    assert children, "no child was forked"
+    children = _forked_by(command, 120, lambda: process.poll() is None)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     gone, alive = psutil.wait_procs(children, timeout=30)
@@ -194,13 +189,19 @@ def test_a_forked_producer_dies_with_its_consumer():
 
     consumer = multiprocessing.get_context("fork").Process(target=_consume_slowly)
     consumer.start()
-    deadline = time.monotonic() + 30
-    producers: list = []
-    while not producers and time.monotonic() < deadline:
-        producers = psutil.Process(consumer.pid).children()
-        time.sleep(0.05)
-    assert producers, "no producer was forked"
+    producers = _forked_by(psutil.Process(consumer.pid), 30, lambda: True)
     os.kill(consumer.pid, signal.SIGKILL)
     consumer.join()
     gone, alive = psutil.wait_procs(producers, timeout=30)
     assert not alive
+
+
+def _forked_by(parent: psutil.Process, seconds: float, running) -> list:
+    """The children `parent` has forked, once there are some (within `seconds`)."""
+    deadline = time.monotonic() + seconds
+    children: list = []
+    while not children and time.monotonic() < deadline and running():
+        children = parent.children()
+        time.sleep(0.05)
+    assert children, "nothing was forked"
+    return children

@@ -197,15 +197,10 @@ class PublicCache:
         if connection is None:
             return None
         try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(_COUNTER_SQL)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-            return row[0] if row is not None else None
+            row = _first_row(connection, _COUNTER_SQL)
         except Exception:  # not migrated, or the connection broke: Flask says so
             return None
+        return row[0] if row is not None else None
 
     @staticmethod
     def _storable(status: str, headers: list, body: bytes) -> bool:
@@ -230,15 +225,20 @@ def _database_epoch(connection: Any) -> str | None:
     database created again, another database at the same address): the first Event's
     time and number. "" before the first Event; None when unreadable."""
     try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(_EPOCH_SQL)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+        row = _first_row(connection, _EPOCH_SQL)
     except Exception:  # the database went away: no shared tier for this request
         return None
     return "" if row is None else f"{row[0]}|{row[1]}"
+
+
+def _first_row(connection: Any, sql: str) -> Any:
+    """The first row `sql` gives on a driver connection (None: no row)."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchone()
+    finally:
+        cursor.close()
 
 
 def _size(key: Key, entry: tuple[int, str, list, bytes]) -> int:
