@@ -19,6 +19,11 @@ searcher did not yet hold every event up to the counter value (it would miss the
 records; the check is made on the searcher the answer was built with, not on a newer one
 the follower may have opened meanwhile). The key holds everything an answer depends on: path,
 query, host, scheme, ``Accept-Language``, the ``lang`` cookie and the day.
+
+Behind each worker's own answers, a tier the workers of a host share
+(registry/web/sharedcache.py): an answer this worker does not hold is looked up there
+before it is built, and an answer it builds and keeps is stored there too, under the same
+rules.
 """
 
 from __future__ import annotations
@@ -150,7 +155,7 @@ class PublicCache:
         shared = self.shared
         if shared is None or shared.broken is not None:
             return None
-        if shared.epoch is None:
+        if not shared.epoch:  # unknown, or no Event yet: asked again until there is one
             epoch = _database_epoch(connection)
             if epoch is None:
                 return None
