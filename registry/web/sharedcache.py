@@ -24,8 +24,10 @@ import functools
 import hashlib
 import logging
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -33,6 +35,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 Entry = tuple[int, str, list, bytes]  # counter value, status, headers, body
+
+_SETUP_SECONDS = 5.0  # how long a worker may wait for the others to set the file up
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answer (
@@ -162,10 +166,23 @@ class SharedAnswers:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Setting the file up may wait for another worker doing the same; afterwards a
-        # writer never waits (a store that finds the file busy is skipped, not queued).
+        # Workers started together set the file up together. Turning WAL on needs the only
+        # lock on the file, and SQLite answers "locked" at once, without its busy wait, to
+        # the one of two such workers that would otherwise deadlock; that worker tries
+        # again a moment later. Afterwards a writer never waits (a store that finds the
+        # file busy is skipped, not queued).
+        deadline = time.monotonic() + _SETUP_SECONDS
+        while True:
+            try:
+                return self._set_up()
+            except sqlite3.Error as error:
+                if not _busy(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(random.uniform(0.005, 0.05))
+
+    def _set_up(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
-            self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+            self.path, timeout=_SETUP_SECONDS, isolation_level=None, check_same_thread=False
         )
         try:
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
