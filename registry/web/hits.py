@@ -40,7 +40,7 @@ class HitListing(NamedTuple):
     authority_code: str
 
 
-# A HitListing's columns in its order (a row's first nine are one), then the firm's.
+# A HitListing's columns in its order (a row's first nine are one), then a HitFirm's.
 _COLUMNS = (
     Listing.id,
     Listing.list_code,
@@ -108,12 +108,12 @@ def in_force(
     shape = _shape(driversql.dialect(), size, bool(list_code), bool(ground))
     rows = driversql.run(shape, values)
     found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
-    listing = HitListing._make
+    listing, firm, first = HitListing._make, HitFirm._make, _LISTING
     for row in rows:
-        firm_id = row[9]
+        firm_id = row[first]
         entry = found.get(firm_id)
         if entry is None:
-            entry = found[firm_id] = (HitFirm(firm_id, row[10], row[11], row[12]), [])
+            entry = found[firm_id] = (firm(row[first:]), [])
         # The decision day (never null) says how the driver gives dates: as ISO text
         # (SQLite), the row's listing is its first columns as they are.
         if isinstance(row[4], str):
