@@ -1,8 +1,9 @@
 """The public cache's tier shared by a host's workers (registry/web/sharedcache.py): two
 apps on one instance folder stand for two workers of a host, on their own committed SQLite
-database, each following the search index with its real follower. An answer one built
-serves the other for the same counter value only; a write, other code or another database
-history is never served; a broken file only costs the tier."""
+database, each following the search index with its real follower. An answer one built is
+shared once it is asked for there again, and then serves the other for the same counter
+value only; a write, other code or another database history is never served; a broken file
+only costs the tier."""
 
 from __future__ import annotations
 
@@ -88,12 +89,28 @@ def _names(response) -> list[str]:
     return [r["name"] for r in response.get_json()["results"]]
 
 
+def _asked_twice(app, path: str, **kwargs):
+    """The answer built, then served from the worker's own entry: now in the shared tier."""
+    client = app.test_client()
+    built = client.get(path, **kwargs)
+    assert client.get(path, **kwargs).data == built.data
+    return built
+
+
+def _shared_rows(app) -> int:
+    file = sqlite3.connect(_cache(app).shared.path)
+    try:
+        return file.execute("SELECT count(*) FROM answer").fetchone()[0]
+    finally:
+        file.close()
+
+
 def test_an_answer_one_worker_built_serves_the_other_until_a_write_commits(workers):
     one, two = workers
     _publish(workers, "深圳市蓝鲸信息技术有限公司", "91440300MA5DC8XQ6Q")
-    built = one.test_client().get(SEARCH)
+    built = _asked_twice(one, SEARCH)
     assert _names(built) == ["深圳市蓝鲸信息技术有限公司"]
-    assert (_cache(one).misses, _cache(one).shared_hits) == (1, 0)
+    assert (_cache(one).misses, _cache(one).hits, _cache(one).shared_hits) == (1, 1, 0)
 
     served = two.test_client().get(SEARCH)
     assert (_cache(two).misses, _cache(two).shared_hits, _cache(two).hits) == (0, 1, 1)
@@ -108,7 +125,7 @@ def test_an_answer_one_worker_built_serves_the_other_until_a_write_commits(worke
         enterprise_service.update_enterprise(session, clerk, firm, name="深圳市蓝鲸数据有限公司")
         session.commit()
     _settle(*workers)
-    rebuilt = two.test_client().get(SEARCH)  # neither tier serves the old answer
+    rebuilt = _asked_twice(two, SEARCH)  # neither tier serves the old answer
     assert _cache(two).misses == 1 and _names(rebuilt) == ["深圳市蓝鲸数据有限公司"]
     again = one.test_client().get(SEARCH)  # its own entry is stale; the other's is current
     assert _cache(one).shared_hits == 1 and again.data == rebuilt.data
@@ -117,7 +134,7 @@ def test_an_answer_one_worker_built_serves_the_other_until_a_write_commits(worke
 def test_a_conditional_request_is_answered_from_the_shared_entry(workers):
     one, two = workers
     _publish(workers, "佛山市海狮通信有限公司", "91440600MA51XK3T2E")
-    feed = one.test_client().get("/feeds/listings.rss")
+    feed = _asked_twice(one, "/feeds/listings.rss")
     condition = {"If-None-Match": feed.headers["ETag"]}
     not_modified = two.test_client().get("/feeds/listings.rss", headers=condition)
     assert not_modified.status_code == 304 and not_modified.data == b""
@@ -126,7 +143,7 @@ def test_a_conditional_request_is_answered_from_the_shared_entry(workers):
 
 def test_languages_stay_apart_in_the_shared_tier(workers):
     one, two = workers
-    chinese = one.test_client().get("/about").get_data(as_text=True)
+    chinese = _asked_twice(one, "/about").get_data(as_text=True)
     english = two.test_client().get("/about", headers={"Accept-Language": "en"})
     assert _cache(two).shared_hits == 0 and 'lang="en"' in english.get_data(as_text=True)
     assert two.test_client().get("/about").get_data(as_text=True) == chinese
@@ -139,7 +156,8 @@ def test_a_database_created_again_never_gets_the_old_databases_answers(tmp_path)
     _database(url, tmp_path)
     old = _worker(url, tmp_path)
     _publish([old], "杭州市虎鲸信息技术有限公司", "91330100MA2CE4QX5N")
-    assert _names(old.test_client().get(SEARCH)) == ["杭州市虎鲸信息技术有限公司"]
+    assert _names(_asked_twice(old, SEARCH)) == ["杭州市虎鲸信息技术有限公司"]
+    assert _shared_rows(old) == 1
     with get_db(old).session_factory() as session:
         version = committed_seq(session)
     _stop(old)
@@ -160,7 +178,7 @@ def test_a_database_created_again_never_gets_the_old_databases_answers(tmp_path)
 def test_other_code_never_serves_its_answers(workers):
     one, two = workers
     _publish(workers, "厦门市灰鲸信息技术有限公司", "91350200MA2Y0K5N13")
-    one.test_client().get(SEARCH)
+    _asked_twice(one, SEARCH)
     _cache(two).shared.fingerprint = b"another release of the code"
     two.test_client().get(SEARCH)
     assert (_cache(two).shared_hits, _cache(two).misses) == (0, 1)
@@ -195,7 +213,7 @@ def test_the_file_stays_within_its_bound_and_drops_the_oldest_first(workers):
     shared.max_bytes = 10_000  # a dozen empty answers
     paths = [f"/api/v1/search?q=firm{n}" for n in range(40)]
     for path in paths:
-        assert one.test_client().get(path).status_code == 200
+        assert _asked_twice(one, path).status_code == 200
     file = sqlite3.connect(shared.path)
     try:
         held = file.execute("SELECT bytes FROM held").fetchone()[0]
@@ -260,3 +278,17 @@ def test_workers_opening_and_writing_at_once_never_lose_the_tier(tmp_path):
                 body = f"worker {worker} answer {n} ".encode() * 100
                 assert entry == (7, "200 OK", [("ETag", f'"{n}"')], body)
     assert reader.find(("/search?q=0-0",), 8) is None  # another counter value
+
+
+def test_an_answer_asked_for_once_is_not_written_to_the_shared_file(workers):
+    """Most of the long tail is asked for once: its answers cost no write to the file."""
+    one, two = workers
+    _publish(workers, "珠海市座头鲸信息技术有限公司", "91440400MA4UJ8K21B")
+    first = one.test_client().get(SEARCH)
+    assert _names(first) == ["珠海市座头鲸信息技术有限公司"] and _shared_rows(one) == 0
+    two.test_client().get(SEARCH)  # the other worker builds it for itself
+    assert (_cache(two).misses, _cache(two).shared_hits) == (1, 0) and _shared_rows(one) == 0
+    one.test_client().get(SEARCH)  # asked again where it was built: now shared
+    assert _cache(one).hits == 1 and _shared_rows(one) == 1
+    one.test_client().get(SEARCH)  # written once, not at every hit
+    assert _cache(one).hits == 2 and _shared_rows(one) == 1

@@ -22,8 +22,9 @@ query, host, scheme, ``Accept-Language``, the ``lang`` cookie and the day.
 
 Behind each worker's own answers, a tier the workers of a host share
 (registry/web/sharedcache.py): an answer this worker does not hold is looked up there
-before it is built, and an answer it builds and keeps is stored there too, under the same
-rules.
+before it is built, and an answer it built and keeps is stored there too, under the same
+rules, once it is asked for here a second time (an answer asked for once, as most of the
+long tail is, is never written there).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class PublicCache:
         self.max_bytes = max_bytes
         self.shared = shared  # the host's second tier, or None
         self._entries: OrderedDict[Key, tuple[int, str, list, bytes]] = OrderedDict()
+        # Answers built here that the shared tier does not hold: one is stored there when it
+        # is asked for again, not when it is built. Most answers of the long tail are asked
+        # for once, and a store (a write transaction) costs a tenth of building one.
+        self._unshared: set[Key] = set()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -105,7 +110,14 @@ class PublicCache:
             if entry is not None and entry[0] == version:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                return _answer(entry, wanted, start_response)
+                if key not in self._unshared:
+                    return _answer(entry, wanted, start_response)
+                self._unshared.discard(key)
+        if entry is not None and entry[0] == version:  # asked again: worth sharing now
+            shared = self._shared_tier(connection)
+            if shared is not None:
+                shared.store(key, entry)
+            return _answer(entry, wanted, start_response)
         shared = self._shared_tier(connection)
         if shared is not None:
             entry = shared.find(key, version)
@@ -133,9 +145,7 @@ class PublicCache:
             return [body]
         entry = (version, captured[0], list(captured[1]), body)
         if not environ.get(_SKIP) and self._storable(captured[0], captured[1], body):
-            self._store(key, entry)
-            if shared is not None:
-                shared.store(key, entry)
+            self._store(key, entry, unshared=shared is not None)
         return _answer(entry, wanted, start_response)
 
     def counts(self) -> dict[str, int]:
@@ -213,16 +223,22 @@ class PublicCache:
             return False
         return not any(name.lower() == "set-cookie" for name, _ in headers)
 
-    def _store(self, key: Key, entry: tuple[int, str, list, bytes]) -> None:
+    def _store(self, key: Key, entry: tuple[int, str, list, bytes], unshared: bool = False) -> None:
+        """Keep `entry`; `unshared`: built here and not in the shared tier (yet)."""
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= _size(key, old)
             self._entries[key] = entry
             self._bytes += _size(key, entry)
+            if unshared:
+                self._unshared.add(key)
+            else:
+                self._unshared.discard(key)
             while self._bytes > self.max_bytes and self._entries:
                 dropped_key, dropped = self._entries.popitem(last=False)
                 self._bytes -= _size(dropped_key, dropped)
+                self._unshared.discard(dropped_key)
 
 
 def _database_epoch(connection: Any) -> str | None:
