@@ -148,6 +148,8 @@ def normalize(text: str) -> str:
     collapsed to one space, ends stripped. Idempotent; never raises.
     """
     result = _normalize_once(text)
+    if result == text:  # already a key: another pass would give the same
+        return result
     # t2s is phrase based and NFKC/casefold interact, so one pass is not always
     # a fixed point; a couple more passes settle every case seen in practice.
     for _pass in range(2):
@@ -312,7 +314,10 @@ def _upper_nfkc(text: str) -> str:
 @lru_cache(maxsize=256)
 def _code_base(value: str) -> str:
     """NFKC, controls and all whitespace removed, t2s, upper-case (to a fixed point)."""
-    text = _upper_nfkc(_t2s(_compact(value)))
+    compact = _compact(value)
+    text = _upper_nfkc(_t2s(compact))
+    if text == compact:  # the next pass would start from the same text
+        return text
     for _pass in range(2):  # t2s is not always idempotent (e.g. 薴 → 苧 → 苎)
         again = _upper_nfkc(_t2s(text))
         if again == text:
