@@ -75,27 +75,28 @@ class ImportProblem:
 
 @dataclass(slots=True)
 class PlannedRow:
-    """One good row, resolved against the catalogue and the database."""
+    """One good row, resolved against the catalogue and the database (its fields in the
+    order of _Cells' and of a packed row's: _Packed builds it positionally)."""
 
     number: int
     name: str
     uscc: str | None
     licence_no: str | None
     licence_key: str | None
-    firm_key: str
-    enterprise: Enterprise | None  # already in the database
-    authority: Authority
-    ground: Ground
     list_code: str
+    ground: Ground
     decided_on: date
+    authority: Authority
     province_code: str | None
     decision_no: str | None
     decision_key: str | None
-    sanction: Sanction | None  # already in the database
     facts: str
     source_expires_on: date | None
-    add_licence: bool = False  # the licence is new and belongs to this row's firm
-    campaign: Campaign | None = None
+    campaign: Campaign | None
+    firm_key: str
+    add_licence: bool  # the licence is new and belongs to this row's firm
+    enterprise: Enterprise | None  # already in the database
+    sanction: Sanction | None  # already in the database
 
 
 # What the check found of a good row beyond its cells: the stored firm and decision it
@@ -317,32 +318,72 @@ class _Cells:
         return key
 
 
-class _Spool:
-    """The good rows of a plan checked from a stream, pickled CHUNK at a time into an unnamed
-    temporary file: a row's cells as the check parsed them, its authority, ground and
-    campaign by id, whether its licence is to be added. The stored firm and decision a row
-    names stay in memory (the plan's `verdicts`): they are the session's objects."""
+class _Packed:
+    """A row's cells as a plain tuple, the way they cross the forked parser's pipe and go to
+    the spool: _Cells' fields in order with the catalogue's entries by id, then whether the
+    row's licence is to be added. `pack` and `cells` are each other's inverse."""
 
-    def __init__(self) -> None:
+    def __init__(self, catalogue: Catalogue, default: Authority | None) -> None:
+        self.authorities: dict[int | None, Authority | None] = {
+            a.id: a for a in catalogue.authorities
+        }
+        if default is not None:
+            self.authorities[default.id] = default
+        self.authorities[None] = None
+        self.grounds: dict[int | None, Ground | None] = {g.id: g for g in catalogue.grounds}
+        self.grounds[None] = None
+        self.campaigns: dict[int | None, Campaign | None] = {c.id: c for c in catalogue.campaigns}
+        self.campaigns[None] = None
+
+    @staticmethod
+    def pack(c: _Cells, add_licence: bool = False) -> tuple[Any, ...]:
+        """The firm key goes as made so far: a good row's is (Plan.keep asks for it)."""
+        ground, authority, campaign = c.ground, c.authority, c.campaign
+        return (
+            (c.number, c.name, c.uscc, c.licence_no, c.licence_key, c.list_code)
+            + (ground.id if ground is not None else None, c.decided_on)
+            + (authority.id if authority is not None else None, c.province_code)
+            + (c.decision_no, c.decision_key, c.facts, c.source_expires_on)
+            + (campaign.id if campaign is not None else None, c._firm_key, add_licence)
+        )
+
+    def _resolved(self, v: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A packed row with the catalogue's entries for their ids."""
+        return (
+            *v[:6],
+            self.grounds[v[6]],
+            v[7],
+            self.authorities[v[8]],
+            *v[9:14],
+            self.campaigns[v[14]],
+            *v[15:],
+        )
+
+    def cells(self, v: tuple[Any, ...]) -> _Cells:
+        """The _Cells of a packed row (its last item, add_licence, is not one of them)."""
+        return _Cells(*self._resolved(v)[:-1])
+
+    def planned(
+        self, v: tuple[Any, ...], firm: Enterprise | None, sanction: Sanction | None
+    ) -> PlannedRow:
+        """The PlannedRow of a packed good row and the stored firm and decision it names."""
+        return PlannedRow(*self._resolved(v), firm, sanction)
+
+
+class _Spool:
+    """The good rows of a plan checked from a stream, packed (_Packed) and pickled CHUNK at
+    a time into an unnamed temporary file. The stored firm and decision a row names stay
+    in memory (the plan's `verdicts`): they are the session's objects."""
+
+    def __init__(self, packed: _Packed) -> None:
         self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed once read back
         # or when the plan goes unread (a dry run, a failed check)
         weakref.finalize(self, self.file.close)
+        self.packed = packed
         self.pending: list[tuple[Any, ...]] = []
-        self.authorities: dict[int, Authority] = {}
-        self.grounds: dict[int, Ground] = {}
-        self.campaigns: dict[int | None, Campaign | None] = {None: None}
 
     def add(self, c: _Cells, add_licence: bool) -> None:
-        assert c.authority is not None and c.ground is not None
-        self.authorities.setdefault(c.authority.id, c.authority)
-        self.grounds.setdefault(c.ground.id, c.ground)
-        campaign = c.campaign.id if c.campaign is not None else None
-        self.campaigns.setdefault(campaign, c.campaign)
-        self.pending.append(
-            (c.number, c.name, c.uscc, c.licence_no, c.licence_key, c.firm_key)
-            + (c.authority.id, c.ground.id, c.list_code, c.decided_on, c.province_code)
-            + (c.decision_no, c.decision_key, c.facts, c.source_expires_on, add_licence, campaign)
-        )
+        self.pending.append(self.packed.pack(c, add_licence))
         if len(self.pending) == CHUNK:
             self._flush()
 
@@ -356,7 +397,7 @@ class _Spool:
         each row's verdict taken out of `verdicts`."""
         self._flush()
         self.file.seek(0)
-        authorities, grounds, campaigns = self.authorities, self.grounds, self.campaigns
+        planned = self.packed.planned
         while True:
             try:
                 # nosec B301: pickled by this process into a file only it named
@@ -364,29 +405,8 @@ class _Spool:
             except EOFError:
                 break
             for row in rows:
-                number, name, uscc, licence_no, licence_key, firm_key, authority, ground = row[:8]
-                firm, sanction, _ = verdicts.pop(number, _NEW[False])
-                yield PlannedRow(
-                    number=number,
-                    name=name,
-                    uscc=uscc,
-                    licence_no=licence_no,
-                    licence_key=licence_key,
-                    firm_key=firm_key,
-                    enterprise=firm,
-                    authority=authorities[authority],
-                    ground=grounds[ground],
-                    list_code=row[8],
-                    decided_on=row[9],
-                    province_code=row[10],
-                    decision_no=row[11],
-                    decision_key=row[12],
-                    sanction=sanction,
-                    facts=row[13],
-                    source_expires_on=row[14],
-                    add_licence=row[15],
-                    campaign=campaigns[row[16]],
-                )
+                firm, sanction, _ = verdicts.pop(row[0], _NEW[False])
+                yield planned(row, firm, sanction)
         self.file.close()
 
 
@@ -703,44 +723,22 @@ def _first_pass(check: _FirstPass, aside: bool) -> Iterator[_FirstChunk]:
         return
     from registry import forked
 
-    catalogue, default = check.catalogue, check.default_authority
-    authorities: dict[int | None, Authority | None] = {a.id: a for a in catalogue.authorities}
-    if default is not None:
-        authorities[default.id] = default
-    authorities[None] = None
-    grounds: dict[int | None, Ground | None] = {g.id: g for g in catalogue.grounds}
-    grounds[None] = None
-    campaigns: dict[int | None, Campaign | None] = {c.id: c for c in catalogue.campaigns}
-    campaigns[None] = None
+    cells_of = _Packed(check.catalogue, check.default_authority).cells
     for values, found, sha256 in forked.stream(_first_pass_sent, check):
-        cells = [
-            _Cells(*v[:6], grounds[v[6]], v[7], authorities[v[8]], *v[9:14], campaigns[v[14]])
-            for v in values
-        ]
         if sha256 is not None:  # the end of the stream: the bytes the child read
             check.parsed.sha256 = sha256
         else:
-            yield cells, found
+            yield [cells_of(v) for v in values], found
 
 
 def _first_pass_sent(
     check: _FirstPass,
-) -> Iterator[tuple[list[tuple], list[ImportProblem], str | None]]:
-    """`_first_pass` as the forked process sends it: each row's cells as a tuple in the
-    order of _Cells' fields, the catalogue's entries by id; the file's SHA-256 last."""
+) -> Iterator[tuple[list[tuple[Any, ...]], list[ImportProblem], str | None]]:
+    """`_first_pass` as the forked process sends it: each row's cells packed (_Packed);
+    the file's SHA-256 last."""
+    pack = _Packed.pack
     for cells, found in _first_pass(check, False):
-        yield (
-            [
-                (c.number, c.name, c.uscc, c.licence_no, c.licence_key, c.list_code)
-                + (c.ground.id if c.ground is not None else None, c.decided_on)
-                + (c.authority.id if c.authority is not None else None, c.province_code)
-                + (c.decision_no, c.decision_key, c.facts, c.source_expires_on)
-                + (c.campaign.id if c.campaign is not None else None,)
-                for c in cells
-            ],
-            found,
-            None,
-        )
+        yield [pack(c) for c in cells], found, None
     yield [], [], check.parsed.sha256
 
 
@@ -1042,13 +1040,15 @@ def validate(
     reads them back for the writing. With `parse_aside` the cells are parsed in a forked
     process (registry.forked.stream) while this one checks the chunks before."""
     on = on or rules.today()
-    plan = Plan(total=len(parsed.rows), spool=_Spool() if spool else None)
+    plan = Plan(total=len(parsed.rows))
     header_problems = _required_columns(parsed, default_authority)
     if header_problems:
         plan.total = sum(1 for _ in parsed.each_row())
         plan.problems.extend(header_problems)
         return plan
     check = _FirstPass(parsed, Catalogue(session), default_authority, on)
+    if spool:
+        plan.spool = _Spool(_Packed(check.catalogue, default_authority))
     known = _Known()
     second = _SecondPass(parsed, known, publisher, on, plan)
     plan.total = 0
