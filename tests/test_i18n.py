@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract, extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from sqlalchemy import select
@@ -23,7 +23,8 @@ PO = CATALOGUE_DIR / "messages.po"
 MO = CATALOGUE_DIR / "messages.mo"
 # Han ideographs (CJK Unified Ideographs, extension A, compatibility ideographs).
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+# The Makefile's `pybabel extract`: Babel's default keywords (`_`, `gettext`, `N_`, …) and ours.
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 
 # page → a sentence only its English version contains
 PAGES = {
@@ -186,6 +187,15 @@ def test_catalogue_covers_every_source_string():
     }
     missing = sorted(source_msgids() - translated)
     assert not missing, f"run `make translations` and translate: {missing}"
+
+
+def test_every_catalogue_string_is_found_in_the_sources():
+    """`make translations` keeps only the strings it extracts: a message the code looks up
+    without a marked call (`_`, `N_`, …) would leave the catalogue and show untranslated."""
+    catalogue = read_catalogue()
+    kept = {message.id if isinstance(message.id, str) else message.id[0] for message in catalogue}
+    unmarked = sorted(kept - source_msgids() - {""})
+    assert not unmarked, f"mark these where they are used, or drop them: {unmarked}"
 
 
 def test_extractor_finds_calls_inside_f_strings():
