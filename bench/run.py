@@ -1268,8 +1268,7 @@ def verdict_for(workload: str, result: dict, hello: dict | None, peer: dict | No
     if workload not in targets:
         return None
     against, ratio, p99 = targets[workload]
-    # A long-tail workload is judged against hello-world measured beside it.
-    hello = result.get("hello_beside") or hello or _REFERENCE.get("hello")
+    hello = reference_hello(result, hello) or _REFERENCE.get("hello")
     peer = peer or _REFERENCE.get("datasette", {}).get(workload)
     reference = hello if against == "hello" else peer
     ok = result["status_errors"] == 0 and result["socket_errors"] == 0
@@ -1610,8 +1609,9 @@ def render_long_tail(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def reference_hello(result: dict[str, Any], hello: dict[str, Any]) -> dict[str, Any]:
-    """The hello-world a result is compared with: the runs beside it, else the first table's."""
+def reference_hello(result: dict[str, Any], hello: dict[str, Any] | None) -> Any:
+    """The hello-world a result is compared with: the runs beside it (a long-tail
+    workload's), else the first table's."""
     return result.get("hello_beside") or hello
 
 
