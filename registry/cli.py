@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -525,7 +525,7 @@ def _import_file(
         parsed = open_path(file)  # a CSV's rows are read while they are checked
     except ImportFileError as exc:
         raise click.ClickException(for_console(exc.message)) from None
-    with _session() as session:
+    with closing(parsed), _session() as session:
         publisher = _import_publisher(session, publish_as)
         authority = _import_authority(session, authority_code)
         # a large CSV's good rows are spooled to a temporary file, not held, and its cells

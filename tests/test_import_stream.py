@@ -119,6 +119,41 @@ def test_a_broken_record_past_the_header_is_a_file_error(session, tmp_path, asid
     assert session.scalar(select(func.count(Listing.id))) == table_counts(session)["listing"]
 
 
+def _held_open(path) -> int:
+    """How many of this process's file descriptors are open on `path`."""
+    import os
+
+    fds = os.listdir("/proc/self/fd")
+    return sum(1 for fd in fds if os.path.realpath(f"/proc/self/fd/{fd}") == str(path))
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_file_a_forked_process_read_is_closed_here_too(session, tmp_path, broken):
+    """The parent never reads the stream the forked parser read: its own handle on the file
+    is closed when the check ends, well or not, not left to the garbage collector."""
+    path = tmp_path / "list.csv"
+    data = to_csv(generated_rows(30, seed=41))
+    path.write_bytes(data + (b"x," + b"a" * 200_000 + b"\n" if broken else b""))
+    parsed = open_path(path)
+    assert _held_open(path) == 1
+    if broken:
+        with pytest.raises(ImportFileError):
+            validate(session, parsed, spool=True, parse_aside=True)
+    else:
+        validate(session, parsed, spool=True, parse_aside=True)
+    assert _held_open(path) == 0
+
+
+def test_closing_a_stream_never_read_closes_its_file(tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_bytes(to_csv(generated_rows(3, seed=43)))
+    parsed = open_path(path)
+    assert _held_open(path) == 1
+    parsed.close()
+    parsed.close()  # again: nothing left to do
+    assert _held_open(path) == 0
+
+
 @pytest.mark.parametrize("spool", [False, True])
 def test_the_command_writes_the_same_either_way(app, session, tmp_path, monkeypatch, spool):
     """A file over SPOOL_BYTES has its good rows spooled, a smaller one held: the same

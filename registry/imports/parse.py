@@ -12,7 +12,8 @@ import csv
 import hashlib
 import io
 import unicodedata
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -70,10 +71,18 @@ class ParsedFile:
     # broken record or a row past MAX_ROWS raises ImportFileError as the rows are read
     stream: Iterator[Row] | None = None
     sha256: str | None = None  # of a stream's bytes, once every row is read
+    # lets go of a stream's file (also when the ParsedFile is dropped unclosed)
+    _release: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
     def each_row(self) -> Iterator[Row]:
         """The rows, from `stream` when the file is read as a stream."""
         return self.stream if self.stream is not None else iter(self.rows)
+
+    def close(self) -> None:
+        """Close a stream's file, read or not (a stream read to its end closes it itself;
+        one read by a forked process, or left when the check stopped, does not)."""
+        if self._release is not None:
+            self._release()
 
     def column(self, field_name: str) -> str:
         """The column as the clerk sees it: the file's own header, else the Chinese label."""
@@ -289,6 +298,7 @@ def _open_csv(path: Path, encoding: str) -> ParsedFile:
 
     parsed = ParsedFile("csv", encoding, headers, [], ignored)
     parsed.stream = stream(parsed)
+    parsed._release = weakref.finalize(parsed, handle.close)
     return parsed
 
 

@@ -724,11 +724,14 @@ def _first_pass(check: _FirstPass, aside: bool) -> Iterator[_FirstChunk]:
     from registry import forked
 
     cells_of = _Packed(check.catalogue, check.default_authority).cells
-    for values, found, sha256 in forked.stream(_first_pass_sent, check):
-        if sha256 is not None:  # the end of the stream: the bytes the child read
-            check.parsed.sha256 = sha256
-        else:
-            yield [cells_of(v) for v in values], found
+    try:
+        for values, found, sha256 in forked.stream(_first_pass_sent, check):
+            if sha256 is not None:  # the end of the stream: the bytes the child read
+                check.parsed.sha256 = sha256
+            else:
+                yield [cells_of(v) for v in values], found
+    finally:
+        check.parsed.close()  # the child read the file; this process never will
 
 
 def _first_pass_sent(
