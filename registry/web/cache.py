@@ -105,20 +105,23 @@ class PublicCache:
         connection: Any,
     ) -> Iterable[bytes]:
         wanted = environ.pop("HTTP_IF_NONE_MATCH", None)  # answered here, from the entry
+        share = False  # this worker's own answer, asked for again: worth sharing now
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry[0] == version:
+            if entry is not None and entry[0] != version:
+                entry = None  # built before the last change: built again below
+            if entry is not None:
                 self._entries.move_to_end(key)
                 self.hits += 1
-                if key not in self._unshared:
-                    return _answer(entry, wanted, start_response)
+                share = key in self._unshared
                 self._unshared.discard(key)
-        if entry is not None and entry[0] == version:  # asked again: worth sharing now
-            shared = self._shared_tier(connection)
+        if entry is not None and not share:
+            return _answer(entry, wanted, start_response)
+        shared = self._shared_tier(connection)
+        if entry is not None:
             if shared is not None:
                 shared.store(key, entry)
             return _answer(entry, wanted, start_response)
-        shared = self._shared_tier(connection)
         if shared is not None:
             entry = shared.find(key, version)
             if entry is not None:  # another worker of this host built it
