@@ -379,7 +379,9 @@ class BulkImport:
         if authority_id is None:
             authority_id = row.get("authority_id")
         table = cast(Table, cls.__table__)  # type: ignore[attr-defined]
-        self._steps.append(_Step(actor, table.name, authority_id, action, None, snap))
+        # str(): a Table's name is a str subclass (quoted_name), which the SQLite driver binds
+        # only after asking it for an adapter, and each asking raises an AttributeError
+        self._steps.append(_Step(actor, str(table.name), authority_id, action, None, snap))
         return snap
 
     def _change(

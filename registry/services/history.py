@@ -91,7 +91,9 @@ def entity_type(entity: Any) -> str:
     cls = type(entity)
     name = _ENTITY_TYPES.get(cls)
     if name is None:
-        name = _ENTITY_TYPES[cls] = inspect(cls).local_table.name
+        # a plain str: the Table's name is a quoted_name, which the SQLite driver binds
+        # only after a failed lookup of an adapter
+        name = _ENTITY_TYPES[cls] = str(inspect(cls).local_table.name)
     return name
 
 
