@@ -326,8 +326,8 @@ def _code_base(value: str) -> str:
     return text
 
 
-# The last few thousand numbers: an import's writing asks again, a chunk later, for the
-# numbers its checks of that chunk asked for.
+# The last few thousand numbers: a firm's licence on several rows of an import, a number
+# looked up again.
 @lru_cache(maxsize=8192)
 def canonical_licence(value: str) -> str:
     """Exact-match key for a licence number (许可证编号).

@@ -435,6 +435,17 @@ def test_firm_without_uscc_is_matched_by_licence(session):
     assert result.enterprises == 0 and result.listings == 1 and result.licences == 0
 
 
+def test_an_imported_licence_has_the_canonical_number_the_forms_would_give(session):
+    from registry import text
+    from registry.models import Licence
+
+    printed = "京icp證 000123号"
+    run_import(session, to_csv([row(uscc="", licence_no=printed, decision_no="")]))
+    licence = session.scalars(select(Licence)).one()
+    assert licence.number == printed
+    assert licence.number_canonical == text.canonical_licence(printed) == "京ICP000123"
+
+
 def test_unreadable_files_get_a_clear_message(session):
     from registry.imports import ImportFileError
 

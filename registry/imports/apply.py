@@ -188,7 +188,9 @@ class _ImportState(Lookups):
             result.former_names += 1
         self.firms[row.firm_key] = firm
         if row.add_licence:
-            self.licences.add(writer.add_licence(actor, firm, row.licence_no or ""))
+            # the check made the number's canonical form (licence_key) from the same text
+            canonical = writer.add_licence(actor, firm, row.licence_no or "", row.licence_key)
+            self.licences.add(canonical)
             result.licences += 1
         return firm
 

@@ -168,9 +168,14 @@ class BulkImport:
         self._step(actor, FormerName, row, "create", actor.authority_id)
         return True
 
-    def add_licence(self, actor: Actor, firm: Firm, number: str) -> str:
-        """add_licence; returns the licence's canonical number."""
-        values = licence_values(actor, firm.authority_id, number=number, lookups=self.lookups)
+    def add_licence(
+        self, actor: Actor, firm: Firm, number: str, canonical: str | None = None
+    ) -> str:
+        """add_licence; returns the licence's canonical number (`canonical`: the number's,
+        when the caller has it)."""
+        values = licence_values(
+            actor, firm.authority_id, number=number, lookups=self.lookups, canonical=canonical
+        )
         row = self._new(Licence, {"enterprise_id": firm.id, **values})
         self._licences(firm).append(row["number"])
         self._step(actor, Licence, row, "create", firm.authority_id)

@@ -202,13 +202,16 @@ def licence_values(
     status: str = "valid",
     issued_on: date | None = None,
     expires_on: date | None = None,
+    canonical: str | None = None,
 ) -> dict[str, Any]:
     """The checked columns (but the firm) of the licence `new_licence` builds for a firm of
-    `firm_authority_id`."""
+    `firm_authority_id`. `canonical`: text.canonical_licence of the number, when the caller
+    has it already (an import's check made it for every row)."""
     check_may(actor, "edit", firm_authority_id)
     errors: dict[str, str] = {}
     number = text.clean_display(number)
-    canonical = text.canonical_licence(number)
+    if canonical is None:
+        canonical = text.canonical_licence(number)
     if len(canonical) < 4:
         errors["number"] = _("请填写许可证编号")
     elif lookups.licence_registered(canonical):
