@@ -65,8 +65,12 @@ PUBLICATION_EVENTS = frozenset(
 )
 
 
+# json.dumps with these arguments builds an encoder per call; one made once writes the same
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _CANONICAL.encode(value)
 
 
 def sha256_hex(text: str) -> str:
