@@ -132,6 +132,11 @@ def _map_headers(header: list[Any]) -> tuple[dict[int, str], dict[str, str], lis
 
 
 def _cell(value: Any) -> Cell:
+    if type(value) is str:  # every cell of a CSV, most of a workbook's
+        text = value.strip()
+        if "\ufeff" in text:
+            text = text.replace("\ufeff", "")
+        return text or None
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -153,10 +158,12 @@ def _rows(records: Any, positions: dict[int, str]) -> list[Row]:
 def _each_row(records: Any, positions: dict[int, str]) -> Iterator[Row]:
     """The rows of `records` (the header read), one at a time; blank lines skipped."""
     kept = 0
+    columns = list(positions.items())
     for number, record in enumerate(records, start=2):
+        width = len(record)
         cells = {
-            field_name: _cell(record[index]) if index < len(record) else None
-            for index, field_name in positions.items()
+            field_name: _cell(record[index]) if index < width else None
+            for index, field_name in columns
         }
         if all(value is None for value in cells.values()):
             continue  # blank lines are not rows
