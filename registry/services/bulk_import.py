@@ -45,7 +45,13 @@ from registry.models import (
 from registry.rules import Actor, next_state
 from registry.sequence import hold, next_seqs
 from registry.services.enterprises import enterprise_values, former_name_to_add, licence_values
-from registry.services.history import event_row, jsonable_values, snapshot, snapshot_of_row
+from registry.services.history import (
+    entity_type_of,
+    event_row,
+    jsonable_values,
+    snapshot,
+    snapshot_of_row,
+)
 from registry.services.listings import (
     ListingFacts,
     SanctionLink,
@@ -383,10 +389,7 @@ class BulkImport:
         snap = snapshot_of_row(cls, row)
         if authority_id is None:
             authority_id = row.get("authority_id")
-        table = cast(Table, cls.__table__)  # type: ignore[attr-defined]
-        # str(): a Table's name is a str subclass (quoted_name), which the SQLite driver binds
-        # only after asking it for an adapter, and each asking raises an AttributeError
-        self._steps.append(_Step(actor, str(table.name), authority_id, action, None, snap))
+        self._steps.append(_Step(actor, entity_type_of(cls), authority_id, action, None, snap))
         return snap
 
     def _change(

@@ -87,12 +87,16 @@ def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def entity_type(entity: Any) -> str:
-    """The table name an Event of `entity` records (cached per class)."""
-    cls = type(entity)
+    """The table name an Event of `entity` records."""
+    return entity_type_of(type(entity))
+
+
+def entity_type_of(cls: type) -> str:
+    """The table name an Event of a record of `cls` records (cached per class)."""
     name = _ENTITY_TYPES.get(cls)
     if name is None:
-        # a plain str: the Table's name is a quoted_name, which the SQLite driver binds
-        # only after a failed lookup of an adapter
+        # a plain str: the Table's name is a quoted_name, a str subclass the SQLite driver
+        # binds only after asking it for an adapter, and each asking raises an AttributeError
         name = _ENTITY_TYPES[cls] = str(inspect(cls).local_table.name)
     return name
 
