@@ -1538,7 +1538,6 @@ def render(results: dict[str, Any]) -> str:
         f"| import of 11,435 rows incl. indexing < 5 s | {b1['total_seconds']:.1f} s | "
         f"{mark(b1['total_seconds'] < 5)} |"
     )
-    iw = builds.get("import_whole")
     if iw:
         lines.append(
             f"| the whole file into an empty registry < 30 s and < 300 MB | "
