@@ -24,6 +24,7 @@ import operator
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -147,17 +148,20 @@ def normalize(text: str) -> str:
     ``casefold()``, control and format characters removed, whitespace runs
     collapsed to one space, ends stripped. Idempotent; never raises.
     """
-    result = _normalize_once(text)
-    if result == text:  # already a key: another pass would give the same
-        return result
-    # t2s is phrase based and NFKC/casefold interact, so one pass is not always
-    # a fixed point; a couple more passes settle every case seen in practice.
-    for _pass in range(2):
-        again = _normalize_once(result)
-        if again == result:
+    return _settled(_normalize_once, text)
+
+
+def _settled(step: Callable[[str], str], text: str, passes: int = 3) -> str:
+    """`step` applied until the text no longer changes, `passes` times at most. t2s is
+    phrase based and not always idempotent (薴 → 苧 → 苎), and NFKC, casefold and t2s
+    interact, so one pass is not always a fixed point; three settle every case seen in
+    practice. A text a pass leaves as it is (most of them) costs that one pass."""
+    for _pass in range(passes):
+        again = step(text)
+        if again == text:
             break
-        result = again
-    return result
+        text = again
+    return text
 
 
 # U+FF01–U+FF5E (full-width ASCII) except the Chinese full-width brackets （）,
@@ -314,16 +318,11 @@ def _upper_nfkc(text: str) -> str:
 @lru_cache(maxsize=256)
 def _code_base(value: str) -> str:
     """NFKC, controls and all whitespace removed, t2s, upper-case (to a fixed point)."""
-    compact = _compact(value)
-    text = _upper_nfkc(_t2s(compact))
-    if text == compact:  # the next pass would start from the same text
-        return text
-    for _pass in range(2):  # t2s is not always idempotent (e.g. 薴 → 苧 → 苎)
-        again = _upper_nfkc(_t2s(text))
-        if again == text:
-            break
-        text = again
-    return text
+    return _settled(_code_pass, _compact(value))
+
+
+def _code_pass(text: str) -> str:
+    return _upper_nfkc(_t2s(text))
 
 
 # The last few thousand numbers: a firm's licence on several rows of an import, a number
