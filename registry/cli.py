@@ -456,7 +456,7 @@ def import_command(
     if not dry_run and Path(file).stat().st_size > SPOOL_BYTES and forked.available():
         # read, checked and written in a child: the index catch-up below then starts from
         # the app's small heap, not from what the file left
-        result = forked.run(_import_in_child, file, authority_code, publish_as, skip_bad)
+        result = _import_forked(file, authority_code, publish_as, skip_bad)
     else:
         with _no_cycle_collection():
             result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
@@ -500,18 +500,44 @@ def _no_cycle_collection(collect: bool = True) -> Iterator[None]:
             gc.collect()
 
 
-def _import_in_child(file: str, authority_code: str | None, publish_as: str | None, skip_bad: bool):
-    """_import_file in a forked child (registry.forked): its own database connections, its
-    errors shown here and turned into its exit code."""
+def _import_forked(file: str, authority_code: str | None, publish_as: str | None, skip_bad: bool):
+    """_import_file in a forked child (registry.forked). On SQLite its statements run here
+    (registry.dbpipe): this process inserts a chunk's rows while the child builds the next."""
+    from registry import dbpipe, forked
     from registry.database import get_db
 
-    get_db(current_app).engine.dispose(close=False)  # the parent's pooled ones stay its own
+    engine = get_db(current_app).engine
+    args = (file, authority_code, publish_as, skip_bad)
+    if engine.dialect.name != "sqlite":
+        return forked.run(_import_in_child, None, *args)
+    return forked.run(_import_in_child, *args, serve=lambda channel: dbpipe.serve(engine, channel))
+
+
+def _import_in_child(
+    channel, file: str, authority_code: str | None, publish_as: str | None, skip_bad: bool
+):
+    """_import_file in the forked child: its database connections the parent's through
+    `channel` (registry.dbpipe), or its own (None); its errors shown here and turned into
+    its exit code."""
+    from registry import dbpipe
+    from registry.database import Database, get_db
+    from registry.db import make_session_factory
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    get_db(app).engine.dispose(close=False)  # the parent's pooled ones stay its own
+    if channel is not None:
+        engine = dbpipe.child_engine(app.config["DATABASE_URL"], channel)
+        app.extensions["registry_db"] = Database(engine, make_session_factory(engine))
     try:
         with _no_cycle_collection(collect=False):  # the child's heap ends with it
-            return _import_file(file, authority_code, False, publish_as, skip_bad)
+            result = _import_file(file, authority_code, False, publish_as, skip_bad)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    if channel is None:
+        return result
+    dbpipe.finish(channel, result)
+    return None
 
 
 def _import_file(

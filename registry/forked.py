@@ -40,17 +40,20 @@ def available() -> bool:
     return True
 
 
-def run(step: Callable[..., Any], *args: Any) -> Any:
+def run(step: Callable[..., Any], *args: Any, serve: Callable[[Any], Any] | None = None) -> Any:
     """`step(*args)` in a forked child; what it returned. A child that failed (an
     exception, or SystemExit with another code than 0) has said why on its own stderr:
-    this process then exits with its code."""
+    this process then exits with its code. `serve`: this process works for the child
+    meanwhile (registry.dbpipe runs its statements): the step is called with a two-way
+    channel first, `serve(channel)` here, and what serve returns is the step's result,
+    handed over in serve's own way."""
     context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(os.getpid(), send, step, args))
+    receive, send = context.Pipe(duplex=serve is not None)
+    process = context.Process(target=_child, args=(os.getpid(), send, step, args, serve))
     process.start()  # flushes this process's output first: nothing is written twice
     send.close()
     try:
-        result = receive.recv()
+        result = serve(receive) if serve is not None else receive.recv()
     except EOFError:  # ended without a result: its exit code says how
         result = None
     except BaseException:  # e.g. interrupted: the step stops too, as in one process
@@ -64,9 +67,14 @@ def run(step: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-def _child(parent: int, send: Any, step: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _child(
+    parent: int, send: Any, step: Callable[..., Any], args: tuple[Any, ...], serve: Any
+) -> None:
     _die_with(parent)
-    send.send(step(*args))
+    if serve is not None:
+        step(send, *args)
+    else:
+        send.send(step(*args))
     send.close()
 
 

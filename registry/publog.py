@@ -246,8 +246,18 @@ def insert_many(
 def insert_records(session: Session, items: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
     """Entries for Events inserted as rows, given as (event values including their ``id``,
     the published fields as they stood at that event); returns how many were written."""
+    entries = record_rows(session, items)
+    insert_entries(session, entries)
+    return len(entries)
+
+
+def record_rows(
+    session: Session, items: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """`insert_records`'s entries, numbered, chained and their tree nodes stored, for the
+    caller to insert (`insert_entries`) once their Events are."""
     if not items:
-        return 0
+        return []
     rows = chain_values(
         session,
         [
@@ -263,8 +273,12 @@ def insert_records(session: Session, items: list[tuple[dict[str, Any], dict[str,
     )
     for values, (event, _) in zip(rows, items, strict=True):
         values["event_id"] = event["id"]
-    insert_rows(session, cast(Table, LogEntry.__table__), rows)
-    return len(rows)
+    return rows
+
+
+def insert_entries(session: Session, entries: list[dict[str, Any]]) -> None:
+    """INSERT the entries `record_rows` made."""
+    insert_rows(session, cast(Table, LogEntry.__table__), entries)
 
 
 def chain_values(

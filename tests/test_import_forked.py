@@ -31,10 +31,25 @@ import sys
 from registry import cli, forked
 cli.SPOOL_BYTES = 0
 run = forked.run
-def announced(*args):
+def announced(*args, **kwargs):
     print("forked-child", file=sys.stderr, flush=True)
-    return run(*args)
+    return run(*args, **kwargs)
 forked.run = announced
+sys.argv[0] = "registry"
+cli.main()
+"""
+# the same with a stopped clock, and a file large only if FORKED is set
+FROZEN = """
+import os, sys
+from datetime import UTC, datetime
+import registry.db
+class Stopped(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime(2026, 12, 5, 12, 0, 0, 123456, tzinfo=UTC)
+registry.db.datetime = Stopped
+from registry import cli
+cli.SPOOL_BYTES = 0 if os.environ.get("FORKED") else 10**12
 sys.argv[0] = "registry"
 cli.main()
 """
@@ -115,6 +130,65 @@ def test_the_import_in_a_child_writes_reports_and_indexes(instance, tmp_path):
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "unchanged 80" in again.stdout.splitlines()[-1]
+
+
+def _tables(database: str) -> dict[str, list[tuple]]:
+    """Every row of every table, in rowid order."""
+    with sqlite3.connect(database) as conn:
+        names = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            name: conn.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
+            for name in names
+        }
+
+
+def test_the_child_s_statements_run_by_the_command_leave_the_rows_of_one_process(
+    instance, tmp_path
+):
+    """The same file twice, into two copies of one registry, at the same stopped clock:
+    in one process, and in a forked child whose statements the command runs (its INSERTs
+    not awaited, registry.dbpipe). Then a second file on top, which finds stored firms and
+    decisions. Every table holds the same rows, Events, log entries and tree nodes."""
+    first = instance["REGISTRY_DATABASE_URL"].removeprefix("sqlite:///")
+    copies = {}
+    for name in ("one", "forked"):
+        folder = tmp_path / name
+        folder.mkdir()
+        with sqlite3.connect(first) as source, sqlite3.connect(folder / "registry.db") as copy:
+            source.backup(copy)
+        copies[name] = instance | {
+            "REGISTRY_DATABASE_URL": f"sqlite:///{folder / 'registry.db'}",
+            "REGISTRY_INDEX_DIR": str(folder / "index"),
+        }
+    copies["forked"]["FORKED"] = "1"
+    rows = generated_rows(400, seed=73)
+    later = generated_rows(400, seed=74)
+    for row in later[:150]:  # the same firms and decisions again, other listings
+        row["uscc"], row["decision_no"] = rows[0]["uscc"], rows[0]["decision_no"]
+    files = []
+    for i, part in enumerate((rows, later)):
+        path = tmp_path / f"part-{i}.csv"
+        path.write_bytes(to_csv(part))
+        files.append(str(path))
+    for env in copies.values():
+        for path in files:
+            command = [sys.executable, "-c", FROZEN, "import", path, "--publish-as", "rev"]
+            command.append("--skip-bad")  # the rows the second file gets wrong: left out
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.splitlines()[-1].startswith("imported:"), done.stdout
+    one = _tables(copies["one"]["REGISTRY_DATABASE_URL"].removeprefix("sqlite:///"))
+    forked = _tables(copies["forked"]["REGISTRY_DATABASE_URL"].removeprefix("sqlite:///"))
+    assert len(one["listing"]) > 400 and len(one["log_entry"]) == len(one["listing"])
+    assert one["former_name"] and len(one["sanction"]) > 1
+    assert one.keys() == forked.keys()
+    for name in one:
+        assert forked[name] == one[name], name
 
 
 def test_a_refused_file_ends_the_command_with_the_child_s_error(instance, tmp_path):

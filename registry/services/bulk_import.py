@@ -299,8 +299,33 @@ class BulkImport:
     # --- writing --------------------------------------------------------------------------
 
     def write(self) -> None:
-        """Send the chunk: records, changed stored decisions, Events, log entries."""
+        """Send the chunk: records, changed stored decisions, Events, log entries.
+
+        What must be read first is read first (the Events' numbers, the log's numbers and
+        the tree's frontier); the INSERTs then follow each other without a statement whose
+        result is awaited between them, so that a connection kept in another process
+        (registry.dbpipe) inserts them while this one builds the next chunk."""
         session = self.session
+        steps, self._steps = self._steps, []
+        event_table = cast(Table, Event.__table__)
+        events = []
+        published = []
+        for step, seq in zip(steps, next_seqs(session, len(steps)), strict=True):
+            event = event_row(
+                step.actor,
+                step.table,
+                step.authority_id,
+                step.action,
+                seq=seq,
+                after=step.after,
+                before=step.before,
+            )
+            event["id"] = self._take_id(event_table)
+            events.append(event)
+            if step.record is not None:
+                published.append((event, step.record))
+        del steps
+        entries = publog.record_rows(session, published)
         for cls in _INSERT_ORDER:
             rows = self._rows.pop(cls, None)
             if rows:
@@ -312,35 +337,13 @@ class BulkImport:
             decision.in_database = True
             decision.loaded_version = decision.row["version_id"]
         self._new_decisions.clear()
-        steps, self._steps = self._steps, []
-        event_table = cast(Table, Event.__table__)
-        seqs = next_seqs(session, len(steps))
-        published = []
         # EVENT_BATCH Events at a time: their JSON and parameters are not all held at once
-        for start in range(0, len(steps), EVENT_BATCH):
-            events = []
-            for step, seq in zip(
-                steps[start : start + EVENT_BATCH], seqs[start : start + EVENT_BATCH], strict=True
-            ):
-                event = event_row(
-                    step.actor,
-                    step.table,
-                    step.authority_id,
-                    step.action,
-                    seq=seq,
-                    after=step.after,
-                    before=step.before,
-                )
-                event["id"] = self._take_id(event_table)
-                events.append(event)
-                if step.record is not None:
-                    published.append((event, step.record))
-            insert_rows(session, event_table, events)
-        publog.insert_records(session, published)
+        for start in range(0, len(events), EVENT_BATCH):
+            insert_rows(session, event_table, events[start : start + EVENT_BATCH])
+        publog.insert_entries(session, entries)
         for firm in self._stored_firms.values():  # their collections grew
             session.expire(firm, ["former_names", "licences"])
         self._stored_firms.clear()
-        self._ids.clear()  # SQLite: the next chunk reads max(id) again
         self._templates.clear()
 
     def _update_stored(self, decision: Decision) -> None:
@@ -419,7 +422,9 @@ class BulkImport:
     def _allocate(self, table: Table) -> Iterator[int]:
         """New ids of `table`: a block of its PostgreSQL sequence; on SQLite every id from
         max(id) + 1 on, which no one else can take: the event counter is held (and with it
-        the database's write lock) until commit, and the ids are read again each chunk."""
+        the database's write lock) until commit, and until then every row of the tables
+        written here is this writer's (the caller's own records, the batch's, are written
+        before the first chunk or after the last)."""
         session = self.session
         if session.get_bind().dialect.name == "postgresql":
             ids = session.scalars(
