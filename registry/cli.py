@@ -470,8 +470,10 @@ def import_command(
     from registry.web.indexing import follow_now
 
     # a rebuild makes a document of every firm; the process ends next, cycles and all
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     with _no_cycle_collection(collect=False):
-        follow_now(current_app._get_current_object(), gating_only=True, warm=False)  # type: ignore[attr-defined]
+        # (its new firms: enough, in a large import, to build a new generation at once)
+        follow_now(app, gating_only=True, warm=False, touched_firms=result.enterprises)
     counts = result.as_dict()
     imported = _(
         "已导入：%(counts)s（%(seconds).1f 秒）",

@@ -256,6 +256,34 @@ def test_catch_up_touching_most_of_the_index_builds_a_new_generation(
     assert index.catch_up(firms) == 0
 
 
+def test_a_caller_that_changed_enough_firms_has_a_new_generation_built_at_once(
+    firms, built, tmp_path, monkeypatch
+):
+    """An import that says how many firms it created: enough of them for a new generation,
+    the events are not read to count the firms; too few, they are. Same answers."""
+    from registry.search import documents, engine
+
+    read: list[int] = []
+    touched_since = documents.touched_since
+    monkeypatch.setattr(
+        documents, "touched_since", lambda *args: read.append(1) or touched_since(*args)
+    )
+    threshold = engine._REBUILD_MIN
+    few = SearchIndex(tmp_path / "few")
+    first = few._reader().path
+    assert few.catch_up(firms, touched_at_least=threshold - 1) is not None
+    assert read and few._reader().path == first  # counted, firm by firm: too few for a rebuild
+    read.clear()
+    many = SearchIndex(tmp_path / "many")
+    first = many._reader().path
+    assert many.catch_up(firms, touched_at_least=threshold) == threshold
+    assert not read and many._reader().path != first
+    for query in ("", "有限公司", "通信"):
+        assert _ids(many, query) == _ids(built, query) == _ids(few, query)
+    assert many.last_applied() == built.last_applied(force=True)
+    assert many.catch_up(firms) == 0
+
+
 def test_normalisation_is_the_same_at_index_and_query_time():
     assert unicodedata.normalize("NFKC", "Ａ") == "A"
     from registry.search.analysis import normalise_query

@@ -272,14 +272,17 @@ class SearchIndex:
         last saw it; `force` looks at the disk). Compare it with the database's counter."""
         return self._reader(force).counter
 
-    def ensure_current(self, session: Session, on: date | None = None) -> bool:
+    def ensure_current(
+        self, session: Session, on: date | None = None, *, touched_at_least: int = 0
+    ) -> bool:
         """The follower's step: catch up if the database has events the index has not
         applied (one counter read compared with the seq kept in memory; the disk is looked
         at only when the database is ahead). False when the index is still behind because
-        another process holds the writer lock (that process applies them)."""
+        another process holds the writer lock (that process applies them).
+        `touched_at_least`: see catch_up."""
         latest = documents.committed_seq(session)
         if latest > self.last_applied() and latest > self.last_applied(force=True):
-            self.catch_up(session, on)
+            self.catch_up(session, on, touched_at_least=touched_at_least)
             return self.last_applied() >= latest
         return True
 
@@ -291,11 +294,16 @@ class SearchIndex:
             return True
         return self.last_applied(force=True) >= seq
 
-    def catch_up(self, session: Session, on: date | None = None) -> int | None:
+    def catch_up(
+        self, session: Session, on: date | None = None, *, touched_at_least: int = 0
+    ) -> int | None:
         """Re-index the firms touched by events after the last applied one.
 
         Returns how many firms were re-indexed, or None when another writer holds the
-        index (it, or the next catch-up, will apply the same events).
+        index (it, or the next catch-up, will apply the same events). `touched_at_least`:
+        how many firms the caller knows it changed since (an import's new firms): when
+        that alone is enough to build a new generation, the events are not read to count
+        the firms (a second over the hundreds of thousands a large import leaves).
         """
         ix = self._reader().ix
         try:
@@ -309,6 +317,9 @@ class SearchIndex:
                 return self.catch_up(session, on)
             meta = view.meta
             last = view.seq
+            if on is None and touched_at_least >= self._rebuild_size(view):
+                writer.cancel()
+                return self._rebuild_instead(session, touched_at_least)
             # The counter first: every number up to it is committed (or never used), so the
             # events read next include all of them; later ones are applied again, harmlessly.
             counter = documents.committed_seq(session)
@@ -319,7 +330,7 @@ class SearchIndex:
             if upto == last and counter <= view.counter:
                 writer.cancel()
                 return 0
-            if on is None and len(firms) >= max(_REBUILD_MIN, view.searcher.doc_count() // 2):
+            if on is None and len(firms) >= self._rebuild_size(view):
                 writer.cancel()  # e.g. a large import: a new generation is written faster
                 return self._rebuild_instead(session, len(firms))
             for firm_id, doc in documents.documents(session, firms, on or rules.today()):
@@ -337,6 +348,11 @@ class SearchIndex:
             raise
         self._reader(force=True)
         return len(firms)
+
+    @staticmethod
+    def _rebuild_size(view: _View) -> int:
+        """Touching this many firms, a catch-up builds a new generation instead."""
+        return max(_REBUILD_MIN, view.searcher.doc_count() // 2)
 
     def _rebuild_instead(self, session: Session, firms: int) -> int | None:
         try:

@@ -112,20 +112,27 @@ def start_followers(app: Flask, wait: float = 0.0) -> None:
                 log.warning("follower %s not ready after %.0f s", follower.name, wait)
 
 
-def follow_now(app: Flask, *, gating_only: bool = False, warm: bool = True) -> None:
+def follow_now(
+    app: Flask, *, gating_only: bool = False, warm: bool = True, touched_firms: int = 0
+) -> None:
     """Run every follower's step once in this thread (commands, and tests whose data is in
     a transaction no other thread can see); `gating_only`: only those a fresh worker waits
     for (the search index), not the ones whose readers manage meanwhile (open data);
     `warm`: the search index's bitmaps loaded too (not in a command that never searches:
-    a search loads them when it needs them)."""
+    a search loads them when it needs them); `touched_firms`: how many firms the command
+    knows it changed (SearchIndex.catch_up's `touched_at_least`)."""
 
     def current(session: Session) -> bool:
-        return get_index(app).ensure_current(session)
+        index = get_index(app)
+        done = index.ensure_current(session, touched_at_least=touched_firms)
+        if warm:
+            index.bitmaps()
+        return done
 
     for follower in followers(app).values():
         if follower.gates_start or not gating_only:
-            cold = not warm and follower.name == SEARCH_FOLLOWER
-            follower.run_once(foreground=True, step=current if cold else None)
+            own = (not warm or touched_firms) and follower.name == SEARCH_FOLLOWER
+            follower.run_once(foreground=True, step=current if own else None)
 
 
 class Leadership:
