@@ -86,16 +86,20 @@ def _die_with(parent: int) -> None:
 
 
 def stream(produce: Callable[..., Iterable[Any]], *args: Any) -> Iterator[Any]:
-    """The items of `produce(*args)`, made in a forked child while this process works on
-    the ones before (the pipe holds a few: the child waits when it is full). The child
+    """The items of `produce(*args)`, made in a child forked now, while this process works
+    on the ones before (the pipe holds a few: the child waits when it is full). The child
     must not use what it shares with this process (its database connections): it only
-    computes. Its exception is raised here. Closing the iterator early, or an exception
-    here, stops the child."""
+    computes. Its exception is raised here. Closing the iterator, or an exception here,
+    stops the child."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_producer, args=(os.getpid(), send, produce, args))
     process.start()
     send.close()
+    return _received(process, receive)
+
+
+def _received(process: Any, receive: Any) -> Iterator[Any]:
     kind = ""
     try:
         while True:

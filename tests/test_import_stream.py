@@ -71,7 +71,7 @@ def test_a_streamed_check_plans_what_the_whole_file_check_plans(session, tmp_pat
     assert whole.errors and whole.planned > 800
     assert described(streamed) == described(whole)
     parsed = open_path(path)
-    aside = validate(session, parsed, spool=True, parse_aside=True)  # a forked process parses
+    aside = validate(session, parsed, spool=True, parse_aside=True)  # two forked parse in turn
     assert described(aside) == described(whole)
     assert parsed.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -106,10 +106,15 @@ def test_a_file_changed_after_its_check_changes_nothing_written(session, tmp_pat
     assert checked in facts and "检查之后改过的事实" not in facts
 
 
-@pytest.mark.parametrize("aside", [False, True])
-def test_a_broken_record_past_the_header_is_a_file_error(session, tmp_path, aside):
+@pytest.mark.parametrize(
+    ("aside", "before"),
+    # the broken record in the first chunk, in the second (the second forked parser's),
+    # in the third (the first's)
+    [(False, 5), (True, 5), (True, 700), (True, 1200)],
+)
+def test_a_broken_record_past_the_header_is_a_file_error(session, tmp_path, aside, before):
     path = tmp_path / "list.csv"
-    data = to_csv(generated_rows(5, seed=31)) + b"x," + b"a" * 200_000 + b"\n"  # > field limit
+    data = to_csv(generated_rows(before, seed=31)) + b"x," + b"a" * 200_000 + b"\n"  # > limit
     path.write_bytes(data)
     with pytest.raises(ImportFileError) as whole:
         read_path(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import unicodedata
 import weakref
 from collections.abc import Callable, Iterator
@@ -257,17 +258,22 @@ def read_csv(data: bytes) -> ParsedFile:
 
 
 class _Hashed(io.RawIOBase):
-    """A binary file read through, with the SHA-256 of what was read."""
+    """A binary file read through, with the SHA-256 of what was read. It reads at its own
+    position (pread), not the file's offset: a forked process reads on from where it was
+    forked, and another forked beside it does the same (registry.imports.validate parses
+    a large file in two)."""
 
     def __init__(self, raw: io.FileIO) -> None:
         self.raw = raw
         self.hash = hashlib.sha256()
+        self.position = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        count = self.raw.readinto(buffer)
+        count = os.preadv(self.raw.fileno(), [buffer], self.position)
+        self.position += count
         self.hash.update(memoryview(buffer)[:count])
         return count
 

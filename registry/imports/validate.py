@@ -9,6 +9,7 @@ its row number, column and reason (a Message, in the reader's language where it 
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import re
 import tempfile
@@ -712,9 +713,14 @@ def _parsed_cells(check: _FirstPass, rows: Iterable[Row]) -> Iterator[_Cells]:
 _FirstChunk = tuple[list[_Cells], list[ImportProblem]]
 
 
+# Forked processes parsing a large file's chunks in turn (chunk i by process i % _PARSERS):
+# the cells' parsing and checks cost twice this process's checks against the database.
+_PARSERS = 2
+
+
 def _first_pass(check: _FirstPass, aside: bool) -> Iterator[_FirstChunk]:
     """The file's rows CHUNK at a time, their cells parsed on their own, with the chunk's
-    problems. `aside`: parsed in a forked process (a second core) while this one checks
+    problems. `aside`: parsed in forked processes (the second core) while this one checks
     the chunks before against the database; the same cells and problems."""
     if not aside:
         for cells in _chunks(_parsed_cells(check, check.parsed.each_row())):
@@ -724,24 +730,32 @@ def _first_pass(check: _FirstPass, aside: bool) -> Iterator[_FirstChunk]:
     from registry import forked
 
     cells_of = _Packed(check.catalogue, check.default_authority).cells
+    parsers = [forked.stream(_first_pass_sent, check, k, _PARSERS) for k in range(_PARSERS)]
     try:
-        for values, found, sha256 in forked.stream(_first_pass_sent, check):
-            if sha256 is not None:  # the end of the stream: the bytes the child read
+        for parser in itertools.cycle(parsers):
+            values, found, sha256 = next(parser)
+            if sha256 is not None:  # the end (no chunk of that turn): the bytes read
                 check.parsed.sha256 = sha256
-            else:
-                yield [cells_of(v) for v in values], found
+                return
+            yield [cells_of(v) for v in values], found
     finally:
-        check.parsed.close()  # the child read the file; this process never will
+        for parser in parsers:
+            parser.close()
+        check.parsed.close()  # the children read the file; this process never will
 
 
 def _first_pass_sent(
-    check: _FirstPass,
+    check: _FirstPass, part: int = 0, parts: int = 1
 ) -> Iterator[tuple[list[tuple[Any, ...]], list[ImportProblem], str | None]]:
-    """`_first_pass` as the forked process sends it: each row's cells packed (_Packed);
-    the file's SHA-256 last."""
+    """`_first_pass` as a forked process sends it: each row's cells packed (_Packed), of
+    the chunks whose number is `part` modulo `parts` (every row is read, to know where the
+    chunks begin); then the file's SHA-256."""
     pack = _Packed.pack
-    for cells, found in _first_pass(check, False):
-        yield [pack(c) for c in cells], found, None
+    for number, rows in enumerate(_chunks(check.parsed.each_row())):
+        if number % parts == part:
+            cells = [pack(c) for c in _parsed_cells(check, rows)]
+            found, check.problems = check.problems, []
+            yield cells, found, None
     yield [], [], check.parsed.sha256
 
 
