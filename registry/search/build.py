@@ -30,7 +30,7 @@ from registry.search import documents
 from registry.search.analysis import load_word_dictionary
 from registry.search.segments import SegmentBuilder
 
-PARALLEL_MIN = 20_000
+PARALLEL_MIN = 5_000
 # firms whose rows are read (and, for the child's half, spooled) at once
 READ_SLICE = 2_000
 _PROGRESS_EVERY = 500
