@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
+import orjson
 from sqlalchemy import Table, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -70,7 +71,26 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",
 
 
 def canonical_json(value: Any) -> str:
+    """The text an entry's hashes are taken over: keys sorted, no spaces, UTF-8 text, as
+    `json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))` writes
+    it. orjson writes the same text in a fifth of the time (every string escape, key order
+    and integer alike), but not the same floats (1e+16 against 1e16, NaN against null): a
+    value holding a float, or one orjson refuses (an integer past 64 bits, a key that is
+    not text), is written by json."""
+    if _without_float(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # (orjson.JSONEncodeError is one)
+            pass
     return _CANONICAL.encode(value)
+
+
+def _without_float(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_without_float(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_without_float(item) for item in value)
+    return not isinstance(value, float)
 
 
 def sha256_hex(text: str) -> str:

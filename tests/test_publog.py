@@ -8,6 +8,8 @@ import json
 import threading
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -20,6 +22,24 @@ from tests.factories import Factory
 @pytest.fixture
 def people(make):
     return make.actor("clerk"), make.actor("reviewer")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON_VALUES)
+@example({"n": 2**70, "f": 1e16, "g": float("nan"), "s": '\x00\x1f\x7f\u2028😀"\\\n'})
+@example(["\ud800", {"b": 1, "a": [2.5, -0.0, float("inf")]}, {"名称": "（北京）", "A": None}])
+def test_canonical_json_is_json_dumps_with_sorted_keys_and_no_spaces(value):
+    """Whichever encoder writes it, the text is json.dumps's: the entries' hashes are
+    taken over it, and `verify-log` writes it again from the stored payload."""
+    expected = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert publog.canonical_json(value) == expected
 
 
 def entries(session) -> list[LogEntry]:
