@@ -85,12 +85,19 @@ def canonical_json(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
+_NOT_FLOAT = frozenset((str, int, bool, type(None)))  # most values, told by their type
+
+
 def _without_float(value: Any) -> bool:
+    if type(value) in _NOT_FLOAT:
+        return True
     if isinstance(value, dict):
-        return all(_without_float(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return all(_without_float(item) for item in value)
-    return not isinstance(value, float)
+        items: Iterable[Any] = value.values()
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return not isinstance(value, float)
+    return all(type(item) in _NOT_FLOAT or _without_float(item) for item in items)
 
 
 def sha256_hex(text: str) -> str:
