@@ -9,7 +9,8 @@ step, as it would in one process.
 
 `stream` puts the second core to work the same way: a forked child makes the items of a
 generator that needs nothing but what it inherited (parsing a file), and sends them over a
-pipe while this process works on the ones before.
+pipe while this process works on the ones before. `run(..., serve=...)` puts this process
+to work for the child while it waits (registry.dbpipe: the child's statements run here).
 """
 
 from __future__ import annotations
