@@ -38,10 +38,7 @@ from sqlalchemy.pool import NullPool
 # Messages from the child: (kind, connection number, ...).
 _OPEN, _CLOSE, _RUN, _INSERT, _COMMIT, _ROLLBACK, _DONE = range(7)
 _INSERT_SLICE = 500  # rows inserted between two looks at the pipe
-
-
-class PipedError(RuntimeError):
-    """The parent could not answer (it ended, or sent what the child cannot read)."""
+_READ_AHEAD = 64 * 2**20  # bytes of messages taken in ahead of their turn, at most
 
 
 # --- the parent -----------------------------------------------------------------------------
@@ -51,17 +48,15 @@ def serve(engine: Engine, channel: Any) -> Any:
     """Run the child's statements on connections of `engine` until it says it is done;
     what the step returned (None when the child ended without saying: its exit code says
     why). Connections the child left open are rolled back and returned to the pool."""
-    pending: deque[bytes] = deque()
+    inbox = _Inbox(channel)
     opened: dict[int, Any] = {}  # the child's connection number -> a pooled connection
-    failed: dict[int, sqlite3.Error] = {}  # an INSERT's error the child has not heard of
+    failed: dict[int, Exception] = {}  # an INSERT's error the child has not heard of
     try:
         while True:
-            if not pending:
-                try:
-                    pending.append(channel.recv_bytes())
-                except EOFError:
-                    return None
-            message = pickle.loads(pending.popleft())  # nosec B301 - our forked child
+            try:
+                message = pickle.loads(inbox.next())  # nosec B301 - our forked child
+            except EOFError:
+                return None
             kind, number = message[0], message[1]
             if kind == _DONE:
                 return message[2]
@@ -76,8 +71,8 @@ def serve(engine: Engine, channel: Any) -> Any:
             if kind == _INSERT:
                 if number not in failed:  # after a failure nothing more is run
                     try:
-                        _insert(driver, message[2], message[3], channel, pending)
-                    except sqlite3.Error as exc:
+                        _insert(driver, message[2], message[3], inbox)
+                    except Exception as exc:  # the child's to raise, as the driver raised it
                         failed[number] = exc
                 continue
             error = failed.pop(number, None)
@@ -90,15 +85,52 @@ def serve(engine: Engine, channel: Any) -> Any:
             _close(connection)
 
 
-def _insert(driver: sqlite3.Connection, sql: str, rows: list, channel: Any, pending: deque) -> None:
+class _Inbox:
+    """The child's messages, taken in ahead of their turn while the parent inserts (up to
+    _READ_AHEAD bytes: beyond that the full pipe holds the child back)."""
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.messages: deque[bytes] = deque()
+        self.held = 0
+        self.ended = False  # the child closed its end: what it sent before is still here
+
+    def take_in(self) -> None:
+        """What has arrived, without waiting for more."""
+        while not self.ended and self.held < _READ_AHEAD and self.channel.poll():
+            self._receive()
+
+    def next(self) -> bytes:
+        """The next message, waited for; EOFError once the child has ended and every
+        message it sent was taken."""
+        if not self.messages:
+            if self.ended:
+                raise EOFError
+            self._receive()
+            if not self.messages:
+                raise EOFError
+        data = self.messages.popleft()
+        self.held -= len(data)
+        return data
+
+    def _receive(self) -> None:
+        try:
+            data = self.channel.recv_bytes()
+        except EOFError:
+            self.ended = True
+            return
+        self.messages.append(data)
+        self.held += len(data)
+
+
+def _insert(driver: sqlite3.Connection, sql: str, rows: list, inbox: _Inbox) -> None:
     """The rows inserted a slice at a time (the same rows in the same order as one
     executemany), taking in the child's next messages between slices."""
     cursor = driver.cursor()
     try:
         for start in range(0, len(rows), _INSERT_SLICE):
             cursor.executemany(sql, rows[start : start + _INSERT_SLICE])
-            while channel.poll():
-                pending.append(channel.recv_bytes())
+            inbox.take_in()
     finally:
         cursor.close()
 
@@ -124,7 +156,7 @@ def _answer(driver: sqlite3.Connection, kind: int, message: tuple) -> tuple:
             return ("ok", (cursor.description, rows, cursor.rowcount, cursor.lastrowid))
         finally:
             cursor.close()
-    except sqlite3.Error as exc:
+    except Exception as exc:  # the driver's error (or a value it cannot bind): the child's
         return ("error", _portable(exc))
 
 
@@ -132,10 +164,13 @@ def _reply(channel: Any, answer: tuple) -> None:
     channel.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _portable(exc: sqlite3.Error) -> tuple[str, str]:
-    """The error as the child raises it again: its sqlite3 class and message."""
-    kind = type(exc).__name__
-    return (kind if isinstance(getattr(sqlite3, kind, None), type) else "Error", str(exc))
+def _portable(exc: Exception) -> Exception:
+    """The error as the child raises it again: itself, or its text when it cannot cross."""
+    try:
+        pickle.dumps(exc)
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _close(connection: Any) -> None:
@@ -182,8 +217,7 @@ class PipedConnection:
         except EOFError:
             raise sqlite3.OperationalError("the database connection's process ended") from None
         if status == "error":
-            kind, text = value
-            raise getattr(sqlite3, kind)(text)
+            raise value
         return value
 
     def cursor(self) -> PipedCursor:

@@ -94,6 +94,31 @@ def test_a_failed_insert_is_raised_at_the_next_awaited_statement_and_what_follow
         assert conn.execute("SELECT name FROM item ORDER BY id").fetchall() == [("x",), ("y",)]
 
 
+def _unbindable_insert(engine):
+    with engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        cursor = driver.cursor()
+        cursor.executemany("INSERT INTO item (id, name) VALUES (?, ?)", [(1, "one")])
+        # a value the driver refuses to bind: not a database error, raised all the same
+        cursor.executemany("INSERT INTO item (id, name) VALUES (?, ?)", [(2**70, "big")])
+        cursor.executemany("INSERT INTO item (id, name) VALUES (?, ?)", [(3, "never")])
+        try:
+            cursor.execute("SELECT count(*) FROM item")
+        except OverflowError as exc:
+            raised = type(exc).__name__
+        else:
+            raised = None
+        cursor.execute("SELECT name FROM item ORDER BY id")
+        left = cursor.fetchall()
+        driver.commit()
+    return raised, left
+
+
+def test_a_value_the_driver_cannot_bind_is_raised_as_the_driver_raises_it(database):
+    engine, path = database
+    assert _in_child(engine, _unbindable_insert) == ("OverflowError", [("one",)])
+
+
 def _write_and_leave(engine):
     conn = engine.connect()
     cursor = conn.connection.driver_connection.cursor()
@@ -126,3 +151,25 @@ def test_a_child_that_dies_writes_nothing_and_its_exit_code_is_the_command_s(dat
         assert conn.execute("SELECT count(*) FROM item").fetchone()[0] == 0
     with engine.connect() as conn:  # the parent's pool is usable after
         assert conn.execute(text("SELECT count(*) FROM item")).scalar_one() == 0
+
+
+def test_the_parent_takes_in_ahead_up_to_its_bound_and_keeps_what_came_before_the_end(
+    monkeypatch,
+):
+    """Messages taken in while the parent inserts stop at the read-ahead bound (the pipe
+    then holds the child back); a child that ended after its last message has it read."""
+    import multiprocessing
+
+    monkeypatch.setattr(dbpipe, "_READ_AHEAD", 2500)
+    receive, send = multiprocessing.Pipe(duplex=False)
+    for i in range(5):
+        send.send_bytes(bytes([i]) * 1000)
+    send.close()  # the child ended after its last message
+    inbox = dbpipe._Inbox(receive)
+    inbox.take_in()
+    assert len(inbox.messages) == 3  # 3,000 bytes held: no more
+    got = [inbox.next() for _ in range(5)]
+    assert got == [bytes([i]) * 1000 for i in range(5)]
+    with pytest.raises(EOFError):
+        inbox.next()
+    receive.close()
