@@ -63,60 +63,57 @@ def test_the_child_reads_what_sqlite3_gives_and_its_commit_is_the_parent_s(datab
         ]  # fmt: skip
 
 
-def _failing_insert_then_more(engine):
-    with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        cursor = driver.cursor()
-        # not awaited: the third row breaks the UNIQUE constraint after two went in
-        cursor.executemany("INSERT INTO item (name) VALUES (?)", [("x",), ("y",), ("x",)])
-        cursor.executemany("INSERT INTO item (name) VALUES (?)", [("never",)])  # not run
-        try:
-            cursor.execute("SELECT count(*) FROM item")
-        except sqlite3.IntegrityError as exc:
-            raised = str(exc)
-        else:
-            raised = None
-        cursor.execute("SELECT name FROM item ORDER BY id")
-        left = cursor.fetchall()
-        driver.commit()
-    return raised, left
+def _inserts_then_awaited(inserts):
+    """A child step: `inserts` (SQL, rows) sent unawaited, then a query awaited; the error
+    the query raised (its class and text, or None) and the names left, committed."""
+
+    def step(engine):
+        with engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            cursor = driver.cursor()
+            for sql, rows in inserts:
+                cursor.executemany(sql, rows)
+            try:
+                cursor.execute("SELECT count(*) FROM item")
+            except Exception as exc:
+                raised = (type(exc).__name__, str(exc))
+            else:
+                raised = None
+            cursor.execute("SELECT name FROM item ORDER BY id")
+            left = cursor.fetchall()
+            driver.commit()
+        return raised, left
+
+    return step
+
+
+NAMED = "INSERT INTO item (name) VALUES (?)"
+NUMBERED = "INSERT INTO item (id, name) VALUES (?, ?)"
 
 
 def test_a_failed_insert_is_raised_at_the_next_awaited_statement_and_what_followed_is_not_run(
     database,
 ):
     engine, path = database
-    raised, left = _in_child(engine, _failing_insert_then_more)
-    assert raised is not None and "UNIQUE" in raised
+    # the third row breaks the UNIQUE constraint after two went in; the next is never run
+    step = _inserts_then_awaited([(NAMED, [("x",), ("y",), ("x",)]), (NAMED, [("never",)])])
+    raised, left = _in_child(engine, step)
+    assert raised is not None and raised[0] == "IntegrityError" and "UNIQUE" in raised[1]
     # as if the executemany had raised at once: its first two rows in, nothing after it
     assert left == [("x",), ("y",)]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT name FROM item ORDER BY id").fetchall() == [("x",), ("y",)]
 
 
-def _unbindable_insert(engine):
-    with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        cursor = driver.cursor()
-        cursor.executemany("INSERT INTO item (id, name) VALUES (?, ?)", [(1, "one")])
-        # a value the driver refuses to bind: not a database error, raised all the same
-        cursor.executemany("INSERT INTO item (id, name) VALUES (?, ?)", [(2**70, "big")])
-        cursor.executemany("INSERT INTO item (id, name) VALUES (?, ?)", [(3, "never")])
-        try:
-            cursor.execute("SELECT count(*) FROM item")
-        except OverflowError as exc:
-            raised = type(exc).__name__
-        else:
-            raised = None
-        cursor.execute("SELECT name FROM item ORDER BY id")
-        left = cursor.fetchall()
-        driver.commit()
-    return raised, left
-
-
 def test_a_value_the_driver_cannot_bind_is_raised_as_the_driver_raises_it(database):
     engine, path = database
-    assert _in_child(engine, _unbindable_insert) == ("OverflowError", [("one",)])
+    # a value the driver refuses to bind: not a database error, raised all the same
+    step = _inserts_then_awaited(
+        [(NUMBERED, [(1, "one")]), (NUMBERED, [(2**70, "big")]), (NUMBERED, [(3, "never")])]
+    )
+    raised, left = _in_child(engine, step)
+    assert raised is not None and raised[0] == "OverflowError"
+    assert left == [("one",)]
 
 
 def _write_and_leave(engine):
