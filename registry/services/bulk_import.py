@@ -324,7 +324,6 @@ class BulkImport:
             events.append(event)
             if step.record is not None:
                 published.append((event, step.record))
-        del steps
         entries = publog.record_rows(session, published)
         for cls in _INSERT_ORDER:
             rows = self._rows.pop(cls, None)
