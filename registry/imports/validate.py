@@ -723,9 +723,8 @@ def _first_pass(check: _FirstPass, aside: bool) -> Iterator[_FirstChunk]:
     problems. `aside`: parsed in forked processes (the second core) while this one checks
     the chunks before against the database; the same cells and problems."""
     if not aside:
-        for cells in _chunks(_parsed_cells(check, check.parsed.each_row())):
-            found, check.problems = check.problems, []
-            yield cells, found
+        for rows in _chunks(check.parsed.each_row()):
+            yield _parsed_chunk(check, rows)
         return
     from registry import forked
 
@@ -744,8 +743,15 @@ def _first_pass(check: _FirstPass, aside: bool) -> Iterator[_FirstChunk]:
         check.parsed.close()  # the children read the file; this process never will
 
 
+def _parsed_chunk(check: _FirstPass, rows: list[Row]) -> _FirstChunk:
+    """A chunk's rows, their cells parsed, with the problems found in them."""
+    cells = list(_parsed_cells(check, rows))
+    found, check.problems = check.problems, []
+    return cells, found
+
+
 def _first_pass_sent(
-    check: _FirstPass, part: int = 0, parts: int = 1
+    check: _FirstPass, part: int, parts: int
 ) -> Iterator[tuple[list[tuple[Any, ...]], list[ImportProblem], str | None]]:
     """`_first_pass` as a forked process sends it: each row's cells packed (_Packed), of
     the chunks whose number is `part` modulo `parts` (every row is read, to know where the
@@ -753,9 +759,8 @@ def _first_pass_sent(
     pack = _Packed.pack
     for number, rows in enumerate(_chunks(check.parsed.each_row())):
         if number % parts == part:
-            cells = [pack(c) for c in _parsed_cells(check, rows)]
-            found, check.problems = check.problems, []
-            yield cells, found, None
+            cells, found = _parsed_chunk(check, rows)
+            yield [pack(c) for c in cells], found, None
     yield [], [], check.parsed.sha256
 
 
