@@ -131,7 +131,7 @@ def follow_now(
 
     for follower in followers(app).values():
         if follower.gates_start or not gating_only:
-            own = (not warm or touched_firms) and follower.name == SEARCH_FOLLOWER
+            own = follower.name == SEARCH_FOLLOWER
             follower.run_once(foreground=True, step=current if own else None)
 
 
