@@ -77,9 +77,9 @@ def serve(engine: Engine, channel: Any) -> Any:
                 continue
             error = failed.pop(number, None)
             if error is not None and kind != _ROLLBACK:
-                _reply(channel, ("error", _portable(error)))
+                _send(channel, ("error", _portable(error)))
                 continue
-            _reply(channel, _answer(driver, kind, message))
+            _send(channel, _answer(driver, kind, message))
     finally:
         for connection in opened.values():
             _close(connection)
@@ -160,8 +160,9 @@ def _answer(driver: sqlite3.Connection, kind: int, message: tuple) -> tuple:
         return ("error", _portable(exc))
 
 
-def _reply(channel: Any, answer: tuple) -> None:
-    channel.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+def _send(channel: Any, message: tuple) -> None:
+    """A message over the pipe, either way."""
+    channel.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _portable(exc: Exception) -> Exception:
@@ -193,7 +194,7 @@ def child_engine(url: str, channel: Any) -> Engine:
 
 def finish(channel: Any, result: Any) -> None:
     """Tell the parent the step is done, with what it returned."""
-    channel.send_bytes(pickle.dumps((_DONE, 0, result), protocol=pickle.HIGHEST_PROTOCOL))
+    _send(channel, (_DONE, 0, result))
 
 
 class PipedConnection:
@@ -204,14 +205,11 @@ class PipedConnection:
     def __init__(self, channel: Any, number: int) -> None:
         self.channel = channel
         self.number = number
-        self._send((_OPEN, number))
-
-    def _send(self, message: tuple) -> None:
-        self.channel.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        _send(channel, (_OPEN, number))
 
     def call(self, message: tuple) -> Any:
         """Send a message whose answer is awaited; its value, or its error raised."""
-        self._send(message)
+        _send(self.channel, message)
         try:
             status, value = pickle.loads(self.channel.recv_bytes())  # nosec B301 - our parent
         except EOFError:
@@ -230,7 +228,7 @@ class PipedConnection:
         self.call((_ROLLBACK, self.number))
 
     def close(self) -> None:
-        self._send((_CLOSE, self.number))
+        _send(self.channel, (_CLOSE, self.number))
 
     def create_function(self, *args: Any, **kwargs: Any) -> None:
         """The parent's connections have the same functions: they come from an engine of
@@ -258,7 +256,7 @@ class PipedCursor:
     def executemany(self, sql: str, parameters: Sequence[Any]) -> PipedCursor:
         rows = list(parameters)
         if _plain_insert(sql):  # nothing to read back: the child goes on
-            self.connection._send((_INSERT, self.connection.number, sql, rows))
+            _send(self.connection.channel, (_INSERT, self.connection.number, sql, rows))
             self.description, self.rowcount, self.lastrowid = None, len(rows), None
             self._rows, self._at = [], 0
             return self
