@@ -162,8 +162,20 @@ def build_if_changed(session: Session, folder: str | Path, on: date | None = Non
         head = head_now(session, on)  # what the lock's holder may have built meanwhile
         if built_head(read_package(root)) == head:
             return True
+        _remove_abandoned(root)
         build(session, root, head)
     return True
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Delete the temporary files of builders that died mid-build (a worker killed by a
+    restart or a deploy): only the holder of the folder's lock writes them, so while it is
+    held none of them is being written. Without this each killed build would leave up to
+    the size of the three files behind."""
+    for name in (*FILES.values(), PACKAGE):
+        for tmp in folder.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
 
 def build(session: Session, folder: Path, head: Head) -> dict[str, Any]:
