@@ -71,7 +71,7 @@ def run(step: Callable[..., Any], *args: Any, serve: Callable[[Any], Any] | None
 def _child(
     parent: int, send: Any, step: Callable[..., Any], args: tuple[Any, ...], serve: Any
 ) -> None:
-    _die_with(parent)
+    die_with(parent)
     if serve is not None:
         step(send, *args)
     else:
@@ -79,7 +79,7 @@ def _child(
     send.close()
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """SIGKILL for this (forked) process when its parent dies."""
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent ended before the signal was asked for
@@ -123,7 +123,7 @@ def _received(process: Any, receive: Any) -> Iterator[Any]:
 def _producer(
     parent: int, send: Any, produce: Callable[..., Iterable[Any]], args: tuple[Any, ...]
 ) -> None:
-    _die_with(parent)
+    die_with(parent)
     try:
         for item in produce(*args):
             send.send(("item", item))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from registry import exports, opendata, publog, rules
+from registry import exports, opendata, opendata_child, publog, rules
 from registry.services import enterprises as enterprise_service
 from registry.services import listings as listing_service
 from registry.web.indexing import follow_now, followers
@@ -118,6 +118,23 @@ def test_a_builder_that_finds_the_folder_locked_skips_and_reports_behind(app, se
         os.close(fd)
     assert opendata.build_if_changed(session, folder) is True
     assert opendata.read_package(folder) is not None
+
+
+def test_a_build_removes_what_builders_killed_mid_build_left_and_nothing_else(app, session, make):
+    make.published_listing(make.actor("clerk"), make.actor("reviewer"))
+    session.flush()
+    folder = _folder(app)
+    folder.mkdir(parents=True, exist_ok=True)
+    # what _write_atomically leaves when its process is killed before os.replace
+    abandoned = [folder / ".listings.xlsx.k2oiywz0.tmp", folder / ".datapackage.json.x1.tmp"]
+    for path in abandoned:
+        path.write_bytes(b"half")
+    kept = folder / "readme.txt"  # not a builder's: left alone
+    kept.write_text("x")
+    assert opendata.build_if_changed(session, folder) is True
+    assert not [path for path in abandoned if path.exists()]
+    assert kept.exists()
+    assert sorted(path.name for path in folder.glob(".*.tmp")) == []
 
 
 def test_a_reader_never_sees_half_a_file(app, session, make):
@@ -340,3 +357,98 @@ def test_a_fresh_worker_does_not_wait_for_the_files_to_be_built(tmp_path):
             follower.stop()
         os.close(fd)
         get_db(app).engine.dispose()
+
+
+def _serving_app(engine, tmp_path, **settings):
+    """An app on `engine`'s database (committed demo rows), as a worker serves it."""
+    from registry.demo import load_demo
+    from registry.rules import Actor
+    from tests.conftest import new_app
+
+    with Session(engine) as session:
+        load_demo(session, Actor(None, "demo", "system", 0, True), firms=12)
+        session.commit()
+    return new_app(engine.url.render_as_string(hide_password=False), tmp_path, **settings)
+
+
+def _wait_for(check, seconds: float = 60.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_serving_process_has_a_child_process_build_the_files(own_engine, tmp_path, monkeypatch):
+    from registry.database import get_db
+    from registry.web.indexing import start_followers
+
+    folder = tmp_path / "exports"
+    app = _serving_app(own_engine, tmp_path, EXPORT_DIR=str(folder))
+    built_here: list[int] = []
+    original = opendata.build
+    monkeypatch.setattr(opendata, "build", lambda *a: built_here.append(1) or original(*a))
+    try:
+        start_followers(app, wait=30)
+        follower = followers(app)["open-data"]
+        assert _wait_for(lambda: follower.caught_up and follower.runs > 0), follower.last_error
+        with Session(get_db(app).engine) as session:
+            head = opendata.head_now(session)
+            in_force = len(list(exports.rows(session, rules.today())))
+        assert opendata.built_head(opendata.read_package(folder)) == head
+        assert in_force > 0 and len(_csv_usccs(folder / "listings.csv")) > 0
+        assert built_here == []  # this process only checked; another one built
+    finally:
+        for each in followers(app).values():
+            each.stop()
+        get_db(app).engine.dispose()
+    # a command (or a test) that needs the files now builds them in its own process
+    with Session(get_db(app).engine) as session:
+        assert opendata_child.build_if_changed(session, folder, app.config["DATABASE_URL"])
+    tomorrow = rules.today() + timedelta(days=1)
+    with Session(get_db(app).engine) as session:
+        assert opendata.build_if_changed(session, folder, tomorrow)
+    assert built_here == [1]
+    get_db(app).engine.dispose()
+
+
+def test_a_child_builder_that_fails_is_reported_by_the_follower_not_the_site(own_engine, tmp_path):
+    from registry.database import get_db
+    from registry.web.indexing import start_followers
+
+    folder = tmp_path / "exports"
+    folder.write_text("a file where the folder should be")
+    app = _serving_app(own_engine, tmp_path, EXPORT_DIR=str(folder))
+    try:
+        start_followers(app, wait=30)
+        follower = followers(app)["open-data"]
+        assert _wait_for(lambda: follower.failures > 0)
+        assert "open-data builder exited with" in (follower.last_error or "")
+        assert "FileExistsError" in (follower.last_error or "")
+        assert not follower.caught_up
+        # the site answers, downloads streamed from the database
+        client = app.test_client()
+        assert client.get("/search?q=公司").status_code == 200
+        answer = client.get("/data/listings.csv")
+        assert answer.status_code == 200 and answer.data.startswith(b"\xef\xbb\xbf")
+    finally:
+        for each in followers(app).values():
+            each.stop()
+        get_db(app).engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "elsewhere"),
+    [
+        ("sqlite://", False),
+        ("sqlite:///:memory:", False),
+        ("sqlite:///file:x?mode=memory&cache=shared&uri=true", False),
+        ("sqlite:////srv/registry/registry.db", True),
+        ("postgresql+psycopg://registry@db.internal/registry", True),
+    ],
+)
+def test_only_a_database_another_process_can_open_is_built_elsewhere(url, elsewhere):
+    assert opendata_child.can_build_elsewhere(url) is elsewhere

@@ -29,8 +29,9 @@ from flask import (
     send_file,
     stream_with_context,
 )
+from sqlalchemy.orm import Session
 
-from registry import exports, opendata, rules, visibility
+from registry import exports, opendata, opendata_child, rules, visibility
 from registry.database import get_session
 from registry.web.api import BadParameter, allow_cors, as_of_arg, json_error
 from registry.web.indexing import add_follower
@@ -47,14 +48,24 @@ def init_app(app: Flask) -> None:
     """Register the follower that rebuilds the files (started with the search index's in
     every serving process; `follow_now` runs it in commands and tests)."""
     folder = app.config["EXPORT_DIR"]
+    url = app.config["DATABASE_URL"]
+
+    def here(session: Session) -> bool:
+        return opendata.build_if_changed(session, folder)
+
+    def elsewhere(session: Session) -> bool:
+        return opendata_child.build_if_changed(session, folder, url)
 
     # A fresh worker does not wait for it: building the files of a large registry takes
     # longer than a worker should stay out of service, and downloads stream meanwhile.
+    # The serving process's thread has a child process build them; a command or a test
+    # that needs them now builds them itself.
     add_follower(
         app,
         FOLLOWER,
-        lambda session: opendata.build_if_changed(session, folder),
+        elsewhere if opendata_child.can_build_elsewhere(url) else here,
         1.0,
+        foreground_step=here,
         gates_start=False,
     )
     app.register_blueprint(bp)

@@ -1,0 +1,90 @@
+"""The open-data files built by a process of their own, for a serving process's follower.
+
+Built in a web worker's follower thread, the three files of a large registry took the
+worker's interpreter (the GIL) for the length of the build, so its requests waited behind
+it, and the rows read and written raised its resident memory past what a worker is allowed.
+A serving process therefore checks, in its own thread, whether the files are behind (a
+cheap read) and, when they are, runs the build in a fresh interpreter started for it
+(`python -m registry.opendata_child FOLDER PARENT_PID`, the database URL in the environment,
+never on a command line where `ps` shows it) and waits for it without holding a
+transaction. The child takes the builder locks itself (registry.opendata), dies with the
+process that started it, and says how it went by its exit code. A fresh interpreter, not a
+fork: a worker has other threads, and a lock one of them held would stay held in a forked
+child.
+
+Commands and tests build in their own process (`follow_now`), and so does an app whose
+database another process cannot open (SQLite in memory).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from registry import opendata
+
+URL_VARIABLE = "REGISTRY_OPENDATA_DATABASE_URL"
+# The child's exit code when another process holds a builder lock: not caught up, no fault.
+BUSY = 75  # EX_TEMPFAIL
+_ERROR_TAIL = 2000  # characters of a failed child's stderr kept in the error
+
+
+def can_build_elsewhere(url: str) -> bool:
+    """Whether another process can open the database at `url` (not SQLite in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    database = parsed.database or ""
+    return database not in ("", ":memory:") and parsed.query.get("mode") != "memory"
+
+
+def build_if_changed(session: Session, folder: str | Path, url: str) -> bool:
+    """`opendata.build_if_changed`, its build run by a child process: True when the files
+    are current (already, or built now), False when another process holds a builder lock.
+    A child that failed raises RuntimeError with the end of what it wrote."""
+    root = Path(folder)
+    if opendata.built_head(opendata.read_package(root)) == opendata.head_now(session):
+        return True
+    session.rollback()  # no snapshot held here while the child reads its own
+    environment = dict(os.environ)
+    environment[URL_VARIABLE] = url
+    # The child imports the registry from where this process did.
+    environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+    done = subprocess.run(
+        [sys.executable, "-m", __name__, str(root), str(os.getpid())],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    if done.returncode == 0:
+        return True
+    if done.returncode == BUSY:
+        return False
+    tail = done.stderr.decode("utf-8", "replace")[-_ERROR_TAIL:]
+    raise RuntimeError(f"the open-data builder exited with {done.returncode}: {tail}")
+
+
+def main(argv: list[str]) -> int:
+    """The child: build the files in `argv[0]` if they are behind; 0, or BUSY."""
+    from registry.db import make_engine, make_session_factory
+    from registry.forked import die_with
+
+    folder, parent = argv
+    die_with(int(parent))
+    engine = make_engine(os.environ[URL_VARIABLE])
+    try:
+        with make_session_factory(engine)() as session:
+            return 0 if opendata.build_if_changed(session, folder) else BUSY
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
