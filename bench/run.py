@@ -72,7 +72,7 @@ sys.path.insert(0, str(ROOT))
 
 import match_load  # noqa: E402 - bench/, beside this script
 
-from registry import fakedata  # noqa: E402
+from registry import fakedata, rules  # noqa: E402
 from registry.imports.parse import MAX_ROWS  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -1328,7 +1328,23 @@ def machine() -> dict[str, Any]:
         "commit": commit,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_at_start": [round(x, 1) for x in os.getloadavg()],
+        # the registry's calendar day: when it changes, every server rebuilds its open-data
+        # files and empties its caches of public answers, work the figures then include
+        "registry_day": rules.today().isoformat(),
     }
+
+
+def day_changed(m: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    """A warning line when the registry's day (Asia/Shanghai) changed during the run."""
+    start, end = m.get("registry_day"), results.get("registry_day_at_end")
+    if start is None or end is None or start == end:
+        return []
+    return [
+        f"- **the registry's day changed during this run** ({start} → {end}, at 16:00 UTC): "
+        "from then on each server of ours had the open-data files rebuilt for the new day "
+        "on the same cores while it served, and its caches started empty; the figures "
+        "measured after the change include that work. Rerun away from 16:00 UTC."
+    ]
 
 
 def fmt(value: Any, digits: int = 1) -> str:
@@ -1371,6 +1387,7 @@ def render(results: dict[str, Any]) -> str:
         f"- total run time: {results['seconds'] / 60:.1f} min; load average (1, 5, 15 min) "
         f"{m['load_at_start']} at the start, {results['load_at_end']} at the end (other jobs "
         "shared the machine when it is above the CPU count)",
+        *day_changed(m, results),
         "",
         "## Import and index",
         "",
@@ -2008,6 +2025,7 @@ def main() -> None:
     results["profiles"] = extra["profiles"]
     results["seconds"] = round(time.perf_counter() - started, 1)
     results["load_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    results["registry_day_at_end"] = rules.today().isoformat()
     (OUT / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1))
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     previous = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
