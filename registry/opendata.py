@@ -33,18 +33,17 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry import exports, rules
 from registry.durable import fsync_dir
-from registry.models import Event, LogEntry
 from registry.publog import GENESIS_HASH
 
 PACKAGE = "datapackage.json"
@@ -101,18 +100,26 @@ class Head:
     counter: int
 
 
-def log_head(session: Session) -> tuple[int, str]:
-    """The publication log head (0 and the genesis hash while the log is empty): one query."""
-    row = session.execute(
-        select(LogEntry.number, LogEntry.entry_hash).order_by(LogEntry.number.desc()).limit(1)
-    ).first()
-    return (row[0], row[1]) if row is not None else (0, GENESIS_HASH)
+# The log head and the last event in one statement (one snapshot: a commit between two
+# reads cannot mix them), without parameters (any driver's style), for a Session or a
+# request's driver connection alike.
+HEAD_SQL = (
+    "SELECT (SELECT number FROM log_entry ORDER BY number DESC LIMIT 1),"
+    " (SELECT entry_hash FROM log_entry ORDER BY number DESC LIMIT 1),"
+    " (SELECT max(seq) FROM event)"
+)
+
+
+def head_of(row: Sequence[Any], on: date) -> Head:
+    """The Head of HEAD_SQL's row on day `on` (an empty log: 0 and the genesis hash)."""
+    number, hash_, latest = row
+    if number is None:
+        number, hash_ = 0, GENESIS_HASH
+    return Head(number, hash_, on, latest or 0)
 
 
 def head_now(session: Session, on: date | None = None) -> Head:
-    number, hash_ = log_head(session)
-    latest = session.scalar(select(func.max(Event.seq))) or 0
-    return Head(number, hash_, on or rules.today(), latest)
+    return head_of(session.execute(text(HEAD_SQL)).one(), on or rules.today())
 
 
 def read_package(folder: str | Path) -> dict[str, Any] | None:
@@ -121,6 +128,28 @@ def read_package(folder: str | Path) -> dict[str, Any] | None:
         return json.loads((Path(folder) / PACKAGE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+_KEPT: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+
+
+def kept_package(folder: str | Path) -> dict[str, Any] | None:
+    """`read_package`, parsed once per version of the file in this process: the file is
+    replaced, never written in place, so its inode, size and time tell a new one (a stat
+    per call instead of reading and parsing it)."""
+    path = os.path.join(folder, PACKAGE)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    kept = _KEPT.get(path)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    package = read_package(folder)
+    if package is not None:
+        _KEPT[path] = (version, package)
+    return package
 
 
 def built_head(package: dict[str, Any] | None) -> Head | None:
@@ -140,7 +169,7 @@ def built_head(package: dict[str, Any] | None) -> Head | None:
 
 def current(folder: str | Path, head: Head) -> dict[str, Any] | None:
     """The data package when the files in `folder` were built at `head`, else None."""
-    package = read_package(folder)
+    package = kept_package(folder)
     return package if built_head(package) == head else None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -30,9 +31,10 @@ from flask import (
     stream_with_context,
 )
 from sqlalchemy.orm import Session
+from werkzeug.http import http_date, quote_etag
 
 from registry import exports, opendata, opendata_child, rules, visibility
-from registry.database import get_session
+from registry.database import get_session, read_rows
 from registry.web.api import BadParameter, allow_cors, as_of_arg, json_error
 from registry.web.indexing import add_follower
 
@@ -77,8 +79,9 @@ def _bad_parameter(exc: BadParameter) -> Response:
 
 
 def _built(today: date) -> dict[str, Any] | None:
-    """The data package when the files show what the database shows now (one query)."""
-    head = opendata.head_now(get_session(), today)
+    """The data package when the files show what the database shows now: one statement
+    on the request's driver connection (no Session) and a stat of the package."""
+    head = opendata.head_of(read_rows(opendata.HEAD_SQL)[0], today)
     return opendata.current(current_app.config["EXPORT_DIR"], head)
 
 
@@ -90,6 +93,17 @@ def _send(package: dict[str, Any], fmt: str, download_name: str | None) -> Respo
     folder = current_app.config["EXPORT_DIR"]
     path = os.path.join(folder, entry["path"])
     etag = str(entry.get("hash", "")).removeprefix("sha256:") or None
+    if etag and request.if_none_match.contains_weak(etag):
+        # The client holds this file (its SHA-256 is the package's, and the package shows
+        # the database now): 304 without opening the file or building a file response.
+        return Response(
+            status=304,
+            headers={
+                "ETag": quote_etag(etag),
+                "Cache-Control": "no-cache, max-age=0",
+                "Expires": http_date(time.time()),
+            },
+        )
     accel = request.headers.get(ACCEL_HEADER)
     if accel and current_app.config.get("PROXY_HOPS", 0) > 0 and accel.startswith("/"):
         response = Response(b"", mimetype=opendata.MEDIA_TYPES.get(fmt, "application/json"))
