@@ -48,7 +48,7 @@ def build_if_changed(session: Session, folder: str | Path, url: str) -> bool:
     are current (already, or built now), False when another process holds a builder lock.
     A child that failed raises RuntimeError with the end of what it wrote."""
     root = Path(folder)
-    if opendata.built_head(opendata.read_package(root)) == opendata.head_now(session):
+    if opendata.built_head(opendata.kept_package(root)) == opendata.head_now(session):
         return True
     session.rollback()  # no snapshot held here while the child reads its own
     environment = dict(os.environ)
