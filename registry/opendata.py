@@ -7,7 +7,9 @@ without a publication-log entry) or a new day (listings expire at read time, in
 Asia/Shanghai). The data package names the publication log head the files were built at. Each file is
 written to a temporary file in the same folder, fsynced and put in place with `os.replace`,
 so a reader opens either the old file or the new one, never half of one; the data package
-goes last, so it never names files older than it says.
+goes last, so it never names files older than it says. A serving process runs it in a child
+process of its own (registry.opendata_child); the next builder deletes the temporary files
+a killed one left.
 
 One builder at a time, chosen by two locks taken without waiting (a process that finds
 either taken skips and tries again later):

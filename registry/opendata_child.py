@@ -1,9 +1,9 @@
 """The open-data files built by a process of their own, for a serving process's follower.
 
-Built in a web worker's follower thread, the three files of a large registry took the
-worker's interpreter (the GIL) for the length of the build, so its requests waited behind
-it, and the rows read and written raised its resident memory past what a worker is allowed.
-A serving process therefore checks, in its own thread, whether the files are behind (a
+Building the three files of a large registry holds the interpreter (the GIL) for the
+length of the build and raises the process's resident memory by the rows read and written:
+in a web worker's follower thread, the worker's requests would wait behind it and the worker
+would pass what it is allowed. A serving process therefore checks, in its own thread, whether the files are behind (a
 cheap read) and, when they are, runs the build in a fresh interpreter started for it
 (`python -m registry.opendata_child FOLDER PARENT_PID`, the database URL in the environment,
 never on a command line where `ps` shows it) and waits for it without holding a
