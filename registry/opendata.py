@@ -198,6 +198,19 @@ def build_if_changed(session: Session, folder: str | Path, on: date | None = Non
     return True
 
 
+def builder_free(session: Session, folder: str | Path) -> bool:
+    """Whether no builder holds the locks now, each taken and let go at once (on PostgreSQL
+    the advisory lock stays held until the session's transaction ends: the caller ends it).
+    A process about to start a builder elsewhere asks first, rather than start one that
+    would find the locks taken."""
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    with _file_lock(root) as held:
+        if not held:
+            return False
+    return _database_lock(session)
+
+
 def _remove_abandoned(folder: Path) -> None:
     """Delete the temporary files of builders that died mid-build (a worker killed by a
     restart or a deploy): only the holder of the folder's lock writes them, so while it is

@@ -50,7 +50,12 @@ def build_if_changed(session: Session, folder: str | Path, url: str) -> bool:
     root = Path(folder)
     if opendata.built_head(opendata.kept_package(root)) == opendata.head_now(session):
         return True
-    session.rollback()  # no snapshot held here while the child reads its own
+    # Another process is building (this host's other worker, or another host on PostgreSQL):
+    # no child started only to find the lock taken, on every step until that build ends.
+    free = opendata.builder_free(session, root)
+    session.rollback()  # no snapshot (nor advisory lock) held here while the child works
+    if not free:
+        return False
     environment = dict(os.environ)
     environment[URL_VARIABLE] = url
     # The child imports the registry from where this process did.

@@ -450,14 +450,14 @@ def test_a_child_builder_that_fails_is_reported_by_the_follower_not_the_site(own
     from registry.web.indexing import start_followers
 
     folder = tmp_path / "exports"
-    folder.write_text("a file where the folder should be")
+    (folder / "listings.csv").mkdir(parents=True)  # a folder where the file goes
     app = _serving_app(own_engine, tmp_path, EXPORT_DIR=str(folder))
     try:
         start_followers(app, wait=30)
         follower = followers(app)["open-data"]
         assert _wait_for(lambda: follower.failures > 0)
         assert "open-data builder exited with" in (follower.last_error or "")
-        assert "FileExistsError" in (follower.last_error or "")
+        assert "IsADirectoryError" in (follower.last_error or "")
         assert not follower.caught_up
         # the site answers, downloads streamed from the database
         client = app.test_client()
@@ -482,3 +482,37 @@ def test_a_child_builder_that_fails_is_reported_by_the_follower_not_the_site(own
 )
 def test_only_a_database_another_process_can_open_is_built_elsewhere(url, elsewhere):
     assert opendata_child.can_build_elsewhere(url) is elsewhere
+
+
+def test_no_child_builder_is_started_while_another_process_builds(
+    own_engine, tmp_path, monkeypatch
+):
+    import fcntl
+
+    from sqlalchemy import text
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    url = own_engine.url.render_as_string(hide_password=False)
+    started: list[object] = []
+    monkeypatch.setattr(opendata_child.subprocess, "run", lambda *a, **k: started.append(a))
+    # this host's other worker holds the folder's lock
+    fd = os.open(folder / opendata.LOCK_FILE, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with Session(own_engine) as session:
+            assert opendata_child.build_if_changed(session, folder, url) is False
+    finally:
+        os.close(fd)
+    assert started == []
+    if own_engine.dialect.name == "postgresql":  # another host holds the deployment's lock
+        with own_engine.connect() as other:
+            other.execute(text("SELECT pg_advisory_lock(:k)"), {"k": opendata.ADVISORY_KEY})
+            with Session(own_engine) as session:
+                assert opendata_child.build_if_changed(session, folder, url) is False
+            other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": opendata.ADVISORY_KEY})
+        assert started == []
+    # no one builds: a child is started (here: recorded, and reported failed)
+    with Session(own_engine) as session, pytest.raises(AttributeError):
+        opendata_child.build_if_changed(session, folder, url)
+    assert len(started) == 1
