@@ -418,6 +418,7 @@ def test_a_serving_process_has_a_child_process_build_the_files(own_engine, tmp_p
 
     folder = tmp_path / "exports"
     app = _serving_app(own_engine, tmp_path, EXPORT_DIR=str(folder))
+    monkeypatch.setattr(opendata_child, "IN_PROCESS_BYTES", 0)  # (small files: see below)
     built_here: list[int] = []
     original = opendata.build
     monkeypatch.setattr(opendata, "build", lambda *a: built_here.append(1) or original(*a))
@@ -516,3 +517,30 @@ def test_no_child_builder_is_started_while_another_process_builds(
     with Session(own_engine) as session, pytest.raises(AttributeError):
         opendata_child.build_if_changed(session, folder, url)
     assert len(started) == 1
+
+
+def test_the_files_of_a_small_registry_are_built_again_without_a_child(
+    own_engine, tmp_path, monkeypatch
+):
+    from registry.demo import load_demo
+    from registry.rules import Actor
+
+    folder = tmp_path / "exports"
+    url = own_engine.url.render_as_string(hide_password=False)
+    with Session(own_engine) as session:
+        load_demo(session, Actor(None, "demo", "system", 0, True), firms=12)
+        session.commit()
+    yesterday = rules.today() - timedelta(days=1)
+    with Session(own_engine) as session:  # built yesterday: behind today
+        assert opendata.build_if_changed(session, folder, yesterday)
+    built = opendata.read_package(folder)
+    assert built is not None and built["registry"]["as_of"] == yesterday.isoformat()
+    assert sum(entry["bytes"] for entry in built["resources"]) < opendata_child.IN_PROCESS_BYTES
+    started: list[object] = []
+    monkeypatch.setattr(opendata_child.subprocess, "run", lambda *a, **k: started.append(a))
+    with Session(own_engine) as session:
+        assert opendata_child.build_if_changed(session, folder, url) is True
+        head = opendata.head_now(session)
+    assert started == []  # built in this process
+    assert opendata.built_head(opendata.read_package(folder)) == head
+    assert head.day == rules.today()
