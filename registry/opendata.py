@@ -185,7 +185,7 @@ def build_if_changed(session: Session, folder: str | Path, on: date | None = Non
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
     head = head_now(session, on)
-    if built_head(read_package(root)) == head:
+    if built_head(kept_package(root)) == head:  # (a stat when this process parsed it)
         return True
     with _file_lock(root) as held:
         if not held or not _database_lock(session):
