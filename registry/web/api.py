@@ -356,7 +356,6 @@ def sanction_json(sanction: Any) -> dict[str, Any]:
 def enterprise(uscc: str):
     """The firm with its in-force listings (latest listed first) and published sanctions,
     from the rows the firm page reads; a 404 unless something about it is published."""
-    session = get_session()
     try:
         code = text.canonical_uscc(uscc)
     except ValueError:
@@ -364,7 +363,7 @@ def enterprise(uscc: str):
     found = None
     if code:
         try:
-            found = firmpage.firm(session, uscc=code, order=firmpage.BY_LISTING)
+            found = firmpage.firm(uscc=code, order=firmpage.BY_LISTING)
         except firmpage.NothingPublished:
             found = None
     if found is None:
@@ -381,7 +380,12 @@ def enterprise(uscc: str):
         ],
         "listings": [row_listing_json(li) for li in found.listings],
         "sanctions": [
-            sanction_json(row) for row in firmpage.sanctions(session, found, firmpage.BY_LISTING)
+            sanction_json(row)
+            for row in (
+                firmpage.sanctions(get_session(), found, firmpage.BY_LISTING)
+                if found.has_sanctions
+                else ()
+            )
         ],
     }
 

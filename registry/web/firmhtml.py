@@ -1,6 +1,7 @@
-"""The firm page's sections, as markup built in Python from plain rows
-(registry.web.firmpage): the firm's facts, licences and listings, and on today's page its
-sanctions, public evidence and notices.
+"""The firm page, as markup built in Python from plain rows (registry.web.firmpage): the
+firm's facts, licences and listings, on today's page its sanctions, public evidence and
+notices, and the page's blocks (title, head, main) that registry.web.pageframe puts in the
+site's layout.
 
 As Jinja, the context call per translated label (some thirty a page), the attribute lookups,
 filters and escaping per variable were most of the page's own rendering. Every value from
@@ -14,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import url_for
 from markupsafe import Markup, escape
@@ -228,3 +229,47 @@ def published(sanctions: Sequence[Any], evidence: Sequence[Any], notices: Sequen
         parts.append(f"  <p>{_('暂无相关公告。')}</p>\n")
     parts.append("</section>\n")
     return _markup(parts)
+
+
+class FirmPage(NamedTuple):
+    """The blocks of templates/public/enterprise.html, escaped markup."""
+
+    title: Markup
+    head: Markup
+    main: Markup
+
+
+def page(firm: Any, record: str, rest: str, about_url: str, as_of_note: str = "") -> FirmPage:
+    """The firm page's blocks around its `record`: `rest` is today's `published` sections
+    or, on a past day's page (`as_of_note`: its note, public/_as_of.html), the paragraph
+    that sends the reader to today's page; both are markup."""
+    name = escape(firm.name)
+    head = ""
+    if firm.uscc:
+        code = escape(firm.uscc)
+        head = (
+            f'<link rel="alternate" type="application/json" href="/api/v1/enterprises/{code}" '
+            f'title="{_("JSON 数据")}">\n'
+            f'<link rel="alternate" type="application/atom+xml" '
+            f'href="/feeds/enterprises/{code}.atom" title="{_("订阅该经营者")}">\n'
+        )
+    main = (
+        f"<h1>{name}</h1>\n{as_of_note}{record}\n{rest}\n"
+        f'<p><a href="{escape(about_url)}#objection">{_("对公示内容有异议？")}</a></p>\n'
+    )
+    # The name and code are escaped, the messages are ours, the rest is markup (B704).
+    return FirmPage(
+        Markup(f"{name} - {_('电信业务经营者信用名单')}"),  # nosec B704
+        Markup(head),  # nosec B704
+        Markup(main),  # nosec B704
+    )
+
+
+def to_today(today_url: str) -> Markup:
+    """A past day's page, where today's has the sanctions: the paragraph that says so."""
+    return _markup(
+        [
+            f"<p>{_('行政处罚、证据材料和公告请见今天的页面。')} "
+            f'<a href="{escape(today_url)}">{_("查看今天的公示")}</a></p>'
+        ]
+    )

@@ -328,7 +328,6 @@ class NothingPublished(Exception):
 
 
 def firm(
-    session: Session,
     *,
     uscc: str | None = None,
     firm_id: int | None = None,

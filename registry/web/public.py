@@ -153,34 +153,36 @@ def search_page():
 
 
 def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
-    session = get_session()
+    # The firm and its listings are read on the request's read connection; a Session is
+    # opened only for the rarer parts (sanctions, evidence, notices) and a past day.
     if "as_of" in request.args:
-        firm = firmpage.find_firm(session, uscc=uscc, firm_id=firm_id)
+        firm = firmpage.find_firm(get_session(), uscc=uscc, firm_id=firm_id)
         if firm is None:
             abort(404, description=_("未找到该经营者。"))
         as_of = _as_of()
         if as_of is not None:
             return _enterprise_as_of(firm, as_of)
     try:
-        found = firmpage.firm(session, uscc=uscc, firm_id=firm_id)
+        found = firmpage.firm(uscc=uscc, firm_id=firm_id)
     except firmpage.NothingPublished:
         abort(404, description=_("该经营者目前没有公示中的记录。"))
     if found is None:
         abort(404, description=_("未找到该经营者。"))
-    provinces = _provinces(session)
-    return render_template(
-        "public/enterprise.html",
-        firm=found,
-        record=firmhtml.record(found, found.listings, provinces, _firm_links(session)),
-        published=firmhtml.published(
+    record = firmhtml.record(found, found.listings, _provinces(), _firm_links())
+    if found.has_sanctions or found.has_evidence or found.has_notices:
+        session = get_session()
+        parts = (
             firmpage.sanctions(session, found),
             firmpage.evidence(session, found),
             firmpage.notices(session, found),
-        ),
-    )
+        )
+    else:
+        parts = ((), (), ())
+    blocks = firmhtml.page(found, record, firmhtml.published(*parts), site_url("public.about"))
+    return pageframe.render("public/enterprise.html", blocks._asdict())
 
 
-def _firm_links(session) -> firmhtml.Links:
+def _firm_links(session=None) -> firmhtml.Links:
     """The firm page's objection and repair links, by the listing id they end with."""
     return firmhtml.Links(
         site_url("submissions.objection_new") + "?listing=",
@@ -212,7 +214,12 @@ def _enterprise_as_of(firm: SimpleNamespace, as_of: date):
         )
     ]
     record = firmhtml.record(firm, listings, _provinces(session), _firm_links(session), as_of)
-    return render_template("public/enterprise.html", firm=firm, record=record, as_of=as_of)
+    today_url = firm_url(firm)
+    note = render_template("public/_as_of.html", as_of=as_of, today_url=today_url)
+    blocks = firmhtml.page(
+        firm, record, firmhtml.to_today(today_url), site_url("public.about"), note
+    )
+    return pageframe.render("public/enterprise.html", blocks._asdict())
 
 
 @bp.get("/enterprises/<uscc>")
