@@ -1,11 +1,13 @@
 """The app's database handle: one engine per app, one session per request (unit of work),
-and one driver connection per request for the public read paths."""
+and for the public read paths a driver connection per thread, kept between requests."""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, g, request
@@ -21,18 +23,85 @@ class Database:
     engine: Engine
     session_factory: sessionmaker
     # Where a request's driver connection comes from (read_connection, the public cache):
-    # the engine's pool, or what a test lends (its connection in one open transaction).
+    # this thread's own, or what a test lends (its connection in one open transaction).
     lend: Callable[[], Any] | None = None
+    _readers: threading.local = field(default_factory=threading.local, repr=False)
+    # Every thread's reader, closed when the engine is disposed (its pool's are closed
+    # then; a detached connection would otherwise stay open until collected).
+    _every_reader: list[tuple[int, Any]] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        event.listen(self.engine, "engine_disposed", self._close_readers)
 
     def raw_connection(self) -> Any:
-        """A driver connection; its close() gives it back. A database that cannot be
-        reached raises SQLAlchemy's OperationalError, as a Session would (a 503 page)."""
+        """A driver connection from the pool; its close() gives it back. A database that
+        cannot be reached raises SQLAlchemy's OperationalError, as a Session would (a 503
+        page)."""
         if self.lend is not None:
             return self.lend()
         try:
             return self.engine.raw_connection()
         except self.engine.dialect.loaded_dbapi.Error as exc:
             raise _as_sqlalchemy_error(exc, self.engine) from exc
+
+    def reader(self) -> Any:
+        """This thread's driver connection for the public read paths, kept from one request
+        to the next (a checkout from the pool and its return cost a twentieth of a search
+        page); `release` ends each request's use of it. One found lost is replaced (`drop`),
+        and a process forked with one opens its own. Raises as `raw_connection`."""
+        if self.lend is not None:
+            return self.lend()
+        kept = self._readers
+        connection = getattr(kept, "connection", None)
+        if connection is not None and kept.pid == os.getpid() and connection.is_valid:
+            return connection
+        connection = self.raw_connection()
+        connection.detach()  # this thread's: outside the pool's count, closed when dropped
+        kept.connection, kept.pid = connection, os.getpid()
+        with self._lock:
+            self._every_reader[:] = [(p, c) for p, c in self._every_reader if c.is_valid]
+            self._every_reader.append((kept.pid, connection))
+        return connection
+
+    def release(self, connection: Any) -> None:
+        """A request is done with `reader()`'s connection: the transaction the driver may
+        have begun is rolled back (PostgreSQL's snapshot ends; SQLite's reads begin none),
+        a lent connection given back. One that cannot roll back is dropped."""
+        if self.lend is not None:
+            connection.close()
+            return
+        try:
+            connection.rollback()
+        except Exception:  # lost meanwhile: the next request opens another
+            self.drop(connection)
+
+    def drop(self, connection: Any) -> None:
+        """Forget and close a reader connection that may be lost (a restarted server):
+        the next `reader()` opens another. A lent one is the lender's."""
+        if self.lend is not None:
+            return
+        kept = self._readers
+        if getattr(kept, "connection", None) is connection:
+            kept.connection = None
+        _discard(connection)
+
+    def _close_readers(self, engine: Engine) -> None:
+        with self._lock:
+            readers, self._every_reader[:] = list(self._every_reader), []
+        for pid, connection in readers:
+            if pid == os.getpid() and connection.is_valid:  # (a parent's is the parent's)
+                _discard(connection)
+
+
+def _discard(connection: Any) -> None:
+    """Close a detached pool connection (its `invalidate` alone leaves the driver's open)."""
+    driver = getattr(connection, "dbapi_connection", None)
+    with suppress(Exception):
+        connection.invalidate()
+    if driver is not None:
+        with suppress(Exception):
+            driver.close()
 
 
 def init_app(app: Flask) -> None:
@@ -43,8 +112,8 @@ def init_app(app: Flask) -> None:
     def close_session(exc: BaseException | None) -> None:
         state = g._get_current_object()  # (one context lookup for both)
         connection = state.pop("read_connection", None)
-        if connection is not None:  # checked out by read_connection(): back to the pool
-            connection.close()
+        if connection is not None:  # taken by read_connection(): its transaction ended
+            get_db(app).release(connection)
         session: Session | None = state.pop("db_session", None)
         if session is None:
             return
@@ -83,13 +152,13 @@ READ_CONNECTION = "registry.read_connection"
 
 def read_connection() -> Any:
     """This request's driver (DBAPI) connection for plain reads, without a Session: the one
-    the public cache read the event counter with, or one checked out of the engine's pool
-    now and returned, rolled back, when the request ends. A Session's unit of work (its
+    the public cache read the event counter with, or this thread's reader taken now and
+    released (rolled back) when the request ends. A Session's unit of work (its
     transaction objects, the rollback and close at teardown) cost several times the
     statements of a public page; the pages that only read rows run them here."""
     connection = request.environ.get(READ_CONNECTION)
     if connection is None:
-        connection = request.environ[READ_CONNECTION] = get_db().raw_connection()
+        connection = request.environ[READ_CONNECTION] = get_db().reader()
         g.read_connection = connection
     return connection
 

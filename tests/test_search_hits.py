@@ -13,7 +13,7 @@ from registry import rules, search, visibility
 from registry.models import Authority, Enterprise, Ground, Listing
 from registry.services import listings
 from registry.web import hits
-from tests.conftest import BACKENDS, create_database
+from tests.conftest import BACKENDS, POSTGRES_URL, create_database
 
 
 def listings_in_force(session, firm_ids, filters):
@@ -107,13 +107,23 @@ def test_a_search_of_no_firms_reads_nothing(app, session):
         assert hits.in_force([]) == {}
 
 
+def _in_transaction(driver) -> bool:
+    """Whether a driver connection (sqlite3 or psycopg) is inside a transaction."""
+    if hasattr(driver, "in_transaction"):
+        return driver.in_transaction
+    return driver.info.transaction_status != 0  # psycopg's IDLE
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rows_read_on_the_requests_driver_connection_are_those_of_an_orm_query(backend, tmp_path):
-    """Served, the hits are read on the request's driver connection from the pool (no
-    Session): the same firms as an ORM query of the committed database, on each backend,
-    and the connection is back in the pool when the request ends."""
+    """Served, the hits are read on the thread's driver connection (no Session): the same
+    firms as an ORM query of the committed database, on each backend; the connection is
+    the same from one request to the next, outside the pool, and no transaction of it is
+    left open when a request ends."""
+    from flask import request
+
     from registry import db as registry_db
-    from registry.database import get_db
+    from registry.database import READ_CONNECTION, get_db
     from registry.migrate import upgrade
     from registry.services.reference import seed
     from tests.conftest import new_app
@@ -133,6 +143,7 @@ def test_rows_read_on_the_requests_driver_connection_are_those_of_an_orm_query(b
             ids = list(session.scalars(select(Enterprise.id).order_by(Enterprise.id)))
         ids.append(2**31 - 1)
         pool = get_db(app).engine.pool
+        readers = []
         for filters, firms in (
             (None, 2),
             (search.SearchFilters(list_code="bad"), 2),
@@ -141,13 +152,20 @@ def test_rows_read_on_the_requests_driver_connection_are_those_of_an_orm_query(b
             with factory() as session:
                 with app.test_request_context("/"):
                     found = hits.in_force(ids, filters)
-                    assert pool.checkedout() == 1
+                    readers.append(request.environ[READ_CONNECTION])
+                    assert _in_transaction(readers[-1].dbapi_connection) == (
+                        backend == "postgresql"  # (SQLite's reads begin none)
+                    )
+                assert not _in_transaction(readers[-1].dbapi_connection)
                 assert pool.checkedout() == 0
                 assert not session.in_transaction()  # the session read nothing
                 expected = listings_in_force(session, ids, filters)
                 assert list(found) == list(expected) and len(found) == firms
                 for firm_id, (_firm, shown) in found.items():
                     assert [li.id for li in shown] == [li.id for li in expected[firm_id][1]]
+        assert all(reader is readers[0] for reader in readers)  # kept between requests
+        get_db(app).engine.dispose()
+        assert not readers[0].is_valid  # closed with the engine's pool
     finally:
         get_db(app).engine.dispose()
         engine.dispose()
@@ -174,4 +192,45 @@ def test_a_driver_error_on_the_read_connection_is_raised_as_sqlalchemys(backend,
         assert get_db(app).engine.pool.checkedout() == 0
     finally:
         get_db(app).engine.dispose()
+        drop()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL (REGISTRY_TEST_POSTGRES_URL)")
+def test_a_reader_connection_the_server_dropped_is_replaced_without_an_error(tmp_path):
+    """The thread's kept connection may die while it waits (a restarted server ends every
+    session): the next request reads on a new one and answers, as it did when the pool
+    pinged each connection before lending it."""
+    from sqlalchemy import text
+
+    from registry import db as registry_db
+    from registry.database import get_db
+    from registry.migrate import upgrade
+    from registry.services.reference import seed
+    from tests.conftest import new_app
+    from tests.factories import publish_committed
+
+    url, drop = create_database("postgresql", tmp_path)
+    engine = registry_db.make_engine(url)
+    app = new_app(url, tmp_path, PUBLIC_CACHE=True)
+    try:
+        upgrade(engine)
+        with registry_db.make_session_factory(engine)() as session:
+            seed(session, rules.Actor(None, "test", "system", 0, True))
+            session.commit()
+            publish_committed(session, "深圳市蓝鲸通讯技术有限公司", "91440300MA5DC8XQ6Q")
+        client = app.test_client()
+        database = get_db(app)
+        for path in ("/search?q=蓝鲸", "/enterprises/91440300MA5DC8XQ6Q"):
+            assert client.get(path).status_code == 200
+            reader = database.reader()
+            backend_pid = reader.dbapi_connection.info.backend_pid
+            with engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid})
+            response = client.get(path + ("&page=1" if "?" in path else "?lang=zh_Hans"))
+            assert response.status_code == 200, response.get_data(as_text=True)[:300]
+            assert database.reader() is not reader
+            assert database.reader().dbapi_connection.info.backend_pid != backend_pid
+    finally:
+        get_db(app).engine.dispose()
+        engine.dispose()
         drop()

@@ -83,18 +83,21 @@ class PublicCache:
         key = self._key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
-        connection = self._connection()
+        from registry.database import get_db
+
+        database = get_db(self.app)
+        connection = self._connection(database)
         version = self._version(connection)
         if version is None:
-            if connection is not None:
-                connection.close()
+            if connection is not None:  # (one lost while it waited, e.g. a restarted
+                database.release(connection)  # server, is dropped: the views take another)
             return self.wsgi_app(environ, start_response)
         environ[COUNTER_KEY] = version
         try:
             return self._kept_or_built(key, version, environ, start_response, connection)
         finally:
             environ.pop(READ_CONNECTION, None)
-            connection.close()  # back to the pool, rolled back
+            database.release(connection)  # its transaction ended, kept for the next
 
     def _kept_or_built(
         self,
@@ -199,13 +202,13 @@ class PublicCache:
             rules.today().isoformat(),
         )
 
-    def _connection(self) -> Any:
-        """A driver connection from the pool, without SQLAlchemy's execution layer (that
-        layer was most of the counter's read); None when the database is unreachable."""
-        from registry.database import get_db
-
+    @staticmethod
+    def _connection(database: Any) -> Any:
+        """This thread's driver connection (registry.database.Database.reader), without
+        SQLAlchemy's execution layer (that layer was most of the counter's read); None when
+        the database is unreachable."""
         try:
-            return get_db(self.app).raw_connection()
+            return database.reader()
         except Exception:  # the database is down: Flask says so
             return None
 
