@@ -1,10 +1,10 @@
 """The app's database handle: one engine per app, one session per request (unit of work),
-and for the public read paths a driver connection per thread, kept between requests."""
+and for the public read paths driver connections kept from one request to the next."""
 
 from __future__ import annotations
 
 import os
-import threading
+from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -23,16 +23,15 @@ class Database:
     engine: Engine
     session_factory: sessionmaker
     # Where a request's driver connection comes from (read_connection, the public cache):
-    # this thread's own, or what a test lends (its connection in one open transaction).
+    # the connections kept for the public reads, or what a test lends (its connection in
+    # one open transaction).
     lend: Callable[[], Any] | None = None
-    _readers: threading.local = field(default_factory=threading.local, repr=False)
-    # Every thread's reader, closed when the engine is disposed (its pool's are closed
-    # then; a detached connection would otherwise stay open until collected).
-    _every_reader: list[tuple[int, Any]] = field(default_factory=list, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # The public reads' connections between two requests, with the process that opened
+    # each: a deque's pop and append are atomic, a thread takes one and gives it back.
+    _idle: deque[tuple[int, Any]] = field(default_factory=deque, repr=False)
 
     def __post_init__(self) -> None:
-        event.listen(self.engine, "engine_disposed", self._close_readers)
+        event.listen(self.engine, "engine_disposed", self._close_idle)
 
     def raw_connection(self) -> Any:
         """A driver connection from the pool; its close() gives it back. A database that
@@ -46,57 +45,59 @@ class Database:
             raise _as_sqlalchemy_error(exc, self.engine) from exc
 
     def reader(self) -> Any:
-        """This thread's driver connection for the public read paths, kept from one request
-        to the next (a checkout from the pool and its return cost a twentieth of a search
-        page); `release` ends each request's use of it. One found lost is replaced (`drop`),
-        and a process forked with one opens its own. Raises as `raw_connection`."""
+        """A driver connection for a request's public reads, given back by `release`: one
+        kept from an earlier request, else a new one (a checkout from the pool and its
+        return cost a twentieth of a search page, and a third of a cached answer). Raises
+        as `raw_connection`."""
         if self.lend is not None:
             return self.lend()
-        kept = self._readers
-        connection = getattr(kept, "connection", None)
-        if connection is not None and kept.pid == os.getpid() and connection.is_valid:
-            return connection
+        here = os.getpid()
+        while self._idle:
+            try:
+                opened_by, connection = self._idle.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if opened_by == here and connection.is_valid:  # (not a parent's, after a fork)
+                return connection
         connection = self.raw_connection()
-        connection.detach()  # this thread's: outside the pool's count, closed when dropped
-        kept.connection, kept.pid = connection, os.getpid()
-        with self._lock:
-            self._every_reader[:] = [(p, c) for p, c in self._every_reader if c.is_valid]
-            self._every_reader.append((kept.pid, connection))
+        connection.detach()  # ours: outside the pool's count and its reset on return
         return connection
 
     def release(self, connection: Any) -> None:
         """A request is done with `reader()`'s connection: the transaction the driver may
-        have begun is rolled back (PostgreSQL's snapshot ends; SQLite's reads begin none),
-        a lent connection given back. One that cannot roll back is dropped."""
+        have begun is rolled back (PostgreSQL's snapshot ends; SQLite's reads begin none)
+        and the connection kept for the next request. One that cannot roll back (lost
+        while it waited, e.g. a restarted server) is closed instead. A lent one is given
+        back."""
         if self.lend is not None:
             connection.close()
             return
+        if not connection.is_valid:  # invalidated on a lost server (database.read_rows)
+            return
         try:
             connection.rollback()
-        except Exception:  # lost meanwhile: the next request opens another
-            self.drop(connection)
-
-    def drop(self, connection: Any) -> None:
-        """Forget and close a reader connection that may be lost (a restarted server):
-        the next `reader()` opens another. A lent one is the lender's."""
-        if self.lend is not None:
+        except Exception:
+            _discard(connection)
             return
-        kept = self._readers
-        if getattr(kept, "connection", None) is connection:
-            kept.connection = None
-        _discard(connection)
+        self._idle.append((os.getpid(), connection))
 
-    def _close_readers(self, engine: Engine) -> None:
-        with self._lock:
-            readers, self._every_reader[:] = list(self._every_reader), []
-        for pid, connection in readers:
-            if pid == os.getpid() and connection.is_valid:  # (a parent's is the parent's)
+    def _close_idle(self, engine: Engine) -> None:
+        """The engine is disposed of (its pool's connections closed): the kept ones too."""
+        here = os.getpid()
+        while self._idle:
+            try:
+                opened_by, connection = self._idle.pop()
+            except IndexError:
+                break
+            if opened_by == here:  # (a parent's is the parent's to close)
                 _discard(connection)
 
 
 def _discard(connection: Any) -> None:
     """Close a detached pool connection (its `invalidate` alone leaves the driver's open)."""
     driver = getattr(connection, "dbapi_connection", None)
+    if driver is None:  # invalidated already
+        return
     with suppress(Exception):
         connection.invalidate()
     if driver is not None:

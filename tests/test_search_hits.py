@@ -116,10 +116,10 @@ def _in_transaction(driver) -> bool:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rows_read_on_the_requests_driver_connection_are_those_of_an_orm_query(backend, tmp_path):
-    """Served, the hits are read on the thread's driver connection (no Session): the same
-    firms as an ORM query of the committed database, on each backend; the connection is
-    the same from one request to the next, outside the pool, and no transaction of it is
-    left open when a request ends."""
+    """Served, the hits are read on a driver connection kept for the public reads (no
+    Session): the same firms as an ORM query of the committed database, on each backend;
+    the connection is the same from one request to the next, outside the pool, and no
+    transaction of it is left open when a request ends."""
     from flask import request
 
     from registry import db as registry_db
@@ -197,9 +197,9 @@ def test_a_driver_error_on_the_read_connection_is_raised_as_sqlalchemys(backend,
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs PostgreSQL (REGISTRY_TEST_POSTGRES_URL)")
 def test_a_reader_connection_the_server_dropped_is_replaced_without_an_error(tmp_path):
-    """The thread's kept connection may die while it waits (a restarted server ends every
-    session): the next request reads on a new one and answers, as it did when the pool
-    pinged each connection before lending it."""
+    """A kept connection may die while it waits (a restarted server ends every session):
+    the next request reads on a new one and answers, as it did when the pool pinged each
+    connection before lending it; the dead one is closed, not kept."""
     from sqlalchemy import text
 
     from registry import db as registry_db
@@ -222,14 +222,16 @@ def test_a_reader_connection_the_server_dropped_is_replaced_without_an_error(tmp
         database = get_db(app)
         for path in ("/search?q=蓝鲸", "/enterprises/91440300MA5DC8XQ6Q"):
             assert client.get(path).status_code == 200
-            reader = database.reader()
-            backend_pid = reader.dbapi_connection.info.backend_pid
+            (_, kept), *more = database._idle  # the request's, kept for the next
+            assert not more
+            backend_pid = kept.dbapi_connection.info.backend_pid
             with engine.connect() as other:
                 other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend_pid})
             response = client.get(path + ("&page=1" if "?" in path else "?lang=zh_Hans"))
             assert response.status_code == 200, response.get_data(as_text=True)[:300]
-            assert database.reader() is not reader
-            assert database.reader().dbapi_connection.info.backend_pid != backend_pid
+            (_, now), *more = database._idle
+            assert not more and now is not kept and not kept.is_valid
+            assert now.dbapi_connection.info.backend_pid != backend_pid
     finally:
         get_db(app).engine.dispose()
         engine.dispose()
