@@ -100,9 +100,8 @@ def _discard(connection: Any) -> None:
         return
     with suppress(Exception):
         connection.invalidate()
-    if driver is not None:
-        with suppress(Exception):
-            driver.close()
+    with suppress(Exception):
+        driver.close()
 
 
 def init_app(app: Flask) -> None:
@@ -153,8 +152,8 @@ READ_CONNECTION = "registry.read_connection"
 
 def read_connection() -> Any:
     """This request's driver (DBAPI) connection for plain reads, without a Session: the one
-    the public cache read the event counter with, or this thread's reader taken now and
-    released (rolled back) when the request ends. A Session's unit of work (its
+    the public cache read the event counter with, or one of the kept readers taken now
+    and released (rolled back) when the request ends. A Session's unit of work (its
     transaction objects, the rollback and close at teardown) cost several times the
     statements of a public page; the pages that only read rows run them here."""
     connection = request.environ.get(READ_CONNECTION)

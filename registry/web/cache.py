@@ -89,8 +89,10 @@ class PublicCache:
         connection = self._connection(database)
         version = self._version(connection)
         if version is None:
-            if connection is not None:  # (one lost while it waited, e.g. a restarted
-                database.release(connection)  # server, is dropped: the views take another)
+            if connection is not None:
+                # One lost while it was kept (a restarted server) cannot roll back: it is
+                # closed, and the views take another.
+                database.release(connection)
             return self.wsgi_app(environ, start_response)
         environ[COUNTER_KEY] = version
         try:
@@ -204,9 +206,9 @@ class PublicCache:
 
     @staticmethod
     def _connection(database: Any) -> Any:
-        """This thread's driver connection (registry.database.Database.reader), without
-        SQLAlchemy's execution layer (that layer was most of the counter's read); None when
-        the database is unreachable."""
+        """A driver connection kept for the public reads (registry.database's `reader`),
+        without SQLAlchemy's execution layer (that layer was most of the counter's read);
+        None when the database is unreachable."""
         try:
             return database.reader()
         except Exception:  # the database is down: Flask says so
