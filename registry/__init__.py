@@ -27,14 +27,14 @@ def create_app(config: Mapping[str, Any] | None = None, instance_path: Path | No
     )
     app.config.from_mapping(vars(settings))
     app.config["SETTINGS"] = settings
-
-    from registry.web.jsonanswers import JSONAnswers
-
-    app.json = JSONAnswers(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_UPLOAD_BYTES
     # One text field may carry a screening report's firms to save (10,000 lines of up to
     # 200 characters); the whole request stays within MAX_UPLOAD_BYTES.
     app.config["MAX_FORM_MEMORY_SIZE"] = 8 * 1024 * 1024
+
+    from registry.web.jsonanswers import JSONAnswers
+
+    app.json = JSONAnswers(app)
 
     from registry import database, web
     from registry.cli import register_commands

@@ -32,8 +32,8 @@ def test_the_kept_layout_renders_as_the_template(app, path, headers, script_root
             path, headers=headers, base_url="http://localhost" + script_root
         ):
             assert request.script_root == script_root
-            expected = render_template("public/search.html", page=BLOCKS)
-            assert pageframe.render("public/search.html", BLOCKS) == expected
+            expected = render_template("public/page.html", page=BLOCKS)
+            assert pageframe.render("public/page.html", BLOCKS) == expected
 
 
 def test_each_language_and_script_root_has_its_own_layout(app):
@@ -42,5 +42,5 @@ def test_each_language_and_script_root_has_its_own_layout(app):
         with app.test_request_context(
             "/search?q=x", headers=headers, base_url="http://localhost" + root
         ):
-            pages.add(pageframe.render("public/search.html", BLOCKS))
+            pages.add(pageframe.render("public/page.html", BLOCKS))
     assert len(pages) == 3

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any
 
 from flask import url_for
 from markupsafe import Markup, escape
@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from registry.web import translate as _
 from registry.web.firmpage import FirmLicence, FirmListing
 from registry.web.hitlist import list_title
+from registry.web.pageframe import Blocks
 
 # A licence's status as the public reads it: the one string translated when it is shown.
 LICENCE_STATUSES: dict[str, Callable[[], str]] = {
@@ -231,15 +232,7 @@ def published(sanctions: Sequence[Any], evidence: Sequence[Any], notices: Sequen
     return _markup(parts)
 
 
-class FirmPage(NamedTuple):
-    """The blocks of templates/public/enterprise.html, escaped markup."""
-
-    title: Markup
-    head: Markup
-    main: Markup
-
-
-def page(firm: Any, record: str, rest: str, about_url: str, as_of_note: str = "") -> FirmPage:
+def page(firm: Any, record: str, rest: str, about_url: str, as_of_note: str = "") -> Blocks:
     """The firm page's blocks around its `record`: `rest` is today's `published` sections
     or, on a past day's page (`as_of_note`: its note, public/_as_of.html), the paragraph
     that sends the reader to today's page; both are markup."""
@@ -258,7 +251,7 @@ def page(firm: Any, record: str, rest: str, about_url: str, as_of_note: str = ""
         f'<p><a href="{escape(about_url)}#objection">{_("对公示内容有异议？")}</a></p>\n'
     )
     # The name and code are escaped, the messages are ours, the rest is markup (B704).
-    return FirmPage(
+    return Blocks(
         Markup(f"{name} - {_('电信业务经营者信用名单')}"),  # nosec B704
         Markup(head),  # nosec B704
         Markup(main),  # nosec B704

@@ -12,7 +12,7 @@ of the HTML is the one the template had.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote_plus
 
 from markupsafe import Markup
@@ -20,6 +20,7 @@ from markupsafe import Markup
 from registry import search
 from registry.web import kept_by_app, request_locale_name, request_translations
 from registry.web.hits import HitFirm, HitListing
+from registry.web.pageframe import Blocks
 
 FACETS = ("list", "province", "ground", "year")
 _LABELS_KEPT = 8  # languages whose labels are kept: two in use
@@ -277,14 +278,6 @@ def facet_sections(
     return "".join(parts)
 
 
-class SearchPage(NamedTuple):
-    """The search page's blocks, as markup for base.html."""
-
-    title: Markup
-    head: Markup
-    main: Markup
-
-
 def search_page(
     *,
     query: str,
@@ -296,8 +289,8 @@ def search_page(
     feed_url: str,
     api_url: str,
     words: Labels | None = None,
-) -> SearchPage:
-    """The blocks of templates/public/search.html (the form of public/_search_form.html):
+) -> Blocks:
+    """The search page's blocks (the form of public/_search_form.html):
     `hit_list` and `facets` are escaped markup; every other value is escaped here."""
     words = words or labels()
     text = words.text
@@ -340,7 +333,7 @@ def search_page(
         parts.append(_pager(words, result, links))
     parts.append("</section>\n</div>\n")
     # Every value above is escaped, the messages are ours; the rest is markup (B704).
-    return SearchPage(Markup(title), Markup(head), Markup("".join(parts)))  # nosec B704
+    return Blocks(Markup(title), Markup(head), Markup("".join(parts)))  # nosec B704
 
 
 def _pager(words: Labels, result: search.SearchResult, links: Links) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from flask import render_template
 from markupsafe import Markup, escape
@@ -67,3 +68,16 @@ def render(template: str, blocks: Mapping[str, str]) -> str:
     """`render_template(template, page=blocks)` for a template that shows only the blocks
     (markup) within the layout."""
     return frame(template, tuple(blocks)).fill(blocks)
+
+
+class Blocks(NamedTuple):
+    """A page of templates/public/page.html: its blocks, escaped markup."""
+
+    title: Markup
+    head: Markup
+    main: Markup
+
+
+def render_page(blocks: Blocks) -> str:
+    """templates/public/page.html with `blocks`, in the kept layout."""
+    return render("public/page.html", blocks._asdict())

@@ -149,7 +149,7 @@ def search_page():
         api_url="/api/v1/search" + ("?" + api_query if api_query else ""),
         words=words,
     )
-    return pageframe.render("public/search.html", page_parts._asdict())
+    return pageframe.render_page(page_parts)
 
 
 def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
@@ -179,7 +179,7 @@ def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
     else:
         parts = ((), (), ())
     blocks = firmhtml.page(found, record, firmhtml.published(*parts), site_url("public.about"))
-    return pageframe.render("public/enterprise.html", blocks._asdict())
+    return pageframe.render_page(blocks)
 
 
 def _firm_links(session=None) -> firmhtml.Links:
@@ -219,7 +219,7 @@ def _enterprise_as_of(firm: SimpleNamespace, as_of: date):
     blocks = firmhtml.page(
         firm, record, firmhtml.to_today(today_url), site_url("public.about"), note
     )
-    return pageframe.render("public/enterprise.html", blocks._asdict())
+    return pageframe.render_page(blocks)
 
 
 @bp.get("/enterprises/<uscc>")
