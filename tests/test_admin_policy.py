@@ -98,9 +98,11 @@ def case_former_name_add(make, u):
     return f"/admin/enterprises/{e.id}/former-names", {"former_name": f"旧名称{e.id}有限公司"}
 
 
-def _sanction_data(n):
+def _sanction_data(n, case):
+    # A number of its own: the factory numbers its sanctions 〔2026〕1号, 2号, … (a shared
+    # counter), and the new and edit cases number by different ids.
     return {
-        "decision_no": f"粤通管罚〔2026〕9{n}号",
+        "decision_no": f"粤通管罚〔2026〕{case}{n}号",
         "decided_on": _days_ago(3),
         "measures": ["warning"],
         "facts": "未按规定报送年报",
@@ -109,12 +111,14 @@ def _sanction_data(n):
 
 def case_sanction_new(make, u):
     e = _enterprise(make, u)
-    return f"/admin/enterprises/{e.id}/sanctions/new", _sanction_data(e.id)
+    return f"/admin/enterprises/{e.id}/sanctions/new", _sanction_data(e.id, "新")
 
 
 def case_sanction_edit(make, u):
     s = _sanction(make, u)
-    return f"/admin/sanctions/{s.id}/edit", _sanction_data(s.id) | {"version_id": s.version_id}
+    return f"/admin/sanctions/{s.id}/edit", _sanction_data(s.id, "改") | {
+        "version_id": s.version_id
+    }
 
 
 def _transition(kind, state, action, reason=""):
