@@ -379,14 +379,7 @@ def enterprise(uscc: str):
             for lic in found.licences
         ],
         "listings": [row_listing_json(li) for li in found.listings],
-        "sanctions": [
-            sanction_json(row)
-            for row in (
-                firmpage.sanctions(get_session(), found, firmpage.BY_LISTING)
-                if found.has_sanctions
-                else ()
-            )
-        ],
+        "sanctions": [sanction_json(row) for row in firmpage.sanctions(found, firmpage.BY_LISTING)],
     }
 
 

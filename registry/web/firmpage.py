@@ -32,6 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
 
 from registry import rules, visibility
+from registry.database import get_session
 from registry.models import (
     Authority,
     Campaign,
@@ -387,24 +388,28 @@ def firm(
     )
 
 
-def sanctions(session: Session, found: Firm, order: str = BY_DECISION) -> Sequence[Any]:
-    """The firm's published sanctions, latest decision first, as typed rows."""
+def sanctions(found: Firm, order: str = BY_DECISION) -> Sequence[Any]:
+    """The firm's published sanctions, latest decision first, as typed rows (read through
+    the request's Session, opened only for a firm that has any)."""
     if not found.has_sanctions:
         return []
     statement = _statements()[f"sanctions_{order}"]
-    return session.connection().execute(statement, {"firm_id": found.id}).all()
+    return get_session().connection().execute(statement, {"firm_id": found.id}).all()
 
 
-def evidence(session: Session, found: Firm) -> Sequence[Any]:
-    """The public evidence of the firm's listings in force and published sanctions."""
+def evidence(found: Firm) -> Sequence[Any]:
+    """The public evidence of the firm's listings in force and published sanctions (as
+    `sanctions` reads them)."""
     if not found.has_evidence:
         return []
     params = {"firm_id": found.id, "today": found.today}
-    return session.connection().execute(_statements()["evidence"], params).all()
+    return get_session().connection().execute(_statements()["evidence"], params).all()
 
 
-def notices(session: Session, found: Firm) -> Sequence[Any]:
-    """The public notices naming one of the firm's listings or sanctions, latest first."""
+def notices(found: Firm) -> Sequence[Any]:
+    """The public notices naming one of the firm's listings or sanctions, latest first (as
+    `sanctions` reads them)."""
     if not found.has_notices:
         return []
-    return session.connection().execute(_statements()["notices"], {"firm_id": found.id}).all()
+    statement = _statements()["notices"]
+    return get_session().connection().execute(statement, {"firm_id": found.id}).all()

@@ -169,16 +169,10 @@ def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
     if found is None:
         abort(404, description=_("未找到该经营者。"))
     record = firmhtml.record(found, found.listings, _provinces(), _firm_links())
-    if found.has_sanctions or found.has_evidence or found.has_notices:
-        session = get_session()
-        parts = (
-            firmpage.sanctions(session, found),
-            firmpage.evidence(session, found),
-            firmpage.notices(session, found),
-        )
-    else:
-        parts = ((), (), ())
-    blocks = firmhtml.page(found, record, firmhtml.published(*parts), site_url("public.about"))
+    published = firmhtml.published(
+        firmpage.sanctions(found), firmpage.evidence(found), firmpage.notices(found)
+    )
+    blocks = firmhtml.page(found, record, published, site_url("public.about"))
     return pageframe.render_page(blocks)
 
 
