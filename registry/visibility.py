@@ -79,7 +79,12 @@ def stored_listing_in_force(stored: Mapping[str, Any], day: str) -> bool:
     search.documents), with `expires_on` as an ISO date or None; `day` is the ISO date
     asked about. So what is left to check here is expiry since indexing.
     """
-    expires_on = stored.get("expires_on")
+    return held_listing_in_force(stored.get("expires_on"), day)
+
+
+def held_listing_in_force(expires_on: str | None, day: str) -> bool:
+    """stored_listing_in_force of a listing the index holds, from its expiry day (ISO date
+    or None) alone (registry.search.facts keeps listings without their other fields)."""
     return expires_on is None or str(expires_on) > day
 
 

@@ -42,6 +42,22 @@ def committed_seq(session: Session) -> int:
     return value if value is not None else max_seq(session)
 
 
+# What tells one database's history from another's at the same event numbers (a database
+# created again, restored, another at the same address): its first Event's number and time,
+# in the driver's form.
+EPOCH_SQL = "SELECT seq, at FROM event ORDER BY seq LIMIT 1"
+
+
+def epoch_of(row: Any) -> str:
+    """`EPOCH_SQL`'s row (None: no Event yet) as the epoch's text."""
+    return "" if row is None else f"{row[0]}|{row[1]}"
+
+
+def database_epoch(session: Session) -> str:
+    """The database's epoch (`EPOCH_SQL`), read in the driver's form as a request reads it."""
+    return epoch_of(session.connection().exec_driver_sql(EPOCH_SQL).first())
+
+
 def touched_since(session: Session, after: int) -> tuple[int, set[int]]:
     """(highest seq, ids of firms touched by events with seq > after).
 
@@ -163,7 +179,10 @@ def _listings(connection: Connection, condition: Any, on: date) -> dict[int, lis
             Listing.list_code,
             Ground.code,
             Listing.decided_on,
+            Listing.listed_on,
             Listing.expires_on,
+            Listing.ground_id,
+            Listing.authority_id,
         )
         .join(Ground, Ground.id == Listing.ground_id)
         .where(condition, visibility.listing_in_force(on))
@@ -177,6 +196,11 @@ def _listings(connection: Connection, condition: Any, on: date) -> dict[int, lis
                 "year": row.decided_on.year,
                 "decided_on": row.decided_on.isoformat(),
                 "expires_on": row.expires_on.isoformat() if row.expires_on else None,
+                # What a search shows of the listing besides (registry.web.hits): the ground
+                # and authority by id, their names read from the catalogue when shown.
+                "listed_on": row.listed_on.isoformat() if row.listed_on else None,
+                "ground_id": row.ground_id,
+                "authority_id": row.authority_id,
             }
         )
     return listings

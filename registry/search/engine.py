@@ -38,6 +38,7 @@ from registry import rules, text, visibility
 from registry.search import build, documents, matching
 from registry.search.analysis import normalise_query
 from registry.search.bitmaps import Bitmaps, code_key
+from registry.search.facts import FirmFacts
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def make_schema() -> Schema:
         seq=STORED(),
         counter=STORED(),
         changes=STORED(),
+        epoch=STORED(),
     )
 
 
@@ -324,7 +326,7 @@ class SearchIndex:
             # events read next include all of them; later ones are applied again, harmlessly.
             counter = documents.committed_seq(session)
             upto, firms = documents.touched_since(session, last)
-            for name in ("changes", "terms", "counter"):  # an index written before these
+            for name in ("changes", "terms", "counter", "epoch"):  # an index written before these
                 if name not in writer.schema:
                     writer.add_field(name, STORED())
             if upto == last and counter <= view.counter:
@@ -340,7 +342,12 @@ class SearchIndex:
                     writer.update_document(**doc)
             log_ = _changes_log(meta.get("changes") if meta else None, last, upto, firms)
             writer.update_document(
-                kind="meta", eid=META_ID, seq=upto, counter=max(counter, upto), changes=log_
+                kind="meta",
+                eid=META_ID,
+                seq=upto,
+                counter=max(counter, upto),
+                changes=log_,
+                epoch=documents.database_epoch(session),
             )
             writer.commit()
         except BaseException:
@@ -394,7 +401,13 @@ class SearchIndex:
             if progress is not None:
                 progress(done, len(ids))
 
-        meta = {"kind": "meta", "eid": META_ID, "seq": upto, "counter": max(counter, upto)}
+        meta = {
+            "kind": "meta",
+            "eid": META_ID,
+            "seq": upto,
+            "counter": max(counter, upto),
+            "epoch": documents.database_epoch(session),
+        }
         try:
             build.write_generation(
                 ix, ids, lambda some: list(documents.records(session, some, on)), meta, step
@@ -528,6 +541,23 @@ class SearchIndex:
             view = self._reader()
             state = self._refresh(view)
             return matching.candidates(view.searcher, state, core, uscc, licence, limit)
+
+    def firm_facts(self, eids: list[int], newest: int, epoch: str) -> dict[int, FirmFacts] | None:
+        """The registered name, codes and listings (`FirmFacts`) this process holds of the
+        firms `eids` in the open generation, for those it holds; None unless the generation
+        applied every event up to `newest` (the database's highest Event.seq) of the
+        database whose history `epoch` names (documents.database_epoch)."""
+        with self._bm_lock:
+            view = self._reader()
+            if view.seq < newest or view.meta.get("epoch") != epoch:
+                return None
+            state = self._refresh(view)
+            found = {}
+            for eid in eids:
+                facts = state.facts(eid)
+                if facts is not None:
+                    found[eid] = facts
+            return found
 
     def _stored(self, searcher: Any, eid: int) -> dict[str, Any] | None:
         """A firm's stored fields from the open searcher, remembered until it is replaced

@@ -1,13 +1,15 @@
-"""Each firm's registered name and codes, held per process beside the bitmaps (compactly).
+"""Each firm's registered name, codes and listings, held per process beside the bitmaps
+(compactly).
 
 Screening shows and scores its candidates by their registered name, USCC, province and
-licence numbers; reading them from Whoosh's stored fields cost a term lookup and an
-unpickling per candidate. A `FactTable` holds them for the firms of one base load as two
-strings with offsets (the name and licences, mostly Chinese; the USCC and province,
-ASCII, so a byte a character), a few bytes a firm instead of Python objects: built while
-the load streams the stored fields, in their order, it keeps no per-firm object, and maps
-a firm's rank in the base bitmap to its place in that order. Firms changed since the load
-are held by the caller (registry.search.bitmaps), like their names.
+licence numbers, and a search page shows each firm found with its listings; reading them
+from Whoosh's stored fields cost a term lookup and an unpickling per firm, and from the
+database a statement per page. A `FactTable` holds them for the firms of one base load as
+two strings with offsets (the name and licences, mostly Chinese; the USCC, province and
+listings, ASCII, so a byte a character), a few bytes a firm instead of Python objects:
+built while the load streams the stored fields, in their order, it keeps no per-firm
+object, and maps a firm's rank in the base bitmap to its place in that order. Firms changed
+since the load are held by the caller (registry.search.bitmaps), like their names.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ _CHUNK = 4096  # firms' strings joined at a time while adding (few small objects
 
 
 class FirmFacts(NamedTuple):
-    """What screening needs of a firm besides its normalised names (as stored)."""
+    """What screening needs of a firm besides its normalised names (as stored), and what a
+    search shows of it (its listings, `encode_listings`)."""
 
     name: str  # the registered name, as written
     uscc: str
     province: str
     licences: str  # licence numbers, space-separated
+    listings: str = ""  # `encode_listings` of its stored listings; "" if not known
 
 
 def facts_of(doc: Mapping[str, Any]) -> FirmFacts:
@@ -37,7 +41,69 @@ def facts_of(doc: Mapping[str, Any]) -> FirmFacts:
         str(doc.get("uscc") or ""),
         str(doc.get("province") or ""),
         str(doc.get("licences") or ""),
+        encode_listings(doc.get("listings") or ()),
     )
+
+
+class ShownListing(NamedTuple):
+    """A listing as the index holds it for display: ids of its ground and authority (their
+    names are the catalogue's), days as ISO text (None: no such day)."""
+
+    id: int
+    list_code: str
+    ground_id: int
+    authority_id: int
+    decided_on: str
+    listed_on: str | None
+    expires_on: str | None
+
+
+_LISTING_KEYS = ("id", "list", "ground_id", "authority_id", "decided_on", "listed_on", "expires_on")
+
+
+def encode_listings(listings: Any) -> str:
+    """A firm's stored listings as one ASCII string, latest decision first (the order a
+    search shows them in): a few bytes a listing instead of a dict. "" when there are none
+    or when any lacks a field shown (an index written before they were stored)."""
+    rows = []
+    for li in listings:
+        if any(key not in li for key in _LISTING_KEYS):
+            return ""
+        rows.append(
+            (
+                li["decided_on"],
+                int(li["id"]),
+                li["list"],
+                li["ground_id"],
+                li["authority_id"],
+                li["listed_on"] or "",
+                li["expires_on"] or "",
+            )
+        )
+    rows.sort(reverse=True)
+    return ";".join(
+        f"{lid},{code},{ground},{authority},{decided},{listed},{expires}"
+        for decided, lid, code, ground, authority, listed, expires in rows
+    )
+
+
+def decode_listings(text: str) -> list[ShownListing]:
+    """`encode_listings` read back."""
+    shown = []
+    for row in text.split(";") if text else ():
+        lid, code, ground, authority, decided, listed, expires = row.split(",")
+        shown.append(
+            ShownListing(
+                int(lid),
+                code,
+                int(ground),
+                int(authority),
+                decided,
+                listed or None,
+                expires or None,
+            )
+        )
+    return shown
 
 
 class FactTable:
@@ -58,7 +124,7 @@ class FactTable:
         assert self._chunks is not None, "sealed"
         texts, codes = self._pending
         text = facts.name + UNIT + facts.licences
-        code = facts.uscc + UNIT + facts.province
+        code = facts.uscc + UNIT + facts.province + UNIT + facts.listings
         texts.append(text)
         codes.append(code)
         self._text_ends.append(self._text_ends[-1] + len(text))
@@ -93,8 +159,9 @@ class FactTable:
     def get(self, rank: int) -> FirmFacts:
         slot = rank - 1 if self._slots is None else self._slots[rank - 1]
         name, licences = self._texts[self._text_ends[slot] : self._text_ends[slot + 1]].split(UNIT)
-        uscc, province = self._codes[self._code_ends[slot] : self._code_ends[slot + 1]].split(UNIT)
-        return FirmFacts(name, uscc, province, licences)
+        codes = self._codes[self._code_ends[slot] : self._code_ends[slot + 1]]
+        uscc, province, listings = codes.split(UNIT)
+        return FirmFacts(name, uscc, province, licences, listings)
 
     def size(self) -> int:
         """Approximate bytes held."""

@@ -11,7 +11,7 @@ never ORM objects bound to a session.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from flask import Flask, current_app
@@ -30,6 +30,10 @@ class Catalogue:
     grounds: dict[str, SimpleNamespace]  # code -> the ground's columns, in catalogue order
     repairable_ground_ids: frozenset[int]  # grounds with an active credit repair rule
     seq: int  # the event counter it was loaded at
+    # id -> (code, title) of every ground, (name, code) of every authority: what a search
+    # shows of a listing the index holds by those ids (registry.web.hits)
+    ground_names: dict[int, tuple[str, str]] = field(default_factory=dict)
+    authority_names: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def ground_codes(self) -> frozenset[str]:
@@ -56,12 +60,18 @@ def load(session: Session, seq: int = 0) -> Catalogue:
         for ground in session.scalars(select(Ground).order_by(Ground.position, Ground.code))
     }
     repairable = session.scalars(select(RepairRule.ground_id).where(RepairRule.active.is_(True)))
+    authority_names = {
+        row.id: (row.name, row.code)
+        for row in session.execute(select(Authority.id, Authority.name, Authority.code))
+    }
     return Catalogue(
         provinces=provinces,
         province_codes=frozenset(code[:2] + "0000" for code in provinces),
         grounds=grounds,
         repairable_ground_ids=frozenset(repairable),
         seq=seq,
+        ground_names={ground.id: (ground.code, ground.title) for ground in grounds.values()},
+        authority_names=authority_names,
     )
 
 

@@ -1,10 +1,15 @@
-"""What a search shows of each firm it found: the firm and its listings in force now, read
-from the database (the index only finds candidates) as plain tuples.
+"""What a search shows of each firm it found: the firm and its listings in force now, as
+plain tuples.
 
-One statement per shape (number of firms, list and ground filters), compiled once per
-database dialect and run as the driver's SQL on the request's read connection
-(registry.web.driversql), the rows read as the driver returns them: compiling, type
-processing and the objects built per row cost more than the query itself. Dates come back as ISO strings, the form every view shows them in.
+When this process's search index holds every Event the database has, they are what the
+index holds of each firm (registry.search.facts:
+kept compactly per process beside the bitmaps, with the catalogue's names of grounds and
+authorities): the database would say the same, and a statement per page cost more than
+the rest of the hits' work. Otherwise — a follower behind, an index written before it held
+listings this way — they are read from the database: one statement per shape (number of
+firms, list and ground filters), compiled once per database dialect and run as the
+driver's SQL on the request's read connection (registry.web.driversql), the rows read as
+the driver returns them. Dates are ISO strings, the form every view shows them in.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from sqlalchemy.engine import Dialect
 
 from registry import rules, search, visibility
 from registry.models import Authority, Enterprise, Ground, Listing
-from registry.web import driversql
+from registry.search.facts import decode_listings
+from registry.web import catalogue, driversql, indexing
 
 
 class HitFirm(NamedTuple):
@@ -135,10 +141,71 @@ def in_force(
     return found
 
 
+def held(
+    firm_ids: list[int], filters: search.SearchFilters | None = None
+) -> dict[int, tuple[HitFirm, list[HitListing]]] | None:
+    """`in_force` from what this process's search index holds of the firms (their facts,
+    registry.search.facts) and the catalogue's names of grounds and authorities: right
+    when the index holds every Event the database has (one primary-key read says). None
+    when it cannot say (an index behind, one of a database created again, a firm it does
+    not hold, an index written before it kept listings this way, a ground or an authority
+    the catalogue does not know): the database is read instead."""
+    if not firm_ids:
+        return {}
+    facts = indexing.firm_facts(firm_ids)
+    if facts is None:
+        return None
+    names = catalogue.get()
+    grounds, authorities = names.ground_names, names.authority_names
+    today = rules.today().isoformat()
+    list_code = filters.list_code if filters is not None else None
+    ground = filters.ground if filters is not None else None
+    in_force_on = visibility.held_listing_in_force
+    found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
+    for firm_id in firm_ids:
+        firm = facts.get(firm_id)
+        if firm is None or not firm.listings:
+            return None
+        shown = []
+        for li in decode_listings(firm.listings):  # latest decision first
+            if not in_force_on(li.expires_on, today):
+                continue
+            if list_code is not None and li.list_code != list_code:
+                continue
+            ground_names, authority = grounds.get(li.ground_id), authorities.get(li.authority_id)
+            if ground_names is None or authority is None:
+                return None
+            if ground is not None and ground_names[0] != ground:
+                continue
+            shown.append(
+                HitListing(
+                    li.id,
+                    li.list_code,
+                    ground_names[0],
+                    ground_names[1],
+                    li.decided_on,
+                    li.listed_on,
+                    li.expires_on,
+                    authority[0],
+                    authority[1],
+                )
+            )
+        if shown:
+            found[firm_id] = (
+                HitFirm(firm_id, firm.uscc or None, firm.name, firm.province or None),
+                shown,
+            )
+    return found
+
+
 def for_hits(
     result: search.SearchResult, filters: search.SearchFilters | None = None
 ) -> list[tuple[HitFirm, list[HitListing]]]:
     """The hits' firms with their listings in force now, in the order of the hits (a hit
-    with none left since the index saw it is dropped)."""
-    found = in_force([hit.enterprise_id for hit in result.hits], filters)
-    return [found[hit.enterprise_id] for hit in result.hits if hit.enterprise_id in found]
+    with none left since the index saw it is dropped): from the index when the result is
+    holds what the database says, else from the database."""
+    ids = [hit.enterprise_id for hit in result.hits]
+    found = held(ids, filters)
+    if found is None:
+        found = in_force(ids, filters)
+    return [found[firm_id] for firm_id in ids if firm_id in found]

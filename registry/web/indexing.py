@@ -33,6 +33,8 @@ from registry.search import (
     SearchResult,
     committed_seq,
 )
+from registry.search.documents import EPOCH_SQL, epoch_of
+from registry.search.facts import FirmFacts
 
 log = logging.getLogger(__name__)
 EXTENSION = "registry_search"
@@ -192,3 +194,28 @@ def search(
         # the counter this answer would be kept under: never kept for later.
         do_not_keep()
     return index.search(query, filters, page, per_page, on, fields=False, facets=facets)
+
+
+def firm_facts(eids: list[int]) -> dict[int, FirmFacts] | None:
+    """What the app's index holds of the firms `eids` (registry.search.facts), for those it
+    holds, when it holds everything the database says: every Event the request's read
+    connection sees, of the same database history. None otherwise (a follower behind, the
+    request's own transaction writing, an index of a database created again)."""
+    from registry.database import read_rows
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    epoch = app.extensions.get(_EPOCH)
+    if epoch is None:
+        rows = read_rows(f"SELECT (SELECT max(seq) FROM event), e.* FROM ({EPOCH_SQL}) e")
+        newest = rows[0][0] if rows else 0
+        epoch = epoch_of(rows[0][1:] if rows else None)
+        if epoch:  # (none before the first Event: asked again)
+            app.extensions[_EPOCH] = epoch
+    else:
+        newest = read_rows(_NEWEST_SQL)[0][0]
+    return get_index().firm_facts(eids, newest or 0, epoch)
+
+
+# The database's epoch (registry.search.documents), read by the first search of a process.
+_EPOCH = "registry_database_epoch"
+_NEWEST_SQL = "SELECT max(seq) FROM event"
