@@ -46,10 +46,16 @@ from registry.web.sharedcache import SharedAnswers, code_fingerprint
 NEVER = ("/admin", "/login", "/logout", "/data", "/static", "/healthz")
 BYPASS_HEADERS = ("HTTP_IF_MODIFIED_SINCE", "HTTP_RANGE", "HTTP_AUTHORIZATION")
 MAX_ANSWER_BYTES = 1024 * 1024
-_COUNTER_SQL = "SELECT value FROM sequence_counter WHERE name = 'event'"
+# The counter, and the highest Event number the database holds (in the same snapshot): a
+# search reads its hits from the index only when the index applied every Event up to it.
+_COUNTER_SQL = (
+    "SELECT value, (SELECT max(seq) FROM event) FROM sequence_counter WHERE name = 'event'"
+)
+_NEWEST_SQL = "SELECT max(seq) FROM event"
 _EPOCH_SQL = "SELECT seq, at FROM event ORDER BY seq LIMIT 1"
 _SKIP = "registry.public_cache.skip"
 COUNTER_KEY = "registry.event_counter"
+NEWEST_KEY = "registry.newest_event"
 
 Key = tuple[str, ...]
 
@@ -87,7 +93,7 @@ class PublicCache:
 
         database = get_db(self.app)
         connection = self._connection(database)
-        version = self._version(connection)
+        version, newest = self._version(connection)
         if version is None:
             if connection is not None:
                 # One lost while it was kept (a restarted server) cannot roll back: it is
@@ -95,6 +101,7 @@ class PublicCache:
                 database.release(connection)
             return self.wsgi_app(environ, start_response)
         environ[COUNTER_KEY] = version
+        environ[NEWEST_KEY] = newest
         try:
             return self._kept_or_built(key, version, environ, start_response, connection)
         finally:
@@ -215,15 +222,16 @@ class PublicCache:
             return None
 
     @staticmethod
-    def _version(connection: Any) -> int | None:
-        """The "event" counter as committed now (None: unreadable, do not cache)."""
+    def _version(connection: Any) -> tuple[int | None, int]:
+        """The "event" counter as committed now (None: unreadable, do not cache) and the
+        highest Event number."""
         if connection is None:
-            return None
+            return None, 0
         try:
             row = _first_row(connection, _COUNTER_SQL)
         except Exception:  # not migrated, or the connection broke: Flask says so
-            return None
-        return row[0] if row is not None else None
+            return None, 0
+        return (row[0], row[1] or 0) if row is not None else (None, 0)
 
     @staticmethod
     def _storable(status: str, headers: list, body: bytes) -> bool:
@@ -318,10 +326,22 @@ def _read_counter(session: Any) -> int:
         from registry.database import read_rows
 
         rows = read_rows(_COUNTER_SQL)
+        request.environ[NEWEST_KEY] = (rows[0][1] if rows else 0) or 0
         return (rows[0][0] if rows else 0) or 0
     from sqlalchemy import text
 
     return session.execute(text(_COUNTER_SQL)).scalar() or 0
+
+
+def newest_event() -> int:
+    """The highest Event number the database holds, as read with this request's counter
+    (read now if the counter was not)."""
+    value = request.environ.get(NEWEST_KEY)
+    if value is None:
+        from registry.database import read_rows
+
+        value = request.environ[NEWEST_KEY] = read_rows(_NEWEST_SQL)[0][0] or 0
+    return value
 
 
 def do_not_keep() -> None:

@@ -202,20 +202,17 @@ def firm_facts(eids: list[int]) -> dict[int, FirmFacts] | None:
     connection sees, of the same database history. None otherwise (a follower behind, the
     request's own transaction writing, an index of a database created again)."""
     from registry.database import read_rows
+    from registry.web.cache import newest_event
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     epoch = app.extensions.get(_EPOCH)
     if epoch is None:
-        rows = read_rows(f"SELECT (SELECT max(seq) FROM event), e.* FROM ({EPOCH_SQL}) e")
-        newest = rows[0][0] if rows else 0
-        epoch = epoch_of(rows[0][1:] if rows else None)
+        rows = read_rows(EPOCH_SQL)
+        epoch = epoch_of(rows[0] if rows else None)
         if epoch:  # (none before the first Event: asked again)
             app.extensions[_EPOCH] = epoch
-    else:
-        newest = read_rows(_NEWEST_SQL)[0][0]
-    return get_index().firm_facts(eids, newest or 0, epoch)
+    return get_index().firm_facts(eids, newest_event(), epoch)
 
 
 # The database's epoch (registry.search.documents), read by the first search of a process.
 _EPOCH = "registry_database_epoch"
-_NEWEST_SQL = "SELECT max(seq) FROM event"
