@@ -82,7 +82,7 @@ class Factory:
             self.session,
             actor,
             enterprise,
-            decision_no=f"粤通管罚〔2026〕{next(_counter)}号",
+            decision_no=kw.pop("decision_no", None) or f"粤通管罚〔2026〕{next(_counter)}号",
             decided_on=decided_on or rules.today() - timedelta(days=5),
             measures=list(measures),
             fine_amount="10000" if "fine" in measures else None,

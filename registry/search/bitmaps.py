@@ -69,6 +69,13 @@ def code_key(fieldname: str, value: str) -> int:
     return hash((fieldname, value)) & _HASH_MASK
 
 
+_ASCII_DIGIT = re.compile("[0-9]")
+
+
+def has_ascii_digit(code: str) -> bool:
+    return _ASCII_DIGIT.search(code) is not None
+
+
 def union(bitmaps: Iterable[BitMap]) -> BitMap:
     items = list(bitmaps)
     return BitMap.union(*items) if items else BitMap()
@@ -95,6 +102,9 @@ class Bitmaps:
         # segments (set by the index; None: not known, so every lookup is made).
         self.codes = BitMap()
         self.decision_codes: BitMap | None = None
+        # The fields (uscc, licences, decisions) of which a code held has no ASCII digit
+        # (none of the real ones): a query that cannot have one is not looked up there.
+        self.digitless_codes: set[str] = set()
         # Names: one string of the base load in firm id order, plus an overlay of firms
         # changed since (eid -> names, or None when gone). A base firm's names are
         # `_blob[_spans[eid] : _spans[eid + 1]]` (a firm id not in the base spans nothing):
@@ -177,8 +187,17 @@ class Bitmaps:
         """The firm's USCC and licence numbers, as the index's terms for them."""
         if facts.uscc:
             self.codes.add(code_key("uscc", facts.uscc))
+            if not has_ascii_digit(facts.uscc):
+                self.digitless_codes.add("uscc")
         for licence in _KEYWORDS.findall(facts.licences):
             self.codes.add(code_key("licences", licence))
+            if not has_ascii_digit(licence):
+                self.digitless_codes.add("licences")
+
+    def may_hold_ideographic_code(self) -> bool:
+        """Whether a code held may have no ASCII digit (False: each one has at least one).
+        Unknown decision terms (no set of them yet) may."""
+        return bool(self.digitless_codes) or self.decision_codes is None
 
     def may_hold_code(self, fieldname: str, value: str) -> bool:
         """False when no document of the generation has the term `value` in `fieldname`

@@ -14,6 +14,7 @@ import ctypes
 import fcntl
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -37,12 +38,14 @@ from whoosh.query import Term
 from registry import rules, text, visibility
 from registry.search import build, documents, matching
 from registry.search.analysis import normalise_query
-from registry.search.bitmaps import Bitmaps, code_key
+from registry.search.bitmaps import Bitmaps, code_key, has_ascii_digit
 from registry.search.facts import FirmFacts
 
 log = logging.getLogger(__name__)
 
 META_ID = "__meta__"
+# A query of CJK ideographs only (the unified block and extension A): most of the long tail.
+_IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
 CURRENT = "CURRENT"
 LISTS = ("bad", "dishonest")
 FACETS = ("list", "province", "ground", "year")
@@ -187,7 +190,8 @@ class SearchIndex:
         self._cache: OrderedDict[tuple, _Answer] = OrderedDict()
         self._bm_lock = threading.RLock()
         self._bitmaps: Bitmaps | None = None
-        self._decision_segments: dict[str, BitMap] = {}  # segment id -> its decision terms
+        # segment id -> its decision terms, and whether one has no ASCII digit
+        self._decision_segments: dict[str, tuple[BitMap, bool]] = {}
         self.error: str | None = None  # why the last look at the disk failed, if it did
 
     # --- opening ------------------------------------------------------------------------
@@ -452,33 +456,38 @@ class SearchIndex:
         else:
             state = Bitmaps.load(searcher.all_stored_fields())
             _give_back_freed_memory()
-        state.decision_codes = self._decision_codes(searcher)
+        state.decision_codes, digitless = self._decision_codes(searcher)
+        if digitless:
+            state.digitless_codes.add("decisions")
         state.key, state.seq = key, seq
         self._bitmaps = state
         self._cache.clear()
         return state
 
-    def _decision_codes(self, searcher: Any) -> BitMap:
+    def _decision_codes(self, searcher: Any) -> tuple[BitMap, bool]:
         """`code_key` of every term of the decisions field in the searcher's segments (the
-        field is not stored): each segment's terms read once, when first seen. Terms of
-        deleted documents stay until their segment is merged away (a lookup then finds
-        nothing, as it would have without the set)."""
-        held: dict[str, BitMap] = {}
+        field is not stored), and whether any term has no ASCII digit: each segment's terms
+        read once, when first seen. Terms of deleted documents stay until their segment is
+        merged away (a lookup then finds nothing, as it would have without the set)."""
+        held: dict[str, tuple[BitMap, bool]] = {}
         parts = []
+        digitless = False
         for reader, _offset in searcher.reader().leaf_readers():
             segment = reader.segment() if hasattr(reader, "segment") else None
             name = segment.segment_id() if segment is not None else None
-            terms = self._decision_segments.get(name) if name else None
-            if terms is None:
-                terms = BitMap(
-                    code_key("decisions", term.decode("utf-8"))
-                    for term in reader.lexicon("decisions")
+            found = self._decision_segments.get(name) if name else None
+            if found is None:
+                terms = [term.decode("utf-8") for term in reader.lexicon("decisions")]
+                found = (
+                    BitMap(code_key("decisions", term) for term in terms),
+                    any(not has_ascii_digit(term) for term in terms),
                 )
             if name:
-                held[name] = terms
-            parts.append(terms)
+                held[name] = found
+            parts.append(found[0])
+            digitless = digitless or found[1]
         self._decision_segments = held
-        return BitMap.union(*parts) if parts else BitMap()
+        return (BitMap.union(*parts) if parts else BitMap()), digitless
 
     def search(
         self,
@@ -778,6 +787,10 @@ def _in_buckets(firms: BitMap, buckets: list[BitMap]) -> list[int]:
 def _code_terms(state: Bitmaps, raw: str) -> list[Term]:
     """The query's USCC, licence and decision number terms that may be in the index (a
     term no document holds is not looked up: the lookup would find nothing)."""
+    if _IDEOGRAPHS.fullmatch(raw) and not state.may_hold_ideographic_code():
+        # Every canonical form of a query of ideographs alone is ideographs alone (NFKC and
+        # t2s keep them so), and every code held has an ASCII digit: none can be equal.
+        return []
     codes = []
     for fieldname, value in (
         ("uscc", text.canonical_uscc(raw)),
