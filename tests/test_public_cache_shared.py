@@ -172,6 +172,14 @@ def test_a_database_created_again_never_gets_the_old_databases_answers(tmp_path)
     answer = new.test_client().get(SEARCH)
     assert _names(answer) == ["宁波市鲸信网络科技有限公司"]
     assert _cache(new).shared_hits == 0
+    # The follower that writes the index folder (here the old worker's process still
+    # holds the folder's writer lock, so the new worker's step is run in the foreground)
+    # finds it written from the old database and rebuilds it from the new one: its firms
+    # are found by their own names, the old one's by none.
+    followers(new)["search-index"].run_once(foreground=True)
+    found = new.test_client().get("/api/v1/search?q=宁波").get_json()["results"]
+    assert [firm["name"] for firm in found] == ["宁波市鲸信网络科技有限公司"]
+    assert new.test_client().get("/api/v1/search?q=杭州").get_json()["results"] == []
     _stop(new)
 
 

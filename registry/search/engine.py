@@ -185,6 +185,7 @@ class SearchIndex:
         self._open: dict[str, Any] = {}
         weakref.finalize(self, _close_open, self._open)
         self._checked = 0.0  # time.monotonic() of the last look at the disk
+        self._epoch: str | None = None  # the database's epoch, as last read
         self.opened = 0  # searchers opened, for tests and diagnostics
         self._docs: dict[int, dict[str, Any] | None] = {}  # eid -> stored fields (this view)
         self._cache: OrderedDict[tuple, _Answer] = OrderedDict()
@@ -286,11 +287,39 @@ class SearchIndex:
         at only when the database is ahead). False when the index is still behind because
         another process holds the writer lock (that process applies them).
         `touched_at_least`: see catch_up."""
+        if self._of_another_database(session):
+            log.warning(
+                "the search index in %s was written from another database (created again or"
+                " restored): rebuilding it",
+                self.root,
+            )
+            try:
+                self.rebuild(session)
+            except RebuildLocked:
+                return False
         latest = documents.committed_seq(session)
         if latest > self.last_applied() and latest > self.last_applied(force=True):
             self.catch_up(session, on, touched_at_least=touched_at_least)
             return self.last_applied() >= latest
         return True
+
+    def _of_another_database(self, session: Session) -> bool:
+        """Whether the open generation was written from another database history than the
+        one `session` reads (its epoch, documents.database_epoch): an index folder kept
+        while its database was created again or restored. The database's epoch is read
+        when the generation's differs from the one last read, so once per process; a
+        database replaced while the process runs is not noticed (the workers restart with
+        a new database). A generation written before epochs were kept, or before the
+        database had an Event, is taken as this database's."""
+        held = self._reader().meta.get("epoch")
+        if not held or held == self._epoch:
+            return False
+        return held != self._read_epoch(session)
+
+    def _read_epoch(self, session: Session) -> str:
+        """The database's epoch, read now and kept as the one last read."""
+        self._epoch = documents.database_epoch(session)
+        return self._epoch
 
     def refresh_to(self, seq: int) -> bool:
         """Look at the disk if this process's searcher holds less than `seq` (the event
@@ -351,7 +380,7 @@ class SearchIndex:
                 seq=upto,
                 counter=max(counter, upto),
                 changes=log_,
-                epoch=documents.database_epoch(session),
+                epoch=self._read_epoch(session),
             )
             writer.commit()
         except BaseException:
@@ -410,7 +439,7 @@ class SearchIndex:
             "eid": META_ID,
             "seq": upto,
             "counter": max(counter, upto),
-            "epoch": documents.database_epoch(session),
+            "epoch": self._read_epoch(session),
         }
         try:
             build.write_generation(
