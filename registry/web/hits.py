@@ -1,12 +1,12 @@
 """What a search shows of each firm it found: the firm and its listings in force now, as
 plain tuples.
 
-When this process's search index holds every Event the database has, they are what the
-index holds of each firm (registry.search.facts:
-kept compactly per process beside the bitmaps, with the catalogue's names of grounds and
-authorities): the database would say the same, and a statement per page cost more than
-the rest of the hits' work. Otherwise — a follower behind, an index written before it held
-listings this way — they are read from the database: one statement per shape (number of
+When this process's search index holds every Event the database has and was written from
+the same database, they are what the index holds of each firm (registry.search.facts, kept
+compactly per process beside the bitmaps), with the catalogue's names of grounds and
+authorities: the database would say the same, and a statement per page cost more than the
+rest of the hits' work. Otherwise (a follower behind, an index written before it held
+listings this way) they are read from the database: one statement per shape (number of
 firms, list and ground filters), compiled once per database dialect and run as the
 driver's SQL on the request's read connection (registry.web.driversql), the rows read as
 the driver returns them. Dates are ISO strings, the form every view shows them in.
@@ -146,7 +146,8 @@ def held(
 ) -> dict[int, tuple[HitFirm, list[HitListing]]] | None:
     """`in_force` from what this process's search index holds of the firms (their facts,
     registry.search.facts) and the catalogue's names of grounds and authorities: right
-    when the index holds every Event the database has (one primary-key read says). None
+    when the index holds every Event the database has (the highest Event number, read
+    with the request's counter, and the database's epoch say so). None
     when it cannot say (an index behind, one of a database created again, a firm it does
     not hold, an index written before it kept listings this way, a ground or an authority
     the catalogue does not know): the database is read instead."""
@@ -202,8 +203,8 @@ def for_hits(
     result: search.SearchResult, filters: search.SearchFilters | None = None
 ) -> list[tuple[HitFirm, list[HitListing]]]:
     """The hits' firms with their listings in force now, in the order of the hits (a hit
-    with none left since the index saw it is dropped): from the index when the result is
-    holds what the database says, else from the database."""
+    with none left since the index saw it is dropped): from the index when it holds what
+    the database says (`held`), else from the database (`in_force`)."""
     ids = [hit.enterprise_id for hit in result.hits]
     found = held(ids, filters)
     if found is None:
