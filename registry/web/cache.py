@@ -41,6 +41,7 @@ from werkzeug.http import parse_cookie
 
 from registry import rules
 from registry.database import READ_CONNECTION
+from registry.search.documents import EPOCH_SQL, epoch_of
 from registry.web.sharedcache import SharedAnswers, code_fingerprint
 
 NEVER = ("/admin", "/login", "/logout", "/data", "/static", "/healthz")
@@ -52,7 +53,6 @@ _COUNTER_SQL = (
     "SELECT value, (SELECT max(seq) FROM event) FROM sequence_counter WHERE name = 'event'"
 )
 _NEWEST_SQL = "SELECT max(seq) FROM event"
-_EPOCH_SQL = "SELECT seq, at FROM event ORDER BY seq LIMIT 1"
 _SKIP = "registry.public_cache.skip"
 COUNTER_KEY = "registry.event_counter"
 NEWEST_KEY = "registry.newest_event"
@@ -259,13 +259,13 @@ class PublicCache:
 
 def _database_epoch(connection: Any) -> str | None:
     """What tells this database's history from another's at the same counter value (a
-    database created again, another database at the same address): the first Event's
-    time and number. "" before the first Event; None when unreadable."""
+    database created again, another database at the same address): its epoch
+    (registry.search.documents), "" before the first Event; None when unreadable."""
     try:
-        row = _first_row(connection, _EPOCH_SQL)
+        row = _first_row(connection, EPOCH_SQL)
     except Exception:  # the database went away: no shared tier for this request
         return None
-    return "" if row is None else f"{row[0]}|{row[1]}"
+    return epoch_of(row)
 
 
 def _first_row(connection: Any, sql: str) -> Any:
