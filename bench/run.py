@@ -279,7 +279,7 @@ def empty_shared_cache(env: dict[str, str]) -> None:
         str(Path(instance) / "public-cache.sqlite") if instance else ""
     )
     if file:
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-keys"):
             Path(file + suffix).unlink(missing_ok=True)
 
 

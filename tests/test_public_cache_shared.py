@@ -300,3 +300,63 @@ def test_an_answer_asked_for_once_is_not_written_to_the_shared_file(workers):
     assert _cache(one).hits == 1 and _shared_rows(one) == 1
     one.test_client().get(SEARCH)  # written once, not at every hit
     assert _cache(one).hits == 2 and _shared_rows(one) == 1
+
+
+def _tier(path: Path, epoch: str = "same database"):
+    """One worker's view of the host's file (each its own connection and map)."""
+    from registry.web.sharedcache import SharedAnswers
+
+    shared = SharedAnswers(path, 64 * 2**20, b"same code")
+    shared.epoch = epoch
+    return shared
+
+
+def _statements(shared) -> list[str]:
+    """The statements this worker's connection to the file runs from now on."""
+    seen: list[str] = []
+    shared._connection().set_trace_callback(seen.append)
+    return seen
+
+
+def test_a_key_no_worker_stored_is_not_looked_up_in_the_file(tmp_path):
+    """The key filter: a key another worker stored is looked up and found; one nobody
+    stored (most of the long tail) is a miss without a statement."""
+    place = tmp_path / "public-cache.sqlite"
+    one, two = _tier(place), _tier(place)
+    one.store(("/search?q=灰鲸",), (7, "200 OK", [("ETag", '"a"')], b"answer"))
+    statements = _statements(two)
+    assert two.find(("/search?q=灰鲸",), 7) == (7, "200 OK", [("ETag", '"a"')], b"answer")
+    assert len(statements) == 1 and statements[0].startswith("SELECT")
+    for n in range(200):
+        assert two.find((f"/search?q=座头鲸{n}",), 7) is None
+    assert len(statements) == 1
+    assert (tmp_path / "public-cache.sqlite-keys").stat().st_size == 2**19
+
+
+def test_the_key_filter_forgets_the_keys_of_an_older_counter_value(tmp_path):
+    """The first store at a new counter value removes the older entries, and their keys
+    from the filter: they are no longer looked up either."""
+    place = tmp_path / "public-cache.sqlite"
+    one, two = _tier(place), _tier(place)
+    for n in range(50):
+        one.store((f"/search?q=old{n}",), (7, "200 OK", [], b"old"))
+    two.store(("/search?q=new",), (8, "200 OK", [], b"new"))
+    statements = _statements(one)
+    assert all(one.find((f"/search?q=old{n}",), 8) is None for n in range(50))
+    assert statements == []
+    assert one.find(("/search?q=new",), 8) == (8, "200 OK", [], b"new")
+    assert len(statements) == 1
+
+
+def test_a_key_filter_that_cannot_be_opened_costs_only_lookups(tmp_path, caplog):
+    place = tmp_path / "public-cache.sqlite"
+    (tmp_path / "public-cache.sqlite-keys").mkdir()
+    with caplog.at_level(logging.WARNING, logger="registry.web.sharedcache"):
+        one, two = _tier(place), _tier(place)
+        one.store(("/about",), (3, "200 OK", [], b"about"))
+        statements = _statements(two)
+        assert two.find(("/about",), 3) == (3, "200 OK", [], b"about")
+        assert two.find(("/never",), 3) is None
+    assert len(statements) == 2  # each key looked up in the file
+    assert one.broken is None and two.broken is None
+    assert "key filter is not used by this process" in caplog.text

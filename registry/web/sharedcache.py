@@ -16,6 +16,12 @@ with one warning in the log: the site is served as before, only a little slower.
 Entries are keyed by a digest of the request's key and of the code that built them (the
 package's version and its files' sizes and times), so that during a rolling deploy an
 old worker's answer never serves a new worker's request.
+
+Beside the file, a Bloom filter of the digests stored (`KeyFilter`, the file's name with
+`-keys`, 512 KB, memory-mapped by every worker): a key it has never seen is not looked up
+in the file. Most of the long tail is asked for once and never stored, and the filter's
+answer costs a tenth of the lookup's. It only ever says "maybe" of a key stored: a bit
+lost or left over costs a lookup or a build, never a wrong answer.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import mmap
 import os
 import random
 import sqlite3
@@ -62,6 +69,45 @@ _DROP_OLDEST = (
 )
 
 
+_FILTER_BYTES = 2**19  # 4 Mbit: 4 bits a key, about 1 in 10^6 wrongly "maybe" at 32,000 keys
+_FILTER_MASK = _FILTER_BYTES * 8 - 1
+
+
+class KeyFilter:
+    """A Bloom filter of the digests stored in the shared file, in a file of its own that
+    every worker of the host maps into memory. Set only by a store, inside the store's write
+    transaction (SQLite's lock on the file orders the writers); cleared when a store removes
+    the entries of another counter value."""
+
+    def __init__(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size < _FILTER_BYTES:
+                os.ftruncate(fd, _FILTER_BYTES)  # zeros: no key seen
+            self._map = mmap.mmap(fd, _FILTER_BYTES)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _bits(digest: bytes) -> tuple[int, int, int, int]:
+        """Four bit positions from a digest's first 16 bytes (already a keyed hash)."""
+        value = int.from_bytes(digest[:16], "little")
+        mask = _FILTER_MASK
+        return (value & mask, (value >> 32) & mask, (value >> 64) & mask, (value >> 96) & mask)
+
+    def may_hold(self, digest: bytes) -> bool:
+        found = self._map
+        return all(found[bit >> 3] & (1 << (bit & 7)) for bit in self._bits(digest))
+
+    def add(self, digest: bytes) -> None:
+        found = self._map
+        for bit in self._bits(digest):
+            found[bit >> 3] |= 1 << (bit & 7)
+
+    def clear(self) -> None:
+        self._map[:] = bytes(_FILTER_BYTES)
+
+
 @functools.cache
 def code_fingerprint(package: Path) -> bytes:
     """What identifies the code serving: every source, template and catalogue file of the
@@ -95,8 +141,12 @@ class SharedAnswers:
         connection = self._connection()
         if connection is None:
             return None
+        digest = self._digest(key)
+        keys = self._local.keys
+        if keys is not None and not keys.may_hold(digest):
+            return None
         try:
-            row = connection.execute(_FIND, (self._digest(key),)).fetchone()
+            row = connection.execute(_FIND, (digest,)).fetchone()
         except sqlite3.Error as error:
             if not _busy(error):  # a moment's lock (a checkpoint) is a miss, not a fault
                 self._give_up(error)
@@ -130,16 +180,21 @@ class SharedAnswers:
         self, connection: sqlite3.Connection, digest: bytes, version: int, answer: tuple
     ) -> None:
         status, lines, body = answer
+        keys = self._local.keys
         if version != self._purged_at:
             # Older entries are stale; newer ones can only be of another database history
             # (restored from a backup) or of a worker a moment ahead: built again if needed.
-            connection.execute("DELETE FROM answer WHERE version <> ?", (version,))
+            purge = connection.execute("DELETE FROM answer WHERE version <> ?", (version,))
+            if purge.rowcount and keys is not None:
+                keys.clear()  # (what another worker added at `version` meanwhile: a miss)
             self._purged_at = version
         connection.execute("DELETE FROM answer WHERE key = ?", (digest,))
         connection.execute(
             "INSERT INTO answer VALUES (?, ?, ?, ?, ?, ?)",
             (digest, version, len(body) + len(lines) + 100, status, lines, body),
         )
+        if keys is not None:
+            keys.add(digest)
         while connection.execute("SELECT bytes FROM held").fetchone()[0] > self.max_bytes:
             if connection.execute(_DROP_OLDEST).rowcount == 0:
                 break
@@ -161,8 +216,18 @@ class SharedAnswers:
         except (OSError, sqlite3.Error) as error:
             self._give_up(error)
             return None
+        local.keys = self._key_filter()
         local.pid, local.connection = os.getpid(), connection
         return connection
+
+    def _key_filter(self) -> KeyFilter | None:
+        """This process's map of the key filter; None (every key looked up in the file)
+        when it cannot be opened."""
+        try:
+            return KeyFilter(self.path.with_name(self.path.name + "-keys"))
+        except (OSError, ValueError) as error:
+            log.warning("the shared cache's key filter is not used by this process: %s", error)
+            return None
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
