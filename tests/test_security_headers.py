@@ -26,6 +26,40 @@ def test_every_response_carries_the_security_headers(client, path):
 
 def test_admin_pages_are_not_cached(client):
     assert client.get("/admin/login").headers["Cache-Control"] == "no-store"
+    assert "Cache-Control" not in client.get("/about").headers
+
+
+def test_every_answer_names_what_its_language_depends_on(client):
+    for path in ("/", "/api/v1/search?q=公司", "/no/such/page"):
+        assert client.get(path).headers.get_all("Vary") == ["Accept-Language, Cookie"]
+
+
+def _answered(headers: list[tuple[str, str]], path: str = "/") -> list[tuple[str, str]]:
+    """The headers of an answer whose view set `headers`, as the client gets them."""
+    from registry.web.security import HEADERS, answer_headers
+
+    def view(environ, start_response):
+        start_response("200 OK", list(headers))
+        return [b""]
+
+    got: list[tuple[str, str]] = []
+    app = answer_headers(view, list(HEADERS.items()), ("Accept-Language", "Cookie"))
+    app({"PATH_INFO": path}, lambda status, sent, exc_info=None: got.extend(sent))
+    return got
+
+
+def test_a_header_a_view_set_itself_is_kept_and_its_vary_merged():
+    got = _answered([("Content-Security-Policy", "default-src 'none'"), ("vary", "Origin")])
+    assert [v for n, v in got if n == "Content-Security-Policy"] == ["default-src 'none'"]
+    assert [v for n, v in got if n.lower() == "vary"] == ["Origin, Accept-Language, Cookie"]
+    again = _answered([("Vary", "Origin, accept-language"), ("Vary", "Cookie")])
+    assert [v for n, v in again if n.lower() == "vary"] == ["Origin, accept-language, Cookie"]
+    assert ("X-Frame-Options", "DENY") in got and ("X-Frame-Options", "DENY") in again
+
+
+def test_a_back_office_answer_is_never_stored_whatever_its_view_said():
+    got = _answered([("Cache-Control", "max-age=600")], path="/admin/listings")
+    assert [v for n, v in got if n == "Cache-Control"] == ["no-store"]
 
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

@@ -25,7 +25,8 @@ SUPPORTED_LOCALES = ("zh_Hans", "en")
 # `make translations` extracts and updates them (babel.cfg).
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 LANG_COOKIE_SECONDS = 365 * 24 * 3600
-# What every answer's language depends on, besides its address.
+# What every answer's language depends on, besides its address (named in each answer's
+# `Vary`, registry.web.security.answer_headers).
 _VARY = ("Accept-Language", "Cookie")
 
 
@@ -80,6 +81,12 @@ def request_memo_scope(wsgi_app: Any) -> Any:
             _REQUEST_MEMO.reset(token)
 
     return app_with_memo
+
+
+def request_memo() -> dict[str, Any] | None:
+    """This request's memo (None outside a call of the app): what stays the same for the
+    rest of the request, looked up once."""
+    return _REQUEST_MEMO.get()
 
 
 def request_translations() -> Any:
@@ -162,6 +169,7 @@ def site_part(name: str) -> Markup:
 
 def init_app(app: Flask) -> None:
     app.wsgi_app = request_memo_scope(app.wsgi_app)  # type: ignore[method-assign]
+    _sync_checked_once(app)
     _init_babel(app)
     app.jinja_env.globals["site_part"] = site_part
     _register_public_views(app)
@@ -174,7 +182,7 @@ def init_app(app: Flask) -> None:
     csrf = CSRFProtect(app)  # every POST carries the session's token, or nothing is written
     csrf.exempt(match.bp)  # read-only and sessionless: it writes nothing and reads no cookie
     security.check_csrf_for_unsafe_methods_only(app)
-    security.init_app(app)
+    security.init_app(app, vary=_VARY)
     auth.init_app(app)
     app.register_blueprint(admin.bp)
     _init_language_choice(app)
@@ -183,6 +191,25 @@ def init_app(app: Flask) -> None:
 
     errors.init_app(app)
     cache.init_app(app)  # outermost: a kept answer skips everything above
+
+
+def _sync_checked_once(app: Flask) -> None:
+    """Flask asks of each view and hook, every time it calls one, whether it is a coroutine
+    function (`inspect`'s check, seven times a request); the answer for a function is kept.
+    The functions are the app's views and hooks, and those a request registers for itself
+    (a bound, since those are new each time)."""
+    check = app.ensure_sync
+    known: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(func: Callable[..., Any]) -> Callable[..., Any]:
+        found = known.get(func)
+        if found is None:
+            if len(known) >= 512:
+                known.clear()
+            found = known[func] = check(func)
+        return found
+
+    app.ensure_sync = ensure_sync  # type: ignore[method-assign]
 
 
 def _init_babel(app: Flask) -> None:
@@ -275,10 +302,6 @@ def _init_language_choice(app: Flask) -> None:
                 secure=bool(app.config.get("SECURE_COOKIES")),
                 httponly=True,
             )
-        if response.headers.getlist("Vary"):
-            response.vary.update(_VARY)
-        else:  # what `vary.update` writes, without parsing the absent header into a set
-            response.headers.add("Vary", ", ".join(_VARY))
         return response
 
 

@@ -144,7 +144,57 @@ def _for_unsafe_methods(app: Flask, check: Callable[[], Any]) -> Callable[[], An
     return csrf_protect
 
 
-def init_app(app: Flask) -> None:
+def answer_headers(wsgi_app: Any, wanted: list[tuple[str, str]], vary: tuple[str, ...]) -> Any:
+    """WSGI middleware: the headers every answer carries, added to its header list as it
+    starts (one pass over the list, where an after-request hook went through the response's
+    header object once for each header it looked for or added):
+
+    - each of `wanted` (the security headers) that the view did not set itself;
+    - `Vary` naming `vary` (what the answer's language depends on), merged with a `Vary`
+      the view set;
+    - `Cache-Control: no-store` on the back office: regulator pages hold unpublished data,
+      never cached by browsers or proxies.
+    """
+    wanted_by_key = [(name.lower(), (name, value)) for name, value in wanted]
+    vary_header = ("Vary", ", ".join(vary))
+    no_store = ("Cache-Control", "no-store")
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Any:
+        back_office = environ.get("PATH_INFO", "").startswith("/admin")
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _value in headers}
+            headers.extend(header for key, header in wanted_by_key if key not in present)
+            if "vary" in present:
+                _merge_vary(headers, vary)
+            else:
+                headers.append(vary_header)
+            if back_office:
+                headers[:] = [h for h in headers if h[0].lower() != "cache-control"]
+                headers.append(no_store)
+            return start_response(status, headers, exc_info)
+
+        return wsgi_app(environ, start)
+
+    return middleware
+
+
+def _merge_vary(headers: list[tuple[str, str]], names: tuple[str, ...]) -> None:
+    """The answer's `Vary` headers as one, naming `names` too."""
+    items = [
+        item.strip()
+        for name, value in headers
+        if name.lower() == "vary"
+        for item in value.split(",")
+        if item.strip()
+    ]
+    known = {item.lower() for item in items}
+    items += [name for name in names if name.lower() not in known]
+    headers[:] = [h for h in headers if h[0].lower() != "vary"]
+    headers.append(("Vary", ", ".join(items)))
+
+
+def init_app(app: Flask, vary: tuple[str, ...] = ()) -> None:
     app.wsgi_app = strip_nul_from_query(app.wsgi_app)  # type: ignore[method-assign]
     app.session_interface = CookieSessions()
     app.before_request(reject_hostile_input)
@@ -159,20 +209,4 @@ def init_app(app: Flask) -> None:
     wanted = list(HEADERS.items())
     if secure:
         wanted.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
-    wanted_by_key = [(name.lower(), name, value) for name, value in wanted]
-
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        # Those a view did not set itself (one pass over the headers, where a lookup of
-        # each missing name raised and caught an exception; added one by one, where
-        # `extend` first sorted out what kind of collection it was given).
-        headers = response.headers
-        present = {name.lower() for name, _value in headers}
-        add = headers.add
-        for key, name, value in wanted_by_key:
-            if key not in present:
-                add(name, value)
-        if request.path.startswith("/admin"):
-            # Regulator pages hold unpublished data: never cached by browsers or proxies.
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.wsgi_app = answer_headers(app.wsgi_app, wanted, vary)  # type: ignore[method-assign]
