@@ -4,12 +4,19 @@ Each worker imports this module after the fork (no ``--preload``), so each creat
 app and starts its followers (registry.web.indexing): the search index caught up with the
 database and this process's bitmaps loaded before it accepts its first request (bounded:
 after WARM_SECONDS it serves anyway, and searches answer from what the index holds).
+
+What the worker holds once it is ready (the app, the index's tables) lives as long as the
+worker: it is moved out of the garbage collector's generations (`gc.freeze`), which then
+look only at what requests allocate, not at every object of the warm worker again.
 """
 
 from __future__ import annotations
+
+import gc
 
 from registry import create_app
 from registry.web.indexing import WARM_SECONDS, start_followers
 
 app = create_app()
 start_followers(app, wait=WARM_SECONDS)
+gc.freeze()
