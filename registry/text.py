@@ -135,10 +135,11 @@ def _compact(text: str) -> str:
 def _normalize_once(text: str) -> str:
     # Controls must go before OpenCC: its C++ core works on UTF-8 strings.
     text = _strip_controls(_nfkc(text))
-    text = _t2s(text).casefold()
-    # casefold() and t2s can produce text that is not NFKC (e.g. "İ" → "i̇").
-    text = _strip_controls(unicodedata.normalize("NFKC", text))
-    return _squeeze(text)
+    converted = _t2s(text).casefold()
+    if converted != text:
+        # casefold() and t2s can produce text that is not NFKC (e.g. "İ" → "i̇").
+        converted = _strip_controls(unicodedata.normalize("NFKC", converted))
+    return _squeeze(converted)
 
 
 def normalize(text: str) -> str:

@@ -87,23 +87,20 @@ def encode_listings(listings: Any) -> str:
     )
 
 
+def listing_rows(text: str) -> list[list[str]]:
+    """`encode_listings` split into each listing's fields as text, in ShownListing's order
+    ("" for a day it lacks): for a caller that skips most of them before converting any."""
+    return [row.split(",") for row in text.split(";")] if text else []
+
+
 def decode_listings(text: str) -> list[ShownListing]:
     """`encode_listings` read back."""
-    shown = []
-    for row in text.split(";") if text else ():
-        lid, code, ground, authority, decided, listed, expires = row.split(",")
-        shown.append(
-            ShownListing(
-                int(lid),
-                code,
-                int(ground),
-                int(authority),
-                decided,
-                listed or None,
-                expires or None,
-            )
+    return [
+        ShownListing(
+            int(lid), code, int(ground), int(authority), decided, listed or None, expires or None
         )
-    return shown
+        for lid, code, ground, authority, decided, listed, expires in listing_rows(text)
+    ]
 
 
 class FactTable:

@@ -85,10 +85,18 @@ def _holder(app: Flask) -> _Holder:
 def get(session: Session | None = None) -> Catalogue:
     """The current app's catalogue, loaded with `session` when the event counter moved.
     Without one (in a request), the request's session is opened only for that load: a
-    view that reads nothing else through a Session never opens one."""
+    view that reads nothing else through a Session never opens one. In a request, the
+    counter is the one read for the request: the catalogue found first serves the rest of
+    it (kept in the request's memo)."""
     from registry.database import get_session
+    from registry.web import request_memo
     from registry.web.cache import event_counter
 
+    memo = request_memo() if session is None else None
+    if memo is not None:
+        found = memo.get(EXTENSION)
+        if found is not None:
+            return found
     holder = _holder(current_app._get_current_object())  # type: ignore[attr-defined]
     seq = event_counter(session)
     value = holder.value
@@ -97,4 +105,6 @@ def get(session: Session | None = None) -> Catalogue:
             value = holder.value
             if value is None or value.seq != seq:
                 value = holder.value = load(session if session is not None else get_session(), seq)
+    if memo is not None:
+        memo[EXTENSION] = value
     return value

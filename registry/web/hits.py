@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from registry import rules, search, visibility
 from registry.models import Authority, Enterprise, Ground, Listing
-from registry.search.facts import decode_listings
+from registry.search.facts import listing_rows
 from registry.web import catalogue, driversql, indexing
 
 
@@ -168,25 +168,30 @@ def held(
         if firm is None or not firm.listings:
             return None
         shown = []
-        for li in decode_listings(firm.listings):  # latest decision first
-            if not in_force_on(li.expires_on, today):
+        # Each listing's fields as text, latest decision first: those out of force or of
+        # another list are skipped before anything is converted.
+        for lid, code, ground_id, authority_id, decided, listed, expires in listing_rows(
+            firm.listings
+        ):
+            if expires and not in_force_on(expires, today):
                 continue
-            if list_code is not None and li.list_code != list_code:
+            if list_code is not None and code != list_code:
                 continue
-            ground_names, authority = grounds.get(li.ground_id), authorities.get(li.authority_id)
+            ground_names = grounds.get(int(ground_id))
+            authority = authorities.get(int(authority_id))
             if ground_names is None or authority is None:
                 return None
             if ground is not None and ground_names[0] != ground:
                 continue
             shown.append(
                 HitListing(
-                    li.id,
-                    li.list_code,
+                    int(lid),
+                    code,
                     ground_names[0],
                     ground_names[1],
-                    li.decided_on,
-                    li.listed_on,
-                    li.expires_on,
+                    decided,
+                    listed or None,
+                    expires or None,
                     authority[0],
                     authority[1],
                 )
