@@ -98,7 +98,10 @@ def _asked_twice(app, path: str, **kwargs):
 
 
 def _shared_rows(app) -> int:
-    file = sqlite3.connect(_cache(app).shared.path)
+    path = _cache(app).shared.path
+    if not path.exists():  # no worker stored anything (a find alone does not open it)
+        return 0
+    file = sqlite3.connect(path)
     try:
         return file.execute("SELECT count(*) FROM answer").fetchone()[0]
     finally:

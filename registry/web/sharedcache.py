@@ -38,6 +38,7 @@ import time
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,21 @@ class KeyFilter:
         return (value & mask, (value >> 32) & mask, (value >> 64) & mask, (value >> 96) & mask)
 
     def may_hold(self, digest: bytes) -> bool:
-        found = self._map
-        return all(found[bit >> 3] & (1 << (bit & 7)) for bit in self._bits(digest))
+        # Unrolled, the first bit first: a key never stored (the long tail) is told by one
+        # byte of the map, read without a loop around it.
+        found, mask = self._map, _FILTER_MASK
+        value = int.from_bytes(digest[:16], "little")
+        bit = value & mask
+        if not found[bit >> 3] & (1 << (bit & 7)):
+            return False
+        bit = (value >> 32) & mask
+        if not found[bit >> 3] & (1 << (bit & 7)):
+            return False
+        bit = (value >> 64) & mask
+        if not found[bit >> 3] & (1 << (bit & 7)):
+            return False
+        bit = (value >> 96) & mask
+        return bool(found[bit >> 3] & (1 << (bit & 7)))
 
     def add(self, digest: bytes) -> None:
         found = self._map
@@ -131,6 +145,9 @@ class SharedAnswers:
         self.fingerprint = fingerprint
         self.broken: str | None = None  # why this process stopped using the file
         self._local = threading.local()
+        # The key filter's map (shared by the process's threads, and valid in a child after
+        # a fork: the mapping is of the file); None: not opened yet; False: unusable.
+        self._keys: KeyFilter | Literal[False] | None = None
         self._purged_at: int | None = None
         self.epoch: str | None = None  # the database's history (PublicCache reads it)
 
@@ -138,12 +155,16 @@ class SharedAnswers:
 
     def find(self, key: Sequence[str], version: int) -> Entry | None:
         """The entry kept for `key` at counter value `version`, if another worker built it."""
-        connection = self._connection()
-        if connection is None:
+        if self.broken is not None:
             return None
         digest = self._digest(key)
-        keys = self._local.keys
-        if keys is not None and not keys.may_hold(digest):
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = self._key_filter()
+        if keys is not False and not keys.may_hold(digest):
+            return None  # no worker stored it: not looked up in the file
+        connection = self._connection()
+        if connection is None:
             return None
         try:
             row = connection.execute(_FIND, (digest,)).fetchone()
@@ -180,12 +201,14 @@ class SharedAnswers:
         self, connection: sqlite3.Connection, digest: bytes, version: int, answer: tuple
     ) -> None:
         status, lines, body = answer
-        keys = self._local.keys
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = self._key_filter()
         if version != self._purged_at:
             # Older entries are stale; newer ones can only be of another database history
             # (restored from a backup) or of a worker a moment ahead: built again if needed.
             purge = connection.execute("DELETE FROM answer WHERE version <> ?", (version,))
-            if purge.rowcount and keys is not None:
+            if purge.rowcount and keys:
                 keys.clear()  # (what another worker added at `version` meanwhile: a miss)
             self._purged_at = version
         connection.execute("DELETE FROM answer WHERE key = ?", (digest,))
@@ -193,7 +216,7 @@ class SharedAnswers:
             "INSERT INTO answer VALUES (?, ?, ?, ?, ?, ?)",
             (digest, version, len(body) + len(lines) + 100, status, lines, body),
         )
-        if keys is not None:
+        if keys:
             keys.add(digest)
         while connection.execute("SELECT bytes FROM held").fetchone()[0] > self.max_bytes:
             if connection.execute(_DROP_OLDEST).rowcount == 0:
@@ -216,18 +239,17 @@ class SharedAnswers:
         except (OSError, sqlite3.Error) as error:
             self._give_up(error)
             return None
-        local.keys = self._key_filter()
         local.pid, local.connection = os.getpid(), connection
         return connection
 
-    def _key_filter(self) -> KeyFilter | None:
-        """This process's map of the key filter; None (every key looked up in the file)
+    def _key_filter(self) -> KeyFilter | Literal[False]:
+        """This process's map of the key filter; False (every key looked up in the file)
         when it cannot be opened."""
         try:
             return KeyFilter(self.path.with_name(self.path.name + "-keys"))
         except (OSError, ValueError) as error:
             log.warning("the shared cache's key filter is not used by this process: %s", error)
-            return None
+            return False
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
