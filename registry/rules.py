@@ -11,6 +11,7 @@ nothing here knows a ground code.
 from __future__ import annotations
 
 import calendar
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -38,11 +39,23 @@ class RuleViolation(Exception):
 # --- dates -----------------------------------------------------------------------------
 
 
+# The last whole second `today()` was asked at, and its day: every instant of one second
+# has the same day in Asia/Shanghai (its offsets, past ones included, are whole hours).
+_TODAY: tuple[int, date] = (-1, date.min)
+
+
 def today(now: datetime | None = None) -> date:
     """Today's date in Asia/Shanghai, the calendar every deadline and term is counted in."""
+    global _TODAY
     if now is None:
-        now = datetime.now(SHANGHAI)
-    elif now.tzinfo is None:
+        second = int(time.time())
+        kept = _TODAY
+        if kept[0] == second:
+            return kept[1]
+        day = datetime.fromtimestamp(second, SHANGHAI).date()
+        _TODAY = (second, day)
+        return day
+    if now.tzinfo is None:
         raise ValueError("naive datetime: pass an aware datetime")
     return now.astimezone(SHANGHAI).date()
 

@@ -167,6 +167,23 @@ def test_in_force_uses_shanghai_date_not_utc():
         rules.today(now=datetime(2026, 1, 1, 16, 30))  # naive: ambiguous
 
 
+def test_today_changes_at_shanghai_midnight_however_often_it_is_asked(monkeypatch):
+    """`today()` keeps the day of the last second it was asked at: asked many times in
+    the last second of a day and then in the first of the next, each answer is right."""
+    midnight = datetime(2026, 1, 1, 16, 0, tzinfo=UTC).timestamp()  # 00:00 in Shanghai
+    clock = {"now": midnight - 0.999}
+    monkeypatch.setattr(rules.time, "time", lambda: clock["now"])
+    for step in range(1, 999):
+        clock["now"] = midnight - 1 + step / 1000
+        assert rules.today() == date(2026, 1, 1)
+    clock["now"] = midnight
+    assert rules.today() == date(2026, 1, 2)
+    clock["now"] = midnight - 0.5  # a clock set back: the day of that instant again
+    assert rules.today() == date(2026, 1, 1)
+    monkeypatch.undo()
+    assert rules.today() == datetime.now(rules.SHANGHAI).date()
+
+
 @pytest.mark.parametrize(
     "state", ["draft", "submitted", "removed", "expired", "annulled"], ids=lambda s: s
 )

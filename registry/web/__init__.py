@@ -31,6 +31,12 @@ _VARY = ("Accept-Language", "Cookie")
 
 
 def select_locale() -> Locale:
+    # The parsed locale, not its name: Flask-Babel would parse the name on every request.
+    return _LOCALES[_wanted_locale()]
+
+
+def _wanted_locale() -> str:
+    """The name of the locale this request asks for."""
     environ = request.environ
     wanted = None
     # `?lang=`, else the `lang` cookie (each parsed only when the request could have it).
@@ -41,8 +47,7 @@ def select_locale() -> Locale:
         wanted = request.cookies.get("lang")
     if wanted not in SUPPORTED_LOCALES:
         wanted = _from_accept_language(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
-    # The parsed locale, not its name: Flask-Babel would parse the name on every request.
-    return _LOCALES[wanted]
+    return wanted  # type: ignore[return-value]
 
 
 _LOCALES = {name: Locale.parse(name) for name in SUPPORTED_LOCALES}
@@ -116,12 +121,14 @@ def request_locale_name() -> str:
     """The name of this request's locale (`zh_Hans`, `en`), kept in the request's memo:
     Flask-Babel's `get_locale` goes through `g` three times a call."""
     memo = _REQUEST_MEMO.get()
-    found = memo.get("locale") if memo is not None else None
+    if memo is None:  # (a request context pushed without a call of the app)
+        return str(get_locale() or "zh_Hans")
+    found = memo.get("locale")
     if found is None:
-        found = str(get_locale() or "zh_Hans")
-        if memo is not None:
-            memo["locale"] = found
-    return found
+        # What Flask-Babel's selector chooses (`select_locale`), without its context
+        # lookups and the parsed locale's name built again.
+        found = memo["locale"] = _wanted_locale()
+    return found  # type: ignore[no-any-return]
 
 
 def kept_by_app(name: str) -> tuple[dict[Any, Any], str]:
