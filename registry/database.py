@@ -17,6 +17,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import make_engine, make_session_factory
 
+# This process's id, kept: `os.getpid()` is a system call, twice a request otherwise.
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 @dataclass
 class Database:
@@ -51,7 +62,7 @@ class Database:
         as `raw_connection`."""
         if self.lend is not None:
             return self.lend()
-        here = os.getpid()
+        here = _pid
         while self._idle:
             try:
                 opened_by, connection = self._idle.pop()
@@ -79,11 +90,11 @@ class Database:
         except Exception:
             _discard(connection)
             return
-        self._idle.append((os.getpid(), connection))
+        self._idle.append((_pid, connection))
 
     def _close_idle(self, engine: Engine) -> None:
         """The engine is disposed of (its pool's connections closed): the kept ones too."""
-        here = os.getpid()
+        here = _pid
         while self._idle:
             try:
                 opened_by, connection = self._idle.pop()

@@ -236,3 +236,37 @@ def test_a_reader_connection_the_server_dropped_is_replaced_without_an_error(tmp
         get_db(app).engine.dispose()
         engine.dispose()
         drop()
+
+
+def test_a_forked_process_opens_its_own_read_connection(tmp_path):
+    """A worker forked from a process that kept a read connection never takes that one
+    (a driver connection is not to be shared across processes): it opens its own."""
+    import os
+
+    from registry import db as registry_db
+    from registry.database import get_db
+    from registry.migrate import upgrade
+    from tests.conftest import new_app
+
+    url, drop = create_database("sqlite", tmp_path)
+    upgrade(registry_db.make_engine(url))
+    app = new_app(url, tmp_path, PUBLIC_CACHE=False)
+    database = get_db(app)
+    try:
+        database.release(database.reader())
+        (_, kept), *more = database._idle
+        assert not more
+        read_end, write_end = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child reports through the pipe
+            try:
+                taken = database.reader()
+                os.write(write_end, b"own" if taken is not kept else b"parent's")
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        assert os.read(read_end, 16) == b"own"
+        assert database.reader() is kept  # the parent's own, kept for it
+    finally:
+        database.engine.dispose()
+        drop()
