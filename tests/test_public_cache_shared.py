@@ -363,3 +363,14 @@ def test_a_key_filter_that_cannot_be_opened_costs_only_lookups(tmp_path, caplog)
     assert len(statements) == 2  # each key looked up in the file
     assert one.broken is None and two.broken is None
     assert "key filter is not used by this process" in caplog.text
+
+
+def test_a_find_before_any_store_sets_up_the_filter_in_a_folder_not_made_yet(tmp_path):
+    place = tmp_path / "not" / "made" / "public-cache.sqlite"
+    one = _tier(place)
+    assert one.find(("/about",), 3) is None  # the folder is made for the filter
+    assert (tmp_path / "not" / "made" / "public-cache.sqlite-keys").exists()
+    one.store(("/about",), (3, "200 OK", [], b"about"))
+    two = _tier(place)
+    statements = _statements(two)
+    assert two.find(("/nothing",), 3) is None and statements == []

@@ -203,8 +203,8 @@ def init_app(app: Flask) -> None:
 def _sync_checked_once(app: Flask) -> None:
     """Flask asks of each view and hook, every time it calls one, whether it is a coroutine
     function (`inspect`'s check, seven times a request); the answer for a function is kept.
-    The functions are the app's views and hooks, and those a request registers for itself
-    (a bound, since those are new each time)."""
+    The functions are the app's views and hooks, and those a request registers for itself,
+    new each time: the answers kept are bounded."""
     check = app.ensure_sync
     known: dict[Callable[..., Any], Callable[..., Any]] = {}
 

@@ -156,7 +156,7 @@ def answer_headers(wsgi_app: Any, wanted: list[tuple[str, str]], vary: tuple[str
       never cached by browsers or proxies.
     """
     wanted_by_key = [(name.lower(), (name, value)) for name, value in wanted]
-    vary_header = ("Vary", ", ".join(vary))
+    vary_header = ("Vary", ", ".join(vary)) if vary else None
     no_store = ("Cache-Control", "no-store")
 
     def middleware(environ: dict[str, Any], start_response: Any) -> Any:
@@ -165,9 +165,9 @@ def answer_headers(wsgi_app: Any, wanted: list[tuple[str, str]], vary: tuple[str
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _value in headers}
             headers.extend(header for key, header in wanted_by_key if key not in present)
-            if "vary" in present:
+            if vary_header is not None and "vary" in present:
                 _merge_vary(headers, vary)
-            else:
+            elif vary_header is not None:
                 headers.append(vary_header)
             if back_office:
                 headers[:] = [h for h in headers if h[0].lower() != "cache-control"]

@@ -246,6 +246,7 @@ class SharedAnswers:
         """This process's map of the key filter; False (every key looked up in the file)
         when it cannot be opened."""
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # (a find may come first)
             return KeyFilter(self.path.with_name(self.path.name + "-keys"))
         except (OSError, ValueError) as error:
             log.warning("the shared cache's key filter is not used by this process: %s", error)
