@@ -32,7 +32,10 @@ _VARY = ("Accept-Language", "Cookie")
 
 def select_locale() -> Locale:
     # The parsed locale, not its name: Flask-Babel would parse the name on every request.
-    return _LOCALES[_wanted_locale()]
+    # Inside a call of the app, the name the request's memo holds (request_locale_name).
+    if _REQUEST_MEMO.get() is None:
+        return _LOCALES[_wanted_locale()]
+    return _LOCALES[request_locale_name()]
 
 
 def _wanted_locale() -> str:
