@@ -97,21 +97,16 @@ class KeyFilter:
         return (value & mask, (value >> 32) & mask, (value >> 64) & mask, (value >> 96) & mask)
 
     def may_hold(self, digest: bytes) -> bool:
-        # Unrolled, the first bit first: a key never stored (the long tail) is told by one
-        # byte of the map, read without a loop around it.
-        found, mask = self._map, _FILTER_MASK
-        value = int.from_bytes(digest[:16], "little")
-        bit = value & mask
-        if not found[bit >> 3] & (1 << (bit & 7)):
-            return False
-        bit = (value >> 32) & mask
-        if not found[bit >> 3] & (1 << (bit & 7)):
-            return False
-        bit = (value >> 64) & mask
-        if not found[bit >> 3] & (1 << (bit & 7)):
-            return False
-        bit = (value >> 96) & mask
-        return bool(found[bit >> 3] & (1 << (bit & 7)))
+        # The first bit first, without a loop around them: a key never stored (the long
+        # tail) is told by one byte of the map.
+        found = self._map
+        first, second, third, fourth = self._bits(digest)
+        return bool(
+            found[first >> 3] & (1 << (first & 7))
+            and found[second >> 3] & (1 << (second & 7))
+            and found[third >> 3] & (1 << (third & 7))
+            and found[fourth >> 3] & (1 << (fourth & 7))
+        )
 
     def add(self, digest: bytes) -> None:
         found = self._map
