@@ -86,7 +86,8 @@ class Database:
         if not connection.is_valid:  # invalidated on a lost server (database.read_rows)
             return
         try:
-            connection.rollback()
+            # (the driver's own: the pool's wrapper hands it on through `__getattr__`)
+            connection.dbapi_connection.rollback()
         except Exception:
             _discard(connection)
             return
@@ -146,7 +147,8 @@ def _mark_committed(session: Session) -> None:
 
 
 def get_db(app: Flask | None = None) -> Database:
-    return (app or current_app).extensions["registry_db"]
+    found: Flask = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    return found.extensions["registry_db"]
 
 
 def get_session() -> Session:
@@ -167,9 +169,10 @@ def read_connection() -> Any:
     and released (rolled back) when the request ends. A Session's unit of work (its
     transaction objects, the rollback and close at teardown) cost several times the
     statements of a public page; the pages that only read rows run them here."""
-    connection = request.environ.get(READ_CONNECTION)
+    environ = request._get_current_object().environ  # type: ignore[attr-defined]
+    connection = environ.get(READ_CONNECTION)
     if connection is None:
-        connection = request.environ[READ_CONNECTION] = get_db().reader()
+        connection = environ[READ_CONNECTION] = get_db().reader()
         g.read_connection = connection
     return connection
 

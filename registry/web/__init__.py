@@ -10,13 +10,14 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from babel import Locale
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
 from flask_babel import Babel, get_locale, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
-from werkzeug.datastructures import LanguageAccept
+from werkzeug.datastructures import ImmutableMultiDict, LanguageAccept
 from werkzeug.http import parse_accept_header
+from werkzeug.utils import get_content_type
 
 T = TypeVar("T")
 
@@ -38,16 +39,24 @@ def select_locale() -> Locale:
     return _LOCALES[request_locale_name()]
 
 
+def current_request() -> Request:
+    """The request being served, without Flask's proxy: an attribute read through the proxy
+    is first looked up on the proxy's own class, which fails, making an AttributeError
+    (its message formatted) that is dropped before the request itself is asked."""
+    return request._get_current_object()  # type: ignore[attr-defined]
+
+
 def _wanted_locale() -> str:
     """The name of the locale this request asks for."""
-    environ = request.environ
+    current = current_request()
+    environ = current.environ
     wanted = None
     # `?lang=`, else the `lang` cookie (each parsed only when the request could have it).
     query = environ.get("QUERY_STRING", "")
     if "lang" in query or "%" in query:  # (a name may be percent-encoded)
         wanted = _lang_arg()
     if not wanted and "lang" in environ.get("HTTP_COOKIE", ""):
-        wanted = request.cookies.get("lang")
+        wanted = current.cookies.get("lang")
     if wanted not in SUPPORTED_LOCALES:
         wanted = _from_accept_language(environ.get("HTTP_ACCEPT_LANGUAGE", ""))
     return wanted  # type: ignore[return-value]
@@ -58,9 +67,9 @@ _LOCALES = {name: Locale.parse(name) for name in SUPPORTED_LOCALES}
 
 def _lang_arg() -> str | None:
     """The first `lang` of the query string (`args.get` raises and catches an HTTP
-    exception when there is none, the search pages' case)."""
-    found = request.args.getlist("lang")
-    return found[0] if found else None
+    exception when there is none, the search pages' case; `getlist` a KeyError)."""
+    args = current_request().args
+    return args.getlist("lang")[0] if "lang" in args else None
 
 
 @functools.lru_cache(maxsize=256)
@@ -141,9 +150,10 @@ def kept_by_app(name: str) -> tuple[dict[Any, Any], str]:
     memo = _REQUEST_MEMO.get()
     found = memo.get(name) if memo is not None else None
     if found is None:
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         found = (
-            current_app.extensions.setdefault(name, {}),
-            request.environ.get("SCRIPT_NAME", ""),
+            app.extensions.setdefault(name, {}),
+            current_request().environ.get("SCRIPT_NAME", ""),
         )
         if memo is not None:
             memo[name] = found
@@ -177,7 +187,46 @@ def site_part(name: str) -> Markup:
     return kept_for_language(_SITE_PARTS, name, build)
 
 
+class Parameters(ImmutableMultiDict[str, str]):
+    """A request's query string and form values. `get` of a name not given returns the
+    default at once: MultiDict's raises an HTTP exception for it and catches it, a few
+    times for each page (its optional parameters)."""
+
+    def get(self, key: str, default: Any = None, type: Any = None) -> Any:
+        if key not in self:
+            return default
+        return super().get(key, default, type)
+
+
+class AppRequest(Request):
+    parameter_storage_class = Parameters
+
+
+_HTML = get_content_type(Response.default_mimetype or "text/html", "utf-8")
+
+
+class AppResponse(Response):
+    """Flask's response; one made without headers or a type (a view's markup) is given the
+    default type without looking for a Content-Type in the headers it does not have (a
+    lookup that raises an HTTP exception and catches it)."""
+
+    def __init__(
+        self,
+        response: Any = None,
+        status: Any = None,
+        headers: Any = None,
+        mimetype: str | None = None,
+        content_type: str | None = None,
+        direct_passthrough: bool = False,
+    ) -> None:
+        if content_type is None and mimetype is None and not headers:
+            content_type = _HTML
+        super().__init__(response, status, headers, mimetype, content_type, direct_passthrough)
+
+
 def init_app(app: Flask) -> None:
+    app.request_class = AppRequest
+    app.response_class = AppResponse
     app.wsgi_app = request_memo_scope(app.wsgi_app)  # type: ignore[method-assign]
     _sync_checked_once(app)
     _init_babel(app)
@@ -301,9 +350,10 @@ def _init_language_choice(app: Flask) -> None:
     @app.after_request
     def remember_language(response: Response) -> Response:
         """`?lang=` chooses the language and keeps it (cookie `lang`) for the next pages."""
-        query = request.environ.get("QUERY_STRING", "")
+        current = current_request()
+        query = current.environ.get("QUERY_STRING", "")
         wanted = _lang_arg() if "lang" in query or "%" in query else None
-        if wanted in SUPPORTED_LOCALES and request.cookies.get("lang") != wanted:
+        if wanted in SUPPORTED_LOCALES and current.cookies.get("lang") != wanted:
             response.set_cookie(
                 "lang",
                 wanted,
@@ -317,6 +367,7 @@ def _init_language_choice(app: Flask) -> None:
 
 def lang_url(locale: str) -> str:
     """The current page (path and query string) in another language."""
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    current = current_request()
+    args = [(k, v) for k, v in current.args.items(multi=True) if k != "lang"]
     args.append(("lang", locale))
-    return request.path + "?" + urlencode(args)
+    return current.path + "?" + urlencode(args)

@@ -188,7 +188,8 @@ def _remember_cookie_for_sessions_only(app: Flask) -> None:
         if hook == update:
 
             def update_remember_cookie(response: Response) -> Response:
-                if session or app.config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST"):
+                current = session._get_current_object()  # type: ignore[attr-defined]
+                if current or app.config.get("REMEMBER_COOKIE_REFRESH_EACH_REQUEST"):
                     return update(response)
                 return response
 

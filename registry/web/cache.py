@@ -36,12 +36,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, has_request_context, request
+from flask import Flask, has_request_context
+from sqlalchemy import text
 from werkzeug.http import parse_cookie
 
 from registry import rules
-from registry.database import READ_CONNECTION
+from registry.database import READ_CONNECTION, get_db, read_rows
 from registry.search.documents import EPOCH_SQL, epoch_of
+from registry.web import current_request
 from registry.web.sharedcache import SharedAnswers, code_fingerprint
 
 NEVER = ("/admin", "/login", "/logout", "/data", "/static", "/healthz")
@@ -89,8 +91,6 @@ class PublicCache:
         key = self._key(environ)
         if key is None:
             return self.wsgi_app(environ, start_response)
-        from registry.database import get_db
-
         database = get_db(self.app)
         connection = self._connection(database)
         version, newest = self._version(connection)
@@ -317,33 +317,29 @@ def event_counter(session: Any) -> int:
     """The "event" counter for this request: the value the public cache read before the
     request, else one read through `session` (kept for the rest of the request)."""
     if has_request_context():
-        value = request.environ.get(COUNTER_KEY)
+        environ = current_request().environ
+        value = environ.get(COUNTER_KEY)
         if value is None:
-            value = request.environ[COUNTER_KEY] = _read_counter(session)
+            value = environ[COUNTER_KEY] = _read_counter(session)
         return value
     return _read_counter(session)
 
 
 def _read_counter(session: Any) -> int:
     if has_request_context():  # on the request's read connection, not the session's
-        from registry.database import read_rows
-
         rows = read_rows(_COUNTER_SQL)
-        request.environ[NEWEST_KEY] = (rows[0][1] if rows else 0) or 0
+        current_request().environ[NEWEST_KEY] = (rows[0][1] if rows else 0) or 0
         return (rows[0][0] if rows else 0) or 0
-    from sqlalchemy import text
-
     return session.execute(text(_COUNTER_SQL)).scalar() or 0
 
 
 def newest_event() -> int:
     """The highest Event number the database holds, as read with this request's counter
     (read now if the counter was not)."""
-    value = request.environ.get(NEWEST_KEY)
+    environ = current_request().environ
+    value = environ.get(NEWEST_KEY)
     if value is None:
-        from registry.database import read_rows
-
-        value = request.environ[NEWEST_KEY] = read_rows(_NEWEST_SQL)[0][0] or 0
+        value = environ[NEWEST_KEY] = read_rows(_NEWEST_SQL)[0][0] or 0
     return value
 
 
@@ -351,7 +347,7 @@ def do_not_keep() -> None:
     """Called while answering: this answer is right now but must not be kept (e.g. the
     search index was still catching up with the database)."""
     if has_request_context():
-        request.environ[_SKIP] = True
+        current_request().environ[_SKIP] = True
 
 
 def init_app(app: Flask) -> None:

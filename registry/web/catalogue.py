@@ -18,7 +18,10 @@ from flask import Flask, current_app
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from registry.database import get_session
 from registry.models import Authority, Ground, RepairRule
+from registry.web import request_memo
+from registry.web.cache import event_counter
 
 EXTENSION = "registry_catalogue"
 
@@ -88,10 +91,6 @@ def get(session: Session | None = None) -> Catalogue:
     view that reads nothing else through a Session never opens one. In a request, the
     counter is the one read for the request: the catalogue found first serves the rest of
     it (kept in the request's memo)."""
-    from registry.database import get_session
-    from registry.web import request_memo
-    from registry.web.cache import event_counter
-
     memo = request_memo() if session is None else None
     if memo is not None:
         found = memo.get(EXTENSION)

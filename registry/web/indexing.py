@@ -26,6 +26,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
+from registry.database import read_rows
 from registry.followers import Follower
 from registry.search import (
     SearchFilters,
@@ -35,6 +36,7 @@ from registry.search import (
 )
 from registry.search.documents import EPOCH_SQL, epoch_of
 from registry.search.facts import FirmFacts
+from registry.web.cache import do_not_keep, event_counter, newest_event
 
 log = logging.getLogger(__name__)
 EXTENSION = "registry_search"
@@ -96,7 +98,8 @@ def add_follower(
 
 
 def get_index(app: Flask | None = None) -> SearchIndex:
-    return (app or current_app).extensions[EXTENSION]
+    found: Flask = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    return found.extensions[EXTENSION]
 
 
 def followers(app: Flask | None = None) -> dict[str, Follower]:
@@ -186,8 +189,6 @@ def search(
     The hits carry their firm ids only (`fields=False`): the views read what they show from
     the database; `facets=False`, for a view that shows none: they are not counted. Raises
     IndexUnavailable when no index generation can be read."""
-    from registry.web.cache import do_not_keep, event_counter
-
     index = get_index()
     if not index.refresh_to(event_counter(session)):
         # Right for now, but built before this process's searcher held every event up to
@@ -201,9 +202,6 @@ def firm_facts(eids: list[int]) -> dict[int, FirmFacts] | None:
     holds, when it holds everything the database says: every Event the request's read
     connection sees, of the same database history. None otherwise (a follower behind, the
     request's own transaction writing, an index of a database created again)."""
-    from registry.database import read_rows
-    from registry.web.cache import newest_event
-
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     epoch = app.extensions.get(_EPOCH)
     if epoch is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +27,7 @@ from registry.models import (
 )
 from registry.web import (
     catalogue,
+    current_request,
     firmhtml,
     firmpage,
     hitlist,
@@ -53,8 +54,8 @@ def list_title(code: str) -> str:
     return _("不良名单") if code == "bad" else _("失信名单")
 
 
-def _page_arg() -> int:
-    raw = request.args.get("page", "1")
+def _page_arg(args: Mapping[str, str] | None = None) -> int:
+    raw = (request.args if args is None else args).get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= search.engine.MAX_PAGE:
         abort(400, description=_("页码无效。"))
     return int(raw)
@@ -64,9 +65,9 @@ _CODE_ARG = re.compile(r"[0-9A-Za-z]{1,12}")
 _SLUG = re.compile(r"[a-z0-9-]{1,120}")
 
 
-def _code_arg(name: str) -> str | None:
+def _code_arg(name: str, args: Mapping[str, str] | None = None) -> str | None:
     """A province or ground code from the query string; anything else is ignored."""
-    value = request.args.get(name) or ""
+    value = (request.args if args is None else args).get(name) or ""
     return value if _CODE_ARG.fullmatch(value) else None
 
 
@@ -113,15 +114,17 @@ def home():
 def search_page():
     # No Session: the counter, the catalogue and the hits are read on the request's read
     # connection (a Session is opened only if the catalogue must be loaded).
-    args = request.args
+    # The first value of each parameter, as a dict: the query string's MultiDict raises and
+    # catches an HTTP exception for each parameter it does not have.
+    args = current_request().args.to_dict()
     list_code = args.get("list") or None
     if list_code is not None and list_code not in search.LISTS:
         abort(400, description=_("名单类型只能是 bad 或 dishonest。"))
     year_raw = args.get("year") or None
     if year_raw is not None and not (year_raw.isdigit() and 1990 <= int(year_raw) <= 2100):
         abort(400, description=_("年份无效。"))
-    province, ground = _code_arg("province"), _code_arg("ground")
-    page = _page_arg()
+    province, ground = _code_arg("province", args), _code_arg("ground", args)
+    page = _page_arg(args)
     query = args.get("q", "")
     filters = search.SearchFilters(
         list_code=list_code,

@@ -137,7 +137,8 @@ def check_csrf_for_unsafe_methods_only(app: Flask) -> None:
 def _for_unsafe_methods(app: Flask, check: Callable[[], Any]) -> Callable[[], Any]:
     @functools.wraps(check)
     def csrf_protect() -> Any:
-        if request.method in app.config["WTF_CSRF_METHODS"]:
+        current: Request = request._get_current_object()  # type: ignore[attr-defined]
+        if current.method in app.config["WTF_CSRF_METHODS"]:
             return check()
         return None
 
