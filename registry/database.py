@@ -153,9 +153,11 @@ def get_db(app: Flask | None = None) -> Database:
 
 def get_session() -> Session:
     """The request's session; the view (or command) commits once."""
-    if "db_session" not in g:
-        g.db_session = get_db().session_factory()
-    return g.db_session
+    state = g._get_current_object()  # (one context lookup, not one per use)
+    found: Session | None = state.get("db_session")
+    if found is None:
+        found = state.db_session = get_db().session_factory()
+    return found
 
 
 # The WSGI environment key of the request's driver connection: the public cache checks one
@@ -173,7 +175,7 @@ def read_connection() -> Any:
     connection = environ.get(READ_CONNECTION)
     if connection is None:
         connection = environ[READ_CONNECTION] = get_db().reader()
-        g.read_connection = connection
+        g._get_current_object().read_connection = connection
     return connection
 
 

@@ -46,6 +46,11 @@ def current_request() -> Request:
     return request._get_current_object()  # type: ignore[attr-defined]
 
 
+def current_flask_app() -> Flask:
+    """The app serving (Flask's `current_app`, without its proxy: see `current_request`)."""
+    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+
+
 def _wanted_locale() -> str:
     """The name of the locale this request asks for."""
     current = current_request()
@@ -116,14 +121,31 @@ def request_translations() -> Any:
         return found
     found = memo.get("translations")
     if found is None:
-        found = memo["translations"] = get_translations()
+        # Flask-Babel keeps each language's catalogue for as long as the app lives, but its
+        # lookup goes through Flask's context proxies a dozen times: kept here by name.
+        kept, _root = kept_by_app(_TRANSLATIONS)
+        locale = request_locale_name()
+        found = kept.get(locale)
+        if found is None:
+            found = kept[locale] = get_translations()
+        memo["translations"] = found
     return found
+
+
+_TRANSLATIONS = "registry_translations"
 
 
 def translate(string: str) -> str:
     """The current request's translation of one of our messages (what `_` returns for a
     string without variables), the catalogue looked up once per request."""
     return request_translations().ugettext(string)
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """Flask-Babel's `gettext` (the translation, formatted with `variables` when there are
+    any), from the request's kept catalogue."""
+    found = request_translations().ugettext(string)
+    return found % variables if variables else found
 
 
 _SITE_PARTS = "registry_site_parts"
@@ -150,9 +172,8 @@ def kept_by_app(name: str) -> tuple[dict[Any, Any], str]:
     memo = _REQUEST_MEMO.get()
     found = memo.get(name) if memo is not None else None
     if found is None:
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
         found = (
-            app.extensions.setdefault(name, {}),
+            current_flask_app().extensions.setdefault(name, {}),
             current_request().environ.get("SCRIPT_NAME", ""),
         )
         if memo is not None:
@@ -188,18 +209,26 @@ def site_part(name: str) -> Markup:
 
 
 class Parameters(ImmutableMultiDict[str, str]):
-    """A request's query string and form values. `get` of a name not given returns the
-    default at once: MultiDict's raises an HTTP exception for it and catches it, a few
-    times for each page (its optional parameters)."""
+    """A request's query string and form values. `get` and `getlist` of a name not given
+    answer at once: MultiDict's raise an exception for it and catch it (`get` an HTTP
+    exception), a few times for each page (its optional parameters)."""
 
     def get(self, key: str, default: Any = None, type: Any = None) -> Any:
         if key not in self:
             return default
         return super().get(key, default, type)
 
+    def getlist(self, key: str, type: Any = None) -> Any:
+        if key not in self:
+            return []
+        return super().getlist(key, type)
+
 
 class AppRequest(Request):
+    """Flask's request, its parameters and cookies in `Parameters`."""
+
     parameter_storage_class = Parameters
+    dict_storage_class = Parameters
 
 
 _HTML = get_content_type(Response.default_mimetype or "text/html", "utf-8")

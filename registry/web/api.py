@@ -8,7 +8,7 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager, joinedload
@@ -24,7 +24,14 @@ from registry.models import (
     Listing,
     Notice,
 )
-from registry.web import catalogue, firmpage, hits, indexing
+from registry.web import (
+    catalogue,
+    current_flask_app,
+    current_request,
+    firmpage,
+    hits,
+    indexing,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -62,7 +69,7 @@ def json_error(status: int, message: str) -> Response:
 
 def allow_cors(response: Response) -> Response:
     """Open data: any site may read the GET answers."""
-    if request.method in ("GET", "HEAD"):
+    if current_request().method in ("GET", "HEAD"):
         response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -70,7 +77,7 @@ def allow_cors(response: Response) -> Response:
 def _arg(name: str) -> str | None:
     """The parameter's one value; None when it is not given. Given empty or more than once,
     it is refused: the OpenAPI document calls both invalid."""
-    values = request.args.getlist(name)
+    values = current_request().args.getlist(name)
     if not values:
         return None
     if len(values) > 1:
@@ -133,7 +140,7 @@ def as_of_arg() -> date | None:
 def text_arg(name: str, max_length: int) -> str:
     """A free-text parameter, "" when absent; longer than max_length (counted as sent) is
     refused, and a NUL in it is then dropped, as the site drops it from every query."""
-    values = request.args.getlist(name)
+    values = current_request().args.getlist(name)
     if len(values) > 1:
         raise BadParameter(name, _("参数 %(name)s 只能给出一次", name=name))
     value = values[0] if values else ""
@@ -183,7 +190,7 @@ register_json_errors(bp)
 
 def base_url() -> str:
     """Scheme and host for absolute links: BASE_URL behind a proxy, else the request's."""
-    configured = current_app.config.get("BASE_URL") or ""
+    configured = current_flask_app().config.get("BASE_URL") or ""
     return (configured or _host_url()).rstrip("/")
 
 
@@ -193,12 +200,13 @@ _HOST_URLS: dict[tuple[str, str], str] = {}
 def _host_url() -> str:
     """`request.host_url`: Werkzeug's URL of the scheme and (validated) host alone, kept
     per pair (building it was a twentieth of a search answer)."""
-    key = (request.scheme, request.host)
+    current = current_request()
+    key = (current.scheme, current.host)
     found = _HOST_URLS.get(key)
     if found is None:
         if len(_HOST_URLS) >= 256:  # a few names a site answers to: a bound
             _HOST_URLS.clear()
-        found = _HOST_URLS[key] = request.host_url
+        found = _HOST_URLS[key] = current.host_url
     return found
 
 
@@ -303,7 +311,7 @@ def row_listing_json(li: Any) -> dict[str, Any]:
 def search_args(session=None) -> tuple[str, search.SearchFilters]:
     """q, list, province and ground as /search takes them; bad values are a 400."""
     # The feeds take a longer q from the search page's link and use its first part.
-    query = (request.args.get("q") or "").replace("\x00", "")[:MAX_QUERY]
+    query = (current_request().args.get("q") or "").replace("\x00", "")[:MAX_QUERY]
     grounds = catalogue.get(session).ground_codes
     filters = search.SearchFilters(
         list_code=choice_arg("list", LISTS),

@@ -12,9 +12,7 @@ from datetime import UTC, datetime, time
 from typing import Any, NamedTuple
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_babel import get_locale, get_translations
-from flask_babel import gettext as _
+from flask import Blueprint, Response, abort, render_template, url_for
 from sqlalchemy import Date, Row, Select, bindparam, exists, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import joinedload
@@ -32,7 +30,15 @@ from registry.models import (
     Notice,
     notice_listing,
 )
-from registry.web import driversql, hits, indexing
+from registry.web import (
+    current_request,
+    driversql,
+    hits,
+    indexing,
+    request_locale_name,
+    request_translations,
+)
+from registry.web import gettext as _
 from registry.web.api import (
     BadParameter,
     base_url,
@@ -91,17 +97,18 @@ def validators(
     at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
     today = rules.today()
     midnight = datetime.combine(today, time(), tzinfo=rules.SHANGHAI).astimezone(UTC)
+    current = current_request()
     key = _KEY_JSON.encode(
         [
             _RENDERING,
             follows,
             number,
             today.isoformat(),
-            str(get_locale()),
+            request_locale_name(),
             base if base is not None else base_url(),
-            request.path,
+            current.path,
             fmt,
-            sorted(request.args.items(multi=True)),
+            sorted(current.args.items(multi=True)),
         ]
     )
     return Validators(
@@ -140,10 +147,11 @@ def serve_feed(
     validators)."""
     checked = validators(fmt, follows, head, base)
     if not is_resource_modified(
-        request.environ, etag=checked.etag, last_modified=checked.last_modified
+        current_request().environ, etag=checked.etag, last_modified=checked.last_modified
     ):
-        return _headers(Response(status=304), fmt, checked)
-    return _headers(Response(feeds.render(build(), fmt)), fmt, checked)
+        return _headers(Response(status=304, mimetype=feeds.MIME_TYPES[fmt]), fmt, checked)
+    body = feeds.render(build(), fmt)
+    return _headers(Response(body, mimetype=feeds.MIME_TYPES[fmt]), fmt, checked)
 
 
 def _fmt(ext: str, allowed: tuple[str, ...] = feeds.FORMATS) -> str:
@@ -157,7 +165,7 @@ def _fmt(ext: str, allowed: tuple[str, ...] = feeds.FORMATS) -> str:
 
 def listing_summary(data: dict[str, Any]) -> str:
     """The published fields of the 2018 notice, one per line."""
-    _ = get_translations().ugettext  # the catalogue looked up once for all the labels
+    _ = request_translations().ugettext  # the catalogue looked up once for all the labels
     lines = [
         f"{_('经营者名称')}：{data['name']}",
         f"{_('统一社会信用代码')}：{data.get('uscc') or '—'}",
@@ -353,7 +361,7 @@ def _firm_feed(dialect: Dialect) -> _FirmFeed:
 
 
 def _self() -> str:
-    return base_url() + request.path
+    return base_url() + current_request().path
 
 
 def _feed(
@@ -434,7 +442,7 @@ def enterprise_feed(uscc: str, ext: str):
             id=tag_uri(f"feeds/enterprises/{code}", base),
             title=name,
             link=f"{base}/enterprises/{code}",
-            self_link=base + request.path,
+            self_link=base + current_request().path,
             description=_("关于该经营者公示的全部信息"),
             items=[log_item(e, base) for e in entries] + [notice_item(n) for n in notices],
         )
@@ -501,7 +509,8 @@ def search_feed(ext: str):
         entries = listing_entries(
             entries_statement(LogEntry.entity_id.in_(listing_ids), LogEntry.action == "publish")
         )
-        params = {k: v for k, v in request.args.items() if k in SEARCH_PARAMS and v}
+        args = current_request().args.items()
+        params = {k: v for k, v in args if k in SEARCH_PARAMS and v}
         return feeds.Feed(
             id=tag_uri("feeds/search?" + urlencode(sorted(params.items()))),
             title=_("搜索：%(q)s", q=query) if query else _("搜索"),

@@ -11,6 +11,7 @@ of the HTML is the one the template had.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote_plus
@@ -27,8 +28,15 @@ _LABELS_KEPT = 8  # languages whose labels are kept: two in use
 _ESCAPES_KEPT = 4096  # escaped values of small sets (titles, authorities, provinces)
 
 
+_SPECIAL = re.compile("[&<>'\"]")
+
+
 def escape_text(value: str) -> str:
-    """`markupsafe.escape(value)` of a plain string, as a string (no Markup object)."""
+    """`markupsafe.escape(value)` of a plain string, as a string (no Markup object). Most
+    values (names, codes, links) have nothing to escape: one search tells, where the five
+    replacements would each go through the whole value."""
+    if _SPECIAL.search(value) is None:
+        return value
     return (
         value.replace("&", "&amp;")
         .replace(">", "&gt;")

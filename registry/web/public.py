@@ -158,7 +158,7 @@ def search_page():
 def _enterprise_page(*, uscc: str | None = None, firm_id: int | None = None):
     # The firm and its listings are read on the request's read connection; a Session is
     # opened only for the rarer parts (sanctions, evidence, notices) and a past day.
-    if "as_of" in request.args:
+    if "as_of" in current_request().args:
         firm = firmpage.find_firm(get_session(), uscc=uscc, firm_id=firm_id)
         if firm is None:
             abort(404, description=_("未找到该经营者。"))
