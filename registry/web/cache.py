@@ -180,11 +180,10 @@ class PublicCache:
         shared = self.shared
         if shared is None or shared.broken is not None:
             return None
-        if not shared.epoch:  # unknown, or no Event yet: asked again until there is one
-            epoch = _database_epoch(connection)
-            if epoch is None:
-                return None
-            shared.epoch = epoch
+        epoch = database_epoch(self.app, connection)
+        if not epoch:
+            return None
+        shared.epoch = epoch
         return shared
 
     # --- deciding ---------------------------------------------------------------------
@@ -260,15 +259,25 @@ class PublicCache:
                 self._unshared.discard(dropped_key)
 
 
-def _database_epoch(connection: Any) -> str | None:
+def database_epoch(app: Flask, connection: Any) -> str | None:
     """What tells this database's history from another's at the same counter value (a
     database created again, another database at the same address): its epoch
-    (registry.search.documents), "" before the first Event; None when unreadable."""
-    try:
-        row = _first_row(connection, EPOCH_SQL)
-    except Exception:  # the database went away: no shared tier for this request
-        return None
-    return epoch_of(row)
+    (registry.search.documents), read on the driver `connection` the first time this
+    process asks and kept for the app (the shared tier's keys and the search's check of
+    the index's facts both name it). "" before the first Event and None when unreadable,
+    both asked again next time."""
+    found: str | None = app.extensions.get(_EPOCH)
+    if not found:
+        try:
+            found = epoch_of(_first_row(connection, EPOCH_SQL))
+        except Exception:  # the database went away: neither is used for this request
+            return None
+        if found:
+            app.extensions[_EPOCH] = found
+    return found
+
+
+_EPOCH = "registry_database_epoch"
 
 
 def _first_row(connection: Any, sql: str) -> Any:

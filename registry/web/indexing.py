@@ -26,7 +26,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from registry.database import read_rows
+from registry.database import read_connection
 from registry.followers import Follower
 from registry.search import (
     SearchFilters,
@@ -34,9 +34,8 @@ from registry.search import (
     SearchResult,
     committed_seq,
 )
-from registry.search.documents import EPOCH_SQL, epoch_of
 from registry.search.facts import FirmFacts
-from registry.web.cache import do_not_keep, event_counter, newest_event
+from registry.web.cache import database_epoch, do_not_keep, event_counter, newest_event
 
 log = logging.getLogger(__name__)
 EXTENSION = "registry_search"
@@ -203,14 +202,7 @@ def firm_facts(eids: list[int]) -> dict[int, FirmFacts] | None:
     connection sees, of the same database history. None otherwise (a follower behind, the
     request's own transaction writing, an index of a database created again)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    epoch = app.extensions.get(_EPOCH)
+    epoch = database_epoch(app, read_connection())
     if epoch is None:
-        rows = read_rows(EPOCH_SQL)
-        epoch = epoch_of(rows[0] if rows else None)
-        if epoch:  # (none before the first Event: asked again)
-            app.extensions[_EPOCH] = epoch
+        return None
     return get_index().firm_facts(eids, newest_event(), epoch)
-
-
-# The database's epoch (registry.search.documents), read by the first search of a process.
-_EPOCH = "registry_database_epoch"
