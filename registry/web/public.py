@@ -55,7 +55,7 @@ def list_title(code: str) -> str:
 
 
 def _page_arg(args: Mapping[str, str] | None = None) -> int:
-    raw = (request.args if args is None else args).get("page", "1")
+    raw = (current_request().args if args is None else args).get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= search.engine.MAX_PAGE:
         abort(400, description=_("页码无效。"))
     return int(raw)
@@ -67,7 +67,7 @@ _SLUG = re.compile(r"[a-z0-9-]{1,120}")
 
 def _code_arg(name: str, args: Mapping[str, str] | None = None) -> str | None:
     """A province or ground code from the query string; anything else is ignored."""
-    value = (request.args if args is None else args).get(name) or ""
+    value = (current_request().args if args is None else args).get(name) or ""
     return value if _CODE_ARG.fullmatch(value) else None
 
 
@@ -114,9 +114,7 @@ def home():
 def search_page():
     # No Session: the counter, the catalogue and the hits are read on the request's read
     # connection (a Session is opened only if the catalogue must be loaded).
-    # The first value of each parameter, as a dict: the query string's MultiDict raises and
-    # catches an HTTP exception for each parameter it does not have.
-    args = current_request().args.to_dict()
+    args = current_request().args
     list_code = args.get("list") or None
     if list_code is not None and list_code not in search.LISTS:
         abort(400, description=_("名单类型只能是 bad 或 dishonest。"))
