@@ -14,13 +14,13 @@ import threading
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from registry.database import get_session
 from registry.models import Authority, Ground, RepairRule
-from registry.web import request_memo
+from registry.web import current_flask_app, request_memo
 from registry.web.cache import event_counter
 
 EXTENSION = "registry_catalogue"
@@ -96,7 +96,7 @@ def get(session: Session | None = None) -> Catalogue:
         found = memo.get(EXTENSION)
         if found is not None:
             return found
-    holder = _holder(current_app._get_current_object())  # type: ignore[attr-defined]
+    holder = _holder(current_flask_app())
     seq = event_counter(session)
     value = holder.value
     if value is None or value.seq != seq:

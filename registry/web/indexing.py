@@ -35,6 +35,7 @@ from registry.search import (
     committed_seq,
 )
 from registry.search.facts import FirmFacts
+from registry.web import current_flask_app
 from registry.web.cache import database_epoch, do_not_keep, event_counter, newest_event
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def add_follower(
 
 
 def get_index(app: Flask | None = None) -> SearchIndex:
-    found: Flask = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app or current_flask_app()
     return found.extensions[EXTENSION]
 
 
@@ -201,8 +202,7 @@ def firm_facts(eids: list[int]) -> dict[int, FirmFacts] | None:
     holds, when it holds everything the database says: every Event the request's read
     connection sees, of the same database history. None otherwise (a follower behind, the
     request's own transaction writing, an index of a database created again)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    epoch = database_epoch(app, read_connection())
+    epoch = database_epoch(current_flask_app(), read_connection())
     if epoch is None:
         return None
     return get_index().firm_facts(eids, newest_event(), epoch)

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, Request, Response, abort, request
+from flask import Flask, Request, Response, abort
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_babel import gettext as _
+
+from registry.web import current_request
 
 # No inline script anywhere: pages work without JavaScript, and what little there is lives
 # in /static. frame-ancestors 'none' stops clickjacking of the back-office forms.
@@ -54,7 +56,7 @@ def reject_hostile_input() -> None:
     path, the query string or form fields, and row ids out of range. A clear 400 (404 for a
     path) instead of a database error deep inside a view."""
     # The request itself: each use of the `request` proxy is a context lookup.
-    current: Request = request._get_current_object()  # type: ignore[attr-defined]
+    current = current_request()
     if "\x00" in current.path:
         abort(404)
     for value in (current.view_args or {}).values():
@@ -137,8 +139,7 @@ def check_csrf_for_unsafe_methods_only(app: Flask) -> None:
 def _for_unsafe_methods(app: Flask, check: Callable[[], Any]) -> Callable[[], Any]:
     @functools.wraps(check)
     def csrf_protect() -> Any:
-        current: Request = request._get_current_object()  # type: ignore[attr-defined]
-        if current.method in app.config["WTF_CSRF_METHODS"]:
+        if current_request().method in app.config["WTF_CSRF_METHODS"]:
             return check()
         return None
 
