@@ -182,8 +182,20 @@ def read_connection() -> Any:
 def read_rows(sql: str, parameters: Any = ()) -> list[Any]:
     """The rows of one statement in the driver's form (`sql` in its parameter style), on
     this request's read connection. A driver error is raised as SQLAlchemy's (the error
-    pages answer a lost database with a 503), the connection invalidated if it was lost."""
-    connection = read_connection()
+    pages answer a lost database with a 503), the connection invalidated if it was lost.
+    A connection lost while it was kept between requests (its server restarted) is
+    replaced and the read made once more on the new one: it only reads."""
+    try:
+        return _read_rows(read_connection(), sql, parameters)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    environ = request._get_current_object().environ  # type: ignore[attr-defined]
+    environ.pop(READ_CONNECTION, None)  # (invalidated: the request's end skips it)
+    return _read_rows(read_connection(), sql, parameters)
+
+
+def _read_rows(connection: Any, sql: str, parameters: Any) -> list[Any]:
     cursor = connection.cursor()
     try:
         cursor.execute(sql, parameters)
