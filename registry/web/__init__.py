@@ -135,15 +135,9 @@ def request_translations() -> Any:
 _TRANSLATIONS = "registry_translations"
 
 
-def translate(string: str) -> str:
-    """The current request's translation of one of our messages (what `_` returns for a
-    string without variables), the catalogue looked up once per request."""
-    return request_translations().ugettext(string)
-
-
 def gettext(string: str, **variables: Any) -> str:
     """Flask-Babel's `gettext` (the translation, formatted with `variables` when there are
-    any), from the request's kept catalogue."""
+    any), from the request's catalogue: looked up once per request, kept per language."""
     found = request_translations().ugettext(string)
     return found % variables if variables else found
 

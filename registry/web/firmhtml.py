@@ -20,7 +20,7 @@ from typing import Any
 from flask import url_for
 from markupsafe import Markup, escape
 
-from registry.web import translate as _
+from registry.web import gettext as _
 from registry.web.firmpage import FirmLicence, FirmListing
 from registry.web.hitlist import list_title
 from registry.web.pageframe import Blocks
