@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from babel import Locale
 from flask import Flask, Request, Response, current_app, g, request
@@ -223,6 +223,19 @@ class AppRequest(Request):
 
     parameter_storage_class = Parameters
     dict_storage_class = Parameters
+
+
+def query_is_text(current: Request) -> bool:
+    """Whether the request's query string, percent-decoded, is UTF-8 text. Its parameters
+    are parsed to tell, and kept as the request's `args` when it is: werkzeug's parse of
+    text gives the same (it leaves only invalid bytes percent-encoded), so the query is
+    decoded once for the input gate and the view."""
+    try:
+        pairs = parse_qsl(current.query_string.decode(), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    current.args = current.parameter_storage_class(pairs)
+    return True
 
 
 _HTML = get_content_type(Response.default_mimetype or "text/html", "utf-8")

@@ -12,7 +12,7 @@ from flask import Flask, Request, Response, abort
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_babel import gettext as _
 
-from registry.web import current_request
+from registry.web import current_request, query_is_text
 
 # No inline script anywhere: pages work without JavaScript, and what little there is lives
 # in /static. frame-ancestors 'none' stops clickjacking of the back-office forms.
@@ -65,11 +65,9 @@ def reject_hostile_input() -> None:
         if isinstance(value, str) and _bad_text(value):
             abort(404)
     query = current.query_string
-    if b"%" in query or not query.isascii():  # (ASCII without escapes is valid UTF-8)
-        try:
-            unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8")
-        except UnicodeDecodeError:
-            abort(400, _("网址参数不是有效的 UTF-8 文本。"))
+    # (ASCII without escapes is valid UTF-8)
+    if (b"%" in query or not query.isascii()) and not query_is_text(current):
+        abort(400, _("网址参数不是有效的 UTF-8 文本。"))
     if current.method == "POST" and current.mimetype in (
         "application/x-www-form-urlencoded",
         "multipart/form-data",
