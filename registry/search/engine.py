@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections import Counter, OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,6 +49,7 @@ _IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
 CURRENT = "CURRENT"
 LISTS = ("bad", "dishonest")
 FACETS = ("list", "province", "ground", "year")
+Counts = dict[str, int]  # a facet's value -> its number of firms
 MAX_PAGE = 10_000
 _CACHE_SIZE = 64
 _DOCS_SIZE = 10_000  # stored fields of this many firms kept per process (a few MB)
@@ -614,7 +615,9 @@ class SearchIndex:
         """Everything but the page: the result as bitmaps in rank order, total, facets."""
         day = on.isoformat()
         answer = _Answer()
-        counts: dict[str, Counter] = {name: Counter() for name in FACETS}
+        # Per facet, value -> firms (defaultdict: made and counted in C, where Counter's
+        # construction and missing keys are Python).
+        counts: dict[str, Counts] = {name: defaultdict(int) for name in FACETS}
         # 1. exact code matches (few): through Whoosh, evaluated from their stored fields
         seen = BitMap()
         codes = _code_terms(state, raw)
@@ -737,7 +740,7 @@ class _Answer:
     too_short: bool = False
     # What the facets are counted from: the firms with nothing expired (`clean`, and of
     # them those in the filters, `allowed`) and the counts of the others, the filters.
-    counting: tuple[BitMap, BitMap, dict[str, Counter], SearchFilters] | None = None
+    counting: tuple[BitMap, BitMap, dict[str, Counts], SearchFilters] | None = None
 
 
 def _facets(state: Bitmaps, answer: _Answer) -> dict[str, list[tuple[str, int]]]:
@@ -766,7 +769,7 @@ def _facets(state: Bitmaps, answer: _Answer) -> dict[str, list[tuple[str, int]]]
 _PER_FIRM = 8
 
 
-def _count_provinces(counter: Counter, firms: BitMap, provinces: list[tuple[str, BitMap]]) -> None:
+def _count_provinces(counter: Counts, firms: BitMap, provinces: list[tuple[str, BitMap]]) -> None:
     """Add each province's number of `firms` to `counter` (the largest province first)."""
     if len(firms) <= _PER_FIRM:
         for eid in firms:
@@ -786,7 +789,7 @@ def _count_provinces(counter: Counter, firms: BitMap, provinces: list[tuple[str,
                 break
 
 
-def _count_values(counter: Counter, firms: BitMap, values: Mapping[str, BitMap]) -> None:
+def _count_values(counter: Counts, firms: BitMap, values: Mapping[str, BitMap]) -> None:
     """Add each value's number of `firms` (those in its bitmap) to `counter`."""
     if len(firms) <= _PER_FIRM:
         for eid in firms:
@@ -849,7 +852,7 @@ def _in_force(
     return in_force or None
 
 
-def _count(counts: dict[str, Counter], fields: Mapping[str, Any], in_force: list[dict]) -> None:
+def _count(counts: dict[str, Counts], fields: Mapping[str, Any], in_force: list[dict]) -> None:
     if fields.get("province"):
         counts["province"][fields["province"]] += 1
     for name in ("list", "ground", "year"):

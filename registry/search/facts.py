@@ -158,7 +158,8 @@ class FactTable:
         name, licences = self._texts[self._text_ends[slot] : self._text_ends[slot + 1]].split(UNIT)
         codes = self._codes[self._code_ends[slot] : self._code_ends[slot + 1]]
         uscc, province, listings = codes.split(UNIT)
-        return FirmFacts(name, uscc, province, licences, listings)
+        # (tuple.__new__: the named tuple's own __new__ is a Python function)
+        return tuple.__new__(FirmFacts, (name, uscc, province, licences, listings))
 
     def size(self) -> int:
         """Approximate bytes held."""

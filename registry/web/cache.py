@@ -77,6 +77,7 @@ class PublicCache:
         self.max_bytes = max_bytes
         self.shared = shared  # the host's second tier, or None
         self._entries: OrderedDict[Key, tuple[int, str, list, bytes]] = OrderedDict()
+        self._sizes: dict[Key, int] = {}  # each entry's `_size`, counted once when stored
         # Answers built here that the shared tier does not hold: one is stored there when it
         # is asked for again, not when it is built. Most answers of the long tail are asked
         # for once, and a store (a write transaction) costs a tenth of building one.
@@ -243,19 +244,21 @@ class PublicCache:
 
     def _store(self, key: Key, entry: tuple[int, str, list, bytes], unshared: bool = False) -> None:
         """Keep `entry`; `unshared`: built here and not in the shared tier (yet)."""
+        size = _size(key, entry)
+        sizes = self._sizes
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= _size(key, old)
+            if self._entries.pop(key, None) is not None:
+                self._bytes -= sizes[key]
             self._entries[key] = entry
-            self._bytes += _size(key, entry)
+            sizes[key] = size
+            self._bytes += size
             if unshared:
                 self._unshared.add(key)
             else:
                 self._unshared.discard(key)
             while self._bytes > self.max_bytes and self._entries:
-                dropped_key, dropped = self._entries.popitem(last=False)
-                self._bytes -= _size(dropped_key, dropped)
+                dropped_key, _dropped = self._entries.popitem(last=False)
+                self._bytes -= sizes.pop(dropped_key)
                 self._unshared.discard(dropped_key)
 
 
@@ -293,8 +296,12 @@ def _first_row(connection: Any, sql: str) -> Any:
 def _size(key: Key, entry: tuple[int, str, list, bytes]) -> int:
     """Bytes an entry holds, roughly: the body, the key's strings (a query may be long) and
     the headers' (each string's text and about 60 bytes of object around it)."""
-    headers = sum(len(name) + len(value) + 120 for name, value in entry[2])
-    return len(entry[3]) + sum(len(part) + 60 for part in key) + headers + 200
+    size = len(entry[3]) + 200 + 60 * len(key) + 120 * len(entry[2])
+    for part in key:
+        size += len(part)
+    for name, value in entry[2]:
+        size += len(name) + len(value)
+    return size
 
 
 def _answer(

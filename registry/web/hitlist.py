@@ -4,8 +4,8 @@ the facet links, the form, the counts and the pager.
 A page carries twenty firms and up to eighty facet links: as Jinja loops, the context calls,
 attribute lookups and escaping per variable were most of the page's rendering. Every value
 shown is escaped here (`escape_text`, markupsafe's escaping); the page's own translated
-labels are used as the template used them (messages of ours, not escaped, Markup's `%`
-escaping what is formatted into them), looked up once per language and kept. The shape
+labels are used as the template used them (messages of ours, not escaped, what is
+formatted into them escaped), looked up once per language and kept. The shape
 of the HTML is the one the template had.
 """
 
@@ -112,9 +112,10 @@ class Labels:
         }
 
     def format(self, message: str, **values: Any) -> str:
-        """`_(message, **values)` in an escaping template: the values escaped."""
-        # The message is ours, from the catalogue; Markup's `%` escapes the values (B704).
-        return str(Markup(self.text[message]) % values)  # nosec B704
+        """`_(message, **values)` in an escaping template: the values escaped (as Markup's
+        `%` escapes them: each value's text, for the ints and strings given here), the
+        message not (it is ours, from the catalogue)."""
+        return self.text[message] % {name: escape_text(str(v)) for name, v in values.items()}
 
 
 _KEPT = "registry_search_labels"

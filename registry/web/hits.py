@@ -162,6 +162,7 @@ def held(
     list_code = filters.list_code if filters is not None else None
     ground = filters.ground if filters is not None else None
     in_force_on = visibility.held_listing_in_force
+    new = tuple.__new__  # (the named tuples' own __new__ is a Python function)
     found: dict[int, tuple[HitFirm, list[HitListing]]] = {}
     for firm_id in firm_ids:
         firm = facts.get(firm_id)
@@ -184,21 +185,24 @@ def held(
             if ground is not None and ground_names[0] != ground:
                 continue
             shown.append(
-                HitListing(
-                    int(lid),
-                    code,
-                    ground_names[0],
-                    ground_names[1],
-                    decided,
-                    listed or None,
-                    expires or None,
-                    authority[0],
-                    authority[1],
+                new(
+                    HitListing,
+                    (
+                        int(lid),
+                        code,
+                        ground_names[0],
+                        ground_names[1],
+                        decided,
+                        listed or None,
+                        expires or None,
+                        authority[0],
+                        authority[1],
+                    ),
                 )
             )
         if shown:
             found[firm_id] = (
-                HitFirm(firm_id, firm.uscc or None, firm.name, firm.province or None),
+                new(HitFirm, (firm_id, firm.uscc or None, firm.name, firm.province or None)),
                 shown,
             )
     return found
