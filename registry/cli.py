@@ -20,6 +20,7 @@ from registry.config import (
     default_instance_path,
     write_instance_config,
 )
+from registry.context import current_flask_app
 from registry.db import refresh_statistics
 from registry.messages import _, for_console
 from registry.rules import Actor
@@ -126,7 +127,7 @@ def serve_command(host: str, port: int) -> None:
 
     from registry.web.indexing import WARM_SECONDS, start_followers
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     start_followers(app, wait=WARM_SECONDS)
     click.echo(for_console(_("网站地址：%(url)s", url=f"http://{host}:{port}/")))
     run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
@@ -472,7 +473,7 @@ def import_command(
     from registry.web.indexing import follow_now
 
     # a rebuild makes a document of every firm; the process ends next, cycles and all
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     with _no_cycle_collection(collect=False):
         # (its new firms: enough, in a large import, to build a new generation at once)
         follow_now(app, gating_only=True, warm=False, touched_firms=result.enterprises)
@@ -527,7 +528,7 @@ def _import_in_child(
     from registry.database import Database, get_db
     from registry.db import make_session_factory
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_flask_app()
     get_db(app).engine.dispose(close=False)  # the parent's pooled ones stay its own
     if channel is not None:
         engine = dbpipe.child_engine(app.config["DATABASE_URL"], channel)

@@ -10,11 +10,12 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.context import current_flask_app, current_globals, current_request
 from registry.db import make_engine, make_session_factory
 
 # This process's id, kept: `os.getpid()` is a system call, twice a request otherwise.
@@ -122,7 +123,7 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_appcontext
     def close_session(exc: BaseException | None) -> None:
-        state = g._get_current_object()  # (one context lookup for both)
+        state = current_globals()  # (one context lookup for both)
         connection = state.pop("read_connection", None)
         if connection is not None:  # taken by read_connection(): its transaction ended
             get_db(app).release(connection)
@@ -147,13 +148,13 @@ def _mark_committed(session: Session) -> None:
 
 
 def get_db(app: Flask | None = None) -> Database:
-    found: Flask = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    found = app or current_flask_app()
     return found.extensions["registry_db"]
 
 
 def get_session() -> Session:
     """The request's session; the view (or command) commits once."""
-    state = g._get_current_object()  # (one context lookup, not one per use)
+    state = current_globals()  # (one context lookup, not one per use)
     found: Session | None = state.get("db_session")
     if found is None:
         found = state.db_session = get_db().session_factory()
@@ -171,11 +172,11 @@ def read_connection() -> Any:
     and released (rolled back) when the request ends. A Session's unit of work (its
     transaction objects, the rollback and close at teardown) cost several times the
     statements of a public page; the pages that only read rows run them here."""
-    environ = request._get_current_object().environ  # type: ignore[attr-defined]
+    environ = current_request().environ
     connection = environ.get(READ_CONNECTION)
     if connection is None:
         connection = environ[READ_CONNECTION] = get_db().reader()
-        g._get_current_object().read_connection = connection
+        current_globals().read_connection = connection
     return connection
 
 
@@ -190,7 +191,7 @@ def read_rows(sql: str, parameters: Any = ()) -> list[Any]:
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
-    environ = request._get_current_object().environ  # type: ignore[attr-defined]
+    environ = current_request().environ
     environ.pop(READ_CONNECTION, None)  # (invalidated: the request's end skips it)
     return _read_rows(read_connection(), sql, parameters)
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from babel import Locale
-from flask import Flask, Request, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g
 from flask_babel import Babel, get_locale, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
@@ -18,6 +18,8 @@ from markupsafe import Markup
 from werkzeug.datastructures import ImmutableMultiDict, LanguageAccept
 from werkzeug.http import parse_accept_header
 from werkzeug.utils import get_content_type
+
+from registry.context import current_flask_app, current_request
 
 T = TypeVar("T")
 
@@ -37,18 +39,6 @@ def select_locale() -> Locale:
     if _REQUEST_MEMO.get() is None:
         return _LOCALES[_wanted_locale()]
     return _LOCALES[request_locale_name()]
-
-
-def current_request() -> Request:
-    """The request being served, without Flask's proxy: an attribute read through the proxy
-    is first looked up on the proxy's own class, which fails, making an AttributeError
-    (its message formatted) that is dropped before the request itself is asked."""
-    return request._get_current_object()  # type: ignore[attr-defined]
-
-
-def current_flask_app() -> Flask:
-    """The app serving (Flask's `current_app`, without its proxy: see `current_request`)."""
-    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
 def _wanted_locale() -> str:
