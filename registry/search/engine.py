@@ -643,12 +643,17 @@ class SearchIndex:
             matched = BitMap()
             tiers = []
         else:
-            matched = state.candidates(q) - seen
+            matched = state.candidates(q)
+            if seen:
+                matched = matched - seen
             if len(q) > 2:
                 matched = state.containing(matched, q)
             former = state.former_only(matched, q)
             current = matched - former
-            aligned = current & state.aligned(state.segment(q))
+            # Whole words of a name rank it before names the query spans: two or more firms
+            # need ranking; one (most of the long tail) is first in either tier, and the
+            # query's cut into words is not made.
+            aligned = current & state.aligned(state.segment(q)) if len(current) > 1 else BitMap()
             lengths = state.by_length()
             tiers = [(aligned, lengths), (current - aligned, lengths), (former, lengths)]
         # 3. filters and expiry: bitmaps for firms with nothing expired, stored fields else
@@ -664,7 +669,7 @@ class SearchIndex:
             if in_force is not None:
                 kept_stale.add(eid)
                 _count(counts, fields, in_force)
-        result = allowed | kept_stale
+        result = allowed | kept_stale if kept_stale else allowed
         answer.tiers = [(result & tier, order) for tier, order in tiers]
         answer.total = len(answer.codes) + len(result)
         # 4. facets: counted when a caller asks for them (`_facets`)
