@@ -6,7 +6,7 @@ stay fast without ever going stale."""
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 
 import pytest
 from pyroaring import BitMap
@@ -16,7 +16,14 @@ from sqlalchemy.orm import selectinload
 from registry import rules, text
 from registry.models import Enterprise, Listing
 from registry.search import SearchFilters, SearchIndex
-from registry.search.engine import _changed_since, _changes_log
+from registry.search.bitmaps import Bitmaps
+from registry.search.engine import (
+    _changed_since,
+    _changes_log,
+    _count_per_firm,
+    _count_provinces,
+    _count_values,
+)
 from tests.corpus import demo_corpus
 
 
@@ -233,3 +240,74 @@ def test_facets_counted_after_an_answer_without_them_are_the_same(corpus):
             expected, facets = _truth(firms, query, filters, on)
             assert {k: dict(v) for k, v in later.facets.items()} == facets
             assert index.search(query, filters, on=on, facets=False).facets == later.facets
+
+
+def _by_bitmaps(state, allowed, clean, filters) -> dict:
+    """The facet counts of `allowed` and `clean` by intersections with every value's bitmap
+    (the way counts are made for many firms)."""
+    counts = {name: defaultdict(int) for name in ("list", "province", "ground", "year")}
+    _count_provinces(counts["province"], allowed, state.provinces_by_size())
+    per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
+    for name, values in per_value.items():
+        _count_values(counts[name], clean, values)
+    return {name: dict(c) for name, c in counts.items()}
+
+
+def _by_profiles(state, allowed, clean, filters) -> dict:
+    counts = {name: defaultdict(int) for name in ("list", "province", "ground", "year")}
+    _count_per_firm(state, counts, allowed, clean, filters)
+    return {name: dict(c) for name, c in counts.items()}
+
+
+def test_a_few_firms_are_counted_from_their_profiles_as_the_bitmaps_count_them(corpus):
+    """A few firms' facets come from each firm's profile (province and listing
+    combinations): the same counts as the intersections with every value's bitmap, for each
+    firm alone and for small sets, under filters, and after firms change or go."""
+    _session, index = corpus
+    # A load of its own from the index's stored documents (the test changes it).
+    documents = {
+        int(doc["eid"]): doc
+        for doc in index._reader().searcher.all_stored_fields()
+        if str(doc.get("eid") or "").isdigit()
+    }
+    state = Bitmaps.load(documents.values())
+    busy = index.search("有限公司").facets
+    filter_sets = [
+        SearchFilters(),
+        SearchFilters(list_code="bad"),
+        SearchFilters(ground=busy["ground"][0][0]),
+        SearchFilters(list_code="dishonest", year=int(busy["year"][0][0])),
+        SearchFilters(province=busy["province"][0][0], year=int(busy["year"][-1][0])),
+    ]
+    firms = sorted(state.alive)
+    rng = random.Random(15)
+    sets = [BitMap([eid]) for eid in firms] + [
+        BitMap(rng.sample(firms, rng.randint(2, 8))) for _ in range(200)
+    ]
+    checked = 0
+    for filters in filter_sets:
+        allowed_all = state.allowed(filters.list_code, filters.ground, filters.year)
+        for clean in sets:
+            if filters.province is not None:
+                clean = clean & state.province.get(filters.province, BitMap())
+            allowed = clean & allowed_all
+            expected = _by_bitmaps(state, allowed, clean, filters)
+            assert _by_profiles(state, allowed, clean, filters) == expected, (clean, filters)
+            checked += bool(any(expected.values()))
+    assert checked > 100  # most sets have something to count
+
+    # Firms changed (another province, their listings swapped) and removed: the profiles
+    # follow the bitmaps.
+    donors = rng.sample(firms, 6)
+    changed = {
+        donors[0]: {**documents[donors[0]], "province": documents[donors[1]]["province"]},
+        donors[1]: {**documents[donors[1]], "listings": documents[donors[2]]["listings"]},
+        donors[2]: None,
+    }
+    state.apply(changed)
+    assert state.profile(donors[2]) == ("", ())
+    alive = BitMap(donors) & state.alive
+    for filters in filter_sets:
+        allowed = alive & state.allowed(filters.list_code, filters.ground, filters.year)
+        expected = _by_bitmaps(state, allowed, alive, filters)
+        assert _by_profiles(state, allowed, alive, filters) == expected, filters

@@ -57,6 +57,8 @@ _MAX_WORD = 8
 _LOAD_BATCH = 10_000  # longest vocabulary word tried when cutting a query
 _HEADER = 100  # PyObject + roaring_bitmap_t + a dict slot and its key, roughly
 FacetKey = tuple[str, str, int]  # (list, ground, year) of one listing
+Profile = tuple[str, tuple[FacetKey, ...]]  # a firm's province and its listings' FacetKeys
+ProfileValues = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # lists, grounds, years
 _KEYWORDS = re.compile("[^ \t\r\n]+")  # how Whoosh's KEYWORD field cuts the licences
 # 24 bits of a term's hash: 200,000 terms fill 256 dense containers (about 0.4 MB; with 32
 # bits, 63,000 sparse ones and twice the memory). A term that shares the bits of a held one
@@ -121,6 +123,15 @@ class Bitmaps:
         self._length_order: list[BitMap] | None = None
         self._provinces_order: list[tuple[str, BitMap]] | None = None
         self._facet_cache: dict[tuple, dict[str, dict[str, BitMap]]] = {}
+        # Each firm's facet profile (its province and listing combinations, as
+        # `province` and `combos` hold it), for counting the facets of a few firms without
+        # a membership test in every facet value's bitmap: the distinct profiles (a few
+        # thousand at 100,000 firms) and, indexed by firm id, each firm's (0: none).
+        self._profiles: list[Profile] = [("", ())]
+        self._profile_ids: dict[Profile, int] = {("", ()): 0}
+        # Each profile's distinct list, ground and year values as the facets name them.
+        self._profile_values: list[ProfileValues] = [((), (), ())]
+        self._firm_profiles = array("H")
 
     # --- building -----------------------------------------------------------------------
 
@@ -215,12 +226,40 @@ class Bitmaps:
         if doc.get("province"):
             self.province.setdefault(doc["province"], BitMap()).add(eid)
         listings = doc.get("listings") or []
+        combos = set()
         for li in listings:
-            self.combos.setdefault((li["list"], li["ground"], int(li["year"])), BitMap()).add(eid)
+            key = (li["list"], li["ground"], int(li["year"]))
+            combos.add(key)
+            self.combos.setdefault(key, BitMap()).add(eid)
             if li.get("expires_on"):
                 self.expiry.setdefault(li["expires_on"], BitMap()).add(eid)
         if listings:
             self.latest.setdefault(max(li["decided_on"] for li in listings), BitMap()).add(eid)
+        self._set_profile(eid, (doc.get("province") or "", tuple(sorted(combos))))
+
+    def _set_profile(self, eid: int, profile: Profile) -> None:
+        found = self._profile_ids.get(profile)
+        if found is None:
+            found = self._profile_ids[profile] = len(self._profiles)
+            self._profiles.append(profile)
+            self._profile_values.append(facet_values(profile[1]))
+            if found > 0xFFFF and self._firm_profiles.typecode == "H":
+                self._firm_profiles = array("I", self._firm_profiles)
+        held = self._firm_profiles
+        if len(held) <= eid:
+            held.extend([0] * (eid + 1 - len(held)))
+        held[eid] = found
+
+    def profile(self, eid: int) -> Profile:
+        """The firm's province ("" when none) and listing combinations, as the `province`
+        and `combos` bitmaps hold it (("", ()) for a firm not held)."""
+        held = self._firm_profiles
+        return self._profiles[held[eid] if eid < len(held) else 0]
+
+    def profile_values(self, eid: int) -> ProfileValues:
+        """`facet_values` of the firm's combinations (kept per profile)."""
+        held = self._firm_profiles
+        return self._profile_values[held[eid] if eid < len(held) else 0]
 
     def apply(self, changed: Mapping[int, Mapping[str, Any] | None]) -> None:
         """Replace the firms in `changed` (eid -> stored fields, or None when removed)."""
@@ -246,6 +285,8 @@ class Bitmaps:
         for eid, doc in changed.items():
             if doc is None:
                 self._overlay[eid] = self._facts_overlay[eid] = None
+                if eid < len(self._firm_profiles):
+                    self._firm_profiles[eid] = 0
                 continue
             names = doc.get("names_norm") or ""
             self._overlay[eid] = names
@@ -401,7 +442,7 @@ class Bitmaps:
         """Firms with one listing of this list, ground and year at once (None: any)."""
         if list_code is None and ground is None and year is None:
             return self.alive
-        return union(bm for key, bm in self.combos.items() if _fits(key, list_code, ground, year))
+        return union(bm for key, bm in self.combos.items() if fits(key, list_code, ground, year))
 
     def facet_bitmaps(
         self, list_code: str | None, ground: str | None, year: int | None
@@ -422,7 +463,7 @@ class Bitmaps:
     ) -> dict[str, dict[str, BitMap]]:
         grouped: dict[str, dict[str, list[BitMap]]] = {"list": {}, "ground": {}, "year": {}}
         for key, bitmap in self.combos.items():
-            if not _fits(key, list_code, ground, year):
+            if not fits(key, list_code, ground, year):
                 continue
             for name, value in zip(("list", "ground", "year"), key, strict=True):
                 grouped[name].setdefault(str(value), []).append(bitmap)
@@ -470,7 +511,16 @@ class Bitmaps:
         bitmaps = sum(sys.getsizeof(bm) + _HEADER for bm in everything)
         names = sys.getsizeof(self._blob) + len(self._spans) * self._spans.itemsize
         facts = self._facts.size()
-        return {"bitmaps": bitmaps, "names": names, "facts": facts, "bitmap_count": len(everything)}
+        profiles = len(self._firm_profiles) * self._firm_profiles.itemsize + sum(
+            sys.getsizeof(p) + sys.getsizeof(p[1]) for p in self._profiles
+        )
+        return {
+            "bitmaps": bitmaps,
+            "names": names,
+            "facts": facts,
+            "profiles": profiles,
+            "bitmap_count": len(everything),
+        }
 
     def count(self) -> int:
         return (
@@ -494,7 +544,19 @@ def _pour(target: dict[str, BitMap], ids: dict[str, array]) -> None:
     ids.clear()
 
 
-def _fits(key: FacetKey, list_code: str | None, ground: str | None, year: int | None) -> bool:
+def facet_values(combos: Iterable[FacetKey]) -> ProfileValues:
+    """The distinct list, ground and year values of listing combinations, as text (the
+    values the facets name: `facet_bitmaps`' keys)."""
+    keys = list(combos)
+    return (
+        tuple(dict.fromkeys(str(key[0]) for key in keys)),
+        tuple(dict.fromkeys(str(key[1]) for key in keys)),
+        tuple(dict.fromkeys(str(key[2]) for key in keys)),
+    )
+
+
+def fits(key: FacetKey, list_code: str | None, ground: str | None, year: int | None) -> bool:
+    """Whether a listing's (list, ground, year) satisfies the filters (None: any)."""
     return (
         (list_code is None or key[0] == list_code)
         and (ground is None or key[1] == ground)

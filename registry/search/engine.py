@@ -38,7 +38,7 @@ from whoosh.query import Term
 from registry import rules, text, visibility
 from registry.search import build, documents, matching
 from registry.search.analysis import normalise_query
-from registry.search.bitmaps import Bitmaps, code_key, has_ascii_digit
+from registry.search.bitmaps import Bitmaps, code_key, facet_values, fits, has_ascii_digit
 from registry.search.facts import FirmFacts
 
 log = logging.getLogger(__name__)
@@ -753,9 +753,10 @@ def _facets(state: Bitmaps, answer: _Answer) -> dict[str, list[tuple[str, int]]]
     bitmaps the answer was made from: its cache key holds their version)."""
     assert answer.counting is not None
     allowed, clean, counts, filters = answer.counting
-    if allowed:
+    if len(clean) <= _PER_FIRM:  # (allowed is a part of clean)
+        _count_per_firm(state, counts, allowed, clean, filters)
+    else:
         _count_provinces(counts["province"], allowed, state.provinces_by_size())
-    if clean:  # (a code lookup usually matches no name: nothing to count)
         per_value = state.facet_bitmaps(filters.list_code, filters.ground, filters.year)
         for name, values in per_value.items():
             _count_values(counts[name], clean, values)
@@ -768,21 +769,48 @@ def _facets(state: Bitmaps, answer: _Answer) -> dict[str, list[tuple[str, int]]]
     return facets
 
 
-# At most this many firms are counted one by one (a membership test per firm and value);
-# more, by one intersection per value. Most queries of the long tail find a few firms, and
-# a membership test costs a fraction of an intersection's call.
+# At most this many firms are counted one by one, from each firm's profile (its province
+# and listing combinations, as the bitmaps hold them); more, by one intersection per
+# value. Most queries of the long tail find a few firms: a profile is one lookup where a
+# firm's membership was tested in every value's bitmap (each a few cache lines, mostly
+# not in the CPU's caches between two requests).
 _PER_FIRM = 8
+
+
+def _count_per_firm(
+    state: Bitmaps,
+    counts: dict[str, Counts],
+    allowed: BitMap,
+    clean: BitMap,
+    filters: SearchFilters,
+) -> None:
+    """`_count_provinces` of `allowed` and `_count_values` of `clean` for a few firms: the
+    same counts (a firm is in a value's bitmap when one of its combinations fits the
+    filters and has that value), from the firms' profiles."""
+    provinces = counts["province"]
+    for eid in allowed:
+        province = state.profile(eid)[0]
+        if province:
+            provinces[province] += 1
+    lists, grounds, years = counts["list"], counts["ground"], counts["year"]
+    list_code, ground, year = filters.list_code, filters.ground, filters.year
+    filtered = list_code is not None or ground is not None or year is not None
+    for eid in clean:
+        if filtered:
+            combos = state.profile(eid)[1]
+            values = facet_values(key for key in combos if fits(key, list_code, ground, year))
+        else:
+            values = state.profile_values(eid)
+        for value in values[0]:
+            lists[value] += 1
+        for value in values[1]:
+            grounds[value] += 1
+        for value in values[2]:
+            years[value] += 1
 
 
 def _count_provinces(counter: Counts, firms: BitMap, provinces: list[tuple[str, BitMap]]) -> None:
     """Add each province's number of `firms` to `counter` (the largest province first)."""
-    if len(firms) <= _PER_FIRM:
-        for eid in firms:
-            for province, bitmap in provinces:
-                if eid in bitmap:
-                    counter[province] += 1
-                    break  # a firm has one province
-        return
     # A firm has one province: once every firm is counted, the others hold none.
     left = len(firms)
     for province, bitmap in provinces:
@@ -796,12 +824,6 @@ def _count_provinces(counter: Counts, firms: BitMap, provinces: list[tuple[str, 
 
 def _count_values(counter: Counts, firms: BitMap, values: Mapping[str, BitMap]) -> None:
     """Add each value's number of `firms` (those in its bitmap) to `counter`."""
-    if len(firms) <= _PER_FIRM:
-        for eid in firms:
-            for value, bitmap in values.items():
-                if eid in bitmap:
-                    counter[value] += 1
-        return
     for value, bitmap in values.items():
         found = firms.intersection_cardinality(bitmap)
         if found:
