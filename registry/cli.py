@@ -14,6 +14,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
+from registry import walcheckpoint
 from registry.config import (
     ENV_PREFIX,
     ConfigError,
@@ -456,10 +457,14 @@ def import_command(
     from registry import forked
 
     started = time.perf_counter()
+    checkpoint = None
     if not dry_run and Path(file).stat().st_size > SPOOL_BYTES and forked.available():
         # read, checked and written in a child: the index catch-up below then starts from
         # the app's small heap, not from what the file left
         result = _import_forked(file, authority_code, publish_as, skip_bad)
+        if result is not None:  # its commit left the database's log to be copied: now,
+            # by another process, while the index catches up
+            checkpoint = walcheckpoint.start(_sqlite_file())
     else:
         with _no_cycle_collection():
             result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
@@ -477,6 +482,7 @@ def import_command(
     with _no_cycle_collection(collect=False):
         # (its new firms: enough, in a large import, to build a new generation at once)
         follow_now(app, gating_only=True, warm=False, touched_firms=result.enterprises)
+    walcheckpoint.wait(checkpoint)
     counts = result.as_dict()
     imported = _(
         "已导入：%(counts)s（%(seconds).1f 秒）",
@@ -507,7 +513,9 @@ def _no_cycle_collection(collect: bool = True) -> Iterator[None]:
 
 def _import_forked(file: str, authority_code: str | None, publish_as: str | None, skip_bad: bool):
     """_import_file in a forked child (registry.forked). On SQLite its statements run here
-    (registry.dbpipe): this process inserts a chunk's rows while the child builds the next."""
+    (registry.dbpipe): this process inserts a chunk's rows while the child builds the next.
+    Its commit does not copy the database's log into the file (registry.walcheckpoint):
+    the caller has that done."""
     from registry import dbpipe, forked
     from registry.database import get_db
 
@@ -515,7 +523,19 @@ def _import_forked(file: str, authority_code: str | None, publish_as: str | None
     args = (file, authority_code, publish_as, skip_bad)
     if engine.dialect.name != "sqlite":
         return forked.run(_import_in_child, None, *args)
-    return forked.run(_import_in_child, *args, serve=lambda channel: dbpipe.serve(engine, channel))
+    return forked.run(
+        _import_in_child,
+        *args,
+        serve=lambda channel: dbpipe.serve(engine, channel, checkpoints=False),
+    )
+
+
+def _sqlite_file() -> str | None:
+    """The app's SQLite database file; None for another database."""
+    from registry.database import get_db
+
+    url = get_db(current_app).engine.url
+    return url.database if url.get_backend_name() == "sqlite" else None
 
 
 def _import_in_child(

@@ -35,6 +35,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
+from registry import walcheckpoint
+
 # Messages from the child: (kind, connection number, ...).
 _OPEN, _CLOSE, _RUN, _INSERT, _COMMIT, _ROLLBACK, _DONE = range(7)
 _INSERT_SLICE = 500  # rows inserted between two looks at the pipe
@@ -44,12 +46,15 @@ _READ_AHEAD = 64 * 2**20  # bytes of messages taken in ahead of their turn, at m
 # --- the parent -----------------------------------------------------------------------------
 
 
-def serve(engine: Engine, channel: Any) -> Any:
+def serve(engine: Engine, channel: Any, *, checkpoints: bool = True) -> Any:
     """Run the child's statements on connections of `engine` until it says it is done;
     what the step returned (None when the child ended without saying: its exit code says
-    why). Connections the child left open are rolled back and returned to the pool."""
+    why). Connections the child left open are rolled back and returned to the pool.
+    `checkpoints=False`: the child's commits do not copy the log into the database file
+    (registry.walcheckpoint), the caller has that done."""
     inbox = _Inbox(channel)
     opened: dict[int, Any] = {}  # the child's connection number -> a pooled connection
+    deferred: dict[int, int] = {}  # the connection number -> its checkpoint setting before
     failed: dict[int, Exception] = {}  # an INSERT's error the child has not heard of
     try:
         while True:
@@ -62,9 +67,11 @@ def serve(engine: Engine, channel: Any) -> Any:
                 return message[2]
             if kind == _OPEN:
                 opened[number] = engine.raw_connection()
+                if not checkpoints:
+                    deferred[number] = walcheckpoint.defer(opened[number].driver_connection)
                 continue
             if kind == _CLOSE:
-                _close(opened.pop(number, None))
+                _close(opened.pop(number, None), deferred.pop(number, None))
                 failed.pop(number, None)
                 continue
             driver = opened[number].driver_connection
@@ -81,8 +88,8 @@ def serve(engine: Engine, channel: Any) -> Any:
                 continue
             _send(channel, _answer(driver, kind, message))
     finally:
-        for connection in opened.values():
-            _close(connection)
+        for number, connection in opened.items():
+            _close(connection, deferred.get(number))
 
 
 class _Inbox:
@@ -174,8 +181,10 @@ def _portable(exc: Exception) -> Exception:
     return exc
 
 
-def _close(connection: Any) -> None:
+def _close(connection: Any, checkpoint_pages: int | None = None) -> None:
     if connection is not None:
+        if checkpoint_pages is not None:  # as it was, before it goes back to the pool
+            walcheckpoint.restore(connection.driver_connection, checkpoint_pages)
         connection.close()  # back to the pool, rolled back
 
 
