@@ -487,10 +487,7 @@ def import_command(
     if not dry_run and Path(file).stat().st_size > SPOOL_BYTES and forked.available():
         # read, checked and written in a child: the index catch-up below then starts from
         # the app's small heap, not from what the file left
-        result = _import_forked(file, authority_code, publish_as, skip_bad)
-        if result is not None:  # its commit left the database's log to be copied: now,
-            # by another process, while the index catches up
-            checkpoint = walcheckpoint.start(_sqlite_file())
+        result, checkpoint = _import_forked(file, authority_code, publish_as, skip_bad)
     else:
         with _no_cycle_collection():
             result = _import_file(file, authority_code, dry_run, publish_as, skip_bad)
@@ -540,28 +537,22 @@ def _no_cycle_collection(collect: bool = True) -> Iterator[None]:
 def _import_forked(file: str, authority_code: str | None, publish_as: str | None, skip_bad: bool):
     """_import_file in a forked child (registry.forked). On SQLite its statements run here
     (registry.dbpipe): this process inserts a chunk's rows while the child builds the next.
-    Its commit does not copy the database's log into the file (registry.walcheckpoint):
-    the caller has that done."""
+    Its commit does not copy the database's log into the file: a process of its own
+    (registry.walcheckpoint) does, started here, while the caller catches the index up.
+    The result, and that process (None on another database) for the caller to wait for."""
     from registry import dbpipe, forked
     from registry.database import get_db
 
     engine = get_db(current_app).engine
     args = (file, authority_code, publish_as, skip_bad)
     if engine.dialect.name != "sqlite":
-        return forked.run(_import_in_child, None, *args)
-    return forked.run(
+        return forked.run(_import_in_child, None, *args), None
+    result = forked.run(
         _import_in_child,
         *args,
         serve=lambda channel: dbpipe.serve(engine, channel, checkpoints=False),
     )
-
-
-def _sqlite_file() -> str | None:
-    """The app's SQLite database file; None for another database."""
-    from registry.database import get_db
-
-    url = get_db(current_app).engine.url
-    return url.database if url.get_backend_name() == "sqlite" else None
+    return result, walcheckpoint.start(engine.url.database) if result is not None else None
 
 
 def _import_in_child(
