@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from registry import publog, rules
 from registry.imports import apply_plan, read_bytes, validate
@@ -157,6 +157,46 @@ def test_bulk_path_writes_what_the_services_write(session, make, publish):
     assert len(bulk["log"]) == (len(rows) if publish else 0)
     count, problems = publog.verify(session)
     assert not problems, [str(p) for p in problems]
+
+
+def test_bulk_path_stores_json_as_text_the_database_s_json_functions_read(session, make):
+    """The Events' snapshots and a decision's measures are stored as JSON text (SQLite's
+    TEXT, not the bytes they are sent as), which the database's own JSON functions read."""
+    reviewer = make.actor("reviewer", "MIIT")
+    seq, _ = marks(session)
+    rows = [
+        *generated_rows(20, seed=23),
+        row(uscc=valid_uscc(43), decision_no="粤通管罚〔2026〕943号"),
+    ]
+    plan = validate(session, read_bytes(to_csv(rows)), publisher=reviewer)
+    assert apply_plan(session, plan, publisher=reviewer, chunk=8).sanctions >= 1
+    session.flush()
+    if session.get_bind().dialect.name == "sqlite":
+        kind, field, number = "typeof({})", "json_extract({}, '$.{}')", "{}"
+        text_kinds = {"text"}
+    else:
+        kind, field, number = "json_typeof({})", "({}->>'{}')", "CAST({} AS TEXT)"
+        text_kinds = {"object", "array"}
+    events = session.execute(
+        text(
+            f"SELECT action, {kind.format('after')}, {kind.format('before')}, "
+            f"{field.format('after', 'id')}, {field.format('before', 'id')}, "
+            f"{number.format('entity_id')} FROM event WHERE seq > :seq"
+        ),
+        {"seq": seq},
+    ).all()
+    assert len(events) > 5 * len(rows)
+    assert {after for _, after, *_ in events} <= text_kinds
+    # a creation's before: SQL NULL on SQLite, JSON null on PostgreSQL
+    assert {before for _, _, before, *_ in events} <= text_kinds | {None, "null"}
+    for action, _, _, after_id, before_id, entity_id in events:
+        found = after_id if action == "create" else before_id
+        assert str(found) == str(entity_id), action
+    measures = session.execute(
+        text(f"SELECT {kind.format('measures')} FROM sanction WHERE decision_no = :number"),
+        {"number": "粤通管罚〔2026〕943号"},
+    ).all()
+    assert [kind for (kind,) in measures] == ["text" if "text" in text_kinds else "array"]
 
 
 def test_bulk_import_twice_is_idempotent_and_keeps_the_chain(session, make):

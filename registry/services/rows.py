@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Table, insert
+from sqlalchemy import JSON, Table, Text, bindparam, cast, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,21 @@ def _json_or_null(value: Any) -> str | None:
     return None if value is None else _json(value)
 
 
+def _json_bytes(value: Any) -> bytes:
+    """`_json` as UTF-8 bytes."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
+
+
+def _json_bytes_or_null(value: Any) -> bytes | None:
+    return None if value is None else _json_bytes(value)
+
+
+_JSON_PROCESSORS = (_json, _json_or_null, _json_bytes, _json_bytes_or_null)
+
+
 class _Statement:
     """One table's INSERT of the given columns and of those with a Python-side default,
     and each column's processor."""
@@ -52,15 +67,26 @@ class _Statement:
         )
         keys += tuple(key for key, _ in self.defaults)
         self.keys = keys
-        compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+        by_key = {column.key: column for column in table.columns}
+        as_bytes = dialect.name == "sqlite"
+        statement = insert(table)
+        if as_bytes:
+            statement = statement.values(
+                {
+                    key: cast(bindparam(key), Text)
+                    if isinstance(by_key[key].type, JSON)
+                    else bindparam(key)
+                    for key in keys
+                }
+            )
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         # the statement's own parameter names, in the order a positional driver wants them
         order = list(compiled.positiontup or ()) if self.positional else list(self.keys)
-        by_key = {column.key: column for column in table.columns}
         self.order = tuple(order)
         self.processors: tuple[_Processor, ...] = tuple(
-            _processor(by_key[key], dialect) for key in self.order
+            _processor(by_key[key], dialect, as_bytes) for key in self.order
         )
         self.get = itemgetter(*self.order)
         # the places of the values to process; the others go to the driver as they are
@@ -69,8 +95,10 @@ class _Statement:
         )
 
 
-def _processor(column: Any, dialect: Dialect) -> _Processor:
+def _processor(column: Any, dialect: Dialect, as_bytes: bool) -> _Processor:
     if isinstance(column.type, JSON):
+        if as_bytes:
+            return _json_bytes_or_null if column.type.none_as_null else _json_bytes
         return _json_or_null if column.type.none_as_null else _json
     return column.type._cached_bind_processor(dialect)  # type: ignore[no-any-return]
 
@@ -113,7 +141,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 def _mapped(process: Callable[[Any], Any], column: Sequence[Any]) -> list[Any]:
     """`process` of every value of `column`; once per distinct value (JSON: per value)."""
-    if process is _json or process is _json_or_null:
+    if process in _JSON_PROCESSORS:
         return list(map(process, column))
     done: dict[Any, Any] = {}
     out = []
