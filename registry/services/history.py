@@ -36,13 +36,34 @@ SKIPPED_COLUMNS = frozenset(
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
+    if isinstance(value, _DATES):
+        return _iso(value)
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return [_jsonable(v) for v in value]
     return value
+
+
+_DATES = (datetime, date)
+_SEQUENCES = (list, tuple)
+
+
+def _iso(value: date) -> str:
+    """`value.isoformat()`, remembered: a batch's steps repeat a few days and timestamps
+    (a chunk's publication time), and a timestamp's text takes a microsecond to make. The
+    key keeps apart what compares equal but reads differently (the same instant in
+    another zone, a repeated wall-clock hour)."""
+    key: Any = (value, value.tzinfo, value.fold) if isinstance(value, datetime) else value
+    found = _ISO.get(key)
+    if found is None:
+        if len(_ISO) >= 4096:
+            _ISO.clear()
+        found = _ISO[key] = value.isoformat()
+    return found
+
+
+_ISO: dict[Any, str] = {}
 
 
 def _snapshot_keys(cls: type) -> tuple[str, ...]:
