@@ -561,12 +561,11 @@ def _import_in_child(
     """_import_file in the forked child: its database connections the parent's through
     `channel` (registry.dbpipe), or its own (None); its errors shown here and turned into
     its exit code."""
-    from registry import dbpipe, heap
+    from registry import dbpipe
     from registry.database import Database, get_db
     from registry.db import make_session_factory
 
     app = current_flask_app()
-    heap.keep_freed()  # each chunk's rows are made and dropped in turn
     get_db(app).engine.dispose(close=False)  # the parent's pooled ones stay its own
     if channel is not None:
         engine = dbpipe.child_engine(app.config["DATABASE_URL"], channel)

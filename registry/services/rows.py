@@ -40,7 +40,9 @@ def _json_or_null(value: Any) -> str | None:
 def _json_bytes(value: Any) -> bytes:
     """`_json` as UTF-8 bytes."""
     try:
-        return orjson.dumps(value)
+        # a copy of its exact size: orjson's own buffer keeps the room it grew into, which
+        # the heap cannot give to another string while the value lives
+        return bytes(memoryview(orjson.dumps(value)))
     except TypeError:
         return json.dumps(value).encode()
 
