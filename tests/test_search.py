@@ -3,6 +3,7 @@ following the database through the change stream."""
 
 from __future__ import annotations
 
+import os
 import random
 import unicodedata
 
@@ -215,20 +216,34 @@ def test_rebuild_swaps_in_a_complete_index(firms, tmp_path):
     assert index.catch_up(firms) == 0
 
 
-def test_rebuild_in_two_processes_finds_what_one_process_finds(firms, tmp_path, monkeypatch):
-    """A large rebuild writes half the firms in a forked child (a segment of its own): the
-    index answers every search, code lookup and facet as the one-process rebuild does."""
+@pytest.mark.parametrize("split", ["halfway", "measured"])
+def test_rebuild_in_two_processes_finds_what_one_process_finds(firms, tmp_path, monkeypatch, split):
+    """A large rebuild feeds the first firms to a forked child (a segment of its own) and
+    builds the rest itself: the index answers every search, code lookup and facet as the
+    one-process rebuild does, and its stored documents stay in firm id order."""
     from registry.search import build
 
     serial = SearchIndex(tmp_path / "serial")
     total = serial.rebuild(firms)
     monkeypatch.setattr(build, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(build, "READ_SLICE", 10)
+    if split == "halfway":  # the parent keeps the second half, whatever the timing
+        monkeypatch.setattr(
+            build, "keep_the_rest", lambda backlog, fed, remaining, *_: remaining <= total // 2
+        )
     parallel = SearchIndex(tmp_path / "parallel")
     seen = []
     assert parallel.rebuild(firms, lambda done, all_: seen.append((done, all_))) == total
     assert seen[-1] == (total, total)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     view = parallel._reader(force=True)
-    assert len(view.ix._segments()) >= 2
+    segments = view.ix._segments()
+    assert len(segments) >= 2
+    if split == "halfway":  # both processes built firms
+        assert sum(1 for segment in segments if segment.doc_count() > 1) == 2
+    with view.ix.searcher() as searcher:
+        eids = [int(f["eid"]) for f in searcher.all_stored_fields() if f.get("kind") != "meta"]
+    assert eids == sorted(eids)
     for query in ("", "有限公司", "通信", "科技"):
         assert _ids(parallel, query) == _ids(serial, query)
         assert parallel.search(query).facets == serial.search(query).facets
@@ -236,6 +251,87 @@ def test_rebuild_in_two_processes_finds_what_one_process_finds(firms, tmp_path, 
     hits = parallel.search(firm.uscc).hits
     assert hits == serial.search(firm.uscc).hits
     assert parallel.catch_up(firms) == 0
+
+
+def test_the_parent_keeps_the_rest_when_the_child_s_backlog_outlasts_it():
+    """The split rule: feed the child while its queued firms would take it less time than
+    reading and building the rest here; nothing to go on before it built anything."""
+    from registry.search.build import FINISH_SHARE, keep_the_rest
+
+    assert not keep_the_rest(1_000, 1_000, 50_000, 0.0, 25e-6)
+    # 30,000 queued firms at 40 µs and 60,000 to finish: 1.2 s + 60,000 × 0.4 × 40 µs;
+    # the rest here at 25 + 40 µs and its finishing
+    child = 30_000 * 40e-6 + 60_000 * FINISH_SHARE * 40e-6
+    here = 25e-6 + 40e-6 + FINISH_SHARE * 40e-6
+    left = int(child / here)
+    assert keep_the_rest(30_000, 60_000, left, 40e-6, 25e-6)
+    assert not keep_the_rest(30_000, 60_000, left + 10, 40e-6, 25e-6)
+    # a child faster than the reading keeps a slice of backlog: the parent takes the end
+    assert not keep_the_rest(1_000, 50_000, 20_000, 10e-6, 25e-6)
+    assert keep_the_rest(1_000, 50_000, 4_000, 10e-6, 25e-6)
+
+
+def test_a_rebuild_whose_reading_fails_leaves_no_child_and_no_generation(
+    firms, tmp_path, monkeypatch
+):
+    """The database read failing while the child is fed: the error reaches the caller, the
+    child is stopped and the half-written generation removed; the current one serves on."""
+    import multiprocessing
+
+    from registry.search import build, documents
+
+    index = SearchIndex(tmp_path / "index")
+    total = index.rebuild(firms)
+    before = _ids(index, "有限公司")
+    monkeypatch.setattr(build, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(build, "READ_SLICE", 10)
+    records = documents.records
+    calls = []
+
+    def failing(session, some, on):
+        calls.append(len(some))
+        if len(calls) == 3:
+            raise OSError("disk I/O error")
+        return records(session, some, on)
+
+    monkeypatch.setattr(documents, "records", failing)
+    with pytest.raises(OSError, match="disk I/O error"):
+        index.rebuild(firms)
+    assert multiprocessing.active_children() == []
+    assert len(list((tmp_path / "index").glob("gen-*"))) == 1
+    assert _ids(index, "有限公司") == before
+    monkeypatch.setattr(documents, "records", records)
+    assert index.rebuild(firms) == total
+
+
+def test_a_rebuild_whose_child_fails_raises_and_keeps_the_current_generation(
+    firms, tmp_path, monkeypatch
+):
+    """The child failing on a document: the parent raises the child's error instead of
+    committing an index without the child's firms."""
+    import multiprocessing
+
+    from registry.search import build, documents
+
+    index = SearchIndex(tmp_path / "index")
+    index.rebuild(firms)
+    before = _ids(index, "")
+    monkeypatch.setattr(build, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(build, "READ_SLICE", 10)
+    document = documents.document
+    parent = os.getpid()
+
+    def failing(firm):
+        if os.getpid() != parent:
+            raise ValueError("bad firm")
+        return document(firm)
+
+    monkeypatch.setattr(documents, "document", failing)
+    with pytest.raises(RuntimeError, match="index builder process failed: ValueError: bad firm"):
+        index.rebuild(firms)
+    assert multiprocessing.active_children() == []
+    assert len(list((tmp_path / "index").glob("gen-*"))) == 1
+    assert _ids(index, "") == before
 
 
 def test_catch_up_touching_most_of_the_index_builds_a_new_generation(
