@@ -196,7 +196,7 @@ def test_bulk_path_stores_json_as_text_the_database_s_json_functions_read(sessio
         text(f"SELECT {kind.format('measures')} FROM sanction WHERE decision_no = :number"),
         {"number": "粤通管罚〔2026〕943号"},
     ).all()
-    assert [kind for (kind,) in measures] == ["text" if "text" in text_kinds else "array"]
+    assert [measured for (measured,) in measures] == ["text" if "text" in text_kinds else "array"]
 
 
 def test_bulk_import_twice_is_idempotent_and_keeps_the_chain(session, make):
