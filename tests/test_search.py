@@ -216,6 +216,17 @@ def test_rebuild_swaps_in_a_complete_index(firms, tmp_path):
     assert index.catch_up(firms) == 0
 
 
+def _two_processes(monkeypatch) -> None:
+    """A rebuild of the fixture's few firms forked as a large one is, a slice of 10 firms
+    at a time; also where a test runner's own threads run beside the test (pytest-xdist),
+    which keep a serving process's rebuild in one process."""
+    from registry.search import build
+
+    monkeypatch.setattr(build, "PARALLEL_MIN", 2)
+    monkeypatch.setattr(build, "READ_SLICE", 10)
+    monkeypatch.setattr(build, "_may_fork", lambda: True)
+
+
 @pytest.mark.parametrize("split", ["halfway", "measured"])
 def test_rebuild_in_two_processes_finds_what_one_process_finds(firms, tmp_path, monkeypatch, split):
     """A large rebuild feeds the first firms to a forked child (a segment of its own) and
@@ -225,8 +236,7 @@ def test_rebuild_in_two_processes_finds_what_one_process_finds(firms, tmp_path, 
 
     serial = SearchIndex(tmp_path / "serial")
     total = serial.rebuild(firms)
-    monkeypatch.setattr(build, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(build, "READ_SLICE", 10)
+    _two_processes(monkeypatch)
     if split == "halfway":  # the parent keeps the second half, whatever the timing
         monkeypatch.setattr(
             build, "keep_the_rest", lambda backlog, fed, remaining, *_: remaining <= total // 2
@@ -278,13 +288,12 @@ def test_a_rebuild_whose_reading_fails_leaves_no_child_and_no_generation(
     child is stopped and the half-written generation removed; the current one serves on."""
     import multiprocessing
 
-    from registry.search import build, documents
+    from registry.search import documents
 
     index = SearchIndex(tmp_path / "index")
     total = index.rebuild(firms)
     before = _ids(index, "有限公司")
-    monkeypatch.setattr(build, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(build, "READ_SLICE", 10)
+    _two_processes(monkeypatch)
     records = documents.records
     calls = []
 
@@ -311,13 +320,12 @@ def test_a_rebuild_whose_child_fails_raises_and_keeps_the_current_generation(
     committing an index without the child's firms."""
     import multiprocessing
 
-    from registry.search import build, documents
+    from registry.search import documents
 
     index = SearchIndex(tmp_path / "index")
     index.rebuild(firms)
     before = _ids(index, "")
-    monkeypatch.setattr(build, "PARALLEL_MIN", 2)
-    monkeypatch.setattr(build, "READ_SLICE", 10)
+    _two_processes(monkeypatch)
     document = documents.document
     parent = os.getpid()
 
