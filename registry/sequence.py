@@ -12,7 +12,7 @@ reservation that grows by doubling, and what is left of it is given back at the 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import update
@@ -165,12 +165,21 @@ def reserving(session: Session, *names: str) -> Iterator[None]:
         reserved[name] = _Reservation(name, transaction)
     try:
         yield
-    finally:
-        taken = [reserved.pop(name) for name in mine]
-        if not reserved:
-            session.info.pop(_RESERVED, None)
-        # after an error the transaction may be unusable: the caller rolls it back, and
-        # the reservation's UPDATEs with it
-        if transaction.is_active:
-            for reservation in taken:
-                reservation.give_back(session)
+    except BaseException:
+        # The block's error is the one raised. The transaction may be unusable after it;
+        # the caller rolls it back, and the reservation's UPDATEs with it.
+        with suppress(Exception):
+            _end(session, reserved, mine, transaction)
+        raise
+    _end(session, reserved, mine, transaction)
+
+
+def _end(
+    session: Session, reserved: dict[str, _Reservation], mine: list[str], transaction: Any
+) -> None:
+    taken = [reserved.pop(name) for name in mine if name in reserved]
+    if not reserved:
+        session.info.pop(_RESERVED, None)
+    if transaction.is_active:
+        for reservation in taken:
+            reservation.give_back(session)

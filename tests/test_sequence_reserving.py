@@ -93,3 +93,17 @@ def test_a_counter_moved_under_a_reservation_is_refused(session):
             .values(value=SequenceCounter.value + 100)
         )
         take_numbers(session, "publog", 4)
+
+
+def test_the_block_s_own_error_is_raised_when_its_give_back_fails(session):
+    """An error inside the block stays the error raised, even when the numbers cannot be
+    given back after it (the caller rolls the transaction back either way)."""
+    with pytest.raises(ValueError, match="bad row"), reserving(session, "publog"):
+        take_numbers(session, "publog", 3)
+        take_numbers(session, "publog", 4)  # 6 more reserved: 2 left to give back
+        session.execute(
+            update(SequenceCounter)
+            .where(SequenceCounter.name == "publog")
+            .values(value=SequenceCounter.value + 100)
+        )
+        raise ValueError("bad row")
